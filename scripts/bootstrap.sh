@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Creates .venv with Python 3.11+ and installs adoscale with the given extras (default: dev).
+# Idempotent and quick when nothing changed: it reinstalls only when pyproject.toml is newer than the stamp.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+extras="${1:-dev}"
+py=""
+for candidate in python3.13 python3.12 python3.11 python3; do
+  if command -v "$candidate" >/dev/null 2>&1 &&
+     "$candidate" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 2>/dev/null; then
+    py="$candidate"; break
+  fi
+done
+if [ -z "$py" ]; then
+  echo "bootstrap: Python 3.11 or newer is required and none was found on PATH" >&2
+  exit 1
+fi
+if [ ! -x .venv/bin/python ]; then
+  "$py" -m venv .venv
+fi
+stamp=".venv/.adoscale-$extras"
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  .venv/bin/python -m pip install --quiet --upgrade pip >/dev/null
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[$extras]"
+  touch "$stamp"
+fi

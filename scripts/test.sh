@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The whole test suite: lint, types, then pytest. Sets itself up from a fresh clone.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/bootstrap.sh dev
+export PATH="$PWD/.venv/bin:$PATH"
+echo "== ruff"; ruff check src tests benchmarks
+echo "== ruff format"; ruff format --check src tests benchmarks
+echo "== mypy --strict"; mypy
+echo "== pytest"; pytest "$@"

@@ -1,0 +1,5 @@
+"""adoscale: autoscaled, ephemeral Azure DevOps agents on AWS."""
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__"]

@@ -1,0 +1,1 @@
+"""Azure DevOps REST: the client, its models and errors, and demand matching."""
