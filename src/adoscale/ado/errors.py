@@ -1,0 +1,47 @@
+"""Errors of the Azure DevOps client. Messages carry ADO's own `message` and `typeKey`, never a body dump
+and never the PAT."""
+
+from __future__ import annotations
+
+REQUIRED_SCOPES = "Agent Pools (read & manage) and Environment (read & manage)"
+
+
+class AdoError(Exception):
+    """A call to Azure DevOps failed."""
+
+    def __init__(self, message: str, *, status: int | None = None, type_key: str | None = None, url: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.type_key = type_key
+        self.url = url
+
+
+class AdoAuthError(AdoError):
+    """The PAT was refused: invalid, expired, or lacking a scope (HTTP 203 sign-in page, or 401)."""
+
+
+class AdoNotFoundError(AdoError):
+    """HTTP 404, or a lookup by name that found nothing."""
+
+
+class AdoConflictError(AdoError):
+    """The service refused a change in the current state (e.g. deleting an agent that runs a job)."""
+
+
+class AdoThrottledError(AdoError):
+    """Still throttled (429) when the call's deadline ran out."""
+
+
+class AdoUnavailableError(AdoError):
+    """5xx, connection errors or timeouts until the call's deadline ran out."""
+
+
+def auth_error(status: int, url: str) -> AdoAuthError:
+    how = "HTTP 203 with a sign-in page" if status == 203 else f"HTTP {status}"
+    return AdoAuthError(
+        f"Azure DevOps refused the PAT ({how}): it is invalid, expired, or lacks a scope. "
+        f"adoscale needs {REQUIRED_SCOPES}.",
+        status=status,
+        type_key="UnauthorizedRequestException",
+        url=url,
+    )

@@ -1,0 +1,46 @@
+"""boto3 clients with adaptive retries and endpoints from the standard settings, and a call counter.
+
+`AWS_ENDPOINT_URL` and `AWS_DEFAULT_REGION` are read by botocore itself, so the same code runs against AWS
+and against `moto_server`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+from botocore.config import Config as BotoConfig
+
+RETRIES = BotoConfig(retries={"mode": "adaptive", "max_attempts": 8})
+
+
+@dataclass
+class CallCounter:
+    """Counts AWS API calls per (service, operation), through botocore's `before-call` event."""
+
+    by_operation: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_operation.values())
+
+    def reset(self) -> None:
+        self.by_operation.clear()
+
+    def attach(self, client: Any) -> Any:
+        service = client.meta.service_model.service_name
+
+        def _count(model: Any, **_: Any) -> None:
+            self.by_operation[(service, model.name)] += 1
+
+        client.meta.events.register("before-call", _count)
+        return client
+
+
+def make_client(service: str, *, region: str | None = None, counter: CallCounter | None = None) -> Any:
+    client = boto3.client(service, region_name=region, config=RETRIES)  # type: ignore[call-overload]
+    if counter is not None:
+        counter.attach(client)
+    return client

@@ -1,0 +1,173 @@
+"""`adoscale reconcile`, `adoscale serve` and `adoscale config …`: the controller from a terminal."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from adoscale.ado.client import AdoClient
+from adoscale.ado.errors import AdoAuthError
+from adoscale.aws import make_client
+from adoscale.cli import EXIT_AUTH, EXIT_CONFIG, EXIT_FAILED, EXIT_OK, app
+from adoscale.compute.ecs import EcsCompute
+from adoscale.config import Config, ConfigError, load_config, resolve_pat
+from adoscale.reconcile import PassReport, Reconciler
+from adoscale.secrets import install_log_redaction
+
+config_app = typer.Typer(help="Check and publish adoscale configuration files.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+err = Console(stderr=True)
+
+ConfigOption = typer.Option(
+    ..., "--config", "-c", help="The YAML (or JSON) configuration file.", exists=False, dir_okay=False
+)
+
+
+def setup_logging(verbose: bool = False) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    install_log_redaction()
+
+
+def _fail(title: str, detail: str) -> None:
+    # Details are printed without markup: config paths like pools[1] must not be read as rich tags.
+    err.print(f"[bold red]{title}[/bold red]")
+    err.print(detail, markup=False, highlight=False)
+
+
+def _load(path: Path) -> Config:
+    try:
+        return load_config(path, env=os.environ)
+    except ConfigError as exc:
+        _fail("invalid configuration", str(exc))
+        raise typer.Exit(EXIT_CONFIG) from None
+
+
+@contextmanager
+def controller(config: Config) -> Iterator[Reconciler]:
+    """A reconciler wired to the real Azure DevOps and ECS (endpoints from the standard AWS settings)."""
+    try:
+        pat = resolve_pat(config, os.environ)
+    except ConfigError as exc:
+        _fail("no Azure DevOps PAT", str(exc))
+        raise typer.Exit(EXIT_CONFIG) from None
+    with AdoClient(config.organization_url, pat) as ado:
+        compute = EcsCompute(make_client("ecs"), organization_url=config.organization_url)
+        yield Reconciler(config, ado, compute, clock=lambda: datetime.now(UTC))
+
+
+def render_report(report: PassReport, console: Console) -> None:
+    table = Table(title="adoscale reconcile", show_lines=False)
+    for column in ("pool", "queued", "running", "idle", "starting", "launched", "drained", "stopped", "deleted"):
+        table.add_column(column, justify="left" if column == "pool" else "right")
+    table.add_column("errors / warnings")
+    for pool in report.pools:
+        notes = [f"[red]{e}[/red]" for e in pool.errors] + [f"[yellow]{w}[/yellow]" for w in pool.warnings]
+        table.add_row(
+            pool.pool,
+            *(
+                str(getattr(pool, name))
+                for name in ("queued", "running", "idle", "starting", "launched", "drained", "stopped", "deleted")
+            ),
+            "\n".join(notes),
+        )
+    console.print(table)
+
+
+def _run_pass(reconciler: Reconciler, pools: list[str] | None, dry_run: bool) -> PassReport:
+    try:
+        return reconciler.run(pools, dry_run=dry_run)
+    except AdoAuthError as exc:
+        _fail("Azure DevOps authentication failed", str(exc))
+        raise typer.Exit(EXIT_AUTH) from None
+
+
+@app.command()
+def reconcile(
+    config: Path = ConfigOption,
+    pool: list[str] | None = typer.Option(None, "--pool", "-p", help="Only this pool (repeatable)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Compute the plan and change nothing."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
+) -> None:
+    """Run one reconcile pass: observe each pool, decide, act.
+
+    Exit codes: 0 done, 1 a pool failed, 2 invalid configuration, 3 Azure DevOps authentication failed.
+    """
+    setup_logging(verbose)
+    cfg = _load(config)
+    unknown = sorted(set(pool or []) - {p.name for p in cfg.pools})
+    if unknown:
+        _fail("unknown pool", f"{config}: no pool named {', '.join(unknown)}")
+        raise typer.Exit(EXIT_CONFIG)
+    with controller(cfg) as reconciler:
+        report = _run_pass(reconciler, pool, dry_run)
+    if as_json:
+        typer.echo(json.dumps(report.as_dict(), indent=2))
+    else:
+        render_report(report, Console())
+    raise typer.Exit(EXIT_OK if report.ok else EXIT_FAILED)
+
+
+@app.command()
+def serve(
+    config: Path = ConfigOption,
+    interval: float = typer.Option(30.0, "--interval", min=1.0, help="Seconds between passes."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
+) -> None:
+    """Reconcile in a loop until SIGTERM or Ctrl-C; the pass under way finishes before it stops."""
+    setup_logging(verbose)
+    cfg = _load(config)
+    stop = threading.Event()
+
+    def _stop(signum: int, _frame: FrameType | None) -> None:
+        logging.getLogger("adoscale.serve").info("signal %s: stopping after this pass", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    log = logging.getLogger("adoscale.serve")
+    with controller(cfg) as reconciler:
+        while not stop.is_set():
+            report = _run_pass(reconciler, None, dry_run=False)
+            for pool in report.pools:
+                log.info(
+                    "%s: queued=%d running=%d idle=%d starting=%d launched=%d drained=%d stopped=%d "
+                    "deleted=%d errors=%d",
+                    pool.pool,
+                    pool.queued,
+                    pool.running,
+                    pool.idle,
+                    pool.starting,
+                    pool.launched,
+                    pool.drained,
+                    pool.stopped,
+                    pool.deleted,
+                    len(pool.errors),
+                )
+            stop.wait(interval)
+    raise typer.Exit(EXIT_OK)
+
+
+@config_app.command("validate")
+def config_validate(
+    file: Path = typer.Argument(..., help="The configuration file to check.", dir_okay=False),
+) -> None:
+    """Validate a configuration file; every problem is reported at once. Exit 2 when invalid."""
+    cfg = _load(file)
+    typer.echo(f"{file}: valid ({len(cfg.pools)} pool(s): {', '.join(p.name for p in cfg.pools)})")

@@ -1,0 +1,46 @@
+"""Where agents run: the port the reconcile loop and the simulator talk to."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from adoscale.config import PoolConfig
+
+POOL_TAG = "adoscale:pool"
+STARTED_BY = "adoscale"
+
+
+@dataclass(frozen=True, slots=True)
+class TaskInfo:
+    task_arn: str
+    task_id: str
+    last_status: str
+    desired_status: str
+    created_at: datetime
+    started_by: str | None
+    pool: str | None
+    stopped_reason: str | None = None
+    capacity_provider: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LaunchResult:
+    started: tuple[TaskInfo, ...]
+    failures: tuple[str, ...] = ()
+    fell_back_to_fargate: int = 0
+    calls: int = 0
+
+
+class Compute(Protocol):
+    def launch(self, pool: PoolConfig, count: int) -> LaunchResult: ...
+
+    def list_tasks(self, pool: PoolConfig) -> list[TaskInfo]: ...
+
+    def stop(self, pool: PoolConfig, task_arn: str, reason: str) -> None: ...
+
+
+def task_id_of(task_arn: str) -> str:
+    """The last path segment of a task ARN (`arn:aws:ecs:…:task/cluster/<id>`)."""
+    return task_arn.rsplit("/", 1)[-1]

@@ -1,0 +1,22 @@
+"""An Azure DevOps emulator: a plain-Python model of pools, agents, job requests and Environments, under a
+thin WSGI layer with the real service's wire behaviour and seeded fault injection."""
+
+from adoscale.emulator.app import EmulatorApp, FaultRule, Faults, make_app
+from adoscale.emulator.model import AdoModel, Agent, EmulatorError, Environment, Job, Pool, VmResource
+from adoscale.emulator.server import RunningServer, serve
+
+__all__ = [
+    "AdoModel",
+    "Agent",
+    "EmulatorApp",
+    "EmulatorError",
+    "Environment",
+    "FaultRule",
+    "Faults",
+    "Job",
+    "Pool",
+    "RunningServer",
+    "VmResource",
+    "make_app",
+    "serve",
+]
