@@ -1,15 +1,23 @@
-"""Shared pytest configuration."""
+"""Shared pytest configuration and fixtures."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
 
+from adoscale.emulator import AdoModel, Faults, RunningServer, make_app, serve
+
 settings.register_profile("ci", max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("dev", max_examples=60, deadline=None)
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+PAT = "emulator-pat-0123456789"
+ORG = "acme"
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(autouse=True)
@@ -20,3 +28,28 @@ def _aws_test_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.delenv("AZP_TOKEN", raising=False)
+    monkeypatch.delenv("AZP_URL", raising=False)
+
+
+@pytest.fixture
+def model() -> AdoModel:
+    return AdoModel(org=ORG, pat=PAT)
+
+
+@pytest.fixture
+def faults() -> Faults:
+    return Faults(seed=7)
+
+
+@pytest.fixture
+def ado_server(model: AdoModel, faults: Faults) -> Iterator[RunningServer]:
+    """The ADO emulator over real HTTP on 127.0.0.1."""
+    with serve(make_app(model, faults), port=0) as server:
+        yield server
+
+
+@pytest.fixture
+def org_url(ado_server: RunningServer) -> str:
+    return f"{ado_server.url}/{ORG}"
