@@ -278,3 +278,7 @@ def _nested_model(annotation: Any) -> type[BaseModel] | None:
         if isinstance(candidate, type) and issubclass(candidate, BaseModel):
             return candidate
     return None
+
+
+if __name__ == "__main__":  # python -m adoscale.config: print the reference table for docs/configuration.md
+    print(render_config_reference(), end="")

@@ -40,11 +40,9 @@ def _root(
     """Autoscaled, ephemeral Azure DevOps agents on AWS."""
 
 
-def _register_commands() -> None:
-    # Imported here so that `adoscale --help` stays fast and each module can register itself.
-    from adoscale.cli import commands  # noqa: F401
-
-
 def main() -> None:
-    _register_commands()
+    # Imported here, not at module import, so that each command module can register itself on `app`.
+    from adoscale.cli.commands import register
+
+    register()
     app()

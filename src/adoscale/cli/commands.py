@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
-from adoscale.cli import demo_cmd, reconcile_cmd
+import importlib
 
-__all__ = ["demo_cmd", "reconcile_cmd"]
+COMMAND_MODULES = ("adoscale.cli.reconcile_cmd", "adoscale.cli.demo_cmd", "adoscale.cli.emulator_cmd")
+
+
+def register() -> None:
+    for module in COMMAND_MODULES:
+        importlib.import_module(module)

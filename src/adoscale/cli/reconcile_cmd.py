@@ -47,7 +47,7 @@ def setup_logging(verbose: bool = False) -> None:
 def _fail(title: str, detail: str) -> None:
     # Details are printed without markup: config paths like pools[1] must not be read as rich tags.
     err.print(f"[bold red]{title}[/bold red]")
-    err.print(detail, markup=False, highlight=False)
+    err.print(detail, markup=False, highlight=False, soft_wrap=True)
 
 
 def _load(path: Path) -> Config:

@@ -239,4 +239,5 @@ def _log_pass(console: Console, elapsed: float, report: PassReport) -> None:
             f"stopped={pool.stopped} deleted={pool.deleted}" + (f" errors={pool.errors}" if pool.errors else ""),
             markup=False,
             highlight=False,
+            soft_wrap=True,
         )

@@ -1,0 +1,80 @@
+"""ECS Fargate compute against moto: batching, tagging, listing, stopping, Spot fallback."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from adoscale.aws import CallCounter
+from adoscale.compute import POOL_TAG, EcsCompute
+from tests.aws import ecs_world, pool_config
+
+
+def _run_task_calls(ecs: Any) -> list[dict[str, Any]]:
+    calls: list[dict[str, Any]] = []
+    ecs.meta.events.register("provide-client-params.ecs.RunTask", lambda params, **_: calls.append(dict(params)))
+    return calls
+
+
+def test_25_tasks_in_batches_of_at_most_10() -> None:
+    with ecs_world() as (ecs, world):
+        calls = _run_task_calls(ecs)
+        counter = CallCounter()
+        counter.attach(ecs)
+        pool = pool_config(world)
+        compute = EcsCompute(ecs, organization_url="https://dev.azure.com/acme")
+        result = compute.launch(pool, 25)
+        assert len(result.started) == 25
+        assert [c["count"] for c in calls] == [10, 10, 5]
+        assert counter.by_operation[("ecs", "RunTask")] == 3
+        first = calls[0]
+        assert first["startedBy"] == "adoscale"
+        assert first["tags"] == [{"key": POOL_TAG, "value": "linux"}]
+        assert first["launchType"] == "FARGATE"
+        env = {e["name"]: e["value"] for e in first["overrides"]["containerOverrides"][0]["environment"]}
+        assert env == {"AZP_POOL": "linux", "AZP_URL": "https://dev.azure.com/acme"}
+        listed = compute.list_tasks(pool)
+        assert len(listed) == 25
+        assert {t.pool for t in listed} == {"linux"} and {t.started_by for t in listed} == {"adoscale"}
+        assert all(t.last_status == "RUNNING" for t in listed)
+
+
+def test_tasks_of_other_pools_are_not_listed_and_stop_is_idempotent() -> None:
+    with ecs_world() as (ecs, world):
+        linux, java = pool_config(world, "linux"), pool_config(world, "java")
+        compute = EcsCompute(ecs)
+        compute.launch(linux, 2)
+        compute.launch(java, 3)
+        assert len(compute.list_tasks(linux)) == 2
+        java_tasks = compute.list_tasks(java)
+        assert len(java_tasks) == 3
+        target = java_tasks[0].task_arn
+        compute.stop(java, target, "adoscale: test")
+        compute.stop(java, target, "adoscale: test again")  # already stopped: fine
+        after = {t.task_arn: t for t in compute.list_tasks(java)}
+        assert after[target].last_status == "STOPPED"
+        assert after[target].stopped_reason == "adoscale: test again"
+
+
+@pytest.mark.parametrize("spot_reason", ["Capacity is unavailable at this time. Please try again later."])
+def test_spot_capacity_failure_falls_back_to_fargate(spot_reason: str) -> None:
+    with ecs_world() as (ecs, world):
+        pool = pool_config(world, ecs={"capacity_provider_strategy": [{"capacity_provider": "FARGATE_SPOT"}]})
+        calls = _run_task_calls(ecs)
+
+        def no_spot(params: dict[str, Any], **_: Any) -> tuple[Any, dict[str, Any]] | None:
+            # AWS answers a Spot shortage with failures, not an exception; moto never does, so inject it.
+            # A before-call handler that returns (http response, parsed) short-circuits the request.
+            body = params.get("body", b"")
+            if b"capacityProviderStrategy" in (body if isinstance(body, bytes) else body.encode()):
+                return SimpleNamespace(status_code=200), {"tasks": [], "failures": [{"arn": "", "reason": spot_reason}]}
+            return None
+
+        ecs.meta.events.register("before-call.ecs.RunTask", no_spot)
+        result = EcsCompute(ecs).launch(pool, 4)
+        assert len(result.started) == 4
+        assert result.fell_back_to_fargate == 4
+        assert "capacityProviderStrategy" in calls[0] and calls[1]["launchType"] == "FARGATE"
+        assert result.failures == ()

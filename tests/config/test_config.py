@@ -1,0 +1,140 @@
+"""Configuration: good files load; every broken file is refused with the file, pool and field named."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import boto3
+import pytest
+from moto import mock_aws
+from typer.testing import CliRunner
+
+from adoscale.cli import app
+from adoscale.cli.commands import register
+from adoscale.config import ConfigError, load_config, parse_config, render_config_reference, resolve_pat
+from tests.conftest import REPO
+
+GOOD = """\
+organization_url: https://dev.azure.com/contoso
+pools:
+  - name: linux-fargate
+    max_agents: 20
+    capabilities: [docker, java]
+    ecs:
+      cluster: ado-agents
+      task_definition: ado-agent
+      subnets: [subnet-0abc]
+      security_groups: [sg-0abc]
+      capacity_provider_strategy:
+        - {capacity_provider: FARGATE_SPOT, weight: 1}
+"""
+
+BROKEN = {
+    "missing-field": (GOOD.replace("      task_definition: ado-agent\n", ""), "ecs.task_definition", "required"),
+    "wrong-type": (GOOD.replace("max_agents: 20", "max_agents: lots"), "max_agents", "valid integer"),
+    "unknown-key": (
+        GOOD.replace("    max_agents: 20\n", "    max_agents: 20\n    max_agent: 3\n"),
+        "max_agent",
+        "unknown key",
+    ),
+    "max-below-min": (GOOD.replace("max_agents: 20", "max_agents: 2\n    min_agents: 5"), "max_agents", "min_agents"),
+    "bad-provider": (GOOD.replace("FARGATE_SPOT", "EC2"), "capacity_provider", "FARGATE"),
+}
+
+
+@pytest.fixture(autouse=True)
+def _commands() -> None:
+    register()
+
+
+def test_good_file(tmp_path: Path) -> None:
+    path = tmp_path / "adoscale.yaml"
+    path.write_text(GOOD)
+    config = load_config(path)
+    pool = config.pools[0]
+    assert pool.capabilities == {"docker": "", "java": ""}
+    assert pool.ecs.capacity_provider_strategy[0].capacity_provider == "FARGATE_SPOT"
+    assert pool.min_agents == 0 and pool.idle_timeout_seconds == 300
+    assert config.organization_url == "https://dev.azure.com/contoso"
+
+
+def test_json_is_accepted_and_azp_url_overrides() -> None:
+    import yaml
+
+    as_json = json.dumps(yaml.safe_load(GOOD))
+    config = parse_config(as_json, "x.json", env={"AZP_URL": "https://dev.azure.com/other"})
+    assert config.organization_url == "https://dev.azure.com/other"
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN))
+def test_broken_files_exit_2_naming_file_pool_and_field(tmp_path: Path, case: str) -> None:
+    text, field, expected = BROKEN[case]
+    path = tmp_path / f"{case}.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    message = str(caught.value)
+    assert str(path) in message and "linux-fargate" in message and field in message and expected in message
+    result = CliRunner().invoke(app, ["config", "validate", str(path)])
+    assert result.exit_code == 2
+    assert field in result.output and str(path.name) in result.output
+    assert "Traceback" not in result.output
+
+
+def test_unparseable_yaml_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text("organization_url: https://x\npools: [\n  - name: a\n")
+    result = CliRunner().invoke(app, ["config", "validate", str(path)])
+    assert result.exit_code == 2
+    assert "not valid YAML at line" in result.output and "broken.yaml" in result.output
+
+
+def test_all_errors_reported_at_once() -> None:
+    text = GOOD.replace("max_agents: 20", "max_agents: lots\n    colour: blue").replace(
+        "subnets: [subnet-0abc]", "subnets: []"
+    )
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, "c.yaml")
+    assert len(caught.value.errors) == 3
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", "empty"),
+        ("- a\n- b\n", "mapping at the top level"),
+        (GOOD + GOOD.split("pools:\n")[1], "unique"),
+        (GOOD.replace("https://dev.azure.com/contoso", "dev.azure.com/contoso"), "organization_url"),
+    ],
+)
+def test_other_invalid_files(text: str, expected: str) -> None:
+    with pytest.raises(ConfigError, match=expected):
+        parse_config(text, "c.yaml")
+
+
+def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["config", "validate", str(tmp_path / "nope.yaml")])
+    assert result.exit_code == 2 and "cannot read" in result.output
+
+
+def test_pat_from_env_secrets_manager_and_ssm() -> None:
+    config = parse_config(GOOD + "pat_secret: ado/pat\n", "c.yaml")
+    assert resolve_pat(config, {"AZP_TOKEN": "from-env-1234"}) == "from-env-1234"
+    with mock_aws():
+        sm = boto3.client("secretsmanager", region_name="us-east-1")
+        sm.create_secret(Name="ado/pat", SecretString="from-secret-1234")
+        assert resolve_pat(config, {}, secrets_client=sm) == "from-secret-1234"
+        sm.put_secret_value(SecretId="ado/pat", SecretString=json.dumps({"pat": "from-json-1234"}))
+        assert resolve_pat(config, {}, secrets_client=sm) == "from-json-1234"
+        ssm = boto3.client("ssm", region_name="us-east-1")
+        ssm.put_parameter(Name="/ado/pat", Value="from-ssm-1234", Type="SecureString")
+        by_param = parse_config(GOOD + "pat_parameter: /ado/pat\n", "c.yaml")
+        assert resolve_pat(by_param, {}, ssm_client=ssm) == "from-ssm-1234"
+    with pytest.raises(ConfigError, match="no PAT"):
+        resolve_pat(parse_config(GOOD, "c.yaml"), {})
+
+
+def test_configuration_reference_in_docs_is_current() -> None:
+    doc = (REPO / "docs" / "configuration.md").read_text()
+    assert render_config_reference() in doc, "regenerate with: python -m adoscale.config > the table in docs"
