@@ -139,7 +139,7 @@ class Reconciler:
         """Read one pool's queue, agents and tasks: two ADO calls and one or two ECS listings."""
         pool_id = self._pool_id(pool.name)
         jobs = self._ado.list_job_requests(pool_id)
-        agents = self._ado.list_agents(pool_id)
+        agents = self._ado.list_agents(pool_id, last_completed=True)
         tasks = self._compute.list_tasks(pool)
         capacity: int | None = None
         if parallel is not None:

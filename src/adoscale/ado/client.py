@@ -39,6 +39,7 @@ API = "7.1"
 API_PREVIEW = "7.1-preview.1"
 # An optional call must not hold up a pass: a short deadline, then carry on without it.
 OPTIONAL_CALL_RETRY = RetryPolicy(deadline_s=3.0, base_s=0.2, cap_s=1.0)
+PARALLEL_RETRY_AFTER_S = 900.0
 
 _agents = TypeAdapter(list[Agent])
 _jobs = TypeAdapter(list[JobRequest])
@@ -81,7 +82,7 @@ class AdoClient:
         self._sleep = sleep
         self._clock = clock
         self._rng = rng or random.Random()
-        self._warned_parallel = False
+        self._parallel_unavailable_until: float | None = None
         self.stats = ClientStats()
 
     def __enter__(self) -> AdoClient:
@@ -277,9 +278,11 @@ class AdoClient:
     def parallel_job_limit(self) -> ParallelLimit | None:
         """The organization's self-hosted parallel-job limit, or None when it cannot be read.
 
-        Optional by design: the endpoint is undocumented for this use, so a failure is reported once per
-        client and adoscale carries on without a cap.
+        Optional by design: the endpoint is undocumented for this use, so a failure is reported once and
+        the call is not tried again for `PARALLEL_RETRY_AFTER_S`; adoscale carries on without a cap.
         """
+        if self._parallel_unavailable_until is not None and self._clock() < self._parallel_unavailable_until:
+            return None
         try:
             response = self._call(
                 "GET",
@@ -299,9 +302,9 @@ class AdoClient:
         except AdoAuthError:
             raise
         except (AdoError, KeyError, TypeError, ValueError) as exc:
-            if not self._warned_parallel:
+            if self._parallel_unavailable_until is None:
                 log.warning("parallel-job limit unavailable, carrying on without it: %s", redact(str(exc)))
-                self._warned_parallel = True
+            self._parallel_unavailable_until = self._clock() + PARALLEL_RETRY_AFTER_S
             return None
 
     # -- environments ------------------------------------------------------------------------------

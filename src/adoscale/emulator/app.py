@@ -216,7 +216,9 @@ def _job_requests(model: AdoModel, req: Request, pool_id: str) -> Response:
 def _resource_usage(model: AdoModel, req: Request) -> Response:
     limit = model.parallel_limit
     if limit is None:
-        raise EmulatorError(500, "ResourceLimitsUnavailableException", "Resource limits are unavailable.")
+        # Not verified how a real org answers without self-hosted limits data; a 404 keeps clients honest
+        # about treating the limit as optional.
+        raise EmulatorError(404, "ResourceLimitNotFoundException", "No resource limit found for tag Private.")
     running = model.running_jobs()
     body: JSON = {
         "resourceLimit": {

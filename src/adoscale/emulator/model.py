@@ -427,7 +427,7 @@ class AdoModel:
     # -- parallel jobs -----------------------------------------------------------------------------
 
     def set_parallel_limit(self, total: int | None) -> None:
-        """The org's self-hosted parallel-job count; None makes the resourceusage route fail (500)."""
+        """The org's self-hosted parallel-job count; None makes the resourceusage route fail (404)."""
         with self.lock:
             self._parallel_limit = total
 

@@ -45,6 +45,7 @@ class Classification:
     placeholder: list[AgentView] = field(default_factory=list)
     starting: list[TaskView] = field(default_factory=list)
     stalled: list[TaskView] = field(default_factory=list)  # live, no online agent, past the start-up timeout
+    finished: list[TaskView] = field(default_factory=list)  # live, its agent ran its job and went offline
     live_tasks: list[TaskView] = field(default_factory=list)
     task_of: dict[str, TaskView] = field(default_factory=dict)  # agent name -> its task (any status)
 
@@ -86,6 +87,11 @@ def classify(snapshot: PoolSnapshot, policy: PoolPolicy) -> Classification:
         c.live_tasks.append(task)
         paired = agents_by_name.get(prefix + task.task_id)
         if paired is not None and (paired.online or paired.busy):
+            continue
+        if paired is not None and paired.last_finished is not None:
+            # A run-once agent that finished its job and disconnected: its container is exiting. It is no
+            # supply, and its task is stopped in case the exit hangs.
+            c.finished.append(task)
             continue
         age = (snapshot.now - task.created_at).total_seconds()
         if age < policy.startup_timeout_seconds:
@@ -176,7 +182,12 @@ def plan(snapshot: PoolSnapshot, policy: PoolPolicy) -> Plan:
         StopTask(task.task_arn, f"agent did not come online within {policy.startup_timeout_seconds} s")
         for task in sorted(c.stalled, key=lambda t: t.task_arn)
     ]
-    warnings.extend(f"{snapshot.pool}: stopping {s.task_arn}: {s.reason}" for s in stop)
+    stalled_warnings = list(stop)
+    stop += [
+        StopTask(task.task_arn, "its agent finished its job and disconnected")
+        for task in sorted(c.finished, key=lambda t: t.task_arn)
+    ]
+    warnings.extend(f"{snapshot.pool}: stopping {s.task_arn}: {s.reason}" for s in stalled_warnings)
 
     # Dead registrations: offline, not busy, ours by name, and their task is gone or stopped.
     dead: list[AgentView] = []
