@@ -30,14 +30,14 @@ def test_25_tasks_in_batches_of_at_most_10() -> None:
         assert [c["count"] for c in calls] == [10, 10, 5]
         assert counter.by_operation[("ecs", "RunTask")] == 3
         first = calls[0]
-        assert first["startedBy"] == "adoscale"
+        assert first["startedBy"] == "adoscale/linux"
         assert first["tags"] == [{"key": POOL_TAG, "value": "linux"}]
         assert first["launchType"] == "FARGATE"
         env = {e["name"]: e["value"] for e in first["overrides"]["containerOverrides"][0]["environment"]}
         assert env == {"AZP_POOL": "linux", "AZP_URL": "https://dev.azure.com/acme"}
         listed = compute.list_tasks(pool)
         assert len(listed) == 25
-        assert {t.pool for t in listed} == {"linux"} and {t.started_by for t in listed} == {"adoscale"}
+        assert {t.pool for t in listed} == {"linux"} and {t.started_by for t in listed} == {"adoscale/linux"}
         assert all(t.last_status == "RUNNING" for t in listed)
 
 
@@ -78,3 +78,12 @@ def test_spot_capacity_failure_falls_back_to_fargate(spot_reason: str) -> None:
         assert result.fell_back_to_fargate == 4
         assert "capacityProviderStrategy" in calls[0] and calls[1]["launchType"] == "FARGATE"
         assert result.failures == ()
+
+
+def test_started_by_fits_ecs_limit_for_long_pool_names() -> None:
+    from adoscale.compute import started_by_for
+
+    assert started_by_for("linux") == "adoscale/linux"
+    long_a, long_b = "x" * 40 + "a", "x" * 40 + "b"
+    assert len(started_by_for(long_a)) <= 36
+    assert started_by_for(long_a) != started_by_for(long_b)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -39,6 +40,17 @@ class Compute(Protocol):
     def list_tasks(self, pool: PoolConfig) -> list[TaskInfo]: ...
 
     def stop(self, pool: PoolConfig, task_arn: str, reason: str) -> None: ...
+
+
+def started_by_for(pool: str, prefix: str = STARTED_BY) -> str:
+    """`startedBy` for a pool's tasks, so that ListTasks filters by pool on the server side.
+
+    ECS allows 36 characters; a longer pool name is replaced by a digest (the pool tag still decides).
+    """
+    plain = f"{prefix}/{pool}"
+    if len(plain) <= 36:
+        return plain
+    return f"{prefix}/{hashlib.sha256(pool.encode()).hexdigest()[: 35 - len(prefix)]}"
 
 
 def task_id_of(task_arn: str) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from adoscale.compute.base import POOL_TAG, STARTED_BY, LaunchResult, TaskInfo, task_id_of
+from adoscale.compute.base import POOL_TAG, STARTED_BY, LaunchResult, TaskInfo, started_by_for, task_id_of
 from adoscale.config import PoolConfig
 
 log = logging.getLogger("adoscale.compute")
@@ -45,7 +45,7 @@ class EcsCompute:
         # Emulators may omit createdAt; then the first time a task is seen stands in for it.
         self._first_seen: dict[str, datetime] = {}
         self._organization_url = organization_url
-        self._started_by = started_by[:36]
+        self._started_by = started_by
 
     # -- launch ----------------------------------------------------------------------------------
 
@@ -59,7 +59,7 @@ class EcsCompute:
             "cluster": ecs.cluster,
             "taskDefinition": ecs.task_definition,
             "count": count,
-            "startedBy": self._started_by,
+            "startedBy": started_by_for(pool.name, self._started_by),
             "tags": [{"key": POOL_TAG, "value": pool.name}],
             "enableECSManagedTags": True,
             "networkConfiguration": {
@@ -122,15 +122,16 @@ class EcsCompute:
 
     # -- observe ---------------------------------------------------------------------------------
 
-    def _arns(self, cluster: str, desired: str) -> Iterator[str]:
+    def _arns(self, pool: PoolConfig, desired: str) -> Iterator[str]:
         paginator = self._ecs.get_paginator("list_tasks")
-        for page in paginator.paginate(cluster=cluster, startedBy=self._started_by, desiredStatus=desired):
+        started_by = started_by_for(pool.name, self._started_by)
+        for page in paginator.paginate(cluster=pool.ecs.cluster, startedBy=started_by, desiredStatus=desired):
             yield from page.get("taskArns", [])
 
     def list_tasks(self, pool: PoolConfig) -> list[TaskInfo]:
         """This pool's tasks: live ones and those stopped recently (ECS keeps them for about an hour)."""
         cluster = pool.ecs.cluster
-        arns = list(dict.fromkeys([*self._arns(cluster, "RUNNING"), *self._arns(cluster, "STOPPED")]))
+        arns = list(dict.fromkeys([*self._arns(pool, "RUNNING"), *self._arns(pool, "STOPPED")]))
         tasks: list[TaskInfo] = []
         for start in range(0, len(arns), DESCRIBE_MAX):
             response = self._ecs.describe_tasks(

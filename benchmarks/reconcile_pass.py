@@ -1,0 +1,89 @@
+"""One reconcile pass over many pools against the ADO emulator on loopback and ECS in moto.
+
+Prints figures; asserts nothing about time. Defaults follow the issue: 50 pools with 200 queued jobs each.
+
+    .venv/bin/python -m benchmarks.reconcile_pass [--pools 50] [--queued 200] [--max-agents 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+import resource
+from datetime import UTC, datetime
+
+from adoscale.ado import AdoClient
+from adoscale.aws import CallCounter
+from adoscale.compute import EcsCompute
+from adoscale.config import parse_config
+from adoscale.emulator import AdoModel, make_app, serve
+from adoscale.reconcile import Reconciler
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--pools", type=int, default=50)
+    parser.add_argument("--queued", type=int, default=200)
+    parser.add_argument("--max-agents", type=int, default=10)
+    args = parser.parse_args()
+
+    import boto3
+    from moto import mock_aws
+
+    from adoscale.demo.aws import create_ecs_world, hold_moto_tasks_running
+
+    pat = "benchmark-pat-000000"
+    model = AdoModel(org="bench", pat=pat)
+    names = [f"pool-{i:03d}" for i in range(args.pools)]
+    for name in names:
+        pool_id = model.create_pool(name)
+        model.register_agent(pool_id, "adoscale-placeholder", {"docker": ""}, online=False)
+        for _ in range(args.queued):
+            model.queue_job(pool_id, ["docker"])
+    with serve(make_app(model)) as server, mock_aws():
+        hold_moto_tasks_running()
+        ecs = boto3.client("ecs", region_name="us-east-1")
+        world = create_ecs_world(boto3.client("ec2", region_name="us-east-1"), ecs)
+        ecs_settings = {
+            "cluster": world.cluster,
+            "task_definition": world.task_definition,
+            "subnets": list(world.subnets),
+            "security_groups": list(world.security_groups),
+        }
+        body = {
+            "organization_url": f"{server.url}/bench",
+            "pools": [
+                {"name": n, "max_agents": args.max_agents, "capabilities": ["docker"], "ecs": ecs_settings} for n in names
+            ],
+        }
+        config = parse_config(json.dumps(body), "<benchmark>")
+        counter = CallCounter()
+        counter.attach(ecs)
+        with AdoClient(config.organization_url, pat) as ado:
+            reconciler = Reconciler(config, ado, EcsCompute(ecs), lambda: datetime.now(UTC))
+            model.stats.reset()
+            started, cpu = time.perf_counter(), time.process_time()
+            report = reconciler.run()
+            wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+            first_ado = model.stats.total
+            first_aws = dict(counter.by_operation)
+            rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            second_started = time.perf_counter()
+            model.stats.reset()
+            counter.reset()
+            reconciler.run()
+            second_wall = time.perf_counter() - second_started
+            second_ado = model.stats.total
+    launched = sum(p.launched for p in report.pools)
+    print(f"pools: {args.pools}, queued per pool: {args.queued}, max_agents: {args.max_agents}")
+    print(f"first pass: wall {wall:.2f} s, CPU {cpu:.2f} s (this process: client, moto and emulator together)")
+    print(f"  tasks launched: {launched}; errors: {sum(len(p.errors) for p in report.pools)}")
+    print(f"  ADO calls per pool: {first_ado / args.pools:.2f} ; AWS calls: {first_aws}")
+    print(f"  peak RSS of the whole process (emulator and moto included): {rss_mb:.0f} MB")
+    print(f"second pass (steady state): wall {second_wall:.2f} s, ADO calls per pool {second_ado / args.pools:.2f}")
+    print(f"  AWS calls per pool: {counter.total / args.pools:.2f} ({dict(counter.by_operation)})")
+
+
+if __name__ == "__main__":
+    main()
