@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 import resource
+import time
 from datetime import UTC, datetime
 
 from adoscale.ado import AdoClient
@@ -54,7 +54,8 @@ def main() -> None:
         body = {
             "organization_url": f"{server.url}/bench",
             "pools": [
-                {"name": n, "max_agents": args.max_agents, "capabilities": ["docker"], "ecs": ecs_settings} for n in names
+                {"name": n, "max_agents": args.max_agents, "capabilities": ["docker"], "ecs": ecs_settings}
+                for n in names
             ],
         }
         config = parse_config(json.dumps(body), "<benchmark>")
