@@ -32,6 +32,8 @@ from adoscale.scaling import (
 log = logging.getLogger("adoscale.reconcile")
 
 Clock = Callable[[], datetime]
+Decide = Callable[[PoolSnapshot, PoolPolicy], Plan]
+PolicyFor = Callable[[PoolConfig, datetime], PoolPolicy]
 
 
 def policy_for(pool: PoolConfig) -> PoolPolicy:
@@ -121,11 +123,17 @@ class Reconciler:
         ado: AdoClient,
         compute: Compute,
         clock: Clock,
+        *,
+        decide: Decide = plan,
+        policy: PolicyFor | None = None,
     ) -> None:
         self._config = config
         self._ado = ado
         self._compute = compute
         self._clock = clock
+        # Both seams exist for the simulator, which compares other designs and time-varying policies.
+        self._decide = decide
+        self._policy = policy or (lambda pool, _now: policy_for(pool))
         self._pool_ids: dict[str, int] = {}
 
     # -- observe -------------------------------------------------------------------------------
@@ -223,7 +231,7 @@ class Reconciler:
     ) -> PoolReport:
         report = PoolReport(pool=pool.name)
         observation = self.observe(pool, parallel)
-        decision = plan(observation.snapshot, policy_for(pool))
+        decision = self._decide(observation.snapshot, self._policy(pool, observation.snapshot.now))
         report.queued = observation.snapshot.queued
         report.running = observation.snapshot.running
         report.idle = decision.idle

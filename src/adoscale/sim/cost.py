@@ -1,0 +1,104 @@
+"""Monthly cost from a dated price file and a usage model: the seed's estimate, recomputed.
+
+Every price carries its source in `prices.json`. The usage model is deliberately simple and printed
+with the result, so that anyone can check the arithmetic.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+DAYS_PER_MONTH = 30.42
+SECONDS_PER_MONTH = DAYS_PER_MONTH * 86400
+
+
+def load_prices(path: Path | None = None) -> dict[str, Any]:
+    if path is not None:
+        data: dict[str, Any] = json.loads(path.read_text())
+        return data
+    text = resources.files("adoscale.sim").joinpath("prices.json").read_text()
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """What a month of adoscale uses. Defaults are the seed's assumptions."""
+
+    workflow_interval_s: float = 120.0  # the seed: every 2 minutes
+    observations_per_execution: int = 1  # adoscale observes a pool several times per execution
+    pools: int = 1
+    jobs_per_day: float = 100.0
+    job_minutes: float = 5.0
+    agent_minutes_per_day: float | None = None  # billed task-minutes; default jobs x duration
+    vcpu: float = 0.25
+    memory_gb: float = 0.5
+    spot_share: float = 0.0
+    lambda_ms: float = 300.0
+    lambda_memory_gb: float = 0.128
+    lambda_arch: str = "x86"
+    lambdas_per_observation: int = 3  # queue data, decide, act
+    workflow_memory_gb: float = 0.064
+    workflow_seconds: float = 3.0
+    metrics: int = 2
+    ecr_gb: float = 10.0
+    secrets: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class CostLine:
+    service: str
+    monthly_usd: float
+    basis: str
+
+
+def monthly_costs(usage: Usage, prices: dict[str, Any]) -> list[CostLine]:
+    executions = SECONDS_PER_MONTH / usage.workflow_interval_s
+    observations = executions * usage.observations_per_execution * usage.pools
+    sfn = prices["step_functions_express"]
+    workflow = executions * (
+        sfn["request"] + usage.workflow_seconds * max(usage.workflow_memory_gb, 0.064) * sfn["gb_second"]
+    )
+    lam = prices["lambda"]
+    invocations = observations * usage.lambdas_per_observation
+    gb_second = lam["gb_second_arm64"] if usage.lambda_arch == "arm64" else lam["gb_second_x86"]
+    lambda_cost = invocations * (lam["request"] + usage.lambda_ms / 1000 * usage.lambda_memory_gb * gb_second)
+    agent_minutes = (
+        usage.agent_minutes_per_day
+        if usage.agent_minutes_per_day is not None
+        else usage.jobs_per_day * max(usage.job_minutes, 1.0)
+    )
+    hours = agent_minutes * DAYS_PER_MONTH / 60
+    on_demand = prices["fargate"]
+    spot = prices["fargate_spot"]
+
+    def fargate_rate(price: dict[str, float]) -> float:
+        return usage.vcpu * price["vcpu_hour"] + usage.memory_gb * price["gb_hour"]
+
+    fargate = hours * ((1 - usage.spot_share) * fargate_rate(on_demand) + usage.spot_share * fargate_rate(spot))
+    cw = prices["cloudwatch"]
+    cloudwatch = usage.metrics * usage.pools * cw["metric_month"]
+    secrets = prices["secrets_manager"]
+    # The Lambdas cache the secret (powertools parameters), so API calls are a few per cold start: ignored.
+    secret_cost = usage.secrets * secrets["secret_month"]
+    return [
+        CostLine("Step Functions (Express)", workflow, f"{executions:,.0f} executions of {usage.workflow_seconds} s"),
+        CostLine("AWS Lambda", lambda_cost, f"{invocations:,.0f} invocations of {usage.lambda_ms:.0f} ms"),
+        CostLine(
+            "AWS Fargate",
+            fargate,
+            f"{hours:,.1f} task-hours at {usage.vcpu} vCPU / {usage.memory_gb} GB, {usage.spot_share:.0%} Spot",
+        ),
+        CostLine("Amazon ECR", usage.ecr_gb * prices["ecr"]["gb_month"], f"{usage.ecr_gb} GB stored"),
+        CostLine("AWS Secrets Manager", secret_cost, f"{usage.secrets} secret; value cached by the Lambdas"),
+        CostLine("SSM Parameter Store", 0.0, "1 standard parameter (the configuration)"),
+        CostLine("Amazon CloudWatch", cloudwatch, f"{usage.metrics * usage.pools} custom metrics via EMF logs"),
+    ]
+
+
+def usage_dict(usage: Usage) -> dict[str, Any]:
+    return asdict(usage)

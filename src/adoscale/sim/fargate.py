@@ -1,0 +1,256 @@
+"""A simulated Fargate in virtual time, with the agents that run inside its tasks.
+
+It implements the `Compute` port, so the real reconcile loop drives it. Tasks start in PROVISIONING and
+reach RUNNING after a start-up time; the agent inside connects a little later, takes at most one job
+(`run.sh --once`), and exits, which stops the task. Capacity errors and Spot interruptions happen at
+configurable rates.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from functools import partial
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from adoscale.compute.base import LaunchResult, TaskInfo, started_by_for
+from adoscale.config import PoolConfig
+from adoscale.emulator import AdoModel
+
+
+@dataclass(frozen=True, slots=True)
+class FargateProfile:
+    """Start-up times default to published figures: 30 to 60 s to RUNNING, then 10 to 20 s for the agent
+    to connect and take a job."""
+
+    to_running_s: tuple[float, float] = (30.0, 60.0)
+    agent_connect_s: tuple[float, float] = (10.0, 20.0)
+    capacity_error_rate: float = 0.0
+    spot_interruption_per_hour: float = 0.0
+
+
+@dataclass(slots=True)
+class SimTask:
+    arn: str
+    task_id: str
+    pool: str
+    launched_at: datetime
+    status: str = "PROVISIONING"
+    stopped_at: datetime | None = None
+    stopped_reason: str | None = None
+    agent_id: int | None = None
+    request_id: int | None = None
+    job_started_at: datetime | None = None
+    job_seconds: float = 0.0
+    took_job: bool = False
+
+    @property
+    def live(self) -> bool:
+        return self.stopped_at is None
+
+
+@dataclass
+class SimStats:
+    calls: int = 0
+    launched: int = 0
+    capacity_errors: int = 0
+    busy_killed: int = 0
+    spot_interrupted: int = 0
+
+
+@dataclass(order=True)
+class _Event:
+    at: datetime
+    seq: int
+    action: Callable[[], None] = field(compare=False)
+
+
+class EventQueue:
+    """A virtual clock and the events scheduled on it."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+        self._heap: list[_Event] = []
+        self._seq = itertools.count()
+
+    def at(self, when: datetime, action: Callable[[], None]) -> None:
+        heapq.heappush(self._heap, _Event(max(when, self.now), next(self._seq), action))
+
+    def after(self, seconds: float, action: Callable[[], None]) -> None:
+        self.at(self.now + timedelta(seconds=seconds), action)
+
+    def next_time(self) -> datetime | None:
+        return self._heap[0].at if self._heap else None
+
+    def run_next(self) -> None:
+        event = heapq.heappop(self._heap)
+        self.now = event.at
+        event.action()
+
+    def clock(self) -> datetime:
+        return self.now
+
+
+class SimFargate:
+    """The `Compute` port in virtual time, playing each task's agent against the ADO model."""
+
+    def __init__(
+        self,
+        events: EventQueue,
+        model: AdoModel,
+        pool_ids: dict[str, int],
+        job_seconds: Callable[[int], float],
+        rng: random.Random,
+        profile: FargateProfile | None = None,
+        capabilities: dict[str, dict[str, str]] | None = None,
+        on_job_started: Callable[[int], None] | None = None,
+    ) -> None:
+        self._events = events
+        self._model = model
+        self._pool_ids = pool_ids
+        self._job_seconds = job_seconds
+        self._rng = rng
+        self.profile = profile or FargateProfile()
+        self._capabilities = capabilities or {}
+        self._on_job_started = on_job_started
+        self.tasks: dict[str, SimTask] = {}
+        self._waiting_agents: set[str] = set()  # tasks whose agent is online without a job
+        self._ids = itertools.count(1)
+        self.stats = SimStats()
+        self.requeued: dict[int, int] = {}  # new request id -> the Spot-interrupted request it replaces
+
+    # -- the Compute port ------------------------------------------------------------------------
+
+    def launch(self, pool: PoolConfig, count: int) -> LaunchResult:
+        started: list[TaskInfo] = []
+        failures: list[str] = []
+        self.stats.calls += (count + 9) // 10
+        for _ in range(count):
+            if self._rng.random() < self.profile.capacity_error_rate:
+                self.stats.capacity_errors += 1
+                failures.append("RESOURCE:FARGATE capacity is unavailable at this time")
+                continue
+            task_id = f"{next(self._ids):032x}"
+            task = SimTask(f"arn:aws:ecs:sim:0:task/sim/{task_id}", task_id, pool.name, self._events.now)
+            self.tasks[task.arn] = task
+            self.stats.launched += 1
+            self._events.after(self._rng.uniform(*self.profile.to_running_s), partial(self._running, task))
+            started.append(self._info(task))
+        return LaunchResult(tuple(started), tuple(failures))
+
+    def list_tasks(self, pool: PoolConfig) -> list[TaskInfo]:
+        horizon = self._events.now - timedelta(hours=1)
+        mine = [
+            t
+            for t in self.tasks.values()
+            if t.pool == pool.name and (t.live or (t.stopped_at is not None and t.stopped_at > horizon))
+        ]
+        self.stats.calls += 1 + (len(mine) + 99) // 100
+        return [self._info(t) for t in mine]
+
+    def stop(self, pool: PoolConfig, task_arn: str, reason: str) -> None:
+        self.stats.calls += 1
+        task = self.tasks.get(task_arn)
+        if task is None or not task.live:
+            return
+        self._kill(task, reason)
+
+    def _info(self, task: SimTask) -> TaskInfo:
+        return TaskInfo(
+            task_arn=task.arn,
+            task_id=task.task_id,
+            last_status=task.status,
+            desired_status="STOPPED" if not task.live else "RUNNING",
+            created_at=task.launched_at,
+            started_by=started_by_for(task.pool),
+            pool=task.pool,
+            stopped_reason=task.stopped_reason,
+        )
+
+    # -- what happens inside a task ----------------------------------------------------------------
+
+    def _running(self, task: SimTask) -> None:
+        if not task.live:
+            return
+        task.status = "RUNNING"
+        self._events.after(self._rng.uniform(*self.profile.agent_connect_s), lambda: self._agent_online(task))
+        if self.profile.spot_interruption_per_hour > 0:
+            self._events.after(
+                self._rng.expovariate(self.profile.spot_interruption_per_hour / 3600.0),
+                lambda: self._spot_interruption(task),
+            )
+
+    def _agent_online(self, task: SimTask) -> None:
+        if not task.live:
+            return
+        pool_id = self._pool_ids[task.pool]
+        task.agent_id = self._model.register_agent(
+            pool_id, task.task_id, dict(self._capabilities.get(task.pool, {})), online=True, once=True
+        )
+        self._waiting_agents.add(task.arn)
+        self.collect_assignments()
+
+    def collect_assignments(self) -> None:
+        """Agents that the service just gave a job start running it."""
+        for arn in list(self._waiting_agents):
+            task = self.tasks[arn]
+            if not task.live or task.agent_id is None:
+                self._waiting_agents.discard(arn)
+                continue
+            job = self._model.assigned_job(self._pool_ids[task.pool], task.agent_id)
+            if job is None:
+                continue
+            self._waiting_agents.discard(arn)
+            task.request_id = job.request_id
+            task.took_job = True
+            task.job_started_at = self._events.now
+            seconds = self._job_seconds(job.request_id)
+            task.job_seconds = seconds
+            if self._on_job_started is not None:
+                self._on_job_started(job.request_id)
+            self._events.after(seconds, partial(self._job_done, task))
+
+    def _job_done(self, task: SimTask) -> None:
+        if not task.live or task.request_id is None:
+            return
+        self._model.finish_job(task.request_id, result="succeeded")
+        task.request_id = None
+        self._exit(task, "Essential container in task exited")
+
+    def _exit(self, task: SimTask, reason: str) -> None:
+        if task.agent_id is not None:
+            self._model.remove_agent(self._pool_ids[task.pool], task.agent_id)  # config.sh remove on exit
+            task.agent_id = None
+        task.status = "STOPPED"
+        task.stopped_at = self._events.now
+        task.stopped_reason = reason
+        self._waiting_agents.discard(task.arn)
+
+    def _kill(self, task: SimTask, reason: str) -> None:
+        """The task is stopped from outside: a running job dies with it."""
+        if task.request_id is not None:
+            self.stats.busy_killed += 1
+            self._model.finish_job(task.request_id, result="abandoned")
+            task.request_id = None
+        self._exit(task, reason)
+
+    def _spot_interruption(self, task: SimTask) -> None:
+        if not task.live:
+            return
+        self.stats.spot_interrupted += 1
+        if task.request_id is not None:
+            # Not adoscale's doing, and not counted as a busy agent killed by the controller; the job is
+            # retried by the user's pipeline, which the simulator models by queueing it again.
+            job = self._model.job(task.request_id)
+            self._model.finish_job(task.request_id, result="abandoned")
+            task.request_id = None
+            request_id = self._model.queue_job(job.pool_id, list(job.demands))
+            self.requeued[request_id] = job.request_id
+        self._exit(task, "Spot interruption")
+        self.collect_assignments()
+
+    def live_tasks(self) -> list[SimTask]:
+        return [t for t in self.tasks.values() if t.live]

@@ -1,0 +1,269 @@
+"""The simulator's main loop: the real reconcile code against the ADO model and a simulated Fargate, in
+virtual time. Nothing here decides anything: the policies do, through `Reconciler`."""
+
+from __future__ import annotations
+
+import json
+import random
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import httpx
+
+from adoscale.ado import AdoClient, Demand, RetryPolicy
+from adoscale.config import parse_config
+from adoscale.emulator import AdoModel, FaultRule, Faults, make_app
+from adoscale.reconcile import Reconciler, policy_for
+from adoscale.sim.fargate import EventQueue, FargateProfile, SimFargate
+from adoscale.sim.policies import SimPolicy
+from adoscale.sim.workloads import JobSpec
+
+START = datetime(2026, 11, 23, tzinfo=UTC)  # a Monday, midnight
+POOL = "sim"
+PLACEHOLDER = "adoscale-placeholder"
+TASK_VCPU = 0.25
+TASK_GB = 0.5
+
+
+@dataclass
+class PolicyResult:
+    policy: str
+    jobs: int
+    waits_s: list[float]
+    stranded: int
+    launched: int
+    overlaunched: int
+    agent_minutes: float
+    busy_minutes: float
+    idle_agent_minutes: float
+    busy_killed: int
+    leaked_tasks: int
+    leaked_registrations: int
+    max_live_tasks: int
+    ado_calls: int
+    aws_calls: int
+    spot_interrupted: int
+    capacity_errors: int
+    sim_seconds: float
+    ticks: int
+    timeline: list[tuple[float, int, int, int]] = field(default_factory=list)  # hours, queued, live, busy
+    hourly_waits: list[tuple[float, float]] = field(default_factory=list)  # queued at (hours), wait
+
+    def percentile(self, q: float) -> float:
+        if not self.waits_s:
+            return 0.0
+        ordered = sorted(self.waits_s)
+        index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+        return ordered[index]
+
+    @property
+    def leaked(self) -> int:
+        return self.leaked_tasks + self.leaked_registrations
+
+    def summary(self) -> dict[str, float | int | str]:
+        return {
+            "policy": self.policy,
+            "jobs": self.jobs,
+            "wait_p50_s": round(self.percentile(0.5), 1),
+            "wait_p95_s": round(self.percentile(0.95), 1),
+            "wait_max_s": round(max(self.waits_s, default=0.0), 1),
+            "wait_mean_s": round(statistics.fmean(self.waits_s), 1) if self.waits_s else 0.0,
+            "stranded": self.stranded,
+            "launched": self.launched,
+            "overlaunched": self.overlaunched,
+            "agent_minutes": round(self.agent_minutes, 1),
+            "busy_minutes": round(self.busy_minutes, 1),
+            "idle_agent_minutes": round(self.idle_agent_minutes, 1),
+            "busy_killed": self.busy_killed,
+            "leaked": self.leaked,
+            "max_live_tasks": self.max_live_tasks,
+            "ado_calls": self.ado_calls,
+            "aws_calls": self.aws_calls,
+        }
+
+
+class _ClientTime:
+    """The ADO client's monotonic clock and sleep in virtual time: retries wait without real waiting."""
+
+    def __init__(self, events: EventQueue) -> None:
+        self._events = events
+        self._slept = 0.0
+
+    def clock(self) -> float:
+        return (self._events.now - START).total_seconds() + self._slept
+
+    def sleep(self, seconds: float) -> None:
+        self._slept += seconds
+
+
+def _capabilities_for(jobs: list[JobSpec]) -> dict[str, str]:
+    caps: dict[str, str] = {}
+    for job in jobs:
+        for text in job.demands:
+            demand = Demand.parse(text)
+            caps[demand.name] = demand.value if demand.operator == "equals" and demand.value else "999"
+    return caps
+
+
+def simulate(
+    jobs: list[JobSpec],
+    policy: SimPolicy,
+    *,
+    seed: int = 1,
+    fault_rate: float = 0.0,
+    max_agents: int = 50,
+    profile: FargateProfile | None = None,
+    on_progress: Callable[[float], None] | None = None,
+) -> PolicyResult:
+    rng = random.Random(seed)
+    events = EventQueue(START)
+    pat = f"sim-pat-{seed:08d}"
+    model = AdoModel(org="sim", pat=pat, clock=events.clock)
+    pool_id = model.create_pool(POOL)
+    caps = _capabilities_for(jobs)
+    model.register_agent(pool_id, PLACEHOLDER, dict(caps), online=False)
+    # --faults RATE: two thirds 5xx, one third 429 (the soak's 2 % and 1 %).
+    faults = Faults(
+        seed=seed,
+        rules=[FaultRule(route="/_apis/", error_5xx=fault_rate * 2 / 3, throttle_429=fault_rate / 3, retry_after_s=1)]
+        if fault_rate > 0
+        else [],
+    )
+    app = make_app(model, faults)
+    durations: dict[int, float] = {}
+    fargate = SimFargate(
+        events,
+        model,
+        {POOL: pool_id},
+        job_seconds=lambda request_id: durations.get(request_id, 300.0),
+        rng=rng,
+        profile=profile,
+        capabilities={POOL: caps},
+    )
+    fargate_requeue = fargate.requeued
+    config = parse_config(
+        json.dumps(
+            {
+                "organization_url": "http://ado.sim/sim",
+                "pools": [
+                    {
+                        "name": POOL,
+                        "max_agents": max_agents,
+                        "ecs": {"cluster": "sim", "task_definition": "agent", "subnets": ["subnet-sim"]},
+                    }
+                ],
+            }
+        ),
+        "<simulation>",
+    )
+    client_time = _ClientTime(events)
+    http = httpx.Client(transport=httpx.WSGITransport(app=app), base_url="http://ado.sim")
+    ado = AdoClient(
+        config.organization_url,
+        pat,
+        http=http,
+        retry=RetryPolicy(deadline_s=30.0),
+        sleep=client_time.sleep,
+        clock=client_time.clock,
+        rng=random.Random(seed + 1),
+    )
+    reconciler = Reconciler(
+        config,
+        ado,
+        fargate,
+        events.clock,
+        decide=policy.decide,
+        policy=lambda pool, now: policy.policy_at(policy_for(pool), now),
+    )
+
+    originals: dict[int, float] = {}  # request id -> queued at (hours), for the original arrivals
+    for spec in jobs:
+
+        def arrive(spec: JobSpec = spec) -> None:
+            request_id = model.queue_job(pool_id, list(spec.demands))
+            durations[request_id] = spec.duration_s
+            originals[request_id] = spec.queued_at_s / 3600
+            fargate.collect_assignments()
+
+        events.at(START + timedelta(seconds=spec.queued_at_s), arrive)
+
+    last_arrival = max((j.queued_at_s for j in jobs), default=0.0)
+    horizon = START + timedelta(seconds=last_arrival + 86400)
+    timeline: list[tuple[float, int, int, int]] = []
+    state = {"ticks": 0, "max_live": 0, "done": False}
+
+    def all_done() -> bool:
+        finished = model.finished_count(pool_id)
+        return finished >= len(jobs) + len(fargate_requeue) and not fargate.live_tasks()
+
+    def tick() -> None:
+        state["ticks"] += 1
+        reconciler.run()
+        fargate.collect_assignments()
+        live = len(fargate.live_tasks())
+        state["max_live"] = max(state["max_live"], live)
+        unfinished = model.unfinished_jobs(pool_id)
+        queued = sum(1 for j in unfinished if j.reserved_agent is None)
+        hours = (events.now - START).total_seconds() / 3600
+        timeline.append((hours, queued, live, len(unfinished) - queued))
+        if on_progress is not None:
+            on_progress(hours)
+        past_last = events.now >= START + timedelta(seconds=last_arrival)
+        if (past_last and all_done()) or events.now >= horizon:
+            state["done"] = True
+            return
+        events.after(policy.interval_s, tick)
+
+    first_arrival = min((j.queued_at_s for j in jobs), default=0.0)
+    # Start observing ten minutes before the first job: the empty night before it changes nothing.
+    events.at(START + timedelta(seconds=max(0.0, first_arrival - 600)), tick)
+    while not state["done"] and events.next_time() is not None:
+        events.run_next()
+    ado.close()
+
+    tasks = list(fargate.tasks.values())
+    end = events.now
+    agent_minutes = 0.0
+    busy_minutes = 0.0
+    for task in tasks:
+        stopped = task.stopped_at or end
+        agent_minutes += max(60.0, (stopped - task.launched_at).total_seconds()) / 60
+        if task.took_job:
+            busy_minutes += task.job_seconds / 60
+    waits: list[float] = []
+    hourly: list[tuple[float, float]] = []
+    stranded = 0
+    for request_id, queued_h in originals.items():
+        job = model.job(request_id)
+        if job.assign_time is None:
+            stranded += 1
+            continue
+        wait = (job.assign_time - job.queue_time).total_seconds()
+        waits.append(wait)
+        hourly.append((queued_h, wait))
+    registrations = sum(1 for a in model.agents(pool_id) if a.name != PLACEHOLDER)
+    return PolicyResult(
+        policy=policy.name,
+        jobs=len(jobs),
+        waits_s=waits,
+        stranded=stranded,
+        launched=fargate.stats.launched,
+        overlaunched=sum(1 for t in tasks if not t.took_job),
+        agent_minutes=agent_minutes,
+        busy_minutes=busy_minutes,
+        idle_agent_minutes=max(0.0, agent_minutes - busy_minutes),
+        busy_killed=fargate.stats.busy_killed,
+        leaked_tasks=len(fargate.live_tasks()),
+        leaked_registrations=registrations,
+        max_live_tasks=state["max_live"],
+        ado_calls=model.stats.total,
+        aws_calls=fargate.stats.calls,
+        spot_interrupted=fargate.stats.spot_interrupted,
+        capacity_errors=fargate.stats.capacity_errors,
+        sim_seconds=(end - START).total_seconds(),
+        ticks=state["ticks"],
+        timeline=timeline,
+        hourly_waits=hourly,
+    )
