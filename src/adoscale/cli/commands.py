@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import importlib
 
-COMMAND_MODULES = ("adoscale.cli.reconcile_cmd", "adoscale.cli.demo_cmd", "adoscale.cli.emulator_cmd")
+COMMAND_MODULES = (
+    "adoscale.cli.reconcile_cmd",
+    "adoscale.cli.demo_cmd",
+    "adoscale.cli.emulator_cmd",
+    "adoscale.cli.sim_cmd",
+)
 
 
 def register() -> None:

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from functools import partial
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 
 from adoscale.compute.base import LaunchResult, TaskInfo, started_by_for
 from adoscale.config import PoolConfig
