@@ -121,6 +121,7 @@ class VmResource(AdoModel):
     type: str = "virtualMachine"
     tags: list[str] = Field(default_factory=list)
     agent: Agent | None = None
+    created_on: datetime | None = None
 
 
 class ParallelLimit(AdoModel):

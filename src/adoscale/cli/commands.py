@@ -9,6 +9,7 @@ COMMAND_MODULES = (
     "adoscale.cli.demo_cmd",
     "adoscale.cli.emulator_cmd",
     "adoscale.cli.sim_cmd",
+    "adoscale.cli.environments_cmd",
 )
 
 

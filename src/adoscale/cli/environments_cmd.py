@@ -1,0 +1,62 @@
+"""`adoscale environments sweep`: remove VM resources whose EC2 instance is gone."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from adoscale.ado.client import AdoClient
+from adoscale.ado.errors import AdoAuthError
+from adoscale.aws import make_client
+from adoscale.cli import EXIT_AUTH, EXIT_CONFIG, EXIT_OK, app
+from adoscale.cli.reconcile_cmd import ConfigOption, _fail, _load, setup_logging
+from adoscale.config import ConfigError, resolve_pat
+from adoscale.environments import sweep
+
+environments_app = typer.Typer(help="Environment VMs: keep VM resources in step with EC2.", no_args_is_help=True)
+app.add_typer(environments_app, name="environments")
+
+
+@environments_app.command("sweep")
+def sweep_command(
+    config: Path = ConfigOption,
+    dry_run: bool = typer.Option(False, "--dry-run", help="Report what would be removed; remove nothing."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Remove VM resources of the configured Environments whose instance no longer exists (EC2
+    DescribeInstances), once older than the Environment's grace period. Exit 3 when ADO refuses the PAT."""
+    setup_logging()
+    cfg = _load(config)
+    if not cfg.environments:
+        _fail("nothing to sweep", f"{config}: no `environments` configured")
+        raise typer.Exit(EXIT_CONFIG)
+    try:
+        pat = resolve_pat(cfg, os.environ)
+    except ConfigError as exc:
+        _fail("no Azure DevOps PAT", str(exc))
+        raise typer.Exit(EXIT_CONFIG) from None
+    try:
+        with AdoClient(cfg.organization_url, pat) as ado:
+            results = sweep(ado, make_client("ec2"), cfg.environments, lambda: datetime.now(UTC), dry_run=dry_run)
+    except AdoAuthError as exc:
+        _fail("Azure DevOps authentication failed", str(exc))
+        raise typer.Exit(EXIT_AUTH) from None
+    if as_json:
+        typer.echo(json.dumps({"results": [asdict(r) for r in results]}, indent=2))
+        raise typer.Exit(EXIT_OK)
+    table = Table(title="adoscale environments sweep" + (" (dry run)" if dry_run else ""))
+    for column in ("environment", "resource", "name", "removed", "reason"):
+        table.add_column(column)
+    for r in results:
+        table.add_row(
+            f"{r.project}/{r.environment}", str(r.resource_id), r.name, "yes" if r.removed else "no", r.reason
+        )
+    Console().print(table)
+    raise typer.Exit(EXIT_OK)

@@ -1,0 +1,230 @@
+"""Launch and termination of Environment VMs: record identities at launch, deregister before terminating.
+
+The instance's tags may be gone by the time its termination is announced (the seed's race), so
+everything termination needs is recorded at launch, keyed by instance id, and termination reads only the
+state table. With a terminate lifecycle hook, the instance waits until its VM resource and agent are
+removed: the action is completed with CONTINUE only after deregistration, or, loudly, when the hook is
+about to time out.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from adoscale.ado.client import AdoClient
+from adoscale.ado.errors import AdoError, AdoNotFoundError
+from adoscale.environments.events import Kind, LifecycleEvent
+from adoscale.environments.state import StateTable
+
+log = logging.getLogger("adoscale.environments")
+
+TAG_PROJECT = "adoscale:project"
+TAG_ENVIRONMENT = "adoscale:environment"
+TAG_VM_TAGS = "adoscale:vm-tags"
+
+
+class RetryLaterError(Exception):
+    """ADO could not be reached: the delivery must be retried (the Lambda raises, its trigger retries)."""
+
+
+@dataclass(frozen=True, slots=True)
+class HookTiming:
+    """The terminate hook's heartbeat timeout; its global timeout is 100 heartbeats or 48 h, whichever is
+    smaller. The action is completed anyway once less than `margin_s` of the global timeout is left."""
+
+    heartbeat_s: int = 300
+    margin_s: int = 600
+
+    @property
+    def global_s(self) -> int:
+        return min(100 * self.heartbeat_s, 172800)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    instance_id: str
+    action: str  # recorded | deregistered | already-done | ignored | gave-up
+    detail: str = ""
+
+
+class LifecycleService:
+    def __init__(
+        self,
+        ado: AdoClient,
+        state: StateTable,
+        ec2: Any,
+        autoscaling: Any,
+        clock: Callable[[], datetime],
+        *,
+        sns: Any = None,
+        alert_topic_arn: str | None = None,
+        timing: HookTiming | None = None,
+    ) -> None:
+        self._ado = ado
+        self._state = state
+        self._ec2 = ec2
+        self._autoscaling = autoscaling
+        self._clock = clock
+        self._sns = sns
+        self._alert_topic = alert_topic_arn
+        self._timing = timing or HookTiming()
+
+    def handle(self, event: LifecycleEvent) -> Outcome:
+        if event.kind is Kind.TEST:
+            log.info("Auto Scaling test notification for %s: ignored", event.asg_name or "a group")
+            return Outcome("", "ignored", "test notification")
+        if event.kind is Kind.LAUNCH:
+            return self.launch(event)
+        return self.terminate(event)
+
+    # -- launch ----------------------------------------------------------------------------------
+
+    def _tags(self, instance_id: str) -> dict[str, str]:
+        response = self._ec2.describe_tags(Filters=[{"Name": "resource-id", "Values": [instance_id]}])
+        return {t["Key"]: t["Value"] for t in response.get("Tags", [])}
+
+    def launch(self, event: LifecycleEvent) -> Outcome:
+        existing = self._state.get(event.instance_id)
+        if existing is not None:
+            # A duplicate, or a launch delivered after its terminate: never resurrect a finished item.
+            self._complete(event, "CONTINUE")
+            return Outcome(event.instance_id, "already-done", f"item exists ({existing.get('status')})")
+        tags = self._tags(event.instance_id)
+        project, environment = tags.get(TAG_PROJECT), tags.get(TAG_ENVIRONMENT)
+        if not project or not environment:
+            log.warning(
+                "%s has no %s/%s tags: not an Environment VM, ignored", event.instance_id, TAG_PROJECT, TAG_ENVIRONMENT
+            )
+            self._complete(event, "CONTINUE")
+            return Outcome(event.instance_id, "ignored", "no adoscale tags")
+        try:
+            env = self._ado.get_environment(project, environment)
+            pool = self._ado.get_environment_pool(project, env.id)
+            resource = self._ado.find_vm_resource(project, env.id, event.instance_id)
+        except AdoError as exc:
+            raise RetryLaterError(f"{event.instance_id}: Azure DevOps unavailable at launch: {exc}") from exc
+        item: dict[str, Any] = {
+            "instance_id": event.instance_id,
+            "project": project,
+            "environment_name": environment,
+            "environment_id": env.id,
+            "pool_id": pool.id,
+            "vm_tags": tags.get(TAG_VM_TAGS, ""),
+            "asg_name": event.asg_name,
+            "launched_at": self._clock().isoformat(),
+            "status": "registered",
+            "vm_resource_id": resource.id if resource else None,
+            "agent_id": resource.agent.id if resource and resource.agent else None,
+        }
+        created = self._state.create(item)
+        self._complete(event, "CONTINUE")
+        return Outcome(event.instance_id, "recorded" if created else "already-done")
+
+    # -- terminate -------------------------------------------------------------------------------
+
+    def terminate(self, event: LifecycleEvent) -> Outcome:
+        item = self._state.get(event.instance_id)
+        now = self._clock()
+        if item is None:
+            # Terminate before launch (or a launch never recorded): remember it so that a late launch
+            # does not register it; the sweeper removes any VM resource left behind.
+            self._state.create(
+                {
+                    "instance_id": event.instance_id,
+                    "asg_name": event.asg_name,
+                    "status": "done",
+                    "expires_at": int(now.timestamp()) + 7 * 86400,
+                    "note": "terminated before its launch was seen",
+                }
+            )
+            log.warning("%s: terminate before launch; nothing recorded to deregister", event.instance_id)
+            self._complete(event, "CONTINUE")
+            return Outcome(event.instance_id, "already-done", "no launch record")
+        if item.get("status") == "done":
+            self._complete(event, "CONTINUE")
+            return Outcome(event.instance_id, "already-done", "duplicate terminate")
+        if item.get("status") != "terminating":
+            self._state.update(event.instance_id, status="terminating", terminating_since=now.isoformat(), attempts=0)
+            item["terminating_since"] = now.isoformat()
+        try:
+            removed = self._deregister(item)
+        except AdoError as exc:
+            return self._retry_or_give_up(event, item, exc)
+        self._state.mark_done(event.instance_id, now)
+        self._complete(event, "CONTINUE")
+        return Outcome(event.instance_id, "deregistered", removed)
+
+    def _deregister(self, item: dict[str, Any]) -> str:
+        project = str(item["project"])
+        env_id = int(item["environment_id"])
+        resource_id = item.get("vm_resource_id")
+        agent_id = item.get("agent_id")
+        if resource_id is None or agent_id is None:
+            found = self._ado.find_vm_resource(project, env_id, str(item["instance_id"]))
+            if found is not None:
+                resource_id = found.id
+                agent_id = found.agent.id if found.agent else agent_id
+        removed: list[str] = []
+        if resource_id is not None and self._ado.delete_vm_resource(project, env_id, int(resource_id)):
+            removed.append(f"VM resource {resource_id}")
+        if agent_id is not None:
+            pool_id = item.get("pool_id") or self._ado.get_environment_pool(project, env_id).id
+            try:
+                if self._ado.delete_agent(int(pool_id), int(agent_id)):
+                    removed.append(f"agent {agent_id} in pool {pool_id}")
+            except AdoNotFoundError:
+                pass
+        return ", ".join(removed) or "nothing left to remove"
+
+    def _retry_or_give_up(self, event: LifecycleEvent, item: dict[str, Any], exc: AdoError) -> Outcome:
+        now = self._clock()
+        since = datetime.fromisoformat(str(item["terminating_since"]))
+        elapsed = (now - since).total_seconds()
+        attempts = int(item.get("attempts") or 0) + 1
+        self._state.update(event.instance_id, attempts=attempts, last_error=str(exc)[:500])
+        if event.hook_name is None or elapsed < self._timing.global_s - self._timing.margin_s:
+            self._heartbeat(event)
+            raise RetryLaterError(f"{event.instance_id}: deregistration failed (attempt {attempts}): {exc}") from exc
+        message = (
+            f"{event.instance_id} is terminating while still registered in Environment "
+            f"{item.get('environment_name')} of {item.get('project')}: Azure DevOps failed for {elapsed:.0f} s "
+            f"({exc}). The lifecycle hook is about to time out, so the instance is released; the sweeper "
+            "removes the VM resource once ADO answers."
+        )
+        log.error(message)
+        if self._sns is not None and self._alert_topic:
+            self._sns.publish(TopicArn=self._alert_topic, Subject="adoscale: VM still registered", Message=message)
+        self._complete(event, "CONTINUE")
+        return Outcome(event.instance_id, "gave-up", message)
+
+    # -- lifecycle actions -------------------------------------------------------------------------
+
+    def _complete(self, event: LifecycleEvent, result: str) -> None:
+        if event.hook_name is None or event.action_token is None:
+            return  # a plain event notification: no action waits on us
+        self._autoscaling.complete_lifecycle_action(
+            LifecycleHookName=event.hook_name,
+            AutoScalingGroupName=event.asg_name,
+            LifecycleActionToken=event.action_token,
+            LifecycleActionResult=result,
+            InstanceId=event.instance_id,
+        )
+
+    def _heartbeat(self, event: LifecycleEvent) -> None:
+        if event.hook_name is None or event.action_token is None:
+            return
+        self._autoscaling.record_lifecycle_action_heartbeat(
+            LifecycleHookName=event.hook_name,
+            AutoScalingGroupName=event.asg_name,
+            LifecycleActionToken=event.action_token,
+            InstanceId=event.instance_id,
+        )
+
+
+def outcome_json(outcome: Outcome) -> str:
+    return json.dumps({"instance_id": outcome.instance_id, "action": outcome.action, "detail": outcome.detail})

@@ -1,0 +1,324 @@
+"""Environment VMs against moto (EC2, Auto Scaling, DynamoDB, SNS) and the ADO emulator over HTTP."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+from moto.autoscaling.responses import AutoScalingResponse
+from moto.core.responses import EmptyResult
+
+from adoscale.ado import AdoClient, RetryPolicy
+from adoscale.config import EnvironmentConfig
+from adoscale.emulator import AdoModel, FaultRule, Faults
+from adoscale.environments import (
+    HookTiming,
+    LifecycleService,
+    MalformedEventError,
+    RetryLaterError,
+    StateTable,
+    parse,
+    sweep,
+)
+from tests.conftest import PAT
+
+TABLE = "adoscale-state"
+HOOK = "adoscale-terminate"
+
+
+@pytest.fixture
+def lifecycle_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict[str, Any]]]:
+    """moto lacks CompleteLifecycleAction and RecordLifecycleActionHeartbeat: add them, recording calls."""
+    calls: list[tuple[str, dict[str, Any]]] = []
+
+    def complete(self: AutoScalingResponse) -> EmptyResult:
+        calls.append(("complete", self._get_params()))
+        return EmptyResult()
+
+    def heartbeat(self: AutoScalingResponse) -> EmptyResult:
+        calls.append(("heartbeat", self._get_params()))
+        return EmptyResult()
+
+    monkeypatch.setattr(AutoScalingResponse, "complete_lifecycle_action", complete, raising=False)
+    monkeypatch.setattr(AutoScalingResponse, "record_lifecycle_action_heartbeat", heartbeat, raising=False)
+    return calls
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@dataclass
+class World:
+    model: AdoModel
+    faults: Faults
+    env_id: int
+    ec2: Any
+    service: LifecycleService
+    state: StateTable
+    clock: Clock
+    calls: list[tuple[str, dict[str, Any]]]
+    sns: Any
+    queue_url: str
+    sqs: Any
+
+    def instance(self, tags: dict[str, str] | None = None) -> str:
+        tag_list = [{"Key": k, "Value": v} for k, v in (tags if tags is not None else DEFAULT_TAGS).items()]
+        spec = [{"ResourceType": "instance", "Tags": tag_list}] if tag_list else []
+        reservation = self.ec2.run_instances(ImageId="ami-12345678", MinCount=1, MaxCount=1, TagSpecifications=spec)
+        return str(reservation["Instances"][0]["InstanceId"])
+
+    def register(self, instance_id: str) -> tuple[int, int]:
+        """What the user-data script does once the instance boots."""
+        return self.model.register_vm(self.env_id, instance_id, ["web"])
+
+    def alerts(self) -> list[str]:
+        messages = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get("Messages", [])
+        return [json.loads(m["Body"])["Message"] for m in messages]
+
+
+DEFAULT_TAGS = {"adoscale:project": "Fabrikam", "adoscale:environment": "prod-vms", "adoscale:vm-tags": "web"}
+
+
+@pytest.fixture
+def world(
+    model: AdoModel, faults: Faults, org_url: str, lifecycle_calls: list[tuple[str, dict[str, Any]]]
+) -> Iterator[World]:
+    model.create_project("Fabrikam")
+    env_id = model.create_environment("Fabrikam", "prod-vms")
+    clock = Clock()
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+        dynamodb.create_table(
+            TableName=TABLE,
+            KeySchema=[{"AttributeName": "instance_id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "instance_id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        sns = boto3.client("sns", region_name="us-east-1")
+        topic = sns.create_topic(Name="adoscale-alerts")["TopicArn"]
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        queue_url = sqs.create_queue(QueueName="alerts")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+        ec2 = boto3.client("ec2", region_name="us-east-1")
+        state = StateTable(dynamodb, TABLE)
+        with AdoClient(org_url, PAT, retry=RetryPolicy(deadline_s=0.5, base_s=0.01, cap_s=0.05)) as ado:
+            service = LifecycleService(
+                ado,
+                state,
+                ec2,
+                boto3.client("autoscaling", region_name="us-east-1"),
+                clock,
+                sns=sns,
+                alert_topic_arn=topic,
+                timing=HookTiming(heartbeat_s=300, margin_s=600),
+            )
+            yield World(model, faults, env_id, ec2, service, state, clock, lifecycle_calls, sns, queue_url, sqs)
+
+
+def sns_event(message: dict[str, Any]) -> dict[str, Any]:
+    return {"Records": [{"EventSource": "aws:sns", "Sns": {"Message": json.dumps(message)}}]}
+
+
+def tok(name: str) -> str:
+    """Lifecycle action tokens are UUIDs (botocore checks the length)."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, name))
+
+
+def hook_message(transition: str, instance_id: str, token: str = "tok-1") -> dict[str, Any]:
+    token = tok(token)
+    return {
+        "Origin": "AutoScalingGroup",
+        "LifecycleHookName": HOOK,
+        "AutoScalingGroupName": "vms",
+        "LifecycleActionToken": token,
+        "EC2InstanceId": instance_id,
+        "LifecycleTransition": f"autoscaling:EC2_INSTANCE_{transition}",
+    }
+
+
+def handle(world: World, event: dict[str, Any]) -> list[Any]:
+    return [world.service.handle(e) for e in parse(event)]
+
+
+def test_launch_then_terminate_removes_the_vm_and_its_agent_and_completes_both_actions(world: World) -> None:
+    instance = world.instance()
+    world.register(instance)
+    [launched] = handle(world, sns_event(hook_message("LAUNCHING", instance, "launch-token")))
+    assert launched.action == "recorded"
+    item = world.state.get(instance)
+    assert item is not None and item["project"] == "Fabrikam" and item["environment_id"] == world.env_id
+    assert item["vm_resource_id"] is not None and item["agent_id"] is not None
+    [terminated] = handle(world, sns_event(hook_message("TERMINATING", instance, "terminate-token")))
+    assert terminated.action == "deregistered"
+    assert "VM resource" in terminated.detail and "agent" in terminated.detail
+    assert world.model.vm_resources(world.env_id) == []
+    env = world.model.environments("Fabrikam", "prod-vms")[0]
+    assert world.model.agents(env.pool_id) == []
+    completes = [params for kind, params in world.calls if kind == "complete"]
+    assert [c["LifecycleActionToken"] for c in completes] == [tok("launch-token"), tok("terminate-token")]
+    assert all(c["LifecycleActionResult"] == "CONTINUE" and c["LifecycleHookName"] == HOOK for c in completes)
+    assert world.state.get(instance)["status"] == "done"  # type: ignore[index]
+    assert world.state.get(instance)["expires_at"] > world.clock.now.timestamp()  # type: ignore[index]
+
+
+def test_tags_gone_before_the_terminate_notice_still_deregisters(world: World) -> None:
+    instance = world.instance()
+    handle(world, sns_event(hook_message("LAUNCHING", instance)))
+    world.register(instance)  # registered after launch: the id is found by name at termination
+    world.ec2.delete_tags(Resources=[instance], Tags=[{"Key": k} for k in DEFAULT_TAGS])
+    [terminated] = handle(world, sns_event(hook_message("TERMINATING", instance, "t2")))
+    assert terminated.action == "deregistered"
+    assert world.model.vm_resources(world.env_id) == []
+
+
+def test_duplicates_and_out_of_order_deliveries(world: World) -> None:
+    instance = world.instance()
+    world.register(instance)
+    launch = sns_event(hook_message("LAUNCHING", instance))
+    terminate = sns_event(hook_message("TERMINATING", instance, "t"))
+    handle(world, launch)
+    handle(world, launch)  # duplicate launch
+    outcomes = handle(world, terminate) + handle(world, terminate)  # duplicate terminate
+    assert [o.action for o in outcomes] == ["deregistered", "already-done"]
+    late = handle(world, launch)  # a launch delivered after its terminate
+    assert late[0].action == "already-done"
+    assert world.state.get(instance)["status"] == "done"  # type: ignore[index]
+    # Terminate before launch: nothing to deregister, no error, and the late launch changes nothing.
+    other = world.instance()
+    early = handle(world, sns_event(hook_message("TERMINATING", other, "x")))
+    assert early[0].action == "already-done"
+    assert handle(world, sns_event(hook_message("LAUNCHING", other, "y")))[0].action == "already-done"
+    assert world.state.get(other)["status"] == "done"  # type: ignore[index]
+
+
+def test_ado_failing_during_terminate_is_retried_then_deregistered(world: World) -> None:
+    instance = world.instance()
+    world.register(instance)
+    handle(world, sns_event(hook_message("LAUNCHING", instance)))
+    world.faults.rules = [FaultRule(route="virtualmachines", error_5xx=1.0)]
+    terminate = sns_event(hook_message("TERMINATING", instance, "t"))
+    for attempt in range(3):
+        with pytest.raises(RetryLaterError):
+            handle(world, terminate)
+        world.clock.now += timedelta(minutes=2)
+        assert world.state.get(instance)["attempts"] == attempt + 1  # type: ignore[index]
+    heartbeats = [p for kind, p in world.calls if kind == "heartbeat"]
+    assert len(heartbeats) == 3 and heartbeats[0]["LifecycleActionToken"] == tok("t")
+    assert not [p for kind, p in world.calls if kind == "complete" and p["LifecycleActionToken"] == tok("t")]
+    assert len(world.model.vm_resources(world.env_id)) == 1  # still registered: the instance waits
+    world.faults.rules = []  # ADO recovers
+    [done] = handle(world, terminate)
+    assert done.action == "deregistered"
+    assert world.model.vm_resources(world.env_id) == []
+    assert [p["LifecycleActionToken"] for kind, p in world.calls if kind == "complete"][-1] == tok("t")
+
+
+def test_hook_about_to_expire_completes_loudly(world: World) -> None:
+    instance = world.instance()
+    world.register(instance)
+    handle(world, sns_event(hook_message("LAUNCHING", instance)))
+    world.faults.rules = [FaultRule(route="virtualmachines", error_5xx=1.0)]
+    terminate = sns_event(hook_message("TERMINATING", instance, "t"))
+    with pytest.raises(RetryLaterError):
+        handle(world, terminate)
+    world.clock.now += timedelta(seconds=HookTiming().global_s - 300)
+    [outcome] = handle(world, terminate)
+    assert outcome.action == "gave-up"
+    assert [p["LifecycleActionResult"] for kind, p in world.calls if kind == "complete"][-1] == "CONTINUE"
+    alerts = world.alerts()
+    assert alerts and instance in alerts[0] and "still registered" in alerts[0]
+
+
+def test_sweeper_removes_an_orphan_and_leaves_a_live_vm(world: World, org_url: str) -> None:
+    live = world.instance()
+    world.register(live)
+    gone = world.instance()
+    world.register(gone)
+    world.ec2.terminate_instances(InstanceIds=[gone])
+    ghost = "i-0123456789abcdef0"  # never existed in this account
+    world.register(ghost)
+    envs = [EnvironmentConfig(project="Fabrikam", name="prod-vms", grace_seconds=0)]
+    with AdoClient(org_url, PAT) as ado:
+        dry = sweep(ado, world.ec2, envs, lambda: datetime.now(UTC), dry_run=True)
+        assert {r.name for r in dry} == {gone, ghost} and not any(r.removed for r in dry)
+        results = sweep(ado, world.ec2, envs, lambda: datetime.now(UTC))
+    assert {r.name for r in results if r.removed} == {gone, ghost}
+    assert [r.name for r in world.model.vm_resources(world.env_id)] == [live]
+    with AdoClient(org_url, PAT) as ado:
+        in_grace = sweep(
+            ado, world.ec2, [EnvironmentConfig(project="Fabrikam", name="prod-vms")], lambda: datetime.now(UTC)
+        )
+    assert in_grace == []
+
+
+@pytest.mark.parametrize(
+    ("event", "expected"),
+    [
+        ({"Records": [{"Sns": {"Message": "not json"}}]}, "not JSON"),
+        ({"Records": []}, "Records is empty"),
+        ({"Records": [{"Sns": {}}]}, "Message missing"),
+        (sns_event({"Event": "autoscaling:EC2_INSTANCE_LAUNCH"}), "EC2InstanceId missing"),
+        (sns_event({"Event": "something:ELSE", "EC2InstanceId": "i-1"}), "unknown or missing event"),
+        (
+            {"source": "aws.ec2", "detail-type": "EC2 Instance-launch Lifecycle Action", "detail": {}},
+            "not aws.autoscaling",
+        ),
+        ({"source": "aws.autoscaling", "detail-type": "Nope", "detail": {}}, "unknown detail-type"),
+        ({"source": "aws.autoscaling", "detail-type": "EC2 Instance-terminate Lifecycle Action"}, "detail missing"),
+        ({"hello": "world"}, "neither an SNS event"),
+    ],
+)
+def test_malformed_envelopes_are_rejected_with_a_clear_reason(event: dict[str, Any], expected: str) -> None:
+    with pytest.raises(MalformedEventError, match=expected):
+        parse(event)
+
+
+def test_eventbridge_and_test_notifications() -> None:
+    [event] = parse(
+        {
+            "source": "aws.autoscaling",
+            "detail-type": "EC2 Instance-terminate Lifecycle Action",
+            "detail": hook_message("TERMINATING", "i-0abc"),
+        }
+    )
+    assert event.kind == "terminate" and event.action_token == tok("tok-1") and event.source == "eventbridge"
+    [test] = parse(sns_event({"Event": "autoscaling:TEST_NOTIFICATION", "AutoScalingGroupName": "vms"}))
+    assert test.kind == "test"
+    [plain] = parse(
+        sns_event(
+            {"Event": "autoscaling:EC2_INSTANCE_TERMINATE", "EC2InstanceId": "i-0abc", "AutoScalingGroupName": "vms"}
+        )
+    )
+    assert plain.kind == "terminate" and plain.hook_name is None
+
+
+def test_lambda_handler_logs_and_drops_malformed_messages(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from adoscale.handlers import lifecycle
+
+    monkeypatch.setenv("AZP_URL", "http://127.0.0.1:9/none")
+    monkeypatch.setenv("AZP_TOKEN", "unused-token-1234")
+    monkeypatch.setenv("ADOSCALE_STATE_TABLE", TABLE)
+    result = lifecycle.handler({"Records": [{"Sns": {"Message": "{broken"}}]}, _Context())
+    assert result == {"status": "rejected", "reason": "SNS event: Records[0].Sns.Message is not JSON"}
+
+
+class _Context:
+    function_name = "adoscale-lifecycle"
+    memory_limit_in_mb = 256
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:adoscale-lifecycle"
+    aws_request_id = "req-1"
