@@ -169,10 +169,15 @@ class Reconciler:
     # -- act -----------------------------------------------------------------------------------
 
     def act(self, pool: PoolConfig, observation: Observation, decision: Plan, report: PoolReport) -> None:
-        """Carry out a plan. Each action is idempotent, so a repeated pass repairs a half-done one."""
-        pool_id = observation.pool_id
+        self.act_plan(pool, observation.pool_id, decision, report)
+
+    def act_plan(self, pool: PoolConfig, pool_id: int, decision: Plan, report: PoolReport) -> list[str]:
+        """Carry out a plan; returns the ARNs of the tasks launched. Each action is idempotent, so a
+        repeated pass repairs a half-done one."""
+        launched: list[str] = []
         if decision.launch and decision.launch.count > 0:
             result = self._compute.launch(pool, decision.launch.count)
+            launched = [task.task_arn for task in result.started]
             report.launched = len(result.started)
             report.errors.extend(f"launch: {failure}" for failure in result.failures)
             if result.fell_back_to_fargate:
@@ -188,6 +193,7 @@ class Reconciler:
         for delete in decision.delete:
             self._ado.delete_agent(pool_id, delete.agent_id)
             report.deleted += 1
+        return launched
 
     def _drain(
         self,

@@ -1,0 +1,35 @@
+"""The Step Functions workflow (ASL JSON): ListPools, then a Map over pools of observe, decide, act,
+several rounds per execution, with Retry on transient errors and an SNS alert on failure.
+
+The definition carries `${name}` placeholders for the function ARNs and the alert topic; Terraform renders
+it with `templatefile()`, and `render()` does the same in Python.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from importlib import resources
+from typing import Any
+
+PLACEHOLDERS = ("queue_data_arn", "decide_arn", "act_arn", "waiter_arn", "alert_topic_arn")
+
+# The execution input the schedule sends: 4 observations 15 s apart per 1-minute execution.
+DEFAULT_INPUT = {"rounds": 4, "cadence_s": 15, "task_wait_s": 10}
+
+
+def template() -> str:
+    return resources.files("adoscale.workflow").joinpath("state_machine.asl.json").read_text()
+
+
+def render(values: Mapping[str, str]) -> str:
+    missing = [name for name in PLACEHOLDERS if name not in values]
+    if missing:
+        raise KeyError(f"workflow placeholders without a value: {', '.join(missing)}")
+    return re.sub(r"\$\{(\w+)\}", lambda m: values[m.group(1)], template())
+
+
+def definition(values: Mapping[str, str]) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(render(values))
+    return data
