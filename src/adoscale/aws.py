@@ -10,10 +10,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
-from botocore.config import Config as BotoConfig
-
-RETRIES = BotoConfig(retries={"mode": "adaptive", "max_attempts": 8})
+RETRY_ATTEMPTS = 8  # adaptive mode: client-side rate limiting on top of retries
 
 
 @dataclass
@@ -40,7 +37,13 @@ class CallCounter:
 
 
 def make_client(service: str, *, region: str | None = None, counter: CallCounter | None = None) -> Any:
-    client = boto3.client(service, region_name=region, config=RETRIES)  # type: ignore[call-overload]
+    # boto3 is imported here, not at module import: it is a fifth of a handler's cold start, and the
+    # decide handler never calls AWS.
+    import boto3
+    from botocore.config import Config as BotoConfig
+
+    config = BotoConfig(retries={"mode": "adaptive", "max_attempts": RETRY_ATTEMPTS})
+    client = boto3.client(service, region_name=region, config=config)  # type: ignore[call-overload]
     if counter is not None:
         counter.attach(client)
     return client

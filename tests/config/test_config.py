@@ -138,3 +138,19 @@ def test_pat_from_env_secrets_manager_and_ssm() -> None:
 def test_configuration_reference_in_docs_is_current() -> None:
     doc = (REPO / "docs" / "configuration.md").read_text()
     assert render_config_reference() in doc, "regenerate with: python -m adoscale.config > the table in docs"
+
+
+def test_config_push_uploads_only_a_valid_file(tmp_path: Path) -> None:
+    good = tmp_path / "good.yaml"
+    good.write_text(GOOD)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(GOOD.replace("max_agents: 20", "max_agents: -1"))
+    with mock_aws():
+        ssm = boto3.client("ssm", region_name="us-east-1")
+        refused = CliRunner().invoke(app, ["config", "push", str(bad), "--parameter", "/adoscale/config"])
+        assert refused.exit_code == 2
+        assert not ssm.describe_parameters()["Parameters"]
+        pushed = CliRunner().invoke(app, ["config", "push", str(good), "--parameter", "/adoscale/config"])
+        assert pushed.exit_code == 0, pushed.output
+        stored = ssm.get_parameter(Name="/adoscale/config")["Parameter"]["Value"]
+        assert parse_config(stored, "ssm").pools[0].name == "linux-fargate"

@@ -10,6 +10,7 @@ COMMAND_MODULES = (
     "adoscale.cli.emulator_cmd",
     "adoscale.cli.sim_cmd",
     "adoscale.cli.environments_cmd",
+    "adoscale.cli.package_cmd",
 )
 
 

@@ -171,3 +171,21 @@ def config_validate(
     """Validate a configuration file; every problem is reported at once. Exit 2 when invalid."""
     cfg = _load(file)
     typer.echo(f"{file}: valid ({len(cfg.pools)} pool(s): {', '.join(p.name for p in cfg.pools)})")
+
+
+@config_app.command("push")
+def config_push(
+    file: Path = typer.Argument(..., help="The configuration file to validate and upload.", dir_okay=False),
+    parameter: str = typer.Option(
+        ..., "--parameter", help="The SSM parameter the Lambdas read (ADOSCALE_CONFIG_PARAMETER)."
+    ),
+) -> None:
+    """Validate a configuration file and upload it to an SSM parameter. A file that fails validation is
+    never uploaded (exit 2). The configuration holds no secrets, so it is a plain String parameter
+    (Advanced tier above 4 KB)."""
+    cfg = _load(file)
+    body = cfg.model_dump_json(exclude_defaults=False)
+    tier = "Standard" if len(body.encode()) <= 4096 else "Advanced"
+    ssm = make_client("ssm")
+    version = ssm.put_parameter(Name=parameter, Value=body, Type="String", Overwrite=True, Tier=tier)["Version"]
+    typer.echo(f"{file}: valid; uploaded to {parameter} (version {version}, {tier} tier, {len(cfg.pools)} pool(s))")
