@@ -1,0 +1,39 @@
+output "workflow_arn" {
+  description = "The scaling workflow."
+  value       = module.control_plane.workflow_arn
+}
+
+output "cluster" {
+  description = "ECS cluster of the agents."
+  value       = module.container_pool.cluster_name
+}
+
+output "ecr_repository_url" {
+  description = "Push the agent image here."
+  value       = module.container_pool.ecr_repository_url
+}
+
+output "pat_secret_arn" {
+  description = "Put the PAT here."
+  value       = module.control_plane.pat_secret_arn
+}
+
+output "alert_topic_arn" {
+  description = "Failures and stuck deregistrations are published here."
+  value       = module.control_plane.alert_topic_arn
+}
+
+output "config_parameter_name" {
+  description = "Target of `adoscale config push`."
+  value       = module.control_plane.config_parameter_name
+}
+
+output "subnet_id" {
+  description = "The agents' subnet."
+  value       = aws_subnet.private.id
+}
+
+output "security_group_id" {
+  description = "The agents' egress-only security group."
+  value       = module.container_pool.security_group_id
+}

@@ -1,0 +1,97 @@
+variable "name" {
+  description = "Name prefix for every resource of this agent pool."
+  type        = string
+  validation {
+    condition     = can(regex("^[a-zA-Z][a-zA-Z0-9-]{1,30}$", var.name))
+    error_message = "name: 2 to 31 letters, digits or dashes, starting with a letter."
+  }
+}
+
+variable "vpc_id" {
+  description = "VPC of the agents' security group."
+  type        = string
+}
+
+variable "cpu" {
+  description = "Task CPU units (256 = 0.25 vCPU)."
+  type        = number
+  default     = 256
+  validation {
+    condition     = contains([256, 512, 1024, 2048, 4096, 8192, 16384], var.cpu)
+    error_message = "cpu must be a Fargate size: 256, 512, 1024, 2048, 4096, 8192 or 16384."
+  }
+}
+
+variable "memory" {
+  description = "Task memory in MiB, valid for the chosen cpu."
+  type        = number
+  default     = 512
+}
+
+variable "architecture" {
+  description = "CPU architecture of the agent image: X86_64 or ARM64."
+  type        = string
+  default     = "X86_64"
+  validation {
+    condition     = contains(["X86_64", "ARM64"], var.architecture)
+    error_message = "architecture must be X86_64 or ARM64."
+  }
+}
+
+variable "image" {
+  description = "Agent image; null uses this module's ECR repository with image_tag."
+  type        = string
+  default     = null
+}
+
+variable "image_tag" {
+  description = "Tag of the agent image in this module's ECR repository."
+  type        = string
+  default     = "latest"
+}
+
+variable "azp_url" {
+  description = "Azure DevOps organization URL (AZP_URL in the container)."
+  type        = string
+}
+
+variable "pat_secret_arn" {
+  description = "Secrets Manager secret holding the PAT; injected as AZP_TOKEN by the execution role."
+  type        = string
+}
+
+variable "agent_name_prefix" {
+  description = "AZP_AGENT_NAME_PREFIX: must equal the pool's agent_name_prefix in adoscale's configuration."
+  type        = string
+  default     = ""
+}
+
+variable "environment" {
+  description = "Extra container environment (the seed's configurable template). Never secrets."
+  type        = map(string)
+  default     = {}
+}
+
+variable "secrets" {
+  description = "Extra container secrets: environment variable name to Secrets Manager or SSM ARN."
+  type        = map(string)
+  default     = {}
+}
+
+variable "log_retention_days" {
+  description = "Retention of the agents' log group."
+  type        = number
+  default     = 30
+}
+
+variable "kms_key_arn" {
+  description = "KMS key for the log group and ECR; null uses AWS-managed keys."
+  type        = string
+  default     = null
+}
+
+variable "tags" {
+  description = "Tags for every resource."
+  type        = map(string)
+  default     = {}
+}

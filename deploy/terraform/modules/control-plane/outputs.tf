@@ -1,0 +1,29 @@
+output "workflow_arn" {
+  description = "The Step Functions state machine."
+  value       = aws_sfn_state_machine.this.arn
+}
+
+output "pat_secret_arn" {
+  description = "Put the PAT here (see README: without Terraform state)."
+  value       = aws_secretsmanager_secret.pat.arn
+}
+
+output "config_parameter_name" {
+  description = "Target of `adoscale config push`."
+  value       = aws_ssm_parameter.config.name
+}
+
+output "alert_topic_arn" {
+  description = "Subscribe to failures here."
+  value       = aws_sns_topic.alerts.arn
+}
+
+output "function_role_arns" {
+  description = "IAM role of each function."
+  value       = { for k, r in aws_iam_role.function : k => r.arn }
+}
+
+output "kms_key_arn" {
+  description = "The key for the secret, parameter, logs and alerts."
+  value       = aws_kms_key.this.arn
+}

@@ -1,0 +1,112 @@
+variable "name" {
+  description = "Name prefix for every resource."
+  type        = string
+  default     = "adoscale"
+  validation {
+    condition     = can(regex("^[a-zA-Z][a-zA-Z0-9-]{1,30}$", var.name))
+    error_message = "name: 2 to 31 letters, digits or dashes, starting with a letter."
+  }
+}
+
+variable "lambda_zip_path" {
+  description = "The package built by `adoscale package` (one zip for every function)."
+  type        = string
+}
+
+variable "azp_url" {
+  description = "Azure DevOps organization URL, e.g. https://dev.azure.com/contoso."
+  type        = string
+  validation {
+    condition     = can(regex("^https?://", var.azp_url))
+    error_message = "azp_url must be an http(s) URL."
+  }
+}
+
+variable "ado_pat" {
+  description = "The PAT, for the seed's users. It lands in Terraform state: prefer leaving it null and putting the value into the secret with the AWS CLI (see README)."
+  type        = string
+  default     = null
+  sensitive   = true
+}
+
+variable "config_json" {
+  description = "adoscale's validated configuration (JSON); `adoscale config push` can replace it later."
+  type        = string
+}
+
+variable "cluster_arn" {
+  description = "ECS cluster the agents run in."
+  type        = string
+}
+
+variable "task_definition_family" {
+  description = "Agent task definition family (any revision may be run)."
+  type        = string
+}
+
+variable "pass_role_arns" {
+  description = "Task and execution roles of the agent task definition (the act function passes them)."
+  type        = list(string)
+}
+
+variable "metrics_namespace" {
+  description = "CloudWatch namespace for queue metrics (the seed's agent_cw_namespace)."
+  type        = string
+  default     = "adoscale"
+}
+
+variable "metric_name" {
+  description = "Name of the queued-jobs metric (the seed's agent_cw_metric)."
+  type        = string
+  default     = "QueuedJobs"
+}
+
+variable "function_timeout_seconds" {
+  description = "Lambda timeout."
+  type        = number
+  default     = 60
+  validation {
+    condition     = var.function_timeout_seconds >= 10 && var.function_timeout_seconds <= 900
+    error_message = "function_timeout_seconds must be between 10 and 900."
+  }
+}
+
+variable "function_memory_mb" {
+  description = "Lambda memory."
+  type        = number
+  default     = 256
+}
+
+variable "schedule_expression" {
+  description = "EventBridge Scheduler expression that starts the workflow."
+  type        = string
+  default     = "rate(1 minute)"
+}
+
+variable "rounds_per_execution" {
+  description = "Observations of each pool per execution (4 with a 15 s cadence gives sub-minute reaction)."
+  type        = number
+  default     = 4
+  validation {
+    condition     = var.rounds_per_execution >= 1 && var.rounds_per_execution <= 12
+    error_message = "rounds_per_execution must be between 1 and 12."
+  }
+}
+
+variable "cadence_seconds" {
+  description = "Seconds between observations within one execution."
+  type        = number
+  default     = 15
+}
+
+variable "log_retention_days" {
+  description = "Retention of every log group."
+  type        = number
+  default     = 30
+}
+
+variable "tags" {
+  description = "Tags for every resource."
+  type        = map(string)
+  default     = {}
+}

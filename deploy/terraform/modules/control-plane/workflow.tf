@@ -1,0 +1,138 @@
+data "aws_iam_policy_document" "states_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["states.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "workflow" {
+  name               = "${var.name}-workflow"
+  assume_role_policy = data.aws_iam_policy_document.states_assume.json
+  tags               = var.tags
+}
+
+data "aws_iam_policy_document" "workflow" {
+  statement {
+    sid       = "Invoke"
+    actions   = ["lambda:InvokeFunction"]
+    resources = [for k in ["queue_data", "decide", "act", "waiter"] : aws_lambda_function.this[k].arn]
+  }
+  statement {
+    sid       = "Alert"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.alerts.arn]
+  }
+  statement {
+    sid       = "AlertKey"
+    actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
+    resources = [aws_kms_key.this.arn]
+  }
+  statement {
+    sid = "Logs"
+    actions = [
+      "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
+      "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups",
+    ]
+    resources = ["*"] # CloudWatch Logs delivery actions do not support resource-level permissions
+  }
+}
+
+resource "aws_iam_role_policy" "workflow" {
+  name   = "workflow"
+  role   = aws_iam_role.workflow.id
+  policy = data.aws_iam_policy_document.workflow.json
+}
+
+resource "aws_cloudwatch_log_group" "workflow" {
+  name              = "/aws/vendedlogs/states/${var.name}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = aws_kms_key.this.arn
+  tags              = var.tags
+}
+
+resource "aws_sfn_state_machine" "this" {
+  name     = var.name
+  type     = "EXPRESS"
+  role_arn = aws_iam_role.workflow.arn
+  definition = templatefile("${path.module}/../../../../src/adoscale/workflow/state_machine.asl.json", {
+    queue_data_arn  = aws_lambda_function.this["queue_data"].arn
+    decide_arn      = aws_lambda_function.this["decide"].arn
+    act_arn         = aws_lambda_function.this["act"].arn
+    waiter_arn      = aws_lambda_function.this["waiter"].arn
+    alert_topic_arn = aws_sns_topic.alerts.arn
+  })
+  logging_configuration {
+    log_destination        = "${aws_cloudwatch_log_group.workflow.arn}:*"
+    include_execution_data = false
+    level                  = "ERROR"
+  }
+  tracing_configuration {
+    enabled = true
+  }
+  tags = var.tags
+}
+
+data "aws_iam_policy_document" "scheduler_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["scheduler.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "scheduler" {
+  name               = "${var.name}-scheduler"
+  assume_role_policy = data.aws_iam_policy_document.scheduler_assume.json
+  tags               = var.tags
+}
+
+resource "aws_iam_role_policy" "scheduler" {
+  name = "start-workflow"
+  role = aws_iam_role.scheduler.id
+  policy = jsonencode({
+    Version   = "2012-10-17"
+    Statement = [{ Effect = "Allow", Action = "states:StartExecution", Resource = aws_sfn_state_machine.this.arn }]
+  })
+}
+
+resource "aws_scheduler_schedule" "workflow" {
+  name                = var.name
+  schedule_expression = var.schedule_expression
+  flexible_time_window {
+    mode = "OFF"
+  }
+  target {
+    arn      = aws_sfn_state_machine.this.arn
+    role_arn = aws_iam_role.scheduler.arn
+    input = jsonencode({
+      rounds      = var.rounds_per_execution
+      cadence_s   = var.cadence_seconds
+      task_wait_s = 10
+    })
+  }
+}
+
+resource "aws_cloudwatch_event_rule" "deregister" {
+  name                = "${var.name}-deregister"
+  description         = "Remove dead agent registrations every 15 minutes"
+  schedule_expression = "rate(15 minutes)"
+  tags                = var.tags
+}
+
+resource "aws_cloudwatch_event_target" "deregister" {
+  rule = aws_cloudwatch_event_rule.deregister.name
+  arn  = aws_lambda_function.this["deregister"].arn
+}
+
+resource "aws_lambda_permission" "deregister" {
+  statement_id  = "events"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.this["deregister"].function_name
+  principal     = "events.amazonaws.com"
+  source_arn    = aws_cloudwatch_event_rule.deregister.arn
+}

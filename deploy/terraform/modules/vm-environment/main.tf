@@ -1,0 +1,332 @@
+data "aws_region" "current" {}
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+
+locals {
+  functions = {
+    lifecycle = "adoscale.handlers.lifecycle.handler"
+    sweeper   = "adoscale.handlers.sweeper.handler"
+  }
+  function_actions = jsondecode(file("${path.module}/policies/actions.json"))
+  action_resources = {
+    "dynamodb:GetItem"                           = [aws_dynamodb_table.state.arn]
+    "dynamodb:PutItem"                           = [aws_dynamodb_table.state.arn]
+    "dynamodb:UpdateItem"                        = [aws_dynamodb_table.state.arn]
+    "ec2:DescribeTags"                           = ["*"] # Describe* actions take no resource
+    "ec2:DescribeInstances"                      = ["*"] # Describe* actions take no resource
+    "autoscaling:CompleteLifecycleAction"        = [aws_autoscaling_group.vms.arn]
+    "autoscaling:RecordLifecycleActionHeartbeat" = [aws_autoscaling_group.vms.arn]
+    "secretsmanager:GetSecretValue"              = [var.pat_secret_arn]
+    "sns:Publish"                                = var.alert_topic_arn == null ? ["arn:${data.aws_partition.current.partition}:sns:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:${var.name}-none"] : [var.alert_topic_arn]
+  }
+}
+
+resource "aws_dynamodb_table" "state" {
+  name         = "${var.name}-state"
+  billing_mode = "PAY_PER_REQUEST"
+  hash_key     = "instance_id"
+  attribute {
+    name = "instance_id"
+    type = "S"
+  }
+  ttl {
+    attribute_name = "expires_at"
+    enabled        = true
+  }
+  point_in_time_recovery {
+    enabled = true
+  }
+  server_side_encryption {
+    enabled     = true
+    kms_key_arn = var.kms_key_arn
+  }
+  tags = var.tags
+}
+
+# -- the VMs --------------------------------------------------------------------------------------------
+
+data "aws_iam_policy_document" "ec2_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["ec2.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "vm" {
+  name               = "${var.name}-vm"
+  assume_role_policy = data.aws_iam_policy_document.ec2_assume.json
+  tags               = var.tags
+}
+
+resource "aws_iam_role_policy" "vm" {
+  name = "read-pat"
+  role = aws_iam_role.vm.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      { Effect = "Allow", Action = "secretsmanager:GetSecretValue", Resource = var.pat_secret_arn },
+      { Effect = "Allow", Action = "kms:Decrypt", Resource = var.kms_key_arn },
+    ]
+  })
+}
+
+resource "aws_iam_instance_profile" "vm" {
+  name = "${var.name}-vm"
+  role = aws_iam_role.vm.name
+}
+
+resource "aws_launch_template" "vm" {
+  name_prefix   = "${var.name}-"
+  image_id      = var.image_id
+  instance_type = var.instance_type
+  iam_instance_profile {
+    arn = aws_iam_instance_profile.vm.arn
+  }
+  metadata_options {
+    http_tokens            = "required"
+    http_endpoint          = "enabled"
+    instance_metadata_tags = "enabled"
+  }
+  user_data = base64encode(templatefile("${path.module}/../../../../vm/register-environment.sh", {
+    ado_url            = var.azp_url
+    project            = var.project
+    environment        = var.environment_name
+    vm_tags            = var.vm_tags
+    pat_secret_arn     = var.pat_secret_arn
+    pat_parameter_name = ""
+    agent_version      = var.agent_version
+    agent_download_url = ""
+    agent_user         = ""
+    agent_dir          = ""
+    imds_endpoint      = ""
+  }))
+  tag_specifications {
+    resource_type = "instance"
+    tags = merge(var.tags, {
+      "adoscale:project"     = var.project
+      "adoscale:environment" = var.environment_name
+      "adoscale:vm-tags"     = var.vm_tags
+    })
+  }
+  tags = var.tags
+}
+
+resource "aws_autoscaling_group" "vms" {
+  name                = "${var.name}-vms"
+  min_size            = var.min_size
+  max_size            = var.max_size
+  desired_capacity    = var.desired_capacity
+  vpc_zone_identifier = var.subnet_ids
+  launch_template {
+    id      = aws_launch_template.vm.id
+    version = "$Latest"
+  }
+  initial_lifecycle_hook {
+    name                    = "${var.name}-launching"
+    lifecycle_transition    = "autoscaling:EC2_INSTANCE_LAUNCHING"
+    default_result          = "CONTINUE"
+    heartbeat_timeout       = var.heartbeat_timeout_seconds
+    notification_target_arn = var.delivery == "sns" ? aws_sns_topic.lifecycle.arn : null
+    role_arn                = var.delivery == "sns" ? aws_iam_role.hooks.arn : null
+  }
+  initial_lifecycle_hook {
+    name                    = "${var.name}-terminating"
+    lifecycle_transition    = "autoscaling:EC2_INSTANCE_TERMINATING"
+    default_result          = "CONTINUE"
+    heartbeat_timeout       = var.heartbeat_timeout_seconds
+    notification_target_arn = var.delivery == "sns" ? aws_sns_topic.lifecycle.arn : null
+    role_arn                = var.delivery == "sns" ? aws_iam_role.hooks.arn : null
+  }
+}
+
+# -- lifecycle events to the Lambda ----------------------------------------------------------------------
+
+resource "aws_sns_topic" "lifecycle" {
+  name              = "${var.name}-lifecycle"
+  kms_master_key_id = var.kms_key_arn
+  tags              = var.tags
+}
+
+data "aws_iam_policy_document" "autoscaling_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["autoscaling.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "hooks" {
+  name               = "${var.name}-hooks"
+  assume_role_policy = data.aws_iam_policy_document.autoscaling_assume.json
+  tags               = var.tags
+}
+
+resource "aws_iam_role_policy" "hooks" {
+  name = "publish"
+  role = aws_iam_role.hooks.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      { Effect = "Allow", Action = "sns:Publish", Resource = aws_sns_topic.lifecycle.arn },
+      { Effect = "Allow", Action = ["kms:GenerateDataKey", "kms:Decrypt"], Resource = var.kms_key_arn },
+    ]
+  })
+}
+
+resource "aws_sns_topic_subscription" "lifecycle" {
+  count     = var.delivery == "sns" ? 1 : 0
+  topic_arn = aws_sns_topic.lifecycle.arn
+  protocol  = "lambda"
+  endpoint  = aws_lambda_function.this["lifecycle"].arn
+}
+
+resource "aws_lambda_permission" "sns" {
+  count         = var.delivery == "sns" ? 1 : 0
+  statement_id  = "sns"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.this["lifecycle"].function_name
+  principal     = "sns.amazonaws.com"
+  source_arn    = aws_sns_topic.lifecycle.arn
+}
+
+resource "aws_cloudwatch_event_rule" "lifecycle" {
+  count       = var.delivery == "eventbridge" ? 1 : 0
+  name        = "${var.name}-lifecycle"
+  description = "Auto Scaling lifecycle actions of ${aws_autoscaling_group.vms.name}"
+  event_pattern = jsonencode({
+    source        = ["aws.autoscaling"]
+    "detail-type" = ["EC2 Instance-launch Lifecycle Action", "EC2 Instance-terminate Lifecycle Action"]
+    detail        = { AutoScalingGroupName = [aws_autoscaling_group.vms.name] }
+  })
+  tags = var.tags
+}
+
+resource "aws_cloudwatch_event_target" "lifecycle" {
+  count = var.delivery == "eventbridge" ? 1 : 0
+  rule  = aws_cloudwatch_event_rule.lifecycle[0].name
+  arn   = aws_lambda_function.this["lifecycle"].arn
+  retry_policy {
+    maximum_event_age_in_seconds = 86400
+    maximum_retry_attempts       = 185
+  }
+}
+
+resource "aws_lambda_permission" "events" {
+  count         = var.delivery == "eventbridge" ? 1 : 0
+  statement_id  = "events"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.this["lifecycle"].function_name
+  principal     = "events.amazonaws.com"
+  source_arn    = aws_cloudwatch_event_rule.lifecycle[0].arn
+}
+
+# -- the Lambdas -----------------------------------------------------------------------------------------
+
+data "aws_iam_policy_document" "lambda_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["lambda.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "function" {
+  for_each           = local.functions
+  name               = "${var.name}-${each.key}"
+  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
+  tags               = var.tags
+}
+
+data "aws_iam_policy_document" "function" {
+  for_each = local.functions
+  dynamic "statement" {
+    for_each = local.function_actions[each.key]
+    content {
+      actions   = [statement.value]
+      resources = local.action_resources[statement.value]
+    }
+  }
+  statement {
+    sid       = "Logs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.function[each.key].arn}:*"]
+  }
+  statement {
+    sid       = "Decrypt"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [var.kms_key_arn]
+  }
+}
+
+resource "aws_iam_role_policy" "function" {
+  for_each = local.functions
+  name     = "least-privilege"
+  role     = aws_iam_role.function[each.key].id
+  policy   = data.aws_iam_policy_document.function[each.key].json
+}
+
+resource "aws_cloudwatch_log_group" "function" {
+  for_each          = local.functions
+  name              = "/aws/lambda/${var.name}-${each.key}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
+  tags              = var.tags
+}
+
+resource "aws_lambda_function" "this" {
+  for_each                       = local.functions
+  function_name                  = "${var.name}-${each.key}"
+  role                           = aws_iam_role.function[each.key].arn
+  handler                        = each.value
+  runtime                        = "python3.12"
+  architectures                  = ["arm64"]
+  filename                       = var.lambda_zip_path
+  source_code_hash               = filebase64sha256(var.lambda_zip_path)
+  timeout                        = 60
+  memory_size                    = 256
+  reserved_concurrent_executions = 10
+  kms_key_arn                    = var.kms_key_arn
+  tracing_config {
+    mode = "Active"
+  }
+  environment {
+    variables = {
+      POWERTOOLS_SERVICE_NAME         = "adoscale"
+      AZP_URL                         = var.azp_url
+      AZP_TOKEN_SECRET_ARN            = var.pat_secret_arn
+      ADOSCALE_STATE_TABLE            = aws_dynamodb_table.state.name
+      ADOSCALE_ALERT_TOPIC_ARN        = var.alert_topic_arn == null ? "" : var.alert_topic_arn
+      ADOSCALE_HOOK_HEARTBEAT_SECONDS = tostring(var.heartbeat_timeout_seconds)
+      ADOSCALE_ENVIRONMENTS           = jsonencode(var.sweep_environments)
+    }
+  }
+  depends_on = [aws_cloudwatch_log_group.function, aws_iam_role_policy.function]
+  tags       = var.tags
+}
+
+resource "aws_cloudwatch_event_rule" "sweep" {
+  name                = "${var.name}-sweep"
+  description         = "Remove VM resources whose instance is gone"
+  schedule_expression = "rate(30 minutes)"
+  tags                = var.tags
+}
+
+resource "aws_cloudwatch_event_target" "sweep" {
+  rule = aws_cloudwatch_event_rule.sweep.name
+  arn  = aws_lambda_function.this["sweeper"].arn
+}
+
+resource "aws_lambda_permission" "sweep" {
+  statement_id  = "events"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.this["sweeper"].function_name
+  principal     = "events.amazonaws.com"
+  source_arn    = aws_cloudwatch_event_rule.sweep.arn
+}
