@@ -34,7 +34,7 @@ def load_config() -> Config:
         from aws_lambda_powertools.utilities import parameters
 
         name = setting("ADOSCALE_CONFIG_PARAMETER")
-        text = str(parameters.get_parameter(name, max_age=300))
+        text = str(parameters.get_parameter(name, max_age=300, decrypt=True))  # a SecureString (KMS)
         source = f"ssm:{name}"
     return parse_config(text, source=source, env=os.environ)
 

@@ -1,0 +1,120 @@
+"""IAM least privilege, checked: the AWS calls each handler makes (recorded in these tests, against moto)
+must equal the actions its Terraform role grants (`policies/actions.json`): a call not granted, or a grant
+never used, fails."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from typing import Any
+
+import boto3
+import botocore.client
+import pytest
+from moto import mock_aws
+
+from adoscale.emulator import AdoModel
+from adoscale.handlers import _runtime, act, decide, deregister, queue_data, waiter
+from tests.aws import config_for
+from tests.conftest import PAT
+from tests.deploy.terraform import TERRAFORM_DIR
+from tests.workflow.test_workflow import Context
+
+GRANTS = json.loads((TERRAFORM_DIR / "modules" / "control-plane" / "policies" / "actions.json").read_text())
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.current: str | None = None
+        self.calls: dict[str, set[str]] = defaultdict(set)
+
+    def run(
+        self, name: str, handler: Callable[[dict[str, Any], Any], dict[str, Any]], event: dict[str, Any]
+    ) -> dict[str, Any]:
+        # Each function is its own process in Lambda: no cache is shared between them.
+        from aws_lambda_powertools.utilities import parameters
+
+        parameters.clear_caches()
+        _runtime.client.cache_clear()
+        self.current = name
+        try:
+            return handler(event, Context(f"adoscale-{name}"))
+        finally:
+            self.current = None
+
+
+@pytest.fixture
+def recorder(monkeypatch: pytest.MonkeyPatch) -> Iterator[Recorder]:
+    rec = Recorder()
+    original = botocore.client.BaseClient._make_api_call
+
+    def recording(self: Any, operation_name: str, api_params: Any) -> Any:
+        if rec.current is not None:
+            prefix = self.meta.service_model.signing_name or self.meta.service_model.endpoint_prefix
+            rec.calls[rec.current].add(f"{prefix}:{operation_name}")
+        return original(self, operation_name, api_params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", recording)
+    _runtime.client.cache_clear()
+    yield rec
+    _runtime.client.cache_clear()
+
+
+def test_each_handler_calls_exactly_what_its_role_grants(
+    recorder: Recorder, model: AdoModel, org_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from adoscale.demo.aws import create_ecs_world, hold_moto_tasks_running
+
+    with mock_aws():
+        hold_moto_tasks_running()
+        ecs = boto3.client("ecs", region_name="us-east-1")
+        world = create_ecs_world(boto3.client("ec2", region_name="us-east-1"), ecs)
+        config = config_for(world, org_url, [{"name": "linux", "max_agents": 3, "idle_timeout_seconds": 1}])
+        ssm = boto3.client("ssm", region_name="us-east-1")
+        ssm.put_parameter(Name="/adoscale/config", Value=config.model_dump_json(), Type="SecureString")
+        secret = boto3.client("secretsmanager", region_name="us-east-1").create_secret(
+            Name="adoscale/ado-pat", SecretString=PAT
+        )["ARN"]
+        monkeypatch.delenv("AZP_TOKEN", raising=False)
+        monkeypatch.delenv("ADOSCALE_CONFIG", raising=False)
+        monkeypatch.setenv("ADOSCALE_CONFIG_PARAMETER", "/adoscale/config")
+        monkeypatch.setenv("AZP_TOKEN_SECRET_ARN", secret)
+        from aws_lambda_powertools.utilities import parameters
+
+        parameters.clear_caches()
+        pool = model.create_pool("linux")
+        model.register_agent(pool, "adoscale-placeholder", online=False)
+        model.queue_job(pool)
+        model.queue_job(pool)
+
+        observed = recorder.run("queue_data", queue_data.handler, {"pool": "linux", "round": 0})
+        decided = recorder.run("decide", decide.handler, observed)
+        acted = recorder.run("act", act.handler, decided)
+        assert acted["report"]["launched"] == 2
+        recorder.run("waiter", waiter.handler, acted)
+        # An agent that came online and found no job: the next pass drains it (StopTask), and a dead
+        # registration is deleted by the deregister function.
+        task_id = acted["launched"][0].rsplit("/", 1)[-1]
+        model.finish_job(model.unfinished_jobs(pool)[0].request_id, result="canceled")
+        model.finish_job(model.unfinished_jobs(pool)[0].request_id, result="canceled")
+        idle = model.register_agent(pool, task_id, {}, online=True)
+        model.agent(pool, idle).status_changed_on -= timedelta(minutes=5)  # idle past the 1 s timeout
+        model.register_agent(pool, "0" * 32, {}, online=False)  # its task is long gone
+        observed = recorder.run("queue_data", queue_data.handler, {"pool": "linux", "round": 0})
+        decided = recorder.run("decide", decide.handler, observed)
+        assert decided["plan"]["drain"], decided["plan"]
+        recorder.run("act", act.handler, {**decided, "plan": {**decided["plan"], "delete": []}})
+        result = recorder.run("deregister", deregister.handler, {"pool": "linux"})
+        assert result["deleted"]["linux"] == 1
+
+    for function, granted in GRANTS.items():
+        made = recorder.calls.get(function, set())
+        # RunTask with tags is authorised as ecs:TagResource too (no separate API call is made).
+        if "ecs:RunTask" in made:
+            made = made | {"ecs:TagResource"}
+        # Passing the task's roles is authorised at RunTask, again without a call of its own.
+        if "ecs:RunTask" in made:
+            made = made | {"iam:PassRole"}
+        assert made == set(granted), f"{function}: calls {sorted(made)} vs grants {sorted(granted)}"
