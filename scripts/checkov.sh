@@ -8,4 +8,4 @@ if [ ! -x .venv-checkov/bin/checkov ]; then
   .venv-checkov/bin/python -m pip install --quiet --disable-pip-version-check "checkov>=3.2" 2> >(grep -v "is ignored" >&2)
 fi
 exec .venv-checkov/bin/checkov --directory deploy/terraform --framework terraform --compact --quiet \
-  --download-external-modules false "$@"
+  --download-external-modules false --skip-download "$@"

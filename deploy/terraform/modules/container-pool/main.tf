@@ -111,6 +111,7 @@ resource "aws_iam_role" "task" {
 }
 
 resource "aws_security_group" "agents" {
+  #checkov:skip=CKV2_AWS_5:attached at RunTask time by adoscale (the pool's ecs.security_groups), not in Terraform
   name        = "${var.name}-agents"
   description = "adoscale agents: egress only (they connect out to Azure DevOps)"
   vpc_id      = var.vpc_id

@@ -60,6 +60,9 @@ resource "aws_cloudwatch_log_group" "function" {
 }
 
 resource "aws_lambda_function" "this" {
+  #checkov:skip=CKV_AWS_116:invoked synchronously by Step Functions or a schedule; failures go to the workflow's Catch and alert
+  #checkov:skip=CKV_AWS_117:calls Azure DevOps on the internet; a VPC would only add a NAT gateway's cost
+  #checkov:skip=CKV_AWS_272:code signing needs a signing profile outside this module; the zip is reproducible and hashed
   for_each                       = local.functions
   function_name                  = "${var.name}-${replace(each.key, "_", "-")}"
   role                           = aws_iam_role.function[each.key].arn

@@ -66,8 +66,8 @@ resource "aws_sfn_state_machine" "this" {
   })
   logging_configuration {
     log_destination        = "${aws_cloudwatch_log_group.workflow.arn}:*"
-    include_execution_data = false
-    level                  = "ERROR"
+    include_execution_data = true # executions carry pool snapshots and plans, never the PAT
+    level                  = "ALL"
   }
   tracing_configuration {
     enabled = true
@@ -102,6 +102,7 @@ resource "aws_iam_role_policy" "scheduler" {
 
 resource "aws_scheduler_schedule" "workflow" {
   name                = var.name
+  kms_key_arn         = aws_kms_key.this.arn
   schedule_expression = var.schedule_expression
   flexible_time_window {
     mode = "OFF"
