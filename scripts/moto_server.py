@@ -1,0 +1,111 @@
+"""moto_server on 127.0.0.1 with the calls the Terraform AWS provider needs and moto lacks, and with
+Lambda invocations routed to adoscale's handlers in this process (moto's own invoke wants Docker).
+
+    python scripts/moto_server.py --port 5055
+
+Added: Auto Scaling CompleteLifecycleAction, RecordLifecycleActionHeartbeat, PutNotificationConfiguration,
+DescribeNotificationConfigurations, DeleteNotificationConfiguration; Step Functions
+ValidateStateMachineDefinition, ListStateMachineVersions. Step Functions executions are interpreted.
+A Lambda invocation runs the deployed function's handler with the function's own environment variables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import threading
+from typing import Any
+
+from moto.autoscaling.responses import AutoScalingResponse
+from moto.awslambda.models import LambdaBackend
+from moto.awslambda_simple.models import LambdaSimpleBackend
+from moto.core.config import default_user_config
+from moto.core.responses import ActionResult, EmptyResult
+from moto.server import ThreadedMotoServer
+from moto.stepfunctions.responses import StepFunctionResponse
+
+_lock = threading.Lock()  # handlers swap os.environ: one invocation at a time
+
+
+def _empty(self: Any) -> EmptyResult:
+    return EmptyResult()
+
+
+def _describe_notifications(self: Any) -> ActionResult:
+    return ActionResult({"NotificationConfigurations": []})
+
+
+def _validate(self: Any) -> ActionResult:
+    return ActionResult({"result": "OK", "diagnostics": []})
+
+
+def _versions(self: Any) -> ActionResult:
+    return ActionResult({"stateMachineVersions": []})
+
+
+class _Context:
+    def __init__(self, name: str) -> None:
+        self.function_name = name
+        self.memory_limit_in_mb = 256
+        self.invoked_function_arn = name
+        self.aws_request_id = "moto"
+
+
+def _invoke(
+    self: LambdaBackend, function_name: str, qualifier: str | None, body: Any, headers: Any, response_headers: Any
+) -> bytes:
+    fn = self.get_function(function_name, qualifier)
+    module_name, _, attribute = fn.handler.rpartition(".")
+    handler = getattr(importlib.import_module(module_name), attribute)
+    event = json.loads(body) if body else {}
+    with _lock:
+        saved = dict(os.environ)
+        os.environ.update({k: str(v) for k, v in (fn.environment_vars or {}).items()})
+        try:
+            result = handler(event, _Context(fn.function_name))
+        except Exception as exc:  # reported as Lambda reports a function error
+            response_headers["x-amz-function-error"] = "Unhandled"
+            return json.dumps({"errorType": type(exc).__name__, "errorMessage": str(exc)}).encode()
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+    return json.dumps(result).encode()
+
+
+def patch() -> None:
+    for name in (
+        "complete_lifecycle_action",
+        "record_lifecycle_action_heartbeat",
+        "put_notification_configuration",
+        "delete_notification_configuration",
+    ):
+        setattr(AutoScalingResponse, name, _empty)
+    AutoScalingResponse.describe_notification_configurations = _describe_notifications  # type: ignore[attr-defined]
+    StepFunctionResponse.validate_state_machine_definition = _validate  # type: ignore[attr-defined]
+    StepFunctionResponse.list_state_machine_versions = _versions  # type: ignore[attr-defined]
+    LambdaBackend.invoke = _invoke  # type: ignore[method-assign]
+    LambdaSimpleBackend.invoke = _invoke  # type: ignore[method-assign]  # the backend used without Docker
+    default_user_config["stepfunctions"]["execute_state_machine"] = True
+    default_user_config["lambda"]["use_docker"] = False
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args()
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    os.environ["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{args.port}"  # the handlers' own AWS calls
+    os.environ["MOTO_PORT"] = str(args.port)  # where moto's Step Functions interpreter calls Lambda
+    patch()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=args.port, verbose=False)
+    server.start()
+    print(f"moto_server on http://127.0.0.1:{args.port}", flush=True)
+    threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()
