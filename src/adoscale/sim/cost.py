@@ -43,7 +43,7 @@ class Usage:
     lambda_arch: str = "x86"
     lambdas_per_observation: int = 3  # queue data, decide, act
     workflow_memory_gb: float = 0.064
-    workflow_seconds: float = 3.0
+    workflow_seconds: float | None = None  # default: 3 s per observation plus the waits between them
     metrics: int = 2
     ecr_gb: float = 10.0
     secrets: int = 1
@@ -60,9 +60,11 @@ def monthly_costs(usage: Usage, prices: dict[str, Any]) -> list[CostLine]:
     executions = SECONDS_PER_MONTH / usage.workflow_interval_s
     observations = executions * usage.observations_per_execution * usage.pools
     sfn = prices["step_functions_express"]
-    workflow = executions * (
-        sfn["request"] + usage.workflow_seconds * max(usage.workflow_memory_gb, 0.064) * sfn["gb_second"]
-    )
+    rounds = max(1, usage.observations_per_execution)
+    seconds = usage.workflow_seconds
+    if seconds is None:
+        seconds = 3.0 * rounds + (rounds - 1) * usage.workflow_interval_s / rounds
+    workflow = executions * (sfn["request"] + seconds * max(usage.workflow_memory_gb, 0.064) * sfn["gb_second"])
     lam = prices["lambda"]
     invocations = observations * usage.lambdas_per_observation
     gb_second = lam["gb_second_arm64"] if usage.lambda_arch == "arm64" else lam["gb_second_x86"]
@@ -86,7 +88,7 @@ def monthly_costs(usage: Usage, prices: dict[str, Any]) -> list[CostLine]:
     # The Lambdas cache the secret (powertools parameters), so API calls are a few per cold start: ignored.
     secret_cost = usage.secrets * secrets["secret_month"]
     return [
-        CostLine("Step Functions (Express)", workflow, f"{executions:,.0f} executions of {usage.workflow_seconds} s"),
+        CostLine("Step Functions (Express)", workflow, f"{executions:,.0f} executions of {seconds:.0f} s"),
         CostLine("AWS Lambda", lambda_cost, f"{invocations:,.0f} invocations of {usage.lambda_ms:.0f} ms"),
         CostLine(
             "AWS Fargate",

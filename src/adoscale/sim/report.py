@@ -27,7 +27,6 @@ def cost_per_month(result: PolicyResult, prices: dict[str, Any]) -> float:
         agent_minutes_per_day=result.agent_minutes / days,
         vcpu=TASK_VCPU,
         memory_gb=TASK_GB,
-        workflow_seconds=interval if observations > 1 else 3.0,
         lambda_arch="arm64",
     )
     return sum(line.monthly_usd for line in monthly_costs(usage, prices))
