@@ -20,7 +20,7 @@ output "alert_topic_arn" {
 
 output "function_role_arns" {
   description = "IAM role of each function."
-  value       = { for k, r in aws_iam_role.function : k => r.arn }
+  value       = { for k, f in module.function : k => f.role_arn }
 }
 
 output "kms_key_arn" {

@@ -18,7 +18,7 @@ data "aws_iam_policy_document" "workflow" {
   statement {
     sid       = "Invoke"
     actions   = ["lambda:InvokeFunction"]
-    resources = [for k in ["queue_data", "decide", "act", "waiter"] : aws_lambda_function.this[k].arn]
+    resources = [for k in ["queue_data", "decide", "act", "waiter"] : module.function[k].arn]
   }
   statement {
     sid       = "Alert"
@@ -58,10 +58,10 @@ resource "aws_sfn_state_machine" "this" {
   type     = "EXPRESS"
   role_arn = aws_iam_role.workflow.arn
   definition = templatefile("${path.module}/../../../../src/adoscale/workflow/state_machine.asl.json", {
-    queue_data_arn  = aws_lambda_function.this["queue_data"].arn
-    decide_arn      = aws_lambda_function.this["decide"].arn
-    act_arn         = aws_lambda_function.this["act"].arn
-    waiter_arn      = aws_lambda_function.this["waiter"].arn
+    queue_data_arn  = module.function["queue_data"].arn
+    decide_arn      = module.function["decide"].arn
+    act_arn         = module.function["act"].arn
+    waiter_arn      = module.function["waiter"].arn
     alert_topic_arn = aws_sns_topic.alerts.arn
   })
   logging_configuration {
@@ -127,13 +127,13 @@ resource "aws_cloudwatch_event_rule" "deregister" {
 
 resource "aws_cloudwatch_event_target" "deregister" {
   rule = aws_cloudwatch_event_rule.deregister.name
-  arn  = aws_lambda_function.this["deregister"].arn
+  arn  = module.function["deregister"].arn
 }
 
 resource "aws_lambda_permission" "deregister" {
   statement_id  = "events"
   action        = "lambda:InvokeFunction"
-  function_name = aws_lambda_function.this["deregister"].function_name
+  function_name = module.function["deregister"].function_name
   principal     = "events.amazonaws.com"
   source_arn    = aws_cloudwatch_event_rule.deregister.arn
 }

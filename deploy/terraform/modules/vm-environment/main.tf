@@ -183,14 +183,14 @@ resource "aws_sns_topic_subscription" "lifecycle" {
   count     = var.delivery == "sns" ? 1 : 0
   topic_arn = aws_sns_topic.lifecycle.arn
   protocol  = "lambda"
-  endpoint  = aws_lambda_function.this["lifecycle"].arn
+  endpoint  = module.function["lifecycle"].arn
 }
 
 resource "aws_lambda_permission" "sns" {
   count         = var.delivery == "sns" ? 1 : 0
   statement_id  = "sns"
   action        = "lambda:InvokeFunction"
-  function_name = aws_lambda_function.this["lifecycle"].function_name
+  function_name = module.function["lifecycle"].function_name
   principal     = "sns.amazonaws.com"
   source_arn    = aws_sns_topic.lifecycle.arn
 }
@@ -210,7 +210,7 @@ resource "aws_cloudwatch_event_rule" "lifecycle" {
 resource "aws_cloudwatch_event_target" "lifecycle" {
   count = var.delivery == "eventbridge" ? 1 : 0
   rule  = aws_cloudwatch_event_rule.lifecycle[0].name
-  arn   = aws_lambda_function.this["lifecycle"].arn
+  arn   = module.function["lifecycle"].arn
   retry_policy {
     maximum_event_age_in_seconds = 86400
     maximum_retry_attempts       = 185
@@ -221,55 +221,12 @@ resource "aws_lambda_permission" "events" {
   count         = var.delivery == "eventbridge" ? 1 : 0
   statement_id  = "events"
   action        = "lambda:InvokeFunction"
-  function_name = aws_lambda_function.this["lifecycle"].function_name
+  function_name = module.function["lifecycle"].function_name
   principal     = "events.amazonaws.com"
   source_arn    = aws_cloudwatch_event_rule.lifecycle[0].arn
 }
 
 # -- the Lambdas -----------------------------------------------------------------------------------------
-
-data "aws_iam_policy_document" "lambda_assume" {
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["lambda.amazonaws.com"]
-    }
-  }
-}
-
-resource "aws_iam_role" "function" {
-  for_each           = local.functions
-  name               = "${var.name}-${each.key}"
-  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
-  tags               = var.tags
-}
-
-data "aws_iam_policy_document" "function" {
-  for_each = local.functions
-  dynamic "statement" {
-    for_each = local.function_actions[each.key]
-    content {
-      actions   = [statement.value]
-      resources = local.action_resources[statement.value]
-    }
-  }
-  statement {
-    sid       = "Logs"
-    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${aws_cloudwatch_log_group.function[each.key].arn}:*"]
-  }
-  statement {
-    sid       = "Decrypt"
-    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
-    resources = [var.kms_key_arn]
-  }
-  statement {
-    sid       = "DeadLetters"
-    actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.dead_letters.arn]
-  }
-}
 
 # Events that failed every retry (ADO down past the retries) land here for inspection and replay.
 resource "aws_sqs_queue" "dead_letters" {
@@ -279,55 +236,27 @@ resource "aws_sqs_queue" "dead_letters" {
   tags                      = var.tags
 }
 
-resource "aws_iam_role_policy" "function" {
-  for_each = local.functions
-  name     = "least-privilege"
-  role     = aws_iam_role.function[each.key].id
-  policy   = data.aws_iam_policy_document.function[each.key].json
-}
-
-resource "aws_cloudwatch_log_group" "function" {
-  for_each          = local.functions
-  name              = "/aws/lambda/${var.name}-${each.key}"
-  retention_in_days = var.log_retention_days
-  kms_key_id        = var.kms_key_arn
-  tags              = var.tags
-}
-
-resource "aws_lambda_function" "this" {
-  #checkov:skip=CKV_AWS_117:calls Azure DevOps on the internet; a VPC would only add a NAT gateway's cost
-  #checkov:skip=CKV_AWS_272:code signing needs a signing profile outside this module; the zip is reproducible and hashed
-  for_each                       = local.functions
-  function_name                  = "${var.name}-${each.key}"
-  role                           = aws_iam_role.function[each.key].arn
-  handler                        = each.value
-  runtime                        = "python3.12"
-  architectures                  = ["arm64"]
-  filename                       = var.lambda_zip_path
-  source_code_hash               = filebase64sha256(var.lambda_zip_path)
-  timeout                        = 60
-  memory_size                    = 256
-  reserved_concurrent_executions = 10
-  kms_key_arn                    = var.kms_key_arn
-  dead_letter_config {
-    target_arn = aws_sqs_queue.dead_letters.arn
+module "function" {
+  source        = "../lambda-function"
+  for_each      = local.functions
+  function_name = "${var.name}-${each.key}"
+  handler       = each.value
+  zip_path      = var.lambda_zip_path
+  statements = [
+    for action in local.function_actions[each.key] : { actions = [action], resources = local.action_resources[action] }
+  ]
+  kms_key_arn        = var.kms_key_arn
+  dead_letter_arn    = aws_sqs_queue.dead_letters.arn
+  log_retention_days = var.log_retention_days
+  environment = {
+    AZP_URL                         = var.azp_url
+    AZP_TOKEN_SECRET_ARN            = var.pat_secret_arn
+    ADOSCALE_STATE_TABLE            = aws_dynamodb_table.state.name
+    ADOSCALE_ALERT_TOPIC_ARN        = var.alert_topic_arn == null ? "" : var.alert_topic_arn
+    ADOSCALE_HOOK_HEARTBEAT_SECONDS = tostring(var.heartbeat_timeout_seconds)
+    ADOSCALE_ENVIRONMENTS           = jsonencode(var.sweep_environments)
   }
-  tracing_config {
-    mode = "Active"
-  }
-  environment {
-    variables = {
-      POWERTOOLS_SERVICE_NAME         = "adoscale"
-      AZP_URL                         = var.azp_url
-      AZP_TOKEN_SECRET_ARN            = var.pat_secret_arn
-      ADOSCALE_STATE_TABLE            = aws_dynamodb_table.state.name
-      ADOSCALE_ALERT_TOPIC_ARN        = var.alert_topic_arn == null ? "" : var.alert_topic_arn
-      ADOSCALE_HOOK_HEARTBEAT_SECONDS = tostring(var.heartbeat_timeout_seconds)
-      ADOSCALE_ENVIRONMENTS           = jsonencode(var.sweep_environments)
-    }
-  }
-  depends_on = [aws_cloudwatch_log_group.function, aws_iam_role_policy.function]
-  tags       = var.tags
+  tags = var.tags
 }
 
 resource "aws_cloudwatch_event_rule" "sweep" {
@@ -339,13 +268,13 @@ resource "aws_cloudwatch_event_rule" "sweep" {
 
 resource "aws_cloudwatch_event_target" "sweep" {
   rule = aws_cloudwatch_event_rule.sweep.name
-  arn  = aws_lambda_function.this["sweeper"].arn
+  arn  = module.function["sweeper"].arn
 }
 
 resource "aws_lambda_permission" "sweep" {
   statement_id  = "events"
   action        = "lambda:InvokeFunction"
-  function_name = aws_lambda_function.this["sweeper"].function_name
+  function_name = module.function["sweeper"].function_name
   principal     = "events.amazonaws.com"
   source_arn    = aws_cloudwatch_event_rule.sweep.arn
 }
