@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import asdict
 
 import typer
 from rich.console import Console
@@ -29,7 +30,7 @@ def demo(
     live = console.is_terminal and not plain and not as_json
     summary = run_demo(console=Console(stderr=True) if as_json else console, live=live, seed=seed)
     if as_json:
-        typer.echo(json.dumps({**summary.__dict__, "ok": summary.ok} if hasattr(summary, "__dict__") else {}))
+        typer.echo(json.dumps({**asdict(summary), "ok": summary.ok}, indent=2))
     else:
         console.print(
             f"\n[bold]demo summary[/bold]: jobs run {summary.jobs_run}/{summary.jobs_queued}, "

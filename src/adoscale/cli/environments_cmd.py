@@ -16,7 +16,7 @@ from adoscale.ado.client import AdoClient
 from adoscale.ado.errors import AdoAuthError
 from adoscale.aws import make_client
 from adoscale.cli import EXIT_AUTH, EXIT_CONFIG, EXIT_OK, app
-from adoscale.cli.reconcile_cmd import ConfigOption, _fail, _load, setup_logging
+from adoscale.cli.common import ConfigOption, fail, load_or_exit, setup_logging
 from adoscale.config import ConfigError, resolve_pat
 from adoscale.environments import sweep
 
@@ -33,20 +33,20 @@ def sweep_command(
     """Remove VM resources of the configured Environments whose instance no longer exists (EC2
     DescribeInstances), once older than the Environment's grace period. Exit 3 when ADO refuses the PAT."""
     setup_logging()
-    cfg = _load(config)
+    cfg = load_or_exit(config)
     if not cfg.environments:
-        _fail("nothing to sweep", f"{config}: no `environments` configured")
+        fail("nothing to sweep", f"{config}: no `environments` configured")
         raise typer.Exit(EXIT_CONFIG)
     try:
         pat = resolve_pat(cfg, os.environ)
     except ConfigError as exc:
-        _fail("no Azure DevOps PAT", str(exc))
+        fail("no Azure DevOps PAT", str(exc))
         raise typer.Exit(EXIT_CONFIG) from None
     try:
         with AdoClient(cfg.organization_url, pat) as ado:
             results = sweep(ado, make_client("ec2"), cfg.environments, lambda: datetime.now(UTC), dry_run=dry_run)
     except AdoAuthError as exc:
-        _fail("Azure DevOps authentication failed", str(exc))
+        fail("Azure DevOps authentication failed", str(exc))
         raise typer.Exit(EXIT_AUTH) from None
     if as_json:
         typer.echo(json.dumps({"results": [asdict(r) for r in results]}, indent=2))

@@ -21,41 +21,13 @@ from adoscale.ado.client import AdoClient
 from adoscale.ado.errors import AdoAuthError
 from adoscale.aws import make_client
 from adoscale.cli import EXIT_AUTH, EXIT_CONFIG, EXIT_FAILED, EXIT_OK, app
+from adoscale.cli.common import ConfigOption, fail, load_or_exit, setup_logging
 from adoscale.compute.ecs import EcsCompute
-from adoscale.config import Config, ConfigError, load_config, resolve_pat
+from adoscale.config import Config, ConfigError, resolve_pat
 from adoscale.reconcile import PassReport, Reconciler
-from adoscale.secrets import install_log_redaction
 
 config_app = typer.Typer(help="Check and publish adoscale configuration files.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
-
-err = Console(stderr=True)
-
-ConfigOption = typer.Option(
-    ..., "--config", "-c", help="The YAML (or JSON) configuration file.", exists=False, dir_okay=False
-)
-
-
-def setup_logging(verbose: bool = False) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    install_log_redaction()
-
-
-def _fail(title: str, detail: str) -> None:
-    # Details are printed without markup: config paths like pools[1] must not be read as rich tags.
-    err.print(f"[bold red]{title}[/bold red]")
-    err.print(detail, markup=False, highlight=False, soft_wrap=True)
-
-
-def _load(path: Path) -> Config:
-    try:
-        return load_config(path, env=os.environ)
-    except ConfigError as exc:
-        _fail("invalid configuration", str(exc))
-        raise typer.Exit(EXIT_CONFIG) from None
 
 
 @contextmanager
@@ -64,7 +36,7 @@ def controller(config: Config) -> Iterator[Reconciler]:
     try:
         pat = resolve_pat(config, os.environ)
     except ConfigError as exc:
-        _fail("no Azure DevOps PAT", str(exc))
+        fail("no Azure DevOps PAT", str(exc))
         raise typer.Exit(EXIT_CONFIG) from None
     with AdoClient(config.organization_url, pat) as ado:
         compute = EcsCompute(make_client("ecs"), organization_url=config.organization_url)
@@ -93,7 +65,7 @@ def _run_pass(reconciler: Reconciler, pools: list[str] | None, dry_run: bool) ->
     try:
         return reconciler.run(pools, dry_run=dry_run)
     except AdoAuthError as exc:
-        _fail("Azure DevOps authentication failed", str(exc))
+        fail("Azure DevOps authentication failed", str(exc))
         raise typer.Exit(EXIT_AUTH) from None
 
 
@@ -110,10 +82,10 @@ def reconcile(
     Exit codes: 0 done, 1 a pool failed, 2 invalid configuration, 3 Azure DevOps authentication failed.
     """
     setup_logging(verbose)
-    cfg = _load(config)
+    cfg = load_or_exit(config)
     unknown = sorted(set(pool or []) - {p.name for p in cfg.pools})
     if unknown:
-        _fail("unknown pool", f"{config}: no pool named {', '.join(unknown)}")
+        fail("unknown pool", f"{config}: no pool named {', '.join(unknown)}")
         raise typer.Exit(EXIT_CONFIG)
     with controller(cfg) as reconciler:
         report = _run_pass(reconciler, pool, dry_run)
@@ -132,7 +104,7 @@ def serve(
 ) -> None:
     """Reconcile in a loop until SIGTERM or Ctrl-C; the pass under way finishes before it stops."""
     setup_logging(verbose)
-    cfg = _load(config)
+    cfg = load_or_exit(config)
     stop = threading.Event()
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
@@ -169,7 +141,7 @@ def config_validate(
     file: Path = typer.Argument(..., help="The configuration file to check.", dir_okay=False),
 ) -> None:
     """Validate a configuration file; every problem is reported at once. Exit 2 when invalid."""
-    cfg = _load(file)
+    cfg = load_or_exit(file)
     typer.echo(f"{file}: valid ({len(cfg.pools)} pool(s): {', '.join(p.name for p in cfg.pools)})")
 
 
@@ -183,7 +155,7 @@ def config_push(
     """Validate a configuration file and upload it to an SSM parameter. A file that fails validation is
     never uploaded (exit 2). The configuration holds no secrets, so it is a plain String parameter
     (Advanced tier above 4 KB)."""
-    cfg = _load(file)
+    cfg = load_or_exit(file)
     body = cfg.model_dump_json(exclude_defaults=False)
     tier = "Standard" if len(body.encode()) <= 4096 else "Advanced"
     ssm = make_client("ssm")

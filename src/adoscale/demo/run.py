@@ -10,7 +10,7 @@ import random
 import secrets
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import boto3
@@ -58,7 +58,6 @@ class DemoSummary:
     launched: int
     wall_s: float
     passes: int
-    per_pool: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:

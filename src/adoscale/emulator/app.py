@@ -16,6 +16,7 @@ from adoscale.emulator import wire
 from adoscale.emulator.model import AdoModel, EmulatorError
 
 JSON = dict[str, Any]
+_FRAMEWORK = "Microsoft.TeamFoundation.Framework.Server."
 StartResponse = Callable[..., Any]
 
 SIGN_IN_PAGE = (
@@ -330,7 +331,6 @@ class EmulatorApp:
 
     def handle(self, req: Request) -> Response:
         if not self._authenticated(req.headers):
-            self.model.stats.faults["auth"] += 0  # counted as a request, not as a fault
             if req.headers.get("x-tfs-fedauthredirect", "").lower() == "suppress":
                 return Response(
                     401,
@@ -347,7 +347,14 @@ class EmulatorApp:
                 continue
             params = match.groupdict()
             if params.pop("org", self.model.org).lower() != self.model.org.lower():
-                return Response(404, wire.error_envelope("OrganizationNotFound", "Organization not found.", "x"))
+                return Response(
+                    404,
+                    wire.error_envelope(
+                        "OrganizationNotFoundException",
+                        "Organization not found.",
+                        _FRAMEWORK + "OrganizationNotFoundException",
+                    ),
+                )
             self.model.stats.total += 1
             self.model.stats.by_route[(method, template)] += 1
             version = req.query.get("api-version") or _accept_version(req.headers)
@@ -370,7 +377,14 @@ class EmulatorApp:
                 return _error(exc)
             self._rate_limit_headers(req.path, response)
             return response
-        return Response(404, wire.error_envelope("RouteNotFound", f"No route for {req.method} {req.path}.", "x"))
+        return Response(
+            404,
+            wire.error_envelope(
+                "RouteNotFoundException",
+                f"No route for {req.method} {req.path}.",
+                _FRAMEWORK + "RouteNotFoundException",
+            ),
+        )
 
     def _fault(self, path: str) -> Response | None:
         rule = self.faults.rule_for(path)
@@ -384,7 +398,11 @@ class EmulatorApp:
             self.model.stats.faults["5xx"] += 1
             return Response(
                 503,
-                wire.error_envelope("ServiceUnavailableException", "The service is temporarily unavailable.", "x"),
+                wire.error_envelope(
+                    "ServiceUnavailableException",
+                    "The service is temporarily unavailable.",
+                    _FRAMEWORK + "ServiceUnavailableException",
+                ),
             )
         if roll < rule.error_5xx + rule.throttle_429:
             self.model.stats.faults["429"] += 1
@@ -428,7 +446,12 @@ class EmulatorApp:
         try:
             body = json.loads(raw) if raw else None
         except ValueError:
-            response = Response(400, wire.error_envelope("InvalidJson", "The request body is not JSON.", "x"))
+            response = Response(
+                400,
+                wire.error_envelope(
+                    "InvalidJsonException", "The request body is not JSON.", _FRAMEWORK + "InvalidJsonException"
+                ),
+            )
         else:
             path = environ.get("PATH_INFO", "/")
             response = self.handle(Request(environ["REQUEST_METHOD"], path, query, headers, body))

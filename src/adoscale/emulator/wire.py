@@ -199,7 +199,7 @@ def error_envelope(type_key: str, message: str, type_name: str) -> JSON:
         "$id": "1",
         "innerException": None,
         "message": message,
-        "typeName": f"{type_name}, Microsoft.TeamFoundation.DistributedTask.WebApi",
+        "typeName": f"{type_name}, {type_name.rsplit('.', 1)[0]}",
         "typeKey": type_key,
         "errorCode": 0,
         "eventId": 3000,

@@ -9,7 +9,6 @@ about to time out.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -224,7 +223,3 @@ class LifecycleService:
             LifecycleActionToken=event.action_token,
             InstanceId=event.instance_id,
         )
-
-
-def outcome_json(outcome: Outcome) -> str:
-    return json.dumps({"instance_id": outcome.instance_id, "action": outcome.action, "detail": outcome.detail})
