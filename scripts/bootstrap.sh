@@ -20,7 +20,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 stamp=".venv/.adoscale-$extras"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-  .venv/bin/python -m pip install --quiet --upgrade pip >/dev/null
+  .venv/bin/python -m pip install --quiet --upgrade pip >/dev/null 2> >(grep -v "is ignored" >&2)
   # pip warns about every missing local index entry; those lines say nothing about this project.
   .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[$extras]" 2> >(grep -v "is ignored" >&2)
   touch "$stamp"

@@ -37,6 +37,7 @@ def demo(
             f"longest wait {summary.longest_wait_s:.1f} s, tasks launched {summary.launched}, "
             f"tasks left {summary.tasks_left}, registrations left {summary.registrations_left}, "
             f"busy agents killed {summary.busy_killed}, agent-minutes {summary.agent_minutes:.1f}, "
-            f"{summary.passes} passes in {summary.wall_s:.0f} s"
+            f"{summary.passes} passes in {summary.wall_s:.0f} s",
+            soft_wrap=True,
         )
     raise typer.Exit(EXIT_OK if summary.ok else EXIT_FAILED)
