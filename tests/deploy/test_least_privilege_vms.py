@@ -1,0 +1,139 @@
+"""Least privilege for the Environment-VM functions: the calls the lifecycle and sweeper handlers make
+(recorded against moto) must equal the grants in modules/vm-environment/policies/actions.json."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections import defaultdict
+from collections.abc import Iterator
+from functools import partial
+from typing import Any
+
+import boto3
+import botocore.client
+import pytest
+from moto import mock_aws
+
+from adoscale.ado import AdoClient, RetryPolicy
+from adoscale.emulator import AdoModel, FaultRule, Faults
+from adoscale.handlers import _runtime, lifecycle, sweeper
+from tests.conftest import PAT
+from tests.deploy.terraform import TERRAFORM_DIR
+from tests.environments.test_lifecycle import lifecycle_calls  # noqa: F401 - the moto patch fixture
+from tests.workflow.test_workflow import Context
+
+GRANTS = json.loads((TERRAFORM_DIR / "modules" / "vm-environment" / "policies" / "actions.json").read_text())
+
+
+@pytest.fixture
+def recorded(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, set[str]]]:
+    calls: dict[str, set[str]] = defaultdict(set)
+    current: dict[str, str | None] = {"name": None}
+    original = botocore.client.BaseClient._make_api_call
+
+    def recording(self: Any, operation_name: str, api_params: Any) -> Any:
+        if current["name"] is not None:
+            prefix = self.meta.service_model.signing_name or self.meta.service_model.endpoint_prefix
+            calls[current["name"]].add(f"{prefix}:{operation_name}")
+        return original(self, operation_name, api_params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", recording)
+    _runtime.client.cache_clear()
+    monkeypatch.setattr(Recording, "current", current, raising=False)
+    yield calls
+    _runtime.client.cache_clear()
+
+
+class Recording:
+    """Which function is running now; the recording hook files each AWS call under it."""
+
+    current: dict[str, str | None]
+
+
+def invoke(name: str, handler: Any, event: dict[str, Any]) -> Any:
+    from aws_lambda_powertools.utilities import parameters
+
+    parameters.clear_caches()  # each function is its own process in Lambda
+    _runtime.client.cache_clear()
+    Recording.current["name"] = name
+    try:
+        return handler(event, Context(f"adoscale-{name}"))
+    finally:
+        Recording.current["name"] = None
+
+
+def sns(message: dict[str, Any]) -> dict[str, Any]:
+    return {"Records": [{"Sns": {"Message": json.dumps(message)}}]}
+
+
+def hook(transition: str, instance: str) -> dict[str, Any]:
+    return {
+        "LifecycleHookName": "hook", "AutoScalingGroupName": "vms", "EC2InstanceId": instance,
+        "LifecycleActionToken": str(uuid.uuid4()), "LifecycleTransition": f"autoscaling:EC2_INSTANCE_{transition}",
+    }  # fmt: skip
+
+
+def test_vm_functions_call_exactly_what_their_roles_grant(
+    recorded: dict[str, set[str]],
+    lifecycle_calls: list[Any],  # noqa: F811
+    model: AdoModel,
+    faults: Faults,
+    org_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    model.create_project("Fabrikam")
+    env_id = model.create_environment("Fabrikam", "prod-vms")
+    # A short retry deadline keeps the ADO-down path quick; the handler is otherwise as deployed.
+    monkeypatch.setattr(lifecycle, "AdoClient", partial(AdoClient, retry=RetryPolicy(deadline_s=0.3, base_s=0.01)))
+    with mock_aws():
+        db = boto3.client("dynamodb", region_name="us-east-1")
+        db.create_table(
+            TableName="state",
+            KeySchema=[{"AttributeName": "instance_id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "instance_id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        secret = boto3.client("secretsmanager", region_name="us-east-1").create_secret(Name="pat", SecretString=PAT)
+        topic = boto3.client("sns", region_name="us-east-1").create_topic(Name="alerts")["TopicArn"]
+        ec2 = boto3.client("ec2", region_name="us-east-1")
+        tags = [{"Key": "adoscale:project", "Value": "Fabrikam"}, {"Key": "adoscale:environment", "Value": "prod-vms"}]
+        instances = [
+            ec2.run_instances(
+                ImageId="ami-12345678", MinCount=1, MaxCount=1,
+                TagSpecifications=[{"ResourceType": "instance", "Tags": tags}],
+            )["Instances"][0]["InstanceId"]
+            for _ in range(2)
+        ]  # fmt: skip
+        for name, value in {
+            "AZP_URL": org_url, "AZP_TOKEN_SECRET_ARN": secret["ARN"], "ADOSCALE_STATE_TABLE": "state",
+            "ADOSCALE_ALERT_TOPIC_ARN": topic, "ADOSCALE_HOOK_HEARTBEAT_SECONDS": "30",
+            "ADOSCALE_ENVIRONMENTS": json.dumps([{"project": "Fabrikam", "name": "prod-vms", "grace_seconds": 0}]),
+        }.items():  # fmt: skip
+            monkeypatch.setenv(name, value)
+        monkeypatch.delenv("AZP_TOKEN", raising=False)
+        first, second = instances
+        model.register_vm(env_id, first)
+        model.register_vm(env_id, second)
+        # Launch and terminate (the happy path), then a terminate while ADO is down, first retried and then,
+        # with the hook about to expire, completed loudly.
+        invoke("lifecycle", lifecycle.handler, sns(hook("LAUNCHING", first)))
+        invoke("lifecycle", lifecycle.handler, sns(hook("TERMINATING", first)))
+        invoke("lifecycle", lifecycle.handler, sns(hook("LAUNCHING", second)))
+        faults.rules = [FaultRule(route="virtualmachines", error_5xx=1.0)]
+        with pytest.raises(Exception, match="deregistration failed"):
+            invoke("lifecycle", lifecycle.handler, sns(hook("TERMINATING", second)))
+        db.update_item(
+            TableName="state", Key={"instance_id": {"S": second}}, UpdateExpression="SET terminating_since = :t",
+            ExpressionAttributeValues={":t": {"S": "2026-01-01T00:00:00+00:00"}},
+        )  # fmt: skip
+        gave_up = invoke("lifecycle", lifecycle.handler, sns(hook("TERMINATING", second)))
+        assert gave_up["outcomes"][0]["action"] == "gave-up"
+        faults.rules = []
+        ec2.terminate_instances(InstanceIds=[second])
+        swept = invoke("sweeper", sweeper.handler, {})
+        assert [r["name"] for r in swept["removed"]] == [second]
+
+    for function, granted in GRANTS.items():
+        made = recorded.get(function, set())
+        assert made == set(granted), f"{function}: calls {sorted(made)} vs grants {sorted(granted)}"
