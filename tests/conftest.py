@@ -5,9 +5,12 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
+from moto.autoscaling.responses import AutoScalingResponse
+from moto.core.responses import EmptyResult
 
 from adoscale.emulator import AdoModel, Faults, RunningServer, make_app, serve
 
@@ -53,3 +56,21 @@ def ado_server(model: AdoModel, faults: Faults) -> Iterator[RunningServer]:
 @pytest.fixture
 def org_url(ado_server: RunningServer) -> str:
     return f"{ado_server.url}/{ORG}"
+
+
+@pytest.fixture
+def lifecycle_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict[str, Any]]]:
+    """moto lacks CompleteLifecycleAction and RecordLifecycleActionHeartbeat: add them, recording calls."""
+    calls: list[tuple[str, dict[str, Any]]] = []
+
+    def complete(self: AutoScalingResponse) -> EmptyResult:
+        calls.append(("complete", self._get_params()))
+        return EmptyResult()
+
+    def heartbeat(self: AutoScalingResponse) -> EmptyResult:
+        calls.append(("heartbeat", self._get_params()))
+        return EmptyResult()
+
+    monkeypatch.setattr(AutoScalingResponse, "complete_lifecycle_action", complete, raising=False)
+    monkeypatch.setattr(AutoScalingResponse, "record_lifecycle_action_heartbeat", heartbeat, raising=False)
+    return calls

@@ -5,61 +5,20 @@ never used, fails."""
 from __future__ import annotations
 
 import json
-from collections import defaultdict
-from collections.abc import Callable, Iterator
 from datetime import timedelta
-from typing import Any
 
 import boto3
-import botocore.client
 import pytest
 from moto import mock_aws
 
 from adoscale.emulator import AdoModel
-from adoscale.handlers import _runtime, act, decide, deregister, queue_data, waiter
+from adoscale.handlers import act, decide, deregister, queue_data, waiter
 from tests.aws import config_for
 from tests.conftest import PAT
+from tests.deploy.recording import Recorder
 from tests.deploy.terraform import TERRAFORM_DIR
-from tests.workflow.test_workflow import Context
 
 GRANTS = json.loads((TERRAFORM_DIR / "modules" / "control-plane" / "policies" / "actions.json").read_text())
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.current: str | None = None
-        self.calls: dict[str, set[str]] = defaultdict(set)
-
-    def run(
-        self, name: str, handler: Callable[[dict[str, Any], Any], dict[str, Any]], event: dict[str, Any]
-    ) -> dict[str, Any]:
-        # Each function is its own process in Lambda: no cache is shared between them.
-        from aws_lambda_powertools.utilities import parameters
-
-        parameters.clear_caches()
-        _runtime.client.cache_clear()
-        self.current = name
-        try:
-            return handler(event, Context(f"adoscale-{name}"))
-        finally:
-            self.current = None
-
-
-@pytest.fixture
-def recorder(monkeypatch: pytest.MonkeyPatch) -> Iterator[Recorder]:
-    rec = Recorder()
-    original = botocore.client.BaseClient._make_api_call
-
-    def recording(self: Any, operation_name: str, api_params: Any) -> Any:
-        if rec.current is not None:
-            prefix = self.meta.service_model.signing_name or self.meta.service_model.endpoint_prefix
-            rec.calls[rec.current].add(f"{prefix}:{operation_name}")
-        return original(self, operation_name, api_params)
-
-    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", recording)
-    _runtime.client.cache_clear()
-    yield rec
-    _runtime.client.cache_clear()
 
 
 def test_each_handler_calls_exactly_what_its_role_grants(

@@ -5,62 +5,21 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections import defaultdict
-from collections.abc import Iterator
 from functools import partial
 from typing import Any
 
 import boto3
-import botocore.client
 import pytest
 from moto import mock_aws
 
 from adoscale.ado import AdoClient, RetryPolicy
 from adoscale.emulator import AdoModel, FaultRule, Faults
-from adoscale.handlers import _runtime, lifecycle, sweeper
+from adoscale.handlers import lifecycle, sweeper
 from tests.conftest import PAT
+from tests.deploy.recording import Recorder
 from tests.deploy.terraform import TERRAFORM_DIR
-from tests.environments.test_lifecycle import lifecycle_calls  # noqa: F401 - the moto patch fixture
-from tests.workflow.test_workflow import Context
 
 GRANTS = json.loads((TERRAFORM_DIR / "modules" / "vm-environment" / "policies" / "actions.json").read_text())
-
-
-@pytest.fixture
-def recorded(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, set[str]]]:
-    calls: dict[str, set[str]] = defaultdict(set)
-    current: dict[str, str | None] = {"name": None}
-    original = botocore.client.BaseClient._make_api_call
-
-    def recording(self: Any, operation_name: str, api_params: Any) -> Any:
-        if current["name"] is not None:
-            prefix = self.meta.service_model.signing_name or self.meta.service_model.endpoint_prefix
-            calls[current["name"]].add(f"{prefix}:{operation_name}")
-        return original(self, operation_name, api_params)
-
-    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", recording)
-    _runtime.client.cache_clear()
-    monkeypatch.setattr(Recording, "current", current, raising=False)
-    yield calls
-    _runtime.client.cache_clear()
-
-
-class Recording:
-    """Which function is running now; the recording hook files each AWS call under it."""
-
-    current: dict[str, str | None]
-
-
-def invoke(name: str, handler: Any, event: dict[str, Any]) -> Any:
-    from aws_lambda_powertools.utilities import parameters
-
-    parameters.clear_caches()  # each function is its own process in Lambda
-    _runtime.client.cache_clear()
-    Recording.current["name"] = name
-    try:
-        return handler(event, Context(f"adoscale-{name}"))
-    finally:
-        Recording.current["name"] = None
 
 
 def sns(message: dict[str, Any]) -> dict[str, Any]:
@@ -75,8 +34,8 @@ def hook(transition: str, instance: str) -> dict[str, Any]:
 
 
 def test_vm_functions_call_exactly_what_their_roles_grant(
-    recorded: dict[str, set[str]],
-    lifecycle_calls: list[Any],  # noqa: F811
+    recorder: Recorder,
+    lifecycle_calls: list[Any],
     model: AdoModel,
     faults: Faults,
     org_url: str,
@@ -117,23 +76,23 @@ def test_vm_functions_call_exactly_what_their_roles_grant(
         model.register_vm(env_id, second)
         # Launch and terminate (the happy path), then a terminate while ADO is down, first retried and then,
         # with the hook about to expire, completed loudly.
-        invoke("lifecycle", lifecycle.handler, sns(hook("LAUNCHING", first)))
-        invoke("lifecycle", lifecycle.handler, sns(hook("TERMINATING", first)))
-        invoke("lifecycle", lifecycle.handler, sns(hook("LAUNCHING", second)))
+        recorder.run("lifecycle", lifecycle.handler, sns(hook("LAUNCHING", first)))
+        recorder.run("lifecycle", lifecycle.handler, sns(hook("TERMINATING", first)))
+        recorder.run("lifecycle", lifecycle.handler, sns(hook("LAUNCHING", second)))
         faults.rules = [FaultRule(route="virtualmachines", error_5xx=1.0)]
         with pytest.raises(Exception, match="deregistration failed"):
-            invoke("lifecycle", lifecycle.handler, sns(hook("TERMINATING", second)))
+            recorder.run("lifecycle", lifecycle.handler, sns(hook("TERMINATING", second)))
         db.update_item(
             TableName="state", Key={"instance_id": {"S": second}}, UpdateExpression="SET terminating_since = :t",
             ExpressionAttributeValues={":t": {"S": "2026-01-01T00:00:00+00:00"}},
         )  # fmt: skip
-        gave_up = invoke("lifecycle", lifecycle.handler, sns(hook("TERMINATING", second)))
+        gave_up = recorder.run("lifecycle", lifecycle.handler, sns(hook("TERMINATING", second)))
         assert gave_up["outcomes"][0]["action"] == "gave-up"
         faults.rules = []
         ec2.terminate_instances(InstanceIds=[second])
-        swept = invoke("sweeper", sweeper.handler, {})
+        swept = recorder.run("sweeper", sweeper.handler, {})
         assert [r["name"] for r in swept["removed"]] == [second]
 
     for function, granted in GRANTS.items():
-        made = recorded.get(function, set())
+        made = recorder.calls.get(function, set())
         assert made == set(granted), f"{function}: calls {sorted(made)} vs grants {sorted(granted)}"

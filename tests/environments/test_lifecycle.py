@@ -12,8 +12,6 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
-from moto.autoscaling.responses import AutoScalingResponse
-from moto.core.responses import EmptyResult
 
 from adoscale.ado import AdoClient, RetryPolicy
 from adoscale.config import EnvironmentConfig
@@ -31,24 +29,6 @@ from tests.conftest import PAT
 
 TABLE = "adoscale-state"
 HOOK = "adoscale-terminate"
-
-
-@pytest.fixture
-def lifecycle_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict[str, Any]]]:
-    """moto lacks CompleteLifecycleAction and RecordLifecycleActionHeartbeat: add them, recording calls."""
-    calls: list[tuple[str, dict[str, Any]]] = []
-
-    def complete(self: AutoScalingResponse) -> EmptyResult:
-        calls.append(("complete", self._get_params()))
-        return EmptyResult()
-
-    def heartbeat(self: AutoScalingResponse) -> EmptyResult:
-        calls.append(("heartbeat", self._get_params()))
-        return EmptyResult()
-
-    monkeypatch.setattr(AutoScalingResponse, "complete_lifecycle_action", complete, raising=False)
-    monkeypatch.setattr(AutoScalingResponse, "record_lifecycle_action_heartbeat", heartbeat, raising=False)
-    return calls
 
 
 class Clock:
