@@ -114,6 +114,11 @@ class Config(_Strict):
     pat_secret: str | None = Field(None, description="Secrets Manager name or ARN holding the PAT.")
     pat_parameter: str | None = Field(None, description="SSM SecureString parameter holding the PAT.")
     metrics_namespace: str = Field("adoscale", description="CloudWatch namespace for queue metrics.")
+    lease_table: str | None = Field(
+        None,
+        description="DynamoDB table (string partition key `pool`) that makes passes single-flight per pool. "
+        "Without it, concurrent controllers are not coordinated.",
+    )
     pools: list[PoolConfig] = Field(default_factory=list, description="Agent pools to autoscale.")
     environments: list[EnvironmentConfig] = Field(
         default_factory=list, description="Environments whose VM resources the sweeper checks."

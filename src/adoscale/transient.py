@@ -1,0 +1,56 @@
+"""The failures worth trying again, in one place.
+
+A Lambda handler lets only these reach its trigger (Step Functions' Retry, SNS or EventBridge
+redelivery); every other problem with an event is logged and acknowledged. The workflow's `Retry`
+lists the same names (tests compare the two), so adding a class here is the whole change.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from adoscale.ado.errors import AdoThrottledError, AdoUnavailableError
+
+# botocore error codes that mean "AWS is busy or failing", not "the request is wrong".
+_AWS_TRANSIENT_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestLimitExceeded",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "RequestThrottled",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "InternalError",
+        "InternalFailure",
+        "InternalServerError",
+        "ServerException",
+    }
+)
+
+
+class AwsUnavailableError(Exception):
+    """An AWS call was throttled or failed on the service side after botocore's own retries."""
+
+
+TRANSIENT_ERRORS: tuple[type[Exception], ...] = (AdoUnavailableError, AdoThrottledError, AwsUnavailableError)
+TRANSIENT_ERROR_NAMES: tuple[str, ...] = tuple(sorted(cls.__name__ for cls in TRANSIENT_ERRORS))
+
+
+def is_transient_aws(exc: BaseException) -> bool:
+    """A botocore `ClientError` whose code or HTTP status says: try again later."""
+    response: Any = getattr(exc, "response", None)
+    if not isinstance(response, dict):
+        return False
+    code = str(response.get("Error", {}).get("Code", ""))
+    status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return code in _AWS_TRANSIENT_CODES or (isinstance(status, int) and status >= 500)
+
+
+def is_transient(exc: BaseException) -> bool:
+    return isinstance(exc, TRANSIENT_ERRORS) or is_transient_aws(exc)
+
+
+__all__ = ["TRANSIENT_ERRORS", "TRANSIENT_ERROR_NAMES", "AwsUnavailableError", "is_transient", "is_transient_aws"]
