@@ -8,6 +8,7 @@ from adoscale.ado.errors import (
     AdoError,
     AdoNotFoundError,
     AdoThrottledError,
+    AdoTimeoutError,
     AdoUnavailableError,
 )
 from adoscale.ado.models import Agent, Environment, JobRequest, JobState, ParallelLimit, Pool, PoolReference, VmResource
@@ -21,6 +22,7 @@ __all__ = [
     "AdoError",
     "AdoNotFoundError",
     "AdoThrottledError",
+    "AdoTimeoutError",
     "AdoUnavailableError",
     "Agent",
     "ClientStats",

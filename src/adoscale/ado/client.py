@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import logging
 import random
+import socket
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -26,6 +29,7 @@ from adoscale.ado.errors import (
     AdoError,
     AdoNotFoundError,
     AdoThrottledError,
+    AdoTimeoutError,
     AdoUnavailableError,
     auth_error,
 )
@@ -40,6 +44,12 @@ API_PREVIEW = "7.1-preview.1"
 # An optional call must not hold up a pass: a short deadline, then carry on without it.
 OPTIONAL_CALL_RETRY = RetryPolicy(deadline_s=3.0, base_s=0.2, cap_s=1.0)
 PARALLEL_RETRY_AFTER_S = 900.0
+# A list longer than this many pages is a service fault (or a loop), not data: no pool has that many agents.
+MAX_PAGES = 200
+# When X-RateLimit-Remaining falls below this share of X-RateLimit-Limit, space requests out by at least
+# LOW_BUDGET_PACE_S: the service delays, then blocks (429), a client that keeps its pace.
+LOW_BUDGET_SHARE = 0.1
+LOW_BUDGET_PACE_S = 0.5
 
 _agents = TypeAdapter(list[Agent])
 _jobs = TypeAdapter(list[JobRequest])
@@ -83,6 +93,10 @@ class AdoClient:
         self._clock = clock
         self._rng = rng or random.Random()
         self._parallel_unavailable_until: float | None = None
+        self._timeout = timeout
+        # The service asked us to wait (Retry-After on any answer, or a low rate-limit budget) until then.
+        self._not_before = 0.0
+        self._bounds = threading.local()
         self.stats = ClientStats()
 
     def __enter__(self) -> AdoClient:
@@ -103,6 +117,27 @@ class AdoClient:
         scope = f"{self.organization_url}/{quote(project, safe='')}" if project else self.organization_url
         return f"{scope}/_apis/{path}"
 
+    @contextmanager
+    def bounded(self, seconds: float) -> Iterator[None]:
+        """Every call made inside the block (retries, waits and body reads included) ends by `seconds` from now.
+
+        A call started when the time is already up raises `AdoTimeoutError` without sending anything. Nested
+        blocks keep the earlier end. The bound is per thread, so passes run in threads do not share it.
+        """
+        stack: list[float] = self._bounds.__dict__.setdefault("stack", [])
+        end = self._clock() + max(0.0, seconds)
+        if stack:
+            end = min(end, stack[-1])
+        stack.append(end)
+        try:
+            yield
+        finally:
+            stack.pop()
+
+    def _bound(self) -> float | None:
+        stack: list[float] = self._bounds.__dict__.get("stack", [])
+        return stack[-1] if stack else None
+
     def _call(
         self,
         method: str,
@@ -115,37 +150,60 @@ class AdoClient:
         api_version: str = API,
         retry: RetryPolicy | None = None,
     ) -> httpx.Response:
-        """One logical call with retries. Returns a 2xx response (never 203); raises AdoError otherwise."""
+        """One logical call with retries, inside a total deadline: the policy's, cut short by `bounded`.
+
+        Returns a 2xx response (never 203); raises AdoError otherwise, AdoTimeoutError when time ran out.
+        """
         url = self._url(path, project)
         query = {**(params or {}), "api-version": api_version}
         headers = {"X-TFS-FedAuthRedirect": "Suppress", "Accept": "application/json"}
+        policy = retry or self._retry
         self.stats.calls += 1
         self.stats.by_route[route] += 1
         started = self._clock()
+        end = started + policy.deadline_s
+        bound = self._bound()
+        if bound is not None:
+            end = min(end, bound)
+        budget = end - started
+        if budget <= 0:
+            raise AdoTimeoutError(f"{method} {route}: not sent, the pass's time was already up", status=None, url=url)
+        self._wait_for_service(method, route, end, budget, url)
         attempt = 0
         while True:
             status: int | None
             retry_after: float | None = None
+            remaining = end - self._clock()
+            if remaining <= 0:
+                raise AdoTimeoutError(f"{method} {route}: no answer within {budget:.1f} s", url=url)
             self.stats.requests += 1
             try:
-                response = self._http.request(method, url, params=query, json=body, headers=headers, auth=self._auth)
+                response = self._send(method, url, query, body, headers, remaining)
+            except _OverdueError:
+                raise AdoTimeoutError(f"{method} {route}: no complete answer within {budget:.1f} s", url=url) from None
             except (httpx.TransportError, httpx.TimeoutException) as exc:
+                if self._clock() >= end:
+                    raise AdoTimeoutError(
+                        f"{method} {route}: no complete answer within {budget:.1f} s ({type(exc).__name__})",
+                        url=url,
+                    ) from None
                 status, failure = None, f"{type(exc).__name__}"
             else:
                 status = response.status_code
                 if status in (203, 401):
                     raise auth_error(status, url)
-                if 200 <= status < 300:
-                    self._note_rate_limit(response, route)
-                    return response
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                if 200 <= status < 300:
+                    self._note_rate_limit(response, route, retry_after)
+                    return response
                 failure = _describe(response)
-                if not (retry or self._retry).should_retry(status):
+                if not policy.should_retry(status):
                     raise _error_for(status, failure, response, url)
-            elapsed = self._clock() - started
-            delay = (retry or self._retry).next_delay(
-                attempt, elapsed=elapsed, rng=self._rng, status=status, retry_after=retry_after
-            )
+            now = self._clock()
+            elapsed = now - started
+            delay = policy.next_delay(attempt, elapsed=elapsed, rng=self._rng, status=status, retry_after=retry_after)
+            if delay is not None and now + delay >= end:
+                delay = None  # the pass's bound is nearer than the policy's deadline
             if delay is None:
                 kind = AdoThrottledError if status == 429 else AdoUnavailableError
                 raise kind(
@@ -158,24 +216,86 @@ class AdoClient:
             self._sleep(delay)
             attempt += 1
 
-    def _note_rate_limit(self, response: httpx.Response, route: str) -> None:
+    def _wait_for_service(self, method: str, route: str, end: float, budget: float, url: str) -> None:
+        """Honour an earlier Retry-After or rate-limit pacing, unless it would outlast this call."""
+        wait = self._not_before - self._clock()
+        if wait <= 0:
+            return
+        if self._clock() + wait >= end:
+            raise AdoThrottledError(
+                f"{method} {route}: Azure DevOps asked to wait {wait:.1f} s more, past this call's "
+                f"{budget:.1f} s deadline",
+                status=None,
+                url=url,
+            )
+        log.debug("%s %s: waiting %.2f s as Azure DevOps asked", method, route, wait)
+        self._sleep(wait)
+
+    def _send(
+        self, method: str, url: str, query: dict[str, str], body: Any, headers: dict[str, str], remaining: float
+    ) -> httpx.Response:
+        """One request whose headers and body must all arrive within `remaining` seconds.
+
+        httpx's timeouts bound each read, not the whole answer: a body dripping a byte at a time would
+        never end. So the body is streamed and the clock checked between chunks, every timeout is at most
+        what remains, and a watchdog shuts the socket at the deadline so that a read blocked on a silent
+        server wakes up at once.
+        """
+        deadline = self._clock() + remaining
+        timeout = httpx.Timeout(max(0.001, min(self._timeout, remaining)))
+        with self._http.stream(
+            method, url, params=query, json=body, headers=headers, auth=self._auth, timeout=timeout
+        ) as response:
+            watchdog = _watchdog(response, deadline - self._clock())
+            try:
+                chunks: list[bytes] = []
+                for chunk in response.iter_bytes():
+                    chunks.append(chunk)
+                    if self._clock() > deadline:
+                        raise _OverdueError
+            except httpx.TransportError:
+                if self._clock() >= deadline:
+                    raise _OverdueError from None
+                raise
+            finally:
+                if watchdog is not None:
+                    watchdog.cancel()
+        # A decoded copy: the content is already inflated, so the encoding headers no longer apply.
+        kept = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in _ENCODING_HEADERS]
+        return httpx.Response(response.status_code, headers=kept, content=b"".join(chunks), request=response.request)
+
+    def _note_rate_limit(self, response: httpx.Response, route: str, retry_after: float | None) -> None:
+        """Slow down when the service says so on a successful answer.
+
+        Throttling starts as 200s carrying `Retry-After` and `X-RateLimit-*` before it becomes 429
+        (Microsoft's rate-limit guidance): the next call waits out `Retry-After`, and a budget near zero
+        spaces calls out by `X-RateLimit-Delay` (at least LOW_BUDGET_PACE_S).
+        """
         delay = response.headers.get("X-RateLimit-Delay")
         remaining = response.headers.get("X-RateLimit-Remaining")
         limit = response.headers.get("X-RateLimit-Limit")
         low = False
         if remaining is not None and limit is not None:
             try:
-                low = float(remaining) < 0.1 * float(limit)
+                low = float(remaining) <= LOW_BUDGET_SHARE * float(limit)
             except ValueError:
                 low = False
-        if delay is not None or low:
+        pause = retry_after or 0.0
+        if low:
+            pause = max(pause, LOW_BUDGET_PACE_S, parse_retry_after(delay) or 0.0)
+        if pause > 0:
+            self._not_before = max(self._not_before, self._clock() + pause)
+        if delay is not None or low or retry_after is not None:
             log.warning(
-                "Azure DevOps is rate-limiting adoscale (%s): delay=%s remaining=%s limit=%s resource=%s",
+                "Azure DevOps is rate-limiting adoscale (%s): retry-after=%s delay=%s remaining=%s limit=%s "
+                "resource=%s; next call in %.2f s",
                 route,
+                response.headers.get("Retry-After"),
                 delay,
                 remaining,
                 limit,
                 response.headers.get("X-RateLimit-Resource"),
+                pause,
             )
 
     def _list(
@@ -189,13 +309,18 @@ class AdoClient:
     ) -> Iterator[Any]:
         """Items of a `{count, value}` list, following `x-ms-continuationtoken` to the last page."""
         query = dict(params or {})
-        while True:
+        seen: set[str] = set()
+        for _page in range(MAX_PAGES):
             response = self._call("GET", path, route=route, project=project, params=query, api_version=api_version)
             yield from _json(response).get("value", [])
             token = response.headers.get("x-ms-continuationtoken")
             if not token:
                 return
+            if token in seen:
+                raise AdoError(f"GET {route}: Azure DevOps repeated continuation token {token[:40]!r}; stopped paging")
+            seen.add(token)
             query["continuationToken"] = token
+        raise AdoError(f"GET {route}: more than {MAX_PAGES} pages; stopped paging")
 
     # -- pools and agents ------------------------------------------------------------------------
 
@@ -310,7 +435,15 @@ class AdoClient:
     # -- environments ------------------------------------------------------------------------------
 
     def get_environment(self, project: str, name: str) -> Environment:
-        items = list(self._list("pipelines/environments", route="environments", project=project, params={"name": name}))
+        items = list(
+            self._list(
+                "pipelines/environments",
+                route="environments",
+                project=project,
+                params={"name": name},
+                api_version=API_PREVIEW,
+            )
+        )
         envs = [e for e in _environments.validate_python(items) if e.name.lower() == name.lower()]
         if not envs:
             raise AdoNotFoundError(f"no Environment named {name!r} in project {project!r}")
@@ -357,6 +490,31 @@ class AdoClient:
             api_version=API_PREVIEW,
         )
         return PoolReference.model_validate(_json(response))
+
+
+_ENCODING_HEADERS = frozenset({"content-encoding", "transfer-encoding", "content-length"})
+
+
+class _OverdueError(Exception):
+    """The deadline passed while an answer was still arriving."""
+
+
+def _watchdog(response: httpx.Response, seconds: float) -> threading.Timer | None:
+    """Shut the response's socket after `seconds`, so that a read blocked on a silent server returns."""
+    stream = response.extensions.get("network_stream")
+    sock = stream.get_extra_info("socket") if stream is not None else None
+    if not isinstance(sock, socket.socket):
+        return None  # an in-process transport: the clock checks between chunks suffice
+
+    def _shut() -> None:
+        # Already closed means nothing is left to wake.
+        with suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+    timer = threading.Timer(max(0.0, seconds), _shut)
+    timer.daemon = True
+    timer.start()
+    return timer
 
 
 def _bool(value: bool) -> str:

@@ -36,6 +36,11 @@ class AdoUnavailableError(AdoError):
     """5xx, connection errors or timeouts until the call's deadline ran out."""
 
 
+class AdoTimeoutError(AdoUnavailableError):
+    """The call's total deadline (or the enclosing `AdoClient.bounded` block's) ran out: a response that
+    never came, or a body that arrived too slowly. The message names the route and the seconds."""
+
+
 def auth_error(status: int, url: str) -> AdoAuthError:
     how = "HTTP 203 with a sign-in page" if status == 203 else f"HTTP {status}"
     return AdoAuthError(
