@@ -62,7 +62,7 @@ def main() -> None:
         counter = CallCounter()
         counter.attach(ecs)
         with AdoClient(config.organization_url, pat) as ado:
-            reconciler = Reconciler(config, ado, EcsCompute(ecs), lambda: datetime.now(UTC))
+            reconciler = Reconciler(config, ado, EcsCompute.for_config(ecs, config), lambda: datetime.now(UTC))
             model.stats.reset()
             started, cpu = time.perf_counter(), time.process_time()
             report = reconciler.run()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -40,3 +42,22 @@ def config_for(world: EcsWorld, org_url: str, pools: list[dict[str, Any]]) -> An
     }
     body = {"organization_url": org_url, "pools": [{**p, "ecs": {**ecs, **p.get("ecs", {})}} for p in pools]}
     return parse_config(json.dumps(body), source="<test>")
+
+
+def meet_in_observe(monkeypatch: Any, parties: int, timeout_s: float = 3.0) -> threading.Barrier:
+    """Make concurrent passes observe before any of them acts: moto's ECS ListTasks (the last read of a
+    pass) waits at a barrier for `parties` callers. A pass that is alone there (the others were kept out,
+    e.g. by the lease) goes on after `timeout_s`: a bound on a wait, not a sleep that makes timing pass."""
+    from moto.ecs.models import EC2ContainerServiceBackend
+
+    barrier = threading.Barrier(parties)
+    original = EC2ContainerServiceBackend.list_tasks
+
+    def list_tasks(self: Any, *args: Any, **kwargs: Any) -> Any:
+        result = original(self, *args, **kwargs)
+        with contextlib.suppress(threading.BrokenBarrierError):
+            barrier.wait(timeout=timeout_s)
+        return result
+
+    monkeypatch.setattr(EC2ContainerServiceBackend, "list_tasks", list_tasks)
+    return barrier

@@ -74,3 +74,25 @@ def lifecycle_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict[str
     monkeypatch.setattr(AutoScalingResponse, "complete_lifecycle_action", complete, raising=False)
     monkeypatch.setattr(AutoScalingResponse, "record_lifecycle_action_heartbeat", heartbeat, raising=False)
     return calls
+
+
+@pytest.fixture
+def idempotent_run_task(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """ECS RunTask's `clientToken` rule, which moto does not enforce: a repeated token answers the first
+    call's result and starts nothing (docs.aws.amazon.com/AmazonECS/latest/APIReference/API_RunTask.html)."""
+    from moto.ecs.responses import EC2ContainerServiceResponse
+
+    answered: dict[str, Any] = {}
+    original = EC2ContainerServiceResponse.run_task
+
+    def run_task(self: EC2ContainerServiceResponse) -> Any:
+        token = self._get_param("clientToken")
+        if token and token in answered:
+            return answered[token]
+        result = original(self)
+        if token:
+            answered[token] = result
+        return result
+
+    monkeypatch.setattr(EC2ContainerServiceResponse, "run_task", run_task)
+    return answered

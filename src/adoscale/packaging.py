@@ -27,6 +27,8 @@ PACKAGE_PARTS = (
     "config.py",
     "aws.py",
     "reconcile.py",
+    "transient.py",
+    "lease",
     "ado",
     "scaling",
     "compute",
@@ -37,11 +39,8 @@ PACKAGE_PARTS = (
 EXCLUDED_DEPENDENCIES = ("boto3", "botocore", "s3transfer", "jmespath", "python_dateutil", "dateutil", "six", "urllib3")
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 HANDLER_MODULES = (
-    "adoscale.handlers.queue_data",
-    "adoscale.handlers.decide",
-    "adoscale.handlers.act",
+    "adoscale.handlers.pass_",
     "adoscale.handlers.waiter",
-    "adoscale.handlers.deregister",
     "adoscale.handlers.lifecycle",
     "adoscale.handlers.sweeper",
 )

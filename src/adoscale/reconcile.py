@@ -1,29 +1,48 @@
-"""Observe, decide, act: one reconcile pass over every configured agent pool.
+"""One reconcile pass over one pool — observe, decide, act — the only unit of work every runtime drives.
 
-The pass is level-triggered: it keeps nothing between passes that cannot be read again from Azure DevOps
-or ECS (the one exception is a cache of pool ids, which never change for a pool name). A pass that fails
-half-way is simply repeated by the next one. One pool's failure is reported in its own result and does not
-stop the others; an authentication failure stops the pass, since every pool would fail the same way.
+The CLI (`reconcile`, `serve`), the Lambda behind the workflow, the demo and the simulator all call
+`Reconciler.run_pool` (or `run`, which loops over pools). A pass:
+
+1. takes the pool's lease (single flight: a pass that finds it held skips the pool and says so);
+2. observes within a deadline: the pool's job requests and agents (two ADO calls in a steady pass; the
+   pool id is cached), the pool's ECS tasks;
+3. decides with the pure engine (`adoscale.scaling.plan`);
+4. acts: launches with an idempotency token derived from the pass, and confirms every stop, disable and
+   delete against a fresh read of that one agent right before it (never on the strength of step 2);
+5. gives the lease back.
+
+Level-triggered: nothing is kept between passes that cannot be read again (a cache of pool ids aside),
+so a pass that fails half-way is repaired by the next one. One pool's failure is reported in its own
+result and does not stop the others; an authentication failure stops the pass, since every pool would
+fail the same way.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from typing import Any, Protocol
 
-from adoscale.ado.client import AdoClient
 from adoscale.ado.errors import AdoAuthError, AdoError
-from adoscale.ado.models import Agent, JobRequest
+from adoscale.ado.models import Agent, JobRequest, ParallelLimit, Pool
 from adoscale.ado.queue import count_queued_for, count_running
 from adoscale.compute.base import Compute, TaskInfo
 from adoscale.config import Config, PoolConfig
+from adoscale.lease import Lease, Unleased
 from adoscale.scaling import (
     AgentView,
+    Drain,
     Plan,
     PoolPolicy,
     PoolSnapshot,
+    StopTask,
     TaskStatus,
     TaskView,
     plan,
@@ -34,6 +53,74 @@ log = logging.getLogger("adoscale.reconcile")
 Clock = Callable[[], datetime]
 Decide = Callable[[PoolSnapshot, PoolPolicy], Plan]
 PolicyFor = Callable[[PoolConfig, datetime], PoolPolicy]
+
+
+class AdoPort(Protocol):
+    """What a pass needs of Azure DevOps (`adoscale.ado.AdoClient` is the real one)."""
+
+    def get_pool(self, name: str) -> Pool: ...
+
+    def list_job_requests(self, pool_id: int) -> list[JobRequest]: ...
+
+    def list_agents(self, pool_id: int, *, last_completed: bool = False, name: str | None = None) -> list[Agent]: ...
+
+    def get_agent(self, pool_id: int, agent_id: int) -> Agent | None: ...
+
+    def set_agent_enabled(self, pool_id: int, agent_id: int, enabled: bool) -> Agent: ...
+
+    def delete_agent(self, pool_id: int, agent_id: int) -> bool: ...
+
+    def parallel_job_limit(self) -> ParallelLimit | None: ...
+
+    def bounded(self, seconds: float) -> AbstractContextManager[None]: ...
+
+
+class PassDeadlineError(AdoError):
+    """The pass ran out of time before acting on everything it decided; the next pass carries on."""
+
+
+@dataclass(frozen=True, slots=True)
+class PassLimits:
+    """How long a pass may take, and how long its lease lasts: a little longer than the pass, so that a
+    crashed pass blocks its pool for at most `lease_ttl_s`."""
+
+    deadline_s: float = 20.0
+    lease_ttl_s: float = 60.0
+
+    def __post_init__(self) -> None:
+        if self.lease_ttl_s <= self.deadline_s:
+            raise ValueError("lease_ttl_s must be longer than deadline_s")
+
+
+@dataclass(frozen=True, slots=True)
+class ParallelShare:
+    """The organization's self-hosted parallel-job limit and the jobs running under it, by pool id: read
+    once per round for every pool (it is shared), and carried to each pool's pass."""
+
+    total: int
+    running_by_pool: Mapping[int, int]
+
+    @classmethod
+    def of(cls, limit: ParallelLimit) -> ParallelShare:
+        counts: dict[int, int] = {}
+        for job in limit.running_requests:
+            if job.pool_id is not None:
+                counts[job.pool_id] = counts.get(job.pool_id, 0) + 1
+        return cls(total=limit.total, running_by_pool=counts)
+
+    def capacity_for(self, pool_id: int) -> int:
+        others = sum(n for pid, n in self.running_by_pool.items() if pid != pool_id)
+        return max(0, self.total - others)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"total": self.total, "running_by_pool": {str(k): v for k, v in self.running_by_pool.items()}}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ParallelShare:
+        return cls(
+            total=int(data["total"]),
+            running_by_pool={int(k): int(v) for k, v in dict(data.get("running_by_pool") or {}).items()},
+        )
 
 
 def policy_for(pool: PoolConfig) -> PoolPolicy:
@@ -71,14 +158,10 @@ def task_view(task: TaskInfo) -> TaskView:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Observation:
-    """What one pass saw of one pool: the engine's snapshot plus the raw records the act step needs."""
-
-    pool_id: int
-    snapshot: PoolSnapshot
-    agents: tuple[Agent, ...]
-    tasks: tuple[TaskInfo, ...]
+def new_pass_id(prefix: str | None = None) -> str:
+    """Unique per pass attempt: the lease owner and the root of the launch's idempotency token."""
+    origin = prefix or f"{socket.gethostname()}:{os.getpid()}"
+    return f"{origin}/{uuid.uuid4().hex[:12]}"
 
 
 @dataclass(slots=True)
@@ -86,14 +169,19 @@ class PoolReport:
     """The outcome of one pass over one pool, as `adoscale reconcile --json` prints it."""
 
     pool: str
+    pass_id: str = ""
+    skipped: str | None = None  # why the pass did nothing (the lease is held elsewhere)
     queued: int = 0
     running: int = 0
     idle: int = 0
+    busy: int = 0
     starting: int = 0
     launched: int = 0
     drained: int = 0
     stopped: int = 0
     deleted: int = 0
+    launched_tasks: list[str] = field(default_factory=list)
+    plan: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -104,11 +192,10 @@ class PoolReport:
 @dataclass(slots=True)
 class PassReport:
     pools: list[PoolReport]
-    auth_failed: bool = False
 
     @property
     def ok(self) -> bool:
-        return not self.auth_failed and not any(p.errors for p in self.pools)
+        return not any(p.errors for p in self.pools)
 
     def as_dict(self) -> dict[str, object]:
         return {"pools": [p.as_dict() for p in self.pools]}
@@ -120,164 +207,240 @@ class Reconciler:
     def __init__(
         self,
         config: Config,
-        ado: AdoClient,
+        ado: AdoPort,
         compute: Compute,
         clock: Clock,
         *,
+        lease: Lease | None = None,
+        limits: PassLimits | None = None,
         decide: Decide = plan,
         policy: PolicyFor | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+        pass_id_prefix: str | None = None,
+        pool_ids: dict[str, int] | None = None,
     ) -> None:
         self._config = config
         self._ado = ado
         self._compute = compute
         self._clock = clock
+        self._lease: Lease = lease or Unleased()
+        self._limits = limits or PassLimits()
         # Both seams exist for the simulator, which compares other designs and time-varying policies.
         self._decide = decide
         self._policy = policy or (lambda pool, _now: policy_for(pool))
-        self._pool_ids: dict[str, int] = {}
+        self._monotonic = monotonic
+        self._pass_id_prefix = pass_id_prefix
+        # Pool ids never change for a name: a warm Lambda shares this cache between invocations.
+        self._pool_ids: dict[str, int] = pool_ids if pool_ids is not None else {}
 
-    # -- observe -------------------------------------------------------------------------------
+    @property
+    def config(self) -> Config:
+        return self._config
+
+    def pool(self, name: str) -> PoolConfig:
+        for pool in self._config.pools:
+            if pool.name == name:
+                return pool
+        raise KeyError(name)
+
+    # -- the organization-wide part of a round ----------------------------------------------------
+
+    def parallel_share(self) -> ParallelShare | None:
+        """The parallel-job limit, once for all pools. Optional: a failure other than authentication
+        means no cap for this round."""
+        try:
+            limit = self._ado.parallel_job_limit()
+        except AdoAuthError:
+            raise
+        except AdoError as exc:
+            log.warning("parallel-job limit unavailable: %s", exc)
+            return None
+        return ParallelShare.of(limit) if limit is not None else None
+
+    # -- one pool ----------------------------------------------------------------------------------
+
+    def run_pool(
+        self,
+        pool: PoolConfig,
+        *,
+        parallel: ParallelShare | None = None,
+        dry_run: bool = False,
+        pass_id: str | None = None,
+        deadline_s: float | None = None,
+        raise_errors: bool = False,
+    ) -> PoolReport:
+        """One pass over one pool. A failure is in the report's `errors`, or raised when `raise_errors`
+        (the workflow retries transient ones); an authentication failure is always raised."""
+        pass_id = pass_id or new_pass_id(self._pass_id_prefix)
+        report = PoolReport(pool=pool.name, pass_id=pass_id)
+        seconds = min(deadline_s, self._limits.deadline_s) if deadline_s is not None else self._limits.deadline_s
+        if not dry_run:
+            held = self._lease.acquire(pool.name, pass_id, self._limits.lease_ttl_s)
+            if held is not None:
+                report.skipped = held.describe()
+                log.info("%s: skipped: %s", pool.name, report.skipped)
+                return report
+        try:
+            with self._ado.bounded(seconds):
+                _PoolPass(self, pool, report, self._monotonic() + seconds).run(parallel, dry_run)
+        except AdoAuthError:
+            raise
+        except Exception as exc:  # one pool's failure must not stop the others
+            log.exception("pool %s: pass failed", pool.name)
+            report.errors.append(f"{type(exc).__name__}: {exc}")
+            if raise_errors:
+                raise
+        finally:
+            if not dry_run:
+                self._lease.release(pool.name, pass_id)
+        return report
+
+    def run(self, pool_names: Iterable[str] | None = None, *, dry_run: bool = False) -> PassReport:
+        """One pass over the selected pools (all by default), sharing one read of the parallel limit."""
+        wanted = set(pool_names) if pool_names is not None else None
+        pools = [p for p in self._config.pools if wanted is None or p.name in wanted]
+        parallel = self.parallel_share()
+        return PassReport(pools=[self.run_pool(pool, parallel=parallel, dry_run=dry_run) for pool in pools])
 
     def _pool_id(self, name: str) -> int:
         if name not in self._pool_ids:
             self._pool_ids[name] = self._ado.get_pool(name).id
         return self._pool_ids[name]
 
-    def observe(self, pool: PoolConfig, parallel: tuple[int, Sequence[JobRequest]] | None = None) -> Observation:
-        """Read one pool's queue, agents and tasks: two ADO calls and one or two ECS listings."""
-        pool_id = self._pool_id(pool.name)
-        jobs = self._ado.list_job_requests(pool_id)
-        agents = self._ado.list_agents(pool_id, last_completed=True)
-        tasks = self._compute.list_tasks(pool)
-        capacity: int | None = None
-        if parallel is not None:
-            total, running = parallel
-            # The org-wide limit is shared: jobs running in other pools use part of it.
-            others = sum(1 for job in running if job.pool_id != pool_id)
-            capacity = max(0, total - others)
+
+class _PoolPass:
+    """The steps of one pass over one pool; lives for that pass only."""
+
+    def __init__(self, owner: Reconciler, pool: PoolConfig, report: PoolReport, ends_at: float) -> None:
+        self.r = owner
+        self.pool = pool
+        self.report = report
+        self.ends_at = ends_at
+        self.ado = owner._ado
+        self.compute = owner._compute
+
+    def run(self, parallel: ParallelShare | None, dry_run: bool) -> None:
+        pool_id, snapshot = self.observe(parallel)
+        decision = self.r._decide(snapshot, self.r._policy(self.pool, snapshot.now))
+        report = self.report
+        report.queued, report.running = snapshot.queued, snapshot.running
+        report.idle, report.busy, report.starting = decision.idle, decision.busy, decision.starting
+        report.warnings.extend(decision.warnings)
+        report.plan = describe(decision)
+        for line in report.plan:
+            log.info("%s: %s%s", self.pool.name, "(dry run) " if dry_run else "", line)
+        if dry_run:
+            report.launched = decision.launch_count
+            report.drained, report.stopped = len(decision.drain), len(decision.stop)
+            report.deleted = len(decision.delete)
+            return
+        self.act(pool_id, decision)
+
+    # -- observe -------------------------------------------------------------------------------
+
+    def observe(self, parallel: ParallelShare | None) -> tuple[int, PoolSnapshot]:
+        pool_id = self.r._pool_id(self.pool.name)
+        jobs = self.ado.list_job_requests(pool_id)
+        agents = self.ado.list_agents(pool_id, last_completed=True)
+        tasks = self.compute.list_tasks(self.pool.name)
         snapshot = PoolSnapshot(
-            pool=pool.name,
-            now=self._clock(),
-            queued=count_queued_for(jobs, pool.capability_map()),
+            pool=self.pool.name,
+            now=self.r._clock(),
+            queued=count_queued_for(jobs, self.pool.capability_map()),
             running=count_running(jobs),
             agents=tuple(agent_view(a) for a in agents),
             tasks=tuple(task_view(t) for t in tasks),
-            parallel_capacity=capacity,
+            parallel_capacity=parallel.capacity_for(pool_id) if parallel is not None else None,
         )
-        return Observation(pool_id=pool_id, snapshot=snapshot, agents=tuple(agents), tasks=tuple(tasks))
+        return pool_id, snapshot
 
     # -- act -----------------------------------------------------------------------------------
 
-    def act(self, pool: PoolConfig, observation: Observation, decision: Plan, report: PoolReport) -> None:
-        self.act_plan(pool, observation.pool_id, decision, report)
+    def _in_time(self, what: str) -> None:
+        """No action starts after the deadline: the lease may be about to expire, and another pass may
+        then be observing."""
+        if self.r._monotonic() >= self.ends_at:
+            raise PassDeadlineError(f"pass deadline reached before: {what}")
 
-    def act_plan(self, pool: PoolConfig, pool_id: int, decision: Plan, report: PoolReport) -> list[str]:
-        """Carry out a plan; returns the ARNs of the tasks launched. Each action is idempotent, so a
-        repeated pass repairs a half-done one."""
-        launched: list[str] = []
-        if decision.launch and decision.launch.count > 0:
-            result = self._compute.launch(pool, decision.launch.count)
-            launched = [task.task_arn for task in result.started]
+    def act(self, pool_id: int, decision: Plan) -> None:
+        report = self.report
+        if decision.launch_count > 0:
+            self._in_time("launch")
+            result = self.compute.launch(self.pool.name, decision.launch_count, token=report.pass_id)
             report.launched = len(result.started)
+            report.launched_tasks = [task.task_arn for task in result.started]
             report.errors.extend(f"launch: {failure}" for failure in result.failures)
             if result.fell_back_to_fargate:
                 report.warnings.append(f"{result.fell_back_to_fargate} task(s) fell back from FARGATE_SPOT to FARGATE")
         for enable in decision.enable:
-            self._ado.set_agent_enabled(pool_id, enable.agent_id, True)
+            self._in_time(f"enable {enable.agent_name}")
+            self.ado.set_agent_enabled(pool_id, enable.agent_id, True)
         for drain in decision.drain:
-            if self._drain(pool, pool_id, drain.agent_id, drain.task_arn, drain.reason, report):
+            self._in_time(f"drain {drain.agent_name}")
+            if self._drain(pool_id, drain):
                 report.drained += 1
         for stop in decision.stop:
-            self._compute.stop(pool, stop.task_arn, stop.reason)
-            report.stopped += 1
+            self._in_time(f"stop {stop.task_arn}")
+            if self._stop(pool_id, stop):
+                report.stopped += 1
         for delete in decision.delete:
-            self._ado.delete_agent(pool_id, delete.agent_id)
-            report.deleted += 1
-        return launched
+            self._in_time(f"delete {delete.agent_name}")
+            fresh = self.ado.get_agent(pool_id, delete.agent_id)
+            if fresh is None:
+                continue  # already gone
+            if fresh.busy or fresh.status == "online":
+                report.warnings.append(f"agent {fresh.name} is {_state(fresh)} again; not deleted")
+                continue
+            if self.ado.delete_agent(pool_id, delete.agent_id):
+                report.deleted += 1
 
-    def _drain(
-        self,
-        pool: PoolConfig,
-        pool_id: int,
-        agent_id: int,
-        task_arn: str | None,
-        reason: str,
-        report: PoolReport,
-    ) -> bool:
-        """Disable, read again, stop only if still idle; otherwise enable again. Never stops a busy agent."""
-        self._ado.set_agent_enabled(pool_id, agent_id, False)
-        fresh = self._ado.get_agent(pool_id, agent_id)
-        if fresh is None:
-            # Gone between the two reads: its task, if any, no longer has an agent to wait for.
-            if task_arn:
-                self._compute.stop(pool, task_arn, f"adoscale: agent {agent_id} vanished while draining")
-            return True
-        if fresh.busy or task_arn is None:
-            self._ado.set_agent_enabled(pool_id, agent_id, True)
-            if fresh.busy:
-                report.warnings.append(f"agent {fresh.name} took a job while draining; enabled again")
+    def _drain(self, pool_id: int, drain: Drain) -> bool:
+        """Read, disable, read again, stop only if still idle; otherwise enable again. Never disables an
+        agent that the read just before showed busy, never stops one that is busy."""
+        fresh = self.ado.get_agent(pool_id, drain.agent_id)
+        if fresh is not None and fresh.busy:
+            self.report.warnings.append(f"agent {fresh.name} took a job since the pass began; not drained")
             return False
-        self._compute.stop(pool, task_arn, f"adoscale: {reason}")
+        if fresh is not None:
+            self.ado.set_agent_enabled(pool_id, drain.agent_id, False)
+            fresh = self.ado.get_agent(pool_id, drain.agent_id)
+        if fresh is None:
+            # Gone: its task, if any, no longer has an agent to wait for.
+            if drain.task_arn:
+                reason = f"adoscale: agent {drain.agent_name} vanished while draining"
+                self.compute.stop(self.pool.name, drain.task_arn, reason)
+            return True
+        if fresh.busy or drain.task_arn is None:
+            self.ado.set_agent_enabled(pool_id, drain.agent_id, True)
+            if fresh.busy:
+                self.report.warnings.append(f"agent {fresh.name} took a job while draining; enabled again")
+            return False
+        self.compute.stop(self.pool.name, drain.task_arn, f"adoscale: {drain.reason}")
         return True
 
-    # -- passes --------------------------------------------------------------------------------
-
-    def _parallel(self) -> tuple[int, Sequence[JobRequest]] | None:
-        limit = self._ado.parallel_job_limit()
-        if limit is None:
-            return None
-        return limit.total, limit.running_requests
-
-    def run_pool(
-        self,
-        pool: PoolConfig,
-        *,
-        dry_run: bool = False,
-        parallel: tuple[int, Sequence[JobRequest]] | None = None,
-    ) -> PoolReport:
-        report = PoolReport(pool=pool.name)
-        observation = self.observe(pool, parallel)
-        decision = self._decide(observation.snapshot, self._policy(pool, observation.snapshot.now))
-        report.queued = observation.snapshot.queued
-        report.running = observation.snapshot.running
-        report.idle = decision.idle
-        report.starting = decision.starting
-        report.warnings.extend(decision.warnings)
-        if dry_run:
-            report.launched = decision.launch.count if decision.launch else 0
-            report.drained = len(decision.drain)
-            report.stopped = len(decision.stop)
-            report.deleted = len(decision.delete)
-            return report
-        self.act(pool, observation, decision, report)
-        for line in _describe(decision):
-            log.info("%s: %s", pool.name, line)
-        return report
-
-    def run(self, pool_names: Iterable[str] | None = None, *, dry_run: bool = False) -> PassReport:
-        """One pass over the selected pools (all by default)."""
-        wanted = set(pool_names) if pool_names is not None else None
-        pools = [p for p in self._config.pools if wanted is None or p.name in wanted]
-        reports: list[PoolReport] = []
-        try:
-            parallel = self._parallel()
-        except AdoAuthError:
-            raise
-        except AdoError as exc:  # the limit is optional: carry on without it
-            log.warning("parallel-job limit unavailable: %s", exc)
-            parallel = None
-        for pool in pools:
-            try:
-                reports.append(self.run_pool(pool, dry_run=dry_run, parallel=parallel))
-            except AdoAuthError:
-                raise
-            except Exception as exc:  # one pool's failure must not stop the others
-                log.exception("pool %s: pass failed", pool.name)
-                reports.append(PoolReport(pool=pool.name, errors=[f"{type(exc).__name__}: {exc}"]))
-        return PassReport(pools=reports)
+    def _stop(self, pool_id: int, stop: StopTask) -> bool:
+        """Stop a task whose agent is not working, after reading that agent again by name: a task whose
+        agent came online (or took a job) since the pass began is left alone."""
+        if stop.agent_name:
+            fresh = [
+                a
+                for a in self.ado.list_agents(pool_id, name=stop.agent_name)
+                if a.name.lower() == stop.agent_name.lower()
+            ]
+            working = [a for a in fresh if a.busy or a.status == "online"]
+            if working:
+                self.report.warnings.append(f"agent {working[0].name} is {_state(working[0])} now; task not stopped")
+                return False
+        self.compute.stop(self.pool.name, stop.task_arn, f"adoscale: {stop.reason}")
+        return True
 
 
-def _describe(decision: Plan) -> list[str]:
+def _state(agent: Agent) -> str:
+    return "busy" if agent.busy else str(agent.status or "unknown")
+
+
+def describe(decision: Plan) -> list[str]:
+    """The plan in one line per action, for logs and reports."""
     lines: list[str] = []
     if decision.launch and decision.launch.count:
         lines.append(f"launch {decision.launch.count} ({decision.launch.reason})")
@@ -289,11 +452,16 @@ def _describe(decision: Plan) -> list[str]:
 
 
 __all__ = [
-    "Observation",
+    "AdoPort",
+    "ParallelShare",
+    "PassDeadlineError",
+    "PassLimits",
     "PassReport",
     "PoolReport",
     "Reconciler",
     "agent_view",
+    "describe",
+    "new_pass_id",
     "policy_for",
     "task_view",
 ]

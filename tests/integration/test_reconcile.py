@@ -44,7 +44,7 @@ class World:
     run_task_counts: list[int]
 
     def live_tasks(self, pool: str = "linux") -> list[Any]:
-        return [t for t in self.compute.list_tasks(self.config.pools[0]) if t.last_status != "STOPPED"]
+        return [t for t in self.compute.list_tasks(self.config.pools[0].name) if t.last_status != "STOPPED"]
 
     def agent_for(self, task: Any, pool_id: int, busy_job: bool = False) -> int:
         """Play the agent inside `task`: it registers under the task id and comes online."""
@@ -64,7 +64,7 @@ def world(model: AdoModel, org_url: str) -> Iterator[World]:
             org_url,
             [{"name": "linux", "max_agents": 20, "capabilities": ["docker"], "idle_timeout_seconds": 300}],
         )
-        compute = EcsCompute(ecs, organization_url=org_url, clock=clock)
+        compute = EcsCompute(ecs, {p.name: p.ecs for p in config.pools}, organization_url=org_url, clock=clock)
         with AdoClient(org_url, PAT) as ado:
             yield World(model, ecs, Reconciler(config, ado, compute, clock), compute, clock, config, counts)
 
@@ -107,14 +107,14 @@ def test_busy_agents_are_never_stopped_idle_ones_are_drained_placeholder_survive
     idle_agent = world.agent_for(third_task, pool)
 
     # Meanwhile adoscale stopped the task whose run-once agent finished (its container was exiting).
-    after_launch = {t.task_arn: t for t in world.compute.list_tasks(world.config.pools[0])}
+    after_launch = {t.task_arn: t for t in world.compute.list_tasks(world.config.pools[0].name)}
     assert after_launch[tasks[1].task_arn].last_status == "STOPPED"
 
     world.clock.advance(301)  # past the idle timeout: the busy agent has been busy all along
     report = world.reconciler.run().pools[0]
     assert report.drained == 1
     assert report.deleted == 1  # the finished agent's registration, now that its task is stopped
-    stopped = {t.task_arn: t for t in world.compute.list_tasks(world.config.pools[0])}
+    stopped = {t.task_arn: t for t in world.compute.list_tasks(world.config.pools[0].name)}
     assert stopped[third_task.task_arn].last_status == "STOPPED"
     assert stopped[tasks[0].task_arn].last_status == "RUNNING"  # busy: never stopped
     assert world.model.agent(pool, busy_agent).enabled

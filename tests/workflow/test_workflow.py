@@ -1,5 +1,6 @@
-"""The Step Functions workflow: valid ASL (statelint), and a real execution in moto's interpreter with the
-Lambda invocations routed to adoscale's handlers in-process, against the ADO emulator over HTTP."""
+"""The Step Functions workflow: valid ASL (statelint), its Retry list is the transient errors, and real
+executions in moto's interpreter with the Lambda invocations routed to adoscale's handlers in-process,
+against the ADO emulator over HTTP — including two overlapping executions on one lease table."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import io
 import json
 import subprocess
 import sys
+import threading
 import time
 import zipfile
 from collections.abc import Callable, Iterator
@@ -19,17 +21,16 @@ from moto import mock_aws
 from moto.awslambda.models import LambdaBackend
 
 from adoscale.emulator import AdoModel
-from adoscale.handlers import _runtime, act, decide, queue_data, waiter
+from adoscale.handlers import _runtime, pass_, waiter
 from adoscale.workflow import DEFAULT_INPUT, PLACEHOLDERS, render
-from tests.aws import config_for
+from tests.aws import config_for, meet_in_observe
 from tests.conftest import PAT
 
-HANDLERS: dict[str, Callable[[dict[str, Any], Any], dict[str, Any]]] = {
-    "adoscale-queue-data": queue_data.handler,
-    "adoscale-decide": decide.handler,
-    "adoscale-act": act.handler,
+HANDLERS: dict[str, Callable[[Any, Any], dict[str, Any]]] = {
+    "adoscale-pass": pass_.handler,
     "adoscale-waiter": waiter.handler,
 }
+ARN_OF = {"pass_arn": "adoscale-pass", "waiter_arn": "adoscale-waiter"}
 
 
 class Context:
@@ -38,6 +39,9 @@ class Context:
         self.memory_limit_in_mb = 256
         self.invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{name}"
         self.aws_request_id = "req"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
 
 
 def test_statelint_accepts_the_definition(tmp_path: Path) -> None:
@@ -94,66 +98,8 @@ def _zip() -> bytes:
     return buffer.getvalue()
 
 
-def test_a_queued_job_leads_to_a_launched_task(
-    aws: None, routed_lambdas: list[str], model: AdoModel, org_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from adoscale.demo.aws import create_ecs_world, hold_moto_tasks_running
-
-    hold_moto_tasks_running()
-    ecs = boto3.client("ecs", region_name="us-east-1")
-    world = create_ecs_world(boto3.client("ec2", region_name="us-east-1"), ecs)
-    config = config_for(world, org_url, [{"name": "linux", "max_agents": 5}])
-    monkeypatch.setenv("ADOSCALE_CONFIG", config.model_dump_json())
-    monkeypatch.setenv("AZP_TOKEN", PAT)
-    pool = model.create_pool("linux")
-    model.register_agent(pool, "adoscale-placeholder", online=False)
-    model.queue_job(pool)
-    model.queue_job(pool)
-
-    iam = boto3.client("iam", region_name="us-east-1")
-    role = iam.create_role(
-        RoleName="fn", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []})
-    )
-    lam = boto3.client("lambda", region_name="us-east-1")
-    arns = {}
-    for placeholder, name in zip(("queue_data_arn", "decide_arn", "act_arn", "waiter_arn"), HANDLERS, strict=True):
-        arns[placeholder] = lam.create_function(
-            FunctionName=name,
-            Runtime="python3.12",
-            Role=role["Role"]["Arn"],
-            Handler="x.handler",
-            Code={"ZipFile": _zip()},
-            Architectures=["arm64"],
-        )["FunctionArn"]
-    sns = boto3.client("sns", region_name="us-east-1")
-    arns["alert_topic_arn"] = sns.create_topic(Name="adoscale-alerts")["TopicArn"]
-    sfn = boto3.client("stepfunctions", region_name="us-east-1")
-    machine = sfn.create_state_machine(
-        name="adoscale", definition=render(arns), roleArn=role["Role"]["Arn"], type="EXPRESS"
-    )["stateMachineArn"]
-    execution = sfn.start_execution(
-        stateMachineArn=machine, input=json.dumps({**DEFAULT_INPUT, "rounds": 2, "cadence_s": 0, "task_wait_s": 0})
-    )["executionArn"]
-    deadline = time.monotonic() + 60
-    while (status := sfn.describe_execution(executionArn=execution))["status"] == "RUNNING":
-        assert time.monotonic() < deadline, "the execution did not finish"
-        time.sleep(0.1)
-    assert status["status"] == "SUCCEEDED", status
-    tasks = ecs.list_tasks(cluster=world.cluster)["taskArns"]
-    assert len(tasks) == 2  # two queued jobs, two tasks; the second round launched nothing more
-    assert routed_lambdas.count("adoscale-queue-data") == 3  # the list, then two rounds
-    assert routed_lambdas.count("adoscale-act") == 1 and routed_lambdas.count("adoscale-waiter") == 1
-
-
-def test_a_failing_pool_sends_an_alert_naming_it(
-    aws: None, routed_lambdas: list[str], model: AdoModel, org_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from adoscale.demo.aws import create_ecs_world
-
-    world = create_ecs_world(boto3.client("ec2", region_name="us-east-1"), boto3.client("ecs", region_name="us-east-1"))
-    config = config_for(world, org_url, [{"name": "no-such-pool"}])  # not in ADO: the observe step fails
-    monkeypatch.setenv("ADOSCALE_CONFIG", config.model_dump_json())
-    monkeypatch.setenv("AZP_TOKEN", PAT)
+def _machine(*, lease_table: str | None = None) -> tuple[Any, str, str]:
+    """The workflow as Terraform deploys it: the functions, the alert topic (with a queue to read it)."""
     iam = boto3.client("iam", region_name="us-east-1")
     role = iam.create_role(RoleName="fn", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
     lam = boto3.client("lambda", region_name="us-east-1")
@@ -161,7 +107,7 @@ def test_a_failing_pool_sends_an_alert_naming_it(
         placeholder: lam.create_function(
             FunctionName=name, Runtime="python3.12", Role=role, Handler="x.handler", Code={"ZipFile": _zip()}
         )["FunctionArn"]
-        for placeholder, name in zip(("queue_data_arn", "decide_arn", "act_arn", "waiter_arn"), HANDLERS, strict=True)
+        for placeholder, name in ARN_OF.items()
     }
     sns = boto3.client("sns", region_name="us-east-1")
     sqs = boto3.client("sqs", region_name="us-east-1")
@@ -169,19 +115,149 @@ def test_a_failing_pool_sends_an_alert_naming_it(
     queue = sqs.create_queue(QueueName="alerts")["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    if lease_table:
+        boto3.client("dynamodb", region_name="us-east-1").create_table(
+            TableName=lease_table,
+            KeySchema=[{"AttributeName": "pool", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pool", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
     sfn = boto3.client("stepfunctions", region_name="us-east-1")
     machine = sfn.create_state_machine(name="adoscale", definition=render(arns), roleArn=role, type="EXPRESS")
-    execution = sfn.start_execution(
-        stateMachineArn=machine["stateMachineArn"], input=json.dumps({**DEFAULT_INPUT, "rounds": 1, "cadence_s": 0})
-    )["executionArn"]
-    deadline = time.monotonic() + 60
+    return sfn, machine["stateMachineArn"], queue
+
+
+def _finish(sfn: Any, execution: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 90
     while (status := sfn.describe_execution(executionArn=execution))["status"] == "RUNNING":
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
-    assert status["status"] == "FAILED"
+        assert time.monotonic() < deadline, "the execution did not finish"
+        time.sleep(0.05)  # polling for completion, not waiting for a timing to pass
+    return dict(status)
+
+
+def _alerts(queue: str) -> list[str]:
+    sqs = boto3.client("sqs", region_name="us-east-1")
     messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
-    bodies = [json.loads(m["Body"])["Message"] for m in messages]
+    return [json.loads(m["Body"])["Message"] for m in messages]
+
+
+def _world(model: AdoModel, org_url: str, monkeypatch: pytest.MonkeyPatch, pools: list[dict[str, Any]]) -> Any:
+    from adoscale.demo.aws import create_ecs_world, hold_moto_tasks_running
+
+    hold_moto_tasks_running()
+    ecs = boto3.client("ecs", region_name="us-east-1")
+    world = create_ecs_world(boto3.client("ec2", region_name="us-east-1"), ecs)
+    config = config_for(world, org_url, pools)
+    monkeypatch.setenv("ADOSCALE_CONFIG", config.model_dump_json())
+    monkeypatch.setenv("AZP_TOKEN", PAT)
+    return ecs, world
+
+
+def test_retry_lists_exactly_the_transient_errors() -> None:
+    from adoscale.transient import TRANSIENT_ERROR_NAMES
+
+    values = {name: f"arn:aws:lambda:us-east-1:123456789012:function:{name}" for name in PLACEHOLDERS}
+    machine = json.loads(render(values))
+    tasks = [machine["States"]["Round"]]
+    per_pool = machine["States"]["EachPool"]["Iterator"]["States"].values()
+    tasks += [s for s in per_pool if "lambda" in s.get("Resource", "")]
+    for state in tasks:
+        retried = {name for rule in state["Retry"] for name in rule["ErrorEquals"] if not name.startswith("Lambda.")}
+        assert retried == set(TRANSIENT_ERROR_NAMES), state
+        assert state["TimeoutSeconds"] < machine["TimeoutSeconds"]
+    assert machine["TimeoutSeconds"] < 60  # below the one-minute schedule
+
+
+def test_a_queued_job_leads_to_a_launched_task(
+    aws: None, routed_lambdas: list[str], model: AdoModel, org_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ecs, world = _world(model, org_url, monkeypatch, [{"name": "linux", "max_agents": 5}])
+    pool = model.create_pool("linux")
+    model.register_agent(pool, "adoscale-placeholder", online=False)
+    model.queue_job(pool)
+    model.queue_job(pool)
+    sfn, machine, _ = _machine()
+    execution = sfn.start_execution(
+        stateMachineArn=machine, input=json.dumps({**DEFAULT_INPUT, "rounds": 2, "cadence_s": 0, "task_wait_s": 1})
+    )["executionArn"]
+    status = _finish(sfn, execution)
+    assert status["status"] == "SUCCEEDED", status
+    tasks = ecs.list_tasks(cluster=world.cluster)["taskArns"]
+    assert len(tasks) == 2  # two queued jobs, two tasks; the second round launched nothing more
+    # Two rounds, each: the round (parallel limit once), one pass for the one pool; one wait after the launch.
+    assert routed_lambdas.count("adoscale-pass") == 4
+    assert routed_lambdas.count("adoscale-waiter") == 1
+
+
+def test_overlapping_executions_launch_no_more_than_the_queue(
+    aws: None, routed_lambdas: list[str], model: AdoModel, org_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ecs, world = _world(model, org_url, monkeypatch, [{"name": "linux", "max_agents": 30}])
+    monkeypatch.setenv("ADOSCALE_LEASE_TABLE", "adoscale-leases")
+    pool = model.create_pool("linux")
+    model.register_agent(pool, "adoscale-placeholder", online=False)
+    for _ in range(12):
+        model.queue_job(pool)
+    sfn, machine, _ = _machine(lease_table="adoscale-leases")
+    run = json.dumps({**DEFAULT_INPUT, "rounds": 1, "cadence_s": 0, "task_wait_s": 1})
+    first = sfn.start_execution(stateMachineArn=machine, input=run)["executionArn"]
+    second = sfn.start_execution(stateMachineArn=machine, input=run)["executionArn"]
+    assert _finish(sfn, first)["status"] == "SUCCEEDED"
+    assert _finish(sfn, second)["status"] == "SUCCEEDED"
+    tasks = ecs.list_tasks(cluster=world.cluster)["taskArns"]
+    assert len(tasks) == 12
+    # moto's interpreter happens to run these two one after the other; the test below forces the overlap.
+
+
+@pytest.mark.parametrize("lease_table", ["adoscale-leases", None])
+def test_concurrent_pool_passes_are_single_flight(
+    aws: None, model: AdoModel, org_url: str, monkeypatch: pytest.MonkeyPatch, lease_table: str | None
+) -> None:
+    """Two overlapping executions reduce to two concurrent `pass` invocations for one pool: forced to
+    observe together, they launch twice without the lease and exactly the queue with it."""
+    ecs, world = _world(model, org_url, monkeypatch, [{"name": "linux", "max_agents": 30}])
+    if lease_table:
+        monkeypatch.setenv("ADOSCALE_LEASE_TABLE", lease_table)
+        _machine(lease_table=lease_table)
+    pool = model.create_pool("linux")
+    model.register_agent(pool, "adoscale-placeholder", online=False)
+    for _ in range(12):
+        model.queue_job(pool)
+    meet_in_observe(monkeypatch, parties=2)
+    results: list[dict[str, Any]] = []
+
+    def invoke() -> None:
+        results.append(pass_.handler({"action": "pass", "pool": "linux"}, Context("adoscale-pass")))
+
+    threads = [threading.Thread(target=invoke) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    launched = len(ecs.list_tasks(cluster=world.cluster)["taskArns"])
+    if lease_table:
+        assert launched == 12
+        assert sorted(bool(r["report"]["skipped"]) for r in results) == [False, True]
+    else:
+        assert launched == 24  # the failure the lease prevents: proof that the passes did overlap
+
+
+def test_a_failing_pool_alerts_naming_it_and_the_others_still_run(
+    aws: None, routed_lambdas: list[str], model: AdoModel, org_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # "no-such-pool" is not in ADO: its pass fails; "linux" must still get its task.
+    ecs, world = _world(model, org_url, monkeypatch, [{"name": "no-such-pool"}, {"name": "linux"}])
+    pool = model.create_pool("linux")
+    model.register_agent(pool, "adoscale-placeholder", online=False)
+    model.queue_job(pool)
+    sfn, machine, queue = _machine()
+    execution = sfn.start_execution(
+        stateMachineArn=machine, input=json.dumps({**DEFAULT_INPUT, "rounds": 1, "cadence_s": 0, "task_wait_s": 1})
+    )["executionArn"]
+    assert _finish(sfn, execution)["status"] == "SUCCEEDED"
+    bodies = _alerts(queue)
     assert any("pool no-such-pool failed" in b and "AdoNotFoundError" in b for b in bodies), bodies
+    assert len(ecs.list_tasks(cluster=world.cluster)["taskArns"]) == 1
 
 
 def test_handlers_reject_malformed_events(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -196,11 +272,16 @@ def test_handlers_reject_malformed_events(monkeypatch: pytest.MonkeyPatch) -> No
             }
         ),
     )
-    with pytest.raises(BadEventError, match="missing field"):
-        decide.handler({"pool": "linux"}, Context("adoscale-decide"))
+    context = Context("adoscale-pass")
+    with pytest.raises(BadEventError, match="action"):
+        pass_.handler({"pool": "linux"}, context)
     with pytest.raises(BadEventError, match="no pool named 'other'"):
-        decide.handler({"pool": "other", "snapshot": {}}, Context("adoscale-decide"))
-    with pytest.raises(BadEventError, match="snapshot"):
-        decide.handler({"pool": "linux", "snapshot": {"pool": "linux"}}, Context("adoscale-decide"))
+        pass_.handler({"action": "pass", "pool": "other"}, context)
+    with pytest.raises(BadEventError, match="total"):
+        pass_.handler({"action": "pass", "pool": "linux", "parallel": {"total": "many"}}, context)
+    with pytest.raises(BadEventError, match="round"):
+        pass_.handler({"action": "round", "round": True}, context)
+    with pytest.raises(BadEventError, match="event"):
+        pass_.handler(["not", "an", "object"], context)
     with pytest.raises(BadEventError, match="launched"):
         waiter.handler({"pool": "linux", "launched": "arn"}, Context("adoscale-waiter"))

@@ -24,7 +24,8 @@ from adoscale.cli import EXIT_AUTH, EXIT_CONFIG, EXIT_FAILED, EXIT_OK, app
 from adoscale.cli.common import ConfigOption, fail, load_or_exit, setup_logging
 from adoscale.compute.ecs import EcsCompute
 from adoscale.config import Config, ConfigError, resolve_pat
-from adoscale.reconcile import PassReport, Reconciler
+from adoscale.lease import DynamoLease
+from adoscale.reconcile import PassReport, PoolReport, Reconciler
 
 config_app = typer.Typer(help="Check and publish adoscale configuration files.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
@@ -32,15 +33,24 @@ app.add_typer(config_app, name="config")
 
 @contextmanager
 def controller(config: Config) -> Iterator[Reconciler]:
-    """A reconciler wired to the real Azure DevOps and ECS (endpoints from the standard AWS settings)."""
+    """A reconciler wired to the real Azure DevOps and ECS (endpoints from the standard AWS settings),
+    single-flight per pool through the configured lease table."""
     try:
         pat = resolve_pat(config, os.environ)
     except ConfigError as exc:
         fail("no Azure DevOps PAT", str(exc))
         raise typer.Exit(EXIT_CONFIG) from None
+    lease = None
+    if config.lease_table:
+        lease = DynamoLease(make_client("dynamodb"), config.lease_table)
+    else:
+        logging.getLogger("adoscale.reconcile").warning(
+            "no lease_table configured: concurrent controllers (another serve, the Lambda) are not coordinated "
+            "and may launch twice for the same jobs"
+        )
     with AdoClient(config.organization_url, pat) as ado:
-        compute = EcsCompute(make_client("ecs"), organization_url=config.organization_url)
-        yield Reconciler(config, ado, compute, clock=lambda: datetime.now(UTC))
+        compute = EcsCompute.for_config(make_client("ecs"), config)
+        yield Reconciler(config, ado, compute, clock=lambda: datetime.now(UTC), lease=lease)
 
 
 def render_report(report: PassReport, console: Console) -> None:
@@ -50,6 +60,8 @@ def render_report(report: PassReport, console: Console) -> None:
     table.add_column("errors / warnings")
     for pool in report.pools:
         notes = [f"[red]{e}[/red]" for e in pool.errors] + [f"[yellow]{w}[/yellow]" for w in pool.warnings]
+        if pool.skipped:
+            notes.insert(0, f"skipped: {pool.skipped}")
         table.add_row(
             pool.pool,
             *(
@@ -79,7 +91,8 @@ def reconcile(
 ) -> None:
     """Run one reconcile pass: observe each pool, decide, act.
 
-    Exit codes: 0 done, 1 a pool failed, 2 invalid configuration, 3 Azure DevOps authentication failed.
+    A pool whose lease another pass holds is skipped and says so (not an error). Exit codes: 0 done, 1 a
+    pool failed, 2 invalid configuration, 3 Azure DevOps authentication failed.
     """
     setup_logging(verbose)
     cfg = load_or_exit(config)
@@ -96,44 +109,58 @@ def reconcile(
     raise typer.Exit(EXIT_OK if report.ok else EXIT_FAILED)
 
 
+class _Shutdown(BaseException):
+    """A signal arrived during a pass: the pass stops where it is (the next one repairs, its lease is given
+    back on the way out)."""
+
+
 @app.command()
 def serve(
     config: Path = ConfigOption,
     interval: float = typer.Option(30.0, "--interval", min=1.0, help="Seconds between passes."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
 ) -> None:
-    """Reconcile in a loop until SIGTERM or Ctrl-C; the pass under way finishes before it stops."""
+    """Reconcile in a loop until SIGTERM or Ctrl-C, which stop it within a few seconds whatever Azure
+    DevOps is doing: a pass under way is abandoned (every action is idempotent, and the next pass repairs
+    a half-done one)."""
     setup_logging(verbose)
     cfg = load_or_exit(config)
+    log = logging.getLogger("adoscale.serve")
     stop = threading.Event()
+    in_pass = threading.Event()
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
-        logging.getLogger("adoscale.serve").info("signal %s: stopping after this pass", signum)
+        log.info("signal %s: stopping", signum)
         stop.set()
+        if in_pass.is_set():
+            # Raised in the main thread, it interrupts even a read that is blocked on a slow response.
+            raise _Shutdown
 
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
-    log = logging.getLogger("adoscale.serve")
-    with controller(cfg) as reconciler:
-        while not stop.is_set():
-            report = _run_pass(reconciler, None, dry_run=False)
-            for pool in report.pools:
-                log.info(
-                    "%s: queued=%d running=%d idle=%d starting=%d launched=%d drained=%d stopped=%d "
-                    "deleted=%d errors=%d",
-                    pool.pool,
-                    pool.queued,
-                    pool.running,
-                    pool.idle,
-                    pool.starting,
-                    pool.launched,
-                    pool.drained,
-                    pool.stopped,
-                    pool.deleted,
-                    len(pool.errors),
-                )
-            stop.wait(interval)
+    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        with controller(cfg) as reconciler:
+            while not stop.is_set():
+                in_pass.set()
+                try:
+                    report = _run_pass(reconciler, None, dry_run=False)
+                finally:
+                    in_pass.clear()
+                for pool in report.pools:
+                    log.info("%s: %s", pool.pool, _one_line(pool))
+                stop.wait(interval)
+    except _Shutdown:
+        log.info("stopped during a pass")
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     raise typer.Exit(EXIT_OK)
+
+
+def _one_line(pool: PoolReport) -> str:
+    if pool.skipped:
+        return f"skipped: {pool.skipped}"
+    counts = ("queued", "running", "idle", "starting", "launched", "drained", "stopped", "deleted")
+    return " ".join(f"{name}={getattr(pool, name)}" for name in counts) + f" errors={len(pool.errors)}"
 
 
 @config_app.command("validate")

@@ -7,8 +7,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from adoscale.config import PoolConfig
-
 POOL_TAG = "adoscale:pool"
 STARTED_BY = "adoscale"
 
@@ -31,15 +29,20 @@ class LaunchResult:
     started: tuple[TaskInfo, ...]
     failures: tuple[str, ...] = ()
     fell_back_to_fargate: int = 0
-    calls: int = 0
 
 
 class Compute(Protocol):
-    def launch(self, pool: PoolConfig, count: int) -> LaunchResult: ...
+    """Where a pool's agents run, by pool name: the adapter knows each pool's placement.
 
-    def list_tasks(self, pool: PoolConfig) -> list[TaskInfo]: ...
+    `token` makes a launch idempotent: the same token launches at most once (ECS RunTask `clientToken`),
+    so a call retried after a lost response starts nothing twice. A launch that fails part-way still
+    returns what did start, with the failures."""
 
-    def stop(self, pool: PoolConfig, task_arn: str, reason: str) -> None: ...
+    def launch(self, pool: str, count: int, token: str) -> LaunchResult: ...
+
+    def list_tasks(self, pool: str) -> list[TaskInfo]: ...
+
+    def stop(self, pool: str, task_arn: str, reason: str) -> None: ...
 
 
 def started_by_for(pool: str, prefix: str = STARTED_BY) -> str:

@@ -1,22 +1,25 @@
 """Agents as ECS Fargate tasks.
 
-Tasks carry the tag `adoscale:pool=<pool>` and `startedBy=adoscale`, and the container learns its pool
+Tasks carry the tag `adoscale:pool=<pool>` and a per-pool `startedBy`, and the container learns its pool
 from `AZP_URL`/`AZP_POOL`; the agent names itself after its task id, so no database pairs agents and
-tasks. RunTask takes at most 10 tasks per call (the AWS limit). A FARGATE_SPOT batch that finds no Spot
-capacity is retried once on FARGATE, and the result says so.
+tasks. RunTask takes at most 10 tasks per call (the AWS limit) and each call carries a `clientToken`
+derived from the pass's launch token and the batch, so a call that botocore retries after a lost response
+starts nothing twice. A FARGATE_SPOT batch that finds no Spot capacity is retried once on FARGATE, and the
+result says so. A batch that fails does not hide the batches that started before it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from adoscale.compute.base import POOL_TAG, STARTED_BY, LaunchResult, TaskInfo, started_by_for, task_id_of
-from adoscale.config import PoolConfig
+from adoscale.config import Config, EcsSettings
 
 log = logging.getLogger("adoscale.compute")
 
@@ -29,29 +32,46 @@ def _is_capacity_failure(reason: str) -> bool:
     return any(word in reason for word in _CAPACITY_WORDS)
 
 
+def client_token(token: str, batch: int, fallback: bool = False) -> str:
+    """RunTask's `clientToken` (at most 64 characters, ASCII 33-126) for one batch of one launch."""
+    return hashlib.sha256(f"{token}/{batch}/{'fargate' if fallback else 'strategy'}".encode()).hexdigest()
+
+
 class EcsCompute:
-    """The `Compute` port on ECS; takes an injected boto3 ECS client."""
+    """The `Compute` port on ECS; takes an injected boto3 ECS client and each pool's placement."""
 
     def __init__(
         self,
         ecs: Any,
+        pools: Mapping[str, EcsSettings],
         *,
         organization_url: str | None = None,
         started_by: str = STARTED_BY,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._ecs = ecs
+        self._pools = dict(pools)
         self._clock = clock
         # Emulators may omit createdAt; then the first time a task is seen stands in for it.
         self._first_seen: dict[str, datetime] = {}
         self._organization_url = organization_url
         self._started_by = started_by
 
+    @classmethod
+    def for_config(cls, ecs: Any, config: Config) -> EcsCompute:
+        return cls(ecs, {pool.name: pool.ecs for pool in config.pools}, organization_url=config.organization_url)
+
     # -- launch ----------------------------------------------------------------------------------
 
-    def _run_task_args(self, pool: PoolConfig, count: int, spot: bool) -> dict[str, Any]:
-        ecs = pool.ecs
-        environment = [{"name": "AZP_POOL", "value": pool.name}]
+    def _settings(self, pool: str) -> EcsSettings:
+        try:
+            return self._pools[pool]
+        except KeyError:
+            raise KeyError(f"no ECS placement configured for pool {pool!r}") from None
+
+    def _run_task_args(self, pool: str, count: int, spot: bool, token: str) -> dict[str, Any]:
+        ecs = self._settings(pool)
+        environment = [{"name": "AZP_POOL", "value": pool}]
         if self._organization_url:
             environment.append({"name": "AZP_URL", "value": self._organization_url})
         environment += [{"name": k, "value": v} for k, v in sorted(ecs.environment.items())]
@@ -59,8 +79,9 @@ class EcsCompute:
             "cluster": ecs.cluster,
             "taskDefinition": ecs.task_definition,
             "count": count,
-            "startedBy": started_by_for(pool.name, self._started_by),
-            "tags": [{"key": POOL_TAG, "value": pool.name}],
+            "startedBy": started_by_for(pool, self._started_by),
+            "tags": [{"key": POOL_TAG, "value": pool}],
+            "clientToken": token,
             "enableECSManagedTags": True,
             "networkConfiguration": {
                 "awsvpcConfiguration": {
@@ -80,57 +101,59 @@ class EcsCompute:
             args["launchType"] = "FARGATE"
         return args
 
-    def launch(self, pool: PoolConfig, count: int) -> LaunchResult:
+    def launch(self, pool: str, count: int, token: str) -> LaunchResult:
+        settings = self._settings(pool)
+        strategy = bool(settings.capacity_provider_strategy)
+        uses_spot = any(p.capacity_provider == "FARGATE_SPOT" for p in settings.capacity_provider_strategy)
         started: list[TaskInfo] = []
         failures: list[str] = []
         fell_back = 0
-        calls = 0
-        remaining = count
-        while remaining > 0:
-            batch = min(RUN_TASK_MAX, remaining)
-            remaining -= batch
-            use_strategy = bool(pool.ecs.capacity_provider_strategy)
-            tasks, batch_failures, call_count = self._run(pool, batch, use_strategy)
-            calls += call_count
-            uses_spot = any(p.capacity_provider == "FARGATE_SPOT" for p in pool.ecs.capacity_provider_strategy)
-            short = batch - len(tasks)
-            if use_strategy and uses_spot and short > 0 and any(_is_capacity_failure(f) for f in batch_failures):
-                log.warning(
-                    "%s: FARGATE_SPOT capacity unavailable for %d task(s); falling back to FARGATE", pool.name, short
-                )
-                more, batch_failures, call_count = self._run(pool, short, False)
-                calls += call_count
+        for batch, first in enumerate(range(0, count, RUN_TASK_MAX)):
+            size = min(RUN_TASK_MAX, count - first)
+            tasks, batch_failures, broken = self._run(pool, size, strategy, client_token(token, batch))
+            short = size - len(tasks)
+            if strategy and uses_spot and short > 0 and any(_is_capacity_failure(f) for f in batch_failures):
+                log.warning("%s: no FARGATE_SPOT capacity for %d task(s); falling back to FARGATE", pool, short)
+                more, batch_failures, broken = self._run(pool, short, False, client_token(token, batch, fallback=True))
                 tasks += more
                 fell_back += len(more)
             started += tasks
             failures += batch_failures
-        return LaunchResult(tuple(started), tuple(failures), fell_back, calls)
+            if broken:
+                # The service or the connection failed: later batches would most likely fail the same
+                # way, and the next pass sees what did start and launches what is still missing.
+                break
+        return LaunchResult(tuple(started), tuple(failures), fell_back)
 
-    def _run(self, pool: PoolConfig, count: int, use_strategy: bool) -> tuple[list[TaskInfo], list[str], int]:
+    def _run(self, pool: str, count: int, use_strategy: bool, token: str) -> tuple[list[TaskInfo], list[str], bool]:
+        """One RunTask call: (started, failures, whether the call itself failed)."""
         try:
-            response = self._ecs.run_task(**self._run_task_args(pool, count, use_strategy))
+            response = self._ecs.run_task(**self._run_task_args(pool, count, use_strategy, token))
         except ClientError as exc:
             error = exc.response.get("Error", {})
-            return [], [f"RunTask: {error.get('Code', 'error')}: {error.get('Message', '')}"], 1
+            return [], [f"RunTask: {error.get('Code', 'error')}: {error.get('Message', '')}"], True
+        except BotoCoreError as exc:
+            return [], [f"RunTask: {type(exc).__name__}: {exc}"], True
         tasks = [self._info(task) for task in response.get("tasks", [])]
         failures = [
             f"RunTask: {failure.get('reason', 'unknown')}"
             + (f" ({failure['detail']})" if failure.get("detail") else "")
             for failure in response.get("failures", [])
         ]
-        return tasks, failures, 1
+        return tasks, failures, False
 
     # -- observe ---------------------------------------------------------------------------------
 
-    def _arns(self, pool: PoolConfig, desired: str) -> Iterator[str]:
+    def _arns(self, pool: str, desired: str) -> Iterator[str]:
         paginator = self._ecs.get_paginator("list_tasks")
-        started_by = started_by_for(pool.name, self._started_by)
-        for page in paginator.paginate(cluster=pool.ecs.cluster, startedBy=started_by, desiredStatus=desired):
+        started_by = started_by_for(pool, self._started_by)
+        cluster = self._settings(pool).cluster
+        for page in paginator.paginate(cluster=cluster, startedBy=started_by, desiredStatus=desired):
             yield from page.get("taskArns", [])
 
-    def list_tasks(self, pool: PoolConfig) -> list[TaskInfo]:
+    def list_tasks(self, pool: str) -> list[TaskInfo]:
         """This pool's tasks: live ones and those stopped recently (ECS keeps them for about an hour)."""
-        cluster = pool.ecs.cluster
+        cluster = self._settings(pool).cluster
         arns = list(dict.fromkeys([*self._arns(pool, "RUNNING"), *self._arns(pool, "STOPPED")]))
         tasks: list[TaskInfo] = []
         for start in range(0, len(arns), DESCRIBE_MAX):
@@ -138,7 +161,7 @@ class EcsCompute:
                 cluster=cluster, tasks=arns[start : start + DESCRIBE_MAX], include=["TAGS"]
             )
             tasks += [self._info(task) for task in response.get("tasks", [])]
-        return [task for task in tasks if task.pool == pool.name]
+        return [task for task in tasks if task.pool == pool]
 
     def _info(self, task: dict[str, Any]) -> TaskInfo:
         tags = {tag.get("key"): tag.get("value") for tag in task.get("tags", [])}
@@ -159,13 +182,13 @@ class EcsCompute:
 
     # -- act -------------------------------------------------------------------------------------
 
-    def stop(self, pool: PoolConfig, task_arn: str, reason: str) -> None:
+    def stop(self, pool: str, task_arn: str, reason: str) -> None:
         """Stop a task; one that is already stopped or gone counts as stopped."""
         try:
-            self._ecs.stop_task(cluster=pool.ecs.cluster, task=task_arn, reason=reason[:255])
+            self._ecs.stop_task(cluster=self._settings(pool).cluster, task=task_arn, reason=reason[:255])
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
             if code in ("InvalidParameterException", "ResourceNotFoundException", "TaskNotFoundException"):
-                log.info("%s: task %s already gone (%s)", pool.name, task_arn, code)
+                log.info("%s: task %s already gone (%s)", pool, task_arn, code)
                 return
             raise

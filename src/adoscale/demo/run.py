@@ -99,7 +99,7 @@ class _EcsTaskWorld:
 
     def fleet_tasks(self) -> Iterable[FleetTask]:
         for pool in self._pools:
-            for task in self._compute.list_tasks(pool):
+            for task in self._compute.list_tasks(pool.name):
                 yield FleetTask(
                     task_arn=task.task_arn,
                     task_id=task.task_id,
@@ -110,8 +110,8 @@ class _EcsTaskWorld:
                 )
 
     def task_exited(self, task_arn: str, reason: str) -> None:
-        pool = self._pools[0]
-        self._compute.stop(pool, task_arn, reason)
+        # Every demo pool runs in the one demo cluster, so any pool's placement can stop the task.
+        self._compute.stop(self._pools[0].name, task_arn, reason)
 
     def running_tasks(self) -> int:
         return sum(1 for task in self.fleet_tasks() if task.running)
@@ -167,7 +167,9 @@ def run_demo(
         hold_moto_tasks_running()
         world = create_ecs_world(ec2, ecs)
         config = parse_config(_config_text(world, f"{server.url}/{ORG}", pools), source="<demo>")
-        compute = EcsCompute(ecs, organization_url=config.organization_url, clock=clock)
+        compute = EcsCompute(
+            ecs, {p.name: p.ecs for p in config.pools}, organization_url=config.organization_url, clock=clock
+        )
         tasks = _EcsTaskWorld(compute, list(config.pools))
         profiles = {p.name: PoolProfile(pool_ids[p.name], dict(p.capabilities)) for p in pools}
         fleet = Fleet(model, tasks, profiles, clock, rng)

@@ -1,23 +1,23 @@
-"""What the control-plane handlers share: the configuration (SSM parameter, cached), a reconciler, and
-one error for events that are not what the workflow sends."""
+"""What the control-plane handlers share: the configuration (SSM parameter, cached), a reconciler wired
+to the real services, and one error for events that are not what the workflow sends."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, TypeVar
-
-from pydantic import ValidationError
 
 from adoscale.ado.client import AdoClient
 from adoscale.compute.ecs import EcsCompute
 from adoscale.config import Config, PoolConfig, parse_config
 from adoscale.handlers._runtime import client, pat, setting
+from adoscale.lease import DynamoLease
 from adoscale.reconcile import Reconciler
 
-T = TypeVar("T")
+# Pool ids by organization, kept for the life of a warm Lambda (they never change for a pool name), so a
+# steady pass makes two ADO calls, not three.
+_POOL_IDS: dict[str, dict[str, int]] = {}
 
 
 class BadEventError(ValueError):
@@ -39,35 +39,22 @@ def load_config() -> Config:
     return parse_config(text, source=source, env=os.environ)
 
 
-def parsed(field: str, parse: Callable[[Any], T], value: Any) -> T:
-    """Parse one field of an event, turning a validation error into one short line that names the field."""
-    try:
-        return parse(value)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join([field, *(str(p) for p in e['loc'])])}: {e['msg']}" for e in exc.errors()[:5])
-        raise BadEventError(problems) from None
+@contextmanager
+def reconciler(config: Config) -> Iterator[Reconciler]:
+    """A reconciler on the real services, with the pool's lease when a lease table is configured
+    (`lease_table`, or `ADOSCALE_LEASE_TABLE` set by the deployment)."""
+    table = config.lease_table or os.environ.get("ADOSCALE_LEASE_TABLE")
+    lease = DynamoLease(client("dynamodb"), table) if table else None
+    with AdoClient(config.organization_url, pat()) as ado:
+        compute = EcsCompute.for_config(client("ecs"), config)
+        pool_ids = _POOL_IDS.setdefault(config.organization_url, {})
+        yield Reconciler(config, ado, compute, lambda: datetime.now(UTC), lease=lease, pool_ids=pool_ids)
 
 
-def require(event: Any, *keys: str) -> dict[str, Any]:
-    if not isinstance(event, dict):
-        raise BadEventError(f"expected a JSON object, got {type(event).__name__}")
-    missing = [k for k in keys if k not in event]
-    if missing:
-        raise BadEventError(f"missing field(s): {', '.join(missing)}")
-    return event
-
-
-def pool_config(config: Config, name: Any) -> PoolConfig:
+def pool_config(config: Config, name: str) -> PoolConfig:
     for pool in config.pools:
         if pool.name == name:
             return pool
     raise BadEventError(
         f"no pool named {name!r} in the configuration (pools: {', '.join(p.name for p in config.pools)})"
     )
-
-
-@contextmanager
-def reconciler(config: Config) -> Iterator[Reconciler]:
-    with AdoClient(config.organization_url, pat()) as ado:
-        compute = EcsCompute(client("ecs"), organization_url=config.organization_url)
-        yield Reconciler(config, ado, compute, lambda: datetime.now(UTC))

@@ -1,33 +1,53 @@
 """Lambda entry `adoscale.handlers.waiter.handler`: after a launch, are the new tasks RUNNING or STOPPED?
 
-Event: the act output (`"launched"`: task ARNs); result: the same with `"pending"` (count) and
-`"failed"` (tasks that stopped before running, with their reasons), and `wait_rounds` increased.
+Event: the pass's output (`"pool"`, `"launched"`: task ARNs, `"wait_rounds"`); result: the same with
+`"pending"` (tasks still starting) and `"failed"` (tasks that stopped before running, with their reasons),
+and `wait_rounds` increased. Read-only: it never changes anything.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
-from adoscale.handlers._control import BadEventError, load_config, pool_config, require
+from adoscale.handlers._control import BadEventError, load_config, pool_config
 from adoscale.handlers._runtime import client
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "adoscale"))
 
+DESCRIBE_MAX = 100
+TaskArn = Annotated[str, Field(min_length=1, max_length=2048)]
 
-@logger.inject_lambda_context(log_event=False, correlation_id_path="execution")
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    body = require(event, "pool", "launched")
-    arns = body["launched"]
-    if not isinstance(arns, list):
-        raise BadEventError("launched: expected a list of task ARNs")
-    pool = pool_config(load_config(), body["pool"])
+
+class WaitEvent(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    pool: Annotated[str, Field(min_length=1, max_length=256)]
+    launched: list[TaskArn] = Field(max_length=1000)
+    wait_rounds: StrictInt = Field(0, ge=0, le=100)
+    task_wait_s: StrictInt = Field(10, ge=1, le=120)
+
+
+def handler(event: Any, context: Any) -> dict[str, Any]:
+    try:
+        try:
+            request = WaitEvent.model_validate(event)
+        except ValidationError as exc:
+            raise BadEventError(
+                "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(event)'}: {e['msg']}" for e in exc.errors()[:5])
+            ) from None
+        pool = pool_config(load_config(), request.pool)
+    except BadEventError as exc:
+        logger.error("bad event", extra={"reason": str(exc)})  # noqa: TRY400 - bad input, no traceback
+        raise
     pending, failed = 0, []
     ecs = client("ecs")
-    for start in range(0, len(arns), 100):
-        described = ecs.describe_tasks(cluster=pool.ecs.cluster, tasks=arns[start : start + 100])
+    arns = request.launched
+    for start in range(0, len(arns), DESCRIBE_MAX):
+        described = ecs.describe_tasks(cluster=pool.ecs.cluster, tasks=arns[start : start + DESCRIBE_MAX])
         for task in described.get("tasks", []):
             status = task.get("lastStatus", "")
             if status == "STOPPED" and not task.get("startedAt"):
@@ -37,4 +57,11 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         failed += [{"task": f.get("arn", ""), "reason": f.get("reason", "")} for f in described.get("failures", [])]
     if failed:
         logger.warning("tasks failed to start", extra={"pool": pool.name, "failed": failed})
-    return {**body, "pending": pending, "failed": failed, "wait_rounds": int(body.get("wait_rounds", 0)) + 1}
+    return {
+        "pool": pool.name,
+        "launched": arns,
+        "task_wait_s": request.task_wait_s,
+        "pending": pending,
+        "failed": failed,
+        "wait_rounds": request.wait_rounds + 1,
+    }

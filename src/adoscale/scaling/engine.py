@@ -106,13 +106,16 @@ def _idle_seconds(agent: AgentView, snapshot: PoolSnapshot) -> float:
     return 0.0 if since is None else (snapshot.now - since).total_seconds()
 
 
-def plan(snapshot: PoolSnapshot, policy: PoolPolicy) -> Plan:
-    c = classify(snapshot, policy)
-    warnings: list[str] = []
-    queued = max(0, snapshot.queued)
+@dataclass(slots=True)
+class _Reclaim:
+    enable: list[EnableAgent]
+    finish_drain: list[tuple[AgentView, TaskView | None]]
+    supply: int  # idle agents, starting tasks and the agents taken back
 
-    # Disabled idle agents are left over from an interrupted drain: take them back if the queue needs
-    # them, otherwise finish the drain.
+
+def _reclaim_disabled(c: Classification, queued: int, policy: PoolPolicy) -> _Reclaim:
+    """Disabled idle agents are left over from an interrupted drain: take them back if the queue needs
+    them, otherwise finish the drain."""
     supply = len(c.idle) + len(c.starting)
     enable: list[EnableAgent] = []
     finish_drain: list[tuple[AgentView, TaskView | None]] = []
@@ -124,9 +127,13 @@ def plan(snapshot: PoolSnapshot, policy: PoolPolicy) -> Plan:
             supply += 1
         else:
             finish_drain.append((agent, task))
-    idle_count = len(c.idle) + len(enable)
+    return _Reclaim(enable, finish_drain, supply)
 
-    # Launch.
+
+def _launch(
+    c: Classification, snapshot: PoolSnapshot, policy: PoolPolicy, queued: int, supply: int, idle_count: int
+) -> Launch | None:
+    """What the queue, standby and min_agents need beyond supply, within max_agents and the parallel limit."""
     live = len(c.live_tasks)
     total = len(c.busy) + idle_count + len(c.starting)
     want = queued + policy.standby_agents - supply
@@ -147,14 +154,25 @@ def plan(snapshot: PoolSnapshot, policy: PoolPolicy) -> Plan:
             if launch_count > parallel_room:
                 launch_count = max(0, parallel_room)
                 reasons.append(f"capped by the parallel-job limit ({snapshot.parallel_capacity} for this pool)")
-    launch = Launch(launch_count, "; ".join(reasons)) if launch_count or reasons else None
+    return Launch(launch_count, "; ".join(reasons)) if launch_count or reasons else None
 
-    # Drain idle agents past their timeout (and any above max_agents), keeping what the queue, standby
-    # and min_agents need. Only agents whose task we know can be drained: others are not ours to stop.
+
+def _drains(
+    c: Classification,
+    snapshot: PoolSnapshot,
+    policy: PoolPolicy,
+    queued: int,
+    reclaim: _Reclaim,
+    idle_count: int,
+) -> list[Drain]:
+    """Idle agents past their timeout (and any above max_agents), keeping what the queue, standby and
+    min_agents need. Only agents whose task we know can be drained: others are not ours to stop."""
     drain: list[Drain] = [
         Drain(agent.agent_id, agent.name, task.task_arn if task else None, "completing an interrupted drain")
-        for agent, task in finish_drain
+        for agent, task in reclaim.finish_drain
     ]
+    live = len(c.live_tasks)
+    total = len(c.busy) + idle_count + len(c.starting)
     keep_idle = queued + policy.standby_agents
     ours: list[tuple[AgentView, TaskView]] = sorted(
         ((agent, task) for agent, task in c.idle if task is not None and task.status.live),
@@ -176,20 +194,32 @@ def plan(snapshot: PoolSnapshot, policy: PoolPolicy) -> Plan:
             continue
         drain.append(Drain(agent.agent_id, agent.name, task.task_arn, reason))
         removable -= 1
+    return sorted(drain, key=lambda d: d.agent_id)
 
-    # Tasks whose agent never came online.
-    stop = [
-        StopTask(task.task_arn, f"agent did not come online within {policy.startup_timeout_seconds} s")
+
+def _stops(c: Classification, snapshot: PoolSnapshot, policy: PoolPolicy) -> tuple[list[StopTask], list[str]]:
+    """Tasks whose agent never came online, and tasks whose run-once agent finished and went offline."""
+    prefix = policy.agent_name_prefix
+    stalled = [
+        StopTask(
+            task.task_arn,
+            f"agent did not come online within {policy.startup_timeout_seconds} s",
+            prefix + task.task_id,
+        )
         for task in sorted(c.stalled, key=lambda t: t.task_arn)
     ]
-    stalled_warnings = list(stop)
-    stop += [
-        StopTask(task.task_arn, "its agent finished its job and disconnected")
+    finished = [
+        StopTask(task.task_arn, "its agent finished its job and disconnected", prefix + task.task_id)
         for task in sorted(c.finished, key=lambda t: t.task_arn)
     ]
-    warnings.extend(f"{snapshot.pool}: stopping {s.task_arn}: {s.reason}" for s in stalled_warnings)
+    warnings = [f"{snapshot.pool}: stopping {s.task_arn}: {s.reason}" for s in stalled]
+    return stalled + finished, warnings
 
-    # Dead registrations: offline, not busy, ours by name, and their task is gone or stopped.
+
+def _deletes(c: Classification, snapshot: PoolSnapshot, policy: PoolPolicy) -> tuple[list[DeleteAgent], list[str]]:
+    """Dead registrations: offline, not busy, ours by name, and their task is gone or stopped. The
+    placeholder is kept, and so is the last registration of a pool that has no placeholder."""
+    warnings: list[str] = []
     dead: list[AgentView] = []
     for agent in c.offline:
         task = c.task_of.get(agent.name)
@@ -211,15 +241,27 @@ def plan(snapshot: PoolSnapshot, policy: PoolPolicy) -> Plan:
         DeleteAgent(agent.agent_id, agent.name, "offline and its task is gone")
         for agent in sorted(dead, key=lambda a: a.agent_id)
     ]
+    return delete, warnings
 
+
+def plan(snapshot: PoolSnapshot, policy: PoolPolicy) -> Plan:
+    """The whole decision, phase by phase: reclaim disabled agents, launch, drain, stop, delete."""
+    c = classify(snapshot, policy)
+    queued = max(0, snapshot.queued)
+    reclaim = _reclaim_disabled(c, queued, policy)
+    idle_count = len(c.idle) + len(reclaim.enable)
+    launch = _launch(c, snapshot, policy, queued, reclaim.supply, idle_count)
+    drain = _drains(c, snapshot, policy, queued, reclaim, idle_count)
+    stop, stop_warnings = _stops(c, snapshot, policy)
+    delete, delete_warnings = _deletes(c, snapshot, policy)
     return Plan(
         pool=snapshot.pool,
         launch=launch,
-        drain=tuple(sorted(drain, key=lambda d: d.agent_id)),
+        drain=tuple(drain),
         stop=tuple(stop),
         delete=tuple(delete),
-        enable=tuple(enable),
-        warnings=tuple(warnings),
+        enable=tuple(reclaim.enable),
+        warnings=(*stop_warnings, *delete_warnings),
         idle=len(c.idle),
         busy=len(c.busy),
         starting=len(c.starting),

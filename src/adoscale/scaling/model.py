@@ -95,8 +95,12 @@ class Drain:
 
 @dataclass(frozen=True, slots=True)
 class StopTask:
+    """Stop a task whose agent is not working; `agent_name` is the name its agent has or will have, which
+    the act step reads again right before stopping."""
+
     task_arn: str
     reason: str
+    agent_name: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,6 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from adoscale.compute.base import LaunchResult, TaskInfo, started_by_for
-from adoscale.config import PoolConfig
 from adoscale.emulator import AdoModel
 
 
@@ -120,11 +119,15 @@ class SimFargate:
         self._waiting_agents: set[str] = set()  # tasks whose agent is online without a job
         self._ids = itertools.count(1)
         self.stats = SimStats()
-        self.requeued: dict[int, int] = {}  # new request id -> the Spot-interrupted request it replaces
+        self.requeued: dict[int, int] = {}
+        self._launches: dict[str, LaunchResult] = {}  # new request id -> the Spot-interrupted request it replaces
 
     # -- the Compute port ------------------------------------------------------------------------
 
-    def launch(self, pool: PoolConfig, count: int) -> LaunchResult:
+    def launch(self, pool: str, count: int, token: str) -> LaunchResult:
+        # RunTask's clientToken rule: the same token launches once; a repeat answers the first result.
+        if token in self._launches:
+            return self._launches[token]
         started: list[TaskInfo] = []
         failures: list[str] = []
         self.stats.calls += (count + 9) // 10
@@ -134,24 +137,25 @@ class SimFargate:
                 failures.append("RESOURCE:FARGATE capacity is unavailable at this time")
                 continue
             task_id = f"{next(self._ids):032x}"
-            task = SimTask(f"arn:aws:ecs:sim:0:task/sim/{task_id}", task_id, pool.name, self._events.now)
+            task = SimTask(f"arn:aws:ecs:sim:0:task/sim/{task_id}", task_id, pool, self._events.now)
             self.tasks[task.arn] = task
             self.stats.launched += 1
             self._events.after(self._rng.uniform(*self.profile.to_running_s), partial(self._running, task))
             started.append(self._info(task))
-        return LaunchResult(tuple(started), tuple(failures))
+        self._launches[token] = LaunchResult(tuple(started), tuple(failures))
+        return self._launches[token]
 
-    def list_tasks(self, pool: PoolConfig) -> list[TaskInfo]:
+    def list_tasks(self, pool: str) -> list[TaskInfo]:
         horizon = self._events.now - timedelta(hours=1)
         mine = [
             t
             for t in self.tasks.values()
-            if t.pool == pool.name and (t.live or (t.stopped_at is not None and t.stopped_at > horizon))
+            if t.pool == pool and (t.live or (t.stopped_at is not None and t.stopped_at > horizon))
         ]
         self.stats.calls += 1 + (len(mine) + 99) // 100
         return [self._info(t) for t in mine]
 
-    def stop(self, pool: PoolConfig, task_arn: str, reason: str) -> None:
+    def stop(self, pool: str, task_arn: str, reason: str) -> None:
         self.stats.calls += 1
         task = self.tasks.get(task_arn)
         if task is None or not task.live:

@@ -15,6 +15,7 @@ import httpx
 from adoscale.ado import AdoClient, Demand, RetryPolicy
 from adoscale.config import parse_config
 from adoscale.emulator import AdoModel, FaultRule, Faults, make_app
+from adoscale.lease import MemoryLease
 from adoscale.reconcile import Reconciler, policy_for
 from adoscale.sim.fargate import EventQueue, FargateProfile, SimFargate
 from adoscale.sim.policies import SimPolicy
@@ -174,6 +175,8 @@ def simulate(
         ado,
         fargate,
         events.clock,
+        lease=MemoryLease(events.clock),
+        monotonic=client_time.clock,
         decide=policy.decide,
         policy=lambda pool, now: policy.policy_at(policy_for(pool), now),
     )

@@ -1,5 +1,8 @@
-"""The Step Functions workflow (ASL JSON): ListPools, then a Map over pools of observe, decide, act,
-several rounds per execution, with Retry on transient errors and an SNS alert on failure.
+"""The Step Functions workflow (ASL JSON): the cadence, the wait for launched tasks, and alerts — nothing
+else. Each round reads the parallel-job limit once (the pass function's `round` action), then a Map runs
+one pass per pool (`pass` action: lease, observe, decide, act). Retry lists only the transient errors of
+`adoscale.transient` and re-runs the whole pass, which observes again; a pool's failure alerts naming the
+pool and does not stop the others.
 
 The definition carries `${name}` placeholders for the function ARNs and the alert topic; Terraform renders
 it with `templatefile()`, and `render()` does the same in Python.
@@ -13,9 +16,10 @@ from collections.abc import Mapping
 from importlib import resources
 from typing import Any
 
-PLACEHOLDERS = ("queue_data_arn", "decide_arn", "act_arn", "waiter_arn", "alert_topic_arn")
+PLACEHOLDERS = ("pass_arn", "waiter_arn", "alert_topic_arn")
 
-# The execution input the schedule sends: 4 observations 15 s apart per 1-minute execution.
+# The execution input the schedule sends: up to 4 rounds 15 s apart per 1-minute execution (fewer when a
+# round waited for launched tasks: the pass function ends the loop when another round would not fit).
 DEFAULT_INPUT = {"rounds": 4, "cadence_s": 15, "task_wait_s": 10}
 
 

@@ -1,0 +1,161 @@
+"""Lambda entry `adoscale.handlers.pass_.handler`: the workflow's one unit of work.
+
+Two actions, both thin translations onto `adoscale.reconcile.Reconciler`:
+
+- `{"action": "round", "round": N, "rounds": R, "cadence_s": C, "task_wait_s": W, "started_at": ISO}` reads
+  the organization's parallel-job limit once for the round and answers the pools to visit, the next round
+  number and whether this is the last round that fits in the execution's time budget.
+- `{"action": "pass", "pool": NAME, "parallel": {...} | null, "pass_id": ID}` runs one pass over one pool
+  (lease, observe, decide, act) and answers its report and the ARNs of the tasks it launched, for the
+  workflow's wait. The pool's queue metrics go out in CloudWatch embedded metric format from the report.
+
+A malformed event is logged and rejected with `BadEventError` (not in the workflow's Retry list, so it is
+caught and alerted, never retried); only the errors in `adoscale.transient` are retried.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
+
+from adoscale.config import Config, PoolConfig
+from adoscale.handlers._control import BadEventError, load_config, pool_config, reconciler
+from adoscale.reconcile import ParallelShare, PoolReport, new_pass_id
+
+logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "adoscale"))
+
+# Seconds kept free before the Lambda timeout, and budget of one round (a pass plus the task wait),
+# to decide whether another round fits before the execution's TimeoutSeconds.
+LAMBDA_MARGIN_S = 3.0
+EXECUTION_BUDGET_S = 50.0
+ROUND_BUDGET_S = 25.0
+
+PoolName = Annotated[str, Field(min_length=1, max_length=256)]
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class RoundEvent(_Event):
+    action: Literal["round"]
+    round: StrictInt = Field(0, ge=0, le=1000)
+    rounds: StrictInt = Field(4, ge=1, le=60)
+    cadence_s: StrictInt = Field(15, ge=0, le=300)
+    task_wait_s: StrictInt = Field(10, ge=1, le=120)
+    started_at: datetime | None = None
+
+
+class ParallelIn(_Event):
+    total: StrictInt = Field(ge=0, le=1_000_000)
+    running_by_pool: dict[str, StrictInt] = Field(default_factory=dict, max_length=10_000)
+
+
+class PassEvent(_Event):
+    action: Literal["pass"]
+    pool: PoolName
+    parallel: ParallelIn | None = None
+    pass_id: str | None = Field(None, min_length=1, max_length=200)
+    task_wait_s: StrictInt = Field(10, ge=1, le=120)
+
+
+class Event(BaseModel):
+    body: Annotated[RoundEvent | PassEvent, Field(discriminator="action")]
+
+
+def parse_event(event: Any) -> RoundEvent | PassEvent:
+    """The event as the workflow sends it, or BadEventError naming the field."""
+    try:
+        return Event.model_validate({"body": event}).body
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'][1:]) or '(event)'}: {e['msg']}" for e in exc.errors()[:5]
+        )
+        raise BadEventError(problems) from None
+
+
+def handler(event: Any, context: Any) -> dict[str, Any]:
+    try:
+        request = parse_event(event)
+        config = load_config()
+        if isinstance(request, RoundEvent):
+            return _round(request, config)
+        pool = pool_config(config, request.pool)
+    except BadEventError as exc:
+        logger.error("bad event", extra={"reason": str(exc)})  # noqa: TRY400 - bad input, no traceback
+        raise
+    return _pass(request, pool, config, context)
+
+
+def _round(request: RoundEvent, config: Config) -> dict[str, Any]:
+    with reconciler(config) as rec:
+        share = rec.parallel_share()
+    now = datetime.now(UTC)
+    started = request.started_at or now
+    elapsed = (now - started).total_seconds()
+    next_round = request.round + 1
+    last = next_round >= request.rounds or elapsed + request.cadence_s + ROUND_BUDGET_S > EXECUTION_BUDGET_S
+    return {
+        "round": next_round,
+        "rounds": request.rounds,
+        "cadence_s": request.cadence_s,
+        "task_wait_s": request.task_wait_s,
+        "started_at": started.isoformat(),
+        "last_round": last,
+        "pools": [{"pool": p.name} for p in config.pools],
+        "parallel": share.as_dict() if share is not None else None,
+    }
+
+
+def _pass(request: PassEvent, pool: PoolConfig, config: Config, context: Any) -> dict[str, Any]:
+    parallel = ParallelShare.from_dict(request.parallel.model_dump()) if request.parallel else None
+    remaining = _remaining_s(context)
+    with reconciler(config) as rec:
+        report = rec.run_pool(
+            pool,
+            parallel=parallel,
+            pass_id=request.pass_id or new_pass_id(_origin(context)),
+            deadline_s=None if remaining is None else max(1.0, remaining - LAMBDA_MARGIN_S),
+            raise_errors=True,  # transient ones are retried by the workflow, which re-runs the whole pass
+        )
+    _publish(report, config)
+    logger.info("pass", extra=report.as_dict())
+    return {
+        "pool": pool.name,
+        "report": report.as_dict(),
+        "launched": report.launched_tasks,
+        "task_wait_s": request.task_wait_s,
+        "wait_rounds": 0,
+    }
+
+
+def _remaining_s(context: Any) -> float | None:
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    return remaining() / 1000.0 if callable(remaining) else None
+
+
+def _origin(context: Any) -> str:
+    return f"lambda:{getattr(context, 'aws_request_id', 'local')}"
+
+
+def _publish(report: PoolReport, config: Config) -> None:
+    """Queue metrics for the pool, from the pass's own report (no extra reads)."""
+    if report.skipped:
+        return
+    metrics = EphemeralMetrics(namespace=config.metrics_namespace)
+    metrics.add_dimension(name="Pool", value=report.pool)
+    for name, value in (
+        (os.environ.get("ADOSCALE_METRIC_NAME", "QueuedJobs"), report.queued),
+        ("RunningJobs", report.running),
+        ("IdleAgents", report.idle),
+        ("BusyAgents", report.busy),
+        ("StartingTasks", report.starting),
+        ("LaunchedTasks", report.launched),
+    ):
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    metrics.flush_metrics()

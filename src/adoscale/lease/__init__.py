@@ -1,0 +1,11 @@
+"""Single flight per pool: a pass acts on a pool only while it holds that pool's lease.
+
+The port (`Lease`) and its adapters: DynamoDB for every real runtime (CLI and Lambda), memory for the
+simulator and tests, and `Unleased` for a lone controller with no table configured.
+"""
+
+from adoscale.lease.base import Lease, LeaseHeld, Unleased
+from adoscale.lease.dynamodb import DynamoLease
+from adoscale.lease.memory import MemoryLease
+
+__all__ = ["DynamoLease", "Lease", "LeaseHeld", "MemoryLease", "Unleased"]

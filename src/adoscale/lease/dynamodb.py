@@ -1,0 +1,82 @@
+"""The lease in DynamoDB: one item per pool (`pool` string partition key) with `owner` and `expires_at`
+(epoch seconds, also the table's TTL attribute, so abandoned items disappear by themselves).
+
+Acquire is one conditional PutItem: it succeeds when the item is absent, already ours, or expired. Release
+is one conditional DeleteItem on the owner. Both are single requests, so there is nothing to roll back.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from adoscale.lease.base import LeaseHeld
+from adoscale.transient import AwsUnavailableError, is_transient_aws
+
+CONDITIONAL_FAILED = "ConditionalCheckFailedException"
+
+
+class DynamoLease:
+    def __init__(
+        self,
+        dynamodb: Any,
+        table: str,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._db = dynamodb
+        self._table = table
+        self._clock = clock
+
+    def acquire(self, pool: str, owner: str, ttl_s: float) -> LeaseHeld | None:
+        from botocore.exceptions import ClientError
+
+        now = self._clock().timestamp()
+        try:
+            self._db.put_item(
+                TableName=self._table,
+                Item={
+                    "pool": {"S": pool},
+                    "owner": {"S": owner},
+                    "expires_at": {"N": str(math.ceil(now + ttl_s))},
+                },
+                ConditionExpression="attribute_not_exists(#p) OR #o = :owner OR #e < :now",
+                ExpressionAttributeNames={"#p": "pool", "#o": "owner", "#e": "expires_at"},
+                ExpressionAttributeValues={":owner": {"S": owner}, ":now": {"N": str(math.floor(now))}},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            if error.get("Code") == CONDITIONAL_FAILED:
+                return _holder(exc.response.get("Item"))
+            if is_transient_aws(exc):
+                raise AwsUnavailableError(f"lease table {self._table}: {error.get('Code')}") from exc
+            raise
+        return None
+
+    def release(self, pool: str, owner: str) -> None:
+        from botocore.exceptions import ClientError
+
+        try:
+            self._db.delete_item(
+                TableName=self._table,
+                Key={"pool": {"S": pool}},
+                ConditionExpression="#o = :owner",
+                ExpressionAttributeNames={"#o": "owner"},
+                ExpressionAttributeValues={":owner": {"S": owner}},
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != CONDITIONAL_FAILED:
+                raise
+            # Not ours any more (expired and taken over): nothing to give back.
+
+
+def _holder(item: Any) -> LeaseHeld:
+    if not isinstance(item, dict):
+        return LeaseHeld("unknown", None)
+    owner = item.get("owner", {}).get("S", "unknown")
+    expires = item.get("expires_at", {}).get("N")
+    when = datetime.fromtimestamp(float(expires), UTC) if expires else None
+    return LeaseHeld(str(owner), when)
