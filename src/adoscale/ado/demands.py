@@ -2,7 +2,9 @@
 
 ADO serialises demands as plain strings: a bare name (``"java"``: the capability exists), or
 ``"<name> -equals <value>"``, or ``"<name> -gtVersion <version>"``. Names compare case-insensitively, as
-ADO's own matcher does; ``-equals`` values compare case-insensitively too.
+ADO's own matcher does; ``-equals`` values compare case-insensitively too. ``-gtVersion`` parses both
+sides as .NET's ``System.Version`` does (2 to 4 numeric parts, pre-release suffix dropped), as the service
+does: ``java -gtVersion 11.0`` is *not* met by a capability ``17``.
 
 ``Agent.Version`` demands are ignored unless the capabilities carry ``Agent.Version``: adoscale often asks
 the question for agents that do not exist yet (a pool's configured capabilities), and every agent
@@ -15,6 +17,8 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+_NUMBER = re.compile(r"^\s*[+-]?\d+\s*$")
+_INT32_MAX = 2**31 - 1
 _OPERATOR = re.compile(r"^(?P<name>\S+)\s+-(?P<op>equals|gtVersion)\s+(?P<value>.+?)\s*$", re.IGNORECASE)
 
 
@@ -35,12 +39,31 @@ class Demand:
         return cls(text)
 
 
-def _version_key(version: str) -> tuple[int, ...]:
-    parts: list[int] = []
-    for piece in version.strip().split("."):
-        digits = re.match(r"\d+", piece)
-        parts.append(int(digits.group()) if digits else 0)
-    return tuple(parts)
+def _version_key(version: str | None) -> tuple[int, ...] | None:
+    """.NET `System.Version` parsing after the service's pre-release cut; None when it does not parse."""
+    if not version:
+        return None
+    cut = version.find("-")
+    if cut > 0:
+        version = version[:cut]
+    parts = version.split(".")
+    if not 2 <= len(parts) <= 4 or not all(_NUMBER.match(p) for p in parts):
+        return None
+    numbers = [int(p.strip()) for p in parts]
+    if any(n < 0 or n > _INT32_MAX for n in numbers):
+        return None
+    return tuple(numbers + [-1] * (4 - len(numbers)))  # .NET: a missing part is -1, so 1.0 < 1.0.0
+
+
+def _at_least(have: str, wanted: str) -> bool:
+    """The service's rule: an unparsable demand is met by anything, an unparsable capability by nothing
+    parsable."""
+    have_key, wanted_key = _version_key(have), _version_key(wanted)
+    if wanted_key is None:
+        return True
+    if have_key is None:
+        return False
+    return have_key >= wanted_key
 
 
 def demand_satisfied(demand: Demand, capabilities: Mapping[str, str]) -> bool:
@@ -55,9 +78,9 @@ def demand_satisfied(demand: Demand, capabilities: Mapping[str, str]) -> bool:
         return True
     have = lowered[key] or ""
     if demand.operator == "equals":
-        return have.strip().lower() == (demand.value or "").strip().lower()
+        return have.lower() == (demand.value or "").lower()
     # ADO calls this demand "minimum version": equal versions satisfy it.
-    return _version_key(have) >= _version_key(demand.value or "")
+    return _at_least(have, demand.value or "")
 
 
 def satisfies(capabilities: Mapping[str, str], demands: Iterable[str]) -> bool:

@@ -15,10 +15,13 @@ from collections import Counter, OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from adoscale.ado.demands import satisfies
+from adoscale.emulator.demands import ado_satisfies
 
 Clock = Callable[[], datetime]
+Event = dict[str, Any]
+Subscriber = Callable[[Event], None]
 
 FINISHED_KEPT = 50  # finished requests a plain jobrequests GET still returns, as the service does
 LOCK_DURATION = timedelta(minutes=10)
@@ -90,6 +93,8 @@ class Job:
     result: str | None = None
     reserved_agent: int | None = None
     locked_until: datetime | None = None
+    duration_s: float | None = None  # set: the job finishes this long after it starts (see `tick`)
+    project_id: str | None = None
 
 
 @dataclass(slots=True)
@@ -106,6 +111,7 @@ class Environment:
     pool_id: int
     created_on: datetime
     resources: dict[int, VmResource] = field(default_factory=dict)
+    description: str = ""
 
 
 @dataclass(slots=True)
@@ -130,6 +136,11 @@ class Stats:
         self.total = 0
         self.by_route.clear()
         self.faults.clear()
+
+
+def matchable_capabilities(agent: Agent) -> dict[str, str]:
+    """The capabilities the service matches: a real agent always reports its version as `Agent.Version`."""
+    return {"Agent.Version": agent.version, **agent.capabilities}
 
 
 def _utcnow() -> datetime:
@@ -168,6 +179,35 @@ class AdoModel:
         self._resource_ids = itertools.count(100)  # VM resource ids are their own sequence
         self._build_ids = itertools.count(5000)
         self._parallel_limit: int | None = None
+        self._subscribers: list[Subscriber] = []
+
+    # -- job events --------------------------------------------------------------------------------
+
+    def subscribe(self, callback: Subscriber) -> Callable[[], None]:
+        """Call `callback` with an event dict when a job is queued, assigned, started or completed.
+
+        The dict is the service-hook payload the HTTP layer delivers (see `adoscale.emulator.hooks`). The
+        callback runs on the thread that changed the model, under its lock: it must be quick and must not
+        block (queue work elsewhere). Returns a function that unsubscribes.
+        """
+        with self.lock:
+            self._subscribers.append(callback)
+
+        def unsubscribe() -> None:
+            with self.lock:
+                if callback in self._subscribers:
+                    self._subscribers.remove(callback)
+
+        return unsubscribe
+
+    def _emit(self, job: Job, transition: str) -> None:
+        if not self._subscribers:
+            return
+        from adoscale.emulator.hooks import job_event  # the payload builder depends on the model
+
+        event = job_event(self, job, transition)
+        for callback in list(self._subscribers):
+            callback(event)
 
     # -- pools -----------------------------------------------------------------------------------
 
@@ -299,8 +339,17 @@ class AdoModel:
 
     # -- jobs ------------------------------------------------------------------------------------
 
-    def queue_job(self, pool_id: int, demands: list[str] | None = None) -> int:
+    def queue_job(
+        self,
+        pool_id: int,
+        demands: list[str] | None = None,
+        *,
+        duration_s: float | None = None,
+        project: str | None = None,
+    ) -> int:
+        """Queue a job; with `duration_s`, it finishes that long after it starts (checked by `tick`)."""
         with self.lock:
+            project_id = self.project(project).id if project is not None else None
             pool = self.pool(pool_id)
             request_id = next(self._request_ids)
             job = Job(
@@ -312,9 +361,12 @@ class AdoModel:
                 job_id=str(uuid.uuid4()),
                 definition_id=1 + request_id % 7,
                 build_id=next(self._build_ids),
+                duration_s=duration_s,
+                project_id=project_id,
             )
             self._jobs[request_id] = job
             pool.unfinished[request_id] = job
+            self._emit(job, "queued")
             self._assign(pool)
             return request_id
 
@@ -348,8 +400,11 @@ class AdoModel:
             if job.reserved_agent is None or job.result is not None:
                 raise EmulatorError(400, "TaskAgentJobStateException", f"Job {request_id} is not assigned.")
             now = self.clock()
+            started = job.receive_time is None
             job.receive_time = job.receive_time or now
             job.locked_until = now + LOCK_DURATION
+            if started:
+                self._emit(job, "started")
 
     def finish_job(self, request_id: int, result: str = "succeeded") -> None:
         with self.lock:
@@ -372,7 +427,24 @@ class AdoModel:
             pool.unfinished.pop(request_id, None)
             pool.finished.append(job)
             pool.finished_count += 1
+            self._emit(job, "completed")
             self._assign(pool)
+
+    def tick(self) -> list[int]:
+        """Finish running jobs whose `duration_s` has elapsed by the model's clock; returns their ids."""
+        with self.lock:
+            now = self.clock()
+            due = [
+                job.request_id
+                for job in self._jobs.values()
+                if job.result is None
+                and job.duration_s is not None
+                and job.receive_time is not None
+                and (now - job.receive_time).total_seconds() >= job.duration_s
+            ]
+            for request_id in due:
+                self.finish_job(request_id)
+            return due
 
     def add_finished_jobs(self, pool_id: int, count: int, result: str = "succeeded") -> None:
         """Bulk history for tests: `count` jobs that were queued, ran and finished (no agent needed)."""
@@ -407,22 +479,28 @@ class AdoModel:
         for job in pool.unfinished.values():
             if job.reserved_agent is not None:
                 continue
-            agent = next((a for a in idle if satisfies(a.capabilities, job.demands)), None)
+            agent = next((a for a in idle if ado_satisfies(matchable_capabilities(a), job.demands)), None)
             if agent is None:
                 continue
             idle.remove(agent)
             job.reserved_agent = agent.id
             job.assign_time = now
             agent.assigned_request = job.request_id
+            self._emit(job, "assigned")
             if self.auto_start:
                 job.receive_time = now
                 job.locked_until = now + LOCK_DURATION
+                self._emit(job, "started")
             if not idle:
                 return
 
     def matched_agents(self, job: Job) -> list[Agent]:
         with self.lock:
-            return [a for a in self.pool(job.pool_id).agents.values() if satisfies(a.capabilities, job.demands)]
+            return [
+                a
+                for a in self.pool(job.pool_id).agents.values()
+                if ado_satisfies(matchable_capabilities(a), job.demands)
+            ]
 
     # -- parallel jobs -----------------------------------------------------------------------------
 
@@ -467,13 +545,39 @@ class AdoModel:
             "Microsoft.TeamFoundation.Core.WebApi.ProjectDoesNotExistWithNameException",
         )
 
-    def create_environment(self, project: str, name: str) -> int:
+    def create_environment(self, project: str, name: str, *, description: str = "") -> int:
         with self.lock:
             proj = self.project(project)
+            if any(e.name.lower() == name.lower() for e in self._environments.values() if e.project_id == proj.id):
+                raise EmulatorError(
+                    409,
+                    "EnvironmentExistsException",
+                    f"Environment '{name}' already exists in the current project.",
+                    "Microsoft.Azure.Pipelines.Environments.WebApi.EnvironmentExistsException",
+                )
             env_id = next(self._environment_ids)
             pool_id = self.create_pool(f"environment-{env_id}-{uuid.uuid4()}", pool_type="deployment")
-            self._environments[env_id] = Environment(env_id, name, proj.id, pool_id, self.clock())
+            self._environments[env_id] = Environment(
+                env_id, name, proj.id, pool_id, self.clock(), description=description
+            )
             return env_id
+
+    def delete_environment(self, project: str, env_id: int) -> None:
+        with self.lock:
+            env = self.environment(project, env_id)
+            del self._environments[env.id]
+
+    def vm_resource(self, env_id: int, resource_id: int) -> VmResource:
+        with self.lock:
+            resource = self._environments[env_id].resources.get(resource_id)
+            if resource is None:
+                raise EmulatorError(
+                    404,
+                    "EnvironmentResourceNotFoundException",
+                    f"Resource with id '{resource_id}' not found in environment '{env_id}'.",
+                    "Microsoft.Azure.Pipelines.Environments.WebApi.EnvironmentResourceNotFoundException",
+                )
+            return resource
 
     def environment(self, project: str, env_id: int) -> Environment:
         with self.lock:

@@ -159,18 +159,24 @@ def job_json(model: AdoModel, job: Job, *, matched: bool = True) -> JSON:
     return body
 
 
-def environment_json(model: AdoModel, env: Environment) -> JSON:
+def environment_json(model: AdoModel, env: Environment, *, resources: bool = False) -> JSON:
+    """`resources`: `expands=resourceReferences`, which fills `resources` with references."""
     project = model.project(env.project_id)
-    return {
+    body: JSON = {
         "id": env.id,
         "name": env.name,
-        "description": "",
+        "description": env.description,
         "createdBy": _identity(),
         "createdOn": timestamp(env.created_on),
         "lastModifiedBy": _identity(),
         "lastModifiedOn": timestamp(env.created_on),
         "project": {"id": project.id, "name": project.name},
     }
+    if resources:
+        body["resources"] = [
+            {"id": r.id, "name": r.name, "type": "virtualMachine", "tags": list(r.tags)} for r in env.resources.values()
+        ]
+    return body
 
 
 def vm_resource_json(model: AdoModel, env: Environment, resource: VmResource) -> JSON:
