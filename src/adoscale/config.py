@@ -292,7 +292,8 @@ def _yaml_problem(source: str, exc: yaml.YAMLError) -> str:
     mark = getattr(exc, "problem_mark", None)
     problem = str(getattr(exc, "problem", None) or "")
     if isinstance(exc, yaml.reader.ReaderError):
-        return f"{source}: not readable as text: character #x{ord(str(exc.character)):04x} at offset {exc.position}"
+        code = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "\0")
+        return f"{source}: not readable as text: character #x{code:04x} at offset {exc.position}"
     if mark is not None and problem.startswith("duplicate key"):
         return f"{source}: line {mark.line + 1}: {problem}"
     where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""

@@ -31,3 +31,12 @@ def eventbridge_event(detail_type: Any, detail: Any, source: Any = "aws.autoscal
     event = copy.deepcopy(fixture("eventbridge-terminate-action"))
     event.update({"detail-type": detail_type, "detail": detail, "source": source})
     return event
+
+
+class LambdaContext:
+    """What powertools' `inject_lambda_context` reads from the real context object."""
+
+    function_name = "adoscale-lifecycle"
+    memory_limit_in_mb = 256
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:adoscale-lifecycle"
+    aws_request_id = "req-1"

@@ -28,6 +28,7 @@ from adoscale.config import (
     load_settings,
     resolve_pat,
 )
+from adoscale.secrets import redact
 from adoscale.transient import AwsUnavailableError, is_transient_aws
 
 CACHE_SECONDS = 300
@@ -127,5 +128,6 @@ def _code(exc: BaseException) -> str:
 def reject(logger: Any, reason: str, **context: Any) -> dict[str, Any]:
     """The one rejection path: log why (no traceback: it is the event, not the code) and acknowledge, so that
     the trigger does not redeliver a message that can never succeed."""
+    reason = redact(reason)  # a hostile event may quote anything, even a secret; extra fields skip log filters
     logger.warning("event rejected", extra={"reason": reason, **context})
     return {"status": "rejected", "reason": reason}
