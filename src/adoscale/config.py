@@ -1,22 +1,64 @@
-"""adoscale's configuration: one YAML (or JSON) file, validated at once, every error located.
+"""adoscale's configuration: one YAML (or JSON) document, validated at once, every error located.
 
-Loading reads the file; validating touches nothing else; resolving the PAT is separate and is the only
-step that may call AWS. Secrets never live in the file: only where to find them.
+One loader (`load_settings`) with one precedence serves the CLI and every Lambda: a file given on the
+command line, else inline `ADOSCALE_CONFIG`, else the SSM SecureString named by `ADOSCALE_CONFIG_PARAMETER`.
+One resolver (`resolve_pat`) finds the PAT: `AZP_TOKEN`, else the configuration's `pat_secret` or
+`pat_parameter`, else the deployment's `AZP_TOKEN_SECRET_ARN`. Validating touches nothing but the text;
+only reading an SSM parameter or a secret calls AWS. Secrets never live in the configuration, only where to
+find them.
+
+Nothing a user can put in the document gets past the loader as anything but a `ConfigError` naming the
+source, and for a pool the pool and the field: the size is capped before parsing, bytes must be UTF-8,
+keys must be unique, nesting and alias expansion are bounded, integers are integers (no `true`, no `5.0`)
+within documented bounds.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from adoscale.secrets import register_secret
 
-Name = Annotated[str, Field(min_length=1)]
+# Bounds a user can rely on (docs/configuration.md). A pool beyond a thousand tasks is beyond the Fargate
+# quotas of all but a few accounts and almost certainly a typo; no timeout adoscale uses needs over a day.
+MAX_CONFIG_BYTES = 1024 * 1024
+MAX_NESTING = 32
+MAX_VALUES = 100_000  # after YAML aliases are expanded: a "billion laughs" file stops here
+MAX_AGENTS = 1000
+MAX_SECONDS = 86_400
+MAX_POOLS = 100
+
+CONFIG_ENV = "ADOSCALE_CONFIG"
+CONFIG_PARAMETER_ENV = "ADOSCALE_CONFIG_PARAMETER"
+PAT_ENV = "AZP_TOKEN"
+PAT_SECRET_ENV = "AZP_TOKEN_SECRET_ARN"  # noqa: S105 - the name of a variable, not a secret
+URL_ENV = "AZP_URL"
+
+Name = Annotated[str, Field(min_length=1, max_length=255)]
+AgentCount = Annotated[StrictInt, Field(ge=0, le=MAX_AGENTS)]
+Seconds = Annotated[StrictInt, Field(gt=0, le=MAX_SECONDS)]
+
+_SECRET_REF = re.compile(r"^(arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:)?[A-Za-z0-9/_+=.@!-]{1,512}$")
+_PARAMETER_REF = re.compile(r"^(arn:aws[a-z-]*:ssm:[a-z0-9-]+:\d{12}:parameter)?/?[A-Za-z0-9_.\-/]{1,1011}$")
+_TABLE_REF = re.compile(r"^(arn:aws[a-z-]*:dynamodb:[a-z0-9-]+:\d{12}:table/)?[A-Za-z0-9_.-]{3,255}$")
 
 
 class _Strict(BaseModel):
@@ -25,24 +67,29 @@ class _Strict(BaseModel):
 
 class CapacityProvider(_Strict):
     capacity_provider: Literal["FARGATE", "FARGATE_SPOT"] = Field(description="FARGATE or FARGATE_SPOT.")
-    weight: int = Field(1, ge=0, description="Relative share of tasks for this provider.")
-    base: int = Field(0, ge=0, description="Tasks placed on this provider first.")
+    weight: StrictInt = Field(1, ge=0, le=1000, description="Relative share of tasks for this provider (0-1000).")
+    base: StrictInt = Field(0, ge=0, le=MAX_AGENTS, description="Tasks placed on this provider first (≤ 1000).")
 
 
 class EcsSettings(_Strict):
     cluster: Name = Field(description="ECS cluster name or ARN.")
     task_definition: Name = Field(description="Agent task definition: family, family:revision or ARN.")
     container_name: Name = Field("agent", description="The agent container in the task definition.")
-    subnets: list[Name] = Field(min_length=1, description="Subnets for the tasks (awsvpc).")
-    security_groups: list[Name] = Field(default_factory=list, description="Security groups for the tasks.")
-    assign_public_ip: bool = Field(False, description="Give tasks a public IP (only without a NAT gateway).")
+    subnets: list[Name] = Field(min_length=1, max_length=16, description="Subnets for the tasks (awsvpc; 1-16).")
+    security_groups: list[Name] = Field(
+        default_factory=list, max_length=5, description="Security groups for the tasks (at most 5)."
+    )
+    assign_public_ip: StrictBool = Field(False, description="Give tasks a public IP (only without a NAT gateway).")
     capacity_provider_strategy: list[CapacityProvider] = Field(
         default_factory=list,
+        max_length=2,
         description="Optional; default is launch type FARGATE. FARGATE_SPOT falls back to FARGATE when "
         "Spot capacity is unavailable.",
     )
-    environment: dict[str, str] = Field(
-        default_factory=dict, description="Extra container environment (never secrets: use task definition secrets)."
+    environment: dict[Name, Annotated[str, Field(max_length=4096)]] = Field(
+        default_factory=dict,
+        max_length=100,
+        description="Extra container environment (never secrets: use task definition secrets).",
     )
 
     @model_validator(mode="after")
@@ -54,19 +101,24 @@ class EcsSettings(_Strict):
 
 class PoolConfig(_Strict):
     name: Name = Field(description="The Azure DevOps agent pool.")
-    min_agents: int = Field(0, ge=0, description="Agents (busy, idle or starting) always kept.")
-    max_agents: int = Field(10, ge=1, description="Most tasks at once.")
-    standby_agents: int = Field(0, ge=0, description="Idle agents kept ready for the next job.")
-    idle_timeout_seconds: int = Field(300, gt=0, description="An idle agent above min/standby is drained after this.")
-    startup_timeout_seconds: int = Field(
-        600, gt=0, description="A task whose agent has not come online by then is stopped."
+    min_agents: AgentCount = Field(0, description="Agents (busy, idle or starting) always kept (≤ 1000).")
+    max_agents: StrictInt = Field(10, ge=1, le=MAX_AGENTS, description="Most tasks at once (1-1000).")
+    standby_agents: AgentCount = Field(0, description="Idle agents kept ready for the next job (≤ max_agents).")
+    idle_timeout_seconds: Seconds = Field(
+        300, description="An idle agent above min/standby is drained after this (≤ 86400)."
     )
-    capabilities: dict[str, str] | None = Field(
+    startup_timeout_seconds: Seconds = Field(
+        600, description="A task whose agent has not come online by then is stopped (≤ 86400)."
+    )
+    capabilities: dict[Name, Annotated[str, Field(max_length=1024)]] | None = Field(
         None,
+        max_length=500,
         description="What these agents offer, for demand matching (a map, or a list of names). "
         "Omitted: every queued job counts.",
     )
-    agent_name_prefix: str = Field("", description="Must match AZP_AGENT_NAME_PREFIX in the task definition.")
+    agent_name_prefix: Annotated[str, Field(max_length=64)] = Field(
+        "", description="Must match AZP_AGENT_NAME_PREFIX in the task definition."
+    )
     placeholder_name: Name = Field(
         "adoscale-placeholder", description="The placeholder agent's name (after the prefix); never deleted."
     )
@@ -76,7 +128,9 @@ class PoolConfig(_Strict):
     @classmethod
     def _capability_list(cls, value: Any) -> Any:
         if isinstance(value, list):
-            return {str(name): "" for name in value}
+            if not all(isinstance(name, str) for name in value):
+                raise ValueError("a list of capabilities holds names (strings) only")
+            return dict.fromkeys(value, "")
         return value
 
     # Field validators (not a model validator) so that the error names the field, and runs even when
@@ -104,43 +158,179 @@ class PoolConfig(_Strict):
 class EnvironmentConfig(_Strict):
     project: Name = Field(description="The Azure DevOps project.")
     name: Name = Field(description="The Environment whose VM resources the sweeper keeps clean.")
-    grace_seconds: int = Field(900, ge=0, description="A resource whose instance is gone is removed after this.")
+    grace_seconds: StrictInt = Field(
+        900, ge=0, le=MAX_SECONDS, description="A resource whose instance is gone is removed after this (≤ 86400)."
+    )
 
 
 class Config(_Strict):
-    organization_url: Annotated[str, Field(pattern=r"^https?://\S+$")] = Field(
+    organization_url: Annotated[str, Field(pattern=r"^https?://\S+$", max_length=2048)] = Field(
         description="https://dev.azure.com/<org>; the env var AZP_URL overrides it."
     )
-    pat_secret: str | None = Field(None, description="Secrets Manager name or ARN holding the PAT.")
-    pat_parameter: str | None = Field(None, description="SSM SecureString parameter holding the PAT.")
-    metrics_namespace: str = Field("adoscale", description="CloudWatch namespace for queue metrics.")
+    pat_secret: str | None = Field(
+        None, description="Secrets Manager name or ARN holding the PAT (see the PAT's precedence above)."
+    )
+    pat_parameter: str | None = Field(None, description="SSM SecureString parameter (name or ARN) holding the PAT.")
+    metrics_namespace: Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[^:]")] = Field(
+        "adoscale", description="CloudWatch namespace of the per-pool metrics the Lambdas publish (EMF)."
+    )
     lease_table: str | None = Field(
         None,
         description="DynamoDB table (string partition key `pool`) that makes passes single-flight per pool. "
         "Without it, concurrent controllers are not coordinated.",
     )
-    pools: list[PoolConfig] = Field(default_factory=list, description="Agent pools to autoscale.")
-    environments: list[EnvironmentConfig] = Field(
-        default_factory=list, description="Environments whose VM resources the sweeper checks."
+    pools: list[PoolConfig] = Field(
+        default_factory=list, max_length=MAX_POOLS, description="Agent pools to autoscale (at most 100)."
     )
+    environments: list[EnvironmentConfig] = Field(
+        default_factory=list, max_length=MAX_POOLS, description="Environments whose VM resources the sweeper checks."
+    )
+
+    @field_validator("pat_secret")
+    @classmethod
+    def _secret_reference(cls, value: str | None) -> str | None:
+        if value is not None and not _SECRET_REF.match(value):
+            raise ValueError("not a Secrets Manager secret name or ARN")
+        return value
+
+    @field_validator("pat_parameter")
+    @classmethod
+    def _parameter_reference(cls, value: str | None) -> str | None:
+        if value is not None and not _PARAMETER_REF.match(value):
+            raise ValueError("not an SSM parameter name or ARN")
+        return value
+
+    @field_validator("lease_table")
+    @classmethod
+    def _table_reference(cls, value: str | None) -> str | None:
+        if value is not None and not _TABLE_REF.match(value):
+            raise ValueError("not a DynamoDB table name or ARN")
+        return value
 
     @model_validator(mode="after")
     def _unique(self) -> Config:
         if self.pat_secret and self.pat_parameter:
             raise ValueError("set at most one of pat_secret and pat_parameter")
-        names = [p.name.lower() for p in self.pools]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ValueError(f"pool names must be unique; repeated: {', '.join(dupes)}")
+        first: dict[str, int] = {}
+        repeats: list[tuple[int, int]] = []
+        for index, pool in enumerate(self.pools):
+            key = pool.name.lower()
+            if key in first:
+                repeats.append((index, first[key]))
+            else:
+                first[key] = index
+        if repeats:
+            # A custom error type carries the indices, so that each repeat is reported at its own pool.
+            raise PydanticCustomError(
+                "duplicate_pool", "pool names must be unique (case-insensitive)", {"repeats": repeats}
+            )
         return self
 
 
 class ConfigError(Exception):
-    """Invalid configuration; `errors` holds one located message per problem."""
+    """Invalid configuration; `errors` holds one located message per problem. Exit code 2."""
+
+    exit_code = 2
 
     def __init__(self, errors: list[str]) -> None:
         super().__init__("\n".join(errors))
         self.errors = errors
+
+
+class SourceError(ConfigError):
+    """A configuration parameter or a PAT source that is missing, unreadable or empty, in one line that names
+    the source and never the value. `exit_code` is 3 (cannot be read), or 2 (the reference itself is wrong);
+    `transient` marks AWS throttling or outages, worth trying again."""
+
+    def __init__(self, message: str, *, exit_code: int = 3, transient: bool = False) -> None:
+        super().__init__([message])
+        self.exit_code = exit_code
+        self.transient = transient
+
+
+# -- parsing ---------------------------------------------------------------------------------------
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML that refuses what a configuration never needs: repeated keys and deep nesting."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        # The composer recurses once per level: bound it here, before Python's own limit is reached.
+        self._depth += 1
+        try:
+            if self._depth > MAX_NESTING:
+                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+                raise yaml.composer.ComposerError(None, None, f"nested deeper than {MAX_NESTING} levels", mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue  # `<<: *defaults` then an explicit key is an override, not a repeat
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    first = seen.get(key)
+                except TypeError:
+                    continue  # unhashable: SafeLoader refuses it with its own message
+                if first is not None:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key {key!r} (first at line {first})", key_node.start_mark
+                    )
+                seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
+
+
+def _yaml_problem(source: str, exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    problem = str(getattr(exc, "problem", None) or "")
+    if isinstance(exc, yaml.reader.ReaderError):
+        code = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "\0")
+        return f"{source}: not readable as text: character #x{code:04x} at offset {exc.position}"
+    if mark is not None and problem.startswith("duplicate key"):
+        return f"{source}: line {mark.line + 1}: {problem}"
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return f"{source}: not valid YAML{where}: {problem or 'unparseable'}"
+
+
+def _oversized(value: Any) -> bool:
+    """More than MAX_VALUES values, or deeper than MAX_NESTING, once aliases are expanded (also ends cycles)."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    count = 0
+    while stack:
+        item, depth = stack.pop()
+        count += 1
+        if count > MAX_VALUES or depth > MAX_NESTING:
+            return True
+        if isinstance(item, dict):
+            stack.extend((part, depth + 1) for pair in item.items() for part in pair)
+        elif isinstance(item, list | tuple | set):
+            stack.extend((part, depth + 1) for part in item)
+    return False
+
+
+def _decode(data: str | bytes, source: str) -> str:
+    if isinstance(data, str):
+        size = len(data.encode("utf-8", errors="surrogatepass"))
+        text = data
+    else:
+        size = len(data)
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(
+                [f"{source}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); save it as UTF-8"]
+            ) from None
+    if size > MAX_CONFIG_BYTES:
+        raise ConfigError([f"{source}: {size} bytes, over the {MAX_CONFIG_BYTES}-byte limit for a configuration"])
+    return text.removeprefix("\ufeff")
 
 
 def _locate(source: str, raw: Any, loc: tuple[int | str, ...]) -> str:
@@ -150,7 +340,8 @@ def _locate(source: str, raw: Any, loc: tuple[int | str, ...]) -> str:
         pool_name = None
         pools = raw.get("pools") if isinstance(raw, dict) else None
         if isinstance(pools, list) and index < len(pools) and isinstance(pools[index], dict):
-            pool_name = pools[index].get("name")
+            name = pools[index].get("name")
+            pool_name = name if isinstance(name, str) else None
         where = f"pools[{index}]" + (f" ({pool_name})" if pool_name else "")
         field = ".".join(str(part) for part in loc[2:]) or "(the pool itself)"
         return f"{source}: {where} → {field}"
@@ -168,68 +359,209 @@ def _message(error: Mapping[str, Any]) -> str:
     message = message.removeprefix("Value error, ")
     if "input" in error and kind not in ("model_type",):
         shown = error["input"]
+        if isinstance(shown, str) and len(shown) > 80:
+            shown = shown[:77] + "..."
         if isinstance(shown, str | int | float | bool) or shown is None:
             message += f" (got {shown!r})"
     return message
 
 
-def parse_config(text: str, source: str = "<config>", env: Mapping[str, str] | None = None) -> Config:
+def _errors(source: str, raw: Any, exc: ValidationError) -> list[str]:
+    errors: list[str] = []
+    for error in exc.errors():
+        if error["type"] == "duplicate_pool":
+            for index, first in error.get("ctx", {}).get("repeats", []):
+                where = _locate(source, raw, ("pools", index, "name"))
+                errors.append(f"{where}: repeats the name of pools[{first}] (pool names are unique, any case)")
+            continue
+        errors.append(f"{_locate(source, raw, tuple(error['loc']))}: {_message(error)}")
+    return errors
+
+
+def parse_config(data: str | bytes, source: str = "<config>", env: Mapping[str, str] | None = None) -> Config:
     """Validate configuration text (YAML, or JSON which is YAML too). Every problem is reported at once."""
+    text = _decode(data, source)
     try:
-        raw = yaml.safe_load(text) if text.strip() else None
+        raw = yaml.load(text, Loader=_Loader) if text.strip() else None  # noqa: S506 - _Loader is a SafeLoader
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "unparseable"
-        raise ConfigError([f"{source}: not valid YAML{where}: {problem}"]) from None
+        raise ConfigError([_yaml_problem(source, exc)]) from None
+    except RecursionError:
+        raise ConfigError([f"{source}: nested too deeply"]) from None
     if raw is None:
         raise ConfigError([f"{source}: the file is empty; expected a mapping with organization_url and pools"])
     if not isinstance(raw, dict):
         raise ConfigError([f"{source}: expected a mapping at the top level, got {type(raw).__name__}"])
-    if env and env.get("AZP_URL"):
-        raw = {**raw, "organization_url": env["AZP_URL"]}
+    if _oversized(raw):
+        raise ConfigError(
+            [f"{source}: too large once YAML aliases are expanded (over {MAX_VALUES} values or {MAX_NESTING} levels)"]
+        )
+    if env and env.get(URL_ENV):
+        raw = {**raw, "organization_url": env[URL_ENV]}
     try:
         return Config.model_validate(raw)
     except ValidationError as exc:
-        errors = [f"{_locate(source, raw, tuple(e['loc']))}: {_message(e)}" for e in exc.errors()]
-        raise ConfigError(errors) from None
+        raise ConfigError(_errors(source, raw, exc)) from None
+
+
+def _read_file(path: Path) -> bytes:
+    try:
+        if path.is_file() and path.stat().st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(
+                [f"{path}: {path.stat().st_size} bytes, over the {MAX_CONFIG_BYTES}-byte limit for a configuration"]
+            )
+        with path.open("rb") as handle:  # read one byte past the cap: a FIFO or /dev/zero has no size
+            data = handle.read(MAX_CONFIG_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read the configuration file: {exc.strerror or exc}"]) from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError([f"{path}: over the {MAX_CONFIG_BYTES}-byte limit for a configuration"])
+    return data
+
+
+# -- reading from AWS ------------------------------------------------------------------------------
+
+
+class SourceReader(Protocol):
+    """Fetches one secret or parameter by name. The CLI reads through boto3; the Lambdas through powertools'
+    parameters (cached between invocations). Errors propagate as raised; `resolve_pat` classifies them."""
+
+    def secret(self, name: str) -> str | bytes: ...
+
+    def parameter(self, name: str) -> str: ...
+
+
+class BotoReader:
+    def __init__(self, *, secrets_client: Any = None, ssm_client: Any = None) -> None:
+        self._secrets = secrets_client
+        self._ssm = ssm_client
+
+    def secret(self, name: str) -> str | bytes:
+        if self._secrets is None:
+            self._secrets = _boto("secretsmanager")
+        response = self._secrets.get_secret_value(SecretId=name)
+        value = response["SecretString"] if "SecretString" in response else response["SecretBinary"]
+        return value if isinstance(value, bytes) else str(value)
+
+    def parameter(self, name: str) -> str:
+        if self._ssm is None:
+            self._ssm = _boto("ssm")
+        return str(self._ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"])
+
+
+_MISSING = frozenset({"ResourceNotFoundException", "ParameterNotFound", "ParameterVersionNotFound"})
+_WRONG_REFERENCE = frozenset({"ValidationException", "InvalidParameterException", "ValidationError"})
+
+
+def _source_error(what: str, exc: Exception) -> SourceError:
+    """One line for a failed read of `what` (e.g. "pat_secret 'ado/pat'"), classified by its AWS error code."""
+    from adoscale.transient import is_transient_aws
+
+    cause: BaseException = exc
+    # powertools wraps the botocore error (raised inside its `except`, so it is the context, not the cause)
+    while getattr(cause, "response", None) is None and (cause.__cause__ or cause.__context__) is not None:
+        cause = cause.__cause__ or cause.__context__  # type: ignore[assignment]
+    response: Any = getattr(cause, "response", None)
+    code = str(response.get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""
+    name = type(cause).__name__
+    if is_transient_aws(cause) or name in ("EndpointConnectionError", "ConnectTimeoutError", "ReadTimeoutError"):
+        return SourceError(f"{what}: AWS is unavailable ({code or name}); try again", exit_code=1, transient=True)
+    if code in _MISSING:
+        return SourceError(f"{what}: does not exist ({code})")
+    if code in _WRONG_REFERENCE:
+        return SourceError(f"{what}: not a valid reference ({code})", exit_code=2)
+    if "AccessDenied" in code or code.startswith("KMS") or code == "DecryptionFailure":
+        return SourceError(f"{what}: cannot be read: access denied ({code})")
+    if name in ("NoCredentialsError", "PartialCredentialsError", "NoRegionError"):
+        return SourceError(f"{what}: cannot be read: no AWS credentials or region ({name})")
+    return SourceError(f"{what}: cannot be read ({code or name})")
+
+
+def load_settings(env: Mapping[str, str], *, path: Path | None = None, reader: SourceReader | None = None) -> Config:
+    """The configuration, from the first of: `path` (the CLI's --config), inline `ADOSCALE_CONFIG`, the SSM
+    SecureString named by `ADOSCALE_CONFIG_PARAMETER`. `AZP_URL`, when set, overrides organization_url."""
+    if path is not None:
+        return parse_config(_read_file(path), source=str(path), env=env)
+    inline = env.get(CONFIG_ENV)
+    if inline:
+        return parse_config(inline, source=CONFIG_ENV, env=env)
+    name = env.get(CONFIG_PARAMETER_ENV)
+    if name:
+        what = f"{CONFIG_PARAMETER_ENV} {name!r}"
+        try:
+            text = (reader or BotoReader()).parameter(name)
+        except Exception as exc:
+            error = _source_error(what, exc)
+            if error.exit_code == 3:
+                error.exit_code = 2  # an unreadable configuration is a configuration problem
+            raise error from None
+        return parse_config(text, source=f"ssm:{name}", env=env)
+    raise ConfigError(
+        [f"no configuration: pass --config FILE, or set {CONFIG_ENV} (inline) or {CONFIG_PARAMETER_ENV} (SSM)"]
+    )
 
 
 def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError([f"{path}: cannot read the configuration file: {exc.strerror or exc}"]) from None
-    return parse_config(text, source=str(path), env=env)
+    """The configuration in a file (the CLI's --config): `load_settings` with a path."""
+    return load_settings(env or {}, path=path)
 
 
 def resolve_pat(
-    config: Config,
+    config: Config | None,
     env: Mapping[str, str],
     *,
+    reader: SourceReader | None = None,
     secrets_client: Any = None,
     ssm_client: Any = None,
 ) -> str:
-    """The PAT: `AZP_TOKEN`, else the Secrets Manager secret, else the SSM SecureString parameter."""
-    pat = env.get("AZP_TOKEN")
-    if not pat and config.pat_secret:
-        client = secrets_client or _boto("secretsmanager")
-        pat = client.get_secret_value(SecretId=config.pat_secret)["SecretString"]
-        pat = _unwrap_json_secret(pat)
-    if not pat and config.pat_parameter:
-        client = ssm_client or _boto("ssm")
-        pat = client.get_parameter(Name=config.pat_parameter, WithDecryption=True)["Parameter"]["Value"]
-    if not pat:
-        raise ConfigError(
-            ["no PAT: set AZP_TOKEN, or pat_secret (Secrets Manager) or pat_parameter (SSM) in the configuration"]
-        )
-    pat = pat.strip()
-    register_secret(pat)
-    return pat
+    """The PAT, from the first of: `AZP_TOKEN`; the configuration's `pat_secret` (Secrets Manager) or
+    `pat_parameter` (SSM SecureString); the deployment's `AZP_TOKEN_SECRET_ARN`. Raises `SourceError` (one
+    line naming the source, never the value) when the chosen source cannot be read or holds no PAT."""
+    source = reader or BotoReader(secrets_client=secrets_client, ssm_client=ssm_client)
+    token = env.get(PAT_ENV, "").strip()
+    what = PAT_ENV
+    if not token:
+        if config is not None and config.pat_secret:
+            what = f"pat_secret {config.pat_secret!r}"
+            token = _fetch(what, lambda: _unwrap_json_secret(source.secret(str(config.pat_secret)), what))
+        elif config is not None and config.pat_parameter:
+            what = f"pat_parameter {config.pat_parameter!r}"
+            token = _fetch(what, lambda: source.parameter(str(config.pat_parameter)))
+        elif env.get(PAT_SECRET_ENV):
+            reference = env[PAT_SECRET_ENV]
+            what = f"{PAT_SECRET_ENV} {reference!r}"
+            if not _SECRET_REF.match(reference):
+                raise SourceError(f"{what}: not a Secrets Manager secret name or ARN", exit_code=2)
+            token = _fetch(what, lambda: _unwrap_json_secret(source.secret(reference), what))
+        else:
+            raise SourceError(
+                f"no PAT: set {PAT_ENV}, or pat_secret (Secrets Manager) or pat_parameter (SSM) in the configuration",
+                exit_code=2,
+            )
+    if len(token) >= 4:
+        register_secret(token)  # before any check below could put it into a message
+    if not token:
+        raise SourceError(f"{what}: is empty")
+    if len(token) > 1024 or any(c.isspace() or not c.isprintable() for c in token):
+        raise SourceError(f"{what}: does not hold a PAT (too long, or whitespace or control characters inside)")
+    return token
 
 
-def _unwrap_json_secret(value: str) -> str:
+def _fetch(what: str, read: Any) -> str:
+    try:
+        return str(read()).strip()
+    except SourceError:
+        raise
+    except Exception as exc:
+        raise _source_error(what, exc) from None
+
+
+def _unwrap_json_secret(value: str | bytes, what: str) -> str:
     """Accept a plain secret string, or JSON like {"pat": "..."} as the console's key/value editor writes."""
+    if isinstance(value, bytes):
+        try:
+            value = value.decode("utf-8")
+        except UnicodeDecodeError:
+            raise SourceError(f"{what}: holds binary data, not a PAT") from None
     try:
         parsed = json.loads(value)
     except ValueError:
@@ -238,6 +570,7 @@ def _unwrap_json_secret(value: str) -> str:
         for key in ("pat", "PAT", "token", "AZP_TOKEN"):
             if isinstance(parsed.get(key), str):
                 return str(parsed[key])
+        raise SourceError(f"{what}: JSON without a pat, token or AZP_TOKEN key")
     return value
 
 

@@ -35,7 +35,17 @@ class AwsUnavailableError(Exception):
     """An AWS call was throttled or failed on the service side after botocore's own retries."""
 
 
-TRANSIENT_ERRORS: tuple[type[Exception], ...] = (AdoUnavailableError, AdoThrottledError, AwsUnavailableError)
+class RetryLaterError(Exception):
+    """The Environment-VM lifecycle cannot finish now (Azure DevOps failed while an instance waits on its
+    hook): the delivery must be retried (the Lambda raises, SNS or EventBridge retries)."""
+
+
+TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
+    AdoUnavailableError,
+    AdoThrottledError,
+    AwsUnavailableError,
+    RetryLaterError,
+)
 TRANSIENT_ERROR_NAMES: tuple[str, ...] = tuple(sorted(cls.__name__ for cls in TRANSIENT_ERRORS))
 
 
@@ -53,4 +63,11 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, TRANSIENT_ERRORS) or is_transient_aws(exc)
 
 
-__all__ = ["TRANSIENT_ERRORS", "TRANSIENT_ERROR_NAMES", "AwsUnavailableError", "is_transient", "is_transient_aws"]
+__all__ = [
+    "TRANSIENT_ERRORS",
+    "TRANSIENT_ERROR_NAMES",
+    "AwsUnavailableError",
+    "RetryLaterError",
+    "is_transient",
+    "is_transient_aws",
+]

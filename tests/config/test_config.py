@@ -150,7 +150,14 @@ def test_config_push_uploads_only_a_valid_file(tmp_path: Path) -> None:
         refused = CliRunner().invoke(app, ["config", "push", str(bad), "--parameter", "/adoscale/config"])
         assert refused.exit_code == 2
         assert not ssm.describe_parameters()["Parameters"]
-        pushed = CliRunner().invoke(app, ["config", "push", str(good), "--parameter", "/adoscale/config"])
+        key = boto3.client("kms", region_name="us-east-1").create_key()["KeyMetadata"]["Arn"]
+        # Terraform creates the parameter; push overwrites it, as a SecureString under the given key.
+        ssm.put_parameter(Name="/adoscale/config", Value="{}", Type="SecureString", KeyId=key)
+        pushed = CliRunner().invoke(
+            app, ["config", "push", str(good), "--parameter", "/adoscale/config", "--kms-key-id", key]
+        )
         assert pushed.exit_code == 0, pushed.output
-        stored = ssm.get_parameter(Name="/adoscale/config")["Parameter"]["Value"]
+        [described] = ssm.describe_parameters()["Parameters"]
+        assert described["Type"] == "SecureString" and described["KeyId"] == key and described["Version"] == 2
+        stored = ssm.get_parameter(Name="/adoscale/config", WithDecryption=True)["Parameter"]["Value"]
         assert parse_config(stored, "ssm").pools[0].name == "linux-fargate"

@@ -18,12 +18,13 @@ from adoscale.handlers import lifecycle, sweeper
 from tests.conftest import PAT
 from tests.deploy.recording import Recorder
 from tests.deploy.terraform import TERRAFORM_DIR
+from tests.environments.events import sns_event
 
 GRANTS = json.loads((TERRAFORM_DIR / "modules" / "vm-environment" / "policies" / "actions.json").read_text())
 
 
 def sns(message: dict[str, Any]) -> dict[str, Any]:
-    return {"Records": [{"Sns": {"Message": json.dumps(message)}}]}
+    return sns_event(message)  # a real-shaped SNS delivery: the handler refuses a partial envelope
 
 
 def hook(transition: str, instance: str) -> dict[str, Any]:

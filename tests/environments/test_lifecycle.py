@@ -22,10 +22,13 @@ from adoscale.environments import (
     MalformedEventError,
     RetryLaterError,
     StateTable,
+    Status,
     parse,
     sweep,
 )
+from adoscale.environments.state import DONE_TTL
 from tests.conftest import PAT
+from tests.environments.events import eventbridge_event, sns_event
 
 TABLE = "adoscale-state"
 HOOK = "adoscale-terminate"
@@ -108,10 +111,6 @@ def world(
             yield World(model, faults, env_id, ec2, service, state, clock, lifecycle_calls, sns, queue_url, sqs)
 
 
-def sns_event(message: dict[str, Any]) -> dict[str, Any]:
-    return {"Records": [{"EventSource": "aws:sns", "Sns": {"Message": json.dumps(message)}}]}
-
-
 def tok(name: str) -> str:
     """Lifecycle action tokens are UUIDs (botocore checks the length)."""
     return str(uuid.uuid5(uuid.NAMESPACE_URL, name))
@@ -139,8 +138,9 @@ def test_launch_then_terminate_removes_the_vm_and_its_agent_and_completes_both_a
     [launched] = handle(world, sns_event(hook_message("LAUNCHING", instance, "launch-token")))
     assert launched.action == "recorded"
     item = world.state.get(instance)
-    assert item is not None and item["project"] == "Fabrikam" and item["environment_id"] == world.env_id
-    assert item["vm_resource_id"] is not None and item["agent_id"] is not None
+    assert item is not None and item.project == "Fabrikam" and item.environment_id == world.env_id
+    assert item.status is Status.REGISTERED and item.expires_at is None
+    assert item.vm_resource_id is not None and item.agent_id is not None
     [terminated] = handle(world, sns_event(hook_message("TERMINATING", instance, "terminate-token")))
     assert terminated.action == "deregistered"
     assert "VM resource" in terminated.detail and "agent" in terminated.detail
@@ -150,8 +150,9 @@ def test_launch_then_terminate_removes_the_vm_and_its_agent_and_completes_both_a
     completes = [params for kind, params in world.calls if kind == "complete"]
     assert [c["LifecycleActionToken"] for c in completes] == [tok("launch-token"), tok("terminate-token")]
     assert all(c["LifecycleActionResult"] == "CONTINUE" and c["LifecycleHookName"] == HOOK for c in completes)
-    assert world.state.get(instance)["status"] == "done"  # type: ignore[index]
-    assert world.state.get(instance)["expires_at"] > world.clock.now.timestamp()  # type: ignore[index]
+    record = world.state.get(instance)
+    assert record is not None and record.status is Status.DONE
+    assert record.expires_at == int((world.clock.now + DONE_TTL).timestamp())
 
 
 def test_tags_gone_before_the_terminate_notice_still_deregisters(world: World) -> None:
@@ -175,13 +176,13 @@ def test_duplicates_and_out_of_order_deliveries(world: World) -> None:
     assert [o.action for o in outcomes] == ["deregistered", "already-done"]
     late = handle(world, launch)  # a launch delivered after its terminate
     assert late[0].action == "already-done"
-    assert world.state.get(instance)["status"] == "done"  # type: ignore[index]
+    assert world.state.get(instance).status is Status.DONE  # type: ignore[union-attr]
     # Terminate before launch: nothing to deregister, no error, and the late launch changes nothing.
     other = world.instance()
     early = handle(world, sns_event(hook_message("TERMINATING", other, "x")))
     assert early[0].action == "already-done"
     assert handle(world, sns_event(hook_message("LAUNCHING", other, "y")))[0].action == "already-done"
-    assert world.state.get(other)["status"] == "done"  # type: ignore[index]
+    assert world.state.get(other).status is Status.DONE  # type: ignore[union-attr]
 
 
 def test_ado_failing_during_terminate_is_retried_then_deregistered(world: World) -> None:
@@ -194,7 +195,7 @@ def test_ado_failing_during_terminate_is_retried_then_deregistered(world: World)
         with pytest.raises(RetryLaterError):
             handle(world, terminate)
         world.clock.now += timedelta(minutes=2)
-        assert world.state.get(instance)["attempts"] == attempt + 1  # type: ignore[index]
+        assert world.state.get(instance).attempts == attempt + 1  # type: ignore[union-attr]
     heartbeats = [p for kind, p in world.calls if kind == "heartbeat"]
     assert len(heartbeats) == 3 and heartbeats[0]["LifecycleActionToken"] == tok("t")
     assert not [p for kind, p in world.calls if kind == "complete" and p["LifecycleActionToken"] == tok("t")]
@@ -247,39 +248,43 @@ def test_sweeper_removes_an_orphan_and_leaves_a_live_vm(world: World, org_url: s
 @pytest.mark.parametrize(
     ("event", "expected"),
     [
-        ({"Records": [{"Sns": {"Message": "not json"}}]}, "not JSON"),
-        ({"Records": []}, "Records is empty"),
-        ({"Records": [{"Sns": {}}]}, "Message missing"),
-        (sns_event({"Event": "autoscaling:EC2_INSTANCE_LAUNCH"}), "EC2InstanceId missing"),
-        (sns_event({"Event": "something:ELSE", "EC2InstanceId": "i-1"}), "unknown or missing event"),
+        (sns_event("not json"), "Records.0.Sns.Message: Invalid JSON"),
+        ({"Records": []}, "Records: List should have at least 1 item"),
+        ({"Records": [{"Sns": {}}]}, "Records.0.EventSource: Field required"),
+        (sns_event({"Event": "autoscaling:EC2_INSTANCE_LAUNCH"}), "EC2InstanceId: Field required"),
+        (sns_event({"Event": "something:ELSE", "EC2InstanceId": "i-1"}), "Event: Input should be"),
+        (sns_event({**hook_message("LAUNCHING", "i-0abc1234"), "LifecycleActionToken": "short"}), "should match"),
+        (sns_event({**hook_message("LAUNCHING", "i-0abc1234"), "EC2InstanceId": "sg-1"}), "EC2InstanceId"),
+        (eventbridge_event("EC2 Instance-launch Lifecycle Action", {}, source="aws.ec2"), "source: Input should be"),
+        (eventbridge_event("Nope", {}), "unknown detail-type 'Nope'"),
+        (eventbridge_event(["a", "list"], {}), "detail-type missing or not a string"),
         (
-            {"source": "aws.ec2", "detail-type": "EC2 Instance-launch Lifecycle Action", "detail": {}},
-            "not aws.autoscaling",
+            eventbridge_event("EC2 Instance-launch Lifecycle Action", hook_message("TERMINATING", "i-0abc1234")),
+            "does not match",
         ),
-        ({"source": "aws.autoscaling", "detail-type": "Nope", "detail": {}}, "unknown detail-type"),
-        ({"source": "aws.autoscaling", "detail-type": "EC2 Instance-terminate Lifecycle Action"}, "detail missing"),
         ({"hello": "world"}, "neither an SNS event"),
+        (["a", "list"], "got list"),
     ],
 )
-def test_malformed_envelopes_are_rejected_with_a_clear_reason(event: dict[str, Any], expected: str) -> None:
+def test_malformed_envelopes_are_rejected_with_a_clear_reason(event: Any, expected: str) -> None:
     with pytest.raises(MalformedEventError, match=expected):
         parse(event)
 
 
 def test_eventbridge_and_test_notifications() -> None:
     [event] = parse(
-        {
-            "source": "aws.autoscaling",
-            "detail-type": "EC2 Instance-terminate Lifecycle Action",
-            "detail": hook_message("TERMINATING", "i-0abc"),
-        }
+        eventbridge_event("EC2 Instance-terminate Lifecycle Action", hook_message("TERMINATING", "i-0abc1234"))
     )
     assert event.kind == "terminate" and event.action_token == tok("tok-1") and event.source == "eventbridge"
     [test] = parse(sns_event({"Event": "autoscaling:TEST_NOTIFICATION", "AutoScalingGroupName": "vms"}))
     assert test.kind == "test"
     [plain] = parse(
         sns_event(
-            {"Event": "autoscaling:EC2_INSTANCE_TERMINATE", "EC2InstanceId": "i-0abc", "AutoScalingGroupName": "vms"}
+            {
+                "Event": "autoscaling:EC2_INSTANCE_TERMINATE",
+                "EC2InstanceId": "i-0abc1234",
+                "AutoScalingGroupName": "vms",
+            }
         )
     )
     assert plain.kind == "terminate" and plain.hook_name is None
@@ -293,8 +298,10 @@ def test_lambda_handler_logs_and_drops_malformed_messages(
     monkeypatch.setenv("AZP_URL", "http://127.0.0.1:9/none")
     monkeypatch.setenv("AZP_TOKEN", "unused-token-1234")
     monkeypatch.setenv("ADOSCALE_STATE_TABLE", TABLE)
-    result = lifecycle.handler({"Records": [{"Sns": {"Message": "{broken"}}]}, _Context())
-    assert result == {"status": "rejected", "reason": "SNS event: Records[0].Sns.Message is not JSON"}
+    result = lifecycle.handler(sns_event("{broken"), _Context())
+    assert result["status"] == "rejected"
+    assert result["reason"].startswith("SNS event: Records.0.Sns.Message: Invalid JSON")
+    assert [r.reason for r in caplog.records if r.getMessage() == "event rejected"] == [result["reason"]]  # type: ignore[attr-defined]
 
 
 class _Context:

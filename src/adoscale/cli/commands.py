@@ -11,6 +11,7 @@ COMMAND_MODULES = (
     "adoscale.cli.sim_cmd",
     "adoscale.cli.environments_cmd",
     "adoscale.cli.package_cmd",
+    "adoscale.cli.config_cmd",  # after reconcile_cmd: it owns `adoscale config`
 )
 
 

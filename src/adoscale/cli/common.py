@@ -1,5 +1,5 @@
-"""What the command modules share: the --config option, logging with secrets redacted, and printing an
-expected error without a traceback."""
+"""What the command modules share: the --config option, logging with secrets redacted, loading the
+configuration and the PAT, and printing an expected error without a traceback."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import typer
 from rich.console import Console
 
 from adoscale.cli import EXIT_CONFIG
-from adoscale.config import Config, ConfigError, load_config
-from adoscale.secrets import install_log_redaction
+from adoscale.config import Config, ConfigError, load_settings, resolve_pat
+from adoscale.secrets import install_log_redaction, redact
 
 err = Console(stderr=True)
 
@@ -32,12 +32,23 @@ def setup_logging(verbose: bool = False) -> None:
 def fail(title: str, detail: str) -> None:
     # Details are printed without markup: config paths like pools[1] must not be read as rich tags.
     err.print(f"[bold red]{title}[/bold red]")
-    err.print(detail, markup=False, highlight=False, soft_wrap=True)
+    err.print(redact(detail), markup=False, highlight=False, soft_wrap=True)
 
 
 def load_or_exit(path: Path) -> Config:
+    """The configuration in `path` (`load_settings`' first source); exit 2 with every problem located."""
     try:
-        return load_config(path, env=os.environ)
+        return load_settings(os.environ, path=path)
     except ConfigError as exc:
         fail("invalid configuration", str(exc))
-        raise typer.Exit(EXIT_CONFIG) from None
+        raise typer.Exit(exc.exit_code or EXIT_CONFIG) from None
+
+
+def pat_or_exit(config: Config) -> str:
+    """The PAT (`resolve_pat`'s precedence); exit 3 with one line naming a source that cannot be read, 2 for a
+    wrong reference or none at all, 1 when AWS is unavailable."""
+    try:
+        return resolve_pat(config, os.environ)
+    except ConfigError as exc:
+        fail("no Azure DevOps PAT", str(exc))
+        raise typer.Exit(exc.exit_code) from None

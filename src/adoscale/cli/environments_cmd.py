@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,8 +15,7 @@ from adoscale.ado.client import AdoClient
 from adoscale.ado.errors import AdoAuthError
 from adoscale.aws import make_client
 from adoscale.cli import EXIT_AUTH, EXIT_CONFIG, EXIT_OK, app
-from adoscale.cli.common import ConfigOption, fail, load_or_exit, setup_logging
-from adoscale.config import ConfigError, resolve_pat
+from adoscale.cli.common import ConfigOption, fail, load_or_exit, pat_or_exit, setup_logging
 from adoscale.environments import sweep
 
 environments_app = typer.Typer(help="Environment VMs: keep VM resources in step with EC2.", no_args_is_help=True)
@@ -37,11 +35,7 @@ def sweep_command(
     if not cfg.environments:
         fail("nothing to sweep", f"{config}: no `environments` configured")
         raise typer.Exit(EXIT_CONFIG)
-    try:
-        pat = resolve_pat(cfg, os.environ)
-    except ConfigError as exc:
-        fail("no Azure DevOps PAT", str(exc))
-        raise typer.Exit(EXIT_CONFIG) from None
+    pat = pat_or_exit(cfg)
     try:
         with AdoClient(cfg.organization_url, pat) as ado:
             results = sweep(ado, make_client("ec2"), cfg.environments, lambda: datetime.now(UTC), dry_run=dry_run)

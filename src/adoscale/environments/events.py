@@ -1,16 +1,49 @@
 """Auto Scaling notifications, as they arrive through SNS or EventBridge, parsed into one shape.
 
-Accepted: Auto Scaling event notifications (`autoscaling:EC2_INSTANCE_LAUNCH` / `_TERMINATE`), lifecycle
-hook notifications (`autoscaling:EC2_INSTANCE_LAUNCHING` / `_TERMINATING`), their EventBridge forms, and
-test notifications (ignored). Anything else is malformed: `MalformedEventError` says what was wrong.
+Parsed by pydantic models that extend powertools' SNS and EventBridge event models (its parser), so the
+envelope and the Auto Scaling message inside it are checked in one pass: every field typed and bounded
+(instance ids, action tokens, hook and group names, at most `MAX_RECORDS` records; JSON nesting is bounded
+by pydantic's parser). Accepted: lifecycle hook notifications (`autoscaling:EC2_INSTANCE_LAUNCHING` /
+`_TERMINATING`), event notifications (`autoscaling:EC2_INSTANCE_LAUNCH` / `_TERMINATE`), their EventBridge
+forms, and test notifications (ignored). Anything else raises `MalformedEventError` saying what was wrong.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any, Literal, cast
+
+from aws_lambda_powertools.utilities.parser import parse as powertools_parse
+from aws_lambda_powertools.utilities.parser.models import (
+    EventBridgeModel,
+    SnsModel,
+    SnsNotificationModel,
+    SnsRecordModel,
+)
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Json,
+    Tag,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
+
+from adoscale.environments.state import InstanceId
+
+MAX_RECORDS = 10  # SNS delivers one record per invocation; anything near this is not from SNS
+TEST_EVENT = "autoscaling:TEST_NOTIFICATION"
+
+# botocore's own constraints for CompleteLifecycleAction: a token is a UUID; names as below.
+ActionToken = Annotated[
+    str, Field(pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+]
+HookName = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9\-_/]+$")]
+GroupName = Annotated[str, Field(min_length=1, max_length=255)]
 
 
 class MalformedEventError(ValueError):
@@ -33,84 +66,194 @@ class LifecycleEvent:
     source: str = "sns"
 
 
-_TRANSITIONS = {
-    "autoscaling:EC2_INSTANCE_LAUNCH": (Kind.LAUNCH, False),
-    "autoscaling:EC2_INSTANCE_TERMINATE": (Kind.TERMINATE, False),
-    "autoscaling:EC2_INSTANCE_LAUNCHING": (Kind.LAUNCH, True),
-    "autoscaling:EC2_INSTANCE_TERMINATING": (Kind.TERMINATE, True),
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class HookMessage(_Message):
+    """A lifecycle hook notification: an instance waits until its action is completed."""
+
+    LifecycleTransition: Literal["autoscaling:EC2_INSTANCE_LAUNCHING", "autoscaling:EC2_INSTANCE_TERMINATING"]
+    LifecycleHookName: HookName
+    LifecycleActionToken: ActionToken
+    AutoScalingGroupName: GroupName
+    EC2InstanceId: InstanceId
+
+    def event(self, source: str) -> LifecycleEvent:
+        kind = Kind.LAUNCH if self.LifecycleTransition.endswith("LAUNCHING") else Kind.TERMINATE
+        return LifecycleEvent(
+            kind,
+            self.EC2InstanceId,
+            self.AutoScalingGroupName,
+            self.LifecycleHookName,
+            self.LifecycleActionToken,
+            source,
+        )
+
+
+class InstanceNotification(_Message):
+    """An event notification: the instance was launched or terminated; nothing waits."""
+
+    Event: Literal["autoscaling:EC2_INSTANCE_LAUNCH", "autoscaling:EC2_INSTANCE_TERMINATE"]
+    AutoScalingGroupName: GroupName
+    EC2InstanceId: InstanceId
+
+    def event(self, source: str) -> LifecycleEvent:
+        kind = Kind.LAUNCH if self.Event.endswith("LAUNCH") else Kind.TERMINATE
+        return LifecycleEvent(kind, self.EC2InstanceId, self.AutoScalingGroupName, source=source)
+
+
+class TestNotification(_Message):
+    """Sent once when a notification target is configured."""
+
+    Event: Literal["autoscaling:TEST_NOTIFICATION"]
+    AutoScalingGroupName: GroupName | None = None
+
+    def event(self, source: str) -> LifecycleEvent:
+        return LifecycleEvent(Kind.TEST, "", self.AutoScalingGroupName or "", source=source)
+
+
+def _message_kind(value: Any) -> str | None:
+    if not isinstance(value, dict):
+        return None
+    if "LifecycleTransition" in value or "LifecycleActionToken" in value:
+        return "hook"
+    return "test" if value.get("Event") == TEST_EVENT else "notification"
+
+
+AutoScalingMessage = Annotated[
+    Annotated[HookMessage, Tag("hook")]
+    | Annotated[InstanceNotification, Tag("notification")]
+    | Annotated[TestNotification, Tag("test")],
+    Discriminator(
+        _message_kind,
+        custom_error_type="not_an_object",
+        custom_error_message="expected an Auto Scaling notification (a JSON object)",
+    ),
+]
+
+
+# -- SNS: powertools' models, with the message typed and the records bounded -------------------------
+
+
+class AutoScalingSnsNotification(SnsNotificationModel):
+    Message: Json[AutoScalingMessage]  # type: ignore[assignment]
+
+
+class AutoScalingSnsRecord(SnsRecordModel):
+    Sns: AutoScalingSnsNotification
+
+
+class AutoScalingSns(SnsModel):
+    Records: list[AutoScalingSnsRecord] = Field(min_length=1, max_length=MAX_RECORDS)  # type: ignore[assignment]
+
+
+# -- EventBridge: the detail-type decides what the detail is -----------------------------------------
+
+_HOOK_TYPES = {
+    "EC2 Instance-launch Lifecycle Action": "autoscaling:EC2_INSTANCE_LAUNCHING",
+    "EC2 Instance-terminate Lifecycle Action": "autoscaling:EC2_INSTANCE_TERMINATING",
 }
-_DETAIL_TYPES = {
-    "EC2 Instance-launch Lifecycle Action": (Kind.LAUNCH, True),
-    "EC2 Instance-terminate Lifecycle Action": (Kind.TERMINATE, True),
-    "EC2 Instance Launch Successful": (Kind.LAUNCH, False),
-    "EC2 Instance Terminate Successful": (Kind.TERMINATE, False),
+_NOTIFICATION_TYPES = {
+    "EC2 Instance Launch Successful": Kind.LAUNCH,
+    "EC2 Instance Terminate Successful": Kind.TERMINATE,
 }
-TEST_EVENT = "autoscaling:TEST_NOTIFICATION"
 
 
-def _text(body: dict[str, Any], key: str, where: str) -> str:
-    value = body.get(key)
-    if not isinstance(value, str) or not value:
-        raise MalformedEventError(f"{where}: {key} missing or not a string")
-    return value
+class InstanceDetail(_Message):
+    AutoScalingGroupName: GroupName
+    EC2InstanceId: InstanceId
 
 
-def _from_autoscaling(body: dict[str, Any], hooked: bool, kind: Kind, source: str) -> LifecycleEvent:
-    where = f"{source} message"
-    instance = _text(body, "EC2InstanceId", where)
-    if not instance.startswith("i-"):
-        raise MalformedEventError(f"{where}: EC2InstanceId {instance!r} is not an instance id")
-    return LifecycleEvent(
-        kind=kind,
-        instance_id=instance,
-        asg_name=_text(body, "AutoScalingGroupName", where),
-        hook_name=_text(body, "LifecycleHookName", where) if hooked else None,
-        action_token=_text(body, "LifecycleActionToken", where) if hooked else None,
-        source=source,
+class LifecycleActionEvent(EventBridgeModel):
+    source: Literal["aws.autoscaling"]
+    detail_type: Literal["EC2 Instance-launch Lifecycle Action", "EC2 Instance-terminate Lifecycle Action"] = Field(
+        alias="detail-type"
     )
+    detail: HookMessage
+
+    @model_validator(mode="after")
+    def _consistent(self) -> LifecycleActionEvent:
+        if _HOOK_TYPES[self.detail_type] != self.detail.LifecycleTransition:
+            raise ValueError(f"detail-type {self.detail_type!r} does not match {self.detail.LifecycleTransition}")
+        return self
+
+
+class InstanceChangeEvent(EventBridgeModel):
+    source: Literal["aws.autoscaling"]
+    detail_type: Literal["EC2 Instance Launch Successful", "EC2 Instance Terminate Successful"] = Field(
+        alias="detail-type"
+    )
+    detail: InstanceDetail
+
+
+def _detail_kind(value: Any) -> str | None:
+    detail_type = value.get("detail-type") if isinstance(value, dict) else None
+    if not isinstance(detail_type, str):
+        return None
+    return "hook" if detail_type in _HOOK_TYPES else "change" if detail_type in _NOTIFICATION_TYPES else "unknown"
+
+
+class _UnknownDetailType(BaseModel):
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse(cls, value: Any) -> Any:
+        raise ValueError(f"unknown detail-type {str(value.get('detail-type'))[:100]!r}")
+
+
+AutoScalingEventBridge = Annotated[
+    Annotated[LifecycleActionEvent, Tag("hook")]
+    | Annotated[InstanceChangeEvent, Tag("change")]
+    | Annotated[_UnknownDetailType, Tag("unknown")],
+    Discriminator(
+        _detail_kind,
+        custom_error_type="detail_type",
+        custom_error_message="detail-type missing or not a string",
+    ),
+]
+_EVENTBRIDGE: TypeAdapter[LifecycleActionEvent | InstanceChangeEvent | _UnknownDetailType] = TypeAdapter(
+    AutoScalingEventBridge
+)
+_MESSAGE: TypeAdapter[HookMessage | InstanceNotification | TestNotification] = TypeAdapter(AutoScalingMessage)
+
+
+def describe(exc: ValidationError, limit: int = 3) -> str:
+    """A validation error in one short line: where and what, never the (possibly hostile) input."""
+    parts = []
+    for error in exc.errors(include_input=False, include_url=False)[:limit]:
+        where = ".".join(str(p) for p in error["loc"]) or "(event)"
+        parts.append(f"{where}: {error['msg'].removeprefix('Value error, ')}")
+    more = exc.error_count() - limit
+    return ("; ".join(parts) + (f"; and {more} more" if more > 0 else ""))[:600]
 
 
 def parse_message(body: Any, source: str = "sns") -> LifecycleEvent:
     """One Auto Scaling message (the JSON inside an SNS record, or an EventBridge `detail`)."""
-    if not isinstance(body, dict):
-        raise MalformedEventError(f"{source} message: expected a JSON object, got {type(body).__name__}")
-    if body.get("Event") == TEST_EVENT:
-        return LifecycleEvent(Kind.TEST, "", str(body.get("AutoScalingGroupName", "")), source=source)
-    name = body.get("LifecycleTransition") if "LifecycleActionToken" in body else body.get("Event")
-    if name not in _TRANSITIONS:
-        raise MalformedEventError(f"{source} message: unknown or missing event {name!r}")
-    kind, hooked = _TRANSITIONS[str(name)]
-    return _from_autoscaling(body, hooked, kind, source)
+    try:
+        return _MESSAGE.validate_python(body).event(source)
+    except ValidationError as exc:
+        raise MalformedEventError(f"{source} message: {describe(exc)}") from None
 
 
 def parse(event: Any) -> list[LifecycleEvent]:
     """Every Auto Scaling message in a Lambda event from SNS (Records) or EventBridge (detail-type)."""
     if not isinstance(event, dict):
         raise MalformedEventError(f"expected an SNS or EventBridge event object, got {type(event).__name__}")
-    if "Records" in event:
-        records = event["Records"]
-        if not isinstance(records, list) or not records:
-            raise MalformedEventError("SNS event: Records is empty or not a list")
-        parsed: list[LifecycleEvent] = []
-        for index, record in enumerate(records):
-            sns = record.get("Sns") if isinstance(record, dict) else None
-            if not isinstance(sns, dict) or not isinstance(sns.get("Message"), str):
-                raise MalformedEventError(f"SNS event: Records[{index}].Sns.Message missing or not a string")
-            try:
-                body = json.loads(sns["Message"])
-            except ValueError:
-                raise MalformedEventError(f"SNS event: Records[{index}].Sns.Message is not JSON") from None
-            parsed.append(parse_message(body, "sns"))
-        return parsed
-    if "detail-type" in event:
-        if event.get("source") != "aws.autoscaling":
-            raise MalformedEventError(f"EventBridge event: source {event.get('source')!r} is not aws.autoscaling")
-        detail_type = event["detail-type"]
-        if detail_type not in _DETAIL_TYPES:
-            raise MalformedEventError(f"EventBridge event: unknown detail-type {detail_type!r}")
-        detail = event.get("detail")
-        if not isinstance(detail, dict):
-            raise MalformedEventError("EventBridge event: detail missing or not an object")
-        kind, hooked = _DETAIL_TYPES[detail_type]
-        return [_from_autoscaling(detail, hooked, kind, "eventbridge")]
+    try:
+        if "Records" in event:
+            sns = powertools_parse(event=event, model=AutoScalingSns)
+            return [record.Sns.Message.event("sns") for record in sns.Records]
+        if "detail-type" in event:
+            bridge = cast(Any, powertools_parse(event=event, model=cast(Any, _EVENTBRIDGE)))
+            if isinstance(bridge, InstanceChangeEvent):
+                kind = _NOTIFICATION_TYPES[bridge.detail_type]
+                return [
+                    LifecycleEvent(
+                        kind, bridge.detail.EC2InstanceId, bridge.detail.AutoScalingGroupName, source="eventbridge"
+                    )
+                ]
+            return [cast(LifecycleActionEvent, bridge).detail.event("eventbridge")]
+    except ValidationError as exc:
+        where = "SNS event" if "Records" in event else "EventBridge event"
+        raise MalformedEventError(f"{where}: {describe(exc)}") from None
     raise MalformedEventError("neither an SNS event (Records) nor an EventBridge event (detail-type)")

@@ -15,20 +15,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from adoscale.ado.client import AdoClient
 from adoscale.ado.errors import AdoError, AdoNotFoundError
 from adoscale.environments.events import Kind, LifecycleEvent
-from adoscale.environments.state import StateTable
+from adoscale.environments.state import InstanceRecord, StateTable, Status
+from adoscale.transient import RetryLaterError
 
 log = logging.getLogger("adoscale.environments")
 
 TAG_PROJECT = "adoscale:project"
 TAG_ENVIRONMENT = "adoscale:environment"
 TAG_VM_TAGS = "adoscale:vm-tags"
-
-
-class RetryLaterError(Exception):
-    """ADO could not be reached: the delivery must be retried (the Lambda raises, its trigger retries)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +91,7 @@ class LifecycleService:
         if existing is not None:
             # A duplicate, or a launch delivered after its terminate: never resurrect a finished item.
             self._complete(event, "CONTINUE")
-            return Outcome(event.instance_id, "already-done", f"item exists ({existing.get('status')})")
+            return Outcome(event.instance_id, "already-done", f"item exists ({existing.status})")
         tags = self._tags(event.instance_id)
         project, environment = tags.get(TAG_PROJECT), tags.get(TAG_ENVIRONMENT)
         if not project or not environment:
@@ -105,22 +104,33 @@ class LifecycleService:
             env = self._ado.get_environment(project, environment)
             pool = self._ado.get_environment_pool(project, env.id)
             resource = self._ado.find_vm_resource(project, env.id, event.instance_id)
+        except AdoNotFoundError as exc:
+            # The tags name a project or Environment that does not exist: retrying cannot help.
+            log.warning(
+                "%s: tagged for %s/%s, which Azure DevOps does not know: ignored (%s)",
+                event.instance_id,
+                project,
+                environment,
+                exc,
+            )
+            self._complete(event, "CONTINUE")
+            return Outcome(event.instance_id, "ignored", "environment not found")
         except AdoError as exc:
             raise RetryLaterError(f"{event.instance_id}: Azure DevOps unavailable at launch: {exc}") from exc
-        item: dict[str, Any] = {
-            "instance_id": event.instance_id,
-            "project": project,
-            "environment_name": environment,
-            "environment_id": env.id,
-            "pool_id": pool.id,
-            "vm_tags": tags.get(TAG_VM_TAGS, ""),
-            "asg_name": event.asg_name,
-            "launched_at": self._clock().isoformat(),
-            "status": "registered",
-            "vm_resource_id": resource.id if resource else None,
-            "agent_id": resource.agent.id if resource and resource.agent else None,
-        }
-        created = self._state.create(item)
+        record = InstanceRecord(
+            instance_id=event.instance_id,
+            project=project,
+            environment_name=environment,
+            environment_id=env.id,
+            pool_id=pool.id,
+            vm_tags=tags.get(TAG_VM_TAGS, ""),
+            asg_name=event.asg_name,
+            launched_at=self._clock(),
+            status=Status.REGISTERED,
+            vm_resource_id=resource.id if resource else None,
+            agent_id=resource.agent.id if resource and resource.agent else None,
+        )
+        created = self._state.create(record)
         self._complete(event, "CONTINUE")
         return Outcome(event.instance_id, "recorded" if created else "already-done")
 
@@ -133,23 +143,17 @@ class LifecycleService:
             # Terminate before launch (or a launch never recorded): remember it so that a late launch
             # does not register it; the sweeper removes any VM resource left behind.
             self._state.create(
-                {
-                    "instance_id": event.instance_id,
-                    "asg_name": event.asg_name,
-                    "status": "done",
-                    "expires_at": int(now.timestamp()) + 7 * 86400,
-                    "note": "terminated before its launch was seen",
-                }
+                InstanceRecord.finished(event.instance_id, event.asg_name, now, "terminated before its launch was seen")
             )
             log.warning("%s: terminate before launch; nothing recorded to deregister", event.instance_id)
             self._complete(event, "CONTINUE")
             return Outcome(event.instance_id, "already-done", "no launch record")
-        if item.get("status") == "done":
+        if item.status is Status.DONE:
             self._complete(event, "CONTINUE")
             return Outcome(event.instance_id, "already-done", "duplicate terminate")
-        if item.get("status") != "terminating":
-            self._state.update(event.instance_id, status="terminating", terminating_since=now.isoformat(), attempts=0)
-            item["terminating_since"] = now.isoformat()
+        if item.status is not Status.TERMINATING or item.terminating_since is None:
+            self._state.start_terminating(event.instance_id, now)
+            item = item.model_copy(update={"status": Status.TERMINATING, "terminating_since": now, "attempts": 0})
         try:
             removed = self._deregister(item)
         except AdoError as exc:
@@ -158,40 +162,41 @@ class LifecycleService:
         self._complete(event, "CONTINUE")
         return Outcome(event.instance_id, "deregistered", removed)
 
-    def _deregister(self, item: dict[str, Any]) -> str:
-        project = str(item["project"])
-        env_id = int(item["environment_id"])
-        resource_id = item.get("vm_resource_id")
-        agent_id = item.get("agent_id")
+    def _deregister(self, item: InstanceRecord) -> str:
+        if item.project is None or item.environment_id is None:
+            return "nothing recorded to remove"
+        project = item.project
+        env_id = item.environment_id
+        resource_id = item.vm_resource_id
+        agent_id = item.agent_id
         if resource_id is None or agent_id is None:
-            found = self._ado.find_vm_resource(project, env_id, str(item["instance_id"]))
+            found = self._ado.find_vm_resource(project, env_id, item.instance_id)
             if found is not None:
                 resource_id = found.id
                 agent_id = found.agent.id if found.agent else agent_id
         removed: list[str] = []
-        if resource_id is not None and self._ado.delete_vm_resource(project, env_id, int(resource_id)):
+        if resource_id is not None and self._ado.delete_vm_resource(project, env_id, resource_id):
             removed.append(f"VM resource {resource_id}")
         if agent_id is not None:
-            pool_id = item.get("pool_id") or self._ado.get_environment_pool(project, env_id).id
+            pool_id = item.pool_id or self._ado.get_environment_pool(project, env_id).id
             try:
-                if self._ado.delete_agent(int(pool_id), int(agent_id)):
+                if self._ado.delete_agent(pool_id, agent_id):
                     removed.append(f"agent {agent_id} in pool {pool_id}")
             except AdoNotFoundError:
                 pass
         return ", ".join(removed) or "nothing left to remove"
 
-    def _retry_or_give_up(self, event: LifecycleEvent, item: dict[str, Any], exc: AdoError) -> Outcome:
+    def _retry_or_give_up(self, event: LifecycleEvent, item: InstanceRecord, exc: AdoError) -> Outcome:
         now = self._clock()
-        since = datetime.fromisoformat(str(item["terminating_since"]))
-        elapsed = (now - since).total_seconds()
-        attempts = int(item.get("attempts") or 0) + 1
-        self._state.update(event.instance_id, attempts=attempts, last_error=str(exc)[:500])
+        elapsed = (now - (item.terminating_since or now)).total_seconds()
+        attempts = item.attempts + 1
+        self._state.record_failure(event.instance_id, attempts, str(exc))
         if event.hook_name is None or elapsed < self._timing.global_s - self._timing.margin_s:
             self._heartbeat(event)
             raise RetryLaterError(f"{event.instance_id}: deregistration failed (attempt {attempts}): {exc}") from exc
         message = (
             f"{event.instance_id} is terminating while still registered in Environment "
-            f"{item.get('environment_name')} of {item.get('project')}: Azure DevOps failed for {elapsed:.0f} s "
+            f"{item.environment_name} of {item.project}: Azure DevOps failed for {elapsed:.0f} s "
             f"({exc}). The lifecycle hook is about to time out, so the instance is released; the sweeper "
             "removes the VM resource once ADO answers."
         )
@@ -206,13 +211,19 @@ class LifecycleService:
     def _complete(self, event: LifecycleEvent, result: str) -> None:
         if event.hook_name is None or event.action_token is None:
             return  # a plain event notification: no action waits on us
-        self._autoscaling.complete_lifecycle_action(
-            LifecycleHookName=event.hook_name,
-            AutoScalingGroupName=event.asg_name,
-            LifecycleActionToken=event.action_token,
-            LifecycleActionResult=result,
-            InstanceId=event.instance_id,
-        )
+        try:
+            self._autoscaling.complete_lifecycle_action(
+                LifecycleHookName=event.hook_name,
+                AutoScalingGroupName=event.asg_name,
+                LifecycleActionToken=event.action_token,
+                LifecycleActionResult=result,
+                InstanceId=event.instance_id,
+            )
+        except ClientError as exc:
+            if not _no_such_action(exc):
+                raise
+            # A duplicate delivery after the action was completed, or one that timed out: nothing waits.
+            log.warning("%s: no lifecycle action waits on this token (completed or expired)", event.instance_id)
 
     def _heartbeat(self, event: LifecycleEvent) -> None:
         if event.hook_name is None or event.action_token is None:
@@ -223,3 +234,9 @@ class LifecycleService:
             LifecycleActionToken=event.action_token,
             InstanceId=event.instance_id,
         )
+
+
+def _no_such_action(exc: ClientError) -> bool:
+    """Auto Scaling's answer for a token whose action is already completed, expired, or never was."""
+    error = exc.response.get("Error", {})
+    return error.get("Code") == "ValidationError" and "lifecycle action" in str(error.get("Message", "")).lower()

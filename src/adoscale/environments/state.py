@@ -1,18 +1,71 @@
 """The state table: what adoscale learned about each instance at launch, keyed by instance id.
 
-Items: `instance_id`, `project`, `environment_name`, `environment_id`, `vm_tags`, `asg_name`,
-`launched_at`, optional `vm_resource_id`, `agent_id`, `pool_id`, `status` (registered | terminating |
-done), `attempts`, `terminating_since`, and `expires_at` (DynamoDB TTL, set when done).
+One typed record per instance (`InstanceRecord`), marshalled with boto3's own DynamoDB type
+(de)serializers. A record's status moves registered → terminating → done; a done record expires
+(`expires_at`, the table's TTL attribute) `DONE_TTL` after it was finished: the one place that TTL is set.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Annotated, Any
 
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict, Field
 
-DONE_TTL_SECONDS = 7 * 86400
+INSTANCE_ID_PATTERN = r"^i-[0-9a-f]{8,17}$"
+InstanceId = Annotated[str, Field(pattern=INSTANCE_ID_PATTERN)]
+
+DONE_TTL = timedelta(days=7)
+TTL_ATTRIBUTE = "expires_at"
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+class Status(StrEnum):
+    REGISTERED = "registered"
+    TERMINATING = "terminating"
+    DONE = "done"
+
+
+class InstanceRecord(BaseModel):
+    """One instance. Launch fills the ADO identities; termination reads only this, never the tags."""
+
+    model_config = ConfigDict(extra="ignore", use_enum_values=False)
+
+    instance_id: InstanceId
+    asg_name: str
+    status: Status
+    project: str | None = None
+    environment_name: str | None = None
+    environment_id: int | None = None
+    pool_id: int | None = None
+    vm_tags: str = ""
+    launched_at: datetime | None = None
+    vm_resource_id: int | None = None
+    agent_id: int | None = None
+    terminating_since: datetime | None = None
+    attempts: int = 0
+    last_error: str | None = None
+    note: str | None = None
+    expires_at: int | None = None
+
+    @classmethod
+    def finished(cls, instance_id: str, asg_name: str, now: datetime, note: str) -> InstanceRecord:
+        """A done record written without a launch (terminate seen first): a late launch then changes nothing."""
+        return cls(instance_id=instance_id, asg_name=asg_name, status=Status.DONE, note=note, expires_at=expiry(now))
+
+
+def expiry(now: datetime) -> int:
+    """The TTL of a finished record, in epoch seconds."""
+    return int((now + DONE_TTL).timestamp())
+
+
+def _item(values: dict[str, Any]) -> dict[str, Any]:
+    return {key: _serializer.serialize(value) for key, value in values.items() if value is not None}
 
 
 class StateTable:
@@ -20,19 +73,22 @@ class StateTable:
         self._db = dynamodb
         self._table = table
 
-    def get(self, instance_id: str) -> dict[str, Any] | None:
-        response = self._db.get_item(
-            TableName=self._table, Key={"instance_id": {"S": instance_id}}, ConsistentRead=True
-        )
-        item = response.get("Item")
-        return _plain(item) if item else None
+    def _key(self, instance_id: str) -> dict[str, Any]:
+        return {"instance_id": {"S": instance_id}}
 
-    def create(self, item: dict[str, Any]) -> bool:
-        """Write a new item; False if one exists already (a duplicate or late launch)."""
+    def get(self, instance_id: str) -> InstanceRecord | None:
+        response = self._db.get_item(TableName=self._table, Key=self._key(instance_id), ConsistentRead=True)
+        item = response.get("Item")
+        if not item:
+            return None
+        return InstanceRecord.model_validate({k: _deserializer.deserialize(v) for k, v in item.items()})
+
+    def create(self, record: InstanceRecord) -> bool:
+        """Write a new record; False if one exists already (a duplicate or late launch)."""
         try:
             self._db.put_item(
                 TableName=self._table,
-                Item=_typed(item),
+                Item=_item(record.model_dump(mode="json")),
                 ConditionExpression="attribute_not_exists(instance_id)",
             )
         except ClientError as exc:
@@ -41,56 +97,22 @@ class StateTable:
             raise
         return True
 
-    def update(self, instance_id: str, **values: Any) -> None:
-        names = {f"#{k}": k for k in values}
-        exprs = ", ".join(f"#{k} = :{k}" for k in values)
+    def _update(self, instance_id: str, values: dict[str, Any]) -> None:
+        plain = {k: (v.value if isinstance(v, StrEnum) else v) for k, v in values.items()}
+        plain = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in plain.items()}
         self._db.update_item(
             TableName=self._table,
-            Key={"instance_id": {"S": instance_id}},
-            UpdateExpression=f"SET {exprs}",
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues={f":{k}": _value(v) for k, v in values.items()},
+            Key=self._key(instance_id),
+            UpdateExpression="SET " + ", ".join(f"#{k} = :{k}" for k in plain),
+            ExpressionAttributeNames={f"#{k}": k for k in plain},
+            ExpressionAttributeValues={f":{k}": _serializer.serialize(v) for k, v in plain.items()},
         )
 
-    def mark_done(self, instance_id: str, now: datetime, **values: Any) -> None:
-        self.update(instance_id, status="done", expires_at=int(now.timestamp()) + DONE_TTL_SECONDS, **values)
+    def start_terminating(self, instance_id: str, now: datetime) -> None:
+        self._update(instance_id, {"status": Status.TERMINATING, "terminating_since": now, "attempts": 0})
 
-    def scan(self) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {"TableName": self._table}
-        while True:
-            page = self._db.scan(**kwargs)
-            items += [_plain(i) for i in page.get("Items", [])]
-            if "LastEvaluatedKey" not in page:
-                return items
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    def record_failure(self, instance_id: str, attempts: int, error: str) -> None:
+        self._update(instance_id, {"attempts": attempts, "last_error": error[:500]})
 
-
-def _value(value: Any) -> dict[str, Any]:
-    if isinstance(value, bool):
-        return {"BOOL": value}
-    if isinstance(value, int | float):
-        return {"N": str(value)}
-    if isinstance(value, list):
-        return {"L": [_value(v) for v in value]}
-    return {"S": str(value)}
-
-
-def _typed(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: _value(v) for k, v in item.items() if v is not None}
-
-
-def _plain(item: dict[str, Any]) -> dict[str, Any]:
-    def convert(value: dict[str, Any]) -> Any:
-        if "S" in value:
-            return value["S"]
-        if "N" in value:
-            number = float(value["N"])
-            return int(number) if number.is_integer() else number
-        if "BOOL" in value:
-            return value["BOOL"]
-        if "L" in value:
-            return [convert(v) for v in value["L"]]
-        return None
-
-    return {k: convert(v) for k, v in item.items()}
+    def mark_done(self, instance_id: str, now: datetime) -> None:
+        self._update(instance_id, {"status": Status.DONE, TTL_ATTRIBUTE: expiry(now)})

@@ -11,9 +11,10 @@ from typing import Any
 
 from adoscale.ado.client import AdoClient
 from adoscale.config import EnvironmentConfig
+from adoscale.environments.state import INSTANCE_ID_PATTERN
 
 log = logging.getLogger("adoscale.environments.sweeper")
-_INSTANCE_ID = re.compile(r"^i-[0-9a-f]{8,17}$")
+_INSTANCE_ID = re.compile(INSTANCE_ID_PATTERN)
 GONE = ("shutting-down", "terminated")
 
 

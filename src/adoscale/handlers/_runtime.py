@@ -1,17 +1,41 @@
-"""What every handler needs at run time: settings from the environment, the PAT, AWS clients."""
+"""What every handler needs at run time, in one place: the settings (`settings()`), the PAT (`pat()`), AWS
+clients, the one way to reject an event, and the one conversion of AWS failures into transient errors.
+
+`settings()` and `pat()` delegate to `adoscale.config` (`load_settings`, `resolve_pat`) with one precedence
+for the CLI and every Lambda; here the SSM parameter and the secret are read through powertools' parameters,
+cached for `CACHE_SECONDS` between invocations of a warm function.
+
+What reaches a handler's trigger: only `adoscale.transient.TRANSIENT_ERRORS` (retried), or `SettingsError`
+when the deployment itself is wrong (a missing variable, an invalid configuration, a PAT source that cannot
+be read): that fails the invocation visibly, since no event could succeed. A bad event is `reject`ed.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from typing import Any
 
 from adoscale.aws import make_client
-from adoscale.secrets import register_secret
+from adoscale.config import (
+    CONFIG_ENV,
+    CONFIG_PARAMETER_ENV,
+    Config,
+    ConfigError,
+    SourceError,
+    load_settings,
+    resolve_pat,
+)
+from adoscale.secrets import redact
+from adoscale.transient import AwsUnavailableError, is_transient_aws
+
+CACHE_SECONDS = 300
 
 
 class SettingsError(RuntimeError):
-    """A required environment variable is missing: a deployment error, not a bad event."""
+    """The deployment is wrong (a setting missing or invalid, the PAT unreadable): not a bad event."""
 
 
 def setting(name: str, default: str | None = None) -> str:
@@ -26,14 +50,84 @@ def client(service: str) -> Any:
     return make_client(service)
 
 
-def pat() -> str:
-    """`AZP_TOKEN`, or the Secrets Manager secret named by `AZP_TOKEN_SECRET_ARN` (cached by powertools)."""
-    token = os.environ.get("AZP_TOKEN")
-    if not token:
+class _CachedReader:
+    """`adoscale.config.SourceReader` over powertools' parameters: one read per name per CACHE_SECONDS."""
+
+    def secret(self, name: str) -> str | bytes:
         from aws_lambda_powertools.utilities import parameters
 
-        secret = parameters.get_secret(setting("AZP_TOKEN_SECRET_ARN"), max_age=300)
-        token = secret if isinstance(secret, str) else str(secret)
-    token = token.strip()
-    register_secret(token)
-    return token
+        value = parameters.get_secret(name, max_age=CACHE_SECONDS)
+        return value if isinstance(value, str | bytes) else str(value)
+
+    def parameter(self, name: str) -> str:
+        from aws_lambda_powertools.utilities import parameters
+
+        return str(parameters.get_parameter(name, decrypt=True, max_age=CACHE_SECONDS))
+
+
+_reader = _CachedReader()
+
+
+def clear_cache() -> None:
+    """Forget cached parameters and secrets (tests; a function never needs it)."""
+    from aws_lambda_powertools.utilities import parameters
+
+    parameters.clear_caches()  # type: ignore[no-untyped-call]
+
+
+def _settings_failure(exc: ConfigError) -> Exception:
+    if isinstance(exc, SourceError) and exc.transient:
+        return AwsUnavailableError(str(exc))
+    return SettingsError(str(exc))
+
+
+def has_settings() -> bool:
+    """Whether this deployment provides a configuration (inline or SSM)."""
+    return bool(os.environ.get(CONFIG_ENV) or os.environ.get(CONFIG_PARAMETER_ENV))
+
+
+def settings() -> Config:
+    """The validated configuration (`adoscale.config.load_settings`): inline `ADOSCALE_CONFIG`, else the
+    SecureString named by `ADOSCALE_CONFIG_PARAMETER`; `AZP_URL` overrides organization_url."""
+    try:
+        return load_settings(os.environ, reader=_reader)
+    except ConfigError as exc:
+        raise _settings_failure(exc) from None
+
+
+def pat(config: Config | None = None) -> str:
+    """The PAT (`adoscale.config.resolve_pat`): `AZP_TOKEN`, else the configuration's `pat_secret` or
+    `pat_parameter`, else `AZP_TOKEN_SECRET_ARN`. Without `config`, the configuration is read when the
+    deployment provides one."""
+    try:
+        if config is None and has_settings():
+            config = load_settings(os.environ, reader=_reader)
+        return resolve_pat(config, os.environ, reader=_reader)
+    except ConfigError as exc:
+        raise _settings_failure(exc) from None
+
+
+@contextmanager
+def aws_calls() -> Iterator[None]:
+    """Throttling, 5xx and connection failures of AWS calls become `AwsUnavailableError` (transient: the
+    trigger retries); any other AWS error propagates unchanged."""
+    try:
+        yield
+    except Exception as exc:
+        name = type(exc).__name__
+        if is_transient_aws(exc) or name in ("EndpointConnectionError", "ConnectTimeoutError", "ReadTimeoutError"):
+            raise AwsUnavailableError(f"AWS unavailable: {name} {_code(exc)}".strip()) from exc
+        raise
+
+
+def _code(exc: BaseException) -> str:
+    response: Any = getattr(exc, "response", None)
+    return str(response.get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""
+
+
+def reject(logger: Any, reason: str, **context: Any) -> dict[str, Any]:
+    """The one rejection path: log why (no traceback: it is the event, not the code) and acknowledge, so that
+    the trigger does not redeliver a message that can never succeed."""
+    reason = redact(reason)  # a hostile event may quote anything, even a secret; extra fields skip log filters
+    logger.warning("event rejected", extra={"reason": reason, **context})
+    return {"status": "rejected", "reason": reason}

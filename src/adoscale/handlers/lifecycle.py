@@ -1,8 +1,9 @@
 """Lambda entry `adoscale.handlers.lifecycle.handler`: Auto Scaling lifecycle events for Environment VMs.
 
-Environment: `ADOSCALE_STATE_TABLE`, `AZP_URL`, `AZP_TOKEN` or `AZP_TOKEN_SECRET_ARN`, optional
-`ADOSCALE_ALERT_TOPIC_ARN` and `ADOSCALE_HOOK_HEARTBEAT_SECONDS` (default 300). A malformed message is
-logged and acknowledged (never retried); an ADO outage raises, so that SNS or EventBridge retries.
+Environment: `ADOSCALE_STATE_TABLE`, `AZP_URL`, the PAT (`AZP_TOKEN`, or `AZP_TOKEN_SECRET_ARN`, see
+docs/configuration.md), optional `ADOSCALE_ALERT_TOPIC_ARN` and `ADOSCALE_HOOK_HEARTBEAT_SECONDS` (default
+300). A malformed message is logged and acknowledged (never retried); only the transient errors of
+`adoscale.transient` (ADO or AWS unavailable, retry later) reach SNS or EventBridge, which retry.
 """
 
 from __future__ import annotations
@@ -15,9 +16,16 @@ from aws_lambda_powertools import Logger
 
 from adoscale.ado.client import AdoClient
 from adoscale.environments import HookTiming, LifecycleService, MalformedEventError, StateTable, parse
-from adoscale.handlers._runtime import client, pat, setting
+from adoscale.handlers._runtime import SettingsError, aws_calls, client, pat, reject, setting
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "adoscale"))
+
+
+def _heartbeat_seconds() -> int:
+    raw = os.environ.get("ADOSCALE_HOOK_HEARTBEAT_SECONDS", "300")
+    if not raw.isdigit() or not 30 <= int(raw) <= 7200:  # Auto Scaling's own bounds for a heartbeat timeout
+        raise SettingsError(f"ADOSCALE_HOOK_HEARTBEAT_SECONDS must be 30-7200 seconds, not {raw[:20]!r}")
+    return int(raw)
 
 
 def build_service(ado: AdoClient) -> LifecycleService:
@@ -28,20 +36,19 @@ def build_service(ado: AdoClient) -> LifecycleService:
         client("autoscaling"),
         lambda: datetime.now(UTC),
         sns=client("sns"),
-        alert_topic_arn=os.environ.get("ADOSCALE_ALERT_TOPIC_ARN"),
-        timing=HookTiming(heartbeat_s=int(os.environ.get("ADOSCALE_HOOK_HEARTBEAT_SECONDS", "300"))),
+        alert_topic_arn=os.environ.get("ADOSCALE_ALERT_TOPIC_ARN") or None,
+        timing=HookTiming(heartbeat_s=_heartbeat_seconds()),
     )
 
 
 @logger.inject_lambda_context(log_event=False)
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def handler(event: Any, context: Any) -> dict[str, Any]:
     try:
         events = parse(event)
     except MalformedEventError as exc:
-        logger.error("malformed lifecycle event dropped", extra={"reason": str(exc)})  # noqa: TRY400 - no traceback for bad input
-        return {"status": "rejected", "reason": str(exc)}
+        return reject(logger, str(exc))
     outcomes = []
-    with AdoClient(setting("AZP_URL"), pat()) as ado:
+    with aws_calls(), AdoClient(setting("AZP_URL"), pat()) as ado:
         service = build_service(ado)
         for item in events:
             outcome = service.handle(item)  # RetryLaterError propagates: the trigger retries the delivery

@@ -1,32 +1,64 @@
-"""Lambda entry `adoscale.handlers.sweeper.handler`: on a schedule, remove VM resources whose instance
-is gone. Environment: `AZP_URL`, `AZP_TOKEN` or `AZP_TOKEN_SECRET_ARN`, and `ADOSCALE_ENVIRONMENTS`
-(JSON list of `{project, name, grace_seconds}`)."""
+"""Lambda entry `adoscale.handlers.sweeper.handler`: on a schedule, remove VM resources whose instance is
+gone. Environment: `AZP_URL`, the PAT (see docs/configuration.md), and the Environments to sweep:
+`ADOSCALE_ENVIRONMENTS` (a JSON list of `{project, name, grace_seconds}`), else the configuration's
+`environments` (`ADOSCALE_CONFIG` or `ADOSCALE_CONFIG_PARAMETER`).
+
+The event is the schedule's (ignored), or `{"dry_run": true}` to report without removing. Anything else is
+rejected (logged and acknowledged); only transient errors reach the trigger.
+"""
 
 from __future__ import annotations
 
-import json
 import os
 from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from pydantic import TypeAdapter
+from aws_lambda_powertools.utilities.parser import parse as powertools_parse
+from pydantic import BaseModel, ConfigDict, StrictBool, TypeAdapter, ValidationError
 
 from adoscale.ado.client import AdoClient
-from adoscale.config import EnvironmentConfig
+from adoscale.config import MAX_POOLS, EnvironmentConfig
 from adoscale.environments import sweep
-from adoscale.handlers._runtime import client, pat, setting
+from adoscale.environments.events import describe
+from adoscale.handlers._runtime import SettingsError, aws_calls, client, has_settings, pat, reject, setting, settings
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "adoscale"))
-_environments = TypeAdapter(list[EnvironmentConfig])
+_environments: TypeAdapter[list[EnvironmentConfig]] = TypeAdapter(list[EnvironmentConfig])
+
+
+class SweepRequest(BaseModel):
+    """A scheduled event carries many keys, all ignored; a manual invocation may ask for a dry run."""
+
+    model_config = ConfigDict(extra="ignore")
+    dry_run: StrictBool = False
+
+
+def environments() -> list[EnvironmentConfig]:
+    raw = os.environ.get("ADOSCALE_ENVIRONMENTS")
+    if raw is None and has_settings():
+        return list(settings().environments)
+    try:
+        listed = _environments.validate_json(raw or "")
+    except ValidationError as exc:
+        raise SettingsError(f"ADOSCALE_ENVIRONMENTS: {describe(exc)}") from None
+    if len(listed) > MAX_POOLS:
+        raise SettingsError(f"ADOSCALE_ENVIRONMENTS: at most {MAX_POOLS} Environments")
+    return listed
 
 
 @logger.inject_lambda_context(log_event=False)
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    environments = _environments.validate_python(json.loads(setting("ADOSCALE_ENVIRONMENTS")))
-    dry_run = bool(event.get("dry_run", False)) if isinstance(event, dict) else False
-    with AdoClient(setting("AZP_URL"), pat()) as ado:
-        results = sweep(ado, client("ec2"), environments, lambda: datetime.now(UTC), dry_run=dry_run)
+def handler(event: Any, context: Any) -> dict[str, Any]:
+    try:
+        request = powertools_parse(event=event, model=SweepRequest)
+    except ValidationError as exc:
+        return reject(logger, f"sweep request: {describe(exc)}")
+    targets = environments()
+    with aws_calls(), AdoClient(setting("AZP_URL"), pat()) as ado:
+        results = sweep(ado, client("ec2"), targets, lambda: datetime.now(UTC), dry_run=request.dry_run)
     removed = [r for r in results if r.removed]
     logger.info("sweep done", extra={"removed": len(removed), "examined": len(results)})
-    return {"removed": [{"environment": r.environment, "name": r.name, "resource_id": r.resource_id} for r in removed]}
+    return {
+        "status": "ok",
+        "removed": [{"environment": r.environment, "name": r.name, "resource_id": r.resource_id} for r in removed],
+    }

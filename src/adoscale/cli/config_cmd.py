@@ -1,0 +1,64 @@
+"""`adoscale config validate|push`: check a configuration file, and publish it where the Lambdas read it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from adoscale.aws import make_client
+from adoscale.cli import EXIT_FAILED, app
+from adoscale.cli.common import fail, load_or_exit, pat_or_exit
+from adoscale.transient import is_transient_aws
+
+config_app = typer.Typer(help="Check and publish adoscale configuration files.", no_args_is_help=True)
+# This module owns `adoscale config`: drop a group of that name registered earlier, so there is one.
+app.registered_groups[:] = [group for group in app.registered_groups if group.name != "config"]
+app.add_typer(config_app, name="config")
+
+
+@config_app.command("validate")
+def config_validate(
+    file: Path = typer.Argument(..., help="The configuration file to check.", dir_okay=False),
+    check_pat: bool = typer.Option(
+        False, "--check-pat", help="Also read the PAT from its source (never printed): exit 3 if unreadable."
+    ),
+) -> None:
+    """Validate a configuration file; every problem is reported at once. Exit 2 when invalid."""
+    cfg = load_or_exit(file)
+    if check_pat:
+        pat_or_exit(cfg)
+    pools = ", ".join(p.name for p in cfg.pools)
+    typer.echo(f"{file}: valid ({len(cfg.pools)} pool(s): {pools})" + ("; PAT readable" if check_pat else ""))
+
+
+@config_app.command("push")
+def config_push(
+    file: Path = typer.Argument(..., help="The configuration file to validate and upload.", dir_okay=False),
+    parameter: str = typer.Option(
+        ..., "--parameter", help="The SSM parameter the Lambdas read (ADOSCALE_CONFIG_PARAMETER)."
+    ),
+    kms_key_id: str | None = typer.Option(
+        None,
+        "--kms-key-id",
+        help="KMS key (id, ARN or alias) for the SecureString: Terraform's `kms_key_arn` output. "
+        "Default: the account's aws/ssm key.",
+    ),
+) -> None:
+    """Validate a configuration file and write it, as a SecureString, over the SSM parameter that Terraform
+    created (output `config_parameter_name`). A file that fails validation is never uploaded (exit 2)."""
+    cfg = load_or_exit(file)
+    body = cfg.model_dump_json()
+    tier = "Standard" if len(body.encode()) <= 4096 else "Advanced"
+    request = {"Name": parameter, "Value": body, "Type": "SecureString", "Overwrite": True, "Tier": tier}
+    if kms_key_id:
+        request["KeyId"] = kms_key_id
+    try:
+        version = make_client("ssm").put_parameter(**request)["Version"]
+    except Exception as exc:
+        response = getattr(exc, "response", None)
+        code = response.get("Error", {}).get("Code", "") if isinstance(response, dict) else ""
+        hint = "try again" if is_transient_aws(exc) else "check the parameter name, the key and your permissions"
+        fail("upload failed", f"{parameter}: {code or type(exc).__name__}; {hint}")
+        raise typer.Exit(EXIT_FAILED) from None
+    typer.echo(f"{file}: valid; uploaded to {parameter} (version {version}, {tier} tier, {len(cfg.pools)} pool(s))")

@@ -1,0 +1,124 @@
+"""Arbitrary YAML and JSON into the loader, through the real CLI: exit 0 or 2, never anything else, and
+never slow. Values are arbitrary documents, and the good file with one value replaced or one key added."""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from adoscale.cli import app
+from adoscale.cli.commands import register
+
+# Per file, measured: the loader reads, parses and validates a capped-size document; a second is generous
+# for a shared 2-core runner and two orders of magnitude under what the unbounded loader took.
+TIME_BOUND_S = 1.0
+
+GOOD: dict[str, Any] = {
+    "organization_url": "https://dev.azure.com/contoso",
+    "pat_secret": "ado/pat",
+    "pools": [
+        {
+            "name": "linux",
+            "min_agents": 0,
+            "max_agents": 20,
+            "standby_agents": 1,
+            "idle_timeout_seconds": 300,
+            "capabilities": ["docker"],
+            "ecs": {
+                "cluster": "c",
+                "task_definition": "t",
+                "subnets": ["s"],
+                "capacity_provider_strategy": [{"capacity_provider": "FARGATE_SPOT", "weight": 1}],
+            },
+        }
+    ],
+    "environments": [{"project": "p", "name": "e", "grace_seconds": 900}],
+}
+
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.integers(min_value=-(10**30), max_value=10**30)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=30)
+    | st.sampled_from(["", "1e23", "true", "yes", "~", "0x1F", "FARGATE", "*ref", "&a", "<<", "!!python/none"])
+)
+values = st.recursive(
+    scalars,
+    lambda children: st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=10), children, max_size=5),
+    max_leaves=25,
+)
+
+
+def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    found = [prefix]
+    if isinstance(value, dict):
+        for key, child in value.items():
+            found += _paths(child, (*prefix, key))
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            found += _paths(child, (*prefix, index))
+    return found
+
+
+PATHS = _paths(GOOD)[1:]
+
+
+@st.composite
+def mutated(draw: st.DrawFn) -> Any:
+    document = copy.deepcopy(GOOD)
+    path = draw(st.sampled_from(PATHS))
+    parent = document
+    for part in path[:-1]:
+        parent = parent[part]
+    if draw(st.booleans()):
+        parent[path[-1]] = draw(values)
+    elif isinstance(parent, dict):
+        parent[draw(st.text(max_size=12))] = draw(values)
+    return document
+
+
+@st.composite
+def documents(draw: st.DrawFn) -> bytes:
+    value = draw(values | mutated())
+    form = draw(st.sampled_from(["yaml", "json", "flow"]))
+    if form == "json":
+        text = json.dumps(value)
+    else:
+        text = yaml.safe_dump(value, default_flow_style=form == "flow", allow_unicode=True)
+    return text.encode()
+
+
+raw_text = st.binary(max_size=300) | st.text(max_size=300).map(str.encode)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _commands() -> None:
+    register()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(content=documents() | raw_text)
+def test_any_document_exits_0_or_2_quickly(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "fuzz.yaml"
+    path.write_bytes(content)
+    started = time.perf_counter()
+    result = CliRunner().invoke(app, ["config", "validate", str(path)])
+    elapsed = time.perf_counter() - started
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert result.exit_code in (0, 2), result.output
+    event(f"exit {result.exit_code}")
+    assert "Traceback" not in result.output
+    if result.exit_code == 2:
+        assert str(path) in result.output  # every refusal names the file
+    assert elapsed < TIME_BOUND_S, f"{elapsed:.3f} s for {len(content)} bytes"
