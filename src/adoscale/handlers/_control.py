@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 
 from adoscale.ado.client import AdoClient
 from adoscale.compute.ecs import EcsCompute
-from adoscale.config import Config, PoolConfig, parse_config
-from adoscale.handlers._runtime import client, pat, setting
+from adoscale.config import Config, PoolConfig
+from adoscale.handlers._runtime import aws_calls, client, pat, settings
 from adoscale.lease import DynamoLease
 from adoscale.reconcile import Reconciler
 
@@ -26,26 +26,18 @@ class BadEventError(ValueError):
 
 
 def load_config() -> Config:
-    """The validated configuration: inline `ADOSCALE_CONFIG` (tests, small setups) or the SSM parameter
-    named by `ADOSCALE_CONFIG_PARAMETER`, cached for 5 minutes between invocations."""
-    text = os.environ.get("ADOSCALE_CONFIG")
-    source = "ADOSCALE_CONFIG"
-    if not text:
-        from aws_lambda_powertools.utilities import parameters
-
-        name = setting("ADOSCALE_CONFIG_PARAMETER")
-        text = str(parameters.get_parameter(name, max_age=300, decrypt=True))  # a SecureString (KMS)
-        source = f"ssm:{name}"
-    return parse_config(text, source=source, env=os.environ)
+    """The validated configuration, through the one loader every runtime uses (`_runtime.settings`)."""
+    return settings()
 
 
 @contextmanager
 def reconciler(config: Config) -> Iterator[Reconciler]:
     """A reconciler on the real services, with the pool's lease when a lease table is configured
-    (`lease_table`, or `ADOSCALE_LEASE_TABLE` set by the deployment)."""
+    (`lease_table`, or `ADOSCALE_LEASE_TABLE` set by the deployment). A throttled or failing AWS call
+    leaves as `AwsUnavailableError`, which the workflow retries."""
     table = config.lease_table or os.environ.get("ADOSCALE_LEASE_TABLE")
     lease = DynamoLease(client("dynamodb"), table) if table else None
-    with AdoClient(config.organization_url, pat()) as ado:
+    with aws_calls(), AdoClient(config.organization_url, pat(config)) as ado:
         compute = EcsCompute.for_config(client("ecs"), config)
         pool_ids = _POOL_IDS.setdefault(config.organization_url, {})
         yield Reconciler(config, ado, compute, lambda: datetime.now(UTC), lease=lease, pool_ids=pool_ids)
