@@ -12,7 +12,7 @@ import pytest
 from moto import mock_aws
 
 from adoscale.emulator import AdoModel
-from adoscale.handlers import act, decide, deregister, queue_data, waiter
+from adoscale.handlers import pass_, waiter
 from tests.aws import config_for
 from tests.conftest import PAT
 from tests.deploy.recording import Recorder
@@ -48,25 +48,28 @@ def test_each_handler_calls_exactly_what_its_role_grants(
         model.queue_job(pool)
         model.queue_job(pool)
 
-        observed = recorder.run("queue_data", queue_data.handler, {"pool": "linux", "round": 0})
-        decided = recorder.run("decide", decide.handler, observed)
-        acted = recorder.run("act", act.handler, decided)
+        boto3.client("dynamodb", region_name="us-east-1").create_table(
+            TableName="adoscale-leases",
+            KeySchema=[{"AttributeName": "pool", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pool", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        monkeypatch.setenv("ADOSCALE_LEASE_TABLE", "adoscale-leases")
+
+        recorder.run("pass", pass_.handler, {"action": "round"})
+        acted = recorder.run("pass", pass_.handler, {"action": "pass", "pool": "linux"})
         assert acted["report"]["launched"] == 2
         recorder.run("waiter", waiter.handler, acted)
-        # An agent that came online and found no job: the next pass drains it (StopTask), and a dead
-        # registration is deleted by the deregister function.
+        # An agent that came online and found no job is drained (StopTask), and a dead registration is
+        # deleted: the same pass does both.
         task_id = acted["launched"][0].rsplit("/", 1)[-1]
         model.finish_job(model.unfinished_jobs(pool)[0].request_id, result="canceled")
         model.finish_job(model.unfinished_jobs(pool)[0].request_id, result="canceled")
         idle = model.register_agent(pool, task_id, {}, online=True)
         model.agent(pool, idle).status_changed_on -= timedelta(minutes=5)  # idle past the 1 s timeout
         model.register_agent(pool, "0" * 32, {}, online=False)  # its task is long gone
-        observed = recorder.run("queue_data", queue_data.handler, {"pool": "linux", "round": 0})
-        decided = recorder.run("decide", decide.handler, observed)
-        assert decided["plan"]["drain"], decided["plan"]
-        recorder.run("act", act.handler, {**decided, "plan": {**decided["plan"], "delete": []}})
-        result = recorder.run("deregister", deregister.handler, {"pool": "linux"})
-        assert result["deleted"]["linux"] == 1
+        result = recorder.run("pass", pass_.handler, {"action": "pass", "pool": "linux"})
+        assert result["report"]["drained"] == 1 and result["report"]["deleted"] == 1, result["report"]
 
     for function, granted in GRANTS.items():
         made = recorder.calls.get(function, set())

@@ -6,12 +6,10 @@ locals {
   account   = data.aws_caller_identity.current.account_id
   region    = data.aws_region.current.name
   partition = data.aws_partition.current.partition
+  # One unit of work (a pass over one pool, and the round that lists the pools) and the read-only waiter.
   functions = {
-    queue_data = "adoscale.handlers.queue_data.handler"
-    decide     = "adoscale.handlers.decide.handler"
-    act        = "adoscale.handlers.act.handler"
-    waiter     = "adoscale.handlers.waiter.handler"
-    deregister = "adoscale.handlers.deregister.handler"
+    pass   = "adoscale.handlers.pass_.handler"
+    waiter = "adoscale.handlers.waiter.handler"
   }
   # The actions each function calls: one machine-readable list, checked against recorded calls in tests.
   function_actions = jsondecode(file("${path.module}/policies/actions.json"))
@@ -26,6 +24,8 @@ locals {
     "ecs:StopTask"                  = [local.task_arns]
     "ecs:TagResource"               = [local.task_arns]
     "iam:PassRole"                  = var.pass_role_arns
+    "dynamodb:PutItem"              = [aws_dynamodb_table.lease.arn]
+    "dynamodb:DeleteItem"           = [aws_dynamodb_table.lease.arn]
   }
   cluster_scoped = ["ecs:ListTasks", "ecs:DescribeTasks", "ecs:RunTask", "ecs:StopTask"]
 }
@@ -56,7 +56,7 @@ data "aws_iam_policy_document" "kms" {
     resources = ["*"] # a key policy's resource is the key itself
     principals {
       type        = "Service"
-      identifiers = ["logs.${local.region}.amazonaws.com", "sns.amazonaws.com", "states.amazonaws.com"]
+      identifiers = ["logs.${local.region}.amazonaws.com", "sns.amazonaws.com", "states.amazonaws.com", "events.amazonaws.com"]
     }
   }
 }
@@ -97,4 +97,28 @@ resource "aws_sns_topic" "alerts" {
   name              = "${var.name}-alerts"
   kms_master_key_id = aws_kms_key.this.id
   tags              = var.tags
+}
+
+# Single flight per pool: a pass takes its pool's lease with a conditional write and gives it back at the
+# end; `expires_at` is also the TTL attribute, so an abandoned lease item disappears by itself.
+resource "aws_dynamodb_table" "lease" {
+  name         = "${var.name}-leases"
+  billing_mode = "PAY_PER_REQUEST"
+  hash_key     = "pool"
+  attribute {
+    name = "pool"
+    type = "S"
+  }
+  ttl {
+    attribute_name = "expires_at"
+    enabled        = true
+  }
+  point_in_time_recovery {
+    enabled = true
+  }
+  server_side_encryption {
+    enabled     = true
+    kms_key_arn = aws_kms_key.this.arn
+  }
+  tags = var.tags
 }

@@ -27,3 +27,8 @@ output "kms_key_arn" {
   description = "The key for the secret, parameter, logs and alerts."
   value       = aws_kms_key.this.arn
 }
+
+output "lease_table_name" {
+  description = "The DynamoDB table that makes passes single-flight per pool (`lease_table` in the configuration)."
+  value       = aws_dynamodb_table.lease.name
+}

@@ -18,7 +18,7 @@ data "aws_iam_policy_document" "workflow" {
   statement {
     sid       = "Invoke"
     actions   = ["lambda:InvokeFunction"]
-    resources = [for k in ["queue_data", "decide", "act", "waiter"] : module.function[k].arn]
+    resources = [for k in ["pass", "waiter"] : module.function[k].arn]
   }
   statement {
     sid       = "Alert"
@@ -58,9 +58,7 @@ resource "aws_sfn_state_machine" "this" {
   type     = "EXPRESS"
   role_arn = aws_iam_role.workflow.arn
   definition = templatefile("${path.module}/../../../../src/adoscale/workflow/state_machine.asl.json", {
-    queue_data_arn  = module.function["queue_data"].arn
-    decide_arn      = module.function["decide"].arn
-    act_arn         = module.function["act"].arn
+    pass_arn        = module.function["pass"].arn
     waiter_arn      = module.function["waiter"].arn
     alert_topic_arn = aws_sns_topic.alerts.arn
   })
@@ -118,22 +116,45 @@ resource "aws_scheduler_schedule" "workflow" {
   }
 }
 
-resource "aws_cloudwatch_event_rule" "deregister" {
-  name                = "${var.name}-deregister"
-  description         = "Remove dead agent registrations every 15 minutes"
-  schedule_expression = "rate(15 minutes)"
-  tags                = var.tags
+# An execution that times out or fails outside a pool's own Catch (which alerts naming the pool) still
+# reaches the alert topic.
+resource "aws_cloudwatch_event_rule" "workflow_failed" {
+  name        = "${var.name}-workflow-failed"
+  description = "adoscale workflow executions that timed out, failed or were aborted"
+  event_pattern = jsonencode({
+    source        = ["aws.states"]
+    "detail-type" = ["Step Functions Execution Status Change"]
+    detail = {
+      stateMachineArn = [aws_sfn_state_machine.this.arn]
+      status          = ["TIMED_OUT", "FAILED", "ABORTED"]
+    }
+  })
+  tags = var.tags
 }
 
-resource "aws_cloudwatch_event_target" "deregister" {
-  rule = aws_cloudwatch_event_rule.deregister.name
-  arn  = module.function["deregister"].arn
+resource "aws_cloudwatch_event_target" "workflow_failed" {
+  rule = aws_cloudwatch_event_rule.workflow_failed.name
+  arn  = aws_sns_topic.alerts.arn
 }
 
-resource "aws_lambda_permission" "deregister" {
-  statement_id  = "events"
-  action        = "lambda:InvokeFunction"
-  function_name = module.function["deregister"].function_name
-  principal     = "events.amazonaws.com"
-  source_arn    = aws_cloudwatch_event_rule.deregister.arn
+data "aws_iam_policy_document" "alerts" {
+  statement {
+    sid       = "EventsPublish"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.alerts.arn]
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com"]
+    }
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values   = [aws_cloudwatch_event_rule.workflow_failed.arn]
+    }
+  }
+}
+
+resource "aws_sns_topic_policy" "alerts" {
+  arn    = aws_sns_topic.alerts.arn
+  policy = data.aws_iam_policy_document.alerts.json
 }
