@@ -47,7 +47,7 @@ class RoundEvent(_Event):
     round: StrictInt = Field(0, ge=0, le=1000)
     rounds: StrictInt = Field(4, ge=1, le=60)
     cadence_s: StrictInt = Field(15, ge=0, le=300)
-    task_wait_s: StrictInt = Field(10, ge=1, le=120)
+    task_wait_s: StrictInt = Field(10, ge=0, le=120)
     started_at: datetime | None = None
 
 
@@ -61,7 +61,7 @@ class PassEvent(_Event):
     pool: PoolName
     parallel: ParallelIn | None = None
     pass_id: str | None = Field(None, min_length=1, max_length=200)
-    task_wait_s: StrictInt = Field(10, ge=1, le=120)
+    task_wait_s: StrictInt = Field(10, ge=0, le=120)
 
 
 class Event(BaseModel):

@@ -28,7 +28,7 @@ class WaitEvent(BaseModel):
     pool: Annotated[str, Field(min_length=1, max_length=256)]
     launched: list[TaskArn] = Field(max_length=1000)
     wait_rounds: StrictInt = Field(0, ge=0, le=100)
-    task_wait_s: StrictInt = Field(10, ge=1, le=120)
+    task_wait_s: StrictInt = Field(10, ge=0, le=120)
 
 
 def handler(event: Any, context: Any) -> dict[str, Any]:
