@@ -24,6 +24,7 @@ from typing import Annotated, Any, Literal, Protocol
 import yaml
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
@@ -99,6 +100,58 @@ class EcsSettings(_Strict):
         return self
 
 
+class WarmScheduleConfig(_Strict):
+    cron: Annotated[str, Field(min_length=9, max_length=100)] = Field(
+        description="When the window opens: minute hour day-of-month month day-of-week (0 = Sunday)."
+    )
+    duration_minutes: StrictInt = Field(description="How long the window stays open (1-1440).", ge=1, le=1440)
+    agents: AgentCount = Field(description="Warm agents while it is open.")
+    timezone: Annotated[str, Field(min_length=1, max_length=64)] = Field("UTC", description="IANA time zone.")
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        from adoscale.scaling.warm import parse_cron
+
+        parse_cron(value)
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+
+def _no_bool(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("a number is expected, not true/false")  # noqa: TRY004 - pydantic reports ValueError
+    return value
+
+
+Number = Annotated[float, BeforeValidator(_no_bool)]
+
+
+class WarmPoolConfig(_Strict):
+    mode: Literal["off", "schedule", "predictive"] = Field("off", description="off, schedule or predictive.")
+    max_agents: AgentCount = Field(2, description="Most warm (idle, ready) agents.")
+    budget_agent_hours_per_day: Number | None = Field(
+        None, ge=0, le=24 * MAX_AGENTS, description="Idle warm agent-hours allowed per day (UTC); none: no budget."
+    )
+    schedules: list[WarmScheduleConfig] = Field(
+        default_factory=list, max_length=50, description="Windows with a fixed warm size (mode schedule)."
+    )
+    quantile: Number = Field(0.8, gt=0, lt=1, description="Predictive: cover this share of likely arrivals.")
+    window_seconds: Seconds = Field(600, description="Predictive: the recent window the arrival rate comes from.")
+    seasonal_days: StrictInt = Field(7, ge=0, le=28, description="Predictive: same time of day on this many days.")
+    horizon_seconds: Seconds = Field(90, description="Predictive: a cold start plus the time to notice a job.")
+
+
 class PoolConfig(_Strict):
     name: Name = Field(description="The Azure DevOps agent pool.")
     min_agents: AgentCount = Field(0, description="Agents (busy, idle or starting) always kept (≤ 1000).")
@@ -123,6 +176,9 @@ class PoolConfig(_Strict):
         "adoscale-placeholder", description="The placeholder agent's name (after the prefix); never deleted."
     )
     ecs: EcsSettings = Field(description="Where the agents run.")
+    warm_pool: WarmPoolConfig = Field(
+        default_factory=WarmPoolConfig, description="Idle agents kept ready from a schedule or from recent demand."
+    )
 
     @field_validator("capabilities", mode="before")
     @classmethod
@@ -603,6 +659,8 @@ def render_config_reference() -> str:
 
 
 def _show_default(value: Any) -> str:
+    if isinstance(value, BaseModel):
+        return "(defaults below)"
     return f"`{json.dumps(value)}`"
 
 

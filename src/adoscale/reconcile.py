@@ -26,15 +26,18 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
 
+from adoscale.ado.demands import satisfies
 from adoscale.ado.errors import AdoAuthError, AdoError
 from adoscale.ado.models import Agent, JobRequest, ParallelLimit, Pool
 from adoscale.ado.queue import count_queued_for, count_running
 from adoscale.compute.base import Compute, TaskInfo
 from adoscale.config import Config, PoolConfig
+from adoscale.history import History, MemoryHistory, trim
+from adoscale.history.base import observe as observe_demand
 from adoscale.lease import Lease, Unleased
 from adoscale.scaling import (
     AgentView,
@@ -47,6 +50,7 @@ from adoscale.scaling import (
     TaskView,
     plan,
 )
+from adoscale.scaling.warm import WarmMode, WarmPolicy, WarmSchedule, WarmTarget, warm_target
 
 log = logging.getLogger("adoscale.reconcile")
 
@@ -136,6 +140,20 @@ def policy_for(pool: PoolConfig) -> PoolPolicy:
     )
 
 
+def warm_policy_for(pool: PoolConfig) -> WarmPolicy:
+    warm = pool.warm_pool
+    return WarmPolicy(
+        mode=WarmMode(warm.mode),
+        max_agents=warm.max_agents,
+        budget_agent_hours_per_day=warm.budget_agent_hours_per_day,
+        schedules=tuple(WarmSchedule(s.cron, s.duration_minutes, s.agents, s.timezone) for s in warm.schedules),
+        quantile=warm.quantile,
+        horizon_s=float(warm.horizon_seconds),
+        window_s=float(warm.window_seconds),
+        seasonal_days=warm.seasonal_days,
+    )
+
+
 def agent_view(agent: Agent) -> AgentView:
     last_finished = agent.last_completed_request.finish_time if agent.last_completed_request else None
     return AgentView(
@@ -176,6 +194,7 @@ class PoolReport:
     idle: int = 0
     busy: int = 0
     starting: int = 0
+    warm: int = 0  # the warm pool's target this pass (part of the standby kept)
     launched: int = 0
     drained: int = 0
     stopped: int = 0
@@ -218,6 +237,7 @@ class Reconciler:
         monotonic: Callable[[], float] = time.monotonic,
         pass_id_prefix: str | None = None,
         pool_ids: dict[str, int] | None = None,
+        history: History | None = None,
     ) -> None:
         self._config = config
         self._ado = ado
@@ -232,6 +252,7 @@ class Reconciler:
         self._pass_id_prefix = pass_id_prefix
         # Pool ids never change for a name: a warm Lambda shares this cache between invocations.
         self._pool_ids: dict[str, int] = pool_ids if pool_ids is not None else {}
+        self._history: History = history or MemoryHistory()
 
     @property
     def config(self) -> Config:
@@ -320,9 +341,14 @@ class _PoolPass:
         self.compute = owner._compute
 
     def run(self, parallel: ParallelShare | None, dry_run: bool) -> None:
-        pool_id, snapshot = self.observe(parallel)
-        decision = self.r._decide(snapshot, self.r._policy(self.pool, snapshot.now))
+        pool_id, snapshot, arrivals = self.observe(parallel)
+        policy = self.r._policy(self.pool, snapshot.now)
+        warm = self.warm(snapshot, arrivals, policy.standby_agents, dry_run)
+        if warm is not None and warm.agents > policy.standby_agents:
+            policy = replace(policy, standby_agents=warm.agents)
+        decision = self.r._decide(snapshot, policy)
         report = self.report
+        report.warm = warm.agents if warm is not None else 0
         report.queued, report.running = snapshot.queued, snapshot.running
         report.idle, report.busy, report.starting = decision.idle, decision.busy, decision.starting
         report.warnings.extend(decision.warnings)
@@ -338,21 +364,46 @@ class _PoolPass:
 
     # -- observe -------------------------------------------------------------------------------
 
-    def observe(self, parallel: ParallelShare | None) -> tuple[int, PoolSnapshot]:
+    def observe(self, parallel: ParallelShare | None) -> tuple[int, PoolSnapshot, list[tuple[int, datetime]]]:
         pool_id = self.r._pool_id(self.pool.name)
         jobs = self.ado.list_job_requests(pool_id)
+        capabilities = self.pool.capability_map()
+        arrivals = [
+            (job.request_id, job.queue_time)
+            for job in jobs
+            if job.queue_time is not None and (capabilities is None or satisfies(capabilities, job.demands))
+        ]
         agents = self.ado.list_agents(pool_id, last_completed=True)
         tasks = self.compute.list_tasks(self.pool.name)
         snapshot = PoolSnapshot(
             pool=self.pool.name,
             now=self.r._clock(),
-            queued=count_queued_for(jobs, self.pool.capability_map()),
+            queued=count_queued_for(jobs, capabilities),
             running=count_running(jobs),
             agents=tuple(agent_view(a) for a in agents),
             tasks=tuple(task_view(t) for t in tasks),
             parallel_capacity=parallel.capacity_for(pool_id) if parallel is not None else None,
         )
-        return pool_id, snapshot
+        return pool_id, snapshot, arrivals
+
+    def warm(
+        self, snapshot: PoolSnapshot, arrivals: list[tuple[int, datetime]], standby: int, dry_run: bool
+    ) -> WarmTarget | None:
+        """The warm pool's size for this pass, from the pool's demand history (recorded here, by the
+        lease holder)."""
+        policy = warm_policy_for(self.pool)
+        if policy.mode is WarmMode.OFF:
+            return None
+        history = self.r._history
+        record = history.load(self.pool.name)
+        idle = sum(1 for a in snapshot.agents if a.online and a.enabled and not a.busy)
+        observe_demand(record, arrivals, min(idle, max(standby, policy.max_agents)), snapshot.now)
+        trim(record, snapshot.now, policy.seasonal_days)
+        if not dry_run:
+            history.save(self.pool.name, record)
+        target = warm_target(policy, record.demand(snapshot.now), snapshot.now)
+        log.info("%s: warm pool %d (%s)", self.pool.name, target.agents, target.reason)
+        return target
 
     # -- act -----------------------------------------------------------------------------------
 

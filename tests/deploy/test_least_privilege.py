@@ -30,7 +30,11 @@ def test_each_handler_calls_exactly_what_its_role_grants(
         hold_moto_tasks_running()
         ecs = boto3.client("ecs", region_name="us-east-1")
         world = create_ecs_world(boto3.client("ec2", region_name="us-east-1"), ecs)
-        config = config_for(world, org_url, [{"name": "linux", "max_agents": 3, "idle_timeout_seconds": 1}])
+        # The warm pool on (a schedule that is never open) so that its history is read and written too.
+        warm = {"mode": "schedule", "max_agents": 1}
+        config = config_for(
+            world, org_url, [{"name": "linux", "max_agents": 3, "idle_timeout_seconds": 1, "warm_pool": warm}]
+        )
         ssm = boto3.client("ssm", region_name="us-east-1")
         ssm.put_parameter(Name="/adoscale/config", Value=config.model_dump_json(), Type="SecureString")
         secret = boto3.client("secretsmanager", region_name="us-east-1").create_secret(

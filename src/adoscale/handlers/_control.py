@@ -12,12 +12,14 @@ from adoscale.ado.client import AdoClient
 from adoscale.compute.ecs import EcsCompute
 from adoscale.config import Config, PoolConfig
 from adoscale.handlers._runtime import aws_calls, client, pat, settings
+from adoscale.history import DynamoHistory, MemoryHistory
 from adoscale.lease import DynamoLease
 from adoscale.reconcile import Reconciler
 
 # Pool ids by organization, kept for the life of a warm Lambda (they never change for a pool name), so a
 # steady pass makes two ADO calls, not three.
 _POOL_IDS: dict[str, dict[str, int]] = {}
+_MEMORY_HISTORY = MemoryHistory()
 
 
 class BadEventError(ValueError):
@@ -37,10 +39,14 @@ def reconciler(config: Config) -> Iterator[Reconciler]:
     leaves as `AwsUnavailableError`, which the workflow retries."""
     table = config.lease_table or os.environ.get("ADOSCALE_LEASE_TABLE")
     lease = DynamoLease(client("dynamodb"), table) if table else None
+    # The warm pool's demand history lives beside the leases (one item per pool), else in this container.
+    history = DynamoHistory(client("dynamodb"), table) if table else _MEMORY_HISTORY
     with aws_calls(), AdoClient(config.organization_url, pat(config)) as ado:
         compute = EcsCompute.for_config(client("ecs"), config)
         pool_ids = _POOL_IDS.setdefault(config.organization_url, {})
-        yield Reconciler(config, ado, compute, lambda: datetime.now(UTC), lease=lease, pool_ids=pool_ids)
+        yield Reconciler(
+            config, ado, compute, lambda: datetime.now(UTC), lease=lease, pool_ids=pool_ids, history=history
+        )
 
 
 def pool_config(config: Config, name: str) -> PoolConfig:

@@ -26,6 +26,7 @@ locals {
     "iam:PassRole"                  = var.pass_role_arns
     "dynamodb:PutItem"              = [aws_dynamodb_table.lease.arn]
     "dynamodb:DeleteItem"           = [aws_dynamodb_table.lease.arn]
+    "dynamodb:GetItem"              = [aws_dynamodb_table.lease.arn]
   }
   cluster_scoped = ["ecs:ListTasks", "ecs:DescribeTasks", "ecs:RunTask", "ecs:StopTask"]
 }

@@ -1,0 +1,12 @@
+"""Demand history for the warm pool: job arrivals a pass has seen and the warm agents' idle time today.
+
+Written by the pass that holds the pool's lease, so there is one writer per pool at a time. Kept where
+the Lambdas read it cheaply: one item per pool in the lease table (`DynamoHistory`), or in memory for the
+CLI's `serve` and the simulator (`MemoryHistory`).
+"""
+
+from adoscale.history.base import History, HistoryRecord, trim
+from adoscale.history.dynamodb import DynamoHistory
+from adoscale.history.memory import MemoryHistory
+
+__all__ = ["DynamoHistory", "History", "HistoryRecord", "MemoryHistory", "trim"]

@@ -1,0 +1,53 @@
+"""The history port and its record."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from adoscale.scaling.warm import Demand
+
+MAX_ARRIVALS = 20_000  # bounds an item: about 200 KB of DynamoDB numbers at most
+
+
+@dataclass(slots=True)
+class HistoryRecord:
+    arrivals: list[datetime] = field(default_factory=list)
+    max_request_id: int = 0  # ADO request ids grow: anything at or below was counted already
+    idle_day: str = ""  # the UTC date `idle_seconds` belongs to
+    idle_seconds: float = 0.0
+    last_pass: datetime | None = None
+
+    def demand(self, now: datetime) -> Demand:
+        idle = self.idle_seconds if self.idle_day == now.date().isoformat() else 0.0
+        return Demand(arrivals=tuple(self.arrivals), idle_agent_seconds_today=idle)
+
+
+def trim(record: HistoryRecord, now: datetime, keep_days: int) -> HistoryRecord:
+    horizon = now - timedelta(days=keep_days + 1)
+    record.arrivals = [t for t in record.arrivals if t > horizon][-MAX_ARRIVALS:]
+    return record
+
+
+def observe(record: HistoryRecord, jobs: Iterable[tuple[int, datetime]], idle_agents: int, now: datetime) -> None:
+    """Count new arrivals (by request id) and the idle agent time since the pool's last pass."""
+    new = sorted((rid, at) for rid, at in jobs if rid > record.max_request_id)
+    record.arrivals.extend(at for _, at in new)
+    if new:
+        record.max_request_id = new[-1][0]
+    today = now.date().isoformat()
+    if record.idle_day != today:
+        record.idle_day, record.idle_seconds = today, 0.0
+    if record.last_pass is not None and idle_agents > 0:
+        # At most a few minutes per pass: a long gap (the controller was down) is not idle time we know of.
+        gap = min(300.0, max(0.0, (now - record.last_pass).total_seconds()))
+        record.idle_seconds += idle_agents * gap
+    record.last_pass = now
+
+
+class History(Protocol):
+    def load(self, pool: str) -> HistoryRecord: ...
+
+    def save(self, pool: str, record: HistoryRecord) -> None: ...

@@ -1,0 +1,43 @@
+"""History in the lease table: the item `history#<pool>` beside the pool's lease item. Read and written by
+the pass that holds the lease, so a plain GetItem/PutItem pair is safe."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from adoscale.history.base import HistoryRecord
+
+PREFIX = "history#"
+
+
+class DynamoHistory:
+    def __init__(self, dynamodb: Any, table: str) -> None:
+        self._db = dynamodb
+        self._table = table
+
+    def load(self, pool: str) -> HistoryRecord:
+        item = self._db.get_item(TableName=self._table, Key={"pool": {"S": PREFIX + pool}}).get("Item")
+        if not item:
+            return HistoryRecord()
+        last = item.get("last_pass", {}).get("N")
+        return HistoryRecord(
+            arrivals=[datetime.fromtimestamp(int(n["N"]), UTC) for n in item.get("arrivals", {}).get("L", [])],
+            max_request_id=int(item.get("max_request_id", {}).get("N", "0")),
+            idle_day=item.get("idle_day", {}).get("S", ""),
+            idle_seconds=float(item.get("idle_seconds", {}).get("N", "0")),
+            last_pass=datetime.fromtimestamp(float(last), UTC) if last else None,
+        )
+
+    def save(self, pool: str, record: HistoryRecord) -> None:
+        item: dict[str, Any] = {
+            "pool": {"S": PREFIX + pool},
+            "max_request_id": {"N": str(record.max_request_id)},
+            "idle_day": {"S": record.idle_day},
+            "idle_seconds": {"N": f"{record.idle_seconds:.0f}"},
+        }
+        # A list, not a number set: ten jobs of one pipeline queued in the same second are ten arrivals.
+        item["arrivals"] = {"L": [{"N": str(int(t.timestamp()))} for t in sorted(record.arrivals)]}
+        if record.last_pass is not None:
+            item["last_pass"] = {"N": f"{record.last_pass.timestamp():.0f}"}
+        self._db.put_item(TableName=self._table, Item=item)

@@ -1,0 +1,157 @@
+"""The warm pool: how many idle agents to keep ready, from a schedule or from recent demand. Pure.
+
+A warm agent turns a job's wait from a Fargate cold start (30-60 s to RUNNING, 10-20 s to connect) into
+seconds, and costs its idle time. The size is an input to the engine (`PoolPolicy.standby_agents`), so
+every rule of docs/scaling.md still holds: warm agents are launched, kept and drained like standby ones.
+
+- `schedule`: a fixed number of agents while a cron window is open (in its time zone).
+- `predictive`: the arrivals expected within one cold start, at a chosen quantile of a Poisson count,
+  from the larger of two rates: the last `window_s` seconds, and the same time of day on recent days
+  (looking ahead by the cold start, so agents are warm before a recurring burst). No recent arrival and
+  no seasonal one: the size falls to zero.
+
+Both stop at `max_agents`, and at nothing once the day's idle agent-hours budget is spent.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+
+class WarmMode(StrEnum):
+    OFF = "off"
+    SCHEDULE = "schedule"
+    PREDICTIVE = "predictive"
+
+
+@dataclass(frozen=True, slots=True)
+class WarmSchedule:
+    cron: str  # minute hour day-of-month month day-of-week, when the window opens
+    duration_minutes: int
+    agents: int
+    timezone: str = "UTC"
+
+
+@dataclass(frozen=True, slots=True)
+class WarmPolicy:
+    mode: WarmMode = WarmMode.OFF
+    max_agents: int = 2
+    budget_agent_hours_per_day: float | None = None
+    schedules: tuple[WarmSchedule, ...] = ()
+    quantile: float = 0.8
+    horizon_s: float = 90.0  # one cold start plus the time to notice the job
+    window_s: float = 600.0
+    seasonal_days: int = 7
+
+
+@dataclass(frozen=True, slots=True)
+class Demand:
+    """What the forecast needs to know of the past: job arrival times (oldest first or in any order) and
+    the warm agents' idle time already spent today."""
+
+    arrivals: Sequence[datetime] = ()
+    idle_agent_seconds_today: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class WarmTarget:
+    agents: int
+    reason: str
+
+
+def warm_target(policy: WarmPolicy, demand: Demand, now: datetime) -> WarmTarget:
+    if policy.mode is WarmMode.OFF:
+        return WarmTarget(0, "warm pool off")
+    budget = policy.budget_agent_hours_per_day
+    if budget is not None and demand.idle_agent_seconds_today >= budget * 3600:
+        return WarmTarget(0, f"idle budget of {budget:g} agent-hours spent today")
+    if policy.mode is WarmMode.SCHEDULE:
+        open_ = [s for s in policy.schedules if schedule_open(s, now)]
+        size = max((s.agents for s in open_), default=0)
+        reason = f"schedule {open_[0].cron!r} open" if open_ else "no schedule open"
+    else:
+        expected, why = expected_arrivals(policy, demand.arrivals, now)
+        size = poisson_quantile(expected, policy.quantile)
+        reason = f"{why}: {expected:.2f} arrivals expected within {policy.horizon_s:.0f} s, q={policy.quantile}"
+    return WarmTarget(min(size, policy.max_agents), reason)
+
+
+def expected_arrivals(policy: WarmPolicy, arrivals: Sequence[datetime], now: datetime) -> tuple[float, str]:
+    """Expected arrivals in the next `horizon_s`: the larger of the recent rate and the seasonal count."""
+    horizon = timedelta(seconds=policy.horizon_s)
+    window_start = now - timedelta(seconds=policy.window_s)
+    recent = sum(1 for t in arrivals if window_start < t <= now)
+    recent_expected = recent * policy.horizon_s / policy.window_s
+    seasonal_expected = 0.0
+    if policy.seasonal_days > 0:
+        total = 0
+        for days in range(1, policy.seasonal_days + 1):
+            start = now - timedelta(days=days)
+            total += sum(1 for t in arrivals if start < t <= start + horizon)
+        seasonal_expected = total / policy.seasonal_days
+    if seasonal_expected > recent_expected:
+        return seasonal_expected, f"same time on the last {policy.seasonal_days} day(s)"
+    return recent_expected, f"{recent} arrival(s) in the last {policy.window_s:.0f} s"
+
+
+def poisson_quantile(mean: float, q: float) -> int:
+    """The smallest k with P(N <= k) >= q for N ~ Poisson(mean); 0 for a mean of 0."""
+    if mean <= 0:
+        return 0
+    term = math.exp(-mean)
+    cumulative = term
+    k = 0
+    while cumulative < q and k < 10_000:
+        k += 1
+        term *= mean / k
+        cumulative += term
+    return k
+
+
+# -- cron: five fields, each `*`, a number, a range `a-b`, a list `a,b`, and steps `*/n` or `a-b/n` --------
+
+
+def schedule_open(schedule: WarmSchedule, now: datetime) -> bool:
+    """Whether a window that opened at a cron match within the last `duration_minutes` is still open."""
+    local = now.astimezone(ZoneInfo(schedule.timezone)).replace(second=0, microsecond=0)
+    fields = parse_cron(schedule.cron)
+    return any(_matches(fields, local - timedelta(minutes=m)) for m in range(schedule.duration_minutes))
+
+
+_RANGES = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 6))
+
+
+def parse_cron(expression: str) -> tuple[frozenset[int], ...]:
+    parts = expression.split()
+    if len(parts) != 5:
+        raise ValueError(f"cron {expression!r}: expected 5 fields (minute hour day month weekday)")
+    return tuple(_field(part, low, high, expression) for part, (low, high) in zip(parts, _RANGES, strict=True))
+
+
+def _field(part: str, low: int, high: int, expression: str) -> frozenset[int]:
+    values: set[int] = set()
+    for item in part.split(","):
+        body, _, step_text = item.partition("/")
+        step = int(step_text) if step_text else 1
+        if body == "*":
+            start, end = low, high
+        elif "-" in body:
+            first, last = body.split("-", 1)
+            start, end = int(first), int(last)
+        else:
+            start = end = int(body)
+        if step < 1 or not (low <= start <= end <= high + (1 if high == 6 else 0)):
+            raise ValueError(f"cron {expression!r}: {item!r} is outside {low}-{high}")
+        values.update(v % 7 if high == 6 else v for v in range(start, end + 1, step))
+    return frozenset(values)
+
+
+def _matches(fields: tuple[frozenset[int], ...], at: datetime) -> bool:
+    minute, hour, day, month, weekday = fields
+    cron_weekday = (at.weekday() + 1) % 7  # cron: 0 = Sunday; Python: 0 = Monday
+    return at.minute in minute and at.hour in hour and at.day in day and at.month in month and cron_weekday in weekday

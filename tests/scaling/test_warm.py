@@ -1,0 +1,123 @@
+"""The warm pool's size: schedules, the predictive forecast, the budget, and the demand history."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import boto3
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from moto import mock_aws
+
+from adoscale.history import DynamoHistory, HistoryRecord, MemoryHistory
+from adoscale.history.base import observe
+from adoscale.scaling.warm import (
+    Demand,
+    WarmMode,
+    WarmPolicy,
+    WarmSchedule,
+    parse_cron,
+    poisson_quantile,
+    schedule_open,
+    warm_target,
+)
+
+MONDAY_9 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+@given(st.floats(min_value=0.0, max_value=50.0), st.floats(min_value=0.01, max_value=0.99))
+def test_poisson_quantile_is_monotone_in_mean_and_quantile(mean: float, q: float) -> None:
+    k = poisson_quantile(mean, q)
+    assert k >= 0
+    assert poisson_quantile(mean + 1.0, q) >= k
+    assert poisson_quantile(mean, min(0.995, q + 0.005)) >= k
+    if mean == 0:
+        assert k == 0
+
+
+def test_poisson_quantile_known_values() -> None:
+    assert poisson_quantile(1.0, 0.5) == 1  # P(N=0) = 0.37 < 0.5
+    assert poisson_quantile(1.0, 0.3) == 0
+    assert poisson_quantile(4.0, 0.9) == 7
+
+
+def test_cron_windows_open_and_close_in_their_time_zone() -> None:
+    weekdays_8_berlin = WarmSchedule("0 8 * * 1-5", duration_minutes=120, agents=2, timezone="Europe/Berlin")
+    # 09:00 UTC is 10:00 in Berlin in November: the window opened at 08:00 and closes at 10:00.
+    assert schedule_open(weekdays_8_berlin, MONDAY_9 - timedelta(minutes=1))
+    assert not schedule_open(weekdays_8_berlin, MONDAY_9)
+    assert not schedule_open(weekdays_8_berlin, MONDAY_9 - timedelta(hours=2, minutes=1))
+    assert not schedule_open(weekdays_8_berlin, MONDAY_9 - timedelta(days=2))  # Saturday
+    with pytest.raises(ValueError, match="outside"):
+        parse_cron("61 * * * *")
+    with pytest.raises(ValueError, match="5 fields"):
+        parse_cron("* * *")
+    assert parse_cron("*/15 * * * 0,7")[0] == frozenset({0, 15, 30, 45})
+    assert parse_cron("*/15 * * * 0,7")[4] == frozenset({0})
+
+
+def test_schedule_mode_keeps_the_open_window_size_within_max() -> None:
+    policy = WarmPolicy(mode=WarmMode.SCHEDULE, max_agents=3, schedules=(WarmSchedule("0 9 * * *", 60, agents=5),))
+    assert warm_target(policy, Demand(), MONDAY_9).agents == 3
+    assert warm_target(policy, Demand(), MONDAY_9 + timedelta(hours=2)).agents == 0
+
+
+def test_predictive_follows_recent_arrivals_and_falls_to_zero() -> None:
+    policy = WarmPolicy(mode=WarmMode.PREDICTIVE, max_agents=10, quantile=0.9, window_s=600, horizon_s=90)
+    burst = [MONDAY_9 - timedelta(seconds=s) for s in range(0, 600, 20)]  # 30 jobs in 10 minutes
+    busy = warm_target(policy, Demand(arrivals=burst), MONDAY_9)
+    assert busy.agents >= 4  # 4.5 expected within a cold start
+    quiet = warm_target(policy, Demand(arrivals=burst), MONDAY_9 + timedelta(hours=1))
+    assert quiet.agents == 0
+
+
+def test_predictive_warms_up_before_a_burst_seen_on_earlier_days() -> None:
+    policy = WarmPolicy(mode=WarmMode.PREDICTIVE, max_agents=10, quantile=0.8, horizon_s=90, seasonal_days=3)
+    arrivals = [
+        MONDAY_9 - timedelta(days=d) + timedelta(seconds=s) for d in (1, 2, 3) for s in range(0, 90, 15)
+    ]  # six jobs in the 90 s after 09:00 on each of the last three days
+    assert warm_target(policy, Demand(arrivals=arrivals), MONDAY_9).agents >= 6
+    assert warm_target(policy, Demand(arrivals=arrivals), MONDAY_9 + timedelta(hours=3)).agents == 0
+
+
+def test_the_budget_stops_the_warm_pool_for_the_day() -> None:
+    policy = WarmPolicy(
+        mode=WarmMode.SCHEDULE, schedules=(WarmSchedule("* * * * *", 1, 2),), budget_agent_hours_per_day=1
+    )
+    assert warm_target(policy, Demand(idle_agent_seconds_today=3599), MONDAY_9).agents == 2
+    assert warm_target(policy, Demand(idle_agent_seconds_today=3600), MONDAY_9).agents == 0
+
+
+def test_history_counts_each_request_once_and_idle_time_per_day() -> None:
+    record = HistoryRecord()
+    observe(record, [(5, MONDAY_9), (6, MONDAY_9)], idle_agents=0, now=MONDAY_9)
+    observe(record, [(5, MONDAY_9), (6, MONDAY_9), (7, MONDAY_9)], idle_agents=2, now=MONDAY_9 + timedelta(seconds=30))
+    assert len(record.arrivals) == 3 and record.max_request_id == 7
+    assert record.demand(MONDAY_9).idle_agent_seconds_today == 60
+    observe(record, [], idle_agents=1, now=MONDAY_9 + timedelta(days=1))
+    # A new day starts from zero; a long gap counts at most five minutes (the controller may have been down).
+    assert record.demand(MONDAY_9 + timedelta(days=1)).idle_agent_seconds_today == 300
+
+
+@pytest.mark.parametrize("store", ["memory", "dynamodb"])
+def test_history_round_trips(store: str) -> None:
+    record = HistoryRecord()
+    observe(record, [(1, MONDAY_9), (2, MONDAY_9)], idle_agents=0, now=MONDAY_9)  # two in the same second
+    with mock_aws():
+        if store == "dynamodb":
+            db = boto3.client("dynamodb", region_name="us-east-1")
+            db.create_table(
+                TableName="leases",
+                KeySchema=[{"AttributeName": "pool", "KeyType": "HASH"}],
+                AttributeDefinitions=[{"AttributeName": "pool", "AttributeType": "S"}],
+                BillingMode="PAY_PER_REQUEST",
+            )
+            history: DynamoHistory | MemoryHistory = DynamoHistory(db, "leases")
+        else:
+            history = MemoryHistory()
+        assert history.load("linux").arrivals == []
+        history.save("linux", record)
+        loaded = history.load("linux")
+    assert loaded.arrivals == [MONDAY_9, MONDAY_9]
+    assert loaded.max_request_id == 2 and loaded.last_pass == MONDAY_9
