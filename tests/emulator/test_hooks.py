@@ -136,7 +136,7 @@ def test_only_loopback_receivers_are_accepted(model: AdoModel, url: str) -> None
 def test_a_slow_receiver_never_blocks_the_model(
     monkeypatch: pytest.MonkeyPatch, model: AdoModel, receiver: tuple[str, Received, type[_Receiver]]
 ) -> None:
-    url, received, handler = receiver
+    url, _, handler = receiver
     handler.delay_s = 1.0
     monkeypatch.setattr(hooks_module, "DELIVERY_TIMEOUT_S", 0.2)
     pool = model.create_pool("linux")
