@@ -110,3 +110,29 @@ def test_bad_scenario_is_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
     message = str(caught.value)
     assert "pools.0.agents.0.status" in message
     assert "Traceback" not in message
+
+
+def test_sigterm_stops_the_cli_emulator_while_an_answer_hangs(tmp_path: Path) -> None:
+    import threading
+
+    path = tmp_path / "hang.yaml"
+    path.write_text("pools: [{name: linux}]\nfaults: {rules: [{route: /pools, hang: true}]}\n")
+    emulator = start_emulator("--scenario", str(path))
+    outcome: list[str] = []
+
+    def call() -> None:
+        try:
+            httpx.get(f"{emulator.org_url}/_apis/distributedtask/pools", auth=("", SDK_PAT), timeout=30)
+            outcome.append("answered")
+        except httpx.HTTPError as exc:
+            outcome.append(type(exc).__name__)
+
+    thread = threading.Thread(target=call)
+    thread.start()
+    deadline = 50
+    while not _admin(emulator, "GET", "/requests")["count"] and deadline:
+        deadline -= 1
+        threading.Event().wait(0.1)  # polling the log for the request to arrive, not timing the test
+    assert stop_emulator(emulator) < 5
+    thread.join(timeout=5)
+    assert outcome and outcome[0] != "answered"
