@@ -108,3 +108,19 @@ def test_keep_alive_serves_two_requests_on_one_connection(model: AdoModel, org_u
             answers.append((head.split(b"\r\n")[0], body))
     assert [status for status, _ in answers] == [b"HTTP/1.1 200 OK"] * 2
     assert all(b'"name":"linux"' in body for _, body in answers)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/_apis/distributedtask/pools/abc",
+        "/_apis/distributedtask/pools/1/jobrequests?$top=x",
+        "/PROJ/_apis/pipelines/environments?$top=x",
+    ],
+)
+def test_malformed_input_is_a_400_envelope(model: AdoModel, org_url: str, path: str) -> None:
+    model.create_project("PROJ")
+    model.create_pool("linux")
+    answer = httpx.get(f"{org_url}{path}", headers=_auth())
+    assert answer.status_code in (400, 404)
+    assert answer.json()["typeKey"]

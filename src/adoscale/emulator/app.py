@@ -451,7 +451,10 @@ def _resource_area(model: AdoModel, req: Request, area_id: str) -> Response:
     name = RESOURCE_AREAS.get(area_id.lower())
     if name is None:
         raise EmulatorError(
-            404, "ResourceAreaNotFoundException", f"Resource area {area_id} not found.", _FRAMEWORK + "X"
+            404,
+            "ResourceAreaNotFoundException",
+            f"Resource area {area_id} not found.",
+            "Microsoft.VisualStudio.Services.Location.ResourceAreaNotFoundException",
         )
     return Response(200, {"id": area_id.lower(), "name": name, "locationUrl": f"{req.base_url}/{model.org}/"})
 
@@ -579,6 +582,14 @@ class EmulatorApp:
                 response = entry.handler(self.model, req, **params)
             except EmulatorError as exc:
                 return _error(exc)
+            except (ValueError, TypeError, KeyError, AttributeError) as exc:
+                # A malformed id, query value or body: the service answers 400, never a stack trace.
+                return Response(
+                    400,
+                    wire.error_envelope(
+                        "ArgumentException", f"Invalid argument: {type(exc).__name__}.", "System.ArgumentException"
+                    ),
+                )
             self._shape(req, response)
             return response
         return Response(
