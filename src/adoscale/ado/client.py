@@ -197,6 +197,9 @@ class AdoClient:
                     self._note_rate_limit(response, route, retry_after)
                     return response
                 failure = _describe(response)
+                if retry_after:
+                    # Honoured on any answer: the next call waits too, even if this one gives up now.
+                    self._not_before = max(self._not_before, self._clock() + retry_after)
                 if not policy.should_retry(status):
                     raise _error_for(status, failure, response, url)
             now = self._clock()
