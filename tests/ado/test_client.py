@@ -14,6 +14,7 @@ from adoscale.ado import (
     AdoError,
     AdoNotFoundError,
     AdoThrottledError,
+    AdoTimeoutError,
     AdoUnavailableError,
     RetryPolicy,
 )
@@ -245,3 +246,68 @@ def test_the_pat_never_appears_in_errors_or_logs(caplog: pytest.LogCaptureFixtur
         client.list_agents(1)
     assert PAT not in str(caught.value)
     assert all(PAT not in record.getMessage() for record in caplog.records)
+
+
+def test_retry_after_on_a_success_is_waited_before_the_next_call() -> None:
+    fake = FakeTime()
+    client, seen = _client(
+        lambda r: httpx.Response(200, json={"count": 0, "value": []}, headers={"Retry-After": "3"}), fake
+    )
+    client.list_agents(1)
+    assert fake.sleeps == []  # the answer itself is used at once
+    client.list_agents(1)
+    assert fake.sleeps == [3.0]  # the next call waits what the service asked
+    assert len(seen) == 2
+
+
+def test_low_rate_limit_budget_paces_the_client() -> None:
+    fake = FakeTime()
+    headers = {"X-RateLimit-Remaining": "2", "X-RateLimit-Limit": "200", "X-RateLimit-Delay": "1.5"}
+    client, _ = _client(lambda r: httpx.Response(200, json={"count": 0, "value": []}, headers=headers), fake)
+    client.list_agents(1)
+    client.list_agents(1)
+    assert fake.sleeps == [1.5]
+    plenty = {"X-RateLimit-Remaining": "150", "X-RateLimit-Limit": "200"}
+    fake2 = FakeTime()
+    calm, _ = _client(lambda r: httpx.Response(200, json={"count": 0, "value": []}, headers=plenty), fake2)
+    calm.list_agents(1)
+    calm.list_agents(1)
+    assert fake2.sleeps == []
+
+
+def test_bounded_refuses_a_call_once_time_is_up_without_a_request() -> None:
+    fake = FakeTime()
+    client, seen = _client(lambda r: httpx.Response(200, json={"count": 0, "value": []}), fake)
+    with client.bounded(5):
+        client.list_agents(1)
+        fake.now += 5
+        with pytest.raises(AdoTimeoutError, match="agents"):
+            client.list_agents(1)
+    assert len(seen) == 1
+    client.list_agents(1)  # outside the block, calls go out again
+    assert len(seen) == 2
+
+
+def test_bounded_cuts_retries_short_of_the_policy_deadline() -> None:
+    fake = FakeTime()
+    client, seen = _client(
+        lambda r: httpx.Response(503, json=_envelope("ServiceUnavailableException", "down")),
+        fake,
+        retry=RetryPolicy(deadline_s=60, base_s=1, cap_s=1),
+        rng=__import__("random").Random(1),
+    )
+    with client.bounded(3), pytest.raises(AdoUnavailableError):
+        client.list_agents(1)
+    assert fake.now < 3
+    assert sum(fake.sleeps) < 3 and len(seen) >= 2
+
+
+def test_repeated_continuation_token_raises() -> None:
+    client, seen = _client(
+        lambda r: httpx.Response(
+            200, json={"count": 1, "value": [{"id": 1, "name": "a"}]}, headers={"x-ms-continuationtoken": "same"}
+        )
+    )
+    with pytest.raises(AdoError, match="repeated continuation token"):
+        client.list_agents(1)
+    assert len(seen) == 2

@@ -76,3 +76,24 @@ def test_vm_resources_and_agents_have_separate_ids(model: AdoModel) -> None:
     model.delete_vm_resource(env, resource)
     # Deleting the resource leaves its agent in the deployment pool, as the real service does.
     assert [a.id for a in model.agents(pool_id)] == [agent]
+
+
+def test_jobs_with_a_duration_finish_when_it_has_run_out() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    now = [datetime(2025, 6, 2, 8, 0, tzinfo=UTC)]
+    model = AdoModel(clock=lambda: now[0])
+    pool = model.create_pool("linux")
+    job = model.queue_job(pool, duration_s=30)
+    untimed = model.queue_job(pool)
+    now[0] += timedelta(seconds=60)
+    assert model.tick() == []  # not started: a queued job's duration has not begun
+    model.register_agent(pool, "a1")  # takes the first job, which starts now
+    now[0] += timedelta(seconds=29)
+    assert model.tick() == []
+    now[0] += timedelta(seconds=1)
+    assert model.tick() == [job]
+    assert model.job(job).result == "succeeded"
+    assert model.job(untimed).reserved_agent is not None  # the agent went on to the next job
+    now[0] += timedelta(hours=1)
+    assert model.tick() == []  # a job without a duration runs until finished

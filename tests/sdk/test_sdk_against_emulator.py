@@ -23,7 +23,7 @@ from azure.devops.v7_1.task_agent.models import EnvironmentCreateParameter, Task
 from msrest import Deserializer
 from msrest.authentication import BasicAuthentication
 
-from tests.sdk.conftest import SDK_PAT, CliEmulator
+from tests.emulator.cli import SDK_PAT, CliEmulator
 
 
 def _task_agent(org_url: str, pat: str = SDK_PAT) -> Any:

@@ -197,6 +197,9 @@ class AdoClient:
                     self._note_rate_limit(response, route, retry_after)
                     return response
                 failure = _describe(response)
+                if retry_after:
+                    # Honoured on any answer: the next call waits too, even if this one gives up now.
+                    self._not_before = max(self._not_before, self._clock() + retry_after)
                 if not policy.should_retry(status):
                     raise _error_for(status, failure, response, url)
             now = self._clock()
@@ -243,23 +246,38 @@ class AdoClient:
         """
         deadline = self._clock() + remaining
         timeout = httpx.Timeout(max(0.001, min(self._timeout, remaining)))
-        with self._http.stream(
-            method, url, params=query, json=body, headers=headers, auth=self._auth, timeout=timeout
-        ) as response:
-            watchdog = _watchdog(response, deadline - self._clock())
-            try:
+        watchdog = _Watchdog()
+
+        def trace(event: str, info: dict[str, Any]) -> None:
+            # A new connection: watch it from the start, so that a slow connect plus a silent server
+            # cannot add up past the deadline (a reused connection is watched once the answer starts).
+            if event in ("connection.connect_tcp.complete", "connection.start_tls.complete"):
+                watchdog.arm(info.get("return_value"), deadline - self._clock())
+
+        try:
+            with self._http.stream(
+                method,
+                url,
+                params=query,
+                json=body,
+                headers=headers,
+                auth=self._auth,
+                timeout=timeout,
+                extensions={"trace": trace},
+            ) as response:
+                if not watchdog.armed:
+                    watchdog.arm(response.extensions.get("network_stream"), deadline - self._clock())
                 chunks: list[bytes] = []
                 for chunk in response.iter_bytes():
                     chunks.append(chunk)
                     if self._clock() > deadline:
                         raise _OverdueError
-            except httpx.TransportError:
-                if self._clock() >= deadline:
-                    raise _OverdueError from None
-                raise
-            finally:
-                if watchdog is not None:
-                    watchdog.cancel()
+        except httpx.TransportError:
+            if self._clock() >= deadline:
+                raise _OverdueError from None
+            raise
+        finally:
+            watchdog.cancel()
         # A decoded copy: the content is already inflated, so the encoding headers no longer apply.
         kept = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in _ENCODING_HEADERS]
         return httpx.Response(response.status_code, headers=kept, content=b"".join(chunks), request=response.request)
@@ -499,22 +517,38 @@ class _OverdueError(Exception):
     """The deadline passed while an answer was still arriving."""
 
 
-def _watchdog(response: httpx.Response, seconds: float) -> threading.Timer | None:
-    """Shut the response's socket after `seconds`, so that a read blocked on a silent server returns."""
-    stream = response.extensions.get("network_stream")
-    sock = stream.get_extra_info("socket") if stream is not None else None
-    if not isinstance(sock, socket.socket):
-        return None  # an in-process transport: the clock checks between chunks suffice
+class _Watchdog:
+    """Shuts a connection's socket at the deadline, so that a read blocked on a silent server returns.
 
-    def _shut() -> None:
-        # Already closed means nothing is left to wake.
-        with suppress(OSError):
-            sock.shutdown(socket.SHUT_RDWR)
+    In-process transports have no socket; for them the clock checks between chunks suffice.
+    """
 
-    timer = threading.Timer(max(0.0, seconds), _shut)
-    timer.daemon = True
-    timer.start()
-    return timer
+    def __init__(self) -> None:
+        self._timer: threading.Timer | None = None
+
+    @property
+    def armed(self) -> bool:
+        return self._timer is not None
+
+    def arm(self, stream: Any, seconds: float) -> None:
+        sock = stream.get_extra_info("socket") if stream is not None else None
+        if not isinstance(sock, socket.socket):
+            return
+        self.cancel()
+
+        def _shut() -> None:
+            # Already closed means nothing is left to wake.
+            with suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+        self._timer = threading.Timer(max(0.0, seconds), _shut)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
 
 def _bool(value: bool) -> str:

@@ -107,6 +107,13 @@ class Response:
     truncated: bool = False
 
 
+class CutShortError(Exception):
+    """Raised mid-answer on purpose: the server closes the connection without sending more.
+
+    Not a ConnectionError: wsgiref treats those as the client's doing and would keep the connection open.
+    """
+
+
 def _error(exc: EmulatorError) -> Response:
     return Response(exc.status, wire.error_envelope(exc.type_key, exc.message, exc.type_name))
 
@@ -444,7 +451,10 @@ def _resource_area(model: AdoModel, req: Request, area_id: str) -> Response:
     name = RESOURCE_AREAS.get(area_id.lower())
     if name is None:
         raise EmulatorError(
-            404, "ResourceAreaNotFoundException", f"Resource area {area_id} not found.", _FRAMEWORK + "X"
+            404,
+            "ResourceAreaNotFoundException",
+            f"Resource area {area_id} not found.",
+            "Microsoft.VisualStudio.Services.Location.ResourceAreaNotFoundException",
         )
     return Response(200, {"id": area_id.lower(), "name": name, "locationUrl": f"{req.base_url}/{model.org}/"})
 
@@ -572,6 +582,14 @@ class EmulatorApp:
                 response = entry.handler(self.model, req, **params)
             except EmulatorError as exc:
                 return _error(exc)
+            except (ValueError, TypeError, KeyError, AttributeError) as exc:
+                # A malformed id, query value or body: the service answers 400, never a stack trace.
+                return Response(
+                    400,
+                    wire.error_envelope(
+                        "ArgumentException", f"Invalid argument: {type(exc).__name__}.", "System.ArgumentException"
+                    ),
+                )
             self._shape(req, response)
             return response
         return Response(
@@ -719,7 +737,7 @@ class EmulatorApp:
         headers += list(response.headers.items())
         if response.hang:
             self.stopping.wait()  # never answers; the server's shutdown releases it
-            raise ConnectionAbortedError("emulator shutting down")  # closes the connection, sends nothing
+            raise CutShortError("emulator shutting down")  # closes the connection, sends nothing
         start_response(status, headers)
         if response.drip_interval_s > 0:
             return self._drip(payload, response.drip_interval_s)
@@ -730,14 +748,14 @@ class EmulatorApp:
     def _drip(self, payload: bytes, interval: float) -> Iterator[bytes]:
         for index in range(len(payload)):
             if self.stopping.wait(interval):
-                raise ConnectionAbortedError("emulator shutting down")  # ends the connection, not the server
+                raise CutShortError("emulator shutting down")  # ends the connection, not the server
             yield payload[index : index + 1]
 
     @staticmethod
     def _truncate(payload: bytes) -> Iterator[bytes]:
         yield payload[: len(payload) // 2]
         # Announced the whole length, sent half: abort so that the server closes the connection.
-        raise ConnectionAbortedError("truncated body (fault injection)")
+        raise CutShortError("truncated body (fault injection)")
 
 
 def _accept_version(headers: dict[str, str]) -> str | None:

@@ -180,6 +180,7 @@ class AdoModel:
         self._build_ids = itertools.count(5000)
         self._parallel_limit: int | None = None
         self._subscribers: list[Subscriber] = []
+        self._timed: set[int] = set()  # unfinished jobs with a duration: what `tick` has to look at
 
     # -- job events --------------------------------------------------------------------------------
 
@@ -366,6 +367,8 @@ class AdoModel:
             )
             self._jobs[request_id] = job
             pool.unfinished[request_id] = job
+            if duration_s is not None:
+                self._timed.add(request_id)
             self._emit(job, "queued")
             self._assign(pool)
             return request_id
@@ -434,14 +437,14 @@ class AdoModel:
         """Finish running jobs whose `duration_s` has elapsed by the model's clock; returns their ids."""
         with self.lock:
             now = self.clock()
-            due = [
+            self._timed = {r for r in self._timed if self._jobs[r].result is None}
+            due = sorted(
                 job.request_id
-                for job in self._jobs.values()
-                if job.result is None
-                and job.duration_s is not None
+                for job in (self._jobs[r] for r in self._timed)
+                if job.duration_s is not None
                 and job.receive_time is not None
                 and (now - job.receive_time).total_seconds() >= job.duration_s
-            ]
+            )
             for request_id in due:
                 self.finish_job(request_id)
             return due
