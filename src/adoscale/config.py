@@ -42,7 +42,9 @@ from adoscale.secrets import register_secret
 # quotas of all but a few accounts and almost certainly a typo; no timeout adoscale uses needs over a day.
 MAX_CONFIG_BYTES = 1024 * 1024
 MAX_NESTING = 32
-MAX_VALUES = 100_000  # after YAML aliases are expanded: a "billion laughs" file stops here
+# Values in the document (each YAML node), and after aliases are expanded ("billion laughs" stops here).
+# Counted while composing, so that a megabyte of `[1,1,1,...]` stops early instead of parsing for seconds.
+MAX_VALUES = 20_000
 MAX_AGENTS = 1000
 MAX_SECONDS = 86_400
 MAX_POOLS = 100
@@ -313,14 +315,21 @@ class _Loader(yaml.SafeLoader):
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
         self._depth = 0
+        self._nodes = 0
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         # The composer recurses once per level: bound it here, before Python's own limit is reached.
         self._depth += 1
+        self._nodes += 1
         try:
-            if self._depth > MAX_NESTING:
+            if self._depth > MAX_NESTING or self._nodes > MAX_VALUES:
                 mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
-                raise yaml.composer.ComposerError(None, None, f"nested deeper than {MAX_NESTING} levels", mark)
+                problem = (
+                    f"nested deeper than {MAX_NESTING} levels"
+                    if self._depth > MAX_NESTING
+                    else f"more than {MAX_VALUES} values"
+                )
+                raise yaml.composer.ComposerError(None, None, problem, mark)
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
@@ -350,7 +359,7 @@ def _yaml_problem(source: str, exc: yaml.YAMLError) -> str:
     if isinstance(exc, yaml.reader.ReaderError):
         code = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "\0")
         return f"{source}: not readable as text: character #x{code:04x} at offset {exc.position}"
-    if mark is not None and problem.startswith("duplicate key"):
+    if mark is not None and problem.startswith(("duplicate key", "nested deeper", "more than")):
         return f"{source}: line {mark.line + 1}: {problem}"
     where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
     return f"{source}: not valid YAML{where}: {problem or 'unparseable'}"
@@ -443,6 +452,10 @@ def parse_config(data: str | bytes, source: str = "<config>", env: Mapping[str, 
         raise ConfigError([_yaml_problem(source, exc)]) from None
     except RecursionError:
         raise ConfigError([f"{source}: nested too deeply"]) from None
+    except (ValueError, OverflowError, TypeError) as exc:
+        # A scalar that YAML's resolver accepted but Python cannot build: a date like 2001-13-45, an
+        # integer of thousands of digits.
+        raise ConfigError([f"{source}: a value cannot be read: {str(exc)[:120]}"]) from None
     if raw is None:
         raise ConfigError([f"{source}: the file is empty; expected a mapping with organization_url and pools"])
     if not isinstance(raw, dict):
@@ -514,8 +527,11 @@ def _source_error(what: str, exc: Exception) -> SourceError:
 
     cause: BaseException = exc
     # powertools wraps the botocore error (raised inside its `except`, so it is the context, not the cause)
-    while getattr(cause, "response", None) is None and (cause.__cause__ or cause.__context__) is not None:
-        cause = cause.__cause__ or cause.__context__  # type: ignore[assignment]
+    for _ in range(5):
+        inner = cause.__cause__ or cause.__context__
+        if getattr(cause, "response", None) is not None or inner is None:
+            break
+        cause = inner
     response: Any = getattr(cause, "response", None)
     code = str(response.get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""
     name = type(cause).__name__

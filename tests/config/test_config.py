@@ -161,3 +161,7 @@ def test_config_push_uploads_only_a_valid_file(tmp_path: Path) -> None:
         assert described["Type"] == "SecureString" and described["KeyId"] == key and described["Version"] == 2
         stored = ssm.get_parameter(Name="/adoscale/config", WithDecryption=True)["Parameter"]["Value"]
         assert parse_config(stored, "ssm").pools[0].name == "linux-fargate"
+        # Without --kms-key-id the parameter keeps the key it has: a push never changes it silently.
+        again = CliRunner().invoke(app, ["config", "push", str(good), "--parameter", "/adoscale/config"])
+        assert again.exit_code == 0, again.output
+        assert ssm.describe_parameters()["Parameters"][0]["KeyId"] == key

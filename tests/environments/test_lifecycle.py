@@ -11,6 +11,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from adoscale.ado import AdoClient, RetryPolicy
@@ -27,8 +28,11 @@ from adoscale.environments import (
     sweep,
 )
 from adoscale.environments.state import DONE_TTL
+from adoscale.handlers._runtime import SettingsError
+from adoscale.transient import _AWS_TRANSIENT_CODES as TRANSIENT_AWS_CODES
+from adoscale.transient import TRANSIENT_ERRORS, AwsUnavailableError
 from tests.conftest import PAT
-from tests.environments.events import eventbridge_event, sns_event
+from tests.environments.events import eventbridge_event, fixture, sns_event
 
 TABLE = "adoscale-state"
 HOOK = "adoscale-terminate"
@@ -309,3 +313,64 @@ class _Context:
     memory_limit_in_mb = 256
     invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:adoscale-lifecycle"
     aws_request_id = "req-1"
+
+
+def _client_error(code: str, message: str, operation: str) -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": message}}, operation)
+
+
+class _Failing:
+    """A boto3 client whose every call fails with one error."""
+
+    def __init__(self, code: str, message: str = "") -> None:
+        self.code, self.message = code, message
+
+    def __getattr__(self, operation: str) -> Any:
+        def call(**_: Any) -> Any:
+            raise _client_error(self.code, self.message, operation)
+
+        return call
+
+
+def _lambda_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AZP_URL", "http://127.0.0.1:9/none")
+    monkeypatch.setenv("AZP_TOKEN", "unused-token-1234")
+    monkeypatch.setenv("ADOSCALE_STATE_TABLE", TABLE)
+
+
+@pytest.mark.parametrize("code", ["ProvisionedThroughputExceededException", "ThrottlingException", "InternalError"])
+def test_throttled_or_failing_aws_reaches_the_trigger_as_transient(monkeypatch: pytest.MonkeyPatch, code: str) -> None:
+    from adoscale.handlers import lifecycle
+
+    _lambda_env(monkeypatch)
+    monkeypatch.setattr(lifecycle, "client", lambda service: _Failing(code))
+    with pytest.raises(AwsUnavailableError, match=code):
+        lifecycle.handler(fixture("sns-launching-hook"), _Context())
+    assert code in TRANSIENT_AWS_CODES
+
+
+def test_a_wrong_deployment_fails_visibly_and_is_not_transient(monkeypatch: pytest.MonkeyPatch) -> None:
+    from adoscale.handlers import lifecycle
+
+    _lambda_env(monkeypatch)
+    monkeypatch.setattr(lifecycle, "client", lambda service: _Failing("AccessDeniedException"))
+    with pytest.raises(ClientError) as caught:
+        lifecycle.handler(fixture("sns-launching-hook"), _Context())
+    assert not isinstance(caught.value, TRANSIENT_ERRORS)
+    monkeypatch.delenv("ADOSCALE_STATE_TABLE")
+    with pytest.raises(SettingsError, match="ADOSCALE_STATE_TABLE"):
+        lifecycle.handler(fixture("sns-launching-hook"), _Context())
+
+
+def test_completing_an_action_that_no_longer_waits_is_acknowledged(world: World) -> None:
+    instance = world.instance()
+    world.register(instance)
+    launch = sns_event(hook_message("LAUNCHING", instance))
+    handle(world, launch)
+    # Auto Scaling's answer to a token already completed (a duplicate delivery) or expired.
+    world.service._autoscaling = _Failing("ValidationError", "No active Lifecycle Action found with token")
+    [again] = handle(world, launch)
+    assert again.action == "already-done"
+    world.service._autoscaling = _Failing("ValidationError", "Something else is wrong")
+    with pytest.raises(ClientError):
+        handle(world, launch)

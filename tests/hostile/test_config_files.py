@@ -79,6 +79,9 @@ CASES: dict[str, tuple[str | bytes, int, list[str]]] = {
     "secret-reference-wrong": (GOOD + "pat_secret: 'arn:aws:ssm:us-east-1:1:parameter/x'\n", 2, ["pat_secret"]),
     "parameter-reference-wrong": (GOOD + "pat_parameter: 'has spaces'\n", 2, ["pat_parameter", "SSM parameter"]),
     "top-level-list": ("- a\n- b\n", 2, ["mapping at the top level"]),
+    "impossible-date": (GOOD + "note: 2001-13-45\n", 2, ["a value cannot be read", "month must be in 1..12"]),
+    "5000-digit-integer": (GOOD.replace("max_agents: 20", "max_agents: " + "9" * 5000), 2, ["cannot be read"]),
+    "megabyte-flow-list": (GOOD + "junk: [" + "1," * 400_000 + "1]\n", 2, ["line 9", "more than 20000 values"]),
     "json-with-duplicates": (
         '{"organization_url": "https://x", "organization_url": "https://y", "pools": []}',
         2,
@@ -147,6 +150,24 @@ def test_a_50_mb_file_is_refused_before_parsing(tmp_path: Path) -> None:
     assert_clean_exit(result, 2)
     assert f"over the {MAX_CONFIG_BYTES}-byte limit" in result.output
     assert elapsed < 1.0, f"took {elapsed:.2f} s: the size must be checked before reading"
+
+
+def test_the_costliest_megabyte_is_refused_quickly(tmp_path: Path) -> None:
+    """The slowest shapes found for the pure-Python YAML parser, at the size cap: refused in well under the
+    11 s the first shape took before values were counted while parsing."""
+    shapes = {
+        "flow-list": "[" + "1," * (MAX_CONFIG_BYTES // 2 - 40) + "1]",
+        "flow-map": "{" + "a: 1, " * (MAX_CONFIG_BYTES // 6 - 40) + "}",
+        "anchors": "".join(f"\n  k{i}: &a{i} x" for i in range(MAX_CONFIG_BYTES // 16)),
+    }
+    for name, junk in shapes.items():
+        path = tmp_path / f"{name}.yaml"
+        path.write_text((GOOD + "junk: " + junk + "\n")[:MAX_CONFIG_BYTES])
+        started = time.perf_counter()
+        result = validate(path)
+        elapsed = time.perf_counter() - started
+        assert_clean_exit(result, 2)
+        assert elapsed < 3.0, f"{name}: {elapsed:.2f} s"  # about 0.3 s alone; 3 s leaves room on a busy runner
 
 
 def test_the_real_cli_in_a_subprocess_prints_one_error_and_no_traceback(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -42,23 +43,36 @@ def config_push(
         None,
         "--kms-key-id",
         help="KMS key (id, ARN or alias) for the SecureString: Terraform's `kms_key_arn` output. "
-        "Default: the account's aws/ssm key.",
+        "Default: the key the parameter already has, else the account's aws/ssm key.",
     ),
 ) -> None:
     """Validate a configuration file and write it, as a SecureString, over the SSM parameter that Terraform
-    created (output `config_parameter_name`). A file that fails validation is never uploaded (exit 2)."""
+    created (output `config_parameter_name`), keeping its KMS key unless --kms-key-id names another. A file
+    that fails validation is never uploaded (exit 2)."""
     cfg = load_or_exit(file)
     body = cfg.model_dump_json()
     tier = "Standard" if len(body.encode()) <= 4096 else "Advanced"
     request = {"Name": parameter, "Value": body, "Type": "SecureString", "Overwrite": True, "Tier": tier}
-    if kms_key_id:
-        request["KeyId"] = kms_key_id
     try:
-        version = make_client("ssm").put_parameter(**request)["Version"]
+        ssm = make_client("ssm")
+        key = kms_key_id or _current_key(ssm, parameter)
+        if key:
+            request["KeyId"] = key
+        version = ssm.put_parameter(**request)["Version"]
     except Exception as exc:
         response = getattr(exc, "response", None)
         code = response.get("Error", {}).get("Code", "") if isinstance(response, dict) else ""
         hint = "try again" if is_transient_aws(exc) else "check the parameter name, the key and your permissions"
         fail("upload failed", f"{parameter}: {code or type(exc).__name__}; {hint}")
         raise typer.Exit(EXIT_FAILED) from None
-    typer.echo(f"{file}: valid; uploaded to {parameter} (version {version}, {tier} tier, {len(cfg.pools)} pool(s))")
+    typer.echo(
+        f"{file}: valid; uploaded to {parameter} (version {version}, {tier} tier, SecureString with "
+        f"{request.get('KeyId', 'the aws/ssm key')}, {len(cfg.pools)} pool(s))"
+    )
+
+
+def _current_key(ssm: Any, parameter: str) -> str | None:
+    """The KMS key of an existing SecureString (Terraform's), so that a push never changes it silently."""
+    found = ssm.describe_parameters(ParameterFilters=[{"Key": "Name", "Values": [parameter]}])["Parameters"]
+    key = found[0].get("KeyId") if found else None
+    return str(key) if key else None

@@ -8,13 +8,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
+from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 from rich.table import Table
 
 from adoscale.ado.client import AdoClient
-from adoscale.ado.errors import AdoAuthError
+from adoscale.ado.errors import AdoAuthError, AdoError
 from adoscale.aws import make_client
-from adoscale.cli import EXIT_AUTH, EXIT_CONFIG, EXIT_OK, app
+from adoscale.cli import EXIT_AUTH, EXIT_CONFIG, EXIT_FAILED, EXIT_OK, app
 from adoscale.cli.common import ConfigOption, fail, load_or_exit, pat_or_exit, setup_logging
 from adoscale.environments import sweep
 
@@ -42,6 +43,14 @@ def sweep_command(
     except AdoAuthError as exc:
         fail("Azure DevOps authentication failed", str(exc))
         raise typer.Exit(EXIT_AUTH) from None
+    except AdoError as exc:
+        fail("Azure DevOps call failed", str(exc))
+        raise typer.Exit(EXIT_FAILED) from None
+    except (BotoCoreError, ClientError) as exc:
+        response = getattr(exc, "response", None)
+        code = response.get("Error", {}).get("Code", "") if isinstance(response, dict) else ""
+        fail("AWS call failed", f"EC2: {code or type(exc).__name__}")
+        raise typer.Exit(EXIT_FAILED) from None
     if as_json:
         typer.echo(json.dumps({"results": [asdict(r) for r in results]}, indent=2))
         raise typer.Exit(EXIT_OK)

@@ -178,6 +178,9 @@ class LifecycleActionEvent(EventBridgeModel):
             raise ValueError(f"detail-type {self.detail_type!r} does not match {self.detail.LifecycleTransition}")
         return self
 
+    def event(self) -> LifecycleEvent:
+        return self.detail.event("eventbridge")
+
 
 class InstanceChangeEvent(EventBridgeModel):
     source: Literal["aws.autoscaling"]
@@ -185,6 +188,10 @@ class InstanceChangeEvent(EventBridgeModel):
         alias="detail-type"
     )
     detail: InstanceDetail
+
+    def event(self) -> LifecycleEvent:
+        kind = _NOTIFICATION_TYPES[self.detail_type]
+        return LifecycleEvent(kind, self.detail.EC2InstanceId, self.detail.AutoScalingGroupName, source="eventbridge")
 
 
 def _detail_kind(value: Any) -> str | None:
@@ -244,15 +251,12 @@ def parse(event: Any) -> list[LifecycleEvent]:
             sns = powertools_parse(event=event, model=AutoScalingSns)
             return [record.Sns.Message.event("sns") for record in sns.Records]
         if "detail-type" in event:
-            bridge = cast(Any, powertools_parse(event=event, model=cast(Any, _EVENTBRIDGE)))
-            if isinstance(bridge, InstanceChangeEvent):
-                kind = _NOTIFICATION_TYPES[bridge.detail_type]
-                return [
-                    LifecycleEvent(
-                        kind, bridge.detail.EC2InstanceId, bridge.detail.AutoScalingGroupName, source="eventbridge"
-                    )
-                ]
-            return [cast(LifecycleActionEvent, bridge).detail.event("eventbridge")]
+            # powertools caches a TypeAdapter given as the model; _UnknownDetailType never validates
+            bridge = cast(
+                "LifecycleActionEvent | InstanceChangeEvent",
+                powertools_parse(event=event, model=cast(Any, _EVENTBRIDGE)),
+            )
+            return [bridge.event()]
     except ValidationError as exc:
         where = "SNS event" if "Records" in event else "EventBridge event"
         raise MalformedEventError(f"{where}: {describe(exc)}") from None

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import cache
 from typing import Annotated, Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -20,9 +20,6 @@ InstanceId = Annotated[str, Field(pattern=INSTANCE_ID_PATTERN)]
 
 DONE_TTL = timedelta(days=7)
 TTL_ATTRIBUTE = "expires_at"
-
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
 
 
 class Status(StrEnum):
@@ -64,8 +61,17 @@ def expiry(now: datetime) -> int:
     return int((now + DONE_TTL).timestamp())
 
 
+@cache
+def _codec() -> tuple[Any, Any]:
+    # boto3 is imported on first use, not at import: it is a large part of a handler's cold start (aws.py).
+    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+    return TypeSerializer(), TypeDeserializer()
+
+
 def _item(values: dict[str, Any]) -> dict[str, Any]:
-    return {key: _serializer.serialize(value) for key, value in values.items() if value is not None}
+    serializer, _ = _codec()
+    return {key: serializer.serialize(value) for key, value in values.items() if value is not None}
 
 
 class StateTable:
@@ -81,7 +87,8 @@ class StateTable:
         item = response.get("Item")
         if not item:
             return None
-        return InstanceRecord.model_validate({k: _deserializer.deserialize(v) for k, v in item.items()})
+        _, deserializer = _codec()
+        return InstanceRecord.model_validate({k: deserializer.deserialize(v) for k, v in item.items()})
 
     def create(self, record: InstanceRecord) -> bool:
         """Write a new record; False if one exists already (a duplicate or late launch)."""
@@ -105,7 +112,7 @@ class StateTable:
             Key=self._key(instance_id),
             UpdateExpression="SET " + ", ".join(f"#{k} = :{k}" for k in plain),
             ExpressionAttributeNames={f"#{k}": k for k in plain},
-            ExpressionAttributeValues={f":{k}": _serializer.serialize(v) for k, v in plain.items()},
+            ExpressionAttributeValues={f":{k}": _codec()[0].serialize(v) for k, v in plain.items()},
         )
 
     def start_terminating(self, instance_id: str, now: datetime) -> None:
