@@ -1,7 +1,8 @@
 """The lease in DynamoDB: one item per pool (`pool` string partition key) with `owner` and `expires_at`
 (epoch seconds, also the table's TTL attribute, so abandoned items disappear by themselves).
 
-Acquire is one conditional PutItem: it succeeds when the item is absent, already ours, or expired. Release
+Acquire is one conditional PutItem: it succeeds when the item is absent, already ours, or expired (its
+`expires_at`, rounded up to the second, is at or before now: held until then and not a second longer). Release
 is one conditional DeleteItem on the owner. Both are single requests, so there is nothing to roll back.
 """
 
@@ -42,7 +43,7 @@ class DynamoLease:
                     "owner": {"S": owner},
                     "expires_at": {"N": str(math.ceil(now + ttl_s))},
                 },
-                ConditionExpression="attribute_not_exists(#p) OR #o = :owner OR #e < :now",
+                ConditionExpression="attribute_not_exists(#p) OR #o = :owner OR #e <= :now",
                 ExpressionAttributeNames={"#p": "pool", "#o": "owner", "#e": "expires_at"},
                 ExpressionAttributeValues={":owner": {"S": owner}, ":now": {"N": str(math.floor(now))}},
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
