@@ -1,9 +1,9 @@
 """A simulated Fargate in virtual time, with the agents that run inside its tasks.
 
 It implements the `Compute` port, so the real reconcile loop drives it. Tasks start in PROVISIONING and
-reach RUNNING after a start-up time; the agent inside connects a little later, takes at most one job
-(`run.sh --once`), and exits, which stops the task. Capacity errors and Spot interruptions happen at
-configurable rates.
+reach RUNNING after a start-up time; the agent inside (`sim/agent.py`, the demo's too) connects a little
+later, takes at most one job (`run.sh --once`), and exits, which stops the task. Capacity errors and Spot
+interruptions happen at configurable rates.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from functools import partial
 
 from adoscale.compute.base import LaunchResult, TaskInfo, started_by_for
 from adoscale.emulator import AdoModel
+from adoscale.sim.agent import EXITED_REASON, AgentState, AgentStats, EmulatedAgent
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,15 +41,19 @@ class SimTask:
     status: str = "PROVISIONING"
     stopped_at: datetime | None = None
     stopped_reason: str | None = None
-    agent_id: int | None = None
-    request_id: int | None = None
-    job_started_at: datetime | None = None
-    job_seconds: float = 0.0
-    took_job: bool = False
+    agent: EmulatedAgent | None = None  # from RUNNING on
 
     @property
     def live(self) -> bool:
         return self.stopped_at is None
+
+    @property
+    def took_job(self) -> bool:
+        return self.agent is not None and self.agent.took_job
+
+    @property
+    def job_seconds(self) -> float:
+        return self.agent.job_seconds if self.agent is not None else 0.0
 
 
 @dataclass
@@ -105,7 +110,6 @@ class SimFargate:
         rng: random.Random,
         profile: FargateProfile | None = None,
         capabilities: dict[str, dict[str, str]] | None = None,
-        on_job_started: Callable[[int], None] | None = None,
     ) -> None:
         self._events = events
         self._model = model
@@ -114,11 +118,11 @@ class SimFargate:
         self._rng = rng
         self.profile = profile or FargateProfile()
         self._capabilities = capabilities or {}
-        self._on_job_started = on_job_started
         self.tasks: dict[str, SimTask] = {}
         self._waiting_agents: set[str] = set()  # tasks whose agent is online without a job
         self._ids = itertools.count(1)
         self.stats = SimStats()
+        self.agents = AgentStats()
         self.requeued: dict[int, int] = {}
         self._launches: dict[str, LaunchResult] = {}  # new request id -> the Spot-interrupted request it replaces
 
@@ -174,60 +178,62 @@ class SimFargate:
             stopped_reason=task.stopped_reason,
         )
 
-    # -- what happens inside a task ----------------------------------------------------------------
+    # -- what happens inside a task: the emulated agent, woken in virtual time --------------------------
 
     def _running(self, task: SimTask) -> None:
         if not task.live:
             return
         task.status = "RUNNING"
-        self._events.after(self._rng.uniform(*self.profile.agent_connect_s), lambda: self._agent_online(task))
+        connect = self._rng.uniform(*self.profile.agent_connect_s)
+        task.agent = EmulatedAgent(
+            self._model,
+            self._pool_ids[task.pool],
+            task.task_id,
+            created_at=task.launched_at,
+            online_at=self._events.now + timedelta(seconds=connect),
+            capabilities=self._capabilities.get(task.pool, {}),
+            job_seconds=self._job_seconds,
+            stats=self.agents,
+        )
+        self._events.at(task.agent.online_at, partial(self._wake, task))
         if self.profile.spot_interruption_per_hour > 0:
             self._events.after(
                 self._rng.expovariate(self.profile.spot_interruption_per_hour / 3600.0),
-                lambda: self._spot_interruption(task),
+                partial(self._spot_interruption, task),
             )
 
-    def _agent_online(self, task: SimTask) -> None:
-        if not task.live:
+    def _wake(self, task: SimTask) -> None:
+        """The agent's own timer: it connects, or its job ends."""
+        agent = task.agent
+        if not task.live or agent is None:
             return
-        pool_id = self._pool_ids[task.pool]
-        task.agent_id = self._model.register_agent(
-            pool_id, task.task_id, dict(self._capabilities.get(task.pool, {})), online=True, once=True
-        )
-        self._waiting_agents.add(task.arn)
-        self.collect_assignments()
+        connecting = agent.state is AgentState.STARTING
+        self._after_advance(task, agent.advance(self._events.now))
+        if connecting:
+            self.collect_assignments()
+
+    def _after_advance(self, task: SimTask, wake_at: datetime | None) -> None:
+        agent = task.agent
+        assert agent is not None
+        if agent.state is AgentState.IDLE:
+            self._waiting_agents.add(task.arn)
+        else:
+            self._waiting_agents.discard(task.arn)
+        if agent.state is AgentState.EXITED:
+            self._stopped(task, EXITED_REASON)
+        elif wake_at is not None:
+            self._events.at(wake_at, partial(self._wake, task))
 
     def collect_assignments(self) -> None:
         """Agents that the service just gave a job start running it."""
         for arn in list(self._waiting_agents):
             task = self.tasks[arn]
-            if not task.live or task.agent_id is None:
+            if not task.live or task.agent is None:
                 self._waiting_agents.discard(arn)
                 continue
-            job = self._model.assigned_job(self._pool_ids[task.pool], task.agent_id)
-            if job is None:
-                continue
-            self._waiting_agents.discard(arn)
-            task.request_id = job.request_id
-            task.took_job = True
-            task.job_started_at = self._events.now
-            seconds = self._job_seconds(job.request_id)
-            task.job_seconds = seconds
-            if self._on_job_started is not None:
-                self._on_job_started(job.request_id)
-            self._events.after(seconds, partial(self._job_done, task))
+            self._after_advance(task, task.agent.advance(self._events.now))
 
-    def _job_done(self, task: SimTask) -> None:
-        if not task.live or task.request_id is None:
-            return
-        self._model.finish_job(task.request_id, result="succeeded")
-        task.request_id = None
-        self._exit(task, "Essential container in task exited")
-
-    def _exit(self, task: SimTask, reason: str) -> None:
-        if task.agent_id is not None:
-            self._model.remove_agent(self._pool_ids[task.pool], task.agent_id)  # config.sh remove on exit
-            task.agent_id = None
+    def _stopped(self, task: SimTask, reason: str) -> None:
         task.status = "STOPPED"
         task.stopped_at = self._events.now
         task.stopped_reason = reason
@@ -235,25 +241,22 @@ class SimFargate:
 
     def _kill(self, task: SimTask, reason: str) -> None:
         """The task is stopped from outside: a running job dies with it."""
-        if task.request_id is not None:
+        if task.agent is not None and task.agent.stopped(self._events.now):
             self.stats.busy_killed += 1
-            self._model.finish_job(task.request_id, result="abandoned")
-            task.request_id = None
-        self._exit(task, reason)
+        self._stopped(task, reason)
 
     def _spot_interruption(self, task: SimTask) -> None:
         if not task.live:
             return
         self.stats.spot_interrupted += 1
-        if task.request_id is not None:
-            # Not adoscale's doing, and not counted as a busy agent killed by the controller; the job is
-            # retried by the user's pipeline, which the simulator models by queueing it again.
-            job = self._model.job(task.request_id)
-            self._model.finish_job(task.request_id, result="abandoned")
-            task.request_id = None
-            request_id = self._model.queue_job(job.pool_id, list(job.demands))
-            self.requeued[request_id] = job.request_id
-        self._exit(task, "Spot interruption")
+        # Not adoscale's doing, and not counted as a busy agent killed by the controller; the job is
+        # retried by the user's pipeline, which the simulator models by queueing it again.
+        if task.agent is not None:
+            interrupted = task.agent.request_id
+            requeued = task.agent.interrupted(self._events.now)
+            if requeued is not None and interrupted is not None:
+                self.requeued[requeued] = interrupted
+        self._stopped(task, "Spot interruption")
         self.collect_assignments()
 
     def live_tasks(self) -> list[SimTask]:
