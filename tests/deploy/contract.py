@@ -403,6 +403,21 @@ def rule_real_ami(stack: Stack, emulator_amis: frozenset[str] = frozenset()) -> 
     return problems
 
 
+def rule_pass_role_scoped(stack: Stack) -> list[str]:
+    """iam:PassRole lets a principal hand a role to a service; limited with iam:PassedToService, the
+    control plane can give the agents' roles to ECS tasks and to nothing else.
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_use_passrole.html
+    https://docs.aws.amazon.com/service-authorization/latest/reference/list_identityandaccessmanagementiam.html"""
+    problems: list[str] = []
+    for role in stack.of("aws_iam_role"):
+        for statement in stack.role_statements(role["arn"]):
+            if _matches_any(statement.get("Action", []), "iam:PassRole"):
+                conditions = statement.get("Condition") or {}
+                if not any("iam:PassedToService" in c for c in conditions.values()):
+                    problems.append(f"{role['name']}: iam:PassRole without an iam:PassedToService condition")
+    return problems
+
+
 RULES: tuple[Callable[[Stack], list[str]], ...] = (
     rule_default_route,
     rule_https_egress,
@@ -410,6 +425,7 @@ RULES: tuple[Callable[[Stack], list[str]], ...] = (
     rule_tracing_grants,
     rule_immutable_tags,
     rule_real_ami,
+    rule_pass_role_scoped,
 )
 
 
