@@ -18,7 +18,7 @@ from tests.agent.conftest import FAKE_CONFIG, FAKE_SVC, INSTANCE_ID, TASK_ID, TO
 from tests.conftest import REPO
 
 ENTRYPOINT = REPO / "agent" / "entrypoint.sh"
-VM_SCRIPT = REPO / "vm" / "register-environment.sh"
+VM_SCRIPT = REPO / "deploy" / "terraform" / "modules" / "vm-environment" / "register-environment.sh"
 TOOLS = Path(sys.executable).parent
 
 
@@ -275,6 +275,7 @@ def test_vm_script_renders_as_terraform_would_and_still_runs(tmp_path: Path, vm_
         "pat_secret_arn": "arn:aws:secretsmanager:us-east-1:1:secret:pat",
         "pat_parameter_name": "",
         "agent_version": "4.258.1",
+        "agent_arch": "",
         "agent_download_url": "",
         "agent_user": "",
         "agent_dir": str(tmp_path / "rendered-agent"),

@@ -14,6 +14,8 @@ from typing import Any
 
 DAYS_PER_MONTH = 30.42
 SECONDS_PER_MONTH = DAYS_PER_MONTH * 86400
+HOURS_PER_MONTH = DAYS_PER_MONTH * 24
+NETWORK_MODES = ("nat", "public", "endpoints", "none")
 
 
 def load_prices(path: Path | None = None) -> dict[str, Any]:
@@ -47,6 +49,12 @@ class Usage:
     metrics: int = 2
     ecr_gb: float = 10.0
     secrets: int = 1
+    # The agents' network (deploy/terraform/modules/network): nat, public, endpoints, or none (your own VPC,
+    # already paid for).
+    network_mode: str = "nat"
+    az_count: int = 2
+    interface_endpoints: int = 6  # ecr.api, ecr.dkr, logs, secretsmanager, ssm, sts
+    data_gb_per_job: float = 0.4  # the image pull (about 0.3 GB compressed) plus sources and artefacts
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +107,51 @@ def monthly_costs(usage: Usage, prices: dict[str, Any]) -> list[CostLine]:
         CostLine("AWS Secrets Manager", secret_cost, f"{usage.secrets} secret; value cached by the Lambdas"),
         CostLine("SSM Parameter Store", 0.0, "1 standard parameter (the configuration)"),
         CostLine("Amazon CloudWatch", cloudwatch, f"{usage.metrics * usage.pools} custom metrics via EMF logs"),
+        *network_costs(usage, prices, hours),
     ]
+
+
+def network_costs(usage: Usage, prices: dict[str, Any], task_hours: float) -> list[CostLine]:
+    """The network the agents need to reach Azure DevOps, ECR and the AWS APIs; fixed hourly charges
+    dominate at small loads (a NAT gateway can cost more than everything else together)."""
+    if usage.network_mode not in NETWORK_MODES:
+        raise ValueError(f"network_mode must be one of {', '.join(NETWORK_MODES)}, not {usage.network_mode!r}")
+    data_gb = usage.jobs_per_day * DAYS_PER_MONTH * usage.data_gb_per_job
+    vpc = prices["vpc"]
+    if usage.network_mode == "nat":
+        hourly = HOURS_PER_MONTH * (vpc["nat_gateway_hour"] + vpc["public_ipv4_hour"])
+        return [
+            CostLine(
+                "VPC: NAT gateway",
+                hourly + data_gb * vpc["nat_gateway_gb"],
+                f"1 NAT gateway and its Elastic IP all month, {data_gb:,.0f} GB processed",
+            )
+        ]
+    if usage.network_mode == "public":
+        return [
+            CostLine(
+                "VPC: public IPv4",
+                task_hours * vpc["public_ipv4_hour"],
+                f"one public address per running task, {task_hours:,.1f} task-hours; no NAT",
+            )
+        ]
+    if usage.network_mode == "endpoints":
+        link, tgw = prices["privatelink"], prices["transit_gateway"]
+        endpoint_hours = usage.interface_endpoints * usage.az_count * HOURS_PER_MONTH
+        # Image layers come from S3 through the free gateway endpoint; the rest crosses the transit gateway.
+        return [
+            CostLine(
+                "VPC: interface endpoints",
+                endpoint_hours * link["interface_endpoint_az_hour"] + data_gb * link["interface_endpoint_gb"],
+                f"{usage.interface_endpoints} endpoints in {usage.az_count} AZs, S3 gateway endpoint free",
+            ),
+            CostLine(
+                "VPC: transit gateway attachment",
+                HOURS_PER_MONTH * tgw["attachment_hour"] + data_gb * tgw["gb"],
+                f"1 attachment, up to {data_gb:,.0f} GB; your egress VPC's own NAT not included",
+            ),
+        ]
+    return []
 
 
 def usage_dict(usage: Usage) -> dict[str, Any]:

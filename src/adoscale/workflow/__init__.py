@@ -13,8 +13,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from importlib import resources
+from pathlib import Path
 from typing import Any
+
+# The definition lives with the Terraform module that deploys it (a module needs nothing outside its folder);
+# only the tests read it from Python, in a source checkout.
+ASL = Path(__file__).resolve().parents[3] / "deploy" / "terraform" / "modules" / "control-plane" / "workflow.asl.json"
 
 PLACEHOLDERS = ("pass_arn", "waiter_arn", "alert_topic_arn")
 
@@ -24,7 +28,7 @@ DEFAULT_INPUT = {"rounds": 4, "cadence_s": 15, "task_wait_s": 10}
 
 
 def template() -> str:
-    return resources.files("adoscale.workflow").joinpath("state_machine.asl.json").read_text()
+    return ASL.read_text()
 
 
 def render(values: Mapping[str, str]) -> str:

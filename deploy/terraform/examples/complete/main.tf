@@ -1,39 +1,41 @@
 locals {
   azp_url = coalesce(var.ado_org_url, "https://dev.azure.com/${var.ado_org_name}")
   name    = "adoscale"
+  # Where `adoscale package` writes, run from the repository's root.
+  lambda_zip_path = coalesce(var.lambda_zip_path, "${path.root}/../../../../dist/adoscale-lambda.zip")
+  # Bring your own VPC (vpc_id and subnet_ids), or the network module builds one in network_mode.
+  own_vpc          = var.vpc_id != null
+  vpc_id           = local.own_vpc ? var.vpc_id : module.network[0].vpc_id
+  subnet_ids       = local.own_vpc ? var.subnet_ids : module.network[0].subnet_ids
+  assign_public_ip = var.network_mode == "public"
 }
 
-resource "aws_vpc" "this" {
-  #checkov:skip=CKV2_AWS_11:the example's throwaway VPC; bring your own VPC with flow logs in production
-  cidr_block           = var.vpc_cidr
-  enable_dns_hostnames = true
-  enable_dns_support   = true
-  tags                 = { Name = "adoscale-example" }
-}
-
-resource "aws_subnet" "private" {
-  vpc_id     = aws_vpc.this.id
-  cidr_block = cidrsubnet(var.vpc_cidr, 8, 1)
-  tags       = { Name = "adoscale-example-private" }
-}
-
-resource "aws_default_security_group" "this" {
-  vpc_id = aws_vpc.this.id # no rules: the default group allows nothing
+module "network" {
+  count              = local.own_vpc ? 0 : 1
+  source             = "../../modules/network"
+  name               = local.name
+  mode               = var.network_mode
+  cidr_block         = var.vpc_cidr
+  transit_gateway_id = var.transit_gateway_id
+  kms_key_arn        = module.control_plane.kms_key_arn
 }
 
 module "container_pool" {
-  source         = "../../modules/container-pool"
-  name           = local.name
-  vpc_id         = aws_vpc.this.id
-  azp_url        = local.azp_url
-  pat_secret_arn = module.control_plane.pat_secret_arn
-  kms_key_arn    = module.control_plane.kms_key_arn
+  source           = "../../modules/container-pool"
+  name             = local.name
+  vpc_id           = local.vpc_id
+  azp_url          = local.azp_url
+  pat_secret_arn   = module.control_plane.pat_secret_arn
+  kms_key_arn      = module.control_plane.kms_key_arn
+  image_tag        = var.agent_image_tag
+  cpu_architecture = var.cpu_architecture
+  egress_ports     = var.egress_ports
 }
 
 module "control_plane" {
   source                   = "../../modules/control-plane"
   name                     = local.name
-  lambda_zip_path          = var.lambda_zip_path
+  lambda_zip_path          = local.lambda_zip_path
   azp_url                  = local.azp_url
   ado_pat                  = var.ado_pat
   metrics_namespace        = var.agent_cw_namespace
@@ -45,34 +47,40 @@ module "control_plane" {
     "arn:aws:iam::${data.aws_caller_identity.current.account_id}:role/${local.name}-agent-task",
     "arn:aws:iam::${data.aws_caller_identity.current.account_id}:role/${local.name}-agent-execution",
   ]
+  # Written once; `adoscale config push` owns it afterwards. The security group is always named: without
+  # one, ECS attaches the VPC's default group.
   config_json = jsonencode({
     organization_url = local.azp_url
     pools = [{
       name = var.pool_name
       ecs = {
-        cluster         = local.name
-        task_definition = "${local.name}-agent"
-        subnets         = [aws_subnet.private.id]
-        security_groups = []
+        cluster          = local.name
+        task_definition  = "${local.name}-agent"
+        subnets          = local.subnet_ids
+        security_groups  = [module.container_pool.security_group_id]
+        assign_public_ip = local.assign_public_ip
       }
     }]
   })
 }
 
 module "vm_environment" {
-  count           = var.enable_vm_environment ? 1 : 0
-  source          = "../../modules/vm-environment"
-  name            = "${local.name}-vms"
-  lambda_zip_path = var.lambda_zip_path
-  azp_url         = local.azp_url
-  pat_secret_arn  = module.control_plane.pat_secret_arn
-  kms_key_arn     = module.control_plane.kms_key_arn
-  alert_topic_arn = module.control_plane.alert_topic_arn
-  image_id        = var.vm_image_id
-  subnet_ids      = [aws_subnet.private.id]
-  project         = "Fabrikam"
+  count               = var.enable_vm_environment ? 1 : 0
+  source              = "../../modules/vm-environment"
+  name                = "${local.name}-vms"
+  lambda_zip_path     = local.lambda_zip_path
+  azp_url             = local.azp_url
+  pat_secret_arn      = module.control_plane.pat_secret_arn
+  kms_key_arn         = module.control_plane.kms_key_arn
+  alert_topic_arn     = module.control_plane.alert_topic_arn
+  image_id            = var.vm_image_id
+  vpc_id              = local.vpc_id
+  subnet_ids          = local.subnet_ids
+  associate_public_ip = local.assign_public_ip
+  project             = var.vm_project
+  environment_name    = var.vm_environment
   sweep_environments = [
-    { project = "Fabrikam", name = "prod-vms", grace_seconds = 900 },
+    { project = var.vm_project, name = var.vm_environment, grace_seconds = 900 },
   ]
 }
 

@@ -28,9 +28,14 @@ output "config_parameter_name" {
   value       = module.control_plane.config_parameter_name
 }
 
-output "subnet_id" {
-  description = "The agents' subnet."
-  value       = aws_subnet.private.id
+output "subnet_ids" {
+  description = "The agents' subnets."
+  value       = local.subnet_ids
+}
+
+output "agent_image" {
+  description = "The image the task definition runs: push it with scripts/build-agent-image.sh."
+  value       = "${module.container_pool.ecr_repository_url}:${var.agent_image_tag}"
 }
 
 output "security_group_id" {

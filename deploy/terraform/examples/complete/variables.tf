@@ -35,8 +35,9 @@ variable "function_timeout_seconds" {
 }
 
 variable "lambda_zip_path" {
-  description = "The package built by `adoscale package`."
+  description = "The package built by `adoscale package`; null: dist/adoscale-lambda.zip at the repository's root, where that command writes."
   type        = string
+  default     = null
 }
 
 variable "pool_name" {
@@ -51,6 +52,52 @@ variable "region" {
   default     = "us-east-1"
 }
 
+variable "network_mode" {
+  description = "nat (default: private subnets, one NAT gateway), public (public subnets and public IPs, no NAT: cheapest) or endpoints (private subnets, interface endpoints, transit_gateway_id for dev.azure.com). See docs/deploy.md for what each costs."
+  type        = string
+  default     = "nat"
+  validation {
+    condition     = contains(["nat", "public", "endpoints"], var.network_mode)
+    error_message = "network_mode must be nat, public or endpoints."
+  }
+}
+
+variable "transit_gateway_id" {
+  description = "network_mode = endpoints: the transit gateway to your shared egress VPC."
+  type        = string
+  default     = null
+}
+
+variable "vpc_id" {
+  description = "Bring your own VPC (with subnet_ids); its routes must already reach the internet as network_mode says (nat/endpoints: private subnets; public: subnets routing to an internet gateway)."
+  type        = string
+  default     = null
+}
+
+variable "subnet_ids" {
+  description = "Your own subnets for the agents (with vpc_id)."
+  type        = list(string)
+  default     = []
+}
+
+variable "agent_image_tag" {
+  description = "Agent image tag pushed by scripts/build-agent-image.sh (the agent version)."
+  type        = string
+  default     = "4.258.1"
+}
+
+variable "cpu_architecture" {
+  description = "Fargate CPU architecture: X86_64 or ARM64 (Graviton, cheaper; push an arm64 image)."
+  type        = string
+  default     = "X86_64"
+}
+
+variable "egress_ports" {
+  description = "TCP ports agents may open to anywhere (443 needed; add 80 or 22 if jobs need them)."
+  type        = list(number)
+  default     = [443]
+}
+
 variable "vpc_cidr" {
   description = "CIDR of the example's VPC."
   type        = string
@@ -58,15 +105,27 @@ variable "vpc_cidr" {
 }
 
 variable "enable_vm_environment" {
-  description = "Also deploy the Environment-VM part (second seed)."
+  description = "Also deploy the Environment-VM part (needs vm_project and vm_environment)."
   type        = bool
-  default     = true
+  default     = false
 }
 
 variable "vm_image_id" {
-  description = "AMI for the Environment VMs."
+  description = "AMI for the Environment VMs; null: the current Amazon Linux 2023 (AWS's public SSM parameter)."
   type        = string
-  default     = "ami-12c6146b"
+  default     = null
+}
+
+variable "vm_project" {
+  description = "enable_vm_environment: the Azure DevOps project of the Environment."
+  type        = string
+  default     = null
+}
+
+variable "vm_environment" {
+  description = "enable_vm_environment: the Azure DevOps Environment the VMs register in."
+  type        = string
+  default     = null
 }
 
 variable "aws_endpoint" {

@@ -1,5 +1,6 @@
 locals {
-  image = coalesce(var.image, "${aws_ecr_repository.agent.repository_url}:${var.image_tag}")
+  image        = coalesce(var.image, "${aws_ecr_repository.agent.repository_url}:${var.image_tag}")
+  secrets_keys = distinct(compact(concat([var.secrets_kms_key_arn == null ? var.kms_key_arn : var.secrets_kms_key_arn])))
   environment = [for k, v in merge(var.environment, {
     AZP_URL               = var.azp_url
     AZP_AGENT_NAME_PREFIX = var.agent_name_prefix
@@ -96,6 +97,16 @@ data "aws_iam_policy_document" "execution" {
     actions   = ["secretsmanager:GetSecretValue", "ssm:GetParameters"]
     resources = distinct(concat([var.pat_secret_arn], values(var.secrets)))
   }
+  # ECS reads the injected secrets as this role: it must decrypt with their customer key, or every task
+  # stops with ResourceInitializationError.
+  dynamic "statement" {
+    for_each = length(local.secrets_keys) > 0 ? [1] : []
+    content {
+      sid       = "DecryptSecrets"
+      actions   = ["kms:Decrypt"]
+      resources = local.secrets_keys
+    }
+  }
 }
 
 resource "aws_iam_role_policy" "execution" {
@@ -115,12 +126,15 @@ resource "aws_security_group" "agents" {
   name        = "${var.name}-agents"
   description = "adoscale agents: egress only (they connect out to Azure DevOps)"
   vpc_id      = var.vpc_id
-  egress {
-    description = "HTTPS to Azure DevOps, registries and AWS APIs"
-    from_port   = 443
-    to_port     = 443
-    protocol    = "tcp"
-    cidr_blocks = ["0.0.0.0/0"] # Azure DevOps has no fixed address range
+  dynamic "egress" {
+    for_each = toset(var.egress_ports)
+    content {
+      description = egress.value == 443 ? "HTTPS to Azure DevOps, registries and AWS APIs" : "TCP ${egress.value} for the jobs"
+      from_port   = egress.value
+      to_port     = egress.value
+      protocol    = "tcp"
+      cidr_blocks = ["0.0.0.0/0"] # Azure DevOps has no fixed address range
+    }
   }
   tags = var.tags
 }
@@ -135,7 +149,7 @@ resource "aws_ecs_task_definition" "agent" {
   task_role_arn            = aws_iam_role.task.arn
   runtime_platform {
     operating_system_family = "LINUX"
-    cpu_architecture        = var.architecture
+    cpu_architecture        = var.cpu_architecture
   }
   container_definitions = jsonencode([
     {

@@ -42,3 +42,8 @@ output "log_group_name" {
   description = "The agents' log group."
   value       = aws_cloudwatch_log_group.agents.name
 }
+
+output "image" {
+  description = "The image the task definition runs (push it with scripts/build-agent-image.sh)."
+  value       = local.image
+}

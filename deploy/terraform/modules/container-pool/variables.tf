@@ -28,13 +28,13 @@ variable "memory" {
   default     = 512
 }
 
-variable "architecture" {
-  description = "CPU architecture of the agent image: X86_64 or ARM64."
+variable "cpu_architecture" {
+  description = "CPU architecture of the tasks: X86_64 or ARM64 (Graviton: about 20% cheaper per vCPU-hour; the image must be built for it, see scripts/build-agent-image.sh)."
   type        = string
   default     = "X86_64"
   validation {
-    condition     = contains(["X86_64", "ARM64"], var.architecture)
-    error_message = "architecture must be X86_64 or ARM64."
+    condition     = contains(["X86_64", "ARM64"], var.cpu_architecture)
+    error_message = "cpu_architecture must be X86_64 or ARM64."
   }
 }
 
@@ -45,9 +45,13 @@ variable "image" {
 }
 
 variable "image_tag" {
-  description = "Tag of the agent image in this module's ECR repository."
+  description = "Tag of the agent image in this module's ECR repository: the version scripts/build-agent-image.sh pushed (the repository is IMMUTABLE, so never a moving tag like latest)."
   type        = string
-  default     = "latest"
+  default     = "4.258.1"
+  validation {
+    condition     = var.image_tag != "latest" && length(var.image_tag) > 0
+    error_message = "image_tag must be a version tag: the repository is IMMUTABLE, latest cannot follow new builds."
+  }
 }
 
 variable "azp_url" {
@@ -86,6 +90,22 @@ variable "log_retention_days" {
     condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
     error_message = "log_retention_days must be a retention CloudWatch Logs accepts."
   }
+}
+
+variable "egress_ports" {
+  description = "TCP ports the agents may open to anywhere; 443 (Azure DevOps, ECR, AWS APIs) is needed, add e.g. 80 or 22 for jobs."
+  type        = list(number)
+  default     = [443]
+  validation {
+    condition     = contains(var.egress_ports, 443)
+    error_message = "egress_ports must include 443: the agent reaches Azure DevOps, ECR and AWS over HTTPS."
+  }
+}
+
+variable "secrets_kms_key_arn" {
+  description = "Customer key of the PAT secret (and of `secrets`); null: kms_key_arn. The execution role may decrypt with it."
+  type        = string
+  default     = null
 }
 
 variable "kms_key_arn" {

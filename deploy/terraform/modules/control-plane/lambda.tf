@@ -1,5 +1,5 @@
 module "function" {
-  source        = "../lambda-function"
+  source        = "./modules/lambda-function"
   for_each      = local.functions
   function_name = "${var.name}-${replace(each.key, "_", "-")}"
   handler       = each.value
@@ -9,12 +9,16 @@ module "function" {
       actions    = [action]
       resources  = local.action_resources[action]
       conditions = contains(local.cluster_scoped, action) ? { "ecs:cluster" = [var.cluster_arn] } : {}
+      # The task's roles may be passed to ECS tasks only, never to another service.
+      string_conditions = action == "iam:PassRole" ? { "iam:PassedToService" = ["ecs-tasks.amazonaws.com"] } : {}
     }
   ]
-  kms_key_arn        = aws_kms_key.this.arn
-  timeout_seconds    = var.function_timeout_seconds
-  memory_mb          = var.function_memory_mb
-  log_retention_days = var.log_retention_days
+  kms_key_arn          = aws_kms_key.this.arn
+  tracing              = var.tracing
+  reserved_concurrency = var.reserved_concurrency
+  timeout_seconds      = var.function_timeout_seconds
+  memory_mb            = var.function_memory_mb
+  log_retention_days   = var.log_retention_days
   environment = {
     AZP_URL                    = var.azp_url
     AZP_TOKEN_SECRET_ARN       = aws_secretsmanager_secret.pat.arn

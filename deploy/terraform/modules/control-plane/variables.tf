@@ -109,6 +109,18 @@ variable "log_retention_days" {
   }
 }
 
+variable "tracing" {
+  description = "X-Ray active tracing of the functions (and the workflow); their roles get X-Ray's write actions."
+  type        = bool
+  default     = true
+}
+
+variable "reserved_concurrency" {
+  description = "Reserved concurrent executions per function; null (default): none, which new accounts' low quota needs."
+  type        = number
+  default     = null
+}
+
 variable "tags" {
   description = "Tags for every resource."
   type        = map(string)

@@ -30,6 +30,14 @@ data "aws_iam_policy_document" "workflow" {
     actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
     resources = [aws_kms_key.this.arn]
   }
+  dynamic "statement" {
+    for_each = var.tracing ? [1] : []
+    content {
+      sid       = "Tracing"
+      actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets"]
+      resources = ["*"] # X-Ray supports no resource-level permissions for these
+    }
+  }
   statement {
     sid = "Logs"
     actions = [
@@ -57,7 +65,7 @@ resource "aws_sfn_state_machine" "this" {
   name     = var.name
   type     = "EXPRESS"
   role_arn = aws_iam_role.workflow.arn
-  definition = templatefile("${path.module}/../../../../src/adoscale/workflow/state_machine.asl.json", {
+  definition = templatefile("${path.module}/workflow.asl.json", {
     pass_arn        = module.function["pass"].arn
     waiter_arn      = module.function["waiter"].arn
     alert_topic_arn = aws_sns_topic.alerts.arn
@@ -68,7 +76,7 @@ resource "aws_sfn_state_machine" "this" {
     level                  = "ALL"
   }
   tracing_configuration {
-    enabled = true
+    enabled = var.tracing
   }
   tags = var.tags
 }
@@ -93,8 +101,12 @@ resource "aws_iam_role_policy" "scheduler" {
   name = "start-workflow"
   role = aws_iam_role.scheduler.id
   policy = jsonencode({
-    Version   = "2012-10-17"
-    Statement = [{ Effect = "Allow", Action = "states:StartExecution", Resource = aws_sfn_state_machine.this.arn }]
+    Version = "2012-10-17"
+    Statement = [
+      { Effect = "Allow", Action = "states:StartExecution", Resource = aws_sfn_state_machine.this.arn },
+      # The schedule is encrypted with the module's key: Scheduler decrypts it as this role.
+      { Effect = "Allow", Action = "kms:Decrypt", Resource = aws_kms_key.this.arn },
+    ]
   })
 }
 

@@ -78,19 +78,47 @@ resource "aws_iam_instance_profile" "vm" {
   role = aws_iam_role.vm.name
 }
 
+locals {
+  # EC2 resolves the public parameter at each launch: always the current Amazon Linux 2023.
+  image_id = coalesce(var.image_id, "resolve:ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-${var.cpu_architecture}")
+}
+
+resource "aws_security_group" "vm" {
+  #checkov:skip=CKV2_AWS_5:attached through the launch template's network interface
+  name        = "${var.name}-vm"
+  description = "adoscale Environment VMs: egress only (the agent connects out to Azure DevOps)"
+  vpc_id      = var.vpc_id
+  dynamic "egress" {
+    for_each = toset(var.egress_ports)
+    content {
+      description = "TCP ${egress.value} out (443: Azure DevOps and AWS APIs)"
+      from_port   = egress.value
+      to_port     = egress.value
+      protocol    = "tcp"
+      cidr_blocks = ["0.0.0.0/0"] # Azure DevOps has no fixed address range
+    }
+  }
+  tags = var.tags
+}
+
 resource "aws_launch_template" "vm" {
   name_prefix   = "${var.name}-"
-  image_id      = var.image_id
+  image_id      = local.image_id
   instance_type = var.instance_type
   iam_instance_profile {
     arn = aws_iam_instance_profile.vm.arn
+  }
+  network_interfaces {
+    associate_public_ip_address = var.associate_public_ip
+    security_groups             = [aws_security_group.vm.id]
+    delete_on_termination       = true
   }
   metadata_options {
     http_tokens            = "required"
     http_endpoint          = "enabled"
     instance_metadata_tags = "enabled"
   }
-  user_data = base64encode(templatefile("${path.module}/../../../../vm/register-environment.sh", {
+  user_data = base64encode(templatefile("${path.module}/register-environment.sh", {
     ado_url            = var.azp_url
     project            = var.project
     environment        = var.environment_name
@@ -98,8 +126,9 @@ resource "aws_launch_template" "vm" {
     pat_secret_arn     = var.pat_secret_arn
     pat_parameter_name = ""
     agent_version      = var.agent_version
+    agent_arch         = var.cpu_architecture == "arm64" ? "arm64" : "x64"
     agent_download_url = ""
-    agent_user         = ""
+    agent_user         = var.agent_user
     agent_dir          = ""
     imds_endpoint      = ""
   }))
@@ -237,7 +266,7 @@ resource "aws_sqs_queue" "dead_letters" {
 }
 
 module "function" {
-  source        = "../lambda-function"
+  source        = "./modules/lambda-function"
   for_each      = local.functions
   function_name = "${var.name}-${each.key}"
   handler       = each.value
@@ -245,9 +274,11 @@ module "function" {
   statements = [
     for action in local.function_actions[each.key] : { actions = [action], resources = local.action_resources[action] }
   ]
-  kms_key_arn        = var.kms_key_arn
-  dead_letter_arn    = aws_sqs_queue.dead_letters.arn
-  log_retention_days = var.log_retention_days
+  kms_key_arn          = var.kms_key_arn
+  tracing              = var.tracing
+  reserved_concurrency = var.reserved_concurrency
+  dead_letter_arn      = aws_sqs_queue.dead_letters.arn
+  log_retention_days   = var.log_retention_days
   environment = {
     AZP_URL                         = var.azp_url
     AZP_TOKEN_SECRET_ARN            = var.pat_secret_arn

@@ -14,11 +14,12 @@ variable "zip_path" {
 }
 
 variable "statements" {
-  description = "The function's IAM statements: actions, resources, and optional ArnEquals conditions."
+  description = "The function's IAM statements: actions, resources, optional ArnEquals conditions and optional StringEquals conditions."
   type = list(object({
-    actions    = list(string)
-    resources  = list(string)
-    conditions = optional(map(list(string)), {})
+    actions           = list(string)
+    resources         = list(string)
+    conditions        = optional(map(list(string)), {})
+    string_conditions = optional(map(list(string)), {})
   }))
 }
 
@@ -61,4 +62,16 @@ variable "tags" {
   description = "Tags for every resource."
   type        = map(string)
   default     = {}
+}
+
+variable "tracing" {
+  description = "X-Ray active tracing (the role then gets X-Ray's write actions)."
+  type        = bool
+  default     = true
+}
+
+variable "reserved_concurrency" {
+  description = "Reserved concurrent executions; null: none reserved."
+  type        = number
+  default     = null
 }

@@ -30,6 +30,14 @@ data "aws_iam_policy_document" "this" {
           values   = condition.value
         }
       }
+      dynamic "condition" {
+        for_each = statement.value.string_conditions
+        content {
+          test     = "StringEquals"
+          variable = condition.key
+          values   = condition.value
+        }
+      }
     }
   }
   statement {
@@ -41,6 +49,14 @@ data "aws_iam_policy_document" "this" {
     sid       = "Decrypt"
     actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
     resources = [var.kms_key_arn]
+  }
+  dynamic "statement" {
+    for_each = var.tracing ? [1] : []
+    content {
+      sid       = "Tracing"
+      actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+      resources = ["*"] # X-Ray's write actions support no resource-level permissions
+    }
   }
   dynamic "statement" {
     for_each = var.dead_letter_arn == null ? [] : [var.dead_letter_arn]
@@ -68,6 +84,7 @@ resource "aws_cloudwatch_log_group" "this" {
 resource "aws_lambda_function" "this" {
   #checkov:skip=CKV_AWS_117:calls Azure DevOps on the internet; a VPC would only add a NAT gateway's cost
   #checkov:skip=CKV_AWS_272:code signing needs a signing profile outside this module; the zip is reproducible and hashed
+  #checkov:skip=CKV_AWS_115:reserved concurrency is optional (reserved_concurrency); a default reservation fails on new accounts' low quota
   #checkov:skip=CKV_AWS_116:a dead-letter queue is set where invocations are asynchronous (dead_letter_arn); the workflow's are synchronous
   function_name                  = var.function_name
   role                           = aws_iam_role.this.arn
@@ -78,7 +95,7 @@ resource "aws_lambda_function" "this" {
   source_code_hash               = filebase64sha256(var.zip_path)
   timeout                        = var.timeout_seconds
   memory_size                    = var.memory_mb
-  reserved_concurrent_executions = 10
+  reserved_concurrent_executions = var.reserved_concurrency # null: unreserved (accounts start with a low quota)
   kms_key_arn                    = var.kms_key_arn
   dynamic "dead_letter_config" {
     for_each = var.dead_letter_arn == null ? [] : [var.dead_letter_arn]
@@ -87,7 +104,7 @@ resource "aws_lambda_function" "this" {
     }
   }
   tracing_config {
-    mode = "Active"
+    mode = var.tracing ? "Active" : "PassThrough"
   }
   environment {
     variables = merge({ POWERTOOLS_SERVICE_NAME = "adoscale" }, var.environment)

@@ -19,6 +19,7 @@ VM_TAGS="${vm_tags}"
 PAT_SECRET_ARN="${pat_secret_arn}"
 PAT_PARAMETER_NAME="${pat_parameter_name}"
 AGENT_VERSION="${agent_version}"
+AGENT_ARCH="${agent_arch}"
 AGENT_DOWNLOAD_URL="${agent_download_url}"
 AGENT_USER="${agent_user}"
 AGENT_DIR="${agent_dir}"
@@ -31,6 +32,9 @@ die() { log "$1"; exit "$2"; }
 if [ -z "$IMDS" ]; then IMDS="http://169.254.169.254"; fi
 if [ -z "$AGENT_DIR" ]; then AGENT_DIR="/opt/azagent"; fi
 if [ -z "$AGENT_USER" ]; then AGENT_USER="root"; fi
+if [ -z "$AGENT_ARCH" ]; then
+  case "$(uname -m)" in aarch64 | arm64) AGENT_ARCH="arm64" ;; *) AGENT_ARCH="x64" ;; esac
+fi
 
 imds_token=$(curl -fsS --max-time 5 -X PUT "$IMDS/latest/api/token" \
   -H "X-aws-ec2-metadata-token-ttl-seconds: 300") || die "IMDSv2 is not reachable at $IMDS" 1
@@ -66,7 +70,7 @@ fi
 if [ -z "$pat" ]; then die "the PAT is empty" 1; fi
 
 if [ -z "$AGENT_DOWNLOAD_URL" ]; then
-  AGENT_DOWNLOAD_URL="https://download.agent.dev.azure.com/agent/$AGENT_VERSION/vsts-agent-linux-x64-$AGENT_VERSION.tar.gz"
+  AGENT_DOWNLOAD_URL="https://download.agent.dev.azure.com/agent/$AGENT_VERSION/vsts-agent-linux-$AGENT_ARCH-$AGENT_VERSION.tar.gz"
 fi
 mkdir -p "$AGENT_DIR"
 cd "$AGENT_DIR"
