@@ -147,7 +147,9 @@ def _publish(report: PoolReport, config: Config) -> None:
     """Queue metrics for the pool, from the pass's own report (no extra reads)."""
     if report.skipped:
         return
-    metrics = EphemeralMetrics(namespace=config.metrics_namespace)
+    # The deployment's namespace (Terraform's metrics_namespace, the seed's agent_cw_namespace) wins over the
+    # configuration's, like the queued-jobs metric's name; docs/configuration.md says so.
+    metrics = EphemeralMetrics(namespace=os.environ.get("ADOSCALE_METRICS_NAMESPACE") or config.metrics_namespace)
     metrics.add_dimension(name="Pool", value=report.pool)
     for name, value in (
         (os.environ.get("ADOSCALE_METRIC_NAME", "QueuedJobs"), report.queued),
