@@ -4,7 +4,7 @@ variable "function_name" {
 }
 
 variable "handler" {
-  description = "Python handler, e.g. adoscale.handlers.decide.handler."
+  description = "Python handler, e.g. adoscale.handlers.pass_.handler."
   type        = string
 }
 
