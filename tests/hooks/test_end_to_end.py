@@ -206,3 +206,62 @@ def test_hooks_during_a_pass_coalesce_into_one_follow_up_pass() -> None:
     pending.request("gpu")
     assert pending.wait(0) == {"linux", "gpu"}
     assert pending.wait(0) == set()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_serve_with_hooks_port_launches_on_a_hook_and_stops_on_sigterm(
+    model: AdoModel, org_url: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real `adoscale serve --hooks-port` command, in this process so that moto serves its ECS calls."""
+    import os
+    import signal
+
+    from typer.testing import CliRunner
+
+    from adoscale.cli import app
+    from adoscale.cli.commands import register
+
+    register()
+    port = _free_port()
+    pool_id = model.create_pool("linux")
+    model.register_agent(pool_id, "adoscale-placeholder", online=False)
+    monkeypatch.setenv("AZP_TOKEN", PAT)
+    monkeypatch.setenv("ADOSCALE_HOOK_SECRET", SECRET)
+    with ecs_world() as (ecs, resources):
+        config = tmp_path / "adoscale.json"
+        config.write_text(config_for(resources, org_url, [{"name": "linux", "max_agents": 5}]).model_dump_json())
+        outcome: dict[str, Any] = {}
+
+        def drive() -> None:
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:  # until serve listens (a bounded wait, not a sleep)
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                    break
+                except OSError:
+                    time.sleep(0.05)
+            model.queue_job(pool_id)
+            outcome["status"] = _post(f"http://127.0.0.1:{port}/", body(job_event()), basic(SECRET)).status_code
+            while time.monotonic() < deadline and not ecs.list_tasks(cluster=resources.cluster)["taskArns"]:
+                time.sleep(0.05)
+            outcome["tasks"] = len(ecs.list_tasks(cluster=resources.cluster)["taskArns"])
+            outcome["signalled"] = time.monotonic()
+            os.kill(os.getpid(), signal.SIGTERM)
+
+        driver = threading.Thread(target=drive, daemon=True)
+        driver.start()
+        args = ["serve", "-c", str(config), "--interval", "3600", "--hooks-port", str(port)]
+        result = CliRunner().invoke(app, args)
+        stopped_s = time.monotonic() - outcome["signalled"]
+        driver.join(timeout=5)
+    print(f"\nserve stopped {stopped_s * 1000:.0f} ms after SIGTERM")
+    assert result.exit_code == 0, result.output
+    assert outcome["status"] == 202 and outcome["tasks"] == 1
+    assert stopped_s < 5.0
+    with pytest.raises(ConnectionRefusedError):  # the hook port is closed with serve
+        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
