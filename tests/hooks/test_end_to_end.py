@@ -265,3 +265,15 @@ def test_serve_with_hooks_port_launches_on_a_hook_and_stops_on_sigterm(
     assert stopped_s < 5.0
     with pytest.raises(ConnectionRefusedError):  # the hook port is closed with serve
         socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+
+
+def test_a_client_that_stalls_mid_body_is_cut_off_without_a_pass(caplog: pytest.LogCaptureFixture) -> None:
+    pending = PendingPools()
+    with HookServer(HookValidator(SECRET, ["linux"]), pending.request, read_timeout_s=0.3) as hooks:
+        started = time.monotonic()
+        with socket.create_connection(("127.0.0.1", hooks.port), timeout=5) as sock:
+            sock.sendall(b"POST /?pool=linux HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{")
+            assert sock.recv(4096) == b""  # closed, nothing answered
+        waited = time.monotonic() - started
+    assert waited < 3 and hooks.rejected == 1 and pending.requested == 0
+    assert any("hook dropped" in r.getMessage() for r in caplog.records)

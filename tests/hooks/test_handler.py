@@ -146,3 +146,12 @@ def test_rejections_are_logged_and_launch_nothing(
 def test_a_non_url_event_is_400(function: Lambda) -> None:
     answer = hook.handler(["not", "a", "request"], Context("adoscale-hook"))
     assert answer["statusCode"] == 400
+
+
+def test_the_parallel_job_cap_applies_to_a_hook_pass(function: Lambda) -> None:
+    function.model.set_parallel_limit(1)
+    for _ in range(3):
+        function.model.queue_job(function.pool_id)
+    status, answer = function.invoke(body(job_event()))
+    assert (status, answer["launched"]) == (202, 1)
+    assert function.run_tasks == [1]

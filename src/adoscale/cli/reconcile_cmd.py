@@ -198,12 +198,16 @@ def serve_loop(
             record(pool)
         next_pass = time.monotonic() + interval
         while not stop.is_set() and (left := next_pass - time.monotonic()) > 0:
-            for name in sorted(pending.wait(left)):
+            pools = sorted(pending.wait(left))
+            share = None
+            for name in pools:
                 if stop.is_set():
                     break
                 busy.set()
                 try:
-                    record(reconciler.run_pool(reconciler.pool(name)))
+                    # The parallel-job cap applies to hook passes too: read once per batch of hooks.
+                    share = share or reconciler.parallel_share()
+                    record(reconciler.run_pool(reconciler.pool(name), parallel=share))
                 except AdoAuthError as exc:
                     fail("Azure DevOps authentication failed", str(exc))
                     raise typer.Exit(EXIT_AUTH) from None

@@ -58,7 +58,9 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     origin = f"hook:{getattr(context, 'aws_request_id', 'local')}"
     try:
         with reconciler(config) as rec:
-            report = rec.run_pool(pool, pass_id=new_pass_id(origin), deadline_s=deadline)
+            # The parallel-job cap applies here as on the schedule (an optional read: without it, no cap).
+            share = rec.parallel_share()
+            report = rec.run_pool(pool, parallel=share, pass_id=new_pass_id(origin), deadline_s=deadline)
     except AdoAuthError as exc:
         logger.error("hook pass failed: Azure DevOps refused the PAT", extra={"pool": pool.name, "reason": str(exc)})  # noqa: TRY400
         return _answer(500, {"status": "failed", "pool": pool.name, "reason": "Azure DevOps authentication failed"})

@@ -58,8 +58,16 @@ class PendingPools:
 class HookServer:
     """Accepts `POST /?pool=NAME` deliveries on 127.0.0.1:`port` (0 picks a free port)."""
 
-    def __init__(self, validator: HookValidator, on_run: Callable[[str], None], port: int = 0) -> None:
+    def __init__(
+        self,
+        validator: HookValidator,
+        on_run: Callable[[str], None],
+        port: int = 0,
+        *,
+        read_timeout_s: float = READ_TIMEOUT_S,
+    ) -> None:
         self.validator = validator
+        self.read_timeout_s = read_timeout_s
         self.on_run = on_run
         self.accepted = 0
         self.rejected = 0
@@ -99,11 +107,16 @@ class HookServer:
 def _handler_for(server: HookServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
-        timeout = READ_TIMEOUT_S  # a client that dribbles its body is cut off, not waited on forever
+        timeout = server.read_timeout_s  # a client that dribbles its body is cut off, not waited on forever
 
         def do_POST(self) -> None:
             try:
                 self._deliver()
+            except (TimeoutError, ConnectionError) as exc:
+                # A client that stalls mid-body or goes away: nothing was accepted, nothing to answer.
+                server.rejected += 1
+                log.warning("hook dropped: %s while reading the request", type(exc).__name__)
+                self.close_connection = True
             except HookRejected as exc:
                 server.rejected += 1
                 log.warning("hook rejected (%s): %s", exc.status, redact(exc.reason))
