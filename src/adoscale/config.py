@@ -221,6 +221,24 @@ class EnvironmentConfig(_Strict):
     )
 
 
+class HooksConfig(_Strict):
+    secret_name: str | None = Field(
+        None,
+        description="Secrets Manager name or ARN holding the service-hook shared secret; the env var "
+        "ADOSCALE_HOOK_SECRET overrides it (docs/hooks.md).",
+    )
+    max_age_seconds: StrictInt = Field(
+        300, ge=30, le=3600, description="A hook whose event is older than this is refused (30-3600)."
+    )
+
+    @field_validator("secret_name")
+    @classmethod
+    def _secret_reference(cls, value: str | None) -> str | None:
+        if value is not None and not _SECRET_REF.match(value):
+            raise ValueError("not a Secrets Manager secret name or ARN")
+        return value
+
+
 class Config(_Strict):
     organization_url: Annotated[str, Field(pattern=r"^https?://\S+$", max_length=2048)] = Field(
         description="https://dev.azure.com/<org>; the env var AZP_URL overrides it."
@@ -242,6 +260,9 @@ class Config(_Strict):
     )
     environments: list[EnvironmentConfig] = Field(
         default_factory=list, max_length=MAX_POOLS, description="Environments whose VM resources the sweeper checks."
+    )
+    hooks: HooksConfig | None = Field(
+        None, description="Event-driven scale-out: Azure DevOps service hooks start a pool's pass (docs/hooks.md)."
     )
 
     @field_validator("pat_secret")

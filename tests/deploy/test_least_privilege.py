@@ -6,18 +6,20 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
 
 from adoscale.emulator import AdoModel
-from adoscale.handlers import pass_, waiter
+from adoscale.handlers import hook, pass_, waiter
 from tests.aws import config_for
 from tests.conftest import PAT
 from tests.deploy.recording import Recorder
 from tests.deploy.terraform import TERRAFORM_DIR
 
+HOOK_SECRET = "hook-secret-0123456789abcdef"
 GRANTS = json.loads((TERRAFORM_DIR / "modules" / "control-plane" / "policies" / "actions.json").read_text())
 
 
@@ -36,7 +38,11 @@ def test_each_handler_calls_exactly_what_its_role_grants(
             world, org_url, [{"name": "linux", "max_agents": 3, "idle_timeout_seconds": 1, "warm_pool": warm}]
         )
         ssm = boto3.client("ssm", region_name="us-east-1")
-        ssm.put_parameter(Name="/adoscale/config", Value=config.model_dump_json(), Type="SecureString")
+        document = {**json.loads(config.model_dump_json()), "hooks": {"secret_name": "adoscale/hook-secret"}}
+        ssm.put_parameter(Name="/adoscale/config", Value=json.dumps(document), Type="SecureString")
+        boto3.client("secretsmanager", region_name="us-east-1").create_secret(
+            Name="adoscale/hook-secret", SecretString=HOOK_SECRET
+        )
         secret = boto3.client("secretsmanager", region_name="us-east-1").create_secret(
             Name="adoscale/ado-pat", SecretString=PAT
         )["ARN"]
@@ -75,6 +81,22 @@ def test_each_handler_calls_exactly_what_its_role_grants(
         result = recorder.run("pass", pass_.handler, {"action": "pass", "pool": "linux"})
         assert result["report"]["drained"] == 1 and result["report"]["deleted"] == 1, result["report"]
 
+        # The hook function runs the same pass: a launch for a waiting job, then a drain.
+        hook._validators.clear()
+        model.queue_job(pool)
+        model.queue_job(pool)  # one more than the task still starting from the passes above
+        answer = json.loads(recorder.run("hook", hook.handler, _hook_event())["body"])
+        assert answer["launched"] == 1, answer
+        for job in model.unfinished_jobs(pool):
+            model.finish_job(job.request_id, result="canceled")
+        task_id = boto3.client("ecs", region_name="us-east-1").list_tasks(cluster=world.cluster)["taskArns"]
+        hooked = [arn.rsplit("/", 1)[-1] for arn in task_id if arn.rsplit("/", 1)[-1] not in acted_ids(acted)]
+        idle = model.register_agent(pool, hooked[0], {}, online=True)
+        model.agent(pool, idle).status_changed_on -= timedelta(minutes=5)
+        answer = json.loads(recorder.run("hook", hook.handler, _hook_event())["body"])
+        assert answer["status"] == "accepted" and answer["errors"] == 0, answer
+        assert "ecs:StopTask" in recorder.calls["hook"]  # the idle agent's task was drained
+
     for function, granted in GRANTS.items():
         made = recorder.calls.get(function, set())
         # RunTask with tags is authorised as ecs:TagResource too (no separate API call is made).
@@ -84,3 +106,18 @@ def test_each_handler_calls_exactly_what_its_role_grants(
         if "ecs:RunTask" in made:
             made = made | {"iam:PassRole"}
         assert made == set(granted), f"{function}: calls {sorted(made)} vs grants {sorted(granted)}"
+
+
+def acted_ids(acted: dict[str, Any]) -> set[str]:
+    return {arn.rsplit("/", 1)[-1] for arn in acted["launched"]}
+
+
+def _hook_event() -> dict[str, Any]:
+    from tests.hooks.payloads import basic, job_event
+
+    return {
+        "headers": basic(HOOK_SECRET),
+        "queryStringParameters": {"pool": "linux"},
+        "body": json.dumps(job_event()),
+        "isBase64Encoded": False,
+    }

@@ -509,6 +509,29 @@ class AdoClient:
         )
         return PoolReference.model_validate(_json(response))
 
+    # -- service hooks (event-driven scale-out, docs/hooks.md) ---------------------------------------
+
+    def create_subscription(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Create a service-hook subscription; the service's answer (the secret it masks)."""
+        response = self._call("POST", "hooks/subscriptions", route="hooks.subscriptions.create", body=body)
+        return dict(_json(response))
+
+    def list_subscriptions(self) -> list[dict[str, Any]]:
+        """Every service-hook subscription in the organization (adoscale's and anyone else's)."""
+        return [dict(item) for item in self._list("hooks/subscriptions", route="hooks.subscriptions")]
+
+    def delete_subscription(self, subscription_id: str) -> bool:
+        """Delete a subscription. False when it was already gone (which is success)."""
+        try:
+            self._call(
+                "DELETE",
+                f"hooks/subscriptions/{quote(subscription_id, safe='')}",
+                route="hooks.subscriptions.delete",
+            )
+        except AdoNotFoundError:
+            return False
+        return True
+
 
 _ENCODING_HEADERS = frozenset({"content-encoding", "transfer-encoding", "content-length"})
 

@@ -12,6 +12,7 @@ COMMAND_MODULES = (
     "adoscale.cli.environments_cmd",
     "adoscale.cli.package_cmd",
     "adoscale.cli.config_cmd",  # after reconcile_cmd: it owns `adoscale config`
+    "adoscale.cli.hooks_cmd",
 )
 
 

@@ -7,7 +7,8 @@ import logging
 import os
 import signal
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +25,9 @@ from adoscale.cli import EXIT_AUTH, EXIT_CONFIG, EXIT_FAILED, EXIT_OK, app
 from adoscale.cli.common import ConfigOption, fail, load_or_exit, setup_logging
 from adoscale.compute.ecs import EcsCompute
 from adoscale.config import Config, ConfigError, resolve_pat
+from adoscale.hooks import HookValidator, resolve_hook_secret
+from adoscale.hooks.server import HookServer, PendingPools
+from adoscale.hooks.validate import DEFAULT_MAX_AGE_S
 from adoscale.lease import DynamoLease
 from adoscale.reconcile import PassReport, PoolReport, Reconciler
 
@@ -118,42 +122,112 @@ class _Shutdown(BaseException):
 def serve(
     config: Path = ConfigOption,
     interval: float = typer.Option(30.0, "--interval", min=1.0, help="Seconds between passes."),
+    hooks_port: int | None = typer.Option(
+        None,
+        "--hooks-port",
+        min=0,
+        max=65535,
+        help="Also accept Azure DevOps service hooks on 127.0.0.1:PORT: a valid job-waiting hook starts "
+        "that pool's pass at once (docs/hooks.md). The secret comes from ADOSCALE_HOOK_SECRET or hooks.secret_name.",
+    ),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
 ) -> None:
     """Reconcile in a loop until SIGTERM or Ctrl-C, which stop it within a few seconds whatever Azure
     DevOps is doing: a pass under way is abandoned (every action is idempotent, and the next pass repairs
-    a half-done one)."""
+    a half-done one). With --hooks-port, a hook starts its pool's pass between scheduled ones."""
     setup_logging(verbose)
     cfg = load_or_exit(config)
     log = logging.getLogger("adoscale.serve")
     stop = threading.Event()
     in_pass = threading.Event()
+    pending = PendingPools()
+    hooks = _hook_server(cfg, hooks_port, pending) if hooks_port is not None else None
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
         log.info("signal %s: stopping", signum)
         stop.set()
+        pending.wake()
         if in_pass.is_set():
             # Raised in the main thread, it interrupts even a read that is blocked on a slow response.
             raise _Shutdown
 
     previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
+        if hooks is not None:
+            hooks.start()
+            log.info("accepting hooks on %s?pool=NAME", hooks.url)
         with controller(cfg) as reconciler:
-            while not stop.is_set():
-                in_pass.set()
-                try:
-                    report = _run_pass(reconciler, None, dry_run=False)
-                finally:
-                    in_pass.clear()
-                for pool in report.pools:
-                    log.info("%s: %s", pool.pool, _one_line(pool))
-                stop.wait(interval)
+            serve_loop(reconciler, interval=interval, stop=stop, pending=pending, in_pass=in_pass)
     except _Shutdown:
         log.info("stopped during a pass")
     finally:
+        if hooks is not None:
+            hooks.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     raise typer.Exit(EXIT_OK)
+
+
+def serve_loop(
+    reconciler: Reconciler,
+    *,
+    interval: float,
+    stop: threading.Event,
+    pending: PendingPools,
+    in_pass: threading.Event | None = None,
+    on_report: Callable[[PoolReport], None] | None = None,
+) -> None:
+    """Scheduled passes every `interval` seconds and, between them, a pass for each pool a hook asked
+    for. Every pass runs on this thread: one at a time here, single flight across processes by the lease;
+    hooks that arrive during a pass coalesce into one follow-up pass per pool."""
+    log = logging.getLogger("adoscale.serve")
+    busy = in_pass or threading.Event()
+
+    def record(report: PoolReport) -> None:
+        log.info("%s: %s", report.pool, _one_line(report))
+        if on_report is not None:
+            on_report(report)
+
+    while not stop.is_set():
+        busy.set()
+        try:
+            report = _run_pass(reconciler, None, dry_run=False)
+        finally:
+            busy.clear()
+        for pool in report.pools:
+            record(pool)
+        next_pass = time.monotonic() + interval
+        while not stop.is_set() and (left := next_pass - time.monotonic()) > 0:
+            pools = sorted(pending.wait(left))
+            share = None
+            for name in pools:
+                if stop.is_set():
+                    break
+                busy.set()
+                try:
+                    # The parallel-job cap applies to hook passes too: read once per batch of hooks.
+                    share = share or reconciler.parallel_share()
+                    record(reconciler.run_pool(reconciler.pool(name), parallel=share))
+                except AdoAuthError as exc:
+                    fail("Azure DevOps authentication failed", str(exc))
+                    raise typer.Exit(EXIT_AUTH) from None
+                finally:
+                    busy.clear()
+
+
+def _hook_server(cfg: Config, port: int, pending: PendingPools) -> HookServer:
+    try:
+        secret = resolve_hook_secret(cfg, os.environ)
+    except ConfigError as exc:
+        fail("no hook secret", str(exc))
+        raise typer.Exit(EXIT_CONFIG) from None
+    max_age = cfg.hooks.max_age_seconds if cfg.hooks is not None else DEFAULT_MAX_AGE_S
+    validator = HookValidator(secret, [p.name for p in cfg.pools], max_age_s=max_age)
+    try:
+        return HookServer(validator, pending.request, port=port)
+    except OSError as exc:
+        fail("cannot listen for hooks", f"127.0.0.1:{port}: {exc.strerror or exc}")
+        raise typer.Exit(EXIT_CONFIG) from None
 
 
 def _one_line(pool: PoolReport) -> str:

@@ -10,6 +10,7 @@ locals {
   functions = {
     pass   = "adoscale.handlers.pass_.handler"
     waiter = "adoscale.handlers.waiter.handler"
+    hook   = "adoscale.handlers.hook.handler" # service hooks through a function URL (hooks.tf)
   }
   # The actions each function calls: one machine-readable list, checked against recorded calls in tests.
   function_actions = jsondecode(file("${path.module}/policies/actions.json"))

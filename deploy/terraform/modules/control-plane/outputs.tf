@@ -32,3 +32,13 @@ output "lease_table_name" {
   description = "The DynamoDB table that makes passes single-flight per pool (`lease_table` in the configuration)."
   value       = aws_dynamodb_table.lease.name
 }
+
+output "hook_url" {
+  description = "The endpoint for `adoscale hooks install --url` (null unless enable_hooks)."
+  value       = var.enable_hooks ? aws_lambda_function_url.hook[0].function_url : null
+}
+
+output "hook_secret_name" {
+  description = "Put the hook secret here and name it in the configuration as hooks.secret_name (null unless enable_hooks)."
+  value       = var.enable_hooks ? aws_secretsmanager_secret.hook[0].name : null
+}

@@ -126,3 +126,9 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "enable_hooks" {
+  description = "Create the hook endpoint (a Lambda function URL) and its shared secret. Then put a value in the secret and run `adoscale hooks install --url <hook_url>`."
+  type        = bool
+  default     = false
+}

@@ -1,0 +1,131 @@
+"""`adoscale hooks install|list|remove`: the webHooks subscriptions that send job events to adoscale."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from adoscale.ado.client import AdoClient
+from adoscale.ado.errors import AdoAuthError, AdoError
+from adoscale.cli import EXIT_AUTH, EXIT_CONFIG, EXIT_FAILED, EXIT_OK, app
+from adoscale.cli.common import ConfigOption, fail, load_or_exit, pat_or_exit, setup_logging
+from adoscale.config import Config, ConfigError
+from adoscale.hooks import resolve_hook_secret
+from adoscale.hooks.subscriptions import EndpointError, adoscale_subscriptions, subscription_body
+
+hooks_app = typer.Typer(help="Service hooks: job events that start a pool's pass at once.", no_args_is_help=True)
+app.add_typer(hooks_app, name="hooks")
+
+PoolOption = typer.Option(None, "--pool", "-p", help="Only this pool (repeatable); default every configured pool.")
+
+
+@contextmanager
+def _ado(cfg: Config) -> Iterator[AdoClient]:
+    try:
+        with AdoClient(cfg.organization_url, pat_or_exit(cfg)) as ado:
+            yield ado
+    except AdoAuthError as exc:
+        fail("Azure DevOps authentication failed", str(exc))
+        raise typer.Exit(EXIT_AUTH) from None
+    except AdoError as exc:
+        fail("Azure DevOps call failed", str(exc))
+        raise typer.Exit(EXIT_FAILED) from None
+
+
+def _pools(cfg: Config, config: Path, wanted: list[str] | None) -> list[str]:
+    names = [p.name for p in cfg.pools]
+    unknown = sorted(set(wanted or []) - set(names))
+    if unknown:
+        fail("unknown pool", f"{config}: no pool named {', '.join(unknown)}")
+        raise typer.Exit(EXIT_CONFIG)
+    return [n for n in names if not wanted or n in wanted]
+
+
+@hooks_app.command("install")
+def install(
+    config: Path = ConfigOption,
+    url: str = typer.Option(..., "--url", help="The endpoint: the function URL (terraform output hook_url)."),
+    pool: list[str] | None = PoolOption,
+    project_id: str | None = typer.Option(
+        None, "--project-id", help="Only jobs of this project (its GUID); the service may require one."
+    ),
+) -> None:
+    """Subscribe each pool's endpoint (`URL?pool=NAME`) to "Run job state changed" (Waiting), with the
+    shared secret as the Basic-auth password. A pool that already has adoscale's subscription for this
+    URL is left alone, so running it again is safe."""
+    setup_logging()
+    cfg = load_or_exit(config)
+    names = _pools(cfg, config, pool)
+    try:
+        secret = resolve_hook_secret(cfg, os.environ)
+        bodies = {name: subscription_body(url, name, secret, project_id) for name in names}
+    except ConfigError as exc:
+        fail("no hook secret", str(exc))
+        raise typer.Exit(exc.exit_code) from None
+    except EndpointError as exc:
+        fail("invalid --url", str(exc))
+        raise typer.Exit(EXIT_CONFIG) from None
+    with _ado(cfg) as ado:
+        existing = {s.url for s in adoscale_subscriptions(ado.list_subscriptions())}
+        for name, body in bodies.items():
+            target = body["consumerInputs"]["url"]
+            if target in existing:
+                typer.echo(f"{name}: already subscribed ({target})")
+                continue
+            created = ado.create_subscription(body)
+            typer.echo(f"{name}: subscribed {created.get('id', '?')} -> {target}")
+    raise typer.Exit(EXIT_OK)
+
+
+@hooks_app.command("list")
+def list_command(
+    config: Path = ConfigOption,
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """adoscale's subscriptions (recognised by their Basic-auth user name), with the pool each serves."""
+    setup_logging()
+    cfg = load_or_exit(config)
+    with _ado(cfg) as ado:
+        found = adoscale_subscriptions(ado.list_subscriptions())
+    if as_json:
+        typer.echo(json.dumps([asdict(s) for s in found], indent=2))
+        raise typer.Exit(EXIT_OK)
+    table = Table(title="adoscale hooks")
+    for column in ("id", "pool", "status", "url"):
+        table.add_column(column)
+    configured = {p.name for p in cfg.pools}
+    for sub in found:
+        pool_label = sub.pool if sub.pool in configured else f"{sub.pool} (not configured)"
+        table.add_row(sub.id, pool_label, sub.status, sub.url)
+    Console().print(table)
+    raise typer.Exit(EXIT_OK)
+
+
+@hooks_app.command("remove")
+def remove(
+    config: Path = ConfigOption,
+    pool: list[str] | None = typer.Option(
+        None, "--pool", "-p", help="Only this pool's subscriptions (repeatable); default all of adoscale's."
+    ),
+) -> None:
+    """Delete adoscale's subscriptions (all, or those of the given pools). Others' are never touched."""
+    setup_logging()
+    cfg = load_or_exit(config)
+    with _ado(cfg) as ado:
+        removed = 0
+        for sub in adoscale_subscriptions(ado.list_subscriptions()):
+            if pool and sub.pool not in pool:
+                continue
+            if ado.delete_subscription(sub.id):
+                removed += 1
+                typer.echo(f"{sub.pool}: removed {sub.id}")
+    typer.echo(f"{removed} subscription(s) removed")
+    raise typer.Exit(EXIT_OK)

@@ -1,0 +1,61 @@
+"""Where the service hooks' shared secret comes from: `ADOSCALE_HOOK_SECRET`, else the configuration's
+`hooks.secret_name` (Secrets Manager). The value is registered for redaction as soon as it is read."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+from adoscale.config import BotoReader, Config, SourceError, SourceReader, _source_error
+from adoscale.secrets import register_secret
+
+HOOK_SECRET_ENV = "ADOSCALE_HOOK_SECRET"  # noqa: S105 - the name of a variable, not a secret
+MIN_SECRET_CHARS = 16
+MAX_SECRET_CHARS = 512
+
+
+def resolve_hook_secret(config: Config | None, env: Mapping[str, str], *, reader: SourceReader | None = None) -> str:
+    """The shared secret, or `SourceError` naming the source (never the value). A secret shorter than
+    16 characters is refused: it authenticates a public endpoint."""
+    value = env.get(HOOK_SECRET_ENV, "").strip()
+    what = HOOK_SECRET_ENV
+    if not value:
+        name = config.hooks.secret_name if config is not None and config.hooks is not None else None
+        if not name:
+            raise SourceError(
+                f"no hook secret: set {HOOK_SECRET_ENV}, or hooks.secret_name (Secrets Manager) in the configuration",
+                exit_code=2,
+            )
+        what = f"hooks.secret_name {name!r}"
+        try:
+            raw = (reader or BotoReader()).secret(name)
+        except SourceError:
+            raise
+        except Exception as exc:
+            raise _source_error(what, exc) from None  # the PAT's classification: missing, denied, transient
+        value = _unwrap(raw, what).strip()
+    if len(value) >= 4:
+        register_secret(value)
+    if len(value) < MIN_SECRET_CHARS:
+        raise SourceError(f"{what}: the hook secret must have at least {MIN_SECRET_CHARS} characters", exit_code=2)
+    if len(value) > MAX_SECRET_CHARS or any(c.isspace() or not c.isprintable() for c in value):
+        raise SourceError(f"{what}: too long, or whitespace or control characters inside", exit_code=2)
+    return value
+
+
+def _unwrap(raw: str | bytes, what: str) -> str:
+    """A plain string, or JSON like {"secret": "..."} as the console's key/value editor writes."""
+    if isinstance(raw, bytes):
+        try:
+            raw = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise SourceError(f"{what}: holds binary data") from None
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        return raw
+    if isinstance(parsed, dict):
+        if isinstance(parsed.get("secret"), str):
+            return str(parsed["secret"])
+        raise SourceError(f"{what}: JSON without a 'secret' key")
+    return raw

@@ -1,0 +1,49 @@
+"""Hook deliveries for tests: the documented job-state-changed sample (ado-api/README.md §7.1), with the
+state and dates a test needs."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+SECRET = "hook-secret-0123456789abcdef"
+
+
+def job_event(
+    state: str = "waiting", created: datetime | None = None, event_id: str | None = None, **extra: Any
+) -> dict[str, Any]:
+    when = (created or datetime.now(UTC)).isoformat().replace("+00:00", "Z")
+    return {
+        "subscriptionId": "00000000-0000-0000-0000-000000000000",
+        "notificationId": 3,
+        "id": event_id or str(uuid.uuid4()),
+        "eventType": "ms.vss-pipelines.job-state-changed-event",
+        "publisherId": "pipelines",
+        "message": {"text": f"Run 20221121.5 stage Build job Compile {state}."},
+        "resource": {
+            "job": {
+                "_links": {"web": {"href": "https://dev.azure.com/fabrikamfiber/x/_build/results?buildId=2"}},
+                "id": "2f8b2f0e-0000-4000-8000-000000000001",
+                "name": "__default",
+                "state": state,
+                "startTime": None,
+                "finishTime": None,
+            },
+            "run": {"id": 2, "name": "2", "state": "inProgress", "createdDate": when},
+            "projectId": "be9b3917-87e6-42a4-a549-2bc06a7a878f",
+        },
+        "resourceVersion": "5.1-preview.1",
+        "createdDate": when,
+        **extra,
+    }
+
+
+def basic(password: str, user: str = "adoscale-hooks") -> dict[str, str]:
+    return {"authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+def body(event: dict[str, Any]) -> bytes:
+    return json.dumps(event).encode()
