@@ -99,6 +99,10 @@ def test_admin_api_queues_jobs_with_durations_and_injects_faults(model: AdoModel
         bad = http.put("/_emulator/faults", json={"rules": [{"route": "x", "error_5xx": 7}]})
         assert bad.status_code == 400 and "error_5xx" in bad.json()["error"]
         assert http.post("/_emulator/pools/nope/jobs", json={}).status_code == 404
+        state = http.post("/_emulator/scenario", json={"pools": [{"name": "windows", "jobs": [{"count": 2}]}]}).json()
+        assert [len(p["jobs"]) for p in state["pools"] if p["name"] == "windows"] == [2]
+        duplicate = http.post("/_emulator/scenario", json={"pools": [{"name": "windows"}]})
+        assert duplicate.status_code == 400 and "already exists" in duplicate.json()["error"]
         assert http.get("/_emulator/unknown").status_code == 404
 
 

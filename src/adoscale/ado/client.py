@@ -170,12 +170,16 @@ class AdoClient:
             raise AdoTimeoutError(f"{method} {route}: not sent, the pass's time was already up", status=None, url=url)
         self._wait_for_service(method, route, end, budget, url)
         attempt = 0
+        failure = ""
         while True:
             status: int | None
             retry_after: float | None = None
             remaining = end - self._clock()
             if remaining <= 0:
-                raise AdoTimeoutError(f"{method} {route}: no answer within {budget:.1f} s", url=url)
+                raise AdoTimeoutError(
+                    f"{method} {route}: gave up after {attempt} attempt(s) in {budget:.1f} s: {failure}",
+                    url=url,
+                )
             self.stats.requests += 1
             try:
                 response = self._send(method, url, query, body, headers, remaining)

@@ -17,12 +17,14 @@ import threading
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
 from adoscale.emulator.model import AdoModel, EmulatorError, Job
+from adoscale.emulator.wire import timestamp
 
 log = logging.getLogger("adoscale.emulator.hooks")
 
@@ -39,9 +41,7 @@ DELIVERIES_KEPT = 500
 _STATES = {"queued": "waiting", "assigned": "waiting", "started": "inProgress", "completed": "completed"}
 
 
-def _ts(model: AdoModel, value: Any) -> str | None:
-    from adoscale.emulator.wire import timestamp
-
+def _ts(value: datetime | None) -> str | None:
     return None if value is None else timestamp(value)
 
 
@@ -67,8 +67,8 @@ def job_event(model: AdoModel, job: Job, transition: str) -> JSON:
         "id": job.job_id,
         "name": "__default",
         "state": state,
-        "startTime": _ts(model, job.receive_time),
-        "finishTime": _ts(model, job.finish_time),
+        "startTime": _ts(job.receive_time),
+        "finishTime": _ts(job.finish_time),
         "attempt": 1,
     }
     if job.result is not None:
@@ -87,7 +87,7 @@ def job_event(model: AdoModel, job: Job, transition: str) -> JSON:
             "run": {
                 "pipeline": pipeline,
                 "state": "completed" if state == "completed" else "inProgress",
-                "createdDate": _ts(model, job.queue_time),
+                "createdDate": _ts(job.queue_time),
                 "id": job.build_id,
                 "name": run_name,
             },
@@ -100,7 +100,7 @@ def job_event(model: AdoModel, job: Job, transition: str) -> JSON:
             "account": {"id": model.host_id},
             "project": {"id": project_id},
         },
-        "createdDate": _ts(model, model.clock()),
+        "createdDate": _ts(model.clock()),
         # Not in the service's payload: what the emulator knows and a hook receiver may use in tests.
         "x-emulator": {"transition": transition, "requestId": job.request_id, "poolId": job.pool_id},
     }
@@ -201,8 +201,6 @@ class HookService:
         parts = urlsplit(url)
         if parts.scheme != "http" or (parts.hostname or "") not in LOOPBACK_HOSTS:
             raise _bad("url", f"The emulator delivers only to http://127.0.0.1 or http://localhost, not '{url}'.")
-        from adoscale.emulator.wire import timestamp
-
         subscription = Subscription(
             id=str(uuid.uuid4()),
             publisher_id=publisher,
