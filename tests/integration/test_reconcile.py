@@ -54,6 +54,9 @@ class World:
 @pytest.fixture
 def world(model: AdoModel, org_url: str) -> Iterator[World]:
     clock = Clock()
+    # One clock for the controller and the service: idle times then depend on the test's steps, not on how
+    # long a loaded machine takes between them.
+    model.clock = clock
     with ecs_world() as (ecs, ecs_resources):
         counts: list[int] = []
         ecs.meta.events.register(
