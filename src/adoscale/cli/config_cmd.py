@@ -13,8 +13,6 @@ from adoscale.cli.common import fail, load_or_exit, pat_or_exit
 from adoscale.transient import is_transient_aws
 
 config_app = typer.Typer(help="Check and publish adoscale configuration files.", no_args_is_help=True)
-# This module owns `adoscale config`: drop a group of that name registered earlier, so there is one.
-app.registered_groups[:] = [group for group in app.registered_groups if group.name != "config"]
 app.add_typer(config_app, name="config")
 
 

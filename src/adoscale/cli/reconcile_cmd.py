@@ -22,28 +22,21 @@ from adoscale.ado.client import AdoClient
 from adoscale.ado.errors import AdoAuthError
 from adoscale.aws import make_client
 from adoscale.cli import EXIT_AUTH, EXIT_CONFIG, EXIT_FAILED, EXIT_OK, app
-from adoscale.cli.common import ConfigOption, fail, load_or_exit, setup_logging
+from adoscale.cli.common import ConfigOption, fail, load_or_exit, pat_or_exit, setup_logging
 from adoscale.compute.ecs import EcsCompute
-from adoscale.config import Config, ConfigError, resolve_pat
+from adoscale.config import Config, ConfigError
 from adoscale.hooks import HookValidator, resolve_hook_secret
 from adoscale.hooks.server import HookServer, PendingPools
 from adoscale.hooks.validate import DEFAULT_MAX_AGE_S
 from adoscale.lease import DynamoLease
 from adoscale.reconcile import PassReport, PoolReport, Reconciler
 
-config_app = typer.Typer(help="Check and publish adoscale configuration files.", no_args_is_help=True)
-app.add_typer(config_app, name="config")
-
 
 @contextmanager
 def controller(config: Config) -> Iterator[Reconciler]:
     """A reconciler wired to the real Azure DevOps and ECS (endpoints from the standard AWS settings),
     single-flight per pool through the configured lease table."""
-    try:
-        pat = resolve_pat(config, os.environ)
-    except ConfigError as exc:
-        fail("no Azure DevOps PAT", str(exc))
-        raise typer.Exit(EXIT_CONFIG) from None
+    pat = pat_or_exit(config)
     lease = None
     if config.lease_table:
         lease = DynamoLease(make_client("dynamodb"), config.lease_table)
@@ -235,30 +228,3 @@ def _one_line(pool: PoolReport) -> str:
         return f"skipped: {pool.skipped}"
     counts = ("queued", "running", "idle", "starting", "launched", "drained", "stopped", "deleted")
     return " ".join(f"{name}={getattr(pool, name)}" for name in counts) + f" errors={len(pool.errors)}"
-
-
-@config_app.command("validate")
-def config_validate(
-    file: Path = typer.Argument(..., help="The configuration file to check.", dir_okay=False),
-) -> None:
-    """Validate a configuration file; every problem is reported at once. Exit 2 when invalid."""
-    cfg = load_or_exit(file)
-    typer.echo(f"{file}: valid ({len(cfg.pools)} pool(s): {', '.join(p.name for p in cfg.pools)})")
-
-
-@config_app.command("push")
-def config_push(
-    file: Path = typer.Argument(..., help="The configuration file to validate and upload.", dir_okay=False),
-    parameter: str = typer.Option(
-        ..., "--parameter", help="The SSM parameter the Lambdas read (ADOSCALE_CONFIG_PARAMETER)."
-    ),
-) -> None:
-    """Validate a configuration file and upload it to an SSM parameter. A file that fails validation is
-    never uploaded (exit 2). The configuration holds no secrets, so it is a plain String parameter
-    (Advanced tier above 4 KB)."""
-    cfg = load_or_exit(file)
-    body = cfg.model_dump_json(exclude_defaults=False)
-    tier = "Standard" if len(body.encode()) <= 4096 else "Advanced"
-    ssm = make_client("ssm")
-    version = ssm.put_parameter(Name=parameter, Value=body, Type="String", Overwrite=True, Tier=tier)["Version"]
-    typer.echo(f"{file}: valid; uploaded to {parameter} (version {version}, {tier} tier, {len(cfg.pools)} pool(s))")
