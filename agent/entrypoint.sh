@@ -7,6 +7,13 @@
 #
 # The token reaches config.sh through VSTS_AGENT_INPUT_TOKEN in that one process's environment, never
 # through argv (visible in ps) and never in the environment of run.sh (job steps would inherit it).
+#
+# Privilege separation (the image's default: it starts as root with AZP_JOB_USER and AZP_REGISTER_USER
+# set): registration and removal run as AZP_REGISTER_USER, the agent and so every job step as
+# AZP_JOB_USER. The token stays in processes the job user cannot inspect: /proc/<pid>/environ and
+# /proc/<pid>/mem of another user's process are closed to it, and ECS's copy of the secret lives in the
+# environment of PID 1 and of this script, both root's. The agent's own files (.agent, .credentials)
+# are group-readable by the job user, as the agent needs them; they hold the agent's key, never the PAT.
 set -euo pipefail
 
 log() { printf 'adoscale-agent: %s\n' "$*" >&2; }
@@ -17,7 +24,9 @@ usage() {
 usage: entrypoint.sh [--placeholder]
   Environment: AZP_URL, AZP_POOL, AZP_TOKEN or AZP_TOKEN_FILE (required); AZP_AGENT_DIR (default
   /azp/agent), AZP_AGENT_NAME_PREFIX, AZP_AGENT_NAME, AZP_WORK (default _work),
-  AZP_REMOVE_ATTEMPTS (default 5), AZP_STOP_GRACE_SECONDS (default 5).
+  AZP_REMOVE_ATTEMPTS (default 5), AZP_STOP_GRACE_SECONDS (default 5); when started as root,
+  AZP_JOB_USER (uid:gid the agent and its jobs run as) and AZP_REGISTER_USER (uid that registers and
+  removes the agent, with the job's gid so that the agent can read its configuration).
   --placeholder  register the agent and exit, to keep the pool open while it is at zero
 USAGE
 }
@@ -48,6 +57,51 @@ work_dir=${AZP_WORK:-_work}
 prefix=${AZP_AGENT_NAME_PREFIX:-}
 [[ -x "$agent_dir/config.sh" ]] || die "no agent in $agent_dir (config.sh missing): is AZP_AGENT_DIR right?" 2
 
+# as_register and as_job run a command as the registering and the job user (or as this user when not
+# separated). setpriv keeps the environment, so the callers choose what each one gets.
+separated=false
+if [[ -n "${AZP_JOB_USER:-}" || -n "${AZP_REGISTER_USER:-}" ]]; then
+  [[ $EUID -eq 0 ]] || die "AZP_JOB_USER/AZP_REGISTER_USER need the entrypoint to start as root" 2
+  [[ "${AZP_JOB_USER:-}" =~ ^([0-9]+):([0-9]+)$ ]] || die "AZP_JOB_USER must be uid:gid, e.g. 10001:10001" 2
+  job_uid=${BASH_REMATCH[1]} job_gid=${BASH_REMATCH[2]}
+  [[ "${AZP_REGISTER_USER:-}" =~ ^[0-9]+$ ]] || die "AZP_REGISTER_USER must be a uid, e.g. 10002" 2
+  register_uid=$AZP_REGISTER_USER
+  [[ $register_uid -ne $job_uid && $register_uid -ne 0 && $job_uid -ne 0 ]] \
+    || die "AZP_REGISTER_USER and AZP_JOB_USER must be two different users, neither root" 2
+  command -v setpriv >/dev/null || die "setpriv (util-linux) is required for AZP_JOB_USER" 2
+  separated=true
+  # The registering user writes the agent's configuration; the job group may read it, nobody else.
+  chown "$register_uid:$job_gid" "$agent_dir"
+  chmod 0750 "$agent_dir"
+  for dir in "$work_dir" _diag; do
+    [[ "$dir" == /* ]] || dir="$agent_dir/$dir"
+    mkdir -p "$dir"
+    chown -R "$job_uid:$job_gid" "$dir"
+  done
+  umask 0027
+  if [[ -n "${AZP_TOKEN_FILE:-}" ]] && [[ $(stat -c %a "$AZP_TOKEN_FILE") =~ [1-7]$ ]]; then
+    die "$AZP_TOKEN_FILE is readable by every user, the job's too: chmod 0400 it" 2
+  fi
+elif [[ $EUID -eq 0 ]]; then
+  log "warning: running as root without AZP_JOB_USER/AZP_REGISTER_USER: job steps can read the PAT"
+fi
+
+as_register() {
+  if $separated; then
+    setpriv --reuid="$register_uid" --regid="$job_gid" --clear-groups --no-new-privs -- "$@"
+  else
+    "$@"
+  fi
+}
+
+# Replaces the calling (background) shell, so that the PID in $! is the agent's and signals reach it.
+exec_as_job() {
+  if $separated; then
+    HOME="$agent_dir/$work_dir" exec setpriv --reuid="$job_uid" --regid="$job_gid" --clear-groups --no-new-privs -- "$@"
+  fi
+  exec "$@"
+}
+
 task_id() {
   # The ECS task metadata endpoint v4: .../task answers JSON with TaskARN; the id is its last segment.
   local body arn
@@ -73,7 +127,7 @@ cd "$agent_dir"
 
 configure() {
   log "registering agent $name in pool $AZP_POOL"
-  VSTS_AGENT_INPUT_TOKEN="$token" ./config.sh --unattended --replace --acceptTeeEula \
+  VSTS_AGENT_INPUT_TOKEN="$token" as_register ./config.sh --unattended --replace --acceptTeeEula \
     --url "$AZP_URL" --auth pat --pool "$AZP_POOL" --agent "$name" --work "$work_dir"
 }
 
@@ -82,7 +136,7 @@ remove_registration() {
   $removed && return 0
   local attempt attempts=${AZP_REMOVE_ATTEMPTS:-5}
   for ((attempt = 1; attempt <= attempts; attempt++)); do
-    if VSTS_AGENT_INPUT_TOKEN="$token" ./config.sh remove --unattended --auth pat; then
+    if VSTS_AGENT_INPUT_TOKEN="$token" as_register ./config.sh remove --unattended --auth pat; then
       removed=true
       log "registration of $name removed"
       return 0
@@ -122,7 +176,7 @@ trap 'terminate SIGTERM 143' TERM
 trap 'terminate SIGINT 130' INT
 configure
 log "running one job"
-./run.sh --once &
+exec_as_job ./run.sh --once &
 child=$!
 status=0
 wait "$child" || status=$?

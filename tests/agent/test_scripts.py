@@ -164,8 +164,13 @@ def vm_bin(tmp_path: Path) -> Path:
     for name, body in (("config.sh", FAKE_CONFIG), ("svc.sh", FAKE_SVC)):
         (staging / name).write_text(body)
         (staging / name).chmod(0o755)
+    (staging / "bin").mkdir()
+    (staging / "bin" / "installdependencies.sh").write_text(
+        '#!/usr/bin/env bash\necho "installdependencies" >> "$FAKE_LOG"\n'
+    )
+    (staging / "bin" / "installdependencies.sh").chmod(0o755)
     with tarfile.open(tarball, "w:gz") as archive:
-        for name in ("config.sh", "svc.sh"):
+        for name in ("config.sh", "svc.sh", "bin/installdependencies.sh"):
             archive.add(staging / name, arcname=name)
     real_curl = shutil.which("curl")
     if real_curl is None:
@@ -182,7 +187,17 @@ def vm_bin(tmp_path: Path) -> Path:
         'echo "aws $1 $2" >> "$FAKE_LOG"\n'
         f'case "$1" in secretsmanager|ssm) printf "%s\\n" "{TOKEN}";; *) exit 1;; esac\n'
     )
-    for tool in ("curl", "aws"):
+    # The system changes the script makes (a user, a firewall rule, a boot unit, ownership) are recorded,
+    # not made: the tests run on a shared machine.
+    for tool, body in (
+        ("getent", 'echo "getent $*" >> "$FAKE_LOG"; exit 2'),
+        ("useradd", 'echo "useradd $*" >> "$FAKE_LOG"'),
+        ("iptables", 'echo "iptables $*" >> "$FAKE_LOG"'),
+        ("systemctl", 'echo "systemctl $*" >> "$FAKE_LOG"'),
+        ("chown", 'echo "chown $*" >> "$FAKE_LOG"'),
+    ):
+        (bin_dir / tool).write_text(f"#!/usr/bin/env bash\n{body}\n")
+    for tool in ("curl", "aws", "getent", "useradd", "iptables", "systemctl", "chown"):
         (bin_dir / tool).chmod(0o755)
     return bin_dir
 
@@ -198,6 +213,7 @@ def _vm_env(tmp_path: Path, vm_bin: Path, metadata: Metadata, **extra: str) -> d
         "agent_version": "4.258.1",
         "agent_dir": str(tmp_path / "azagent"),
         "imds_endpoint": metadata.url,
+        "ADOSCALE_SYSTEMD_DIR": str(tmp_path),
     }
     env.update(extra)
     return env
@@ -216,7 +232,16 @@ def test_vm_registers_with_the_instance_id_and_the_tags(tmp_path: Path, vm_bin: 
     for flag in ("--runasservice", "--unattended", "--replace", "--auth pat"):
         assert flag in config
     assert config.endswith("token=set")
-    assert calls[-2:] == ["svc install root", "svc start"]
+    assert calls[-2:] == ["svc install azagent", "svc start"]
+    # The jobs' user exists, is refused IMDS (now and at boot) before the agent starts, and owns the agent.
+    guard = "iptables -w -I OUTPUT -d 169.254.169.254 -m owner --uid-owner azagent -j REJECT"
+    order = [c.split()[0] for c in calls]
+    assert "installdependencies" in calls and order.index("installdependencies") < order.index("config")
+    assert "useradd --system --create-home --shell /sbin/nologin azagent" in calls
+    assert guard in calls and order.index("iptables") < order.index("svc")
+    assert guard in (tmp_path / "adoscale-imds-guard.service").read_text()
+    assert "systemctl enable adoscale-imds-guard.service" in calls
+    assert f"chown -R azagent {tmp_path / 'azagent'}" in calls
     assert metadata.token_requests >= 1  # IMDSv2: a session token first
     _no_token_anywhere(tmp_path, done.stdout, done.stderr, allowed=(vm_bin / "aws",))
 
@@ -234,6 +259,27 @@ def test_vm_template_values_win_over_tags_and_ssm_is_supported(
     assert "--projectname Other" in config and "--environmentname staging" in config
     assert "virtualmachineresourcetags" not in config
     assert "aws ssm get-parameter" in calls
+
+
+def test_vm_refuses_to_run_jobs_as_root(tmp_path: Path, vm_bin: Path, metadata: Metadata) -> None:
+    env = _vm_env(tmp_path, vm_bin, metadata, agent_user="root")
+    done = subprocess.run([str(VM_SCRIPT)], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "read the PAT" in done.stderr
+    assert not any(c.startswith("aws") for c in _calls(tmp_path))
+
+
+@pytest.mark.parametrize(("machine", "arch"), [("x86_64", "x64"), ("aarch64", "arm64")])
+def test_vm_downloads_the_agent_for_its_architecture(
+    tmp_path: Path, vm_bin: Path, metadata: Metadata, machine: str, arch: str
+) -> None:
+    (vm_bin / "uname").write_text(f"#!/usr/bin/env bash\necho {machine}\n")
+    (vm_bin / "uname").chmod(0o755)
+    done = subprocess.run(
+        [str(VM_SCRIPT)], env=_vm_env(tmp_path, vm_bin, metadata), capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    download = next(c for c in _calls(tmp_path) if c.startswith("download"))
+    assert download.endswith(f"vsts-agent-linux-{arch}-4.258.1.tar.gz")
 
 
 @pytest.mark.parametrize(("unset", "named"), [("ado_url", "Azure DevOps URL"), ("pat_secret_arn", "PAT source")])

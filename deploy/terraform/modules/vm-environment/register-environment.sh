@@ -9,6 +9,16 @@
 #
 # Template rule: below the assignments this script writes variables as $NAME, never with braces, because
 # templatefile() would try to interpret a dollar-brace sequence.
+#
+# What the AMI must have: bash, curl, tar, gzip, the AWS CLI v2 (for the PAT), systemd, and dnf, yum or
+# apt-get (to install the agent's own dependencies and iptables when missing). Amazon Linux 2023, the
+# module's default image on x86_64 and arm64, has all of them.
+#
+# The PAT stays out of the deployment jobs' reach: the agent service (and so every job) runs as the
+# unprivileged agent_user (default azagent), which is refused the instance metadata service by an iptables
+# rule installed before the service starts and again at every boot; without IMDS it has no credentials of
+# the instance's role, so it cannot read the secret. The PAT itself lives only in this root script and in
+# config.sh's environment, and is never written down. Deregistration is the lifecycle Lambda's job.
 set -eo pipefail
 
 # Template variables, filled by Terraform (see the header).
@@ -24,6 +34,7 @@ AGENT_DOWNLOAD_URL="${agent_download_url}"
 AGENT_USER="${agent_user}"
 AGENT_DIR="${agent_dir}"
 IMDS="${imds_endpoint}"
+SYSTEMD_DIR="$ADOSCALE_SYSTEMD_DIR"  # tests only; /etc/systemd/system when empty
 set -u  # only now: run as-is, the assignments above read variables that may be unset
 
 log() { printf 'adoscale-vm: %s\n' "$*" >&2; }
@@ -31,7 +42,9 @@ die() { log "$1"; exit "$2"; }
 
 if [ -z "$IMDS" ]; then IMDS="http://169.254.169.254"; fi
 if [ -z "$AGENT_DIR" ]; then AGENT_DIR="/opt/azagent"; fi
-if [ -z "$AGENT_USER" ]; then AGENT_USER="root"; fi
+if [ -z "$AGENT_USER" ]; then AGENT_USER="azagent"; fi
+if [ -z "$SYSTEMD_DIR" ]; then SYSTEMD_DIR="/etc/systemd/system"; fi
+if [ "$AGENT_USER" = "root" ]; then die "agent_user root would let every deployment job read the PAT" 2; fi
 if [ -z "$AGENT_ARCH" ]; then
   case "$(uname -m)" in aarch64 | arm64) AGENT_ARCH="arm64" ;; *) AGENT_ARCH="x64" ;; esac
 fi
@@ -81,6 +94,42 @@ if [ ! -x ./config.sh ]; then
   rm -f agent.tar.gz
 fi
 
+install_packages() {
+  if command -v dnf >/dev/null; then dnf install -y "$@"
+  elif command -v yum >/dev/null; then yum install -y "$@"
+  elif command -v apt-get >/dev/null; then apt-get update -q && apt-get install -y "$@"
+  else return 1
+  fi
+}
+
+# The agent's own dependencies (ICU, Kerberos, ...), by the script the agent ships for each distribution.
+if [ -x ./bin/installdependencies.sh ]; then
+  ./bin/installdependencies.sh >/dev/null || die "the agent's dependencies could not be installed" 1
+fi
+
+if ! getent passwd "$AGENT_USER" >/dev/null; then
+  useradd --system --create-home --shell /sbin/nologin "$AGENT_USER" || die "cannot create user $AGENT_USER" 1
+fi
+
+# Refuse the agent user the metadata service (IPv4 and IPv6), now and at every boot, before the agent runs.
+if ! command -v iptables >/dev/null; then
+  install_packages iptables-nft >/dev/null 2>&1 || install_packages iptables >/dev/null 2>&1 \
+    || die "iptables is missing and cannot be installed: the agent user must be kept away from IMDS" 1
+fi
+guard="iptables -w -I OUTPUT -d 169.254.169.254 -m owner --uid-owner $AGENT_USER -j REJECT"
+$guard || die "cannot install the IMDS guard for $AGENT_USER" 1
+cat > "$SYSTEMD_DIR/adoscale-imds-guard.service" <<UNIT
+[Unit]
+Description=adoscale: keep $AGENT_USER (deployment jobs) away from the instance metadata service
+Before=network-online.target
+[Service]
+Type=oneshot
+ExecStart=/bin/sh -c '$guard'
+[Install]
+WantedBy=multi-user.target
+UNIT
+systemctl enable adoscale-imds-guard.service >/dev/null 2>&1 || die "cannot enable the IMDS guard at boot" 1
+
 # Positional parameters carry the optional tag flags: an array would need a dollar-brace expansion.
 set --
 if [ -n "$VM_TAGS" ]; then
@@ -95,6 +144,8 @@ AGENT_ALLOW_RUNASROOT=1 VSTS_AGENT_INPUT_TOKEN="$pat" ./config.sh --environment 
   --runasservice --unattended --replace --acceptteeeula \
   || die "registration failed" 1
 unset pat
+# The agent's configuration (its own key, never the PAT) belongs to the agent user, who runs it.
+chown -R "$AGENT_USER" "$AGENT_DIR"
 
 ./svc.sh install "$AGENT_USER"
 ./svc.sh start

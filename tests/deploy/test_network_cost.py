@@ -1,0 +1,54 @@
+"""The network's monthly cost per mode: `adoscale cost` includes it, and the figures quoted in
+docs/deploy.md and the network module's README are the cost model's own at the seed's load."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+from typer.testing import CliRunner
+
+from adoscale.sim.cost import HOURS_PER_MONTH, Usage, load_prices, monthly_costs
+from tests.conftest import REPO
+
+DOCS = (REPO / "docs" / "deploy.md").read_text()
+README = (REPO / "deploy" / "terraform" / "modules" / "network" / "README.md").read_text()
+
+
+def network_usd(mode: str) -> float:
+    lines = monthly_costs(replace(Usage(), network_mode=mode), load_prices())
+    return sum(line.monthly_usd for line in lines if line.service.startswith("VPC"))
+
+
+@pytest.mark.parametrize("mode", ["nat", "public", "endpoints"])
+def test_the_documented_figures_are_the_models(mode: str) -> None:
+    figure = f"${network_usd(mode):,.2f}"
+    assert figure in DOCS, f"docs/deploy.md does not quote {figure} for {mode}"
+    assert figure in README, f"the network README does not quote {figure} for {mode}"
+
+
+def test_fixed_charges_and_ordering() -> None:
+    prices = load_prices()
+    nat_fixed = HOURS_PER_MONTH * (prices["vpc"]["nat_gateway_hour"] + prices["vpc"]["public_ipv4_hour"])
+    assert f"${nat_fixed:,.2f}" in DOCS
+    assert network_usd("public") < network_usd("nat") < network_usd("endpoints")
+    assert network_usd("none") == 0
+    # At the seed's load a NAT gateway costs more than all the rest of adoscale together.
+    rest = sum(line.monthly_usd for line in monthly_costs(replace(Usage(), network_mode="none"), prices))
+    assert network_usd("nat") > rest
+
+
+def test_an_unknown_mode_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="network_mode must be one of"):
+        monthly_costs(replace(Usage(), network_mode="vpn"), load_prices())
+
+
+def test_adoscale_cost_prints_the_network_line() -> None:
+    from adoscale.cli import app
+    from adoscale.cli.commands import register
+
+    register()
+    body = json.loads(CliRunner().invoke(app, ["cost", "--json"]).stdout)
+    services = {line["service"]: line["monthly_usd"] for line in body["lines"]}
+    assert services["VPC: NAT gateway"] == pytest.approx(network_usd("nat"))
