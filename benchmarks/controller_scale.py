@@ -3,6 +3,9 @@
 One reconcile pass's CPU time, ADO calls and peak memory (tracemalloc), with the simulated Fargate as the
 compute side so that only adoscale and the emulator are measured. Prints figures; asserts nothing.
 
+A configuration holds at most `MAX_POOLS` (100) pools, so more pools are split into several configurations,
+one reconciler each (as several controllers would run), passing one after the other in the same process.
+
     .venv/bin/python -m benchmarks.controller_scale [--pools 200] [--queued 10000] [--agents 2000]
 """
 
@@ -18,7 +21,7 @@ from datetime import UTC, datetime
 import httpx
 
 from adoscale.ado import AdoClient
-from adoscale.config import parse_config
+from adoscale.config import MAX_POOLS, parse_config
 from adoscale.emulator import AdoModel, make_app
 from adoscale.reconcile import Reconciler
 from adoscale.sim.fargate import EventQueue, SimFargate
@@ -43,29 +46,41 @@ def main() -> None:
         model.queue_job(pool_ids[names[index % args.pools]], ["docker"])
     fargate = SimFargate(events, model, pool_ids, lambda _r: 300.0, random.Random(1))
     ecs = {"cluster": "c", "task_definition": "t", "subnets": ["s"]}
-    body = {
-        "organization_url": "http://ado.local/scale",
-        "pools": [{"name": n, "max_agents": 100, "capabilities": ["docker"], "ecs": ecs} for n in names],
-    }
-    config = parse_config(json.dumps(body))
+    configs = [
+        parse_config(
+            json.dumps(
+                {
+                    "organization_url": "http://ado.local/scale",
+                    "pools": [
+                        {"name": n, "max_agents": 100, "capabilities": ["docker"], "ecs": ecs}
+                        for n in names[start : start + MAX_POOLS]
+                    ],
+                }
+            )
+        )
+        for start in range(0, len(names), MAX_POOLS)
+    ]
     http = httpx.Client(transport=httpx.WSGITransport(app=make_app(model)), base_url="http://ado.local")
-    with AdoClient(config.organization_url, "scale-pat-0000", http=http) as ado:
-        reconciler = Reconciler(config, ado, fargate, events.clock)
+    with AdoClient(configs[0].organization_url, "scale-pat-0000", http=http) as ado:
+        reconcilers = [Reconciler(config, ado, fargate, events.clock) for config in configs]
         model.stats.reset()
         cpu, wall = time.process_time(), time.perf_counter()
-        report = reconciler.run()
+        reports = [reconciler.run() for reconciler in reconcilers]
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
         calls = model.stats.total
         # A second, steady-state pass (every task now starting) under tracemalloc for the memory figure.
         tracemalloc.start()
-        reconciler.run()
+        for reconciler in reconcilers:
+            reconciler.run()
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
+    pools = [pool for report in reports for pool in report.pools]
     print(f"pools {args.pools}, queued {args.queued}, agents {args.agents} (busy), in-process emulator")
+    print(f"configurations: {len(configs)} (at most {MAX_POOLS} pools each)")
     print(f"one pass: CPU {cpu:.2f} s, wall {wall:.2f} s (adoscale and the emulator in one process)")
     print(f"ADO calls: {calls} ({calls / args.pools:.2f} per pool)")
-    launched = sum(p.launched for p in report.pools)
-    print(f"tasks launched: {launched}, pools with errors: {sum(1 for p in report.pools if p.errors)}")
+    launched = sum(p.launched for p in pools)
+    print(f"tasks launched: {launched}, pools with errors: {sum(1 for p in pools if p.errors)}")
     print(f"peak traced memory of a steady-state pass: {peak / 1e6:.0f} MB")
 
 
