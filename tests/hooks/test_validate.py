@@ -189,3 +189,33 @@ def test_any_body_ends_in_a_decision_or_the_documented_rejection(
 )
 def test_hostile_bodies_are_a_400(raw: bytes) -> None:
     assert rejected(validator(), raw).status == 400
+
+
+_event_values = st.one_of(_json, st.dictionaries(st.text(max_size=12), st.text(max_size=20), max_size=4))
+
+
+@given(
+    event=st.one_of(
+        _json,
+        st.fixed_dictionaries(
+            {},
+            optional={
+                "headers": _event_values,
+                "queryStringParameters": _event_values,
+                "body": _json,
+                "isBase64Encoded": _json,
+            },
+        ),
+    )
+)
+def test_any_lambda_event_is_read_or_rejected_as_documented(event: Any) -> None:
+    from adoscale.handlers.hook import _request
+
+    try:
+        headers, query, data = _request(event)
+    except HookRejected as exc:
+        status: int = exc.status
+    else:
+        assert isinstance(data, bytes) and all(isinstance(v, str) for v in (*headers.values(), *query.values()))
+        return
+    assert status in (400, 413)

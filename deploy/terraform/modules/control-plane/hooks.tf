@@ -40,6 +40,10 @@ resource "aws_lambda_function_url" "hook" {
   authorization_type = "NONE"
 }
 
+# Since October 2025 AWS also wants `lambda:InvokeFunction` for new function URLs, restricted to calls made
+# through the URL (AddPermission's InvokedViaFunctionUrl). The pinned provider (hashicorp/aws 5.100) cannot
+# express that condition, and granting InvokeFunction to "*" without it would make the function publicly
+# invocable through the Lambda API, so it is left to a newer provider or one CLI call (docs/hooks.md).
 resource "aws_lambda_permission" "hook_url" {
   count                  = var.enable_hooks ? 1 : 0
   statement_id           = "FunctionUrlPublic"
