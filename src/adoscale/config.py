@@ -615,7 +615,7 @@ def resolve_pat(
     if not token:
         if config is not None and config.pat_secret:
             what = f"pat_secret {config.pat_secret!r}"
-            token = _fetch(what, lambda: _unwrap_json_secret(source.secret(str(config.pat_secret)), what))
+            token = _fetch(what, lambda: unwrap_json_secret(source.secret(str(config.pat_secret)), what))
         elif config is not None and config.pat_parameter:
             what = f"pat_parameter {config.pat_parameter!r}"
             token = _fetch(what, lambda: source.parameter(str(config.pat_parameter)))
@@ -624,7 +624,7 @@ def resolve_pat(
             what = f"{PAT_SECRET_ENV} {reference!r}"
             if not _SECRET_REF.match(reference):
                 raise SourceError(f"{what}: not a Secrets Manager secret name or ARN", exit_code=2)
-            token = _fetch(what, lambda: _unwrap_json_secret(source.secret(reference), what))
+            token = _fetch(what, lambda: unwrap_json_secret(source.secret(reference), what))
         else:
             raise SourceError(
                 f"no PAT: set {PAT_ENV}, or pat_secret (Secrets Manager) or pat_parameter (SSM) in the configuration",
@@ -648,22 +648,26 @@ def _fetch(what: str, read: Any) -> str:
         raise _source_error(what, exc) from None
 
 
-def _unwrap_json_secret(value: str | bytes, what: str) -> str:
-    """Accept a plain secret string, or JSON like {"pat": "..."} as the console's key/value editor writes."""
+PAT_KEYS = ("pat", "PAT", "token", "AZP_TOKEN")
+
+
+def unwrap_json_secret(value: str | bytes, what: str, keys: tuple[str, ...] = PAT_KEYS) -> str:
+    """A plain secret string, or JSON like {"pat": "..."} as the console's key/value editor writes: the
+    first of `keys` that holds a string."""
     if isinstance(value, bytes):
         try:
             value = value.decode("utf-8")
         except UnicodeDecodeError:
-            raise SourceError(f"{what}: holds binary data, not a PAT") from None
+            raise SourceError(f"{what}: holds binary data, not a secret") from None
     try:
         parsed = json.loads(value)
     except ValueError:
         return value
     if isinstance(parsed, dict):
-        for key in ("pat", "PAT", "token", "AZP_TOKEN"):
+        for key in keys:
             if isinstance(parsed.get(key), str):
                 return str(parsed[key])
-        raise SourceError(f"{what}: JSON without a pat, token or AZP_TOKEN key")
+        raise SourceError(f"{what}: JSON without a {', '.join(dict.fromkeys(k.lower() for k in keys))} key")
     return value
 
 

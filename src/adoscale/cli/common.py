@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
 from rich.console import Console
 
-from adoscale.cli import EXIT_CONFIG
+from adoscale.ado.errors import AdoAuthError, AdoError
+from adoscale.cli import EXIT_AUTH, EXIT_CONFIG, EXIT_FAILED
 from adoscale.config import Config, ConfigError, load_settings, resolve_pat
 from adoscale.secrets import install_log_redaction, redact
 
@@ -52,3 +55,16 @@ def pat_or_exit(config: Config) -> str:
     except ConfigError as exc:
         fail("no Azure DevOps PAT", str(exc))
         raise typer.Exit(exc.exit_code) from None
+
+
+@contextmanager
+def ado_errors_exit() -> Iterator[None]:
+    """Azure DevOps failures as one line and an exit code: 3 for a refused PAT, 1 for anything else."""
+    try:
+        yield
+    except AdoAuthError as exc:
+        fail("Azure DevOps authentication failed", str(exc))
+        raise typer.Exit(EXIT_AUTH) from None
+    except AdoError as exc:
+        fail("Azure DevOps call failed", str(exc))
+        raise typer.Exit(EXIT_FAILED) from None

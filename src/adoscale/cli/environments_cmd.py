@@ -13,10 +13,9 @@ from rich.console import Console
 from rich.table import Table
 
 from adoscale.ado.client import AdoClient
-from adoscale.ado.errors import AdoAuthError, AdoError
 from adoscale.aws import make_client
-from adoscale.cli import EXIT_AUTH, EXIT_CONFIG, EXIT_FAILED, EXIT_OK, app
-from adoscale.cli.common import ConfigOption, fail, load_or_exit, pat_or_exit, setup_logging
+from adoscale.cli import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, app
+from adoscale.cli.common import ConfigOption, ado_errors_exit, fail, load_or_exit, pat_or_exit, setup_logging
 from adoscale.environments import sweep
 
 environments_app = typer.Typer(help="Environment VMs: keep VM resources in step with EC2.", no_args_is_help=True)
@@ -38,14 +37,8 @@ def sweep_command(
         raise typer.Exit(EXIT_CONFIG)
     pat = pat_or_exit(cfg)
     try:
-        with AdoClient(cfg.organization_url, pat) as ado:
+        with ado_errors_exit(), AdoClient(cfg.organization_url, pat) as ado:
             results = sweep(ado, make_client("ec2"), cfg.environments, lambda: datetime.now(UTC), dry_run=dry_run)
-    except AdoAuthError as exc:
-        fail("Azure DevOps authentication failed", str(exc))
-        raise typer.Exit(EXIT_AUTH) from None
-    except AdoError as exc:
-        fail("Azure DevOps call failed", str(exc))
-        raise typer.Exit(EXIT_FAILED) from None
     except (BotoCoreError, ClientError) as exc:
         response = getattr(exc, "response", None)
         code = response.get("Error", {}).get("Code", "") if isinstance(response, dict) else ""

@@ -14,9 +14,8 @@ from rich.console import Console
 from rich.table import Table
 
 from adoscale.ado.client import AdoClient
-from adoscale.ado.errors import AdoAuthError, AdoError
-from adoscale.cli import EXIT_AUTH, EXIT_CONFIG, EXIT_FAILED, EXIT_OK, app
-from adoscale.cli.common import ConfigOption, fail, load_or_exit, pat_or_exit, setup_logging
+from adoscale.cli import EXIT_CONFIG, EXIT_OK, app
+from adoscale.cli.common import ConfigOption, ado_errors_exit, fail, load_or_exit, pat_or_exit, setup_logging
 from adoscale.config import Config, ConfigError
 from adoscale.hooks import resolve_hook_secret
 from adoscale.hooks.subscriptions import EndpointError, adoscale_subscriptions, subscription_body
@@ -29,15 +28,8 @@ PoolOption = typer.Option(None, "--pool", "-p", help="Only this pool (repeatable
 
 @contextmanager
 def _ado(cfg: Config) -> Iterator[AdoClient]:
-    try:
-        with AdoClient(cfg.organization_url, pat_or_exit(cfg)) as ado:
-            yield ado
-    except AdoAuthError as exc:
-        fail("Azure DevOps authentication failed", str(exc))
-        raise typer.Exit(EXIT_AUTH) from None
-    except AdoError as exc:
-        fail("Azure DevOps call failed", str(exc))
-        raise typer.Exit(EXIT_FAILED) from None
+    with ado_errors_exit(), AdoClient(cfg.organization_url, pat_or_exit(cfg)) as ado:
+        yield ado
 
 
 def _pools(cfg: Config, config: Path, wanted: list[str] | None) -> list[str]:

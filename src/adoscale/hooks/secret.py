@@ -3,10 +3,9 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 
-from adoscale.config import BotoReader, Config, SourceError, SourceReader, _source_error
+from adoscale.config import BotoReader, Config, SourceError, SourceReader, _source_error, unwrap_json_secret
 from adoscale.secrets import register_secret
 
 HOOK_SECRET_ENV = "ADOSCALE_HOOK_SECRET"  # noqa: S105 - the name of a variable, not a secret
@@ -33,7 +32,7 @@ def resolve_hook_secret(config: Config | None, env: Mapping[str, str], *, reader
             raise
         except Exception as exc:
             raise _source_error(what, exc) from None  # the PAT's classification: missing, denied, transient
-        value = _unwrap(raw, what).strip()
+        value = unwrap_json_secret(raw, what, keys=("secret",)).strip()
     if len(value) >= 4:
         register_secret(value)
     if len(value) < MIN_SECRET_CHARS:
@@ -41,21 +40,3 @@ def resolve_hook_secret(config: Config | None, env: Mapping[str, str], *, reader
     if len(value) > MAX_SECRET_CHARS or any(c.isspace() or not c.isprintable() for c in value):
         raise SourceError(f"{what}: too long, or whitespace or control characters inside", exit_code=2)
     return value
-
-
-def _unwrap(raw: str | bytes, what: str) -> str:
-    """A plain string, or JSON like {"secret": "..."} as the console's key/value editor writes."""
-    if isinstance(raw, bytes):
-        try:
-            raw = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            raise SourceError(f"{what}: holds binary data") from None
-    try:
-        parsed = json.loads(raw)
-    except ValueError:
-        return raw
-    if isinstance(parsed, dict):
-        if isinstance(parsed.get("secret"), str):
-            return str(parsed["secret"])
-        raise SourceError(f"{what}: JSON without a 'secret' key")
-    return raw
