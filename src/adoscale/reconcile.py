@@ -286,7 +286,11 @@ class Reconciler:
         except AdoAuthError:
             raise
         except Exception as exc:  # one pool's failure must not stop the others
-            log.exception("pool %s: pass failed", pool.name)
+            if isinstance(exc, AdoError):
+                # An expected failure (ADO down, slow or answering nonsense): one line, no traceback.
+                log.error("pool %s: pass failed: %s", pool.name, exc)
+            else:
+                log.exception("pool %s: pass failed", pool.name)
             report.errors.append(f"{type(exc).__name__}: {exc}")
             if raise_errors:
                 raise
