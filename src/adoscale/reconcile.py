@@ -47,6 +47,7 @@ from adoscale.scaling import (
     TaskView,
     plan,
 )
+from adoscale.transient import AwsUnavailableError
 
 log = logging.getLogger("adoscale.reconcile")
 
@@ -286,9 +287,9 @@ class Reconciler:
         except AdoAuthError:
             raise
         except Exception as exc:  # one pool's failure must not stop the others
-            if isinstance(exc, AdoError):
-                # An expected failure (ADO down, slow or answering nonsense): one line, no traceback.
-                log.error("pool %s: pass failed: %s", pool.name, exc)
+            if isinstance(exc, AdoError | AwsUnavailableError):
+                # An expected failure (a service down, slow or answering nonsense): one line, no traceback.
+                log.error("pool %s: pass failed: %s", pool.name, exc)  # noqa: TRY400 (no traceback: see above)
             else:
                 log.exception("pool %s: pass failed", pool.name)
             report.errors.append(f"{type(exc).__name__}: {exc}")
