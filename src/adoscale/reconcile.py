@@ -51,6 +51,7 @@ from adoscale.scaling import (
     plan,
 )
 from adoscale.scaling.warm import WarmMode, WarmPolicy, WarmSchedule, WarmTarget, warm_target
+from adoscale.transient import AwsUnavailableError
 
 log = logging.getLogger("adoscale.reconcile")
 
@@ -307,7 +308,11 @@ class Reconciler:
         except AdoAuthError:
             raise
         except Exception as exc:  # one pool's failure must not stop the others
-            log.exception("pool %s: pass failed", pool.name)
+            if isinstance(exc, AdoError | AwsUnavailableError):
+                # An expected failure (a service down, slow or answering nonsense): one line, no traceback.
+                log.error("pool %s: pass failed: %s", pool.name, exc)  # noqa: TRY400 (no traceback: see above)
+            else:
+                log.exception("pool %s: pass failed", pool.name)
             report.errors.append(f"{type(exc).__name__}: {exc}")
             if raise_errors:
                 raise
