@@ -78,6 +78,7 @@ if [[ -n "${AZP_JOB_USER:-}" || -n "${AZP_REGISTER_USER:-}" ]]; then
     mkdir -p "$dir"
     chown -R "$job_uid:$job_gid" "$dir"
   done
+  chmod 2770 "$agent_dir/_diag"  # both users write diagnostics there
   umask 0027
   if [[ -n "${AZP_TOKEN_FILE:-}" ]] && [[ $(stat -c %a "$AZP_TOKEN_FILE") =~ [1-7]$ ]]; then
     die "$AZP_TOKEN_FILE is readable by every user, the job's too: chmod 0400 it" 2
@@ -129,6 +130,12 @@ configure() {
   log "registering agent $name in pool $AZP_POOL"
   VSTS_AGENT_INPUT_TOKEN="$token" as_register ./config.sh --unattended --replace --acceptTeeEula \
     --url "$AZP_URL" --auth pat --pool "$AZP_POOL" --agent "$name" --work "$work_dir"
+  # The agent's key is written 0600 by config.sh; the agent (the job user) must read it. Everything else
+  # stays the registering user's, read-only to jobs: a job that could rewrite .agent could point the
+  # later `config.sh remove`, and the PAT it sends, at a server of its choosing.
+  if $separated && [[ -e .credentials_rsaparams ]]; then
+    chown "$job_uid:$job_gid" .credentials_rsaparams
+  fi
 }
 
 removed=false

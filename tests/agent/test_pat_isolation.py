@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.agent.conftest import FAKE_CONFIG, TOKEN
+from tests.agent.conftest import TOKEN
 from tests.conftest import REPO
 
 ENTRYPOINT = REPO / "agent" / "entrypoint.sh"
@@ -28,6 +28,21 @@ JOB, REGISTER = 61001, 61002  # numeric ids: no account is created on the machin
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or shutil.which("setpriv") is None, reason="switching users needs root and setpriv"
 )
+
+# config.sh as the real one leaves the agent directory: settings, credentials, and the key readable only by
+# the user that wrote it. Records who ran it and whether it had the token, never the token.
+CONFIG = r"""#!/usr/bin/env bash
+if [ "${1:-}" = "remove" ]; then
+  echo "remove uid=$(id -u) token=$([ -n "${VSTS_AGENT_INPUT_TOKEN:-}" ] && echo set || echo unset)" >> "$FAKE_LOG"
+  rm -f .agent .credentials .credentials_rsaparams
+  exit 0
+fi
+echo "config uid=$(id -u) token=$([ -n "${VSTS_AGENT_INPUT_TOKEN:-}" ] && echo set || echo unset)" >> "$FAKE_LOG"
+echo '{"serverUrl": "https://dev.azure.com/contoso"}' > .agent
+echo '{"scheme": "OAuth"}' > .credentials
+echo 'rsa-key' > .credentials_rsaparams && chmod 600 .credentials_rsaparams
+mkdir -p _diag && echo "configured" > _diag/config.log
+"""
 
 # The job step. Only bash, grep and cat: what any pipeline step has. Writes its findings to $HUNT_OUT.
 HUNT = r"""#!/usr/bin/env bash
@@ -50,6 +65,10 @@ found() { grep -qF -f <(printf '%s\n' "$needle") "$@"; }
   while IFS= read -r -d '' f; do
     if found "$f" 2>/dev/null; then echo "FOUND file $f"; fi
   done < <(find "$AZP_AGENT_DIR" /tmp /var/tmp /dev/shm /run -xdev -type f -readable -size -5M -print0 2>/dev/null)
+  cd "$AZP_AGENT_DIR" || exit 1
+  if cat .credentials_rsaparams .agent .credentials >/dev/null 2>&1; then echo "agent-files=readable"; fi
+  if { echo x >> .agent; } 2>/dev/null; then echo "agent-settings=writable"; else echo "agent-settings=readonly"; fi
+  if touch new-file 2>/dev/null; then echo "agent-dir=writable"; else echo "agent-dir=readonly"; fi
   echo "hunt done"
 } >> "$out"
 """
@@ -62,7 +81,7 @@ def world() -> Iterator[Path]:
     root.chmod(0o755)
     agent = root / "agent"
     agent.mkdir()
-    for name, body in (("config.sh", FAKE_CONFIG), ("run.sh", HUNT)):
+    for name, body in (("config.sh", CONFIG), ("run.sh", HUNT)):
         (agent / name).write_text(body)
         (agent / name).chmod(0o755)
     shared = root / "shared"  # the fakes' log and the hunt's report: writable by both users
@@ -105,9 +124,11 @@ def test_a_job_step_cannot_find_the_pat(world: Path) -> None:
     assert "parent=denied" in hunt  # ...inside the entrypoint's tree, which it may not inspect
     assert int(hunt.split("proc-readable=")[1].split()[0]) > 0  # the hunt did read what it may
     assert "FOUND" not in hunt, hunt
+    # The agent can read what it needs and cannot change what the removal (with the PAT) will read.
+    assert "agent-files=readable" in hunt and "agent-settings=readonly" in hunt and "agent-dir=readonly" in hunt
     # Registration and removal still got the token, as the other user, and the agent's files are not world-readable.
     assert [c.split()[0] for c in calls] == ["config", "remove"]
-    assert calls[0].endswith("token=set") and calls[1].endswith("token=set")
+    assert calls == [f"config uid={REGISTER} token=set", f"remove uid={REGISTER} token=set"]
     assert TOKEN not in done.stdout + done.stderr
     assert (world / "agent").stat().st_uid == REGISTER
     assert (world / "agent" / "_work").stat().st_uid == JOB

@@ -418,6 +418,19 @@ def rule_pass_role_scoped(stack: Stack) -> list[str]:
     return problems
 
 
+def rule_task_role_reads_no_secret(stack: Stack) -> list[str]:
+    """Job steps run with the task role's credentials (the task metadata endpoint hands them to any process
+    in the container): it must not read the PAT. The execution role, which jobs never see, injects it.
+    https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-iam-roles.html"""
+    problems: list[str] = []
+    secrets = [s["arn"] for s in stack.of("aws_secretsmanager_secret")]
+    for task_definition in stack.of("aws_ecs_task_definition"):
+        role = task_definition.get("task_role_arn")
+        if role and any(stack.role_may(role, "secretsmanager:GetSecretValue", arn) for arn in secrets):
+            problems.append(f"task definition {task_definition['family']}: the task role may read a secret")
+    return problems
+
+
 RULES: tuple[Callable[[Stack], list[str]], ...] = (
     rule_default_route,
     rule_https_egress,
@@ -426,6 +439,7 @@ RULES: tuple[Callable[[Stack], list[str]], ...] = (
     rule_immutable_tags,
     rule_real_ami,
     rule_pass_role_scoped,
+    rule_task_role_reads_no_secret,
 )
 
 

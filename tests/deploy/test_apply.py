@@ -21,17 +21,25 @@ from tests.deploy.test_contract import assert_contract
 @pytest.mark.slow
 def test_apply_contract_run_destroy(tmp_path: Path, model: AdoModel, org_url: str) -> None:
     with moto_server(tmp_path / "moto.log") as endpoint:
-        # ado_org_url only points the deployed functions at the emulator instead of dev.azure.com.
-        example = prepare(tmp_path, endpoint, {"ado_org_name": "acme", "ado_pat": PAT, "ado_org_url": org_url})
+        example = prepare(tmp_path, endpoint, {"ado_org_name": "acme", "ado_pat": PAT})
         destroyed = None
         try:
             stack = assert_contract(example.apply())
             assert len(stack.of("aws_nat_gateway")) == 1
             outputs = example.outputs()
+            aws = {"endpoint_url": endpoint, "region_name": "us-east-1"}
+            # The stack points at https://dev.azure.com/acme; after the apply, the functions are pointed at the
+            # ADO emulator instead (AZP_URL overrides the configuration's organization_url).
+            lam = boto3.client("lambda", **aws)
+            for function in lam.list_functions()["Functions"]:
+                variables = function["Environment"]["Variables"]
+                assert variables["AZP_URL"] == "https://dev.azure.com/acme"
+                lam.update_function_configuration(
+                    FunctionName=function["FunctionName"], Environment={"Variables": {**variables, "AZP_URL": org_url}}
+                )
             pool = model.create_pool("linux-fargate")
             model.register_agent(pool, "adoscale-placeholder", online=False)
             model.queue_job(pool)
-            aws = {"endpoint_url": endpoint, "region_name": "us-east-1"}
             sfn = boto3.client("stepfunctions", **aws)
             execution = sfn.start_execution(
                 stateMachineArn=outputs["workflow_arn"],

@@ -65,3 +65,23 @@ def test_module_validates_when_copied_alone(tmp_path: Path, module: Path) -> Non
     assert init.returncode == 0, init.stdout + init.stderr
     done = run(["validate", "-no-color"], alone, env)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.slow
+def test_bring_your_own_vpc_plans_without_the_network_module(tmp_path: Path) -> None:
+    """With vpc_id and subnet_ids the example builds no network and puts its security group in that VPC.
+    A plan is enough here (the apply path is the modes' own): about 10 s instead of a minute."""
+    with moto_server(tmp_path / "moto.log") as endpoint:
+        ec2 = boto3.client("ec2", endpoint_url=endpoint, region_name="us-east-1")
+        vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+        subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.9.1.0/24")["Subnet"]["SubnetId"]
+        variables = {"ado_org_name": "acme", "ado_pat": PAT, "vpc_id": vpc, "subnet_ids": f'["{subnet}"]'}
+        example = prepare(tmp_path, endpoint, variables)
+        plan = example.plan()
+        half = ["-var", "ado_org_name=acme", "-var", f"vpc_id={vpc}", "-var", f"aws_endpoint={endpoint}"]
+        refused = run(["plan", "-input=false", "-no-color", *half], example.root, example.env)
+    assert refused.returncode != 0 and "vpc_id and subnet_ids go together" in refused.stderr
+    planned = contract.Stack.from_show_json(plan)
+    assert not planned.of("aws_vpc") and not planned.of("aws_subnet") and not planned.of("aws_nat_gateway")
+    assert [g["vpc_id"] for g in planned.of("aws_security_group")] == [vpc]
+    print(f"\nplan (own VPC): {example.timings['plan']:.0f} s")

@@ -135,3 +135,12 @@ def test_pass_role_scoped() -> None:
         }
     )
     assert not contract.rule_pass_role_scoped(stack(role, ("aws_iam_role_policy", {"role": "exec", "policy": scoped})))
+
+
+def test_task_role_reads_no_secret() -> None:
+    broken = _secret_stack()  # the only role reads the secret; make it the task role too
+    task = next(r for r in broken.resources if r["type"] == "aws_ecs_task_definition")
+    task["values"]["task_role_arn"] = ROLE
+    assert contract.rule_task_role_reads_no_secret(broken)
+    task["values"]["task_role_arn"] = f"arn:aws:iam::{ACCOUNT}:role/nothing"
+    assert not contract.rule_task_role_reads_no_secret(broken)

@@ -85,3 +85,21 @@ module "vm_environment" {
 }
 
 data "aws_caller_identity" "current" {}
+
+# Inputs that only make sense together, refused at plan time with a message rather than at RunTask.
+resource "terraform_data" "inputs" {
+  lifecycle {
+    precondition {
+      condition     = (var.vpc_id == null) == (length(var.subnet_ids) == 0)
+      error_message = "vpc_id and subnet_ids go together: give both to bring your own VPC, or neither."
+    }
+    precondition {
+      condition     = !var.enable_vm_environment || (var.vm_project != null && var.vm_environment != null)
+      error_message = "enable_vm_environment needs vm_project and vm_environment (the Azure DevOps project and Environment)."
+    }
+    precondition {
+      condition     = var.network_mode != "endpoints" || var.transit_gateway_id != null || var.vpc_id != null
+      error_message = "network_mode = endpoints needs transit_gateway_id: the agents reach dev.azure.com through it."
+    }
+  }
+}
