@@ -61,3 +61,14 @@ def meet_in_observe(monkeypatch: Any, parties: int, timeout_s: float = 3.0) -> t
 
     monkeypatch.setattr(EC2ContainerServiceBackend, "list_tasks", list_tasks)
     return barrier
+
+
+def create_lease_table(dynamodb: Any, name: str) -> Any:
+    """A table shaped like Terraform's lease table (string partition key `pool`, on demand)."""
+    dynamodb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "pool", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pool", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return dynamodb

@@ -14,7 +14,7 @@ from moto import mock_aws
 
 from adoscale.emulator import AdoModel
 from adoscale.handlers import hook, pass_, waiter
-from tests.aws import config_for
+from tests.aws import config_for, create_lease_table
 from tests.conftest import PAT
 from tests.deploy.recording import Recorder
 from tests.deploy.terraform import TERRAFORM_DIR
@@ -58,12 +58,7 @@ def test_each_handler_calls_exactly_what_its_role_grants(
         model.queue_job(pool)
         model.queue_job(pool)
 
-        boto3.client("dynamodb", region_name="us-east-1").create_table(
-            TableName="adoscale-leases",
-            KeySchema=[{"AttributeName": "pool", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "pool", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_lease_table(boto3.client("dynamodb", region_name="us-east-1"), "adoscale-leases")
         monkeypatch.setenv("ADOSCALE_LEASE_TABLE", "adoscale-leases")
 
         recorder.run("pass", pass_.handler, {"action": "round"})

@@ -15,7 +15,7 @@ import pytest
 from adoscale.emulator import AdoModel
 from adoscale.handlers import hook
 from adoscale.lease import DynamoLease
-from tests.aws import config_for, ecs_world
+from tests.aws import config_for, create_lease_table, ecs_world
 from tests.conftest import PAT
 from tests.hooks.payloads import SECRET, basic, body, job_event
 from tests.workflow.test_workflow import Context
@@ -59,12 +59,7 @@ def function(model: AdoModel, org_url: str, monkeypatch: pytest.MonkeyPatch) -> 
         boto3.client("secretsmanager", region_name="us-east-1").create_secret(
             Name="adoscale/hook-secret", SecretString=json.dumps({"secret": SECRET})
         )
-        boto3.client("dynamodb", region_name="us-east-1").create_table(
-            TableName="adoscale-leases",
-            KeySchema=[{"AttributeName": "pool", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "pool", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_lease_table(boto3.client("dynamodb", region_name="us-east-1"), "adoscale-leases")
         config = config_for(resources, org_url, [{"name": "linux", "max_agents": 5}])
         document = {**json.loads(config.model_dump_json()), "hooks": {"secret_name": "adoscale/hook-secret"}}
         monkeypatch.setenv("ADOSCALE_CONFIG", json.dumps(document))

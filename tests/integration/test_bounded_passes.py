@@ -31,6 +31,7 @@ from adoscale.compute.base import LaunchResult, TaskInfo
 from adoscale.config import parse_config
 from adoscale.emulator import AdoModel, FaultRule, Faults, RunningServer
 from adoscale.reconcile import PassLimits, Reconciler
+from tests.aws import create_lease_table
 from tests.conftest import PAT, REPO
 
 LIMITS = PassLimits(deadline_s=3, lease_ttl_s=10)
@@ -171,12 +172,7 @@ def test_serve_exits_within_5_s_of_sigterm_whatever_ado_is_doing(
     faults.rules = [FAULTS[fault]]
     table = f"leases-{fault}"
     dynamodb = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=moto_endpoint)
-    dynamodb.create_table(
-        TableName=table,
-        KeySchema=[{"AttributeName": "pool", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pool", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_lease_table(dynamodb, table)
     path = tmp_path / "adoscale.json"
     path.write_text(_config(org_url, ["linux"], lease_table=table).model_dump_json())
     env = {

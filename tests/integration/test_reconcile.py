@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,18 +18,8 @@ from adoscale.compute import EcsCompute
 from adoscale.emulator import AdoModel
 from adoscale.reconcile import Reconciler
 from tests.aws import config_for, ecs_world
+from tests.clock import Clock
 from tests.conftest import PAT
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 @dataclass

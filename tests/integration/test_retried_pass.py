@@ -23,7 +23,7 @@ from adoscale.emulator import AdoModel, FaultRule, Faults
 from adoscale.handlers import _runtime, pass_
 from adoscale.transient import AwsUnavailableError
 from adoscale.workflow import PLACEHOLDERS, render
-from tests.aws import config_for
+from tests.aws import config_for, create_lease_table
 from tests.conftest import PAT
 
 QUEUED = 3
@@ -76,12 +76,7 @@ def aws(model: AdoModel, org_url: str, monkeypatch: pytest.MonkeyPatch) -> Itera
         hold_moto_tasks_running()
         ecs = boto3.client("ecs", region_name="us-east-1")
         world = create_ecs_world(boto3.client("ec2", region_name="us-east-1"), ecs)
-        boto3.client("dynamodb", region_name="us-east-1").create_table(
-            TableName=TABLE,
-            KeySchema=[{"AttributeName": "pool", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "pool", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_lease_table(boto3.client("dynamodb", region_name="us-east-1"), TABLE)
         config = config_for(world, org_url, [{"name": "linux", "max_agents": 30}])
         monkeypatch.setenv("ADOSCALE_CONFIG", config.model_dump_json())
         monkeypatch.setenv("ADOSCALE_LEASE_TABLE", TABLE)

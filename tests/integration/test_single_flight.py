@@ -11,7 +11,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -22,23 +21,13 @@ from adoscale.compute import EcsCompute
 from adoscale.emulator import AdoModel
 from adoscale.lease import DynamoLease, Lease, Unleased
 from adoscale.reconcile import PassLimits, PoolReport, Reconciler
-from tests.aws import config_for, ecs_world, meet_in_observe
+from tests.aws import config_for, create_lease_table, ecs_world, meet_in_observe
+from tests.clock import Clock
 from tests.conftest import PAT
 
 TABLE = "adoscale-leases"
 QUEUED = 25
 LIMITS = PassLimits(deadline_s=20, lease_ttl_s=60)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 @dataclass
@@ -66,12 +55,7 @@ class World:
 def world(model: AdoModel, org_url: str) -> Iterator[World]:
     with ecs_world() as (ecs, resources):
         dynamodb = boto3.client("dynamodb", region_name="us-east-1")
-        dynamodb.create_table(
-            TableName=TABLE,
-            KeySchema=[{"AttributeName": "pool", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "pool", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_lease_table(dynamodb, TABLE)
         config = config_for(resources, org_url, [{"name": "linux", "max_agents": 30}])
         pool_id = model.create_pool("linux")
         model.register_agent(pool_id, "adoscale-placeholder", online=False)

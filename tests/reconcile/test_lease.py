@@ -17,37 +17,24 @@ from moto import mock_aws
 
 from adoscale.lease import DynamoLease, Lease, MemoryLease
 from adoscale.transient import AwsUnavailableError
+from tests.aws import create_lease_table
+from tests.clock import Clock
 
 TABLE = "adoscale-leases"
 TTL = 60.0
 
 
-class Clock:
-    def __init__(self) -> None:
-        # A whole second, so that expiries (whole seconds in DynamoDB) are exact.
-        self.now = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
+# A whole second, so that expiries (whole seconds in DynamoDB) are exact.
+START = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
 
 
 def _table() -> Any:
-    dynamodb = boto3.client("dynamodb", region_name="us-east-1")
-    dynamodb.create_table(
-        TableName=TABLE,
-        KeySchema=[{"AttributeName": "pool", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pool", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    return dynamodb
+    return create_lease_table(boto3.client("dynamodb", region_name="us-east-1"), TABLE)
 
 
 @pytest.fixture(params=["dynamodb", "memory"])
 def lease(request: pytest.FixtureRequest) -> Iterator[tuple[Lease, Clock]]:
-    clock = Clock()
+    clock = Clock(START)
     if request.param == "memory":
         yield MemoryLease(clock), clock
         return
@@ -101,7 +88,7 @@ def test_an_expired_lease_is_taken_over_at_its_expiry_and_the_old_owner_cannot_r
 def test_dynamodb_throttling_is_transient_and_other_errors_are_not() -> None:
     with mock_aws():
         dynamodb = _table()
-        lease = DynamoLease(dynamodb, TABLE, clock=Clock())
+        lease = DynamoLease(dynamodb, TABLE, clock=Clock(START))
         with Stubber(dynamodb) as stub:
             stub.add_client_error("put_item", service_error_code="ProvisionedThroughputExceededException")
             with pytest.raises(AwsUnavailableError, match=TABLE):
@@ -112,7 +99,7 @@ def test_dynamodb_throttling_is_transient_and_other_errors_are_not() -> None:
 
 
 def test_memory_lease_counts_and_reports_the_holder() -> None:
-    clock = Clock()
+    clock = Clock(START)
     lease = MemoryLease(clock)
     assert lease.acquire("linux", "a", TTL) is None
     assert lease.acquire("linux", "b", TTL) is not None

@@ -23,7 +23,7 @@ from moto.awslambda.models import LambdaBackend
 from adoscale.emulator import AdoModel
 from adoscale.handlers import _runtime, pass_, waiter
 from adoscale.workflow import DEFAULT_INPUT, PLACEHOLDERS, render
-from tests.aws import config_for, meet_in_observe
+from tests.aws import config_for, create_lease_table, meet_in_observe
 from tests.conftest import PAT
 
 HANDLERS: dict[str, Callable[[Any, Any], dict[str, Any]]] = {
@@ -116,12 +116,7 @@ def _machine(*, lease_table: str | None = None) -> tuple[Any, str, str]:
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
     if lease_table:
-        boto3.client("dynamodb", region_name="us-east-1").create_table(
-            TableName=lease_table,
-            KeySchema=[{"AttributeName": "pool", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "pool", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_lease_table(boto3.client("dynamodb", region_name="us-east-1"), lease_table)
     sfn = boto3.client("stepfunctions", region_name="us-east-1")
     machine = sfn.create_state_machine(name="adoscale", definition=render(arns), roleArn=role, type="EXPRESS")
     return sfn, machine["stateMachineArn"], queue
