@@ -64,7 +64,7 @@ def world(model: AdoModel, org_url: str) -> Iterator[World]:
         yield World(model, ecs, dynamodb, config, org_url, pool_id)
 
 
-def _together(world: World, leases: list[Lease]) -> list[PoolReport]:
+def _together(world: World, leases: list[Lease], barrier: threading.Barrier) -> list[PoolReport]:
     """One pass per lease, each in its own thread with its own controller, started together."""
     controllers = [world.reconciler(lease) for lease in leases]
     reports: list[PoolReport] = []
@@ -83,6 +83,7 @@ def _together(world: World, leases: list[Lease]) -> list[PoolReport]:
         thread.join(timeout=60)
     for _, ado in controllers:
         ado.close()
+    barrier.abort()  # the test's own ListTasks calls below need not wait for a partner
     assert not any(t.is_alive() for t in threads), "a pass did not finish"
     assert not errors, errors
     return reports
@@ -91,8 +92,10 @@ def _together(world: World, leases: list[Lease]) -> list[PoolReport]:
 def test_two_passes_together_launch_exactly_the_queue_and_a_third_is_not_locked_out(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    meet_in_observe(monkeypatch, parties=2)
-    reports = _together(world, [DynamoLease(world.dynamodb, TABLE), DynamoLease(world.dynamodb, TABLE)])
+    # The pass that takes the lease waits in its observe step for a partner that never comes (the lease kept
+    # it out), so the other pass's attempt certainly falls inside the first pass, before it acts.
+    barrier = meet_in_observe(monkeypatch, parties=2)
+    reports = _together(world, [DynamoLease(world.dynamodb, TABLE), DynamoLease(world.dynamodb, TABLE)], barrier)
 
     assert world.live_tasks() == QUEUED
     ran = [r for r in reports if not r.skipped]
@@ -116,8 +119,8 @@ def test_two_passes_together_launch_exactly_the_queue_and_a_third_is_not_locked_
 def test_without_the_lease_the_same_harness_launches_twice(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     """The failure the lease prevents, shown with the same forced overlap: proof that the passes above
     really observed together (otherwise the leased test would pass for the wrong reason)."""
-    meet_in_observe(monkeypatch, parties=2)
-    reports = _together(world, [Unleased(), Unleased()])
+    barrier = meet_in_observe(monkeypatch, parties=2)
+    reports = _together(world, [Unleased(), Unleased()], barrier)
     assert [r.launched for r in reports] == [QUEUED, QUEUED]
     assert world.live_tasks() == 2 * QUEUED
 
