@@ -41,6 +41,7 @@ module "control_plane" {
   metrics_namespace        = var.agent_cw_namespace
   metric_name              = var.agent_cw_metric
   function_timeout_seconds = var.function_timeout_seconds
+  enable_hooks             = var.enable_hooks
   cluster_arn              = "arn:aws:ecs:${var.region}:${data.aws_caller_identity.current.account_id}:cluster/${local.name}"
   task_definition_family   = "${local.name}-agent"
   pass_role_arns = [
@@ -51,6 +52,7 @@ module "control_plane" {
   # one, ECS attaches the VPC's default group.
   config_json = jsonencode({
     organization_url = local.azp_url
+    lease_table      = "${local.name}-leases"
     pools = [{
       name = var.pool_name
       ecs = {

@@ -42,3 +42,13 @@ output "security_group_id" {
   description = "The agents' egress-only security group."
   value       = module.container_pool.security_group_id
 }
+
+output "hook_url" {
+  description = "The endpoint for `adoscale hooks install --url` (null unless enable_hooks)."
+  value       = module.control_plane.hook_url
+}
+
+output "lease_table_name" {
+  description = "The lease table (already named in the configuration Terraform writes)."
+  value       = module.control_plane.lease_table_name
+}

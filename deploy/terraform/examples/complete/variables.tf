@@ -133,3 +133,9 @@ variable "aws_endpoint" {
   type        = string
   default     = null
 }
+
+variable "enable_hooks" {
+  description = "Scale out on Azure DevOps service hooks as well as on the schedule (docs/hooks.md)."
+  type        = bool
+  default     = false
+}
