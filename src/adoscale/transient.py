@@ -46,7 +46,22 @@ TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
     AwsUnavailableError,
     RetryLaterError,
 )
-TRANSIENT_ERROR_NAMES: tuple[str, ...] = tuple(sorted(cls.__name__ for cls in TRANSIENT_ERRORS))
+
+
+def _with_subclasses(classes: tuple[type[Exception], ...]) -> set[type[Exception]]:
+    found: set[type[Exception]] = set()
+    todo = list(classes)
+    while todo:
+        cls = todo.pop()
+        if cls not in found:
+            found.add(cls)
+            todo.extend(cls.__subclasses__())
+    return found
+
+
+# Step Functions matches a Lambda error by its exact type name, so subclasses are named too (a timed-out
+# call raises AdoTimeoutError, an AdoUnavailableError).
+TRANSIENT_ERROR_NAMES: tuple[str, ...] = tuple(sorted({cls.__name__ for cls in _with_subclasses(TRANSIENT_ERRORS)}))
 
 
 def is_transient_aws(exc: BaseException) -> bool:

@@ -134,7 +134,10 @@ def mutated_events(draw: st.DrawFn) -> Any:
     if message_encoded:  # mutate inside the JSON message, then encode it again (or not)
         mutant["Records"][0]["Sns"]["Message"] = json.loads(mutant["Records"][0]["Sns"]["Message"])
     for _ in range(draw(st.integers(min_value=1, max_value=3))):
-        path = draw(st.sampled_from(_paths(mutant)[1:]))
+        paths = _paths(mutant)[1:]
+        if not paths:  # an earlier mutation left nothing below the top to change
+            break
+        path = draw(st.sampled_from(paths))
         parent = mutant
         for part in path[:-1]:
             parent = parent[part]

@@ -260,4 +260,9 @@ def parse(event: Any) -> list[LifecycleEvent]:
     except ValidationError as exc:
         where = "SNS event" if "Records" in event else "EventBridge event"
         raise MalformedEventError(f"{where}: {describe(exc)}") from None
+    except TypeError:
+        # powertools' SNS model checks some fields in a "before" validator that raises TypeError (not a
+        # validation error) on a record whose fields are not an object: found by tests/hostile.
+        where = "SNS event" if "Records" in event else "EventBridge event"
+        raise MalformedEventError(f"{where}: a record is not shaped like one") from None
     raise MalformedEventError("neither an SNS event (Records) nor an EventBridge event (detail-type)")
