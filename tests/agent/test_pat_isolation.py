@@ -64,7 +64,10 @@ found() { grep -qF -f <(printf '%s\n' "$needle") "$@"; }
   if env | found; then echo "FOUND own environment"; fi
   while IFS= read -r -d '' f; do
     if found "$f" 2>/dev/null; then echo "FOUND file $f"; fi
-  done < <(find "$AZP_AGENT_DIR" /tmp /var/tmp /dev/shm /run -xdev -type f -readable -size -5M -print0 2>/dev/null)
+  # Files written since the test began: only those can hold what this run's entrypoint was given (and the
+  # machine's older files, a CI checkout's virtualenv among them, would take minutes to read).
+  done < <(find "$AZP_AGENT_DIR" /tmp /var/tmp /dev/shm /run -xdev -type f -readable -size -5M \
+             -newer "$HUNT_SINCE" -print0 2>/dev/null)
   cd "$AZP_AGENT_DIR" || exit 1
   if cat .credentials_rsaparams .agent .credentials >/dev/null 2>&1; then echo "agent-files=readable"; fi
   if { echo x >> .agent; } 2>/dev/null; then echo "agent-settings=writable"; else echo "agent-settings=readonly"; fi
@@ -79,6 +82,8 @@ def world() -> Iterator[Path]:
     """A directory every test user can traverse (pytest's tmp_path is root-only)."""
     root = Path(tempfile.mkdtemp(prefix="adoscale-pat-", dir="/tmp"))
     root.chmod(0o755)
+    (root / "since").touch()  # the hunt reads files newer than this
+    (root / "since").chmod(0o644)
     agent = root / "agent"
     agent.mkdir()
     for name, body in (("config.sh", CONFIG), ("run.sh", HUNT)):
@@ -107,6 +112,7 @@ def _run(world: Path, separated: bool) -> tuple[subprocess.CompletedProcess[str]
         "FAKE_STATE": str(shared / "state"),
         "HUNT_OUT": str(shared / "hunt.log"),
         "HUNT_NEEDLE_REVERSED": TOKEN[4:][::-1],  # a fragment: finds the token however it is framed
+        "HUNT_SINCE": str(world / "since"),
     }
     if separated:
         env |= {"AZP_JOB_USER": f"{JOB}:{JOB}", "AZP_REGISTER_USER": str(REGISTER)}
