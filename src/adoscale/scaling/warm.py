@@ -16,11 +16,15 @@ Both stop at `max_agents`, and at nothing once the day's idle agent-hours budget
 from __future__ import annotations
 
 import math
+import statistics
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
+
+RATE_ARRIVALS = 4  # the recent rate comes from the span of this many latest arrivals, when the window has them
 
 
 class WarmMode(StrEnum):
@@ -82,21 +86,46 @@ def warm_target(policy: WarmPolicy, demand: Demand, now: datetime) -> WarmTarget
 
 
 def expected_arrivals(policy: WarmPolicy, arrivals: Sequence[datetime], now: datetime) -> tuple[float, str]:
-    """Expected arrivals in the next `horizon_s`: the larger of the recent rate and the seasonal count."""
+    """Expected arrivals in the next `horizon_s`: the larger of the recent rate and the seasonal count.
+
+    The seasonal count averages over the days the history covers (from the day of its oldest arrival),
+    not over `seasonal_days` regardless: in a pool's first week, dividing three days of bursts by seven
+    would forecast less than half of what every one of those days saw."""
+    times = sorted(arrivals)
+
+    def count(start: datetime, end: datetime) -> int:  # arrivals in (start, end]
+        return bisect_right(times, end) - bisect_right(times, start)
+
     horizon = timedelta(seconds=policy.horizon_s)
-    window_start = now - timedelta(seconds=policy.window_s)
-    recent = sum(1 for t in arrivals if window_start < t <= now)
-    recent_expected = recent * policy.horizon_s / policy.window_s
+    recent = count(now - timedelta(seconds=policy.window_s), now)
+    rate = recent / policy.window_s
+    if recent >= RATE_ARRIVALS:
+        # The rate now, from the span of the last few arrivals rather than the whole window: a burst that
+        # ended minutes ago would otherwise keep its count (and a warm pool sized for it) for a whole
+        # window, and one that starts would take a whole window to show. (k - 1) / span is unbiased for
+        # a Poisson rate.
+        end = bisect_right(times, now)
+        span = (now - times[end - RATE_ARRIVALS]).total_seconds()
+        rate = (RATE_ARRIVALS - 1) / max(span, 1.0)
+    recent_expected = rate * policy.horizon_s
     seasonal_expected = 0.0
-    if policy.seasonal_days > 0:
-        total = 0
+    counts: list[int] = []
+    if policy.seasonal_days > 0 and times:
+        history_starts = times[0].replace(hour=0, minute=0, second=0, microsecond=0)
         for days in range(1, policy.seasonal_days + 1):
             start = now - timedelta(days=days)
-            total += sum(1 for t in arrivals if start < t <= start + horizon)
-        seasonal_expected = total / policy.seasonal_days
+            if start < history_starts:
+                break
+            counts.append(count(start, start + horizon))
+        seasonal_expected = statistics.median(counts) if counts else 0.0
     if seasonal_expected > recent_expected:
-        return seasonal_expected, f"same time on the last {policy.seasonal_days} day(s)"
-    return recent_expected, f"{recent} arrival(s) in the last {policy.window_s:.0f} s"
+        return seasonal_expected, f"same time on the last {len(counts)} day(s), median"
+    return recent_expected, f"{recent} arrival(s) in the last {policy.window_s:.0f} s, the last {_ago(times, now)}"
+
+
+def _ago(times: Sequence[datetime], now: datetime) -> str:
+    index = bisect_right(times, now) - 1
+    return f"{(now - times[index]).total_seconds():.0f} s ago" if index >= 0 else "never"
 
 
 def poisson_quantile(mean: float, q: float) -> int:
