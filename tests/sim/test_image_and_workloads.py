@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import random
 
 import pytest
+from typer.testing import CliRunner
 
+from adoscale.cli import app
+from adoscale.cli.commands import register
 from adoscale.sim import POLICIES, FargateProfile, ImageModel, burst, bursty, quiet, simulate
 from adoscale.sim.fargate import MIN_TO_RUNNING_S
 from adoscale.sim.workloads import BURST_JOBS, last_day_start, named
@@ -80,3 +84,28 @@ def test_only_the_measured_day_counts() -> None:
     assert result.jobs == len(last_day) and len(result.waits_s) == len(last_day)
     assert result.launched == len(last_day)  # one task per job, and only the last day's tasks
     assert result.measured_from_h == 24.0
+
+
+def test_simulate_cli_reports_the_new_policies_on_the_new_traces() -> None:
+    register()
+    args = ["simulate", "-w", "quiet", "-p", "adoscale-hooks", "-p", "adoscale-predictive", "--json"]
+    result = CliRunner().invoke(app, [*args, "--image-mb", "300", "--zstd"])
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout[result.stdout.index("{") :])
+    rows = {p["policy"]: p for p in body["policies"]}
+    assert set(rows) == {"adoscale-hooks", "adoscale-predictive"}
+    fields = {"wait_p50_s", "wait_p95_s", "agent_minutes", "idle_agent_minutes", "busy_minutes"}
+    fields |= {"overlaunched", "stranded", "busy_killed", "leaked"}
+    assert fields <= set(rows["adoscale-predictive"])
+    assert rows["adoscale-hooks"]["jobs"] == 4 and rows["adoscale-hooks"]["hook_passes"] >= 4
+    # 300 MB of zstd starts in 10-29 s instead of 30-60 s, so no job waits a full reference start-up.
+    assert rows["adoscale-hooks"]["wait_max_s"] < 30 + 20 + 15
+
+
+def test_simulate_cli_refuses_an_unknown_workload_clearly() -> None:
+    register()
+    result = CliRunner().invoke(app, ["simulate", "-w", "nightly", "--json"])
+    assert result.exit_code == 2
+    text = " ".join(result.output.replace("│", " ").split())  # rich wraps the message in a box
+    assert "not seed-day, burst, bursty, quiet, or an existing CSV file: nightly" in text
+    assert "Traceback" not in result.output
