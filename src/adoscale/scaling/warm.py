@@ -6,9 +6,14 @@ every rule of docs/scaling.md still holds: warm agents are launched, kept and dr
 
 - `schedule`: a fixed number of agents while a cron window is open (in its time zone).
 - `predictive`: the arrivals expected within one cold start, at a chosen quantile of a Poisson count,
-  from the larger of two rates: the last `window_s` seconds, and the same time of day on recent days
-  (looking ahead by the cold start, so agents are warm before a recurring burst). No recent arrival and
-  no seasonal one: the size falls to zero.
+  from the larger of two estimates:
+  - recent: the rate over the last `window_s` seconds, or, once the window holds `RATE_ARRIVALS` or more,
+    from the span of the latest `RATE_ARRIVALS` (so a burst shows within a few jobs, and one that stopped
+    is forgotten in minutes rather than after a whole window);
+  - seasonal: the arrivals in the coming cold start at the same time of day, the median over the recent
+    days that the history covers (so agents are warm before a recurring burst, and one unusual day does
+    not warm the pool for a week).
+  No recent arrival and no seasonal one: the size falls to zero.
 
 Both stop at `max_agents`, and at nothing once the day's idle agent-hours budget is spent.
 """
