@@ -97,21 +97,6 @@ def test_one_unusual_day_does_not_warm_the_pool_for_a_week() -> None:
     assert warm_target(policy, Demand(arrivals=quiet_days + one_off), MONDAY_9).agents == 0
 
 
-def test_the_recent_rate_follows_the_last_arrivals_not_the_whole_window() -> None:
-    policy = WarmPolicy(mode=WarmMode.PREDICTIVE, max_agents=10, quantile=0.8, window_s=1800, horizon_s=90)
-    burst = [MONDAY_9 + timedelta(seconds=s) for s in range(0, 300, 10)]  # 30 jobs in 5 minutes
-    # Four jobs into a burst, the rate is already the burst's (one every 10 s: 9 within 90 s).
-    early = warm_target(policy, Demand(arrivals=burst[:4]), MONDAY_9 + timedelta(seconds=31))
-    assert early.agents == 10
-    # Twenty minutes after it, one new job is not the burst again: the window still holds 31 arrivals,
-    # but the last four span twenty minutes.
-    later = MONDAY_9 + timedelta(minutes=25)
-    after = warm_target(policy, Demand(arrivals=[*burst, later]), later)
-    assert after.agents <= 1
-    # And with no new job the size falls to zero well before the window forgets the burst.
-    assert warm_target(policy, Demand(arrivals=burst), MONDAY_9 + timedelta(minutes=28)).agents == 0
-
-
 def test_the_budget_stops_the_warm_pool_for_the_day() -> None:
     policy = WarmPolicy(
         mode=WarmMode.SCHEDULE, schedules=(WarmSchedule("* * * * *", 1, 2),), budget_agent_hours_per_day=1

@@ -7,9 +7,7 @@ every rule of docs/scaling.md still holds: warm agents are launched, kept and dr
 - `schedule`: a fixed number of agents while a cron window is open (in its time zone).
 - `predictive`: the arrivals expected within one cold start, at a chosen quantile of a Poisson count,
   from the larger of two estimates:
-  - recent: the rate over the last `window_s` seconds, or, once the window holds `RATE_ARRIVALS` or more,
-    from the span of the latest `RATE_ARRIVALS` (so a burst shows within a few jobs, and one that stopped
-    is forgotten in minutes rather than after a whole window);
+  - recent: the rate over the last `window_s` seconds;
   - seasonal: the arrivals in the coming cold start at the same time of day, the median over the recent
     days that the history covers (so agents are warm before a recurring burst, and one unusual day does
     not warm the pool for a week).
@@ -28,8 +26,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
-
-RATE_ARRIVALS = 4  # the recent rate comes from the span of this many latest arrivals, when the window has them
 
 
 class WarmMode(StrEnum):
@@ -103,16 +99,7 @@ def expected_arrivals(policy: WarmPolicy, arrivals: Sequence[datetime], now: dat
 
     horizon = timedelta(seconds=policy.horizon_s)
     recent = count(now - timedelta(seconds=policy.window_s), now)
-    rate = recent / policy.window_s
-    if recent >= RATE_ARRIVALS:
-        # The rate now, from the span of the last few arrivals rather than the whole window: a burst that
-        # ended minutes ago would otherwise keep its count (and a warm pool sized for it) for a whole
-        # window, and one that starts would take a whole window to show. (k - 1) / span is unbiased for
-        # a Poisson rate.
-        end = bisect_right(times, now)
-        span = (now - times[end - RATE_ARRIVALS]).total_seconds()
-        rate = (RATE_ARRIVALS - 1) / max(span, 1.0)
-    recent_expected = rate * policy.horizon_s
+    recent_expected = recent * policy.horizon_s / policy.window_s
     seasonal_expected = 0.0
     counts: list[int] = []
     if policy.seasonal_days > 0 and times:
@@ -125,12 +112,7 @@ def expected_arrivals(policy: WarmPolicy, arrivals: Sequence[datetime], now: dat
         seasonal_expected = statistics.median(counts) if counts else 0.0
     if seasonal_expected > recent_expected:
         return seasonal_expected, f"same time on the last {len(counts)} day(s), median"
-    return recent_expected, f"{recent} arrival(s) in the last {policy.window_s:.0f} s, the last {_ago(times, now)}"
-
-
-def _ago(times: Sequence[datetime], now: datetime) -> str:
-    index = bisect_right(times, now) - 1
-    return f"{(now - times[index]).total_seconds():.0f} s ago" if index >= 0 else "never"
+    return recent_expected, f"{recent} arrival(s) in the last {policy.window_s:.0f} s"
 
 
 def poisson_quantile(mean: float, q: float) -> int:
