@@ -17,6 +17,7 @@ from adoscale.scaling.warm import (
     WarmMode,
     WarmPolicy,
     WarmSchedule,
+    expected_arrivals,
     parse_cron,
     poisson_quantile,
     schedule_open,
@@ -79,6 +80,21 @@ def test_predictive_warms_up_before_a_burst_seen_on_earlier_days() -> None:
     ]  # six jobs in the 90 s after 09:00 on each of the last three days
     assert warm_target(policy, Demand(arrivals=arrivals), MONDAY_9).agents >= 6
     assert warm_target(policy, Demand(arrivals=arrivals), MONDAY_9 + timedelta(hours=3)).agents == 0
+
+
+def test_seasonal_averages_over_the_days_the_history_covers() -> None:
+    # Three days of history under a 7-day setting: six jobs after 09:00 on each is six expected, not 6 x 3/7.
+    policy = WarmPolicy(mode=WarmMode.PREDICTIVE, max_agents=10, horizon_s=90, seasonal_days=7)
+    arrivals = [MONDAY_9 - timedelta(days=d) + timedelta(seconds=s) for d in (1, 2, 3) for s in range(1, 90, 15)]
+    expected, why = expected_arrivals(policy, arrivals, MONDAY_9)
+    assert expected == 6 and "3 day(s)" in why
+
+
+def test_one_unusual_day_does_not_warm_the_pool_for_a_week() -> None:
+    policy = WarmPolicy(mode=WarmMode.PREDICTIVE, max_agents=10, horizon_s=90, seasonal_days=7)
+    quiet_days = [MONDAY_9 - timedelta(days=d, hours=3) for d in range(1, 6)]  # history on five days
+    one_off = [MONDAY_9 - timedelta(days=2) + timedelta(seconds=s) for s in range(0, 90, 10)]
+    assert warm_target(policy, Demand(arrivals=quiet_days + one_off), MONDAY_9).agents == 0
 
 
 def test_the_budget_stops_the_warm_pool_for_the_day() -> None:

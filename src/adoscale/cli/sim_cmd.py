@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import random
 from dataclasses import fields, replace
 from functools import partial
 from pathlib import Path
@@ -16,19 +15,18 @@ from rich.table import Table
 from adoscale.cli import EXIT_CONFIG, EXIT_OK, app
 
 
-def _workload(name: str, days: int, seed: int) -> list:  # type: ignore[type-arg]
-    from adoscale.sim import burst, from_csv, seed_day
+def _workload(name: str, days: int, seed: int) -> tuple[list, float]:  # type: ignore[type-arg]
+    from adoscale.sim import from_csv
+    from adoscale.sim.workloads import WORKLOADS, named
 
-    rng = random.Random(seed)
-    if name == "seed-day":
-        return seed_day(days, rng)
-    if name == "burst":
-        return burst(rng)
+    if name in WORKLOADS:
+        return named(name, days, seed)
     path = Path(name)
     if not path.exists():
-        raise typer.BadParameter(f"not seed-day, burst, or an existing CSV file: {name}", param_hint="--workload")
+        choices = ", ".join(WORKLOADS)
+        raise typer.BadParameter(f"not {choices}, or an existing CSV file: {name}", param_hint="--workload")
     try:
-        return from_csv(path)
+        return from_csv(path), 0.0
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--workload") from None
 
@@ -39,19 +37,27 @@ def _advance(progress: Progress, task: TaskID, horizon_h: float, hours: float) -
 
 @app.command()
 def simulate(
-    workload: str = typer.Option("seed-day", "--workload", "-w", help="seed-day, burst, or a CSV trace file."),
+    workload: str = typer.Option(
+        "seed-day", "--workload", "-w", help="seed-day, burst, bursty, quiet, or a CSV trace file."
+    ),
     policy: list[str] = typer.Option(
         [],
         "--policy",
         "-p",
-        help="Policy to run (repeatable): seed, naive-fast, keda-scaledjob, adoscale, adoscale-standby. Default: all.",
+        help="Policy to run (repeatable): seed, naive-fast, keda-scaledjob, adoscale, adoscale-standby, "
+        "adoscale-hooks, adoscale-predictive. Default: all.",
     ),
-    days: int = typer.Option(1, "--days", min=1, help="Days of the seed-day workload."),
+    days: int = typer.Option(1, "--days", min=1, help="Days of the seed-day or bursty workload."),
     seed: int = typer.Option(1, "--seed", help="Random seed (workload, start-up times, faults)."),
     faults: float = typer.Option(0.0, "--faults", min=0.0, max=0.5, help="ADO fault rate: 2/3 5xx, 1/3 429."),
     max_agents: int = typer.Option(50, "--max-agents", min=1, help="The pool's max_agents."),
     spot_interruptions: float = typer.Option(0.0, "--spot-interruptions", min=0.0, help="Per task-hour."),
     capacity_errors: float = typer.Option(0.0, "--capacity-errors", min=0.0, max=1.0, help="Share of launches."),
+    image_mb: float = typer.Option(
+        1000.0, "--image-mb", min=1.0, help="Agent image size, MB compressed (1000: the published start-up)."
+    ),
+    zstd: bool = typer.Option(False, "--zstd", help="The image's layers are zstd-compressed."),
+    soci: bool = typer.Option(False, "--soci", help="The image has a SOCI index (lazy loading)."),
     as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
     out: Path | None = typer.Option(None, "--out", help="Write PNG plots and a Markdown report here."),
 ) -> None:
@@ -61,6 +67,7 @@ def simulate(
     from adoscale.sim import POLICIES, FargateProfile
     from adoscale.sim import simulate as run
     from adoscale.sim.cost import load_prices
+    from adoscale.sim.fargate import ImageModel
     from adoscale.sim.report import COLUMNS, markdown, summaries, write_plots
 
     names = policy or list(POLICIES)
@@ -68,8 +75,11 @@ def simulate(
     if unknown:
         typer.echo(f"unknown policy: {', '.join(unknown)} (choose from {', '.join(POLICIES)})", err=True)
         raise typer.Exit(EXIT_CONFIG)
-    jobs = _workload(workload, days, seed)
-    profile = FargateProfile(capacity_error_rate=capacity_errors, spot_interruption_per_hour=spot_interruptions)
+    jobs, measure_from_s = _workload(workload, days, seed)
+    image = ImageModel(size_mb=image_mb, compression="zstd" if zstd else "gzip", soci=soci)
+    profile = FargateProfile(
+        capacity_error_rate=capacity_errors, spot_interruption_per_hour=spot_interruptions, image=image
+    )
     results = []
     console = Console(stderr=True)
     horizon_h = (max((j.queued_at_s for j in jobs), default=0.0) + 3600) / 3600
@@ -87,6 +97,7 @@ def simulate(
                     max_agents=max_agents,
                     profile=profile,
                     on_progress=partial(_advance, progress, task, horizon_h),
+                    measure_from_s=measure_from_s,
                 )
             )
             progress.update(task, completed=horizon_h)
@@ -117,6 +128,8 @@ def simulate(
     if out is not None:
         paths = write_plots(results, out)
         notes = [f"Workload `{workload}` ({len(jobs)} jobs), seed {seed}, faults {faults}, max_agents {max_agents}."]
+        if measure_from_s:
+            notes.append(f"Measured from hour {measure_from_s / 3600:g} (the last day); earlier days are history.")
         (out / "report.md").write_text(markdown(rows, "Simulation report", notes))
         console.print(f"wrote {', '.join(str(p) for p in paths)} and {out / 'report.md'}")
     raise typer.Exit(EXIT_OK)

@@ -6,9 +6,12 @@ every rule of docs/scaling.md still holds: warm agents are launched, kept and dr
 
 - `schedule`: a fixed number of agents while a cron window is open (in its time zone).
 - `predictive`: the arrivals expected within one cold start, at a chosen quantile of a Poisson count,
-  from the larger of two rates: the last `window_s` seconds, and the same time of day on recent days
-  (looking ahead by the cold start, so agents are warm before a recurring burst). No recent arrival and
-  no seasonal one: the size falls to zero.
+  from the larger of two estimates:
+  - recent: the rate over the last `window_s` seconds;
+  - seasonal: the arrivals in the coming cold start at the same time of day, the median over the recent
+    days that the history covers (so agents are warm before a recurring burst, and one unusual day does
+    not warm the pool for a week).
+  No recent arrival and no seasonal one: the size falls to zero.
 
 Both stop at `max_agents`, and at nothing once the day's idle agent-hours budget is spent.
 """
@@ -16,6 +19,8 @@ Both stop at `max_agents`, and at nothing once the day's idle agent-hours budget
 from __future__ import annotations
 
 import math
+import statistics
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -82,20 +87,31 @@ def warm_target(policy: WarmPolicy, demand: Demand, now: datetime) -> WarmTarget
 
 
 def expected_arrivals(policy: WarmPolicy, arrivals: Sequence[datetime], now: datetime) -> tuple[float, str]:
-    """Expected arrivals in the next `horizon_s`: the larger of the recent rate and the seasonal count."""
+    """Expected arrivals in the next `horizon_s`: the larger of the recent rate and the seasonal count.
+
+    The seasonal count averages over the days the history covers (from the day of its oldest arrival),
+    not over `seasonal_days` regardless: in a pool's first week, dividing three days of bursts by seven
+    would forecast less than half of what every one of those days saw."""
+    times = sorted(arrivals)
+
+    def count(start: datetime, end: datetime) -> int:  # arrivals in (start, end]
+        return bisect_right(times, end) - bisect_right(times, start)
+
     horizon = timedelta(seconds=policy.horizon_s)
-    window_start = now - timedelta(seconds=policy.window_s)
-    recent = sum(1 for t in arrivals if window_start < t <= now)
+    recent = count(now - timedelta(seconds=policy.window_s), now)
     recent_expected = recent * policy.horizon_s / policy.window_s
     seasonal_expected = 0.0
-    if policy.seasonal_days > 0:
-        total = 0
+    counts: list[int] = []
+    if policy.seasonal_days > 0 and times:
+        history_starts = times[0].replace(hour=0, minute=0, second=0, microsecond=0)
         for days in range(1, policy.seasonal_days + 1):
             start = now - timedelta(days=days)
-            total += sum(1 for t in arrivals if start < t <= start + horizon)
-        seasonal_expected = total / policy.seasonal_days
+            if start < history_starts:
+                break
+            counts.append(count(start, start + horizon))
+        seasonal_expected = statistics.median(counts) if counts else 0.0
     if seasonal_expected > recent_expected:
-        return seasonal_expected, f"same time on the last {policy.seasonal_days} day(s)"
+        return seasonal_expected, f"same time on the last {len(counts)} day(s), median"
     return recent_expected, f"{recent} arrival(s) in the last {policy.window_s:.0f} s"
 
 

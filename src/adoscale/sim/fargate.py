@@ -20,16 +20,67 @@ from adoscale.compute.base import LaunchResult, TaskInfo, started_by_for
 from adoscale.emulator import AdoModel
 from adoscale.sim.agent import EXITED_REASON, AgentState, AgentStats, EmulatedAgent
 
+# The image behind the published 30-60 s: the agent on a full Ubuntu base with common build tools, about
+# 1 GB compressed (gzip). Fargate caches nothing between tasks, so every task pulls and unpacks all of it.
+REFERENCE_IMAGE_MB = 1000.0
+# Assumptions, not published figures (docs/latency.md): ECR in the same Region through a VPC endpoint
+# delivers about 50 MB/s to one task; unpacking gzip layers runs at about 80 MB/s of compressed input,
+# zstd about three times as fast and 10 % smaller for the same content; with a SOCI index the task starts
+# once about 10 % of the image (what start-up reads) is fetched, plus 2 s for the index and the snapshotter.
+PULL_MB_PER_S = 50.0
+GUNZIP_MB_PER_S = 80.0
+ZSTD_SPEEDUP = 3.0
+ZSTD_SIZE = 0.9
+SOCI_FRACTION = 0.1
+SOCI_OVERHEAD_S = 2.0
+MIN_TO_RUNNING_S = 10.0  # scheduling, the network interface, the container start: no image is free of these
+
+
+@dataclass(frozen=True, slots=True)
+class ImageModel:
+    """The agent image as far as start-up time goes: its size (compressed, as gzip), its layers'
+    compression, and whether a SOCI index lets Fargate start it before the pull ends."""
+
+    size_mb: float = REFERENCE_IMAGE_MB
+    compression: str = "gzip"  # or "zstd"
+    soci: bool = False
+
+    def __post_init__(self) -> None:
+        if self.size_mb <= 0:
+            raise ValueError("image size must be positive")
+        if self.compression not in ("gzip", "zstd"):
+            raise ValueError(f"compression {self.compression!r}: gzip or zstd")
+
+    def pull_seconds(self) -> float:
+        """Seconds from the pull's start to a container that can start: download and unpack."""
+        if self.compression == "zstd":
+            size, unpack = self.size_mb * ZSTD_SIZE, GUNZIP_MB_PER_S * ZSTD_SPEEDUP
+        else:
+            size, unpack = self.size_mb, GUNZIP_MB_PER_S
+        seconds = size / PULL_MB_PER_S + size / unpack
+        return seconds * SOCI_FRACTION + SOCI_OVERHEAD_S if self.soci else seconds
+
+    def delta_seconds(self) -> float:
+        """The change against the reference image that the published start-up range was measured with."""
+        return self.pull_seconds() - ImageModel().pull_seconds()
+
 
 @dataclass(frozen=True, slots=True)
 class FargateProfile:
-    """Start-up times default to published figures: 30 to 60 s to RUNNING, then 10 to 20 s for the agent
-    to connect and take a job."""
+    """Start-up times default to published figures: 30 to 60 s to RUNNING (for the reference image, see
+    `ImageModel`; another image moves both ends by its pull-time difference), then 10 to 20 s for the
+    agent to connect and take a job."""
 
     to_running_s: tuple[float, float] = (30.0, 60.0)
     agent_connect_s: tuple[float, float] = (10.0, 20.0)
     capacity_error_rate: float = 0.0
     spot_interruption_per_hour: float = 0.0
+    image: ImageModel = field(default_factory=ImageModel)
+
+    def running_range_s(self) -> tuple[float, float]:
+        delta = self.image.delta_seconds()
+        low, high = self.to_running_s
+        return max(MIN_TO_RUNNING_S, low + delta), max(MIN_TO_RUNNING_S, high + delta)
 
 
 @dataclass(slots=True)
@@ -117,6 +168,7 @@ class SimFargate:
         self._job_seconds = job_seconds
         self._rng = rng
         self.profile = profile or FargateProfile()
+        self._running_range = self.profile.running_range_s()
         self._capabilities = capabilities or {}
         self.tasks: dict[str, SimTask] = {}
         self._waiting_agents: set[str] = set()  # tasks whose agent is online without a job
@@ -144,7 +196,7 @@ class SimFargate:
             task = SimTask(f"arn:aws:ecs:sim:0:task/sim/{task_id}", task_id, pool, self._events.now)
             self.tasks[task.arn] = task
             self.stats.launched += 1
-            self._events.after(self._rng.uniform(*self.profile.to_running_s), partial(self._running, task))
+            self._events.after(self._rng.uniform(*self._running_range), partial(self._running, task))
             started.append(self._info(task))
         self._launches[token] = LaunchResult(tuple(started), tuple(failures))
         return self._launches[token]

@@ -7,7 +7,7 @@ import json
 import random
 import statistics
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -15,6 +15,9 @@ import httpx
 from adoscale.ado import AdoClient, Demand, RetryPolicy
 from adoscale.config import parse_config
 from adoscale.emulator import AdoModel, FaultRule, Faults, make_app
+from adoscale.history import HistoryRecord
+from adoscale.hooks import HookRejected, HookValidator
+from adoscale.hooks.validate import POOL_PARAMETER, SECRET_HEADER
 from adoscale.lease import MemoryLease
 from adoscale.reconcile import Reconciler, policy_for
 from adoscale.sim.fargate import EventQueue, FargateProfile, SimFargate
@@ -51,6 +54,9 @@ class PolicyResult:
     ticks: int
     timeline: list[tuple[float, int, int, int]] = field(default_factory=list)  # hours, queued, live, busy
     hourly_waits: list[tuple[float, float]] = field(default_factory=list)  # queued at (hours), wait
+    hook_passes: int = 0  # passes started by a job-queued hook
+    hooks_lost: int = 0
+    measured_from_h: float = 0.0
 
     def percentile(self, q: float) -> float:
         if not self.waits_s:
@@ -82,7 +88,81 @@ class PolicyResult:
             "max_live_tasks": self.max_live_tasks,
             "ado_calls": self.ado_calls,
             "aws_calls": self.aws_calls,
+            "hook_passes": self.hook_passes,
+            "measured_from_h": self.measured_from_h,
         }
+
+
+HOOK_SECRET = "sim-hook-secret"  # noqa: S105 - the simulator's own, checked by the real validator
+
+
+class _HookDelivery:
+    """ADO's service hooks in virtual time: each job event the model emits reaches the production
+    validator `delay_s` later (uniform), as the HTTP endpoint would receive it; a delivery it accepts
+    (a job waiting) starts that pool's pass through the same `Reconciler.run_pool` and lease as the
+    schedule. `loss` of them never arrive.
+
+    The emulator also reports a job's assignment to an agent as a "waiting" event; the service's own
+    states are waiting, inProgress and completed, so that one is not delivered here, lest the simulator
+    credit hooks with a pass that the real service would not trigger."""
+
+    def __init__(
+        self,
+        events: EventQueue,
+        reconciler: Reconciler,
+        delay_s: tuple[float, float],
+        rng: random.Random,
+        loss: float,
+    ) -> None:
+        self._events = events
+        self._reconciler = reconciler
+        self._delay_s = delay_s
+        self._rng = rng
+        self._loss = loss
+        self._validator = HookValidator(HOOK_SECRET, [p.name for p in reconciler.config.pools], clock=events.clock)
+        self.passes = 0
+        self.lost = 0
+        self.rejected: list[str] = []
+
+    def on_event(self, event: dict[str, object]) -> None:
+        # Called under the model's lock: only schedule the delivery here, never run a pass.
+        extra = event.get("x-emulator")
+        if isinstance(extra, dict) and extra.get("transition") == "assigned":
+            return
+        if self._loss and self._rng.random() < self._loss:
+            self.lost += 1
+            return
+        body = json.dumps(event).encode()
+        self._events.after(self._rng.uniform(*self._delay_s), lambda: self._deliver(body))
+
+    def _deliver(self, body: bytes) -> None:
+        try:
+            decision = self._validator.check(
+                headers={SECRET_HEADER: HOOK_SECRET}, query={POOL_PARAMETER: POOL}, body=body
+            )
+        except HookRejected as exc:
+            self.rejected.append(exc.reason)
+            return
+        if decision.action != "run":
+            return
+        self.passes += 1
+        self._reconciler.run_pool(self._reconciler.pool(decision.pool), parallel=self._reconciler.parallel_share())
+
+
+class _SimHistory:
+    """`MemoryHistory`'s behaviour (a pass gets its own copy of the record) without its deep copy, which
+    took half the simulator's time on a week of history: a record holds immutable datetimes, so copying
+    its list is copy enough."""
+
+    def __init__(self) -> None:
+        self._records: dict[str, HistoryRecord] = {}
+
+    def load(self, pool: str) -> HistoryRecord:
+        record = self._records.get(pool)
+        return HistoryRecord() if record is None else replace(record, arrivals=list(record.arrivals))
+
+    def save(self, pool: str, record: HistoryRecord) -> None:
+        self._records[pool] = replace(record, arrivals=list(record.arrivals))
 
 
 class _ClientTime:
@@ -117,7 +197,12 @@ def simulate(
     max_agents: int = 50,
     profile: FargateProfile | None = None,
     on_progress: Callable[[float], None] | None = None,
+    measure_from_s: float = 0.0,
+    hook_loss: float = 0.0,
 ) -> PolicyResult:
+    """Run `jobs` under `policy`. Only the jobs queued, and the tasks launched, from `measure_from_s` on
+    are measured: the days before it are there for the warm pool's history to learn from. With
+    `hook_loss`, that share of job-queued hooks never arrives (the schedule is the backstop)."""
     rng = random.Random(seed)
     events = EventQueue(START)
     pat = f"sim-pat-{seed:08d}"
@@ -144,19 +229,15 @@ def simulate(
         capabilities={POOL: caps},
     )
     fargate_requeue = fargate.requeued
+    pool_config: dict[str, object] = {
+        "name": POOL,
+        "max_agents": max_agents,
+        "ecs": {"cluster": "sim", "task_definition": "agent", "subnets": ["subnet-sim"]},
+    }
+    if policy.warm_pool:
+        pool_config["warm_pool"] = dict(policy.warm_pool)
     config = parse_config(
-        json.dumps(
-            {
-                "organization_url": "http://ado.sim/sim",
-                "pools": [
-                    {
-                        "name": POOL,
-                        "max_agents": max_agents,
-                        "ecs": {"cluster": "sim", "task_definition": "agent", "subnets": ["subnet-sim"]},
-                    }
-                ],
-            }
-        ),
+        json.dumps({"organization_url": "http://ado.sim/sim", "pools": [pool_config]}),
         "<simulation>",
     )
     client_time = _ClientTime(events)
@@ -179,8 +260,13 @@ def simulate(
         monotonic=client_time.clock,
         decide=policy.decide,
         policy=lambda pool, now: policy.policy_at(policy_for(pool), now),
+        history=_SimHistory(),
     )
 
+    hooks: _HookDelivery | None = None
+    if policy.hook_delay_s is not None:
+        hooks = _HookDelivery(events, reconciler, policy.hook_delay_s, random.Random(seed + 2), hook_loss)
+        model.subscribe(hooks.on_event)
     originals: dict[int, float] = {}  # request id -> queued at (hours), for the original arrivals
     for spec in jobs:
 
@@ -226,7 +312,8 @@ def simulate(
         events.run_next()
     ado.close()
 
-    tasks = list(fargate.tasks.values())
+    measure_from = START + timedelta(seconds=measure_from_s)
+    tasks = [t for t in fargate.tasks.values() if t.launched_at >= measure_from]
     end = events.now
     agent_minutes = 0.0
     busy_minutes = 0.0
@@ -238,7 +325,11 @@ def simulate(
     waits: list[float] = []
     hourly: list[tuple[float, float]] = []
     stranded = 0
+    measured = 0
     for request_id, queued_h in originals.items():
+        if queued_h * 3600 < measure_from_s:
+            continue
+        measured += 1
         job = model.job(request_id)
         if job.assign_time is None:
             stranded += 1
@@ -249,10 +340,10 @@ def simulate(
     registrations = sum(1 for a in model.agents(pool_id) if a.name != PLACEHOLDER)
     return PolicyResult(
         policy=policy.name,
-        jobs=len(jobs),
+        jobs=measured,
         waits_s=waits,
         stranded=stranded,
-        launched=fargate.stats.launched,
+        launched=len(tasks),
         overlaunched=sum(1 for t in tasks if not t.took_job),
         agent_minutes=agent_minutes,
         busy_minutes=busy_minutes,
@@ -269,4 +360,7 @@ def simulate(
         ticks=state["ticks"],
         timeline=timeline,
         hourly_waits=hourly,
+        hook_passes=hooks.passes if hooks is not None else 0,
+        hooks_lost=hooks.lost if hooks is not None else 0,
+        measured_from_h=measure_from_s / 3600,
     )

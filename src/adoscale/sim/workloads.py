@@ -56,3 +56,67 @@ def from_csv(path: Path) -> list[JobSpec]:
             except (TypeError, ValueError) as exc:
                 raise ValueError(f"{path}: line {line}: {exc}") from None
     return sorted(jobs, key=lambda j: j.queued_at_s)
+
+
+BURST_AT_H = 9
+BURST_JOBS = 30
+BURST_S = 300.0
+TRICKLE_PER_HOUR = 6.0
+
+
+def bursty(days: int, rng: random.Random, job_s: float = 300.0) -> list[JobSpec]:
+    """Issue 14's "30 jobs in 5 minutes followed by a trickle", on each of `days` days: a scheduled trigger
+    at 09:00 fans out into 30 jobs queued at random over the next 5 minutes (the trigger itself starts up
+    to a minute late, as scheduled runs do), then a trickle of Poisson arrivals at 6 an hour until 18:00.
+    The days are alike but not identical, so "the same hour on recent days" has something true but
+    imperfect to learn from; the figures are measured on the last day (`measure_from_s`)."""
+    jobs: list[JobSpec] = []
+    for day in range(days):
+        start = day * 86400.0 + BURST_AT_H * 3600.0 + rng.uniform(0.0, 60.0)
+        at = sorted(start + rng.uniform(0.0, BURST_S) for _ in range(BURST_JOBS))
+        jobs.extend(JobSpec(t, max(30.0, rng.gauss(job_s, job_s * 0.3))) for t in at)
+        t = start + BURST_S
+        end = day * 86400.0 + WORK_END_H * 3600.0
+        while True:
+            t += rng.expovariate(TRICKLE_PER_HOUR / 3600.0)
+            if t >= end:
+                break
+            jobs.append(JobSpec(t, max(30.0, rng.gauss(job_s, job_s * 0.3))))
+    return jobs
+
+
+QUIET_JOBS = 4
+
+
+def quiet(rng: random.Random, job_s: float = 600.0) -> list[JobSpec]:
+    """Issue 14's "a few jobs over a night": 8 hours from 22:00 (day 0) to 06:00 with 4 jobs of about 10
+    minutes at random times (a nightly build, a dependency scan, a retry or two). What it measures is what
+    a warm pool spends when there is almost nothing to be warm for."""
+    start = 22 * 3600.0
+    at = sorted(start + rng.uniform(0.0, 8 * 3600.0) for _ in range(QUIET_JOBS))
+    return [JobSpec(t, max(60.0, rng.gauss(job_s, job_s * 0.3))) for t in at]
+
+
+def last_day_start(jobs: list[JobSpec]) -> float:
+    """Midnight of the day of the last arrival: where a multi-day trace's measured day begins."""
+    last = max((j.queued_at_s for j in jobs), default=0.0)
+    return (last // 86400) * 86400
+
+
+WORKLOADS = ("seed-day", "burst", "bursty", "quiet")
+
+
+def named(name: str, days: int, seed: int) -> tuple[list[JobSpec], float]:
+    """A built-in workload by name and where to start measuring it (seconds): 0 except for `bursty`,
+    whose earlier days are there to be learned from. Raises KeyError for an unknown name."""
+    rng = random.Random(seed)
+    if name == "seed-day":
+        return seed_day(days, rng), 0.0
+    if name == "burst":
+        return burst(rng), 0.0
+    if name == "bursty":
+        jobs = bursty(days, rng)
+        return jobs, last_day_start(jobs)
+    if name == "quiet":
+        return quiet(rng), 0.0
+    raise KeyError(name)
