@@ -21,6 +21,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from benchmarks.common import PAT, seeded_model
+
 
 @dataclass(frozen=True, slots=True)
 class _Context:
@@ -45,16 +47,10 @@ def main() -> None:
 
     from adoscale.aws import CallCounter
     from adoscale.demo.aws import create_ecs_world, hold_moto_tasks_running
-    from adoscale.emulator import AdoModel, make_app, serve
+    from adoscale.emulator import make_app, serve
 
-    pat = "benchmark-pat-000000"
-    model = AdoModel(org="bench", pat=pat)
-    names = [f"pool-{i:03d}" for i in range(args.pools)]
-    for name in names:
-        pool_id = model.create_pool(name)
-        model.register_agent(pool_id, "adoscale-placeholder", {"docker": ""}, online=False)
-        for _ in range(args.queued):
-            model.queue_job(pool_id, ["docker"])
+    pat = PAT
+    model, names = seeded_model(args.pools, args.queued)
     rows: list[tuple[int, int, int, int, int]] = []  # round, round-action calls, pass calls, launched, errors
     quiet = io.StringIO()  # the handler's JSON log lines and EMF metrics: one per pass, not figures
     with serve(make_app(model)) as server, mock_aws():

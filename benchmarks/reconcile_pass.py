@@ -17,8 +17,9 @@ from adoscale.ado import AdoClient
 from adoscale.aws import CallCounter
 from adoscale.compute import EcsCompute
 from adoscale.config import parse_config
-from adoscale.emulator import AdoModel, make_app, serve
+from adoscale.emulator import make_app, serve
 from adoscale.reconcile import Reconciler
+from benchmarks.common import PAT, seeded_model
 
 
 def main() -> None:
@@ -33,14 +34,8 @@ def main() -> None:
 
     from adoscale.demo.aws import create_ecs_world, hold_moto_tasks_running
 
-    pat = "benchmark-pat-000000"
-    model = AdoModel(org="bench", pat=pat)
-    names = [f"pool-{i:03d}" for i in range(args.pools)]
-    for name in names:
-        pool_id = model.create_pool(name)
-        model.register_agent(pool_id, "adoscale-placeholder", {"docker": ""}, online=False)
-        for _ in range(args.queued):
-            model.queue_job(pool_id, ["docker"])
+    pat = PAT
+    model, names = seeded_model(args.pools, args.queued)
     with serve(make_app(model)) as server, mock_aws():
         hold_moto_tasks_running()
         ecs = boto3.client("ecs", region_name="us-east-1")

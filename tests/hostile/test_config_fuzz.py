@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from adoscale.cli import app
 from adoscale.cli.commands import register
+from tests.hostile.paths import paths
 
 # Per file, measured: the loader reads, parses and validates a capped-size document; a second is generous
 # for a shared 2-core runner and two orders of magnitude under what the unbounded loader took.
@@ -60,18 +61,7 @@ values = st.recursive(
 )
 
 
-def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    found = [prefix]
-    if isinstance(value, dict):
-        for key, child in value.items():
-            found += _paths(child, (*prefix, key))
-    elif isinstance(value, list):
-        for index, child in enumerate(value):
-            found += _paths(child, (*prefix, index))
-    return found
-
-
-PATHS = _paths(GOOD)[1:]
+PATHS = paths(GOOD)[1:]
 
 
 @st.composite

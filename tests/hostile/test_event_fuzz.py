@@ -26,6 +26,7 @@ from adoscale.handlers import _runtime, lifecycle, sweeper
 from adoscale.transient import TRANSIENT_ERRORS
 from tests.conftest import PAT
 from tests.environments.events import LambdaContext, all_fixtures, eventbridge_event, sns_event
+from tests.hostile.paths import paths
 
 FIXTURE_INSTANCE = "i-0a1b2c3d4e5f60718"
 
@@ -103,17 +104,6 @@ json_values = st.recursive(
 )
 
 
-def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    found = [prefix]
-    if isinstance(value, dict):
-        for key, child in value.items():
-            found += _paths(child, (*prefix, key))
-    elif isinstance(value, list):
-        for index, child in enumerate(value):
-            found += _paths(child, (*prefix, index))
-    return found
-
-
 @st.composite
 def real_events(draw: st.DrawFn) -> dict[str, Any]:
     """A fixture as AWS sends it, for the instance of this deployment (or the fixture's, unknown to EC2)."""
@@ -134,10 +124,10 @@ def mutated_events(draw: st.DrawFn) -> Any:
     if message_encoded:  # mutate inside the JSON message, then encode it again (or not)
         mutant["Records"][0]["Sns"]["Message"] = json.loads(mutant["Records"][0]["Sns"]["Message"])
     for _ in range(draw(st.integers(min_value=1, max_value=3))):
-        paths = _paths(mutant)[1:]
-        if not paths:  # an earlier mutation left nothing below the top to change
+        inner = paths(mutant)[1:]
+        if not inner:  # an earlier mutation left nothing below the top to change
             break
-        path = draw(st.sampled_from(paths))
+        path = draw(st.sampled_from(inner))
         parent = mutant
         for part in path[:-1]:
             parent = parent[part]
