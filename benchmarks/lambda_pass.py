@@ -49,7 +49,6 @@ def main() -> None:
     from adoscale.demo.aws import create_ecs_world, hold_moto_tasks_running
     from adoscale.emulator import make_app, serve
 
-    pat = PAT
     model, names = seeded_model(args.pools, args.queued)
     rows: list[tuple[int, int, int, int, int]] = []  # round, round-action calls, pass calls, launched, errors
     quiet = io.StringIO()  # the handler's JSON log lines and EMF metrics: one per pass, not figures
@@ -78,7 +77,7 @@ def main() -> None:
                 for n in names
             ],
         }
-        os.environ.update(ADOSCALE_CONFIG=json.dumps(body), AZP_TOKEN=pat)
+        os.environ.update(ADOSCALE_CONFIG=json.dumps(body), AZP_TOKEN=PAT)
         with contextlib.redirect_stdout(quiet):
             from adoscale.handlers import pass_
             from adoscale.handlers._runtime import client

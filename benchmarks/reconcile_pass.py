@@ -34,7 +34,6 @@ def main() -> None:
 
     from adoscale.demo.aws import create_ecs_world, hold_moto_tasks_running
 
-    pat = PAT
     model, names = seeded_model(args.pools, args.queued)
     with serve(make_app(model)) as server, mock_aws():
         hold_moto_tasks_running()
@@ -56,7 +55,7 @@ def main() -> None:
         config = parse_config(json.dumps(body), "<benchmark>")
         counter = CallCounter()
         counter.attach(ecs)
-        with AdoClient(config.organization_url, pat) as ado:
+        with AdoClient(config.organization_url, PAT) as ado:
             reconciler = Reconciler(config, ado, EcsCompute.for_config(ecs, config), lambda: datetime.now(UTC))
             model.stats.reset()
             started, cpu = time.perf_counter(), time.process_time()

@@ -63,12 +63,22 @@ def meet_in_observe(monkeypatch: Any, parties: int, timeout_s: float = 3.0) -> t
     return barrier
 
 
-def create_lease_table(dynamodb: Any, name: str) -> Any:
-    """A table shaped like Terraform's lease table (string partition key `pool`, on demand)."""
+def create_table(dynamodb: Any, name: str, key: str) -> Any:
+    """An on-demand table with a string partition key, as the Terraform modules create them."""
     dynamodb.create_table(
         TableName=name,
-        KeySchema=[{"AttributeName": "pool", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pool", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
     )
     return dynamodb
+
+
+def create_lease_table(dynamodb: Any, name: str) -> Any:
+    """Terraform's lease table: partition key `pool`."""
+    return create_table(dynamodb, name, "pool")
+
+
+def create_state_table(dynamodb: Any, name: str) -> Any:
+    """The Environment-VM state table: partition key `instance_id`."""
+    return create_table(dynamodb, name, "instance_id")

@@ -15,6 +15,7 @@ from moto import mock_aws
 from adoscale.ado import AdoClient, RetryPolicy
 from adoscale.emulator import AdoModel, FaultRule, Faults
 from adoscale.handlers import lifecycle, sweeper
+from tests.aws import create_state_table
 from tests.conftest import PAT
 from tests.deploy.recording import Recorder
 from tests.deploy.terraform import TERRAFORM_DIR
@@ -48,12 +49,7 @@ def test_vm_functions_call_exactly_what_their_roles_grant(
     monkeypatch.setattr(lifecycle, "AdoClient", partial(AdoClient, retry=RetryPolicy(deadline_s=0.3, base_s=0.01)))
     with mock_aws():
         db = boto3.client("dynamodb", region_name="us-east-1")
-        db.create_table(
-            TableName="state",
-            KeySchema=[{"AttributeName": "instance_id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "instance_id", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_state_table(db, "state")
         secret = boto3.client("secretsmanager", region_name="us-east-1").create_secret(Name="pat", SecretString=PAT)
         topic = boto3.client("sns", region_name="us-east-1").create_topic(Name="alerts")["TopicArn"]
         ec2 = boto3.client("ec2", region_name="us-east-1")

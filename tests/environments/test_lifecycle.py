@@ -31,6 +31,7 @@ from adoscale.environments.state import DONE_TTL
 from adoscale.handlers._runtime import SettingsError
 from adoscale.transient import _AWS_TRANSIENT_CODES as TRANSIENT_AWS_CODES
 from adoscale.transient import TRANSIENT_ERRORS, AwsUnavailableError
+from tests.aws import create_state_table
 from tests.conftest import PAT
 from tests.environments.events import eventbridge_event, fixture, sns_event
 
@@ -87,12 +88,7 @@ def world(
     clock = Clock()
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name="us-east-1")
-        dynamodb.create_table(
-            TableName=TABLE,
-            KeySchema=[{"AttributeName": "instance_id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "instance_id", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_state_table(dynamodb, TABLE)
         sns = boto3.client("sns", region_name="us-east-1")
         topic = sns.create_topic(Name="adoscale-alerts")["TopicArn"]
         sqs = boto3.client("sqs", region_name="us-east-1")

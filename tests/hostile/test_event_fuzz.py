@@ -24,6 +24,7 @@ from adoscale.ado import AdoClient, RetryPolicy
 from adoscale.emulator import AdoModel, FaultRule, Faults
 from adoscale.handlers import _runtime, lifecycle, sweeper
 from adoscale.transient import TRANSIENT_ERRORS
+from tests.aws import create_state_table
 from tests.conftest import PAT
 from tests.environments.events import LambdaContext, all_fixtures, eventbridge_event, sns_event
 from tests.hostile.paths import paths
@@ -58,12 +59,7 @@ def deployment(
         _runtime.client.cache_clear()
         _runtime.clear_cache()
         db = boto3.client("dynamodb", region_name="us-east-1")
-        db.create_table(
-            TableName="state",
-            KeySchema=[{"AttributeName": "instance_id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "instance_id", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_state_table(db, "state")
         secret = boto3.client("secretsmanager", region_name="us-east-1").create_secret(Name="pat", SecretString=PAT)
         topic = boto3.client("sns", region_name="us-east-1").create_topic(Name="alerts")["TopicArn"]
         tags = [{"Key": "adoscale:project", "Value": "Fabrikam"}, {"Key": "adoscale:environment", "Value": "prod-vms"}]

@@ -23,6 +23,7 @@ from adoscale.scaling.warm import (
     schedule_open,
     warm_target,
 )
+from tests.aws import create_lease_table
 
 MONDAY_9 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
@@ -123,12 +124,7 @@ def test_history_round_trips(store: str) -> None:
     with mock_aws():
         if store == "dynamodb":
             db = boto3.client("dynamodb", region_name="us-east-1")
-            db.create_table(
-                TableName="leases",
-                KeySchema=[{"AttributeName": "pool", "KeyType": "HASH"}],
-                AttributeDefinitions=[{"AttributeName": "pool", "AttributeType": "S"}],
-                BillingMode="PAY_PER_REQUEST",
-            )
+            create_lease_table(db, "leases")
             history: DynamoHistory | MemoryHistory = DynamoHistory(db, "leases")
         else:
             history = MemoryHistory()
