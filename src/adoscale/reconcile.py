@@ -373,17 +373,16 @@ class _PoolPass:
         pool_id = self.r._pool_id(self.pool.name)
         jobs = self.ado.list_job_requests(pool_id)
         capabilities = self.pool.capability_map()
-        arrivals = [
-            (job.request_id, job.queue_time)
-            for job in jobs
-            if job.queue_time is not None and (capabilities is None or satisfies(capabilities, job.demands))
-        ]
+        # Demand matching once: the jobs this pool's agents can run feed both the queue count and the
+        # warm pool's arrivals.
+        ours = [job for job in jobs if capabilities is None or satisfies(capabilities, job.demands)]
+        arrivals = [(job.request_id, job.queue_time) for job in ours if job.queue_time is not None]
         agents = self.ado.list_agents(pool_id, last_completed=True)
         tasks = self.compute.list_tasks(self.pool.name)
         snapshot = PoolSnapshot(
             pool=self.pool.name,
             now=self.r._clock(),
-            queued=count_queued_for(jobs, capabilities),
+            queued=count_queued_for(ours, None),
             running=count_running(jobs),
             agents=tuple(agent_view(a) for a in agents),
             tasks=tuple(task_view(t) for t in tasks),
