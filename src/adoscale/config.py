@@ -152,6 +152,9 @@ class WarmPoolConfig(_Strict):
     window_seconds: Seconds = Field(600, description="Predictive: the recent window the arrival rate comes from.")
     seasonal_days: StrictInt = Field(7, ge=0, le=28, description="Predictive: same time of day on this many days.")
     horizon_seconds: Seconds = Field(90, description="Predictive: a cold start plus the time to notice a job.")
+    drain_after_seconds: Seconds = Field(
+        60, description="Idle agents beyond the warm size drain after this (if sooner than idle_timeout_seconds)."
+    )
 
 
 class PoolConfig(_Strict):

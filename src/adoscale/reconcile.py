@@ -26,7 +26,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -50,7 +50,7 @@ from adoscale.scaling import (
     TaskView,
     plan,
 )
-from adoscale.scaling.warm import WarmMode, WarmPolicy, WarmSchedule, WarmTarget, warm_target
+from adoscale.scaling.warm import WarmMode, WarmPolicy, WarmSchedule, WarmTarget, warm_target, with_warm_pool
 from adoscale.transient import AwsUnavailableError
 
 log = logging.getLogger("adoscale.reconcile")
@@ -152,6 +152,7 @@ def warm_policy_for(pool: PoolConfig) -> WarmPolicy:
         horizon_s=float(warm.horizon_seconds),
         window_s=float(warm.window_seconds),
         seasonal_days=warm.seasonal_days,
+        drain_after_s=float(warm.drain_after_seconds),
     )
 
 
@@ -349,8 +350,8 @@ class _PoolPass:
         pool_id, snapshot, arrivals = self.observe(parallel)
         policy = self.r._policy(self.pool, snapshot.now)
         warm = self.warm(snapshot, arrivals, policy.standby_agents, dry_run)
-        if warm is not None and warm.agents > policy.standby_agents:
-            policy = replace(policy, standby_agents=warm.agents)
+        if warm is not None:
+            policy = with_warm_pool(policy, warm, warm_policy_for(self.pool))
         decision = self.r._decide(snapshot, policy)
         report = self.report
         report.warm = warm.agents if warm is not None else 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import boto3
@@ -12,16 +13,21 @@ from moto import mock_aws
 
 from adoscale.history import DynamoHistory, HistoryRecord, MemoryHistory
 from adoscale.history.base import observe
+from adoscale.scaling import AgentView, PoolPolicy, PoolSnapshot, TaskStatus, TaskView, plan
 from adoscale.scaling.warm import (
+    RECURRING_MIN_DAYS,
     Demand,
     WarmMode,
     WarmPolicy,
     WarmSchedule,
+    WarmTarget,
     expected_arrivals,
     parse_cron,
     poisson_quantile,
+    recurring_count,
     schedule_open,
     warm_target,
+    with_warm_pool,
 )
 from tests.aws import create_lease_table
 
@@ -96,6 +102,58 @@ def test_one_unusual_day_does_not_warm_the_pool_for_a_week() -> None:
     quiet_days = [MONDAY_9 - timedelta(days=d, hours=3) for d in range(1, 6)]  # history on five days
     one_off = [MONDAY_9 - timedelta(days=2) + timedelta(seconds=s) for s in range(0, 90, 10)]
     assert warm_target(policy, Demand(arrivals=quiet_days + one_off), MONDAY_9).agents == 0
+
+
+def test_a_trickle_is_not_read_as_recurring_but_a_daily_job_is() -> None:
+    policy = WarmPolicy(mode=WarmMode.PREDICTIVE, max_agents=10, quantile=0.8, horizon_s=90, seasonal_days=7)
+    history_from = MONDAY_9 - timedelta(days=3, hours=6)  # three days of history
+    # A trickle's chance: an arrival in the 90 s after 09:00 on two days of three.
+    chance = [history_from, *(MONDAY_9 - timedelta(days=d) + timedelta(seconds=30) for d in (1, 2))]
+    assert expected_arrivals(policy, chance, MONDAY_9)[0] == 0
+    assert warm_target(policy, Demand(arrivals=chance), MONDAY_9).agents == 0
+    # A scheduled pipeline: one job at 09:00:30 on every day.
+    daily = [*chance, MONDAY_9 - timedelta(days=3) + timedelta(seconds=30)]
+    assert expected_arrivals(policy, daily, MONDAY_9)[0] == 1
+    assert warm_target(policy, Demand(arrivals=daily), MONDAY_9).agents >= 1
+
+
+@given(st.lists(st.integers(min_value=0, max_value=50), max_size=28))
+def test_recurring_count_needs_three_days_and_a_majority(counts: list[int]) -> None:
+    recurring = recurring_count(counts)
+    days_with_at_least = sum(1 for c in counts if c >= recurring)
+    if len(counts) < RECURRING_MIN_DAYS:
+        assert recurring == 0
+    else:
+        assert days_with_at_least >= RECURRING_MIN_DAYS and days_with_at_least > len(counts) / 2
+        # ... and it is the largest such count.
+        assert sum(1 for c in counts if c >= recurring + 1) < max(RECURRING_MIN_DAYS, len(counts) // 2 + 1)
+    if counts and len(set(counts)) == 1 and len(counts) >= RECURRING_MIN_DAYS:
+        assert recurring == counts[0]
+
+
+def test_agents_beyond_the_warm_target_drain_after_drain_after_s() -> None:
+    now = MONDAY_9
+    base = PoolPolicy(max_agents=20, standby_agents=1, idle_timeout_seconds=300)
+    warm = WarmPolicy(mode=WarmMode.PREDICTIVE, drain_after_s=60)
+    ids = [f"{n:032x}" for n in (1, 2, 3)]
+    tasks = tuple(
+        TaskView(f"arn:aws:ecs:us-east-1:1:task/c/{i}", i, TaskStatus.RUNNING, now - timedelta(minutes=10)) for i in ids
+    )
+    idle = tuple(
+        AgentView(n, i, True, True, False, now - timedelta(seconds=s))
+        for n, i, s in zip((2, 3, 4), ids, (200, 90, 30), strict=True)
+    )
+    snapshot = PoolSnapshot("linux", now, 0, 0, idle, tasks, None)
+
+    assert plan(snapshot, base).drain == ()  # without a warm pool: nobody is idle 300 s yet
+    two = with_warm_pool(base, WarmTarget(0, "falling"), warm)
+    assert two.standby_agents == 1 and two.idle_timeout_seconds == 60  # never below the pool's own standby
+    # Above the one standby agent, the two idle longer than 60 s drain; the one idle 30 s stays for now.
+    assert sorted(d.agent_id for d in plan(snapshot, two).drain) == [2, 3]
+    three = with_warm_pool(base, WarmTarget(3, "busy"), warm)
+    assert three.standby_agents == 3 and plan(snapshot, three).drain == ()
+    # A pool whose idle timeout is already shorter keeps it.
+    assert with_warm_pool(replace(base, idle_timeout_seconds=20), WarmTarget(0, ""), warm).idle_timeout_seconds == 20
 
 
 def test_the_budget_stops_the_warm_pool_for_the_day() -> None:

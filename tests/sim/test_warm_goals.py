@@ -14,7 +14,7 @@ import random
 import pytest
 
 from adoscale.sim import POLICIES, PolicyResult, seed_day, simulate
-from adoscale.sim.workloads import named
+from adoscale.sim.workloads import BURST_JOBS, BURST_S, WORK_END_H, named
 
 SEED = 1
 BURSTY_DAYS = int(os.environ.get("ADOSCALE_BURSTY_DAYS", "4"))
@@ -75,13 +75,38 @@ def test_predictive_on_bursty_median_wait_at_most_15_s(predictive_bursty: Policy
 
 @pytest.mark.xfail(
     strict=True,
-    reason="not met: 510.7 idle agent-minutes against 448 busy (goal: at most 224). Unused warm agents in the "
-    "trickle (6 jobs an hour) and at the burst's end each cost a start-up plus idle_timeout_seconds; the "
-    "nearest probed values (window 3600 s, quantile 0.65: 236 idle, p50 10.2 s) leave the seed's day at a "
-    "54-57 s median. docs/performance.md, 'What the warm pool cannot do here'.",
+    reason="not met: 361.6 idle agent-minutes against 448 busy (goal: at most 224). 59 of the day's 89 jobs "
+    "are a Poisson trickle: a median under 15 s needs 45 jobs served warm, the burst has 30, and a warm agent "
+    "waits the mean gap (9.1 min) for each trickle job it catches. Even with the burst served warm for free, "
+    "91.5 start-up minutes + 15 x 9.1 = 227.3 > 224 in expectation, for any policy "
+    "(test_the_idle_goal_is_out_of_reach_of_any_policy_on_this_trace; docs/performance.md).",
 )
 def test_predictive_on_bursty_idle_at_most_half_the_busy_minutes(predictive_bursty: PolicyResult) -> None:
     assert predictive_bursty.idle_agent_minutes <= predictive_bursty.busy_minutes / 2
+
+
+def test_the_idle_goal_is_out_of_reach_of_any_policy_on_this_trace(predictive_bursty: PolicyResult) -> None:
+    """The xfail's reason as arithmetic on the measured day, so it is checked, not claimed. A job waits 15 s
+    or less only on an agent already warm (a cold start is longer: `adoscale-hooks`' shortest wait). Each job's
+    agent idles its start-up (what `adoscale-hooks` idles: no warm agent at all). A warm agent waiting for a
+    Poisson arrival waits the mean gap between arrivals whenever it starts to wait. So even with the whole
+    burst served warm at no extra cost, the median needs the remaining warm jobs from the trickle, each at
+    the mean gap: a floor on idle time for any policy, in expectation."""
+    jobs, since = named("bursty", BURSTY_DAYS, SEED)
+    hooks = simulate(jobs, POLICIES["adoscale-hooks"], seed=SEED, measure_from_s=since)
+    day = sorted(j.queued_at_s for j in jobs if j.queued_at_s >= since)
+    burst, trickle = day[:BURST_JOBS], day[BURST_JOBS:]
+    trickle_gap_min = (since + WORK_END_H * 3600 - (burst[0] + BURST_S)) / len(trickle) / 60
+    median_index = round(0.5 * (len(day) - 1))  # as PolicyResult.percentile
+    warm_needed_from_trickle = median_index + 1 - len(burst)
+    floor = hooks.idle_agent_minutes + warm_needed_from_trickle * trickle_gap_min
+    print(
+        f"\nidle floor: {hooks.idle_agent_minutes:.1f} start-up min + {warm_needed_from_trickle} trickle jobs x "
+        f"{trickle_gap_min:.1f} min = {floor:.1f}; goal <= {predictive_bursty.busy_minutes / 2:.1f}; "
+        f"adoscale-predictive idles {predictive_bursty.idle_agent_minutes:.1f}"
+    )
+    assert min(hooks.waits_s) > 15 and hooks.busy_minutes == predictive_bursty.busy_minutes
+    assert floor > predictive_bursty.busy_minutes / 2
 
 
 def test_predictive_on_a_quiet_night_idles_at_most_45_agent_minutes() -> None:
