@@ -52,3 +52,21 @@ def test_adoscale_cost_prints_the_network_line() -> None:
     body = json.loads(CliRunner().invoke(app, ["cost", "--json"]).stdout)
     services = {line["service"]: line["monthly_usd"] for line in body["lines"]}
     assert services["VPC: NAT gateway"] == pytest.approx(network_usd("nat"))
+
+
+def test_adoscale_cost_prices_the_network_asked_for() -> None:
+    from adoscale.cli import app
+    from adoscale.cli.commands import register
+
+    register()
+    for mode, line in (("public", "VPC: public IPv4"), ("endpoints", "VPC: interface endpoints")):
+        # Each mode's own line is there, and the NAT gateway is not.
+        result = CliRunner().invoke(app, ["cost", "--json", "--network", mode])
+        assert result.exit_code == 0, result.output
+        services = {row["service"]: row["monthly_usd"] for row in json.loads(result.stdout)["lines"]}
+        assert line in services and "VPC: NAT gateway" not in services
+        assert sum(v for k, v in services.items() if k.startswith("VPC")) == pytest.approx(network_usd(mode))
+    none = json.loads(CliRunner().invoke(app, ["cost", "--json", "--network", "none"]).stdout)
+    assert not any(row["service"].startswith("VPC") for row in none["lines"])
+    wrong = CliRunner().invoke(app, ["cost", "--network", "vpn"])
+    assert wrong.exit_code == 2 and "--network" in wrong.output and "Traceback" not in wrong.output

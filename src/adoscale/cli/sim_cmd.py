@@ -145,12 +145,18 @@ def cost(
     vcpu: float = typer.Option(0.25, "--vcpu"),
     memory_gb: float = typer.Option(0.5, "--memory-gb"),
     spot_share: float = typer.Option(0.0, "--spot-share", min=0.0, max=1.0),
+    network: str = typer.Option(
+        "nat",
+        "--network",
+        help="The agents' network, as deploy/terraform/modules/network's network_mode: nat, public, endpoints, "
+        "or none (your own VPC, not counted).",
+    ),
     prices: Path | None = typer.Option(None, "--prices", help="A price file like the built-in one."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """The seed's monthly estimate recomputed from a dated price file; the seed's assumptions by default
     (workflow every 2 minutes, 100 jobs a day of 5 minutes, 0.25 vCPU and 512 MB, us-east-1)."""
-    from adoscale.sim.cost import Usage, load_prices, monthly_costs, usage_dict
+    from adoscale.sim.cost import NETWORK_MODES, Usage, load_prices, monthly_costs, usage_dict
 
     usage = replace(
         Usage(),
@@ -162,7 +168,10 @@ def cost(
         vcpu=vcpu,
         memory_gb=memory_gb,
         spot_share=spot_share,
+        network_mode=network,
     )
+    if network not in NETWORK_MODES:
+        raise typer.BadParameter(f"{network!r}: expected one of {', '.join(NETWORK_MODES)}", param_hint="--network")
     price_data = load_prices(prices)
     lines = monthly_costs(usage, price_data)
     total = sum(line.monthly_usd for line in lines)
