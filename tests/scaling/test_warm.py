@@ -50,6 +50,16 @@ def test_poisson_quantile_known_values() -> None:
     assert poisson_quantile(4.0, 0.9) == 7
 
 
+@pytest.mark.parametrize(("quantile", "per_hour"), [(0.7, 14.3), (0.8, 8.9), (0.85, 6.5), (0.9, 4.2), (0.95, 2.1)])
+def test_the_documented_rate_from_which_one_agent_is_kept_warm(quantile: float, per_hour: float) -> None:
+    # docs/scaling.md, "Choosing quantile": the table's rates, with horizon_seconds 90.
+    def agents_at(rate_per_hour: float) -> int:
+        return poisson_quantile(rate_per_hour * 90 / 3600, quantile)
+
+    assert agents_at(per_hour - 0.1) == 0
+    assert agents_at(per_hour + 0.1) == 1
+
+
 def test_cron_windows_open_and_close_in_their_time_zone() -> None:
     weekdays_8_berlin = WarmSchedule("0 8 * * 1-5", duration_minutes=120, agents=2, timezone="Europe/Berlin")
     # 09:00 UTC is 10:00 in Berlin in November: the window opened at 08:00 and closes at 10:00.
