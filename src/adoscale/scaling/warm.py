@@ -92,7 +92,7 @@ def warm_target(policy: WarmPolicy, demand: Demand, now: datetime) -> WarmTarget
 def with_warm_pool(policy: PoolPolicy, target: WarmTarget, warm: WarmPolicy) -> PoolPolicy:
     """A pass's policy with the warm pool in it: the target raises the standby agents kept, and idle agents
     beyond it drain after `drain_after_s` rather than the pool's idle timeout. The forecast has already
-    said they are not needed; waiting five minutes for each is most of what a warm pool wasted after a
+    said they are not needed; waiting five minutes for each was much of what a warm pool wasted after a
     burst (docs/performance.md)."""
     return replace(
         policy,
