@@ -1,7 +1,11 @@
-"""What the pass benchmarks share: an organization with N pools of queued jobs in the emulator's model."""
+"""What the pass benchmarks share: an organization with N pools of queued jobs in the emulator's model, and
+the configuration that points those pools at an ECS world in moto."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from adoscale.demo.aws import EcsWorld
 from adoscale.emulator import AdoModel
 
 PAT = "benchmark-pat-000000"
@@ -17,3 +21,15 @@ def seeded_model(pools: int, queued: int) -> tuple[AdoModel, list[str]]:
         for _ in range(queued):
             model.queue_job(pool_id, ["docker"])
     return model, names
+
+
+def bench_config(world: EcsWorld, org_url: str, names: list[str], max_agents: int, **top: Any) -> dict[str, Any]:
+    """The configuration body for `names` (docker pools launching into `world`), plus top-level `top` keys."""
+    ecs = {
+        "cluster": world.cluster,
+        "task_definition": world.task_definition,
+        "subnets": list(world.subnets),
+        "security_groups": list(world.security_groups),
+    }
+    pools = [{"name": n, "max_agents": max_agents, "capabilities": ["docker"], "ecs": ecs} for n in names]
+    return {"organization_url": org_url, **top, "pools": pools}

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from benchmarks.common import PAT, seeded_model
+from benchmarks.common import PAT, bench_config, seeded_model
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,20 +63,7 @@ def main() -> None:
             AttributeDefinitions=[{"AttributeName": "pool", "AttributeType": "S"}],
             BillingMode="PAY_PER_REQUEST",
         )
-        ecs_settings = {
-            "cluster": world.cluster,
-            "task_definition": world.task_definition,
-            "subnets": list(world.subnets),
-            "security_groups": list(world.security_groups),
-        }
-        body = {
-            "organization_url": f"{server.url}/bench",
-            "lease_table": "adoscale-leases",
-            "pools": [
-                {"name": n, "max_agents": args.max_agents, "capabilities": ["docker"], "ecs": ecs_settings}
-                for n in names
-            ],
-        }
+        body = bench_config(world, f"{server.url}/bench", names, args.max_agents, lease_table="adoscale-leases")
         os.environ.update(ADOSCALE_CONFIG=json.dumps(body), AZP_TOKEN=PAT)
         with contextlib.redirect_stdout(quiet):
             from adoscale.handlers import pass_

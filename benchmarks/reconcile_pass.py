@@ -19,7 +19,7 @@ from adoscale.compute import EcsCompute
 from adoscale.config import parse_config
 from adoscale.emulator import make_app, serve
 from adoscale.reconcile import Reconciler
-from benchmarks.common import PAT, seeded_model
+from benchmarks.common import PAT, bench_config, seeded_model
 
 
 def main() -> None:
@@ -39,19 +39,7 @@ def main() -> None:
         hold_moto_tasks_running()
         ecs = boto3.client("ecs", region_name="us-east-1")
         world = create_ecs_world(boto3.client("ec2", region_name="us-east-1"), ecs)
-        ecs_settings = {
-            "cluster": world.cluster,
-            "task_definition": world.task_definition,
-            "subnets": list(world.subnets),
-            "security_groups": list(world.security_groups),
-        }
-        body = {
-            "organization_url": f"{server.url}/bench",
-            "pools": [
-                {"name": n, "max_agents": args.max_agents, "capabilities": ["docker"], "ecs": ecs_settings}
-                for n in names
-            ],
-        }
+        body = bench_config(world, f"{server.url}/bench", names, args.max_agents)
         config = parse_config(json.dumps(body), "<benchmark>")
         counter = CallCounter()
         counter.attach(ecs)
