@@ -349,9 +349,7 @@ class _PoolPass:
     def run(self, parallel: ParallelShare | None, dry_run: bool) -> None:
         pool_id, snapshot, arrivals = self.observe(parallel)
         policy = self.r._policy(self.pool, snapshot.now)
-        warm = self.warm(snapshot, arrivals, policy.standby_agents, dry_run)
-        if warm is not None:
-            policy = with_warm_pool(policy, warm, warm_policy_for(self.pool))
+        policy, warm = self.warm(snapshot, arrivals, policy, dry_run)
         decision = self.r._decide(snapshot, policy)
         report = self.report
         report.warm = warm.agents if warm is not None else 0
@@ -392,23 +390,23 @@ class _PoolPass:
         return pool_id, snapshot, arrivals
 
     def warm(
-        self, snapshot: PoolSnapshot, arrivals: list[tuple[int, datetime]], standby: int, dry_run: bool
-    ) -> WarmTarget | None:
+        self, snapshot: PoolSnapshot, arrivals: list[tuple[int, datetime]], policy: PoolPolicy, dry_run: bool
+    ) -> tuple[PoolPolicy, WarmTarget | None]:
         """The warm pool's size for this pass, from the pool's demand history (recorded here, by the
-        lease holder)."""
-        policy = warm_policy_for(self.pool)
-        if policy.mode is WarmMode.OFF:
-            return None
+        lease holder), and the pass's policy with it applied; the policy as it was when the pool has none."""
+        warm = warm_policy_for(self.pool)
+        if warm.mode is WarmMode.OFF:
+            return policy, None
         history = self.r._history
         record = history.load(self.pool.name)
         idle = sum(1 for a in snapshot.agents if a.online and a.enabled and not a.busy)
-        observe_demand(record, arrivals, min(idle, max(standby, policy.max_agents)), snapshot.now)
-        trim(record, snapshot.now, policy.seasonal_days)
+        observe_demand(record, arrivals, min(idle, max(policy.standby_agents, warm.max_agents)), snapshot.now)
+        trim(record, snapshot.now, warm.seasonal_days)
         if not dry_run:
             history.save(self.pool.name, record)
-        target = warm_target(policy, record.demand(snapshot.now), snapshot.now)
+        target = warm_target(warm, record.demand(snapshot.now), snapshot.now)
         log.info("%s: warm pool %d (%s)", self.pool.name, target.agents, target.reason)
-        return target
+        return with_warm_pool(policy, target, warm), target
 
     # -- act -----------------------------------------------------------------------------------
 
