@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -61,6 +62,29 @@ def meet_in_observe(monkeypatch: Any, parties: int, timeout_s: float = 3.0) -> t
 
     monkeypatch.setattr(EC2ContainerServiceBackend, "list_tasks", list_tasks)
     return barrier
+
+
+DYNAMODB_WRITES = ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item")
+
+
+def atomic_dynamodb(monkeypatch: Any) -> threading.RLock:
+    """Make moto's DynamoDB writes atomic, as the service's are: one lock around each write call of the
+    backend, so a condition is checked and the write made with no other write in between."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    lock = threading.RLock()
+    for name in DYNAMODB_WRITES:
+        original = getattr(DynamoDBBackend, name, None)
+        if original is None:
+            continue
+
+        @functools.wraps(original)
+        def atomic(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            with lock:
+                return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(DynamoDBBackend, name, atomic)
+    return lock
 
 
 def create_table(dynamodb: Any, name: str, key: str) -> Any:

@@ -13,6 +13,7 @@ from moto.autoscaling.responses import AutoScalingResponse
 from moto.core.responses import EmptyResult
 
 from adoscale.emulator import AdoModel, Faults, RunningServer, make_app, serve
+from tests.aws import atomic_dynamodb
 
 settings.register_profile("ci", max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("dev", max_examples=60, deadline=None)
@@ -34,6 +35,15 @@ def _aws_test_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     monkeypatch.delenv("AZP_TOKEN", raising=False)
     monkeypatch.delenv("AZP_URL", raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _atomic_dynamodb_writes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """DynamoDB checks a write's condition and writes the item as one atomic step ("conditional writes",
+    docs.aws.amazon.com/amazondynamodb/latest/developerguide/WorkingWithItems.html#WorkingWithItems.ConditionalUpdate);
+    moto reads the item, evaluates the condition and writes without a lock, so two threads can both pass
+    the same condition. The lease rests on that rule, so every test gets it (`tests.aws.atomic_dynamodb`)."""
+    atomic_dynamodb(monkeypatch)
 
 
 @pytest.fixture

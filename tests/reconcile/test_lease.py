@@ -6,6 +6,7 @@ again (extending it), and takes over an expired one; release gives it back only 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,7 +18,7 @@ from moto import mock_aws
 
 from adoscale.lease import DynamoLease, Lease, MemoryLease
 from adoscale.transient import AwsUnavailableError
-from tests.aws import create_lease_table
+from tests.aws import DYNAMODB_WRITES, create_lease_table
 from tests.clock import Clock
 
 TABLE = "adoscale-leases"
@@ -106,3 +107,46 @@ def test_memory_lease_counts_and_reports_the_holder() -> None:
     assert (lease.acquired, lease.refused, lease.holder("linux")) == (1, 1, "a")
     clock.advance(TTL)
     assert lease.holder("linux") is None
+
+
+@pytest.mark.parametrize("atomic", [True, False])
+def test_two_acquirers_that_check_together_get_one_lease_only_where_writes_are_atomic(
+    monkeypatch: pytest.MonkeyPatch, atomic: bool
+) -> None:
+    """Why every test runs with DynamoDB's atomic conditional writes (conftest's `_atomic_dynamodb_writes`):
+    two passes forced to evaluate the lease's condition together, before either writes, both take the lease
+    in bare moto, and exactly one does under the service's rule. The barrier makes the interleaving certain;
+    where the writes are atomic the first writer is alone there and goes on after its bound."""
+    import threading
+
+    import moto.dynamodb.models.table as moto_table
+    from moto.dynamodb.models import DynamoDBBackend
+
+    if not atomic:  # undo the autouse rule: moto as it ships
+        for name in DYNAMODB_WRITES:
+            if hasattr(getattr(DynamoDBBackend, name, None), "__wrapped__"):
+                monkeypatch.setattr(DynamoDBBackend, name, getattr(DynamoDBBackend, name).__wrapped__)
+    both_checked = threading.Barrier(2)
+    original_filter = moto_table.get_filter_expression
+
+    def condition_evaluated_together(*args: Any, **kwargs: Any) -> Any:
+        with contextlib.suppress(threading.BrokenBarrierError):
+            both_checked.wait(timeout=1.0)
+        return original_filter(*args, **kwargs)
+
+    monkeypatch.setattr(moto_table, "get_filter_expression", condition_evaluated_together)
+    with mock_aws():
+        leases = DynamoLease(_table(), TABLE, clock=Clock(START))
+        refusals: dict[str, object] = {}
+
+        def take(owner: str) -> None:
+            refusals[owner] = leases.acquire("linux", owner, TTL)
+
+        threads = [threading.Thread(target=take, args=(owner,)) for owner in ("a", "b")]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=10)
+    winners = sorted(owner for owner, held in refusals.items() if held is None)
+    assert len(refusals) == 2
+    assert len(winners) == (1 if atomic else 2)
