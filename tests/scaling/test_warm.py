@@ -16,6 +16,7 @@ from adoscale.history.base import observe
 from adoscale.scaling import AgentView, PoolPolicy, PoolSnapshot, TaskStatus, TaskView, plan
 from adoscale.scaling.warm import (
     RECURRING_MIN_DAYS,
+    SEASONAL_LEAD_S,
     Demand,
     WarmMode,
     WarmPolicy,
@@ -125,6 +126,50 @@ def test_a_trickle_is_not_read_as_recurring_but_a_daily_job_is() -> None:
     daily = [*chance, MONDAY_9 - timedelta(days=3) + timedelta(seconds=30)]
     assert expected_arrivals(policy, daily, MONDAY_9)[0] == 1
     assert warm_target(policy, Demand(arrivals=daily), MONDAY_9).agents >= 1
+
+
+def _daily_burst(days: tuple[int, ...], start: timedelta, jobs: int, every_s: int) -> list[datetime]:
+    return [MONDAY_9 - timedelta(days=d) + start + timedelta(seconds=i * every_s) for d in days for i in range(jobs)]
+
+
+BURSTY_POLICY = WarmPolicy(
+    mode=WarmMode.PREDICTIVE, max_agents=20, quantile=0.85, window_s=3600, horizon_s=90, seasonal_days=7
+)
+
+
+def test_a_recurring_burst_is_not_counted_again_as_a_recent_rate_once_it_is_over() -> None:
+    """Counted as a rate, today's 30 burst jobs would keep agents warm for the hour after the burst; the
+    seasonal forecast foresaw them, so only the unforeseen count. A burst never seen before still does."""
+    recurring = _daily_burst((0, 1, 2, 3), timedelta(0), 30, 10)
+    after = MONDAY_9 + timedelta(minutes=15)
+    expected, why = expected_arrivals(BURSTY_POLICY, recurring, after)
+    assert (expected, warm_target(BURSTY_POLICY, Demand(arrivals=recurring), after).agents) == (0, 0)
+    assert "not foreseen (30 were)" in why
+    one_off = _daily_burst((0,), timedelta(0), 30, 10)
+    assert warm_target(BURSTY_POLICY, Demand(arrivals=one_off), after).agents >= 1
+
+
+def test_a_recurring_burst_that_runs_late_today_is_still_served_in_full() -> None:
+    """Earlier days: 12 jobs from 09:00:00 to 09:01:50. Today the first 4 come from 09:01:30, when the
+    earlier days' burst is over: it is 8 jobs behind, not finished."""
+    earlier = _daily_burst((1, 2, 3), timedelta(0), 12, 10)
+    today = _daily_burst((0,), timedelta(seconds=90), 4, 10)
+    now = MONDAY_9 + timedelta(seconds=125)
+    expected, _why = expected_arrivals(BURSTY_POLICY, earlier + today, now)
+    assert expected == 12 - 4
+    # Once today's burst has delivered what the earlier days' did, no agent is kept warm for it.
+    done = _daily_burst((0,), timedelta(seconds=90), 12, 10)
+    assert warm_target(BURSTY_POLICY, Demand(arrivals=earlier + done), MONDAY_9 + timedelta(seconds=205)).agents == 0
+
+
+def test_agents_are_warm_for_a_recurring_burst_that_comes_a_minute_early() -> None:
+    """The seasonal window looks a minute past the horizon: 100 s before 09:00 the horizon alone sees
+    nothing of the earlier days' burst, and today's may come a minute early."""
+    earlier = _daily_burst((1, 2, 3), timedelta(0), 6, 10)
+    now = MONDAY_9 - timedelta(seconds=100)
+    expected, why = expected_arrivals(BURSTY_POLICY, earlier, now)
+    assert expected == 6 and "same time" in why
+    assert expected_arrivals(BURSTY_POLICY, earlier, now - timedelta(seconds=SEASONAL_LEAD_S))[0] == 0
 
 
 @given(st.lists(st.integers(min_value=0, max_value=50), max_size=28))

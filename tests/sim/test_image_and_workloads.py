@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from adoscale.cli import app
 from adoscale.cli.commands import register
-from adoscale.sim import POLICIES, FargateProfile, ImageModel, burst, bursty, quiet, simulate
+from adoscale.sim import POLICIES, FargateProfile, ImageModel, burst, quiet, simulate
 from adoscale.sim.fargate import MIN_TO_RUNNING_S
 from adoscale.sim.workloads import BURST_JOBS, last_day_start, named
 
@@ -52,16 +52,22 @@ def test_a_smaller_image_shortens_the_simulated_wait() -> None:
     assert small.overlaunched == 0 and small.stranded == 0
 
 
-def test_bursty_is_30_jobs_in_5_minutes_then_a_trickle_every_day() -> None:
-    jobs = bursty(3, random.Random(5))
+@pytest.mark.parametrize(("name", "per_hour"), [("bursty", 2.0), ("bursty-steady", 6.0)])
+def test_bursty_is_30_jobs_in_5_minutes_then_a_trickle_every_day(name: str, per_hour: float) -> None:
+    jobs, since = named(name, 3, 5)
     for day in range(3):
         mine = [j.queued_at_s - day * 86400 for j in jobs if day * 86400 <= j.queued_at_s < (day + 1) * 86400]
         burst_jobs = [t for t in mine if 9 * 3600 <= t <= 9 * 3600 + 360]
         assert len(burst_jobs) >= BURST_JOBS
         assert max(burst_jobs) - min(burst_jobs) <= 300
         trickle = [t for t in mine if t > 9 * 3600 + 360]
-        assert 20 <= len(trickle) <= 100 and max(trickle) < 18 * 3600  # about 6 an hour until 18:00
-    assert last_day_start(jobs) == 2 * 86400
+        expected = per_hour * 9  # from about 09:05 until 18:00
+        assert expected / 2 <= len(trickle) <= expected * 2 and max(trickle) < 18 * 3600
+    assert since == last_day_start(jobs) == 2 * 86400
+    if name == "bursty":  # the burst is most of each day's work: it, not the trickle, carries the median
+        assert all(
+            len([j for j in jobs if d * 86400 <= j.queued_at_s < (d + 1) * 86400]) < 2 * BURST_JOBS for d in range(3)
+        )
 
 
 def test_quiet_is_a_few_jobs_over_one_night() -> None:
@@ -107,5 +113,5 @@ def test_simulate_cli_refuses_an_unknown_workload_clearly() -> None:
     result = CliRunner().invoke(app, ["simulate", "-w", "nightly", "--json"])
     assert result.exit_code == 2
     text = " ".join(result.output.replace("│", " ").split())  # rich wraps the message in a box
-    assert "not seed-day, burst, bursty, quiet, or an existing CSV file: nightly" in text
+    assert "not seed-day, burst, bursty, bursty-steady, quiet, or an existing CSV file: nightly" in text
     assert "Traceback" not in result.output

@@ -38,7 +38,7 @@ def _advance(progress: Progress, task: TaskID, horizon_h: float, hours: float) -
 @app.command()
 def simulate(
     workload: str = typer.Option(
-        "seed-day", "--workload", "-w", help="seed-day, burst, bursty, quiet, or a CSV trace file."
+        "seed-day", "--workload", "-w", help="seed-day, burst, bursty, bursty-steady, quiet, or a CSV trace file."
     ),
     policy: list[str] = typer.Option(
         [],
@@ -47,7 +47,7 @@ def simulate(
         help="Policy to run (repeatable): seed, naive-fast, keda-scaledjob, adoscale, adoscale-standby, "
         "adoscale-hooks, adoscale-predictive. Default: all.",
     ),
-    days: int = typer.Option(1, "--days", min=1, help="Days of the seed-day or bursty workload."),
+    days: int = typer.Option(1, "--days", min=1, help="Days of the seed-day or bursty workloads."),
     seed: int = typer.Option(1, "--seed", help="Random seed (workload, start-up times, faults)."),
     faults: float = typer.Option(0.0, "--faults", min=0.0, max=0.5, help="ADO fault rate: 2/3 5xx, 1/3 429."),
     max_agents: int = typer.Option(50, "--max-agents", min=1, help="The pool's max_agents."),

@@ -10,8 +10,12 @@ every rule of docs/scaling.md still holds: warm agents are launched, kept and dr
   - recent: the rate over the last `window_s` seconds;
   - seasonal: the arrivals in the coming cold start at the same time of day, as many as recur on most of
     the recent days that the history covers (so agents are warm before a recurring burst, and neither one
-    unusual day nor a trickle's chance arrivals warm the pool).
-  No recent arrival and no recurring one: the size falls to zero.
+    unusual day nor a trickle's chance arrivals warm the pool); looking a minute further ahead for a burst
+    that comes early, and, inside a recurring burst, expecting what today has not yet brought of it (one
+    that runs late).
+  The recent rate counts only arrivals the seasonal forecast did not foresee, so a recurring burst does
+  not keep agents warm for the window after it. No recent arrival and no recurring one: the size falls to
+  zero.
 
 Both stop at `max_agents`, and at nothing once the day's idle agent-hours budget is spent. Idle agents
 beyond the size drain after `drain_after_s` (`with_warm_pool`).
@@ -106,31 +110,62 @@ def expected_arrivals(policy: WarmPolicy, arrivals: Sequence[datetime], now: dat
 
     The seasonal count averages over the days the history covers (from the day of its oldest arrival),
     not over `seasonal_days` regardless: in a pool's first week, dividing three days of bursts by seven
-    would forecast less than half of what every one of those days saw."""
+    would forecast less than half of what every one of those days saw.
+
+    The recent rate counts only the arrivals the seasonal forecast did not foresee: a recurring burst is
+    the seasonal forecast's to serve, and counted again as a rate it would keep agents warm for the whole
+    window after the burst has ended (what the warm pool spent most of its idle time on, docs/performance.md)."""
     times = sorted(arrivals)
 
     def count(start: datetime, end: datetime) -> int:  # arrivals in (start, end]
         return bisect_right(times, end) - bisect_right(times, start)
 
     horizon = timedelta(seconds=policy.horizon_s)
-    recent = count(now - timedelta(seconds=policy.window_s), now)
-    recent_expected = recent * policy.horizon_s / policy.window_s
-    seasonal_expected = 0.0
-    counts: list[int] = []
-    if policy.seasonal_days > 0 and times:
-        history_starts = times[0].replace(hour=0, minute=0, second=0, microsecond=0)
+    history_starts = times[0].replace(hour=0, minute=0, second=0, microsecond=0) if times else now
+
+    def seasonal_counts(at: datetime, back: timedelta = timedelta(0), ahead: timedelta = timedelta(0)) -> list[int]:
+        """Arrivals from `back` before `at` to `horizon` and `ahead` after it, at the same time on each
+        earlier day that the history covers."""
+        counts: list[int] = []
         for days in range(1, policy.seasonal_days + 1):
-            start = now - timedelta(days=days)
-            if start < history_starts:
+            start = at - timedelta(days=days)
+            if start - back < history_starts:
                 break
-            counts.append(count(start, start + horizon))
-        seasonal_expected = float(recurring_count(counts))
+            counts.append(count(start - back, start + horizon + ahead))
+        return counts
+
+    lead = timedelta(seconds=SEASONAL_LEAD_S)
+
+    def foreseen(arrival: datetime) -> bool:
+        # What the forecasts made in the horizon before the arrival looked into, with their lead.
+        return recurring_count(seasonal_counts(arrival - horizon, back=timedelta(0), ahead=lead)) > 0
+
+    window_start = now - timedelta(seconds=policy.window_s)
+    in_window = times[bisect_right(times, window_start) : bisect_right(times, now)]
+    recent = sum(1 for at in in_window if policy.seasonal_days == 0 or not foreseen(at))
+    recent_expected = recent * policy.horizon_s / policy.window_s
+    # The same window a minute later too, on each day, whichever saw more: agents are warm for a recurring
+    # burst that starts a minute early today (a scheduled trigger's start varies by about that), and the
+    # size stays what one horizon of the burst needs, not what a longer window would add up to.
+    counts = seasonal_counts(now + lead) if policy.seasonal_days > 0 else []
+    counts = [max(a, b) for a, b in zip(counts, seasonal_counts(now), strict=False)]
+    seasonal_expected = float(recurring_count(counts))
+    # Inside a recurring burst (an arrival within the last horizon was foreseen), what it brought on
+    # earlier days by the end of the coming horizon and has not brought today is still to come: a burst
+    # that runs late today is served in full rather than dropped where earlier days' had ended.
+    if any(foreseen(at) for at in times[bisect_right(times, now - horizon) : bisect_right(times, now)]):
+        catch_up = timedelta(seconds=CATCH_UP_S)
+        behind = recurring_count(seasonal_counts(now, catch_up)) - count(now - catch_up, now)
+        seasonal_expected = max(seasonal_expected, float(behind))
     if seasonal_expected > recent_expected:
         return seasonal_expected, f"same time on {len(counts)} day(s), seen on most"
-    return recent_expected, f"{recent} arrival(s) in the last {policy.window_s:.0f} s"
+    unforeseen = f" not foreseen ({len(in_window) - recent} were)" if recent < len(in_window) else ""
+    return recent_expected, f"{recent} arrival(s){unforeseen} in the last {policy.window_s:.0f} s"
 
 
 RECURRING_MIN_DAYS = 3
+SEASONAL_LEAD_S = 60.0  # how early a recurring burst may come and still find agents warm
+CATCH_UP_S = 600.0  # how far back today's part of a recurring burst is compared with earlier days'
 
 
 def recurring_count(counts: Sequence[int]) -> int:

@@ -42,12 +42,13 @@ HOOK_DELAY_S = (1.0, 2.0)
 
 # `adoscale-predictive`'s pool configuration (docs/performance.md says why each value, and what the others
 # measured): up to 10 warm agents (a third of the issue's burst), an agent kept warm when one job or more
-# within a cold start is more likely than 15 %, the recent rate over at most 30 minutes, a week of days.
+# within a cold start is more likely than 15 % (a steady 6.5 jobs an hour or more), the recent rate over an
+# hour (half an hour mistook a 2-an-hour trickle's chance pairs for that rate), a week of days.
 PREDICTIVE_WARM_POOL: Mapping[str, Any] = {
     "mode": "predictive",
     "max_agents": 10,
     "quantile": 0.85,
-    "window_seconds": 1800,
+    "window_seconds": 3600,
     "seasonal_days": 7,
     "horizon_seconds": 90,
 }

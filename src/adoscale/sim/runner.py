@@ -59,9 +59,14 @@ class PolicyResult:
     measured_from_h: float = 0.0
 
     def percentile(self, q: float) -> float:
-        if not self.waits_s:
+        return self.pooled_percentile(self.waits_s, q)
+
+    @staticmethod
+    def pooled_percentile(waits: list[float], q: float) -> float:
+        """The nearest-rank percentile of `waits` (one run's, or several runs' pooled)."""
+        if not waits:
             return 0.0
-        ordered = sorted(self.waits_s)
+        ordered = sorted(waits)
         index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
         return ordered[index]
 
