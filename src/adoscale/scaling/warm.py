@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import cache
 from zoneinfo import ZoneInfo
 
 from adoscale.scaling.model import PoolPolicy
@@ -136,19 +137,19 @@ def expected_arrivals(policy: WarmPolicy, arrivals: Sequence[datetime], now: dat
 
     lead = timedelta(seconds=SEASONAL_LEAD_S)
 
+    @cache  # the last horizon's arrivals are asked about again below
     def foreseen(arrival: datetime) -> bool:
         # What the forecasts made in the horizon before the arrival looked into, with their lead.
         return recurring_count(seasonal_counts(arrival - horizon, back=timedelta(0), ahead=lead)) > 0
 
     window_start = now - timedelta(seconds=policy.window_s)
     in_window = times[bisect_right(times, window_start) : bisect_right(times, now)]
-    recent = sum(1 for at in in_window if policy.seasonal_days == 0 or not foreseen(at))
+    recent = sum(1 for at in in_window if not foreseen(at))  # with no seasonal days, nothing is foreseen
     recent_expected = recent * policy.horizon_s / policy.window_s
     # The same window a minute later too, on each day, whichever saw more: agents are warm for a recurring
     # burst that starts a minute early today (a scheduled trigger's start varies by about that), and the
     # size stays what one horizon of the burst needs, not what a longer window would add up to.
-    counts = seasonal_counts(now + lead) if policy.seasonal_days > 0 else []
-    counts = [max(a, b) for a, b in zip(counts, seasonal_counts(now), strict=False)]
+    counts = [max(a, b) for a, b in zip(seasonal_counts(now + lead), seasonal_counts(now), strict=False)]
     seasonal_expected = float(recurring_count(counts))
     # Inside a recurring burst (an arrival within the last horizon was foreseen), what it brought on
     # earlier days by the end of the coming horizon and has not brought today is still to come: a burst
