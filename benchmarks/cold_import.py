@@ -9,13 +9,13 @@ import statistics
 import subprocess
 import sys
 
-from adoscale.packaging import HANDLER_MODULES
+from adoscale.packaging import handler_modules
 
 PROBE = "import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
 
 
 def main() -> None:
-    for module in HANDLER_MODULES:
+    for module in handler_modules():
         runs = []
         for _ in range(5):
             out = subprocess.run(

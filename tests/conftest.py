@@ -14,6 +14,8 @@ from moto.core.responses import EmptyResult
 
 from adoscale.emulator import AdoModel, Faults, RunningServer, make_app, serve
 from tests.aws import atomic_dynamodb
+from tests.lambda_package import LambdaPackage
+from tests.lambda_package import build as build_lambda_package
 
 settings.register_profile("ci", max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("dev", max_examples=60, deadline=None)
@@ -106,3 +108,9 @@ def idempotent_run_task(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
 
     monkeypatch.setattr(EC2ContainerServiceResponse, "run_task", run_task)
     return answered
+
+
+@pytest.fixture(scope="session")
+def lambda_package(tmp_path_factory: pytest.TempPathFactory) -> LambdaPackage:
+    """The Lambda zip built once per session by `adoscale package`, extracted as Lambda runs it."""
+    return build_lambda_package(tmp_path_factory.mktemp("lambda"))

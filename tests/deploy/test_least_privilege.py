@@ -1,5 +1,5 @@
 """IAM least privilege, checked: the AWS calls each handler makes (recorded in these tests, against moto)
-must equal the actions its Terraform role grants (`policies/actions.json`): a call not granted, or a grant
+must equal the actions its Terraform role grants (`functions.json`): a call not granted, or a grant
 never used, fails."""
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ from moto import mock_aws
 
 from adoscale.emulator import AdoModel
 from adoscale.handlers import hook, pass_, waiter
+from adoscale.packaging import deployed_functions
 from tests.aws import config_for, create_lease_table
 from tests.conftest import PAT
 from tests.deploy.recording import Recorder
-from tests.deploy.terraform import TERRAFORM_DIR
 
 HOOK_SECRET = "hook-secret-0123456789abcdef"
-GRANTS = json.loads((TERRAFORM_DIR / "modules" / "control-plane" / "policies" / "actions.json").read_text())
+GRANTS = {name: spec["actions"] for name, spec in deployed_functions()["control-plane"].items()}
 
 
 def test_each_handler_calls_exactly_what_its_role_grants(

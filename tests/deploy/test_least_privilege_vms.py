@@ -1,5 +1,5 @@
 """Least privilege for the Environment-VM functions: the calls the lifecycle and sweeper handlers make
-(recorded against moto) must equal the grants in modules/vm-environment/policies/actions.json."""
+(recorded against moto) must equal the grants in modules/vm-environment/functions.json."""
 
 from __future__ import annotations
 
@@ -15,13 +15,13 @@ from moto import mock_aws
 from adoscale.ado import AdoClient, RetryPolicy
 from adoscale.emulator import AdoModel, FaultRule, Faults
 from adoscale.handlers import lifecycle, sweeper
+from adoscale.packaging import deployed_functions
 from tests.aws import create_state_table
 from tests.conftest import PAT
 from tests.deploy.recording import Recorder
-from tests.deploy.terraform import TERRAFORM_DIR
 from tests.environments.events import sns_event
 
-GRANTS = json.loads((TERRAFORM_DIR / "modules" / "vm-environment" / "policies" / "actions.json").read_text())
+GRANTS = {name: spec["actions"] for name, spec in deployed_functions()["vm-environment"].items()}
 
 
 def sns(message: dict[str, Any]) -> dict[str, Any]:

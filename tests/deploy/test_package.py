@@ -1,11 +1,27 @@
-"""The Lambda package: reproducible, small, with every handler and without boto3."""
+"""The Lambda package: the whole product and nothing of the rig, reproducible, small, without boto3, and
+every handler Terraform deploys imports from it as Lambda would import it."""
 
 from __future__ import annotations
 
+import json
 import zipfile
 from pathlib import Path
 
-from adoscale.packaging import HANDLER_MODULES, build_zip, install_dependencies
+import pytest
+
+from adoscale.packaging import (
+    NOT_SHIPPED,
+    PackageError,
+    build_zip,
+    deployed_functions,
+    handler_modules,
+    install_dependencies,
+    missing_imports,
+    product_files,
+)
+from tests.lambda_package import LambdaPackage
+
+TERRAFORM_MODULES = Path(__file__).resolve().parents[2] / "deploy" / "terraform" / "modules"
 
 
 def test_two_builds_give_the_same_bytes_and_the_package_is_complete(tmp_path: Path) -> None:
@@ -19,12 +35,79 @@ def test_two_builds_give_the_same_bytes_and_the_package_is_complete(tmp_path: Pa
     print(f"\nLambda package: {size / 1e6:.2f} MB zipped, sha256 {first}")
     assert size < 10_000_000
     names = set(zipfile.ZipFile(tmp_path / "a.zip").namelist())
-    for module in HANDLER_MODULES:
-        assert module.replace(".", "/") + ".py" in names
+    assert {name for name, _ in product_files()} <= names
     assert any(n.startswith("pydantic_core/") and n.endswith(".so") and "aarch64" in n for n in names)
     assert not any(n.startswith(("boto3/", "botocore/")) for n in names)
     assert not any("__pycache__" in n for n in names)
     assert not any(n.endswith(".asl.json") for n in names)  # the workflow is deployed by Terraform, not run
-    assert not any(
-        n.startswith(("adoscale/cli/", "adoscale/demo/", "adoscale/sim/", "adoscale/emulator/")) for n in names
+    rig = tuple(f"adoscale/{part}/" if "." not in part else f"adoscale/{part}" for part in NOT_SHIPPED)
+    assert not any(n.startswith(rig) for n in names)
+
+
+def test_the_package_is_the_product_minus_the_rig_by_rule() -> None:
+    names = {name for name, _ in product_files()}
+    # Everything under src/adoscale that is not rig ships, including modules no allow-list ever named.
+    for must in ("adoscale/history/__init__.py", "adoscale/hooks/__init__.py", "adoscale/handlers/hook.py"):
+        assert must in names
+    assert not any(n.startswith(("adoscale/emulator/", "adoscale/sim/", "adoscale/cli/")) for n in names)
+
+
+def test_every_deployed_handler_is_read_from_the_terraform_lists() -> None:
+    functions = deployed_functions()
+    assert set(functions) == {"control-plane", "vm-environment"}
+    # The list Terraform reads is the list the packager checks: the same files, parsed the same way.
+    for module, handlers in functions.items():
+        spec = json.loads((TERRAFORM_MODULES / module / "functions.json").read_text())
+        assert spec == handlers
+        assert all(s["actions"] and s["handler"].startswith("adoscale.handlers.") for s in spec.values())
+    assert "adoscale.handlers.hook" in handler_modules()
+
+
+def test_every_handler_terraform_deploys_imports_from_the_built_zip(lambda_package: LambdaPackage) -> None:
+    """A fresh interpreter (`-I -S`) with only the extracted zip and the runtime's boto3 on its path."""
+    modules = handler_modules()
+    code = (
+        "import importlib, json\n"
+        f"for m in {modules!r}:\n"
+        "    h = importlib.import_module(m).handler\n"
+        "    assert callable(h), m\n"
+        "import adoscale, pydantic\n"
+        "print(json.dumps([adoscale.__file__, pydantic.__file__]))\n"
     )
+    done = lambda_package.python(code)
+    assert done.returncode == 0, done.stderr[-3000:]
+    adoscale_file, pydantic_file = json.loads(done.stdout.strip().splitlines()[-1])
+    assert adoscale_file.startswith(str(lambda_package.task_root))  # the zip's copy, not the source tree's
+    assert pydantic_file.startswith(str(lambda_package.task_root))
+
+
+def test_a_missing_dependency_fails_the_import_check(lambda_package: LambdaPackage) -> None:
+    """The check above can fail: a module the package lacks is not found in the fresh interpreter."""
+    done = lambda_package.python("import adoscale.emulator")
+    assert done.returncode != 0
+    assert "No module named 'adoscale.emulator'" in done.stderr
+
+
+def test_packaging_refuses_a_shipped_module_that_imports_the_rig(tmp_path: Path) -> None:
+    source = tmp_path / "adoscale"
+    (source / "sim").mkdir(parents=True)
+    (source / "__init__.py").write_text("")
+    (source / "sim" / "__init__.py").write_text("")
+    (source / "pool.py").write_text("def f():\n    from adoscale.sim import runner\n    return runner\n")
+    (source / "sim" / "runner.py").write_text("")
+    shipped = {"adoscale/__init__.py": b"", "adoscale/pool.py": (source / "pool.py").read_bytes()}
+    assert missing_imports(shipped, source) == {"adoscale.pool": ["adoscale.sim", "adoscale.sim.runner"]}
+
+
+def test_packaging_refuses_a_deployed_handler_that_is_not_in_the_package(tmp_path: Path) -> None:
+    (tmp_path / "control-plane").mkdir()
+    (tmp_path / "control-plane" / "functions.json").write_text(
+        json.dumps({"new": {"handler": "adoscale.handlers.nosuch.handler", "actions": ["ssm:GetParameter"]}})
+    )
+    with pytest.raises(PackageError, match=r"adoscale\.handlers\.nosuch"):
+        build_zip(tmp_path / "a.zip", None, modules_dir=tmp_path)
+    (tmp_path / "control-plane" / "functions.json").write_text(
+        json.dumps({"sim": {"handler": "adoscale.sim.runner.handler", "actions": ["ssm:GetParameter"]}})
+    )
+    with pytest.raises(PackageError, match=r"adoscale\.sim\.runner"):
+        build_zip(tmp_path / "a.zip", None, modules_dir=tmp_path)

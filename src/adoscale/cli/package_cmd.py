@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from adoscale.cli import EXIT_OK, app
+from adoscale.cli import EXIT_FAILED, EXIT_OK, app
 
 
 @app.command()
@@ -17,15 +17,20 @@ def package(
     build_dir: Path = typer.Option(Path("build/lambda-deps"), "--build-dir", help="Where dependencies are installed."),
     source_only: bool = typer.Option(False, "--source-only", help="Only adoscale's code (e.g. with a layer)."),
 ) -> None:
-    """Build the Lambda package for every handler: arm64 dependencies installed with pip --platform,
-    boto3 left to the runtime; the same inputs give the same bytes. Prints the size and SHA-256."""
-    from adoscale.packaging import build_zip, install_dependencies
+    """Build the Lambda package: the whole product package (not the CLI, emulator, simulator or demo) with
+    arm64 dependencies installed by pip --platform, boto3 left to the runtime; the same inputs give the same
+    bytes. Refuses a package a deployed handler could not import from. Prints the size and SHA-256."""
+    from adoscale.packaging import PackageError, build_zip, install_dependencies
 
     dependencies = None
     if not source_only:
         install_dependencies(build_dir, platform=platform, python=python)
         dependencies = build_dir
-    digest = build_zip(out, dependencies)
+    try:
+        digest = build_zip(out, dependencies)
+    except PackageError as exc:
+        typer.echo(f"adoscale package: {exc}", err=True)
+        raise typer.Exit(EXIT_FAILED) from None
     size = out.stat().st_size
     typer.echo(f"{out}: {size / 1e6:.2f} MB, sha256 {digest}")
     raise typer.Exit(EXIT_OK)

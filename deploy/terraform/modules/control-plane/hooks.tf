@@ -15,7 +15,7 @@ resource "aws_secretsmanager_secret" "hook" {
 }
 
 # The hook function reads its own secret, and only it: a statement of its own next to the function's
-# least-privilege policy (the shared grants in policies/actions.json are per action).
+# least-privilege policy (the shared grants in functions.json are per action).
 data "aws_iam_policy_document" "hook_secret" {
   count = var.enable_hooks ? 1 : 0
   statement {

@@ -6,14 +6,11 @@ locals {
   account   = data.aws_caller_identity.current.account_id
   region    = data.aws_region.current.name
   partition = data.aws_partition.current.partition
-  # One unit of work (a pass over one pool, and the round that lists the pools) and the read-only waiter.
-  functions = {
-    pass   = "adoscale.handlers.pass_.handler"
-    waiter = "adoscale.handlers.waiter.handler"
-    hook   = "adoscale.handlers.hook.handler" # service hooks through a function URL (hooks.tf)
-  }
-  # The actions each function calls: one machine-readable list, checked against recorded calls in tests.
-  function_actions = jsondecode(file("${path.module}/policies/actions.json"))
+  # The functions this module deploys, each with its handler and the actions it calls: one machine-readable
+  # list, also read by the packager (every handler must import from the zip) and the least-privilege tests.
+  function_specs   = jsondecode(file("${path.module}/functions.json"))
+  functions        = { for name, spec in local.function_specs : name => spec.handler }
+  function_actions = { for name, spec in local.function_specs : name => spec.actions }
   cluster_name     = element(split("/", var.cluster_arn), length(split("/", var.cluster_arn)) - 1)
   task_arns        = "arn:${local.partition}:ecs:${local.region}:${local.account}:task/${local.cluster_name}/*"
   action_resources = {

@@ -3,11 +3,11 @@ data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
 
 locals {
-  functions = {
-    lifecycle = "adoscale.handlers.lifecycle.handler"
-    sweeper   = "adoscale.handlers.sweeper.handler"
-  }
-  function_actions = jsondecode(file("${path.module}/policies/actions.json"))
+  # The functions this module deploys, each with its handler and the actions it calls (one list, also read
+  # by the packager and the least-privilege tests).
+  function_specs   = jsondecode(file("${path.module}/functions.json"))
+  functions        = { for name, spec in local.function_specs : name => spec.handler }
+  function_actions = { for name, spec in local.function_specs : name => spec.actions }
   action_resources = {
     "dynamodb:GetItem"                           = [aws_dynamodb_table.state.arn]
     "dynamodb:PutItem"                           = [aws_dynamodb_table.state.arn]
