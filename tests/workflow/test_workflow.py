@@ -1,36 +1,38 @@
 """The Step Functions workflow: valid ASL (statelint), its Retry list is the transient errors, and real
-executions in moto's interpreter with the Lambda invocations routed to adoscale's handlers in-process,
-against the ADO emulator over HTTP — including two overlapping executions on one lease table."""
+executions in moto's interpreter whose Lambda invocations run the handlers of the built zip (as Terraform
+deploys them: handler names from `functions.json`, settings from SSM and Secrets Manager), each function in
+its own interpreter (`tests.lambda_runtime`), against the ADO emulator over HTTP — including two
+overlapping executions on one lease table."""
 
 from __future__ import annotations
 
-import io
 import json
 import subprocess
 import sys
 import threading
 import time
-import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
-from moto.awslambda.models import LambdaBackend
+from moto.server import ThreadedMotoServer
 
 from adoscale.emulator import AdoModel
 from adoscale.handlers import _runtime, pass_, waiter
+from adoscale.packaging import deployed_functions
 from adoscale.workflow import DEFAULT_INPUT, PLACEHOLDERS, render
 from tests.aws import config_for, create_lease_table, meet_in_observe
 from tests.conftest import PAT
+from tests.lambda_package import LambdaPackage
+from tests.lambda_runtime import LambdaRuntime, route_moto_invoke
 
-HANDLERS: dict[str, Callable[[Any, Any], dict[str, Any]]] = {
-    "adoscale-pass": pass_.handler,
-    "adoscale-waiter": waiter.handler,
-}
-ARN_OF = {"pass_arn": "adoscale-pass", "waiter_arn": "adoscale-waiter"}
+# The workflow's functions as Terraform names them (`${name}-${key}`) and the placeholder each fills.
+FUNCTIONS = {"pass_arn": "adoscale-pass", "waiter_arn": "adoscale-waiter"}
+HANDLER_OF = {f"adoscale-{key}": spec["handler"] for key, spec in deployed_functions()["control-plane"].items()}
+CONFIG_PARAMETER = "/adoscale/config"
 
 
 class Context:
@@ -62,53 +64,50 @@ def test_render_refuses_missing_placeholders() -> None:
 
 
 @pytest.fixture
-def routed_lambdas(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """moto's Lambda invoke wants Docker: call adoscale's handlers in-process instead."""
-    invoked: list[str] = []
-
-    def invoke(
-        self: LambdaBackend, function_name: str, qualifier: str | None, body: Any, headers: Any, response_headers: Any
-    ) -> bytes:
-        name = function_name.rsplit(":", 1)[-1] if function_name.startswith("arn:") else function_name
-        invoked.append(name)
-        event = json.loads(body) if body else {}
+def aws() -> Iterator[str]:
+    """moto in this process, also served on 127.0.0.1 for the functions' own interpreters."""
+    _runtime.client.cache_clear()
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        server.start()
+        host, port = server.get_host_and_port()
         try:
-            result = HANDLERS[name](event, Context(name))
-        except Exception as exc:  # a function error, as Lambda reports it
-            response_headers["x-amz-function-error"] = "Unhandled"
-            return json.dumps({"errorType": type(exc).__name__, "errorMessage": str(exc)}).encode()
-        return json.dumps(result).encode()
-
-    monkeypatch.setattr(LambdaBackend, "invoke", invoke)
-    return invoked
+            yield f"http://{host}:{port}"
+        finally:
+            server.stop()
+    _runtime.client.cache_clear()
 
 
 @pytest.fixture
-def aws() -> Iterator[None]:
-    _runtime.client.cache_clear()
-    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
-        yield
-    _runtime.client.cache_clear()
-
-
-def _zip() -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("placeholder.py", "")
-    return buffer.getvalue()
+def routed_lambdas(aws: str, lambda_package: LambdaPackage, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """moto's Lambda invoke wants Docker: run each function's handler from the built zip instead."""
+    runtime = LambdaRuntime(lambda_package, endpoint_url=aws)
+    route_moto_invoke(monkeypatch, runtime)
+    try:
+        yield runtime.invoked
+    finally:
+        runtime.close()
 
 
 def _machine(*, lease_table: str | None = None) -> tuple[Any, str, str]:
-    """The workflow as Terraform deploys it: the functions, the alert topic (with a queue to read it)."""
+    """The workflow as Terraform deploys it: the functions (handlers from functions.json, the environment
+    Terraform gives them), the alert topic (with a queue to read it)."""
     iam = boto3.client("iam", region_name="us-east-1")
     role = iam.create_role(RoleName="fn", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
     lam = boto3.client("lambda", region_name="us-east-1")
+    secrets = boto3.client("secretsmanager", region_name="us-east-1")
+    secret = secrets.create_secret(Name="adoscale/pat", SecretString=PAT)["ARN"]
+    environment = {"AZP_TOKEN_SECRET_ARN": secret, "ADOSCALE_CONFIG_PARAMETER": CONFIG_PARAMETER}
+    if lease_table:
+        environment["ADOSCALE_LEASE_TABLE"] = lease_table
     arns = {
         placeholder: lam.create_function(
-            FunctionName=name, Runtime="python3.12", Role=role, Handler="x.handler", Code={"ZipFile": _zip()}
+            FunctionName=name, Runtime="python3.12", Role=role, Handler=HANDLER_OF[name], Timeout=30,
+            Code={"ZipFile": b"built by adoscale package; run by tests.lambda_runtime"},
+            Environment={"Variables": environment},
         )["FunctionArn"]
-        for placeholder, name in ARN_OF.items()
-    }
+        for placeholder, name in FUNCTIONS.items()
+    }  # fmt: skip
     sns = boto3.client("sns", region_name="us-east-1")
     sqs = boto3.client("sqs", region_name="us-east-1")
     arns["alert_topic_arn"] = topic = sns.create_topic(Name="adoscale-alerts")["TopicArn"]
@@ -143,6 +142,10 @@ def _world(model: AdoModel, org_url: str, monkeypatch: pytest.MonkeyPatch, pools
     ecs = boto3.client("ecs", region_name="us-east-1")
     world = create_ecs_world(boto3.client("ec2", region_name="us-east-1"), ecs)
     config = config_for(world, org_url, pools)
+    # Deployed: the functions read the parameter `adoscale config push` writes. In this process (the tests
+    # that call a handler directly): the variables.
+    ssm = boto3.client("ssm", region_name="us-east-1")
+    ssm.put_parameter(Name=CONFIG_PARAMETER, Value=config.model_dump_json(), Type="SecureString")
     monkeypatch.setenv("ADOSCALE_CONFIG", config.model_dump_json())
     monkeypatch.setenv("AZP_TOKEN", PAT)
     return ecs, world
@@ -280,3 +283,19 @@ def test_handlers_reject_malformed_events(monkeypatch: pytest.MonkeyPatch) -> No
         pass_.handler(["not", "an", "object"], context)
     with pytest.raises(BadEventError, match="launched"):
         waiter.handler({"pool": "linux", "launched": "arn"}, Context("adoscale-waiter"))
+
+
+def test_functions_run_the_zips_handlers_as_lambda_reports_them(routed_lambdas: list[str]) -> None:
+    """Through Lambda's Invoke API: a handler's error is the invocation's error named by its class, and a
+    handler the zip lacks fails at import as the Python runtime reports it."""
+    _machine()
+    lam = boto3.client("lambda", region_name="us-east-1")
+    answer = lam.invoke(FunctionName="adoscale-pass", Payload=json.dumps({"pool": "linux"}))
+    assert answer["FunctionError"] == "Unhandled"
+    assert json.loads(answer["Payload"].read())["errorType"] == "BadEventError"
+    lam.update_function_configuration(FunctionName="adoscale-waiter", Handler="adoscale.emulator.app.handler")
+    answer = lam.invoke(FunctionName="adoscale-waiter", Payload=b"{}")
+    error = json.loads(answer["Payload"].read())
+    assert error["errorType"] == "Runtime.ImportModuleError"
+    assert "No module named 'adoscale.emulator'" in error["errorMessage"]  # the rig is not in the zip
+    assert routed_lambdas == ["adoscale-pass", "adoscale-waiter"]
