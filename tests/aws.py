@@ -17,6 +17,21 @@ from adoscale.demo.aws import EcsWorld, create_ecs_world, hold_moto_tasks_runnin
 
 
 @contextmanager
+def served_moto() -> Iterator[str]:
+    """Serve the moto state of this process (an active `mock_aws`) on 127.0.0.1, for other processes: the
+    CLI run as a user runs it, or a Lambda function's own interpreter. Yields the endpoint URL."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+@contextmanager
 def ecs_world() -> Iterator[tuple[Any, EcsWorld]]:
     with mock_aws():
         hold_moto_tasks_running()

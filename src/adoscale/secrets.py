@@ -2,15 +2,28 @@
 
 Every PAT or token adoscale handles is registered here; a logging filter and `redact()` replace any
 registered value (and its Basic-auth base64 forms) before text reaches a log, a terminal or an exception.
+
+Registration comes too late for one reader: botocore logs a response's body at DEBUG while it parses it,
+before adoscale has the value in hand to register. So the filter also masks, in every record, the fields
+that carry secret values in AWS's wire format (Secrets Manager's `SecretString`/`SecretBinary`, an SSM
+parameter's `Value`), whatever their value; at any verbosity.
 """
 
 from __future__ import annotations
 
 import base64
 import logging
+import re
 import threading
 
 REDACTED = "***"
+# A JSON string field that holds a secret in an AWS response, as botocore logs it (JSON in a bytes repr):
+# masked up to the first quote that is not escaped and ends the value (followed by `,` or `}`), so escaped
+# quotes inside the value do not end it early; when in doubt it masks more, never less. SSM's `Value` is
+# masked whatever the parameter's type: a log line cannot tell a SecureString's value from a String's.
+_SECRET_FIELD = re.compile(
+    r'("(?:SecretString|SecretBinary|Value)\\?"\s*:\s*\\?")(.*?)(?=(?<!\\)"\s*[,}]|$)', re.DOTALL
+)
 
 _lock = threading.Lock()
 _secrets: set[str] = set()
@@ -28,13 +41,13 @@ def register_secret(value: str) -> None:
 
 
 def redact(text: str) -> str:
-    """Return `text` with every registered secret replaced by ***."""
+    """Return `text` with every registered secret, and every secret-bearing AWS field, replaced by ***."""
     with _lock:
         secrets = sorted(_secrets, key=len, reverse=True)
     for secret in secrets:
         if secret in text:
             text = text.replace(secret, REDACTED)
-    return text
+    return _SECRET_FIELD.sub(lambda match: match.group(1) + REDACTED, text)
 
 
 class RedactingFilter(logging.Filter):

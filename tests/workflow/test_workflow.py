@@ -18,13 +18,12 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
-from moto.server import ThreadedMotoServer
 
 from adoscale.emulator import AdoModel
 from adoscale.handlers import _runtime, pass_, waiter
 from adoscale.packaging import deployed_functions
 from adoscale.workflow import DEFAULT_INPUT, PLACEHOLDERS, render
-from tests.aws import config_for, create_lease_table, meet_in_observe
+from tests.aws import config_for, create_lease_table, meet_in_observe, served_moto
 from tests.conftest import PAT
 from tests.lambda_package import LambdaPackage
 from tests.lambda_runtime import LambdaRuntime, route_moto_invoke
@@ -67,14 +66,8 @@ def test_render_refuses_missing_placeholders() -> None:
 def aws() -> Iterator[str]:
     """moto in this process, also served on 127.0.0.1 for the functions' own interpreters."""
     _runtime.client.cache_clear()
-    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        server.start()
-        host, port = server.get_host_and_port()
-        try:
-            yield f"http://{host}:{port}"
-        finally:
-            server.stop()
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}), served_moto() as endpoint:
+        yield endpoint
     _runtime.client.cache_clear()
 
 
