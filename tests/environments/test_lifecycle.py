@@ -27,7 +27,7 @@ from adoscale.environments import (
     parse,
     sweep,
 )
-from adoscale.environments.state import DONE_TTL
+from adoscale.environments.state import DONE_TTL, InstanceRecord
 from adoscale.handlers._runtime import SettingsError
 from adoscale.transient import _AWS_TRANSIENT_CODES as TRANSIENT_AWS_CODES
 from adoscale.transient import TRANSIENT_ERRORS, AwsUnavailableError
@@ -223,26 +223,67 @@ def test_hook_about_to_expire_completes_loudly(world: World) -> None:
     assert alerts and instance in alerts[0] and "still registered" in alerts[0]
 
 
-def test_sweeper_removes_an_orphan_and_leaves_a_live_vm(world: World, org_url: str) -> None:
+def test_sweeper_removes_only_what_is_provably_gone(world: World, org_url: str) -> None:
     live = world.instance()
     world.register(live)
     gone = world.instance()
     world.register(gone)
     world.ec2.terminate_instances(InstanceIds=[gone])
-    ghost = "i-0123456789abcdef0"  # never existed in this account
+    ghost = "i-0123456789abcdef0"  # not known to EC2 here, not recorded by this deployment: another region's?
     world.register(ghost)
+    ours = "i-0fedcba9876543210"  # recorded at launch by this deployment, no longer known to EC2
+    world.register(ours)
+    world.state.create(InstanceRecord(instance_id=ours, asg_name="vms", status=Status.REGISTERED, project="Fabrikam"))
     envs = [EnvironmentConfig(project="Fabrikam", name="prod-vms", grace_seconds=0)]
     with AdoClient(org_url, PAT) as ado:
-        dry = sweep(ado, world.ec2, envs, lambda: datetime.now(UTC), dry_run=True)
-        assert {r.name for r in dry} == {gone, ghost} and not any(r.removed for r in dry)
-        results = sweep(ado, world.ec2, envs, lambda: datetime.now(UTC))
-    assert {r.name for r in results if r.removed} == {gone, ghost}
-    assert [r.name for r in world.model.vm_resources(world.env_id)] == [live]
+        dry = sweep(ado, world.ec2, envs, lambda: datetime.now(UTC), records=world.state, dry_run=True)
+        assert {r.name for r in dry} == {gone, ghost, ours} and not any(r.removed for r in dry)
+        results = sweep(ado, world.ec2, envs, lambda: datetime.now(UTC), records=world.state)
+    assert {r.name for r in results if r.removed} == {gone, ours}
+    [left] = [r for r in results if not r.removed]
+    assert left.name == ghost and "not recorded by this deployment" in left.reason
+    assert sorted(r.name for r in world.model.vm_resources(world.env_id)) == sorted([live, ghost])
     with AdoClient(org_url, PAT) as ado:
         in_grace = sweep(
             ado, world.ec2, [EnvironmentConfig(project="Fabrikam", name="prod-vms")], lambda: datetime.now(UTC)
         )
-    assert in_grace == []
+    assert [(r.name, r.removed) for r in in_grace] == [(ghost, False)]
+
+
+def test_a_sweep_in_one_region_leaves_the_vms_running_in_another(world: World, org_url: str) -> None:
+    """A us-east-1 sweep must not remove eu-west-1's VMs: EC2 here does not know them, and this deployment
+    (its state table) never recorded them. The one terminated here is removed."""
+    abroad = boto3.client("ec2", region_name="eu-west-1")
+    running_abroad = [
+        abroad.run_instances(ImageId="ami-12345678", MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+        for _ in range(3)
+    ]
+    for instance in running_abroad:
+        world.register(instance)
+    here = world.instance()
+    world.register(here)
+    world.ec2.terminate_instances(InstanceIds=[here])
+    envs = [EnvironmentConfig(project="Fabrikam", name="prod-vms", grace_seconds=0)]
+    with AdoClient(org_url, PAT) as ado:
+        results = sweep(ado, world.ec2, envs, lambda: datetime.now(UTC), records=world.state)
+    assert [r.name for r in results if r.removed] == [here]
+    assert sorted(r.name for r in world.model.vm_resources(world.env_id)) == sorted(running_abroad)
+    assert all("not found in us-east-1" in r.reason for r in results if not r.removed)
+
+
+def test_one_environment_that_cannot_be_read_does_not_stop_the_sweep(world: World, org_url: str) -> None:
+    gone = world.instance()
+    world.register(gone)
+    world.ec2.terminate_instances(InstanceIds=[gone])
+    envs = [
+        EnvironmentConfig(project="Fabrikam", name="no-such-env", grace_seconds=0),
+        EnvironmentConfig(project="Fabrikam", name="prod-vms", grace_seconds=0),
+    ]
+    with AdoClient(org_url, PAT) as ado:
+        results = sweep(ado, world.ec2, envs, lambda: datetime.now(UTC), records=world.state)
+    [failed] = [r for r in results if r.error]
+    assert failed.environment == "no-such-env" and not failed.removed
+    assert [r.name for r in results if r.removed] == [gone]
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ from adoscale.ado.client import AdoClient
 from adoscale.aws import make_client
 from adoscale.cli import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, app
 from adoscale.cli.common import ConfigOption, ado_errors_exit, fail, load_or_exit, pat_or_exit, setup_logging
-from adoscale.environments import sweep
+from adoscale.environments import StateTable, sweep
 
 environments_app = typer.Typer(help="Environment VMs: keep VM resources in step with EC2.", no_args_is_help=True)
 app.add_typer(environments_app, name="environments")
@@ -27,9 +27,18 @@ def sweep_command(
     config: Path = ConfigOption,
     dry_run: bool = typer.Option(False, "--dry-run", help="Report what would be removed; remove nothing."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    state_table: str | None = typer.Option(
+        None,
+        "--state-table",
+        envvar="ADOSCALE_STATE_TABLE",
+        help="The lifecycle function's DynamoDB state table (Terraform output): an instance EC2 no longer "
+        "knows is removed only if this deployment recorded it there.",
+    ),
 ) -> None:
-    """Remove VM resources of the configured Environments whose instance no longer exists (EC2
-    DescribeInstances), once older than the Environment's grace period. Exit 3 when ADO refuses the PAT."""
+    """Remove VM resources of the configured Environments whose instance is provably gone: reported
+    terminated by EC2 in this region, or recorded at launch (--state-table) and no longer known to EC2;
+    once older than the Environment's grace period. Anything else is left and listed. Exit 1 when an
+    Environment could not be swept (the others are), 3 when ADO refuses the PAT."""
     setup_logging()
     cfg = load_or_exit(config)
     if not cfg.environments:
@@ -38,15 +47,19 @@ def sweep_command(
     pat = pat_or_exit(cfg)
     try:
         with ado_errors_exit(), AdoClient(cfg.organization_url, pat) as ado:
-            results = sweep(ado, make_client("ec2"), cfg.environments, lambda: datetime.now(UTC), dry_run=dry_run)
+            records = StateTable(make_client("dynamodb"), state_table) if state_table else None
+            results = sweep(
+                ado, make_client("ec2"), cfg.environments, lambda: datetime.now(UTC), records=records, dry_run=dry_run
+            )
     except (BotoCoreError, ClientError) as exc:
         response = getattr(exc, "response", None)
         code = response.get("Error", {}).get("Code", "") if isinstance(response, dict) else ""
-        fail("AWS call failed", f"EC2: {code or type(exc).__name__}")
+        fail("AWS call failed", f"EC2 or DynamoDB: {code or type(exc).__name__}")
         raise typer.Exit(EXIT_FAILED) from None
+    code = EXIT_FAILED if any(r.error for r in results) else EXIT_OK
     if as_json:
         typer.echo(json.dumps({"results": [asdict(r) for r in results]}, indent=2))
-        raise typer.Exit(EXIT_OK)
+        raise typer.Exit(code)
     table = Table(title="adoscale environments sweep" + (" (dry run)" if dry_run else ""))
     for column in ("environment", "resource", "name", "removed", "reason"):
         table.add_column(column)
@@ -55,4 +68,4 @@ def sweep_command(
             f"{r.project}/{r.environment}", str(r.resource_id), r.name, "yes" if r.removed else "no", r.reason
         )
     Console().print(table)
-    raise typer.Exit(EXIT_OK)
+    raise typer.Exit(code)

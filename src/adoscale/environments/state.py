@@ -90,6 +90,10 @@ class StateTable:
         _, deserializer = _codec()
         return InstanceRecord.model_validate({k: deserializer.deserialize(v) for k, v in item.items()})
 
+    def recorded(self, instance_id: str) -> bool:
+        """Did this deployment record the instance at launch? (The sweeper's proof that it was ours.)"""
+        return self.get(instance_id) is not None
+
     def create(self, record: InstanceRecord) -> bool:
         """Write a new record; False if one exists already (a duplicate or late launch)."""
         try:

@@ -1,7 +1,8 @@
 """Lambda entry `adoscale.handlers.sweeper.handler`: on a schedule, remove VM resources whose instance is
 gone. Environment: `AZP_URL`, the PAT (see docs/configuration.md), and the Environments to sweep:
 `ADOSCALE_ENVIRONMENTS` (a JSON list of `{project, name, grace_seconds}`), else the configuration's
-`environments` (`ADOSCALE_CONFIG` or `ADOSCALE_CONFIG_PARAMETER`).
+`environments` (`ADOSCALE_CONFIG` or `ADOSCALE_CONFIG_PARAMETER`). `ADOSCALE_STATE_TABLE`, the lifecycle
+function's state table: an instance EC2 no longer knows is removed only if this deployment recorded it.
 
 The event is the schedule's (ignored), or `{"dry_run": true}` to report without removing. Anything else is
 rejected (logged and acknowledged); only transient errors reach the trigger.
@@ -19,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, StrictBool, TypeAdapter, ValidationE
 
 from adoscale.ado.client import AdoClient
 from adoscale.config import MAX_POOLS, EnvironmentConfig
-from adoscale.environments import sweep
+from adoscale.environments import StateTable, sweep
 from adoscale.environments.events import describe
 from adoscale.handlers._runtime import SettingsError, aws_calls, client, has_settings, pat, reject, setting, settings
 
@@ -55,10 +56,18 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         return reject(logger, f"sweep request: {describe(exc)}")
     targets = environments()
     with aws_calls(), AdoClient(setting("AZP_URL"), pat()) as ado:
-        results = sweep(ado, client("ec2"), targets, lambda: datetime.now(UTC), dry_run=request.dry_run)
+        table = os.environ.get("ADOSCALE_STATE_TABLE")
+        records = StateTable(client("dynamodb"), table) if table else None
+        results = sweep(
+            ado, client("ec2"), targets, lambda: datetime.now(UTC), records=records, dry_run=request.dry_run
+        )
     removed = [r for r in results if r.removed]
-    logger.info("sweep done", extra={"removed": len(removed), "examined": len(results)})
+    failed = [r for r in results if r.error]
+    logger.info("sweep done", extra={"removed": len(removed), "examined": len(results), "failed": len(failed)})
+    for r in failed:
+        logger.error("environment not swept", extra={"environment": f"{r.project}/{r.environment}", "reason": r.reason})
     return {
-        "status": "ok",
+        "status": "ok" if not failed else "partial",
         "removed": [{"environment": r.environment, "name": r.name, "resource_id": r.resource_id} for r in removed],
+        "left": [{"environment": r.environment, "name": r.name, "reason": r.reason} for r in results if not r.removed],
     }
