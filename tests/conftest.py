@@ -14,6 +14,7 @@ from moto.core.responses import EmptyResult
 
 from adoscale.emulator import AdoModel, Faults, RunningServer, make_app, serve
 from tests.aws import atomic_dynamodb
+from tests.ecs_rules import EcsRules
 
 settings.register_profile("ci", max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("dev", max_examples=60, deadline=None)
@@ -106,3 +107,12 @@ def idempotent_run_task(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
 
     monkeypatch.setattr(EC2ContainerServiceResponse, "run_task", run_task)
     return answered
+
+
+@pytest.fixture(autouse=True)
+def ecs_rules(monkeypatch: pytest.MonkeyPatch) -> EcsRules:
+    """ECS refuses requests that break its documented rules (startedBy's characters and length, tag
+    characters, startedBy as ListTasks' only filter, overrides within 8,192 characters; `tests.ecs_rules`
+    cites the API reference), and lists only RUNNING tasks when ListTasks names no status; moto does
+    neither. Every test gets both, and may read the recorded calls through this fixture."""
+    return EcsRules.install(monkeypatch)

@@ -306,7 +306,28 @@ class Config(_Strict):
             raise PydanticCustomError(
                 "duplicate_pool", "pool names must be unique (case-insensitive)", {"repeats": repeats}
             )
+        self._overrides_fit()
         return self
+
+    def _overrides_fit(self) -> None:
+        """RunTask refuses container overrides over 8,192 characters of JSON ("This limit includes the JSON
+        formatting characters of the override structure", ECS API Reference, RunTask `overrides`). Each
+        pool's is measured as adoscale will send it (pool name, organization URL, extra environment),
+        escaped at its longest, so a pool is refused here rather than by every launch."""
+        from adoscale.compute.identity import OVERRIDES_MAX, container_overrides, overrides_size
+
+        over: list[tuple[int, int]] = []
+        for index, pool in enumerate(self.pools):
+            overrides = container_overrides(
+                pool.ecs.container_name, pool.name, self.organization_url, pool.ecs.environment
+            )
+            size = overrides_size(overrides)
+            if size > OVERRIDES_MAX:
+                over.append((index, size))
+        if over:
+            raise PydanticCustomError(
+                "overrides_too_large", "container overrides over ECS's limit", {"pools": over, "limit": OVERRIDES_MAX}
+            )
 
 
 class ConfigError(Exception):
@@ -462,6 +483,16 @@ def _errors(source: str, raw: Any, exc: ValidationError) -> list[str]:
             for index, first in error.get("ctx", {}).get("repeats", []):
                 where = _locate(source, raw, ("pools", index, "name"))
                 errors.append(f"{where}: repeats the name of pools[{first}] (pool names are unique, any case)")
+            continue
+        if error["type"] == "overrides_too_large":
+            limit = error.get("ctx", {}).get("limit")
+            for index, size in error.get("ctx", {}).get("pools", []):
+                where = _locate(source, raw, ("pools", index, "ecs", "environment"))
+                errors.append(
+                    f"{where}: the agent container's overrides (AZP_POOL, AZP_URL and this environment) would be "
+                    f"{size} characters of JSON, over ECS RunTask's limit of {limit}; shorten or move values "
+                    "into the task definition"
+                )
             continue
         errors.append(f"{_locate(source, raw, tuple(error['loc']))}: {_message(error)}")
     return errors
