@@ -62,11 +62,16 @@ def tag_violations(tags: Any) -> list[str]:
     return problems
 
 
+def overrides_chars(overrides: Any) -> int:
+    """Measured as botocore serialises it (json.dumps defaults: `, ` and `: `, non-ASCII escaped): at least
+    as long as any compact or unescaped count ECS might make of the same structure."""
+    return len(json.dumps(overrides))
+
+
 def overrides_violations(overrides: Any) -> list[str]:
     if overrides is None:
         return []
-    # Measured as botocore serialises it (json.dumps defaults): at least as long as any way ECS counts.
-    size = len(json.dumps(overrides))
+    size = overrides_chars(overrides)
     if size > OVERRIDES_MAX:
         return [f"overrides: {size} characters of JSON, over {OVERRIDES_MAX}"]
     return []

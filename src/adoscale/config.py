@@ -86,13 +86,15 @@ class EcsSettings(_Strict):
     capacity_provider_strategy: list[CapacityProvider] = Field(
         default_factory=list,
         max_length=2,
-        description="Optional; default is launch type FARGATE. FARGATE_SPOT falls back to FARGATE when "
-        "Spot capacity is unavailable.",
+        description="Optional; default is launch type FARGATE. When FARGATE_SPOT refuses tasks, for any "
+        "reason (no capacity, a platform version or CPU architecture it does not take), they start on FARGATE "
+        "and the pass reports why.",
     )
     environment: dict[Name, Annotated[str, Field(max_length=4096)]] = Field(
         default_factory=dict,
         max_length=100,
-        description="Extra container environment (never secrets: use task definition secrets).",
+        description="Extra container environment (never secrets: use task definition secrets). With AZP_POOL "
+        "and AZP_URL it must fit ECS's 8,192 characters of container overrides (JSON).",
     )
 
     @model_validator(mode="after")
