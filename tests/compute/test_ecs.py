@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from adoscale.aws import CallCounter
 from adoscale.compute import POOL_TAG, EcsCompute
-from tests.aws import ecs_world, pool_config
+from tests.aws import ecs_world, pool_config, refuse_spot
 from tests.ecs_rules import EcsRules
 
 
@@ -65,28 +63,6 @@ def test_tasks_of_other_pools_are_not_listed_and_stop_is_idempotent() -> None:
 SPOT_POOL = {"capacity_provider_strategy": [{"capacity_provider": "FARGATE_SPOT"}]}
 
 
-def _refuse_spot(ecs: Any, *, failure: str | None = None, error: str | None = None) -> list[int]:
-    """Make every RunTask that asks for a capacity provider strategy come back refused, as ECS answers a
-    Spot refusal: `failure` in the response's failures (a shortage, an unsupported platform), or `error` as
-    an InvalidParameterException. moto never refuses Spot, so a before-call handler answers instead (one
-    that returns (http response, parsed) short-circuits the request). Returns the refused calls' counts."""
-    refused: list[int] = []
-
-    def no_spot(params: dict[str, Any], **_: Any) -> tuple[Any, dict[str, Any]] | None:
-        body = params.get("body", b"")
-        sent = json.loads(body if isinstance(body, bytes | str) and body else "{}")
-        if "capacityProviderStrategy" not in sent:
-            return None
-        refused.append(int(sent.get("count", 1)))
-        if error is not None:
-            message = {"Code": "InvalidParameterException", "Message": error}
-            return SimpleNamespace(status_code=400), {"Error": message, "ResponseMetadata": {"HTTPStatusCode": 400}}
-        return SimpleNamespace(status_code=200), {"tasks": [], "failures": [{"arn": "", "reason": failure}]}
-
-    ecs.meta.events.register("before-call.ecs.RunTask", no_spot)
-    return refused
-
-
 @pytest.mark.parametrize(
     "reason",
     [
@@ -100,7 +76,7 @@ def test_any_spot_failure_falls_back_to_fargate_and_says_why(reason: str) -> Non
     with ecs_world() as (ecs, world):
         pool = pool_config(world, ecs=SPOT_POOL)
         calls = _run_task_calls(ecs)
-        refused = _refuse_spot(ecs, failure=reason)
+        refused = refuse_spot(ecs, failure=reason)
         result = EcsCompute(ecs, {pool.name: pool.ecs}).launch(pool.name, 4, token="t")
         assert len(result.started) == 4
         assert result.fell_back_to_fargate == 4
@@ -115,7 +91,7 @@ def test_spot_refusing_the_request_falls_back_and_later_batches_go_to_fargate() 
     with ecs_world() as (ecs, world):
         pool = pool_config(world, max_agents=30, ecs=SPOT_POOL)
         calls = _run_task_calls(ecs)
-        refused = _refuse_spot(ecs, error="Fargate Spot is not supported for platform version 1.3.0")
+        refused = refuse_spot(ecs, error="Fargate Spot is not supported for platform version 1.3.0")
         result = EcsCompute(ecs, {pool.name: pool.ecs}).launch(pool.name, 25, token="t")
         assert len(result.started) == 25 and result.fell_back_to_fargate == 10
         assert refused == [10]
