@@ -25,6 +25,7 @@ from adoscale.compute.base import LaunchResult, TaskInfo, task_id_of
 from adoscale.compute.identity import (
     POOL_TAG,
     STARTED_BY,
+    checked_prefix,
     container_overrides,
     pool_tag_value,
     started_by_for,
@@ -61,8 +62,7 @@ class EcsCompute:
         # Emulators may omit createdAt; then the first time a task is seen stands in for it.
         self._first_seen: dict[str, datetime] = {}
         self._organization_url = organization_url
-        started_by_for("", started_by)  # refuses a prefix ECS would not accept, now rather than at launch
-        self._started_by = started_by
+        self._started_by = checked_prefix(started_by)  # refused now rather than at every launch
         # Recently stopped tasks of a cluster and task family that belong to someone else (another pool,
         # another tool): `startedBy` never changes, so they need describing only once.
         self._foreign: dict[tuple[str, str], frozenset[str]] = {}

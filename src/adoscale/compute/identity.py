@@ -11,12 +11,12 @@ call them. Azure DevOps pool names may hold spaces, dots, brackets and any Unico
 - RunTask `overrides`: "A total of 8192 characters are allowed for overrides. This limit includes the JSON
   formatting characters of the override structure."
 
-A name that already fits is used as it is, which is also what adoscale sent before these rules were
-encoded, so tasks started by an earlier version are still found after an upgrade. Any other name becomes a
-digest of the real name plus a sanitised, truncated name for people reading the console. The two forms
-cannot meet: a plain form never contains `/` after the prefix, a digest form always does, and the digest
-keeps two names whose sanitised forms collide apart (48 bits: for 100 pools, a collision chance of about
-1 in 10^10).
+A name that already fits is used as it is, which is what earlier versions sent for it (for `startedBy`,
+names of up to 27 of `A-Za-z0-9_-`), so their running tasks are still found after an upgrade; every name
+ECS refused before had no tasks to find. Any other name becomes a digest of the real name plus a
+sanitised, truncated name for people reading the console. The two forms cannot meet: a plain form never
+contains `/` after the prefix, a digest form always does; and the digest keeps apart two names whose
+sanitised forms are alike (48 bits: for 100 pools, a chance of a collision below 1 in 10^10).
 """
 
 from __future__ import annotations
@@ -49,11 +49,17 @@ def pool_digest(pool: str) -> str:
     return hashlib.sha256(pool.encode("utf-8", "surrogatepass")).hexdigest()[:DIGEST_CHARS]
 
 
+def checked_prefix(prefix: str) -> str:
+    """A `startedBy` prefix ECS accepts and that leaves room for the digest form, or ValueError."""
+    if not _PREFIX.fullmatch(prefix):
+        raise ValueError(f"startedBy prefix {prefix!r}: 1-16 letters, digits, '-' or '_'")
+    return prefix
+
+
 def started_by_for(pool: str, prefix: str = STARTED_BY) -> str:
     """RunTask's and ListTasks' `startedBy` for a pool's tasks: `prefix/name` when the name fits ECS's
     rule, else `prefix/<digest>/<sanitised name>` cut to 36 characters."""
-    if not _PREFIX.fullmatch(prefix):
-        raise ValueError(f"startedBy prefix {prefix!r}: 1-16 letters, digits, '-' or '_'")
+    checked_prefix(prefix)
     plain = f"{prefix}/{pool}"
     if _STARTED_BY_SAFE.fullmatch(pool) and len(plain) <= STARTED_BY_MAX:
         return plain
@@ -86,8 +92,8 @@ def container_overrides(
 
 def overrides_size(overrides: Mapping[str, object]) -> int:
     """Characters of `overrides` as JSON, at its largest: as botocore sends it (`json.dumps` with its
-    defaults: a space after each `,` and `:`, every non-ASCII character escaped as `\\uXXXX`), which is
-    never shorter than however ECS may count the same structure."""
+    defaults: a space after each `,` and `:`, every non-ASCII character escaped as `\\uXXXX`), at least as
+    long as a compact or unescaped count of the same structure, whichever ECS makes."""
     return len(json.dumps(overrides))
 
 
