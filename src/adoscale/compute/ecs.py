@@ -121,7 +121,7 @@ class EcsCompute:
             size = min(RUN_TASK_MAX, count - first)
             use_strategy = strategy and not spot_refused
             tasks, batch_failures, outcome = self._run(
-                pool, size, use_strategy, client_token(token, batch, fallback=not use_strategy and spot_refused)
+                pool, size, use_strategy, client_token(token, batch, fallback=spot_refused)
             )
             short = size - len(tasks)
             # Any answer from ECS that leaves a Spot batch short is a refusal to fall back from: a shortage
