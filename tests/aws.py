@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from types import SimpleNamespace
 from typing import Any
 
 import boto3
@@ -121,3 +123,25 @@ def create_lease_table(dynamodb: Any, name: str) -> Any:
 def create_state_table(dynamodb: Any, name: str) -> Any:
     """The Environment-VM state table: partition key `instance_id`."""
     return create_table(dynamodb, name, "instance_id")
+
+
+def refuse_spot(ecs: Any, *, failure: str | None = None, error: str | None = None) -> list[int]:
+    """Make every RunTask that asks for a capacity provider strategy come back refused, as ECS answers a
+    Spot refusal: `failure` in the response's failures (a shortage, an unsupported platform), or `error` as
+    an InvalidParameterException. moto never refuses Spot, so a before-call handler answers instead (one
+    that returns (http response, parsed) short-circuits the request). Returns the refused calls' counts."""
+    refused: list[int] = []
+
+    def no_spot(params: dict[str, Any], **_: Any) -> tuple[Any, dict[str, Any]] | None:
+        body = params.get("body", b"")
+        sent = json.loads(body if isinstance(body, bytes | str) and body else "{}")
+        if "capacityProviderStrategy" not in sent:
+            return None
+        refused.append(int(sent.get("count", 1)))
+        if error is not None:
+            message = {"Code": "InvalidParameterException", "Message": error}
+            return SimpleNamespace(status_code=400), {"Error": message, "ResponseMetadata": {"HTTPStatusCode": 400}}
+        return SimpleNamespace(status_code=200), {"tasks": [], "failures": [{"arn": "", "reason": failure}]}
+
+    ecs.meta.events.register("before-call.ecs.RunTask", no_spot)
+    return refused

@@ -14,6 +14,7 @@ from moto.core.responses import EmptyResult
 
 from adoscale.emulator import AdoModel, Faults, RunningServer, make_app, serve
 from tests.aws import atomic_dynamodb
+from tests.ecs_rules import EcsRules
 from tests.lambda_package import LambdaPackage
 from tests.lambda_package import build as build_lambda_package
 
@@ -114,3 +115,12 @@ def idempotent_run_task(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
 def lambda_package(tmp_path_factory: pytest.TempPathFactory) -> LambdaPackage:
     """The Lambda zip built once per session by `adoscale package`, extracted as Lambda runs it."""
     return build_lambda_package(tmp_path_factory.mktemp("lambda"))
+
+
+@pytest.fixture(autouse=True)
+def ecs_rules(monkeypatch: pytest.MonkeyPatch) -> EcsRules:
+    """ECS refuses requests that break its documented rules (startedBy's characters and length, tag
+    characters, startedBy as ListTasks' only filter, overrides within 8,192 characters; `tests.ecs_rules`
+    cites the API reference), and lists only RUNNING tasks when ListTasks names no status; moto does
+    neither. Every test gets both, and may read the recorded calls through this fixture."""
+    return EcsRules.install(monkeypatch)

@@ -86,13 +86,15 @@ class EcsSettings(_Strict):
     capacity_provider_strategy: list[CapacityProvider] = Field(
         default_factory=list,
         max_length=2,
-        description="Optional; default is launch type FARGATE. FARGATE_SPOT falls back to FARGATE when "
-        "Spot capacity is unavailable.",
+        description="Optional; default is launch type FARGATE. When FARGATE_SPOT refuses tasks, for any "
+        "reason (no capacity, a platform version or CPU architecture it does not take), they start on FARGATE "
+        "and the pass reports why.",
     )
     environment: dict[Name, Annotated[str, Field(max_length=4096)]] = Field(
         default_factory=dict,
         max_length=100,
-        description="Extra container environment (never secrets: use task definition secrets).",
+        description="Extra container environment (never secrets: use task definition secrets). With AZP_POOL "
+        "and AZP_URL it must fit ECS's 8,192 characters of container overrides (JSON).",
     )
 
     @model_validator(mode="after")
@@ -306,7 +308,28 @@ class Config(_Strict):
             raise PydanticCustomError(
                 "duplicate_pool", "pool names must be unique (case-insensitive)", {"repeats": repeats}
             )
+        self._overrides_fit()
         return self
+
+    def _overrides_fit(self) -> None:
+        """RunTask refuses container overrides over 8,192 characters of JSON ("This limit includes the JSON
+        formatting characters of the override structure", ECS API Reference, RunTask `overrides`). Each
+        pool's is measured as adoscale will send it (pool name, organization URL, extra environment),
+        escaped at its longest, so a pool is refused here rather than by every launch."""
+        from adoscale.compute.identity import OVERRIDES_MAX, container_overrides, overrides_size
+
+        over: list[tuple[int, int]] = []
+        for index, pool in enumerate(self.pools):
+            overrides = container_overrides(
+                pool.ecs.container_name, pool.name, self.organization_url, pool.ecs.environment
+            )
+            size = overrides_size(overrides)
+            if size > OVERRIDES_MAX:
+                over.append((index, size))
+        if over:
+            raise PydanticCustomError(
+                "overrides_too_large", "container overrides over ECS's limit", {"pools": over, "limit": OVERRIDES_MAX}
+            )
 
 
 class ConfigError(Exception):
@@ -462,6 +485,16 @@ def _errors(source: str, raw: Any, exc: ValidationError) -> list[str]:
             for index, first in error.get("ctx", {}).get("repeats", []):
                 where = _locate(source, raw, ("pools", index, "name"))
                 errors.append(f"{where}: repeats the name of pools[{first}] (pool names are unique, any case)")
+            continue
+        if error["type"] == "overrides_too_large":
+            limit = error.get("ctx", {}).get("limit")
+            for index, size in error.get("ctx", {}).get("pools", []):
+                where = _locate(source, raw, ("pools", index, "ecs", "environment"))
+                errors.append(
+                    f"{where}: the agent container's overrides (AZP_POOL, AZP_URL and this environment) would be "
+                    f"{size} characters of JSON, over ECS RunTask's limit of {limit}; shorten or move values "
+                    "into the task definition"
+                )
             continue
         errors.append(f"{_locate(source, raw, tuple(error['loc']))}: {_message(error)}")
     return errors

@@ -424,8 +424,13 @@ class _PoolPass:
             report.launched = len(result.started)
             report.launched_tasks = [task.task_arn for task in result.started]
             report.errors.extend(f"launch: {failure}" for failure in result.failures)
-            if result.fell_back_to_fargate:
-                report.warnings.append(f"{result.fell_back_to_fargate} task(s) fell back from FARGATE_SPOT to FARGATE")
+            if result.spot_refusals or result.fell_back_to_fargate:
+                # Why Spot refused matters to the operator: a shortage passes, a platform version or CPU
+                # architecture that FARGATE_SPOT does not take will refuse every launch until changed.
+                reasons = "; ".join(dict.fromkeys(result.spot_refusals)) or "no reason given"
+                report.warnings.append(
+                    f"{result.fell_back_to_fargate} task(s) fell back from FARGATE_SPOT to FARGATE: {reasons}"
+                )
         for enable in decision.enable:
             self._in_time(f"enable {enable.agent_name}")
             self.ado.set_agent_enabled(pool_id, enable.agent_id, True)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from adoscale.aws import CallCounter
 from adoscale.compute import POOL_TAG, EcsCompute
-from tests.aws import ecs_world, pool_config
+from tests.aws import ecs_world, pool_config, refuse_spot
+from tests.ecs_rules import EcsRules
 
 
 def _run_task_calls(ecs: Any) -> list[dict[str, Any]]:
@@ -60,35 +60,106 @@ def test_tasks_of_other_pools_are_not_listed_and_stop_is_idempotent() -> None:
         assert after[target].stopped_reason == "adoscale: test again"
 
 
-@pytest.mark.parametrize("spot_reason", ["Capacity is unavailable at this time. Please try again later."])
-def test_spot_capacity_failure_falls_back_to_fargate(spot_reason: str) -> None:
+SPOT_POOL = {"capacity_provider_strategy": [{"capacity_provider": "FARGATE_SPOT"}]}
+
+
+@pytest.mark.parametrize(
+    "reason",
+    [
+        "Capacity is unavailable at this time. Please try again later.",
+        # Refusals that are not about capacity: AWS's pages have disagreed over time on what FARGATE_SPOT takes.
+        "Fargate Spot does not support platform version 1.3.0",
+        "The ARM64 CPU architecture is not supported on FARGATE_SPOT",
+    ],
+)
+def test_any_spot_failure_falls_back_to_fargate_and_says_why(reason: str) -> None:
     with ecs_world() as (ecs, world):
-        pool = pool_config(world, ecs={"capacity_provider_strategy": [{"capacity_provider": "FARGATE_SPOT"}]})
+        pool = pool_config(world, ecs=SPOT_POOL)
         calls = _run_task_calls(ecs)
-
-        def no_spot(params: dict[str, Any], **_: Any) -> tuple[Any, dict[str, Any]] | None:
-            # AWS answers a Spot shortage with failures, not an exception; moto never does, so inject it.
-            # A before-call handler that returns (http response, parsed) short-circuits the request.
-            body = params.get("body", b"")
-            if b"capacityProviderStrategy" in (body if isinstance(body, bytes) else body.encode()):
-                return SimpleNamespace(status_code=200), {"tasks": [], "failures": [{"arn": "", "reason": spot_reason}]}
-            return None
-
-        ecs.meta.events.register("before-call.ecs.RunTask", no_spot)
+        refused = refuse_spot(ecs, failure=reason)
         result = EcsCompute(ecs, {pool.name: pool.ecs}).launch(pool.name, 4, token="t")
         assert len(result.started) == 4
         assert result.fell_back_to_fargate == 4
-        assert "capacityProviderStrategy" in calls[0] and calls[1]["launchType"] == "FARGATE"
+        assert refused == [4] and calls[1]["launchType"] == "FARGATE"
+        assert any(reason in refusal for refusal in result.spot_refusals)
         assert result.failures == ()
 
 
-def test_started_by_fits_ecs_limit_for_long_pool_names() -> None:
-    from adoscale.compute import started_by_for
+def test_spot_refusing_the_request_falls_back_and_later_batches_go_to_fargate() -> None:
+    """An InvalidParameterException for the Spot strategy (e.g. an unsupported platform version) is a
+    refusal too; it will refuse every batch the same way, so the launch's later batches skip Spot."""
+    with ecs_world() as (ecs, world):
+        pool = pool_config(world, max_agents=30, ecs=SPOT_POOL)
+        calls = _run_task_calls(ecs)
+        refused = refuse_spot(ecs, error="Fargate Spot is not supported for platform version 1.3.0")
+        result = EcsCompute(ecs, {pool.name: pool.ecs}).launch(pool.name, 25, token="t")
+        assert len(result.started) == 25 and result.fell_back_to_fargate == 10
+        assert refused == [10]
+        assert [c.get("launchType") for c in calls[1:]] == ["FARGATE", "FARGATE", "FARGATE"]
+        assert len({c["clientToken"] for c in calls}) == len(calls)
+        assert any("platform version 1.3.0" in refusal for refusal in result.spot_refusals)
 
-    assert started_by_for("linux") == "adoscale/linux"
-    long_a, long_b = "x" * 40 + "a", "x" * 40 + "b"
-    assert len(started_by_for(long_a)) <= 36
-    assert started_by_for(long_a) != started_by_for(long_b)
+
+def test_a_broken_connection_on_spot_is_no_refusal_to_fall_back_from() -> None:
+    """No answer is not a refusal: ECS may have started the tasks, and a FARGATE launch could double them."""
+    from botocore.exceptions import EndpointConnectionError
+
+    with ecs_world() as (ecs, world):
+        pool = pool_config(world, ecs=SPOT_POOL)
+        calls = _run_task_calls(ecs)
+
+        def broken(params: dict[str, Any], **_: Any) -> None:
+            raise EndpointConnectionError(endpoint_url="https://ecs.us-east-1.amazonaws.com")
+
+        ecs.meta.events.register("before-call.ecs.RunTask", broken)
+        result = EcsCompute(ecs, {pool.name: pool.ecs}).launch(pool.name, 4, token="t")
+        assert result.started == () and result.fell_back_to_fargate == 0 and result.spot_refusals == ()
+        assert all("capacityProviderStrategy" in c for c in calls)
+        assert any("EndpointConnectionError" in f for f in result.failures)
+
+
+def test_pools_alike_once_sanitised_see_only_their_own_tasks(ecs_rules: EcsRules) -> None:
+    names = ("Linux Docker (x64) v2.0", "Linux Docker [x64] v2.0")
+    with ecs_world() as (ecs, world):
+        pools = {name: pool_config(world, name).ecs for name in names}
+        compute = EcsCompute(ecs, pools)
+        launched = {
+            name: {t.task_arn for t in compute.launch(name, n, token=name).started}
+            for name, n in zip(names, (2, 3), strict=True)
+        }
+        for name in names:
+            listed = compute.list_tasks(name)
+            assert {t.task_arn for t in listed} == launched[name]
+            assert {t.pool for t in listed} == {name}
+        run = ecs_rules.of("RunTask")
+        assert len({c["startedBy"] for c in run}) == 2 and len({c["tags"][0]["value"] for c in run}) == 2
+        env = [{e["name"]: e["value"] for e in c["overrides"]["containerOverrides"][0]["environment"]} for c in run]
+        assert [e["AZP_POOL"] for e in env] == list(names)  # the agent still registers in the real pool
+        assert ecs_rules.broken == []
+
+
+def test_stopped_tasks_are_listed_without_filtering_by_started_by_and_status_together(ecs_rules: EcsRules) -> None:
+    with ecs_world() as (ecs, world):
+        linux, java = pool_config(world, "linux"), pool_config(world, "java")
+        compute = EcsCompute(ecs, {"linux": linux.ecs, "java": java.ecs})
+        java_tasks = [t.task_arn for t in compute.launch("java", 3, token="j").started]
+        linux_task = compute.launch("linux", 1, token="l").started[0].task_arn
+        for arn in java_tasks:
+            compute.stop("java", arn, "adoscale: test")
+        compute.stop("linux", linux_task, "adoscale: test")
+        described: list[list[str]] = []
+        ecs.meta.events.register(
+            "provide-client-params.ecs.DescribeTasks", lambda params, **_: described.append(list(params["tasks"]))
+        )
+        assert {(t.task_arn, t.desired_status) for t in compute.list_tasks("linux")} == {(linux_task, "STOPPED")}
+        assert set(java_tasks) <= {arn for batch in described for arn in batch}
+        described.clear()
+        compute.list_tasks("linux")
+        # java's stopped tasks were someone else's the first time; their startedBy never changes.
+        assert not set(java_tasks) & {arn for batch in described for arn in batch}
+        listed = ecs_rules.of("ListTasks")
+        assert listed and all(set(c) & {"startedBy", "desiredStatus"} != {"startedBy", "desiredStatus"} for c in listed)
+        assert ecs_rules.broken == []
 
 
 def test_a_runtask_whose_response_is_lost_launches_nothing_twice(idempotent_run_task: dict[str, Any]) -> None:

@@ -1,7 +1,8 @@
 """Where agents run: the `Compute` port and its ECS Fargate adapter."""
 
-from adoscale.compute.base import POOL_TAG, STARTED_BY, Compute, LaunchResult, TaskInfo, started_by_for, task_id_of
+from adoscale.compute.base import Compute, LaunchResult, TaskInfo, task_id_of
 from adoscale.compute.ecs import EcsCompute
+from adoscale.compute.identity import POOL_TAG, STARTED_BY, pool_tag_value, started_by_for
 
 __all__ = [
     "POOL_TAG",
@@ -10,6 +11,7 @@ __all__ = [
     "EcsCompute",
     "LaunchResult",
     "TaskInfo",
+    "pool_tag_value",
     "started_by_for",
     "task_id_of",
 ]

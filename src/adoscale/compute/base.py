@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
-
-POOL_TAG = "adoscale:pool"
-STARTED_BY = "adoscale"
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +25,9 @@ class LaunchResult:
     started: tuple[TaskInfo, ...]
     failures: tuple[str, ...] = ()
     fell_back_to_fargate: int = 0
+    # Why FARGATE_SPOT refused the tasks that fell back (a shortage, or a platform version or CPU
+    # architecture Spot does not take): the pass reports them.
+    spot_refusals: tuple[str, ...] = ()
 
 
 class Compute(Protocol):
@@ -43,17 +42,6 @@ class Compute(Protocol):
     def list_tasks(self, pool: str) -> list[TaskInfo]: ...
 
     def stop(self, pool: str, task_arn: str, reason: str) -> None: ...
-
-
-def started_by_for(pool: str, prefix: str = STARTED_BY) -> str:
-    """`startedBy` for a pool's tasks, so that ListTasks filters by pool on the server side.
-
-    ECS allows 36 characters; a longer pool name is replaced by a digest (the pool tag still decides).
-    """
-    plain = f"{prefix}/{pool}"
-    if len(plain) <= 36:
-        return plain
-    return f"{prefix}/{hashlib.sha256(pool.encode()).hexdigest()[: 35 - len(prefix)]}"
 
 
 def task_id_of(task_arn: str) -> str:

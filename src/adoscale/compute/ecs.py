@@ -1,35 +1,42 @@
 """Agents as ECS Fargate tasks.
 
-Tasks carry the tag `adoscale:pool=<pool>` and a per-pool `startedBy`, and the container learns its pool
-from `AZP_URL`/`AZP_POOL`; the agent names itself after its task id, so no database pairs agents and
-tasks. RunTask takes at most 10 tasks per call (the AWS limit) and each call carries a `clientToken`
-derived from the pass's launch token and the batch, so a call that botocore retries after a lost response
-starts nothing twice. A FARGATE_SPOT batch that finds no Spot capacity is retried once on FARGATE, and the
-result says so. A batch that fails does not hide the batches that started before it.
+Tasks carry the tag `adoscale:pool` and a per-pool `startedBy`, both made from the pool's name by
+`adoscale.compute.identity` (the one place, so that ECS accepts them for any name), and the container
+learns its pool from `AZP_URL`/`AZP_POOL`; the agent names itself after its task id, so no database pairs
+agents and tasks. RunTask takes at most 10 tasks per call (the AWS limit) and each call carries a
+`clientToken` derived from the pass's launch token and the batch, so a call that botocore retries after a
+lost response starts nothing twice. A FARGATE_SPOT batch that Spot refuses, for any reason (no capacity, a
+platform version or CPU architecture Spot does not take), is retried once on FARGATE, and the result says
+so and why. A batch that fails does not hide the batches that started before it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Iterator, Mapping
+import threading
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from adoscale.compute.base import POOL_TAG, STARTED_BY, LaunchResult, TaskInfo, started_by_for, task_id_of
+from adoscale.compute.base import LaunchResult, TaskInfo, task_id_of
+from adoscale.compute.identity import (
+    POOL_TAG,
+    STARTED_BY,
+    checked_prefix,
+    container_overrides,
+    pool_tag_value,
+    started_by_for,
+    task_definition_family,
+)
 from adoscale.config import Config, EcsSettings
 
 log = logging.getLogger("adoscale.compute")
 
 RUN_TASK_MAX = 10
 DESCRIBE_MAX = 100
-_CAPACITY_WORDS = ("capacity", "Capacity")
-
-
-def _is_capacity_failure(reason: str) -> bool:
-    return any(word in reason for word in _CAPACITY_WORDS)
 
 
 def client_token(token: str, batch: int, fallback: bool = False) -> str:
@@ -55,7 +62,11 @@ class EcsCompute:
         # Emulators may omit createdAt; then the first time a task is seen stands in for it.
         self._first_seen: dict[str, datetime] = {}
         self._organization_url = organization_url
-        self._started_by = started_by
+        self._started_by = checked_prefix(started_by)  # refused now rather than at every launch
+        # Recently stopped tasks of a cluster and task family that belong to someone else (another pool,
+        # another tool): `startedBy` never changes, so they need describing only once.
+        self._foreign: dict[tuple[str, str], frozenset[str]] = {}
+        self._foreign_lock = threading.Lock()
 
     @classmethod
     def for_config(cls, ecs: Any, config: Config) -> EcsCompute:
@@ -71,16 +82,12 @@ class EcsCompute:
 
     def _run_task_args(self, pool: str, count: int, spot: bool, token: str) -> dict[str, Any]:
         ecs = self._settings(pool)
-        environment = [{"name": "AZP_POOL", "value": pool}]
-        if self._organization_url:
-            environment.append({"name": "AZP_URL", "value": self._organization_url})
-        environment += [{"name": k, "value": v} for k, v in sorted(ecs.environment.items())]
         args: dict[str, Any] = {
             "cluster": ecs.cluster,
             "taskDefinition": ecs.task_definition,
             "count": count,
             "startedBy": started_by_for(pool, self._started_by),
-            "tags": [{"key": POOL_TAG, "value": pool}],
+            "tags": [{"key": POOL_TAG, "value": pool_tag_value(pool)}],
             "clientToken": token,
             "enableECSManagedTags": True,
             "networkConfiguration": {
@@ -90,7 +97,7 @@ class EcsCompute:
                     "assignPublicIp": "ENABLED" if ecs.assign_public_ip else "DISABLED",
                 }
             },
-            "overrides": {"containerOverrides": [{"name": ecs.container_name, "environment": environment}]},
+            "overrides": container_overrides(ecs.container_name, pool, self._organization_url, ecs.environment),
         }
         if spot and ecs.capacity_provider_strategy:
             args["capacityProviderStrategy"] = [
@@ -107,64 +114,102 @@ class EcsCompute:
         uses_spot = any(p.capacity_provider == "FARGATE_SPOT" for p in settings.capacity_provider_strategy)
         started: list[TaskInfo] = []
         failures: list[str] = []
+        refusals: list[str] = []
         fell_back = 0
+        spot_refused = False  # Spot refused the request itself: later batches of this launch go to FARGATE
         for batch, first in enumerate(range(0, count, RUN_TASK_MAX)):
             size = min(RUN_TASK_MAX, count - first)
-            tasks, batch_failures, broken = self._run(pool, size, strategy, client_token(token, batch))
+            use_strategy = strategy and not spot_refused
+            tasks, batch_failures, outcome = self._run(
+                pool, size, use_strategy, client_token(token, batch, fallback=spot_refused)
+            )
             short = size - len(tasks)
-            if strategy and uses_spot and short > 0 and any(_is_capacity_failure(f) for f in batch_failures):
-                log.warning("%s: no FARGATE_SPOT capacity for %d task(s); falling back to FARGATE", pool, short)
-                more, batch_failures, broken = self._run(pool, short, False, client_token(token, batch, fallback=True))
+            # Any answer from ECS that leaves a Spot batch short is a refusal to fall back from: a shortage
+            # ("Capacity is unavailable"), or a platform version or CPU architecture that FARGATE_SPOT does
+            # not take (AWS's pages have disagreed over time on which; FARGATE takes them all). A broken
+            # connection is not an answer: ECS may have acted, and the next pass sees what started.
+            if use_strategy and uses_spot and short > 0 and outcome != "broken":
+                refusals += batch_failures
+                spot_refused = spot_refused or outcome == "refused"
+                log.warning(
+                    "%s: FARGATE_SPOT refused %d task(s) (%s); falling back to FARGATE",
+                    pool,
+                    short,
+                    "; ".join(batch_failures) or "no reason given",
+                )
+                more, batch_failures, outcome = self._run(pool, short, False, client_token(token, batch, fallback=True))
                 tasks += more
                 fell_back += len(more)
             started += tasks
             failures += batch_failures
-            if broken:
-                # The service or the connection failed: later batches would most likely fail the same
-                # way, and the next pass sees what did start and launches what is still missing.
+            if outcome != "ok":
+                # The service refused or the connection failed: later batches would most likely fail the
+                # same way, and the next pass sees what did start and launches what is still missing.
                 break
-        return LaunchResult(tuple(started), tuple(failures), fell_back)
+        return LaunchResult(tuple(started), tuple(failures), fell_back, tuple(refusals))
 
-    def _run(self, pool: str, count: int, use_strategy: bool, token: str) -> tuple[list[TaskInfo], list[str], bool]:
-        """One RunTask call: (started, failures, whether the call itself failed)."""
+    def _run(self, pool: str, count: int, use_strategy: bool, token: str) -> tuple[list[TaskInfo], list[str], str]:
+        """One RunTask call: (started, failures, outcome), the outcome `ok` (ECS answered, perhaps with
+        failures), `refused` (ECS answered with an error) or `broken` (no answer)."""
         try:
             response = self._ecs.run_task(**self._run_task_args(pool, count, use_strategy, token))
         except ClientError as exc:
             error = exc.response.get("Error", {})
-            return [], [f"RunTask: {error.get('Code', 'error')}: {error.get('Message', '')}"], True
+            return [], [f"RunTask: {error.get('Code', 'error')}: {error.get('Message', '')}"], "refused"
         except BotoCoreError as exc:
-            return [], [f"RunTask: {type(exc).__name__}: {exc}"], True
-        tasks = [self._info(task) for task in response.get("tasks", [])]
+            return [], [f"RunTask: {type(exc).__name__}: {exc}"], "broken"
+        tasks = [self._info(task, pool) for task in response.get("tasks", [])]
         failures = [
             f"RunTask: {failure.get('reason', 'unknown')}"
             + (f" ({failure['detail']})" if failure.get("detail") else "")
             for failure in response.get("failures", [])
         ]
-        return tasks, failures, False
+        return tasks, failures, "ok"
 
     # -- observe ---------------------------------------------------------------------------------
 
-    def _arns(self, pool: str, desired: str) -> Iterator[str]:
+    def _list(self, **filters: str) -> list[str]:
         paginator = self._ecs.get_paginator("list_tasks")
-        started_by = started_by_for(pool, self._started_by)
-        cluster = self._settings(pool).cluster
-        for page in paginator.paginate(cluster=cluster, startedBy=started_by, desiredStatus=desired):
-            yield from page.get("taskArns", [])
+        return [arn for page in paginator.paginate(**filters) for arn in page.get("taskArns", [])]
 
     def list_tasks(self, pool: str) -> list[TaskInfo]:
-        """This pool's tasks: live ones and those stopped recently (ECS keeps them for about an hour)."""
-        cluster = self._settings(pool).cluster
-        arns = list(dict.fromkeys([*self._arns(pool, "RUNNING"), *self._arns(pool, "STOPPED")]))
+        """This pool's tasks: live ones and those stopped recently (ECS keeps them for about an hour).
+
+        ListTasks allows `startedBy` only as its sole filter ("When you specify startedBy as the filter, it
+        must be the only filter that you use", ECS API Reference), and then lists tasks whose desired
+        status is RUNNING (its default). Tasks asked to stop, which still count against `max_agents` until
+        they have, come from the task family's STOPPED list; every task is kept only if its `startedBy`
+        and pool tag are this pool's, checked on the described task."""
+        settings = self._settings(pool)
+        cluster = settings.cluster
+        started_by = started_by_for(pool, self._started_by)
+        tag = pool_tag_value(pool)
+        live = self._list(cluster=cluster, startedBy=started_by)
+        key = (cluster, task_definition_family(settings.task_definition))
+        stopped = self._list(cluster=cluster, family=key[1], desiredStatus="STOPPED")
+        with self._foreign_lock:
+            # Forget what ECS no longer lists, so the memory stays as small as the list itself.
+            foreign = self._foreign.get(key, frozenset()) & set(stopped)
+            self._foreign[key] = foreign
+        arns = list(dict.fromkeys([*live, *(arn for arn in stopped if arn not in foreign)]))
         tasks: list[TaskInfo] = []
+        others: set[str] = set()
         for start in range(0, len(arns), DESCRIBE_MAX):
             response = self._ecs.describe_tasks(
                 cluster=cluster, tasks=arns[start : start + DESCRIBE_MAX], include=["TAGS"]
             )
-            tasks += [self._info(task) for task in response.get("tasks", [])]
-        return [task for task in tasks if task.pool == pool]
+            for task in response.get("tasks", []):
+                tags = {t.get("key"): t.get("value") for t in task.get("tags", [])}
+                if task.get("startedBy") == started_by and tags.get(POOL_TAG) == tag:
+                    tasks.append(self._info(task, pool))
+                elif task.get("startedBy") != started_by:
+                    others.add(task["taskArn"])
+        if others:
+            with self._foreign_lock:
+                self._foreign[key] = self._foreign.get(key, frozenset()) | (others & set(stopped))
+        return tasks
 
-    def _info(self, task: dict[str, Any]) -> TaskInfo:
-        tags = {tag.get("key"): tag.get("value") for tag in task.get("tags", [])}
+    def _info(self, task: dict[str, Any], pool: str) -> TaskInfo:
         created = task.get("createdAt") or self._first_seen.setdefault(task["taskArn"], self._clock())
         if created.tzinfo is None:
             created = created.replace(tzinfo=UTC)
@@ -175,7 +220,7 @@ class EcsCompute:
             desired_status=str(task.get("desiredStatus", "RUNNING")),
             created_at=created,
             started_by=task.get("startedBy"),
-            pool=tags.get(POOL_TAG),
+            pool=pool,
             stopped_reason=task.get("stoppedReason"),
             capacity_provider=task.get("capacityProviderName"),
         )

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 
-from adoscale.compute.base import LaunchResult, TaskInfo, started_by_for
+from adoscale.compute.base import LaunchResult, TaskInfo
+from adoscale.compute.identity import started_by_for
 from adoscale.emulator import AdoModel
 from adoscale.sim.agent import EXITED_REASON, AgentState, AgentStats, EmulatedAgent
 
