@@ -5,6 +5,17 @@
 # (run.sh --once), and removes its registration on exit and on SIGTERM/SIGINT (Fargate stop, Spot
 # interruption). With --placeholder it only registers and exits, leaving the pool's placeholder agent.
 #
+# Signals: Microsoft's run.sh starts bin/Agent.Listener as a child and neither traps nor forwards SIGTERM,
+# so signalling run.sh alone orphans the listener (the job is abandoned, not cancelled, and the service
+# refuses to remove an agent that is running a job). run.sh therefore runs in a process group of its own
+# (setsid), and a stop signals that whole group: the listener gets SIGTERM and cancels its job. The
+# registration is removed only once every process of the group has exited (or been killed after
+# AZP_STOP_GRACE_SECONDS), so the removal is not refused and the agent is not removed while connected.
+#
+# Exit status: 0 when the agent ran its one job, whatever the job's result (the listener exits 0 after a
+# --once job; the result is in Azure DevOps); 143/130 when stopped by SIGTERM/SIGINT; 2 for a usage or
+# configuration error (a missing variable); otherwise the failing step's status (config.sh, the listener).
+#
 # The token reaches config.sh through VSTS_AGENT_INPUT_TOKEN in that one process's environment, never
 # through argv (visible in ps) and never in the environment of run.sh (job steps would inherit it).
 #
@@ -24,7 +35,9 @@ usage() {
 usage: entrypoint.sh [--placeholder]
   Environment: AZP_URL, AZP_POOL, AZP_TOKEN or AZP_TOKEN_FILE (required); AZP_AGENT_DIR (default
   /azp/agent), AZP_AGENT_NAME_PREFIX, AZP_AGENT_NAME, AZP_WORK (default _work),
-  AZP_REMOVE_ATTEMPTS (default 5), AZP_STOP_GRACE_SECONDS (default 5); when started as root,
+  AZP_REMOVE_ATTEMPTS (default 5), AZP_STOP_GRACE_SECONDS (default 90: how long a stopped agent may take
+  to cancel its job before it is killed; keep it below the task's stopTimeout, 120 s, less the removal's
+  few seconds); when started as root,
   AZP_JOB_USER (uid:gid the agent and its jobs run as) and AZP_REGISTER_USER (uid that registers and
   removes the agent, with the job's gid so that the agent can read its configuration).
   --placeholder  register the agent and exit, to keep the pool open while it is at zero
@@ -155,19 +168,24 @@ remove_registration() {
   return 1
 }
 
-child=""
+child=""  # run.sh's pid, which is also its process group's id (setsid)
 # shellcheck disable=SC2329  # called by the traps below
 terminate() {
   local signal=$1 status=$2
   log "received $signal: stopping the agent and removing its registration"
-  if [[ -n "$child" ]] && kill -0 "$child" 2>/dev/null; then
-    kill -TERM "$child" 2>/dev/null || true
+  if [[ -n "$child" ]] && kill -0 -- "-$child" 2>/dev/null; then
+    # The whole group: run.sh would not pass the signal on to the listener.
+    kill -TERM -- "-$child" 2>/dev/null || true
     local waited
-    for ((waited = 0; waited < ${AZP_STOP_GRACE_SECONDS:-5}; waited++)); do
-      kill -0 "$child" 2>/dev/null || break
-      sleep 1
+    for ((waited = 0; waited < ${AZP_STOP_GRACE_SECONDS:-90} * 10; waited++)); do
+      kill -0 -- "-$child" 2>/dev/null || break
+      sleep 0.1
     done
-    kill -KILL "$child" 2>/dev/null || true
+    if kill -0 -- "-$child" 2>/dev/null; then
+      log "the agent did not stop within ${AZP_STOP_GRACE_SECONDS:-90} s: killing it"
+      kill -KILL -- "-$child" 2>/dev/null || true
+    fi
+    wait "$child" 2>/dev/null || true
   fi
   remove_registration || true
   exit "$status"
@@ -183,7 +201,9 @@ trap 'terminate SIGTERM 143' TERM
 trap 'terminate SIGINT 130' INT
 configure
 log "running one job"
-exec_as_job ./run.sh --once &
+# setsid: run.sh leads a process group of its own (a background job is not a group leader, so setsid
+# calls setsid() and execs in place: $! is run.sh's pid and its group's id).
+exec_as_job setsid ./run.sh --once &
 child=$!
 status=0
 wait "$child" || status=$?

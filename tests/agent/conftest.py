@@ -20,6 +20,11 @@ FAKE_CONFIG = r"""#!/usr/bin/env bash
 # Records its arguments (never the token) and whether the token reached it through the environment.
 log="$FAKE_LOG"
 if [ "${1:-}" = "remove" ]; then
+  pidfile="$FAKE_STATE/listener.pid"
+  if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+    echo "remove refused: the agent is running a job" >> "$log"
+    exit 1
+  fi
   count_file="$FAKE_STATE/remove-count"
   count=$(( $(cat "$count_file" 2>/dev/null || echo 0) + 1 ))
   echo "$count" > "$count_file"
@@ -31,16 +36,45 @@ echo "config $* token=$([ -n "${VSTS_AGENT_INPUT_TOKEN:-}" ] && echo set || echo
 exit "${FAKE_CONFIG_EXIT:-0}"
 """
 
+# Built like Microsoft's run.sh (azure-pipelines-agent, src/Misc/layoutroot/run.sh): it starts
+# bin/Agent.Listener as a child and waits for it; it neither traps nor forwards SIGTERM, so a TERM sent to
+# run.sh alone ends run.sh and leaves the listener running.
 FAKE_RUN = r"""#!/usr/bin/env bash
-# Plays a job: records that it ran and whether the token leaked into its environment.
+"$(dirname "$0")/bin/Agent.Listener" run "$@"
+exit $?
+"""
+
+# Plays the listener: records that it ran and whether the token leaked into its environment, holds a pid
+# file while it runs (the fake config.sh refuses removal meanwhile, as the service refuses to remove an
+# agent that is running a job), cancels its job on SIGTERM, and exits 0 after its --once job whatever the
+# job's result, as the real listener does. FAKE_CANCEL_SECONDS: how long cancelling takes;
+# FAKE_IGNORE_TERM=1: a listener that does not stop.
+FAKE_LISTENER = r"""#!/usr/bin/env bash
+pidfile="$FAKE_STATE/listener.pid"
+echo $$ > "$pidfile"
 leaked=no
 if env | grep -q "SECRET-value"; then leaked=yes; fi  # a fragment of the test token
+shift  # "run"
 echo "run $* token-in-env=$leaked" >> "$FAKE_LOG"
-sleep "${FAKE_JOB_SECONDS:-0}" &
+if [ "${FAKE_IGNORE_TERM:-0}" = 1 ]; then
+  (trap '' TERM; exec sleep "${FAKE_JOB_SECONDS:-0}") &  # the job's processes ignore TERM too
+else
+  sleep "${FAKE_JOB_SECONDS:-0}" &
+fi
 sleeper=$!
-trap 'echo "run got TERM" >> "$FAKE_LOG"; kill "$sleeper"; exit 143' TERM
-wait "$sleeper"
-exit "${FAKE_JOB_EXIT:-0}"
+cancel() {
+  echo "listener got TERM" >> "$FAKE_LOG"
+  [ "${FAKE_IGNORE_TERM:-0}" = 1 ] && return
+  sleep "${FAKE_CANCEL_SECONDS:-0}"
+  kill "$sleeper" 2>/dev/null
+  rm -f "$pidfile"
+  exit 0
+}
+trap cancel TERM
+while kill -0 "$sleeper" 2>/dev/null; do wait "$sleeper"; done
+echo "job result=${FAKE_JOB_RESULT:-succeeded}" >> "$FAKE_LOG"
+rm -f "$pidfile"
+exit 0
 """
 
 FAKE_SVC = r"""#!/usr/bin/env bash
@@ -116,7 +150,9 @@ def metadata() -> Iterator[Metadata]:
 def agent_dir(tmp_path: Path) -> Path:
     directory = tmp_path / "agent"
     directory.mkdir()
-    for name, body in (("config.sh", FAKE_CONFIG), ("run.sh", FAKE_RUN), ("svc.sh", FAKE_SVC)):
+    (directory / "bin").mkdir()
+    scripts = (("config.sh", FAKE_CONFIG), ("run.sh", FAKE_RUN), ("svc.sh", FAKE_SVC))
+    for name, body in (*scripts, ("bin/Agent.Listener", FAKE_LISTENER)):
         script = directory / name
         script.write_text(body)
         script.chmod(0o755)
