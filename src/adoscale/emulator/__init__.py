@@ -2,7 +2,9 @@
 thin WSGI layer with the real service's wire behaviour and seeded fault injection."""
 
 from adoscale.emulator.app import EmulatorApp, FaultRule, Faults, make_app
-from adoscale.emulator.model import AdoModel, Agent, EmulatorError, Environment, Job, Pool, VmResource
+from adoscale.emulator.entities import Agent, Environment, Job, Pool, VmResource
+from adoscale.emulator.errors import EmulatorError
+from adoscale.emulator.model import AdoModel
 from adoscale.emulator.server import RunningServer, serve
 
 __all__ = [

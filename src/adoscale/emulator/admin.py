@@ -11,7 +11,9 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from adoscale.emulator.model import AdoModel, Agent, EmulatorError, Job
+from adoscale.emulator.entities import Agent, Job
+from adoscale.emulator.errors import EmulatorError
+from adoscale.emulator.model import AdoModel
 from adoscale.emulator.scenario import FaultsSpec, ScenarioError, apply_faults, apply_scenario, parse_scenario
 
 if TYPE_CHECKING:

@@ -18,9 +18,11 @@ from urllib.parse import parse_qs
 
 from adoscale.emulator import wire
 from adoscale.emulator.demands import ado_satisfies
+from adoscale.emulator.entities import matchable_capabilities
+from adoscale.emulator.errors import EmulatorError
 from adoscale.emulator.hooks import HookService
 from adoscale.emulator.locations import RESOURCE_AREAS, L, Location, all_locations, check_version
-from adoscale.emulator.model import AdoModel, EmulatorError, matchable_capabilities
+from adoscale.emulator.model import AdoModel
 
 JSON = dict[str, Any]
 _FRAMEWORK = "Microsoft.TeamFoundation.Framework.Server."
@@ -524,7 +526,7 @@ class EmulatorApp:
     def __init__(self, model: AdoModel, faults: Faults | None = None) -> None:
         self.model = model
         self.faults = faults or Faults()
-        self.hooks = HookService(model)
+        self.hooks = HookService(model.events, model.now)
         # Set when the server shuts down: a hanging or dripping answer stops at once.
         self.stopping = threading.Event()
         self.requests: deque[LoggedRequest] = deque(maxlen=REQUEST_LOG_KEPT)

@@ -134,7 +134,7 @@ def apply_faults(spec: FaultsSpec, faults: Faults) -> None:
 
 def apply_scenario(scenario: Scenario, model: AdoModel, faults: Faults) -> None:
     """Create what the scenario describes; the model's own errors (duplicates) become ScenarioError."""
-    from adoscale.emulator.model import EmulatorError
+    from adoscale.emulator.errors import EmulatorError
 
     try:
         if scenario.parallel_limit is not None:
