@@ -16,6 +16,7 @@ import queue
 import threading
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -121,8 +122,8 @@ class HookService:
     )
     _thread: threading.Thread | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _unsubscribe: Any = None
-    _ids: Any = field(default_factory=lambda: itertools.count(1))
+    _unsubscribe: Callable[[], None] | None = None
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _idle: threading.Condition = field(default_factory=threading.Condition)
     _pending: int = 0
 
