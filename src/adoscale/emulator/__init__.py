@@ -1,8 +1,14 @@
 """An Azure DevOps emulator: a plain-Python model of pools, agents, job requests and Environments, under a
-thin WSGI layer with the real service's wire behaviour and seeded fault injection."""
+thin WSGI layer with the real service's wire behaviour and seeded fault injection.
 
-from adoscale.emulator.app import EmulatorApp, FaultRule, Faults, make_app
-from adoscale.emulator.model import AdoModel, Agent, EmulatorError, Environment, Job, Pool, VmResource
+This module only re-exports; no module of the package imports it back (they import each other directly).
+"""
+
+from adoscale.emulator.app import EmulatorApp, make_app
+from adoscale.emulator.entities import Agent, Environment, Job, Pool, VmResource
+from adoscale.emulator.errors import EmulatorError
+from adoscale.emulator.faults import FaultRule, Faults
+from adoscale.emulator.model import AdoModel
 from adoscale.emulator.server import RunningServer, serve
 
 __all__ = [

@@ -7,20 +7,36 @@ route with an example.
 
 from __future__ import annotations
 
-import re
+from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
-from adoscale.emulator.model import AdoModel, Agent, EmulatorError, Job
+from adoscale.emulator.entities import Agent, Job
+from adoscale.emulator.errors import EmulatorError
+from adoscale.emulator.faults import Faults
+from adoscale.emulator.hooks import HookService
+from adoscale.emulator.messages import LoggedRequest, Request, Response
+from adoscale.emulator.model import AdoModel
+from adoscale.emulator.router import Route
 from adoscale.emulator.scenario import FaultsSpec, ScenarioError, apply_faults, apply_scenario, parse_scenario
 
-if TYPE_CHECKING:
-    from adoscale.emulator.app import EmulatorApp, Request, Response
-
 JSON = dict[str, Any]
-AdminHandler = Callable[..., Any]
-_ADMIN: list[tuple[str, re.Pattern[str], AdminHandler]] = []
-F = TypeVar("F", bound=AdminHandler)
+PREFIX = "/_emulator"
+# Called with the context, the JSON body ({} when none), the query and the path's parameters; answers
+# JSON (200) or None (204).
+AdminHandler = Callable[..., JSON | None]
+
+
+@dataclass(frozen=True, slots=True)
+class AdminContext:
+    """What the admin API drives: the model, the faults in force, the hook service and the request log."""
+
+    model: AdoModel
+    faults: Faults
+    hooks: HookService
+    requests: deque[LoggedRequest]
 
 
 class AdminError(Exception):
@@ -30,34 +46,22 @@ class AdminError(Exception):
         self.message = message
 
 
-def admin(method: str, template: str) -> Callable[[F], F]:
-    pattern = re.compile("^/_emulator" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", template) + "/?$")
+def _answer(handler: AdminHandler, ctx: AdminContext, req: Request, **params: str) -> Response:
+    """Run an admin handler; the errors it may raise become `{"error": ...}` answers, never a traceback."""
+    try:
+        body = handler(ctx, req.body if req.body is not None else {}, req.query, **params)
+    except AdminError as exc:
+        return Response(exc.status, {"error": exc.message})
+    except EmulatorError as exc:
+        return Response(exc.status, {"error": exc.message, "typeKey": exc.type_key})
+    except ScenarioError as exc:
+        return Response(400, {"error": str(exc)})
+    except (KeyError, TypeError, ValueError) as exc:
+        return Response(400, {"error": f"bad request: {exc}"})
+    return Response(204) if body is None else Response(200, body)
 
-    def register(handler: F) -> F:
-        _ADMIN.append((method, pattern, handler))
-        return handler
 
-    return register
-
-
-def handle_admin(app: EmulatorApp, req: Request) -> Response:
-    from adoscale.emulator.app import Response
-
-    for method, pattern, handler in _ADMIN:
-        match = pattern.match(req.path)
-        if match is None or method != req.method:
-            continue
-        try:
-            body = handler(app, req.body if req.body is not None else {}, req.query, **match.groupdict())
-        except AdminError as exc:
-            return Response(exc.status, {"error": exc.message})
-        except EmulatorError as exc:
-            return Response(exc.status, {"error": exc.message, "typeKey": exc.type_key})
-        except ScenarioError as exc:
-            return Response(400, {"error": str(exc)})
-        except (KeyError, TypeError, ValueError) as exc:
-            return Response(400, {"error": f"bad request: {exc}"})
-        return Response(204) if body is None else Response(200, body)
+def not_found(req: Request) -> Response:
     return Response(404, {"error": f"no admin route {req.method} {req.path}"})
 
 
@@ -110,9 +114,8 @@ def _bool(body: JSON, key: str, default: bool) -> bool:
 # -- routes ----------------------------------------------------------------------------------------------
 
 
-@admin("GET", "/state")
-def _state(app: EmulatorApp, body: JSON, query: dict[str, str]) -> JSON:
-    model = app.model
+def _state(ctx: AdminContext, body: JSON, query: dict[str, str]) -> JSON:
+    model = ctx.model
     with model.lock:
         return {
             "org": model.org,
@@ -131,32 +134,27 @@ def _state(app: EmulatorApp, body: JSON, query: dict[str, str]) -> JSON:
         }
 
 
-@admin("GET", "/requests")
-def _requests(app: EmulatorApp, body: JSON, query: dict[str, str]) -> JSON:
+def _requests(ctx: AdminContext, body: JSON, query: dict[str, str]) -> JSON:
     since = int(query.get("since", "0"))
-    value = [r.to_json() for r in list(app.requests) if r.seq > since]
+    value = [r.to_json() for r in list(ctx.requests) if r.seq > since]
     return {"count": len(value), "value": value}
 
 
-@admin("DELETE", "/requests")
-def _clear_requests(app: EmulatorApp, body: JSON, query: dict[str, str]) -> None:
-    app.requests.clear()
+def _clear_requests(ctx: AdminContext, body: JSON, query: dict[str, str]) -> None:
+    ctx.requests.clear()
 
 
-@admin("POST", "/scenario")
-def _scenario(app: EmulatorApp, body: JSON, query: dict[str, str]) -> JSON:
-    apply_scenario(parse_scenario(body, "POST /_emulator/scenario"), app.model, app.faults)
-    return _state(app, {}, {})
+def _scenario(ctx: AdminContext, body: JSON, query: dict[str, str]) -> JSON:
+    apply_scenario(parse_scenario(body, "POST /_emulator/scenario"), ctx.model, ctx.faults)
+    return _state(ctx, {}, {})
 
 
-@admin("POST", "/pools")
-def _add_pool(app: EmulatorApp, body: JSON, query: dict[str, str]) -> JSON:
-    return {"id": app.model.create_pool(str(body["name"]), str(body.get("poolType", "automation")))}
+def _add_pool(ctx: AdminContext, body: JSON, query: dict[str, str]) -> JSON:
+    return {"id": ctx.model.create_pool(str(body["name"]), str(body.get("poolType", "automation")))}
 
 
-@admin("POST", "/pools/{pool}/agents")
-def _add_agent(app: EmulatorApp, body: JSON, query: dict[str, str], pool: str) -> JSON:
-    model = app.model
+def _add_agent(ctx: AdminContext, body: JSON, query: dict[str, str], pool: str) -> JSON:
+    model = ctx.model
     pool_id = _pool_id(model, pool)
     agent_id = model.register_agent(
         pool_id,
@@ -170,9 +168,8 @@ def _add_agent(app: EmulatorApp, body: JSON, query: dict[str, str], pool: str) -
     return _agent_json(model.agent(pool_id, agent_id))
 
 
-@admin("PATCH", "/pools/{pool}/agents/{agent}")
-def _update_agent(app: EmulatorApp, body: JSON, query: dict[str, str], pool: str, agent: str) -> JSON:
-    model = app.model
+def _update_agent(ctx: AdminContext, body: JSON, query: dict[str, str], pool: str, agent: str) -> JSON:
+    model = ctx.model
     pool_id = _pool_id(model, pool)
     agent_id = int(agent)
     if "status" in body:
@@ -184,9 +181,8 @@ def _update_agent(app: EmulatorApp, body: JSON, query: dict[str, str], pool: str
     return _agent_json(model.agent(pool_id, agent_id))
 
 
-@admin("POST", "/pools/{pool}/jobs")
-def _queue(app: EmulatorApp, body: JSON, query: dict[str, str], pool: str) -> JSON:
-    model = app.model
+def _queue(ctx: AdminContext, body: JSON, query: dict[str, str], pool: str) -> JSON:
+    model = ctx.model
     duration = body.get("durationS")
     request_id = model.queue_job(
         _pool_id(model, pool),
@@ -197,47 +193,40 @@ def _queue(app: EmulatorApp, body: JSON, query: dict[str, str], pool: str) -> JS
     return _job_json(model.job(request_id))
 
 
-@admin("GET", "/jobs/{request_id}")
-def _job(app: EmulatorApp, body: JSON, query: dict[str, str], request_id: str) -> JSON:
-    return _job_json(app.model.job(int(request_id)))
+def _job(ctx: AdminContext, body: JSON, query: dict[str, str], request_id: str) -> JSON:
+    return _job_json(ctx.model.job(int(request_id)))
 
 
-@admin("POST", "/jobs/{request_id}/start")
-def _start(app: EmulatorApp, body: JSON, query: dict[str, str], request_id: str) -> JSON:
-    app.model.start_job(int(request_id))
-    return _job_json(app.model.job(int(request_id)))
+def _start(ctx: AdminContext, body: JSON, query: dict[str, str], request_id: str) -> JSON:
+    ctx.model.start_job(int(request_id))
+    return _job_json(ctx.model.job(int(request_id)))
 
 
-@admin("POST", "/jobs/{request_id}/finish")
-def _finish(app: EmulatorApp, body: JSON, query: dict[str, str], request_id: str) -> JSON:
+def _finish(ctx: AdminContext, body: JSON, query: dict[str, str], request_id: str) -> JSON:
     result = str(body.get("result", "succeeded"))
     if result not in ("succeeded", "failed", "canceled", "skipped", "abandoned", "succeededWithIssues"):
         raise AdminError(400, f"unknown result '{result}'")
-    app.model.finish_job(int(request_id), result)
-    return _job_json(app.model.job(int(request_id)))
+    ctx.model.finish_job(int(request_id), result)
+    return _job_json(ctx.model.job(int(request_id)))
 
 
-@admin("POST", "/tick")
-def _tick(app: EmulatorApp, body: JSON, query: dict[str, str]) -> JSON:
-    return {"finished": app.model.tick()}
+def _tick(ctx: AdminContext, body: JSON, query: dict[str, str]) -> JSON:
+    return {"finished": ctx.model.tick()}
 
 
-@admin("POST", "/projects")
-def _add_project(app: EmulatorApp, body: JSON, query: dict[str, str]) -> JSON:
+def _add_project(ctx: AdminContext, body: JSON, query: dict[str, str]) -> JSON:
     name = str(body["name"])
-    return {"id": app.model.create_project(name), "name": name}
+    return {"id": ctx.model.create_project(name), "name": name}
 
 
-@admin("POST", "/projects/{project}/environments")
-def _add_environment(app: EmulatorApp, body: JSON, query: dict[str, str], project: str) -> JSON:
-    model = app.model
+def _add_environment(ctx: AdminContext, body: JSON, query: dict[str, str], project: str) -> JSON:
+    model = ctx.model
     env_id = model.create_environment(project, str(body["name"]))
     return {"id": env_id, "poolId": model.environment(project, env_id).pool_id}
 
 
-@admin("POST", "/projects/{project}/environments/{env}/vms")
-def _add_vm(app: EmulatorApp, body: JSON, query: dict[str, str], project: str, env: str) -> JSON:
-    model = app.model
+def _add_vm(ctx: AdminContext, body: JSON, query: dict[str, str], project: str, env: str) -> JSON:
+    model = ctx.model
     environment = model.environment(project, int(env))
     resource_id, agent_id = model.register_vm(
         environment.id, str(body["name"]), [str(t) for t in body.get("tags") or []]
@@ -245,37 +234,62 @@ def _add_vm(app: EmulatorApp, body: JSON, query: dict[str, str], project: str, e
     return {"resourceId": resource_id, "agentId": agent_id}
 
 
-@admin("PUT", "/parallel-limit")
-def _parallel_limit(app: EmulatorApp, body: JSON, query: dict[str, str]) -> JSON:
+def _parallel_limit(ctx: AdminContext, body: JSON, query: dict[str, str]) -> JSON:
     total = body.get("total")
     if total is not None and (not isinstance(total, int) or total < 0):
         raise AdminError(400, "'total' must be a non-negative integer or null")
-    app.model.set_parallel_limit(total)
+    ctx.model.set_parallel_limit(total)
     return {"total": total}
 
 
-@admin("GET", "/faults")
-def _faults(app: EmulatorApp, body: JSON, query: dict[str, str]) -> JSON:
-    return {"seed": app.faults.seed, "rules": [vars(rule) for rule in app.faults.rules]}
+def _faults(ctx: AdminContext, body: JSON, query: dict[str, str]) -> JSON:
+    return {"seed": ctx.faults.seed, "rules": [vars(rule) for rule in ctx.faults.rules]}
 
 
-@admin("PUT", "/faults")
-def _set_faults(app: EmulatorApp, body: JSON, query: dict[str, str]) -> JSON:
+def _set_faults(ctx: AdminContext, body: JSON, query: dict[str, str]) -> JSON:
     try:
         spec = FaultsSpec.model_validate(body)
     except ValueError as exc:
         raise AdminError(400, f"faults: {exc}") from None
-    apply_faults(spec, app.faults)
-    return _faults(app, {}, {})
+    apply_faults(spec, ctx.faults)
+    return _faults(ctx, {}, {})
 
 
-@admin("GET", "/hooks/deliveries")
-def _deliveries(app: EmulatorApp, body: JSON, query: dict[str, str]) -> JSON:
-    value = [vars(d) for d in list(app.hooks.deliveries)]
-    return {"count": len(value), "value": value, "dropped": app.hooks.dropped}
+def _deliveries(ctx: AdminContext, body: JSON, query: dict[str, str]) -> JSON:
+    value = [vars(d) for d in list(ctx.hooks.deliveries)]
+    return {"count": len(value), "value": value, "dropped": ctx.hooks.dropped}
 
 
-@admin("POST", "/hooks/wait")
-def _wait(app: EmulatorApp, body: JSON, query: dict[str, str]) -> JSON:
+def _wait(ctx: AdminContext, body: JSON, query: dict[str, str]) -> JSON:
     timeout = min(float(body.get("timeoutS", 5.0)), 30.0)
-    return {"idle": app.hooks.wait_idle(timeout)}
+    return {"idle": ctx.hooks.wait_idle(timeout)}
+
+
+# -- the route table --------------------------------------------------------------------------------------
+
+
+def admin_routes(ctx: AdminContext) -> list[Route]:
+    """Every admin route, under `/_emulator`."""
+    table: list[tuple[str, str, AdminHandler]] = [
+        ("GET", "/state", _state),
+        ("GET", "/requests", _requests),
+        ("DELETE", "/requests", _clear_requests),
+        ("POST", "/scenario", _scenario),
+        ("POST", "/pools", _add_pool),
+        ("POST", "/pools/{pool}/agents", _add_agent),
+        ("PATCH", "/pools/{pool}/agents/{agent}", _update_agent),
+        ("POST", "/pools/{pool}/jobs", _queue),
+        ("GET", "/jobs/{request_id}", _job),
+        ("POST", "/jobs/{request_id}/start", _start),
+        ("POST", "/jobs/{request_id}/finish", _finish),
+        ("POST", "/tick", _tick),
+        ("POST", "/projects", _add_project),
+        ("POST", "/projects/{project}/environments", _add_environment),
+        ("POST", "/projects/{project}/environments/{env}/vms", _add_vm),
+        ("PUT", "/parallel-limit", _parallel_limit),
+        ("GET", "/faults", _faults),
+        ("PUT", "/faults", _set_faults),
+        ("GET", "/hooks/deliveries", _deliveries),
+        ("POST", "/hooks/wait", _wait),
+    ]
+    return [Route(method, PREFIX + template, partial(_answer, handler, ctx)) for method, template, handler in table]

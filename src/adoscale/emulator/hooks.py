@@ -1,7 +1,7 @@
 """Service hooks: webHooks subscriptions and the delivery of job events to them.
 
-The payload follows "Run job state changed" (`ms.vss-pipelines.job-state-changed-event`, publisher
-`pipelines`) as Microsoft documents it (../shared/ado-api/README.md §7). Delivery runs on one background
+The model publishes `JobEvent`s; the service subscribes to them and renders each as the documented
+payload (`notifications.job_state_changed`) for the subscriptions that want it. Delivery runs on one background
 thread with a bounded queue, a timeout per POST and at most `ATTEMPTS` tries, so a slow or dead receiver
 never blocks the model or piles up work. Only loopback URLs are accepted: the emulator is a test tool and
 must not post anywhere else.
@@ -16,94 +16,28 @@ import queue
 import threading
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
-from adoscale.emulator.model import AdoModel, EmulatorError, Job
+from adoscale.emulator.entities import Clock
+from adoscale.emulator.errors import EmulatorError
+from adoscale.emulator.events import EventBus, JobEvent
+from adoscale.emulator.notifications import job_state_changed
 from adoscale.emulator.wire import timestamp
 
 log = logging.getLogger("adoscale.emulator.hooks")
 
 JSON = dict[str, Any]
-JOB_STATE_CHANGED = "ms.vss-pipelines.job-state-changed-event"
 PUBLISHERS = frozenset({"pipelines", "tfs"})
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost"})
 DELIVERY_TIMEOUT_S = 2.0
 ATTEMPTS = 2
 QUEUE_BOUND = 1000
 DELIVERIES_KEPT = 500
-
-# The service's job states (camelCase, as in the documented payload); "assigned" has no state of its own.
-_STATES = {"queued": "waiting", "assigned": "waiting", "started": "inProgress", "completed": "completed"}
-
-
-def _ts(value: datetime | None) -> str | None:
-    return None if value is None else timestamp(value)
-
-
-def job_event(model: AdoModel, job: Job, transition: str) -> JSON:
-    """The `job-state-changed` payload for `job` after `transition` (queued, assigned, started, completed)."""
-    base = f"https://dev.azure.com/{model.org}"
-    project_id = job.project_id or "02696e26-a35b-424c-86b8-1f54e1b0b4b7"
-    state = _STATES[transition]
-    pipeline = {
-        "url": f"{base}/{project_id}/_apis/Pipelines/{job.definition_id}?revision=1",
-        "id": job.definition_id,
-        "revision": 1,
-        "name": f"pipeline-{job.definition_id}",
-        "folder": "\\",
-    }
-    run_name = f"20250602.{job.build_id % 100}"
-    text = f"Run {run_name} job __default is {state}."
-    job_body: JSON = {
-        "_links": {
-            "web": {"href": f"{base}/{project_id}/_build/results?buildId={job.build_id}"},
-            "pipeline.web": {"href": f"{base}/{project_id}/_build/definition?definitionId={job.definition_id}"},
-        },
-        "id": job.job_id,
-        "name": "__default",
-        "state": state,
-        "startTime": _ts(job.receive_time),
-        "finishTime": _ts(job.finish_time),
-        "attempt": 1,
-    }
-    if job.result is not None:
-        job_body["result"] = job.result
-    return {
-        "subscriptionId": None,  # filled in per delivery
-        "notificationId": 0,
-        "id": str(uuid.uuid4()),
-        "eventType": JOB_STATE_CHANGED,
-        "publisherId": "pipelines",
-        "message": {"text": text, "html": text, "markdown": text},
-        "detailedMessage": {"text": text, "html": text, "markdown": text},
-        "resource": {
-            "job": job_body,
-            "stage": {"id": str(uuid.uuid5(uuid.NAMESPACE_URL, job.plan_id)), "name": "__default", "state": state},
-            "run": {
-                "pipeline": pipeline,
-                "state": "completed" if state == "completed" else "inProgress",
-                "createdDate": _ts(job.queue_time),
-                "id": job.build_id,
-                "name": run_name,
-            },
-            "pipeline": pipeline,
-            "projectId": project_id,
-        },
-        "resourceVersion": "5.1-preview.1",
-        "resourceContainers": {
-            "collection": {"id": model.host_id},
-            "account": {"id": model.host_id},
-            "project": {"id": project_id},
-        },
-        "createdDate": _ts(model.clock()),
-        # Not in the service's payload: what the emulator knows and a hook receiver may use in tests.
-        "x-emulator": {"transition": transition, "requestId": job.request_id, "poolId": job.pool_id},
-    }
 
 
 @dataclass
@@ -173,9 +107,13 @@ class Delivery:
 
 @dataclass
 class HookService:
-    """Subscriptions over HTTP, delivered from one background thread."""
+    """Subscriptions over HTTP, delivered from one background thread.
 
-    model: AdoModel
+    `events` is the model's event bus and `clock` its clock: all the service needs of the model.
+    """
+
+    events: EventBus
+    clock: Clock
     subscriptions: dict[str, Subscription] = field(default_factory=dict)
     deliveries: deque[Delivery] = field(default_factory=lambda: deque(maxlen=DELIVERIES_KEPT))
     dropped: int = 0
@@ -184,8 +122,8 @@ class HookService:
     )
     _thread: threading.Thread | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _unsubscribe: Any = None
-    _ids: Any = field(default_factory=lambda: itertools.count(1))
+    _unsubscribe: Callable[[], None] | None = None
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _idle: threading.Condition = field(default_factory=threading.Condition)
     _pending: int = 0
 
@@ -210,12 +148,12 @@ class HookService:
             consumer_action_id=str(body.get("consumerActionId", "httpRequest")),
             publisher_inputs={str(k): str(v) for k, v in (body.get("publisherInputs") or {}).items()},
             consumer_inputs=inputs,
-            created_date=timestamp(self.model.clock()),
+            created_date=timestamp(self.clock()),
         )
         with self._lock:
             self.subscriptions[subscription.id] = subscription
             if self._unsubscribe is None:
-                self._unsubscribe = self.model.subscribe(self._on_event)
+                self._unsubscribe = self.events.subscribe(self._on_event)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._work, name="emulator-hooks", daemon=True)
                 self._thread.start()
@@ -237,9 +175,13 @@ class HookService:
         with self._lock:
             self.subscriptions.pop(subscription_id, None)
 
-    def _on_event(self, event: JSON) -> None:
+    def _on_event(self, job_event: JobEvent) -> None:
         # Runs under the model's lock: only enqueue here, never post.
-        for subscription in list(self.subscriptions.values()):
+        subscriptions = list(self.subscriptions.values())
+        if not subscriptions:
+            return
+        event = job_state_changed(job_event)
+        for subscription in subscriptions:
             if not subscription.wants(event):
                 continue
             payload = {**event, "subscriptionId": subscription.id, "notificationId": next(self._ids)}

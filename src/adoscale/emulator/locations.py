@@ -19,7 +19,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from adoscale.emulator.model import EmulatorError
+from adoscale.emulator.errors import EmulatorError
 
 _WEBAPI = "Microsoft.VisualStudio.Services.WebApi."
 _VERSION = re.compile(r"^(?P<major>\d+)\.(?P<minor>\d+)(?P<preview>-preview(?:\.(?P<rv>\d+))?)?$", re.IGNORECASE)

@@ -27,7 +27,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from adoscale.emulator.app import FaultRule, Faults
+from adoscale.emulator.errors import EmulatorError
+from adoscale.emulator.faults import FaultRule, Faults
 from adoscale.emulator.model import AdoModel
 
 
@@ -134,8 +135,6 @@ def apply_faults(spec: FaultsSpec, faults: Faults) -> None:
 
 def apply_scenario(scenario: Scenario, model: AdoModel, faults: Faults) -> None:
     """Create what the scenario describes; the model's own errors (duplicates) become ScenarioError."""
-    from adoscale.emulator.model import EmulatorError
-
     try:
         if scenario.parallel_limit is not None:
             model.set_parallel_limit(scenario.parallel_limit)

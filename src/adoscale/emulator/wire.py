@@ -4,11 +4,30 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
-from adoscale.emulator.model import AdoModel, Agent, Environment, Job, Pool, VmResource
+from adoscale.emulator.entities import Agent, Environment, Job, Pool, Project, VmResource
 
 JSON = dict[str, Any]
+
+
+class ModelView(Protocol):
+    """What serialising reads of the model (`AdoModel` has it): declared here so that this module, which the
+    model's event payload uses for timestamps, does not import the model back."""
+
+    @property
+    def org(self) -> str: ...
+
+    @property
+    def host_id(self) -> str: ...
+
+    def job(self, request_id: int) -> Job: ...
+
+    def pool(self, pool_id: int) -> Pool: ...
+
+    def project(self, name_or_id: str) -> Project: ...
+
+    def matched_agents(self, job: Job) -> list[Agent]: ...
 
 
 def timestamp(value: datetime) -> str:
@@ -25,7 +44,7 @@ def _identity() -> JSON:
     }
 
 
-def pool_json(model: AdoModel, pool: Pool) -> JSON:
+def pool_json(model: ModelView, pool: Pool) -> JSON:
     return {
         "createdOn": timestamp(pool.created_on),
         "autoProvision": False,
@@ -57,7 +76,7 @@ def pool_reference_json(pool: Pool) -> JSON:
     }
 
 
-def _links(model: AdoModel, agent: Agent) -> JSON:
+def _links(model: ModelView, agent: Agent) -> JSON:
     base = f"https://dev.azure.com/{model.org}"
     return {
         "self": {"href": f"{base}/_apis/distributedtask/pools/{agent.pool_id}/agents/{agent.id}"},
@@ -65,7 +84,7 @@ def _links(model: AdoModel, agent: Agent) -> JSON:
     }
 
 
-def agent_reference_json(model: AdoModel, agent: Agent) -> JSON:
+def agent_reference_json(model: ModelView, agent: Agent) -> JSON:
     return {
         "_links": _links(model, agent),
         "id": agent.id,
@@ -80,7 +99,7 @@ def agent_reference_json(model: AdoModel, agent: Agent) -> JSON:
 
 
 def agent_json(
-    model: AdoModel,
+    model: ModelView,
     agent: Agent,
     *,
     capabilities: bool = False,
@@ -102,7 +121,7 @@ def agent_json(
     return body
 
 
-def job_json(model: AdoModel, job: Job, *, matched: bool = True) -> JSON:
+def job_json(model: ModelView, job: Job, *, matched: bool = True) -> JSON:
     base = f"https://dev.azure.com/{model.org}"
     body: JSON = {"requestId": job.request_id, "queueTime": timestamp(job.queue_time)}
     if job.assign_time is not None:
@@ -159,7 +178,7 @@ def job_json(model: AdoModel, job: Job, *, matched: bool = True) -> JSON:
     return body
 
 
-def environment_json(model: AdoModel, env: Environment, *, resources: bool = False) -> JSON:
+def environment_json(model: ModelView, env: Environment, *, resources: bool = False) -> JSON:
     """`resources`: `expands=resourceReferences`, which fills `resources` with references."""
     project = model.project(env.project_id)
     body: JSON = {
@@ -179,7 +198,7 @@ def environment_json(model: AdoModel, env: Environment, *, resources: bool = Fal
     return body
 
 
-def vm_resource_json(model: AdoModel, env: Environment, resource: VmResource) -> JSON:
+def vm_resource_json(model: ModelView, env: Environment, resource: VmResource) -> JSON:
     body: JSON = {}
     agent = model.pool(env.pool_id).agents.get(resource.agent_id)
     if agent is not None:
