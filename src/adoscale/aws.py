@@ -47,3 +47,11 @@ def make_client(service: str, *, region: str | None = None, counter: CallCounter
     if counter is not None:
         counter.attach(client)
     return client
+
+
+def error_code(exc: BaseException) -> str:
+    """The AWS error code of a botocore `ClientError` ("ThrottlingException", ...), or "" for any other
+    exception: the one place that reads botocore's error shape."""
+    response: Any = getattr(exc, "response", None)
+    error = response.get("Error") if isinstance(response, dict) else None
+    return str(error.get("Code", "")) if isinstance(error, dict) else ""

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from adoscale.ado.errors import AdoThrottledError, AdoUnavailableError
+from adoscale.aws import error_code
 
 # botocore error codes that mean "AWS is busy or failing", not "the request is wrong".
 _AWS_TRANSIENT_CODES = frozenset(
@@ -69,7 +70,7 @@ def is_transient_aws(exc: BaseException) -> bool:
     response: Any = getattr(exc, "response", None)
     if not isinstance(response, dict):
         return False
-    code = str(response.get("Error", {}).get("Code", ""))
+    code = error_code(exc)
     status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
     return code in _AWS_TRANSIENT_CODES or (isinstance(status, int) and status >= 500)
 

@@ -12,7 +12,15 @@ from typer.testing import CliRunner
 
 from adoscale.cli import app
 from adoscale.cli.commands import register
-from adoscale.config import ConfigError, load_config, parse_config, render_config_reference, resolve_pat
+from adoscale.config import (
+    ConfigError,
+    SecretSource,
+    Settings,
+    load_config,
+    parse_config,
+    render_config_reference,
+    resolve_pat,
+)
 from tests.conftest import REPO
 
 GOOD = """\
@@ -63,7 +71,7 @@ def test_json_is_accepted_and_azp_url_overrides() -> None:
     import yaml
 
     as_json = json.dumps(yaml.safe_load(GOOD))
-    config = parse_config(as_json, "x.json", env={"AZP_URL": "https://dev.azure.com/other"})
+    config = parse_config(as_json, "x.json", organization_url="https://dev.azure.com/other")
     assert config.organization_url == "https://dev.azure.com/other"
 
 
@@ -120,19 +128,19 @@ def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
 
 def test_pat_from_env_secrets_manager_and_ssm() -> None:
     config = parse_config(GOOD + "pat_secret: ado/pat\n", "c.yaml")
-    assert resolve_pat(config, {"AZP_TOKEN": "from-env-1234"}) == "from-env-1234"
+    assert resolve_pat(config, Settings.from_env({"AZP_TOKEN": "from-env-1234"})) == "from-env-1234"
     with mock_aws():
         sm = boto3.client("secretsmanager", region_name="us-east-1")
         sm.create_secret(Name="ado/pat", SecretString="from-secret-1234")
-        assert resolve_pat(config, {}, secrets_client=sm) == "from-secret-1234"
+        assert resolve_pat(config, Settings(), source=SecretSource(secrets_client=sm)) == "from-secret-1234"
         sm.put_secret_value(SecretId="ado/pat", SecretString=json.dumps({"pat": "from-json-1234"}))
-        assert resolve_pat(config, {}, secrets_client=sm) == "from-json-1234"
+        assert resolve_pat(config, Settings(), source=SecretSource(secrets_client=sm)) == "from-json-1234"
         ssm = boto3.client("ssm", region_name="us-east-1")
         ssm.put_parameter(Name="/ado/pat", Value="from-ssm-1234", Type="SecureString")
         by_param = parse_config(GOOD + "pat_parameter: /ado/pat\n", "c.yaml")
-        assert resolve_pat(by_param, {}, ssm_client=ssm) == "from-ssm-1234"
+        assert resolve_pat(by_param, Settings(), source=SecretSource(ssm_client=ssm)) == "from-ssm-1234"
     with pytest.raises(ConfigError, match="no PAT"):
-        resolve_pat(parse_config(GOOD, "c.yaml"), {})
+        resolve_pat(parse_config(GOOD, "c.yaml"), Settings())
 
 
 def test_configuration_reference_in_docs_is_current() -> None:

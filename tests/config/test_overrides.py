@@ -16,8 +16,8 @@ from typer.testing import CliRunner
 from adoscale.cli import app
 from adoscale.cli.commands import register
 from adoscale.compute import EcsCompute
-from adoscale.compute.identity import container_overrides
 from adoscale.config import ConfigError, parse_config
+from adoscale.config.overrides import container_overrides
 from tests.ecs_rules import OVERRIDES_MAX, overrides_chars, overrides_violations
 
 POOL = "Linux Docker (x64) v2.0"
@@ -91,4 +91,4 @@ def test_azp_url_from_the_environment_is_what_is_measured() -> None:
     text = _document(environment)
     parse_config(text, "c.yaml")
     with pytest.raises(ConfigError, match=r"ecs\.environment"):
-        parse_config(text, "c.yaml", env={"AZP_URL": "https://dev.azure.com/" + "o" * 400})
+        parse_config(text, "c.yaml", organization_url="https://dev.azure.com/" + "o" * 400)

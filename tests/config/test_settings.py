@@ -12,7 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from adoscale.config import ConfigError, SourceError, load_settings, parse_config, resolve_pat
+from adoscale.config import ConfigError, Settings, SourceError, load_settings, parse_config, resolve_pat
 from adoscale.handlers import _runtime
 from adoscale.transient import AwsUnavailableError
 
@@ -44,13 +44,15 @@ def test_settings_precedence_file_then_inline_then_ssm(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
     path.write_text(text("https://dev.azure.com/file"))
     env = {"ADOSCALE_CONFIG": text("https://dev.azure.com/inline"), "ADOSCALE_CONFIG_PARAMETER": "/adoscale/config"}
-    assert load_settings(env, path=path).organization_url == "https://dev.azure.com/file"
-    assert load_settings(env).organization_url == "https://dev.azure.com/inline"
-    assert load_settings({"ADOSCALE_CONFIG_PARAMETER": "/adoscale/config"}).organization_url.endswith("/ssm")
+    assert load_settings(Settings.from_env(env), path=path).organization_url == "https://dev.azure.com/file"
+    assert load_settings(Settings.from_env(env)).organization_url == "https://dev.azure.com/inline"
+    assert load_settings(
+        Settings.from_env({"ADOSCALE_CONFIG_PARAMETER": "/adoscale/config"})
+    ).organization_url.endswith("/ssm")
     with_url = {"ADOSCALE_CONFIG_PARAMETER": "/adoscale/config", "AZP_URL": "https://dev.azure.com/env"}
-    assert load_settings(with_url).organization_url == "https://dev.azure.com/env"
+    assert load_settings(Settings.from_env(with_url)).organization_url == "https://dev.azure.com/env"
     with pytest.raises(ConfigError, match="no configuration"):
-        load_settings({})
+        load_settings(Settings())
 
 
 def test_lambda_settings_read_the_secure_string_once_per_cache_period(
@@ -82,7 +84,7 @@ def test_pat_precedence_env_then_config_then_deployment(monkeypatch: pytest.Monk
     monkeypatch.setenv("AZP_TOKEN", "env-pat-1234")
     assert _runtime.pat() == "env-pat-1234"
     config = parse_config(text("https://x", pat_secret="config/pat"))
-    assert resolve_pat(config, {"AZP_TOKEN_SECRET_ARN": "deployment/pat"}) == "config-pat-1234"
+    assert resolve_pat(config, Settings.from_env({"AZP_TOKEN_SECRET_ARN": "deployment/pat"})) == "config-pat-1234"
 
 
 class _Throttled:
@@ -96,14 +98,14 @@ class _Throttled:
 def test_throttled_pat_source_is_transient_in_the_lambdas(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AZP_TOKEN_SECRET_ARN", "deployment/pat")
     with pytest.raises(SourceError) as caught:
-        resolve_pat(None, {"AZP_TOKEN_SECRET_ARN": "deployment/pat"}, reader=_Throttled())
+        resolve_pat(None, Settings.from_env({"AZP_TOKEN_SECRET_ARN": "deployment/pat"}), source=_Throttled())
     assert caught.value.transient and caught.value.exit_code == 1
-    monkeypatch.setattr(_runtime, "_reader", _Throttled())
+    monkeypatch.setattr(_runtime, "source", _Throttled())
     with pytest.raises(AwsUnavailableError, match="ThrottlingException"):
         _runtime.pat()
 
 
 def test_a_wrong_deployment_secret_reference_is_exit_2() -> None:
     with pytest.raises(SourceError) as caught:
-        resolve_pat(None, {"AZP_TOKEN_SECRET_ARN": "not a secret name"})
+        resolve_pat(None, Settings.from_env({"AZP_TOKEN_SECRET_ARN": "not a secret name"}))
     assert caught.value.exit_code == 2 and "AZP_TOKEN_SECRET_ARN" in str(caught.value)

@@ -19,9 +19,7 @@ class Recorder:
         self, name: str, handler: Callable[[dict[str, Any], Any], dict[str, Any]], event: dict[str, Any]
     ) -> dict[str, Any]:
         # Each function is its own process in Lambda: no cache is shared between them.
-        from aws_lambda_powertools.utilities import parameters
-
-        parameters.clear_caches()
+        _runtime.clear_cache()
         _runtime.client.cache_clear()
         self.current = name
         try:

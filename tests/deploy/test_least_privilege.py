@@ -13,7 +13,7 @@ import pytest
 from moto import mock_aws
 
 from adoscale.emulator import AdoModel
-from adoscale.handlers import hook, pass_, waiter
+from adoscale.handlers import _runtime, hook, pass_, waiter
 from adoscale.packaging import deployed_functions
 from tests.aws import config_for, create_lease_table
 from tests.conftest import PAT
@@ -50,9 +50,7 @@ def test_each_handler_calls_exactly_what_its_role_grants(
         monkeypatch.delenv("ADOSCALE_CONFIG", raising=False)
         monkeypatch.setenv("ADOSCALE_CONFIG_PARAMETER", "/adoscale/config")
         monkeypatch.setenv("AZP_TOKEN_SECRET_ARN", secret)
-        from aws_lambda_powertools.utilities import parameters
-
-        parameters.clear_caches()
+        _runtime.clear_cache()
         pool = model.create_pool("linux")
         model.register_agent(pool, "adoscale-placeholder", online=False)
         model.queue_job(pool)

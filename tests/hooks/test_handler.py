@@ -50,7 +50,6 @@ class Lambda:
 
 @pytest.fixture
 def function(model: AdoModel, org_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Lambda]:
-    from aws_lambda_powertools.utilities import parameters
 
     from adoscale.handlers import _runtime
 
@@ -66,7 +65,7 @@ def function(model: AdoModel, org_url: str, monkeypatch: pytest.MonkeyPatch) -> 
         monkeypatch.setenv("AZP_TOKEN", PAT)
         monkeypatch.setenv("ADOSCALE_LEASE_TABLE", "adoscale-leases")
         monkeypatch.delenv("ADOSCALE_HOOK_SECRET", raising=False)
-        parameters.clear_caches()
+        _runtime.clear_cache()
         _runtime.client.cache_clear()
         hook._validators.clear()
         _runtime.client("ecs").meta.events.register(

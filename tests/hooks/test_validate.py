@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adoscale.config import SourceError, parse_config
+from adoscale.config import Settings, SourceError, parse_config
 from adoscale.hooks import MAX_BODY_BYTES, HookRejected, HookValidator, SeenIds, resolve_hook_secret
 from tests.hooks.payloads import SECRET, basic, body, job_event
 
@@ -121,12 +121,12 @@ def test_the_secret_comes_from_the_environment_first_and_must_be_long() -> None:
         def parameter(self, name: str) -> str:
             raise AssertionError
 
-    assert resolve_hook_secret(cfg, {"ADOSCALE_HOOK_SECRET": SECRET}, reader=Reader()) == SECRET
-    assert resolve_hook_secret(cfg, {}, reader=Reader()) == "from-secrets-manager-0123"
+    assert resolve_hook_secret(cfg, Settings(hook_secret=SECRET), source=Reader()) == SECRET
+    assert resolve_hook_secret(cfg, Settings(), source=Reader()) == "from-secrets-manager-0123"
     with pytest.raises(SourceError, match="at least 16"):
-        resolve_hook_secret(cfg, {"ADOSCALE_HOOK_SECRET": "short"})
+        resolve_hook_secret(cfg, Settings(hook_secret="short"))
     with pytest.raises(SourceError, match="no hook secret"):
-        resolve_hook_secret(None, {})
+        resolve_hook_secret(None, Settings())
 
 
 # -- anything at all ------------------------------------------------------------------------------

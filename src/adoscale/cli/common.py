@@ -4,7 +4,6 @@ configuration and the PAT, and printing an expected error without a traceback.""
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,7 +13,7 @@ from rich.console import Console
 
 from adoscale.ado.errors import AdoAuthError, AdoError
 from adoscale.cli import EXIT_AUTH, EXIT_CONFIG, EXIT_FAILED
-from adoscale.config import Config, ConfigError, load_settings, resolve_pat
+from adoscale.config import Config, ConfigError, Settings, load_settings, resolve_pat
 from adoscale.secrets import install_log_redaction, redact
 
 err = Console(stderr=True)
@@ -41,7 +40,7 @@ def fail(title: str, detail: str) -> None:
 def load_or_exit(path: Path) -> Config:
     """The configuration in `path` (`load_settings`' first source); exit 2 with every problem located."""
     try:
-        return load_settings(os.environ, path=path)
+        return load_settings(Settings.from_env(), path=path)
     except ConfigError as exc:
         fail("invalid configuration", str(exc))
         raise typer.Exit(exc.exit_code or EXIT_CONFIG) from None
@@ -51,7 +50,7 @@ def pat_or_exit(config: Config) -> str:
     """The PAT (`resolve_pat`'s precedence); exit 3 with one line naming a source that cannot be read, 2 for a
     wrong reference or none at all, 1 when AWS is unavailable."""
     try:
-        return resolve_pat(config, os.environ)
+        return resolve_pat(config, Settings.from_env())
     except ConfigError as exc:
         fail("no Azure DevOps PAT", str(exc))
         raise typer.Exit(exc.exit_code) from None

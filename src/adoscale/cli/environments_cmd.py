@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from adoscale.ado.client import AdoClient
-from adoscale.aws import make_client
+from adoscale.aws import error_code, make_client
 from adoscale.cli import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, app
 from adoscale.cli.common import ConfigOption, ado_errors_exit, fail, load_or_exit, pat_or_exit, setup_logging
 from adoscale.environments import StateTable, sweep
@@ -52,9 +52,7 @@ def sweep_command(
                 ado, make_client("ec2"), cfg.environments, lambda: datetime.now(UTC), records=records, dry_run=dry_run
             )
     except (BotoCoreError, ClientError) as exc:
-        response = getattr(exc, "response", None)
-        code = response.get("Error", {}).get("Code", "") if isinstance(response, dict) else ""
-        fail("AWS call failed", f"EC2 or DynamoDB: {code or type(exc).__name__}")
+        fail("AWS call failed", f"EC2 or DynamoDB: {error_code(exc) or type(exc).__name__}")
         raise typer.Exit(EXIT_FAILED) from None
     code = EXIT_FAILED if any(r.error for r in results) else EXIT_OK
     if as_json:

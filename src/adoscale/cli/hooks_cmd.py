@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -16,7 +15,7 @@ from rich.table import Table
 from adoscale.ado.client import AdoClient
 from adoscale.cli import EXIT_CONFIG, EXIT_OK, app
 from adoscale.cli.common import ConfigOption, ado_errors_exit, fail, load_or_exit, pat_or_exit, setup_logging
-from adoscale.config import Config, ConfigError
+from adoscale.config import Config, ConfigError, Settings
 from adoscale.hooks import resolve_hook_secret
 from adoscale.hooks.subscriptions import EndpointError, adoscale_subscriptions, subscription_body
 
@@ -57,7 +56,7 @@ def install(
     cfg = load_or_exit(config)
     names = _pools(cfg, config, pool)
     try:
-        secret = resolve_hook_secret(cfg, os.environ)
+        secret = resolve_hook_secret(cfg, Settings.from_env())
         bodies = {name: subscription_body(url, name, secret, project_id) for name in names}
     except ConfigError as exc:
         fail("no hook secret", str(exc))

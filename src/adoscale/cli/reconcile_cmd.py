@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import signal
 import threading
 import time
@@ -24,7 +23,7 @@ from adoscale.aws import make_client
 from adoscale.cli import EXIT_AUTH, EXIT_CONFIG, EXIT_FAILED, EXIT_OK, app
 from adoscale.cli.common import ConfigOption, fail, load_or_exit, pat_or_exit, setup_logging
 from adoscale.compute.ecs import EcsCompute
-from adoscale.config import Config, ConfigError
+from adoscale.config import Config, ConfigError, Settings
 from adoscale.hooks import HookValidator, resolve_hook_secret
 from adoscale.hooks.server import HookServer, PendingPools
 from adoscale.hooks.validate import DEFAULT_MAX_AGE_S
@@ -210,7 +209,7 @@ def serve_loop(
 
 def _hook_server(cfg: Config, port: int, pending: PendingPools) -> HookServer:
     try:
-        secret = resolve_hook_secret(cfg, os.environ)
+        secret = resolve_hook_secret(cfg, Settings.from_env())
     except ConfigError as exc:
         fail("no hook secret", str(exc))
         raise typer.Exit(EXIT_CONFIG) from None

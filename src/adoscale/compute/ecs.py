@@ -21,17 +21,18 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from adoscale.aws import error_code
 from adoscale.compute.base import LaunchResult, TaskInfo, task_id_of
 from adoscale.compute.identity import (
     POOL_TAG,
     STARTED_BY,
     checked_prefix,
-    container_overrides,
     pool_tag_value,
     started_by_for,
     task_definition_family,
 )
 from adoscale.config import Config, EcsSettings
+from adoscale.config.overrides import container_overrides
 
 log = logging.getLogger("adoscale.compute")
 
@@ -232,7 +233,7 @@ class EcsCompute:
         try:
             self._ecs.stop_task(cluster=self._settings(pool).cluster, task=task_arn, reason=reason[:255])
         except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
+            code = error_code(exc)
             if code in ("InvalidParameterException", "ResourceNotFoundException", "TaskNotFoundException"):
                 log.info("%s: task %s already gone (%s)", pool, task_arn, code)
                 return

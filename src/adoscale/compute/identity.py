@@ -8,8 +8,7 @@ call them. Azure DevOps pool names may hold spaces, dots, brackets and any Unico
   (/), and underscores (_) are allowed."
 - Tag (`Tag` data type): key 1-128 and value 0-256 characters, "letters, numbers, and spaces representable
   in UTF-8, and the following characters: + - = . _ : / @"; the prefix `aws:` (any case) is reserved.
-- RunTask `overrides`: "A total of 8192 characters are allowed for overrides. This limit includes the JSON
-  formatting characters of the override structure."
+- RunTask `overrides`: at most 8,192 characters of JSON (`adoscale.config.overrides`, which builds them).
 
 A name that already fits is used as it is, which is what earlier versions sent for it (for `startedBy`,
 names of up to 27 of `A-Za-z0-9_-`), so their running tasks are still found after an upgrade; every name
@@ -22,16 +21,13 @@ sanitised forms are alike (48 bits: for 100 pools, a chance of a collision below
 from __future__ import annotations
 
 import hashlib
-import json
 import re
-from collections.abc import Mapping
 
 POOL_TAG = "adoscale:pool"
 STARTED_BY = "adoscale"
 
 STARTED_BY_MAX = 36
 TAG_VALUE_MAX = 256
-OVERRIDES_MAX = 8192
 DIGEST_CHARS = 12
 
 # Only ASCII is kept, though tag values may hold any Unicode letter: which characters count as letters
@@ -76,25 +72,6 @@ def pool_tag_value(pool: str) -> str:
     head = f"{pool_digest(pool)}/"
     readable = _TAG_UNSAFE.sub("_", pool)
     return head + readable[: TAG_VALUE_MAX - len(head)]
-
-
-def container_overrides(
-    container_name: str, pool: str, organization_url: str | None, environment: Mapping[str, str]
-) -> dict[str, list[dict[str, object]]]:
-    """RunTask's `overrides` for a pool's agent container: its pool and organization, then the pool's
-    extra environment in name order. Configuration validation measures exactly this."""
-    entries: list[dict[str, str]] = [{"name": "AZP_POOL", "value": pool}]
-    if organization_url:
-        entries.append({"name": "AZP_URL", "value": organization_url})
-    entries += [{"name": k, "value": v} for k, v in sorted(environment.items())]
-    return {"containerOverrides": [{"name": container_name, "environment": entries}]}
-
-
-def overrides_size(overrides: Mapping[str, object]) -> int:
-    """Characters of `overrides` as JSON, at its largest: as botocore sends it (`json.dumps` with its
-    defaults: a space after each `,` and `:`, every non-ASCII character escaped as `\\uXXXX`), at least as
-    long as a compact or unescaped count of the same structure, whichever ECS makes."""
-    return len(json.dumps(overrides))
 
 
 def task_definition_family(task_definition: str) -> str:

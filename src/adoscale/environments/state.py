@@ -15,6 +15,8 @@ from typing import Annotated, Any
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
+from adoscale.aws import error_code
+
 INSTANCE_ID_PATTERN = r"^i-[0-9a-f]{8,17}$"
 InstanceId = Annotated[str, Field(pattern=INSTANCE_ID_PATTERN)]
 
@@ -103,7 +105,7 @@ class StateTable:
                 ConditionExpression="attribute_not_exists(instance_id)",
             )
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            if error_code(exc) == "ConditionalCheckFailedException":
                 return False
             raise
         return True

@@ -3,7 +3,6 @@ to the real services, and one error for events that are not what the workflow se
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -11,7 +10,7 @@ from datetime import UTC, datetime
 from adoscale.ado.client import AdoClient
 from adoscale.compute.ecs import EcsCompute
 from adoscale.config import Config, PoolConfig
-from adoscale.handlers._runtime import aws_calls, client, pat, settings
+from adoscale.handlers._runtime import aws_calls, client, deployment, pat, settings
 from adoscale.history import DynamoHistory, MemoryHistory
 from adoscale.lease import DynamoLease
 from adoscale.reconcile import Reconciler
@@ -37,7 +36,7 @@ def reconciler(config: Config) -> Iterator[Reconciler]:
     """A reconciler on the real services, with the pool's lease when a lease table is configured
     (`lease_table`, or `ADOSCALE_LEASE_TABLE` set by the deployment). A throttled or failing AWS call
     leaves as `AwsUnavailableError`, which the workflow retries."""
-    table = config.lease_table or os.environ.get("ADOSCALE_LEASE_TABLE")
+    table = config.lease_table or deployment().lease_table
     lease = DynamoLease(client("dynamodb"), table) if table else None
     # The warm pool's demand history lives beside the leases (one item per pool), else in this container.
     history = DynamoHistory(client("dynamodb"), table) if table else _MEMORY_HISTORY

@@ -12,22 +12,13 @@ be read): that fails the invocation visibly, since no event could succeed. A bad
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
 from typing import Any
 
-from adoscale.aws import make_client
-from adoscale.config import (
-    CONFIG_ENV,
-    CONFIG_PARAMETER_ENV,
-    Config,
-    ConfigError,
-    SourceError,
-    load_settings,
-    resolve_pat,
-)
+from adoscale.aws import error_code, make_client
+from adoscale.config import Config, ConfigError, SecretSource, Settings, SourceError, load_settings, resolve_pat
 from adoscale.secrets import redact
 from adoscale.transient import AwsUnavailableError, is_transient_aws
 
@@ -38,8 +29,8 @@ class SettingsError(RuntimeError):
     """The deployment is wrong (a setting missing or invalid, the PAT unreadable): not a bad event."""
 
 
-def setting(name: str, default: str | None = None) -> str:
-    value = os.environ.get(name, default)
+def required(value: str | None, name: str) -> str:
+    """A setting the function cannot run without (`Settings` holds None for an unset variable)."""
     if not value:
         raise SettingsError(f"environment variable {name} is not set")
     return value
@@ -50,29 +41,14 @@ def client(service: str) -> Any:
     return make_client(service)
 
 
-class _CachedReader:
-    """`adoscale.config.SourceReader` over powertools' parameters: one read per name per CACHE_SECONDS."""
-
-    def secret(self, name: str) -> str | bytes:
-        from aws_lambda_powertools.utilities import parameters
-
-        value = parameters.get_secret(name, max_age=CACHE_SECONDS)
-        return value if isinstance(value, str | bytes) else str(value)
-
-    def parameter(self, name: str) -> str:
-        from aws_lambda_powertools.utilities import parameters
-
-        return str(parameters.get_parameter(name, decrypt=True, max_age=CACHE_SECONDS))
-
-
-_reader = _CachedReader()
+# Secrets and the configuration parameter, read through powertools' providers and kept for CACHE_SECONDS
+# between invocations of a warm function.
+source = SecretSource(max_age=CACHE_SECONDS)
 
 
 def clear_cache() -> None:
     """Forget cached parameters and secrets (tests; a function never needs it)."""
-    from aws_lambda_powertools.utilities import parameters
-
-    parameters.clear_caches()  # type: ignore[no-untyped-call]
+    source.forget()
 
 
 def _settings_failure(exc: ConfigError) -> Exception:
@@ -81,16 +57,21 @@ def _settings_failure(exc: ConfigError) -> Exception:
     return SettingsError(str(exc))
 
 
+def deployment() -> Settings:
+    """The deployment's environment variables, read now (tests change them between invocations)."""
+    return Settings.from_env()
+
+
 def has_settings() -> bool:
     """Whether this deployment provides a configuration (inline or SSM)."""
-    return bool(os.environ.get(CONFIG_ENV) or os.environ.get(CONFIG_PARAMETER_ENV))
+    return deployment().has_config
 
 
 def settings() -> Config:
     """The validated configuration (`adoscale.config.load_settings`): inline `ADOSCALE_CONFIG`, else the
     SecureString named by `ADOSCALE_CONFIG_PARAMETER`; `AZP_URL` overrides organization_url."""
     try:
-        return load_settings(os.environ, reader=_reader)
+        return load_settings(deployment(), source=source)
     except ConfigError as exc:
         raise _settings_failure(exc) from None
 
@@ -101,8 +82,8 @@ def pat(config: Config | None = None) -> str:
     deployment provides one."""
     try:
         if config is None and has_settings():
-            config = load_settings(os.environ, reader=_reader)
-        return resolve_pat(config, os.environ, reader=_reader)
+            config = load_settings(deployment(), source=source)
+        return resolve_pat(config, deployment(), source=source)
     except ConfigError as exc:
         raise _settings_failure(exc) from None
 
@@ -116,13 +97,8 @@ def aws_calls() -> Iterator[None]:
     except Exception as exc:
         name = type(exc).__name__
         if is_transient_aws(exc) or name in ("EndpointConnectionError", "ConnectTimeoutError", "ReadTimeoutError"):
-            raise AwsUnavailableError(f"AWS unavailable: {name} {_code(exc)}".strip()) from exc
+            raise AwsUnavailableError(f"AWS unavailable: {name} {error_code(exc)}".strip()) from exc
         raise
-
-
-def _code(exc: BaseException) -> str:
-    response: Any = getattr(exc, "response", None)
-    return str(response.get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""
 
 
 def reject(logger: Any, reason: str, **context: Any) -> dict[str, Any]:

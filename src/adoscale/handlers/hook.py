@@ -25,7 +25,7 @@ from aws_lambda_powertools import Logger
 from adoscale.ado.errors import AdoAuthError
 from adoscale.config import Config, ConfigError
 from adoscale.handlers._control import load_config, pool_config, reconciler
-from adoscale.handlers._runtime import SettingsError, _reader
+from adoscale.handlers._runtime import SettingsError, deployment, source
 from adoscale.hooks import HookRejected, HookValidator, resolve_hook_secret
 from adoscale.hooks.validate import DEFAULT_MAX_AGE_S, MAX_BODY_BYTES
 from adoscale.reconcile import new_pass_id
@@ -79,7 +79,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
 
 def _validator(config: Config) -> HookValidator:
     try:
-        secret = resolve_hook_secret(config, os.environ, reader=_reader)
+        secret = resolve_hook_secret(config, deployment(), source=source)
     except ConfigError as exc:
         raise SettingsError(str(exc)) from None  # the deployment is wrong: fail visibly, whatever the event
     max_age = float(config.hooks.max_age_seconds) if config.hooks is not None else DEFAULT_MAX_AGE_S

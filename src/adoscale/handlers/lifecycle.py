@@ -15,14 +15,15 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from adoscale.ado.client import AdoClient
+from adoscale.config.settings import STATE_TABLE_ENV, URL_ENV
 from adoscale.environments import HookTiming, LifecycleService, MalformedEventError, StateTable, parse
-from adoscale.handlers._runtime import SettingsError, aws_calls, client, pat, reject, setting
+from adoscale.handlers._runtime import SettingsError, aws_calls, client, deployment, pat, reject, required
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "adoscale"))
 
 
 def _heartbeat_seconds() -> int:
-    raw = os.environ.get("ADOSCALE_HOOK_HEARTBEAT_SECONDS", "300")
+    raw = deployment().hook_heartbeat_seconds or "300"
     if not raw.isdigit() or not 30 <= int(raw) <= 7200:  # Auto Scaling's own bounds for a heartbeat timeout
         raise SettingsError(f"ADOSCALE_HOOK_HEARTBEAT_SECONDS must be 30-7200 seconds, not {raw[:20]!r}")
     return int(raw)
@@ -31,12 +32,12 @@ def _heartbeat_seconds() -> int:
 def build_service(ado: AdoClient) -> LifecycleService:
     return LifecycleService(
         ado,
-        StateTable(client("dynamodb"), setting("ADOSCALE_STATE_TABLE")),
+        StateTable(client("dynamodb"), required(deployment().state_table, STATE_TABLE_ENV)),
         client("ec2"),
         client("autoscaling"),
         lambda: datetime.now(UTC),
         sns=client("sns"),
-        alert_topic_arn=os.environ.get("ADOSCALE_ALERT_TOPIC_ARN") or None,
+        alert_topic_arn=deployment().alert_topic_arn,
         timing=HookTiming(heartbeat_s=_heartbeat_seconds()),
     )
 
@@ -48,7 +49,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     except MalformedEventError as exc:
         return reject(logger, str(exc))
     outcomes = []
-    with aws_calls(), AdoClient(setting("AZP_URL"), pat()) as ado:
+    with aws_calls(), AdoClient(required(deployment().organization_url, URL_ENV), pat()) as ado:
         service = build_service(ado)
         for item in events:
             outcome = service.handle(item)  # RetryLaterError propagates: the trigger retries the delivery

@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
 from adoscale.config import Config, PoolConfig
 from adoscale.handlers._control import BadEventError, load_config, pool_config, reconciler
+from adoscale.handlers._runtime import deployment
 from adoscale.reconcile import ParallelShare, PoolReport, new_pass_id
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "adoscale"))
@@ -149,10 +150,10 @@ def _publish(report: PoolReport, config: Config) -> None:
         return
     # The deployment's namespace (Terraform's metrics_namespace, the seed's agent_cw_namespace) wins over the
     # configuration's, like the queued-jobs metric's name; docs/configuration.md says so.
-    metrics = EphemeralMetrics(namespace=os.environ.get("ADOSCALE_METRICS_NAMESPACE") or config.metrics_namespace)
+    metrics = EphemeralMetrics(namespace=deployment().metrics_namespace or config.metrics_namespace)
     metrics.add_dimension(name="Pool", value=report.pool)
     for name, value in (
-        (os.environ.get("ADOSCALE_METRIC_NAME", "QueuedJobs"), report.queued),
+        (deployment().metric_name or "QueuedJobs", report.queued),
         ("RunningJobs", report.running),
         ("IdleAgents", report.idle),
         ("BusyAgents", report.busy),

@@ -20,9 +20,20 @@ from pydantic import BaseModel, ConfigDict, StrictBool, TypeAdapter, ValidationE
 
 from adoscale.ado.client import AdoClient
 from adoscale.config import MAX_POOLS, EnvironmentConfig
+from adoscale.config.settings import ENVIRONMENTS_ENV, URL_ENV
 from adoscale.environments import StateTable, sweep
 from adoscale.environments.events import describe
-from adoscale.handlers._runtime import SettingsError, aws_calls, client, has_settings, pat, reject, setting, settings
+from adoscale.handlers._runtime import (
+    SettingsError,
+    aws_calls,
+    client,
+    deployment,
+    has_settings,
+    pat,
+    reject,
+    required,
+    settings,
+)
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "adoscale"))
 _environments: TypeAdapter[list[EnvironmentConfig]] = TypeAdapter(list[EnvironmentConfig])
@@ -36,15 +47,15 @@ class SweepRequest(BaseModel):
 
 
 def environments() -> list[EnvironmentConfig]:
-    raw = os.environ.get("ADOSCALE_ENVIRONMENTS")
+    raw = deployment().environments
     if raw is None and has_settings():
         return list(settings().environments)
     try:
         listed = _environments.validate_json(raw or "")
     except ValidationError as exc:
-        raise SettingsError(f"ADOSCALE_ENVIRONMENTS: {describe(exc)}") from None
+        raise SettingsError(f"{ENVIRONMENTS_ENV}: {describe(exc)}") from None
     if len(listed) > MAX_POOLS:
-        raise SettingsError(f"ADOSCALE_ENVIRONMENTS: at most {MAX_POOLS} Environments")
+        raise SettingsError(f"{ENVIRONMENTS_ENV}: at most {MAX_POOLS} Environments")
     return listed
 
 
@@ -55,8 +66,8 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     except ValidationError as exc:
         return reject(logger, f"sweep request: {describe(exc)}")
     targets = environments()
-    with aws_calls(), AdoClient(setting("AZP_URL"), pat()) as ado:
-        table = os.environ.get("ADOSCALE_STATE_TABLE")
+    with aws_calls(), AdoClient(required(deployment().organization_url, URL_ENV), pat()) as ado:
+        table = deployment().state_table
         records = StateTable(client("dynamodb"), table) if table else None
         results = sweep(
             ado, client("ec2"), targets, lambda: datetime.now(UTC), records=records, dry_run=request.dry_run

@@ -6,7 +6,8 @@ receiver `adoscale serve --hooks-port` runs; `adoscale.handlers.hook` is the Lam
 `subscriptions` builds the webHooks subscriptions `adoscale hooks install` creates.
 """
 
-from adoscale.hooks.secret import HOOK_SECRET_ENV, resolve_hook_secret
+from adoscale.config.settings import HOOK_SECRET_ENV
+from adoscale.hooks.secret import resolve_hook_secret
 from adoscale.hooks.validate import (
     JOB_STATE_CHANGED,
     MAX_BODY_BYTES,

@@ -1,22 +1,21 @@
 """Where the service hooks' shared secret comes from: `ADOSCALE_HOOK_SECRET`, else the configuration's
-`hooks.secret_name` (Secrets Manager). The value is registered for redaction as soon as it is read."""
+`hooks.secret_name` (Secrets Manager), read through the same `SecretSource` as the PAT. The value is
+registered for redaction as soon as it is read."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
-from adoscale.config import BotoReader, Config, SourceError, SourceReader, _source_error, unwrap_json_secret
+from adoscale.config import Config, SecretSource, Settings, SourceError, SourceReader, read_secret
+from adoscale.config.settings import HOOK_SECRET_ENV
 from adoscale.secrets import register_secret
 
-HOOK_SECRET_ENV = "ADOSCALE_HOOK_SECRET"  # noqa: S105 - the name of a variable, not a secret
 MIN_SECRET_CHARS = 16
 MAX_SECRET_CHARS = 512
 
 
-def resolve_hook_secret(config: Config | None, env: Mapping[str, str], *, reader: SourceReader | None = None) -> str:
+def resolve_hook_secret(config: Config | None, settings: Settings, *, source: SourceReader | None = None) -> str:
     """The shared secret, or `SourceError` naming the source (never the value). A secret shorter than
     16 characters is refused: it authenticates a public endpoint."""
-    value = env.get(HOOK_SECRET_ENV, "").strip()
+    value = (settings.hook_secret or "").strip()
     what = HOOK_SECRET_ENV
     if not value:
         name = config.hooks.secret_name if config is not None and config.hooks is not None else None
@@ -26,13 +25,7 @@ def resolve_hook_secret(config: Config | None, env: Mapping[str, str], *, reader
                 exit_code=2,
             )
         what = f"hooks.secret_name {name!r}"
-        try:
-            raw = (reader or BotoReader()).secret(name)
-        except SourceError:
-            raise
-        except Exception as exc:
-            raise _source_error(what, exc) from None  # the PAT's classification: missing, denied, transient
-        value = unwrap_json_secret(raw, what, keys=("secret",)).strip()
+        value = read_secret(source or SecretSource(), name, what, keys=("secret",))
     if len(value) >= 4:
         register_secret(value)
     if len(value) < MIN_SECRET_CHARS:

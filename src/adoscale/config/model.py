@@ -1,0 +1,311 @@
+"""The configuration's model: one typed document, bounds a user can rely on, defaults defined once.
+
+Validating touches nothing but the values: no file, no AWS, no clock. Secrets never live here, only where
+to find them (`pat_secret`, `pat_parameter`, `hooks.secret_name`).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+# Bounds a user can rely on (docs/configuration.md). A pool beyond a thousand tasks is beyond the Fargate
+# quotas of all but a few accounts and almost certainly a typo; no timeout adoscale uses needs over a day.
+MAX_CONFIG_BYTES = 1024 * 1024
+MAX_NESTING = 32
+# Values in the document (each YAML node), and after aliases are expanded ("billion laughs" stops here).
+# Counted while composing, so that a megabyte of `[1,1,1,...]` stops early instead of parsing for seconds.
+MAX_VALUES = 20_000
+MAX_AGENTS = 1000
+MAX_SECONDS = 86_400
+MAX_POOLS = 100
+
+
+Name = Annotated[str, Field(min_length=1, max_length=255)]
+AgentCount = Annotated[StrictInt, Field(ge=0, le=MAX_AGENTS)]
+Seconds = Annotated[StrictInt, Field(gt=0, le=MAX_SECONDS)]
+
+_SECRET_REF = re.compile(r"^(arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:)?[A-Za-z0-9/_+=.@!-]{1,512}$")
+_PARAMETER_REF = re.compile(r"^(arn:aws[a-z-]*:ssm:[a-z0-9-]+:\d{12}:parameter)?/?[A-Za-z0-9_.\-/]{1,1011}$")
+_TABLE_REF = re.compile(r"^(arn:aws[a-z-]*:dynamodb:[a-z0-9-]+:\d{12}:table/)?[A-Za-z0-9_.-]{3,255}$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CapacityProvider(_Strict):
+    capacity_provider: Literal["FARGATE", "FARGATE_SPOT"] = Field(description="FARGATE or FARGATE_SPOT.")
+    weight: StrictInt = Field(1, ge=0, le=1000, description="Relative share of tasks for this provider (0-1000).")
+    base: StrictInt = Field(0, ge=0, le=MAX_AGENTS, description="Tasks placed on this provider first (≤ 1000).")
+
+
+class EcsSettings(_Strict):
+    cluster: Name = Field(description="ECS cluster name or ARN.")
+    task_definition: Name = Field(description="Agent task definition: family, family:revision or ARN.")
+    container_name: Name = Field("agent", description="The agent container in the task definition.")
+    subnets: list[Name] = Field(min_length=1, max_length=16, description="Subnets for the tasks (awsvpc; 1-16).")
+    security_groups: list[Name] = Field(
+        default_factory=list, max_length=5, description="Security groups for the tasks (at most 5)."
+    )
+    assign_public_ip: StrictBool = Field(False, description="Give tasks a public IP (only without a NAT gateway).")
+    capacity_provider_strategy: list[CapacityProvider] = Field(
+        default_factory=list,
+        max_length=2,
+        description="Optional; default is launch type FARGATE. When FARGATE_SPOT refuses tasks, for any "
+        "reason (no capacity, a platform version or CPU architecture it does not take), they start on FARGATE "
+        "and the pass reports why.",
+    )
+    environment: dict[Name, Annotated[str, Field(max_length=4096)]] = Field(
+        default_factory=dict,
+        max_length=100,
+        description="Extra container environment (never secrets: use task definition secrets). With AZP_POOL "
+        "and AZP_URL it must fit ECS's 8,192 characters of container overrides (JSON).",
+    )
+
+    @model_validator(mode="after")
+    def _weights(self) -> EcsSettings:
+        if self.capacity_provider_strategy and not any(p.weight > 0 for p in self.capacity_provider_strategy):
+            raise ValueError("capacity_provider_strategy needs at least one provider with weight > 0")
+        return self
+
+
+class WarmScheduleConfig(_Strict):
+    cron: Annotated[str, Field(min_length=9, max_length=100)] = Field(
+        description="When the window opens: minute hour day-of-month month day-of-week (0 = Sunday)."
+    )
+    duration_minutes: StrictInt = Field(description="How long the window stays open (1-1440).", ge=1, le=1440)
+    agents: AgentCount = Field(description="Warm agents while it is open.")
+    timezone: Annotated[str, Field(min_length=1, max_length=64)] = Field("UTC", description="IANA time zone.")
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        from adoscale.scaling.warm import parse_cron
+
+        parse_cron(value)
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+
+def _no_bool(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("a number is expected, not true/false")  # noqa: TRY004 - pydantic reports ValueError
+    return value
+
+
+Number = Annotated[float, BeforeValidator(_no_bool)]
+
+
+class WarmPoolConfig(_Strict):
+    mode: Literal["off", "schedule", "predictive"] = Field("off", description="off, schedule or predictive.")
+    max_agents: AgentCount = Field(2, description="Most warm (idle, ready) agents.")
+    budget_agent_hours_per_day: Number | None = Field(
+        None, ge=0, le=24 * MAX_AGENTS, description="Idle warm agent-hours allowed per day (UTC); none: no budget."
+    )
+    schedules: list[WarmScheduleConfig] = Field(
+        default_factory=list, max_length=50, description="Windows with a fixed warm size (mode schedule)."
+    )
+    quantile: Number = Field(0.8, gt=0, lt=1, description="Predictive: cover this share of likely arrivals.")
+    window_seconds: Seconds = Field(600, description="Predictive: the recent window the arrival rate comes from.")
+    seasonal_days: StrictInt = Field(7, ge=0, le=28, description="Predictive: same time of day on this many days.")
+    horizon_seconds: Seconds = Field(90, description="Predictive: a cold start plus the time to notice a job.")
+    drain_after_seconds: Seconds = Field(
+        60, description="Idle agents beyond the warm size drain after this (if sooner than idle_timeout_seconds)."
+    )
+
+
+class PoolConfig(_Strict):
+    name: Name = Field(description="The Azure DevOps agent pool.")
+    min_agents: AgentCount = Field(0, description="Agents (busy, idle or starting) always kept (≤ 1000).")
+    max_agents: StrictInt = Field(10, ge=1, le=MAX_AGENTS, description="Most tasks at once (1-1000).")
+    standby_agents: AgentCount = Field(0, description="Idle agents kept ready for the next job (≤ max_agents).")
+    idle_timeout_seconds: Seconds = Field(
+        300, description="An idle agent above min/standby is drained after this (≤ 86400)."
+    )
+    startup_timeout_seconds: Seconds = Field(
+        600, description="A task whose agent has not come online by then is stopped (≤ 86400)."
+    )
+    capabilities: dict[Name, Annotated[str, Field(max_length=1024)]] | None = Field(
+        None,
+        max_length=500,
+        description="What these agents offer, for demand matching (a map, or a list of names). "
+        "Omitted: every queued job counts.",
+    )
+    agent_name_prefix: Annotated[str, Field(max_length=64)] = Field(
+        "", description="Must match AZP_AGENT_NAME_PREFIX in the task definition."
+    )
+    placeholder_name: Name = Field(
+        "adoscale-placeholder", description="The placeholder agent's name (after the prefix); never deleted."
+    )
+    ecs: EcsSettings = Field(description="Where the agents run.")
+    warm_pool: WarmPoolConfig = Field(
+        default_factory=WarmPoolConfig, description="Idle agents kept ready from a schedule or from recent demand."
+    )
+
+    @field_validator("capabilities", mode="before")
+    @classmethod
+    def _capability_list(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            if not all(isinstance(name, str) for name in value):
+                raise ValueError("a list of capabilities holds names (strings) only")
+            return dict.fromkeys(value, "")
+        return value
+
+    # Field validators (not a model validator) so that the error names the field, and runs even when
+    # another field of the pool is wrong.
+    @field_validator("max_agents")
+    @classmethod
+    def _max_above_min(cls, value: int, info: ValidationInfo) -> int:
+        minimum = info.data.get("min_agents")
+        if isinstance(minimum, int) and value < minimum:
+            raise ValueError(f"must be ≥ min_agents ({minimum})")
+        return value
+
+    @field_validator("standby_agents")
+    @classmethod
+    def _standby_below_max(cls, value: int, info: ValidationInfo) -> int:
+        maximum = info.data.get("max_agents")
+        if isinstance(maximum, int) and value > maximum:
+            raise ValueError(f"must be ≤ max_agents ({maximum})")
+        return value
+
+    def capability_map(self) -> dict[str, str] | None:
+        return None if self.capabilities is None else dict(self.capabilities)
+
+
+class EnvironmentConfig(_Strict):
+    project: Name = Field(description="The Azure DevOps project.")
+    name: Name = Field(description="The Environment whose VM resources the sweeper keeps clean.")
+    grace_seconds: StrictInt = Field(
+        900, ge=0, le=MAX_SECONDS, description="A resource whose instance is gone is removed after this (≤ 86400)."
+    )
+
+
+class HooksConfig(_Strict):
+    secret_name: str | None = Field(
+        None,
+        description="Secrets Manager name or ARN holding the service-hook shared secret; the env var "
+        "ADOSCALE_HOOK_SECRET overrides it (docs/hooks.md).",
+    )
+    max_age_seconds: StrictInt = Field(
+        300, ge=30, le=3600, description="A hook whose event is older than this is refused (30-3600)."
+    )
+
+    @field_validator("secret_name")
+    @classmethod
+    def _secret_reference(cls, value: str | None) -> str | None:
+        if value is not None and not _SECRET_REF.match(value):
+            raise ValueError("not a Secrets Manager secret name or ARN")
+        return value
+
+
+class Config(_Strict):
+    organization_url: Annotated[str, Field(pattern=r"^https?://\S+$", max_length=2048)] = Field(
+        description="https://dev.azure.com/<org>; the env var AZP_URL overrides it."
+    )
+    pat_secret: str | None = Field(
+        None, description="Secrets Manager name or ARN holding the PAT (see the PAT's precedence above)."
+    )
+    pat_parameter: str | None = Field(None, description="SSM SecureString parameter (name or ARN) holding the PAT.")
+    metrics_namespace: Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[^:]")] = Field(
+        "adoscale", description="CloudWatch namespace of the per-pool metrics the Lambdas publish (EMF)."
+    )
+    lease_table: str | None = Field(
+        None,
+        description="DynamoDB table (string partition key `pool`) that makes passes single-flight per pool. "
+        "Without it, concurrent controllers are not coordinated.",
+    )
+    pools: list[PoolConfig] = Field(
+        default_factory=list, max_length=MAX_POOLS, description="Agent pools to autoscale (at most 100)."
+    )
+    environments: list[EnvironmentConfig] = Field(
+        default_factory=list, max_length=MAX_POOLS, description="Environments whose VM resources the sweeper checks."
+    )
+    hooks: HooksConfig | None = Field(
+        None, description="Event-driven scale-out: Azure DevOps service hooks start a pool's pass (docs/hooks.md)."
+    )
+
+    @field_validator("pat_secret")
+    @classmethod
+    def _secret_reference(cls, value: str | None) -> str | None:
+        if value is not None and not _SECRET_REF.match(value):
+            raise ValueError("not a Secrets Manager secret name or ARN")
+        return value
+
+    @field_validator("pat_parameter")
+    @classmethod
+    def _parameter_reference(cls, value: str | None) -> str | None:
+        if value is not None and not _PARAMETER_REF.match(value):
+            raise ValueError("not an SSM parameter name or ARN")
+        return value
+
+    @field_validator("lease_table")
+    @classmethod
+    def _table_reference(cls, value: str | None) -> str | None:
+        if value is not None and not _TABLE_REF.match(value):
+            raise ValueError("not a DynamoDB table name or ARN")
+        return value
+
+    @model_validator(mode="after")
+    def _unique(self) -> Config:
+        if self.pat_secret and self.pat_parameter:
+            raise ValueError("set at most one of pat_secret and pat_parameter")
+        first: dict[str, int] = {}
+        repeats: list[tuple[int, int]] = []
+        for index, pool in enumerate(self.pools):
+            key = pool.name.lower()
+            if key in first:
+                repeats.append((index, first[key]))
+            else:
+                first[key] = index
+        if repeats:
+            # A custom error type carries the indices, so that each repeat is reported at its own pool.
+            raise PydanticCustomError(
+                "duplicate_pool", "pool names must be unique (case-insensitive)", {"repeats": repeats}
+            )
+        self._overrides_fit()
+        return self
+
+    def _overrides_fit(self) -> None:
+        """RunTask refuses container overrides over 8,192 characters of JSON ("This limit includes the JSON
+        formatting characters of the override structure", ECS API Reference, RunTask `overrides`). Each
+        pool's is measured as adoscale will send it (pool name, organization URL, extra environment),
+        escaped at its longest, so a pool is refused here rather than by every launch."""
+        from adoscale.config.overrides import OVERRIDES_MAX, container_overrides, overrides_size
+
+        over: list[tuple[int, int]] = []
+        for index, pool in enumerate(self.pools):
+            overrides = container_overrides(
+                pool.ecs.container_name, pool.name, self.organization_url, pool.ecs.environment
+            )
+            size = overrides_size(overrides)
+            if size > OVERRIDES_MAX:
+                over.append((index, size))
+        if over:
+            raise PydanticCustomError(
+                "overrides_too_large", "container overrides over ECS's limit", {"pools": over, "limit": OVERRIDES_MAX}
+            )
