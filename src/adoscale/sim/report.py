@@ -10,16 +10,14 @@ from adoscale.sim.cost import DAYS_PER_MONTH, Usage, monthly_costs
 from adoscale.sim.policies import POLICIES
 from adoscale.sim.runner import TASK_GB, TASK_VCPU, PolicyResult
 
-WORKFLOW_INTERVAL = {"seed": 120.0, "naive-fast": 30.0, "keda-scaledjob": 30.0}
-
 
 def cost_per_month(result: PolicyResult, prices: dict[str, Any]) -> float:
     """Fargate for the simulated agent-minutes, scaled to a month, plus the control plane at the policy's
     cadence (adoscale: a 1-minute schedule observing 4 times per execution)."""
     days = max(result.sim_seconds / 86400, 1.0)
     policy = POLICIES.get(result.policy)
-    interval = WORKFLOW_INTERVAL.get(result.policy, 60.0)
-    observations = max(1, round(interval / policy.interval_s)) if policy else 1
+    interval = policy.schedule.interval_s if policy else 60.0
+    observations = policy.schedule.observations_per_run if policy else 1
     usage = replace(
         Usage(),
         workflow_interval_s=interval,

@@ -46,6 +46,11 @@ CADENCE_S = 15
 TASK_WAIT_S = 10
 # The waiter checks a launch's tasks at most this many times (the ASL's `StillStarting` choice).
 TASK_CHECKS = 3
+# What the simulator models between a round's Wait ending and its passes reading the pools: the round
+# Lambda (one ADO read for the parallel-job limit), the Map's transitions, the pass Lambda taking its lease.
+# An assumption checked against two measurements: issue 19 saw the deployed first pass about 1 s into each
+# minute, and moto's interpreter with the handlers in-process shows 0.2-0.5 s (tests/workflow/test_cadence.py).
+ROUND_LATENCY_S = 1.0
 # The last round starts at most this long after the execution: it must leave most of the minute to the
 # next execution's first round, and it bounds `TimeoutSeconds` (the module docstring).
 MAX_OFFSET_S = 50

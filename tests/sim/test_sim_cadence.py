@@ -1,0 +1,38 @@
+"""The simulator's adoscale policies observe when the deployed workflow does: one execution per schedule
+tick, a round at each offset of the schedule's input (`adoscale.workflow.schedule_input`, which Terraform's
+input is tested against in tests/deploy/test_schedule_input.py), plus the modelled round latency."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from adoscale.sim import POLICIES, JobSpec, simulate
+from adoscale.workflow import ROUND_LATENCY_S, SCHEDULE_INTERVAL_S, observation_instants
+from tests.conftest import REPO
+
+VARIABLES = REPO / "deploy" / "terraform" / "modules" / "control-plane" / "variables.tf"
+
+
+def test_the_schedule_interval_is_terraforms_default_rate() -> None:
+    block = re.search(r'variable "schedule_expression" \{(.*?)\n\}', VARIABLES.read_text(), re.S)
+    assert block is not None
+    default = re.search(r'default\s*=\s*"rate\((\d+) minutes?\)"', block.group(1))
+    assert default is not None, block.group(1)
+    assert int(default.group(1)) * 60 == SCHEDULE_INTERVAL_S
+
+
+@pytest.mark.parametrize("name", ["adoscale", "adoscale-hooks"])
+def test_adoscale_observes_at_the_workflows_instants(name: str) -> None:
+    # One job, queued 637 s in: the simulation starts observing 600 s before it (at 37 s) and runs until the
+    # job is done and its agent gone, several minutes of executions.
+    first_run_s = 37.0
+    result = simulate([JobSpec(queued_at_s=600 + first_run_s, duration_s=60.0)], POLICIES[name], seed=3)
+    observed = [hours * 3600 - first_run_s for hours, *_ in result.timeline]
+    assert observed[-1] > 5 * SCHEDULE_INTERVAL_S  # a few minutes: several executions compared
+    expected = observation_instants(observed[-1] + 0.001, latency_s=ROUND_LATENCY_S)
+    assert observed == pytest.approx(expected, abs=1e-6)
+    # What that means: 4 looks a minute, 15 s apart, the first a round latency after the execution starts.
+    assert observed[:5] == pytest.approx([1.0, 16.0, 31.0, 46.0, 61.0], abs=1e-6)
+    assert result.jobs == 1 and len(result.waits_s) == 1
