@@ -19,7 +19,6 @@ import json
 import os
 import time
 from dataclasses import dataclass
-from typing import Any
 
 from benchmarks.common import PAT, bench_config, seeded_model
 
@@ -48,6 +47,7 @@ def main() -> None:
     from adoscale.aws import CallCounter
     from adoscale.demo.aws import create_ecs_world, hold_moto_tasks_running
     from adoscale.emulator import make_app, serve
+    from adoscale.workflow import round_offsets
 
     model, names = seeded_model(args.pools, args.queued)
     rows: list[tuple[int, int, int, int, int]] = []  # round, round-action calls, pass calls, launched, errors
@@ -73,12 +73,12 @@ def main() -> None:
             counter.attach(client("ecs"))
             counter.attach(client("dynamodb"))
             started = time.perf_counter()
-            state: dict[str, Any] = {"action": "round", "round": 0, "rounds": args.rounds, "cadence_s": 0}
+            offsets = round_offsets(args.rounds, 0)  # the schedule's rounds, here one after the other
             aws_per_round: list[dict[tuple[str, str], int]] = []
             for number in range(args.rounds):
                 model.stats.reset()
                 counter.reset()
-                answer = pass_.handler(state, _Context(f"round-{number}"))
+                answer = pass_.handler({"action": "round", "offset": offsets[number]}, _Context(f"round-{number}"))
                 round_calls = model.stats.total
                 launched = errors = 0
                 for item in answer["pools"]:
@@ -90,13 +90,6 @@ def main() -> None:
                     errors += len(out["report"]["errors"])
                 rows.append((number, round_calls, model.stats.total - round_calls, launched, errors))
                 aws_per_round.append(dict(counter.by_operation))
-                state = {
-                    "action": "round",
-                    "round": answer["round"],
-                    "rounds": args.rounds,
-                    "cadence_s": 0,
-                    "started_at": answer["started_at"],
-                }
             wall = time.perf_counter() - started
     print(f"Lambda path: pools {args.pools}, queued per pool {args.queued}, max_agents {args.max_agents}, ", end="")
     print(f"{args.rounds} rounds (one warm function: module caches kept between invocations)")

@@ -43,7 +43,7 @@ def test_apply_contract_run_destroy(tmp_path: Path, model: AdoModel, org_url: st
             sfn = boto3.client("stepfunctions", **aws)
             execution = sfn.start_execution(
                 stateMachineArn=outputs["workflow_arn"],
-                input=json.dumps({"rounds": 1, "cadence_s": 0, "task_wait_s": 0}),
+                input=json.dumps({"offsets": [0], "task_wait_s": 0}),
             )["executionArn"]
             deadline = time.monotonic() + 120
             while (status := sfn.describe_execution(executionArn=execution))["status"] == "RUNNING":

@@ -27,7 +27,7 @@ from tests.conftest import PAT
 from tests.workflow.test_workflow import Context
 
 REAL_EVENTS: list[tuple[Any, dict[str, Any]]] = [
-    (pass_.handler, {"action": "round", "round": 0, "rounds": 4, "cadence_s": 15, "task_wait_s": 10}),
+    (pass_.handler, {"action": "round", "offset": 15, "task_wait_s": 10}),
     (pass_.handler, {"action": "pass", "pool": "linux", "parallel": {"total": 5, "running_by_pool": {"1": 2}}}),
     (pass_.handler, {"action": "pass", "pool": "linux", "parallel": None, "task_wait_s": 10}),
     (

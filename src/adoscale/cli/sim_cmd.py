@@ -152,11 +152,18 @@ def cost(
         "or none (your own VPC, not counted).",
     ),
     prices: Path | None = typer.Option(None, "--prices", help="A price file like the built-in one."),
+    deployed: bool = typer.Option(
+        False,
+        "--deployed",
+        help="adoscale's deployed workflow instead of the seed's: an execution a minute with a round at each "
+        "offset (0, 15, 30, 45 s), one `round` and one `pass` invocation per round and pool, the waiter's checks "
+        "per launch (one a job). Replaces --interval and --observations.",
+    ),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """The seed's monthly estimate recomputed from a dated price file; the seed's assumptions by default
     (workflow every 2 minutes, 100 jobs a day of 5 minutes, 0.25 vCPU and 512 MB, us-east-1)."""
-    from adoscale.sim.cost import NETWORK_MODES, Usage, load_prices, monthly_costs, usage_dict
+    from adoscale.sim.cost import NETWORK_MODES, Usage, deployed_workflow, load_prices, monthly_costs, usage_dict
 
     usage = replace(
         Usage(),
@@ -170,6 +177,8 @@ def cost(
         spot_share=spot_share,
         network_mode=network,
     )
+    if deployed:
+        usage = replace(deployed_workflow(usage), launches_per_day=jobs_per_day)
     if network not in NETWORK_MODES:
         raise typer.BadParameter(f"{network!r}: expected one of {', '.join(NETWORK_MODES)}", param_hint="--network")
     price_data = load_prices(prices)

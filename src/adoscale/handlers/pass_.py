@@ -2,9 +2,9 @@
 
 Two actions, both thin translations onto `adoscale.reconcile.Reconciler`:
 
-- `{"action": "round", "round": N, "rounds": R, "cadence_s": C, "task_wait_s": W, "started_at": ISO}` reads
-  the organization's parallel-job limit once for the round and answers the pools to visit, the next round
-  number and whether this is the last round that fits in the execution's time budget.
+- `{"action": "round", "offset": S, "task_wait_s": W}` reads the organization's parallel-job limit once for
+  the round and answers the pools to visit. The workflow decides when rounds run (one at each offset of its
+  input, `adoscale.workflow`); the round only says what to visit, so it needs no clock.
 - `{"action": "pass", "pool": NAME, "parallel": {...} | null, "pass_id": ID}` runs one pass over one pool
   (lease, observe, decide, act) and answers its report and the ARNs of the tasks it launched, for the
   workflow's wait. The pool's queue metrics go out in CloudWatch embedded metric format from the report.
@@ -16,7 +16,6 @@ caught and alerted, never retried); only the errors in `adoscale.transient` are 
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools import Logger
@@ -30,11 +29,8 @@ from adoscale.reconcile import ParallelShare, PoolReport, new_pass_id
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "adoscale"))
 
-# Seconds kept free before the Lambda timeout, and budget of one round (a pass plus the task wait),
-# to decide whether another round fits before the execution's TimeoutSeconds.
+# Seconds kept free before the Lambda timeout.
 LAMBDA_MARGIN_S = 3.0
-EXECUTION_BUDGET_S = 50.0
-ROUND_BUDGET_S = 25.0
 
 PoolName = Annotated[str, Field(min_length=1, max_length=256)]
 
@@ -45,11 +41,9 @@ class _Event(BaseModel):
 
 class RoundEvent(_Event):
     action: Literal["round"]
-    round: StrictInt = Field(0, ge=0, le=1000)
-    rounds: StrictInt = Field(4, ge=1, le=60)
-    cadence_s: StrictInt = Field(15, ge=0, le=300)
+    # Seconds after the execution's start at which the workflow started this round (logged, and passed on).
+    offset: StrictInt = Field(0, ge=0, le=300)
     task_wait_s: StrictInt = Field(10, ge=0, le=120)
-    started_at: datetime | None = None
 
 
 class ParallelIn(_Event):
@@ -96,18 +90,10 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
 def _round(request: RoundEvent, config: Config) -> dict[str, Any]:
     with reconciler(config) as rec:
         share = rec.parallel_share()
-    now = datetime.now(UTC)
-    started = request.started_at or now
-    elapsed = (now - started).total_seconds()
-    next_round = request.round + 1
-    last = next_round >= request.rounds or elapsed + request.cadence_s + ROUND_BUDGET_S > EXECUTION_BUDGET_S
+    logger.info("round", extra={"offset": request.offset, "pools": len(config.pools)})
     return {
-        "round": next_round,
-        "rounds": request.rounds,
-        "cadence_s": request.cadence_s,
+        "offset": request.offset,
         "task_wait_s": request.task_wait_s,
-        "started_at": started.isoformat(),
-        "last_round": last,
         "pools": [{"pool": p.name} for p in config.pools],
         "parallel": share.as_dict() if share is not None else None,
     }

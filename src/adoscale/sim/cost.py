@@ -7,10 +7,12 @@ with the result, so that anyone can check the arithmetic.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
+
+from adoscale.workflow import SCHEDULE_INTERVAL_S, TASK_CHECKS, schedule_input
 
 DAYS_PER_MONTH = 30.42
 SECONDS_PER_MONTH = DAYS_PER_MONTH * 86400
@@ -44,8 +46,16 @@ class Usage:
     lambda_memory_gb: float = 0.128
     lambda_arch: str = "x86"
     lambdas_per_observation: int = 3  # queue data, decide, act
+    # Invocations per round whatever the number of pools (adoscale's `round` action), and per launch (the
+    # waiter's task checks; adoscale: up to TASK_CHECKS, counted in full).
+    lambdas_per_round: int = 0
+    launches_per_day: float = 0.0
+    lambdas_per_launch: int = 0
     workflow_memory_gb: float = 0.064
-    workflow_seconds: float | None = None  # default: 3 s per observation plus the waits between them
+    # Default: the last round's offset (rounds run concurrently, spread evenly over the interval) plus one
+    # round's work, ROUND_SECONDS. A launch in the last round prolongs its execution by its task wait: not
+    # counted (docs/performance.md bounds it).
+    workflow_seconds: float | None = None
     metrics: int = 2
     ecr_gb: float = 10.0
     secrets: int = 1
@@ -55,6 +65,26 @@ class Usage:
     az_count: int = 2
     interface_endpoints: int = 6  # ecr.api, ecr.dkr, logs, secretsmanager, ssm, sts
     data_gb_per_job: float = 0.4  # the image pull (about 0.3 GB compressed) plus sources and artefacts
+
+
+# One round's work in an execution: the round action, a pass per pool (concurrent), the transitions.
+ROUND_SECONDS = 3.0
+
+
+def deployed_workflow(usage: Usage) -> Usage:
+    """`usage` with adoscale's deployed workflow (`adoscale.workflow`): an execution per schedule tick, a round
+    at each offset of the schedule's input, all concurrent, so an execution lasts the last offset plus one
+    round; per round one `round` invocation and one `pass` per pool; the waiter's checks per launch."""
+    offsets = schedule_input()["offsets"]
+    return replace(
+        usage,
+        workflow_interval_s=float(SCHEDULE_INTERVAL_S),
+        observations_per_execution=len(offsets),
+        workflow_seconds=offsets[-1] + ROUND_SECONDS,
+        lambdas_per_observation=1,
+        lambdas_per_round=1,
+        lambdas_per_launch=TASK_CHECKS,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,10 +101,14 @@ def monthly_costs(usage: Usage, prices: dict[str, Any]) -> list[CostLine]:
     rounds = max(1, usage.observations_per_execution)
     seconds = usage.workflow_seconds
     if seconds is None:
-        seconds = 3.0 * rounds + (rounds - 1) * usage.workflow_interval_s / rounds
+        seconds = (rounds - 1) * usage.workflow_interval_s / rounds + ROUND_SECONDS
     workflow = executions * (sfn["request"] + seconds * max(usage.workflow_memory_gb, 0.064) * sfn["gb_second"])
     lam = prices["lambda"]
-    invocations = observations * usage.lambdas_per_observation
+    invocations = (
+        observations * usage.lambdas_per_observation
+        + executions * rounds * usage.lambdas_per_round
+        + usage.launches_per_day * DAYS_PER_MONTH * usage.lambdas_per_launch
+    )
     gb_second = lam["gb_second_arm64"] if usage.lambda_arch == "arm64" else lam["gb_second_x86"]
     lambda_cost = invocations * (lam["request"] + usage.lambda_ms / 1000 * usage.lambda_memory_gb * gb_second)
     agent_minutes = (

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from adoscale.scaling import Launch, Plan, PoolPolicy, PoolSnapshot, classify, plan
+from adoscale.workflow import ROUND_LATENCY_S, SCHEDULE_INTERVAL_S, schedule_input
 
 Decide = Callable[[PoolSnapshot, PoolPolicy], Plan]
 
@@ -55,9 +56,36 @@ PREDICTIVE_WARM_POOL: Mapping[str, Any] = {
 
 
 @dataclass(frozen=True, slots=True)
+class Schedule:
+    """When a policy observes the pool: a run starts every `interval_s` (from the first run), and observes
+    `latency_s` after each of its `offsets` (seconds from the run's start)."""
+
+    interval_s: float
+    offsets: tuple[float, ...] = (0.0,)
+    latency_s: float = 0.0
+
+    @property
+    def observations_per_run(self) -> int:
+        return len(self.offsets)
+
+
+def polled(interval_s: float) -> Schedule:
+    """A poller that observes once every `interval_s` (the seed, KEDA): one observation a run."""
+    return Schedule(interval_s)
+
+
+def deployed_workflow() -> Schedule:
+    """The deployed workflow's cadence: one Express execution per schedule tick (Terraform's default
+    `rate(1 minute)`), observing at each offset of the schedule's input, from the same function that the
+    Terraform input is tested against, plus the modelled round latency (`adoscale.workflow`)."""
+    offsets = schedule_input()["offsets"]
+    return Schedule(float(SCHEDULE_INTERVAL_S), tuple(float(o) for o in offsets), ROUND_LATENCY_S)
+
+
+@dataclass(frozen=True, slots=True)
 class SimPolicy:
     name: str
-    interval_s: float
+    schedule: Schedule
     decide: Decide
     standby_in_hours: int = 0
     description: str = ""
@@ -76,21 +104,34 @@ class SimPolicy:
 POLICIES: dict[str, SimPolicy] = {
     p.name: p
     for p in (
-        SimPolicy("seed", 120, _launch_ignoring_starting, description="poll every 2 min, launch queued - idle"),
-        SimPolicy("naive-fast", 30, _launch_ignoring_starting, description="the seed's rule every 30 s"),
-        SimPolicy("keda-scaledjob", 30, _one_per_queued_job, description="every 30 s, one agent per queued job"),
-        SimPolicy("adoscale", 15, plan, description="the engine, observed every 15 s (4 per 1-min execution)"),
-        SimPolicy("adoscale-standby", 15, plan, standby_in_hours=2, description="adoscale + 2 standby agents 08-18h"),
+        SimPolicy("seed", polled(120), _launch_ignoring_starting, description="poll every 2 min, launch queued - idle"),
+        SimPolicy("naive-fast", polled(30), _launch_ignoring_starting, description="the seed's rule every 30 s"),
+        SimPolicy(
+            "keda-scaledjob", polled(30), _one_per_queued_job, description="every 30 s, one agent per queued job"
+        ),
+        SimPolicy(
+            "adoscale",
+            deployed_workflow(),
+            plan,
+            description="the engine, observed as the deployed workflow does (each minute at +0, 15, 30, 45 s)",
+        ),
+        SimPolicy(
+            "adoscale-standby",
+            deployed_workflow(),
+            plan,
+            standby_in_hours=2,
+            description="adoscale + 2 standby agents 08-18h",
+        ),
         SimPolicy(
             "adoscale-hooks",
-            15,
+            deployed_workflow(),
             plan,
             hook_delay_s=HOOK_DELAY_S,
             description="adoscale + a pass on each job-queued hook (1-2 s after the job is queued)",
         ),
         SimPolicy(
             "adoscale-predictive",
-            15,
+            deployed_workflow(),
             plan,
             hook_delay_s=HOOK_DELAY_S,
             warm_pool=PREDICTIVE_WARM_POOL,

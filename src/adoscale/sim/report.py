@@ -6,29 +6,28 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from adoscale.sim.cost import DAYS_PER_MONTH, Usage, monthly_costs
+from adoscale.sim.cost import DAYS_PER_MONTH, Usage, deployed_workflow, monthly_costs
 from adoscale.sim.policies import POLICIES
 from adoscale.sim.runner import TASK_GB, TASK_VCPU, PolicyResult
-
-WORKFLOW_INTERVAL = {"seed": 120.0, "naive-fast": 30.0, "keda-scaledjob": 30.0}
 
 
 def cost_per_month(result: PolicyResult, prices: dict[str, Any]) -> float:
     """Fargate for the simulated agent-minutes, scaled to a month, plus the control plane at the policy's
-    cadence (adoscale: a 1-minute schedule observing 4 times per execution)."""
+    cadence (adoscale: the deployed workflow, `adoscale.sim.cost.deployed_workflow`)."""
     days = max(result.sim_seconds / 86400, 1.0)
     policy = POLICIES.get(result.policy)
-    interval = WORKFLOW_INTERVAL.get(result.policy, 60.0)
-    observations = max(1, round(interval / policy.interval_s)) if policy else 1
     usage = replace(
         Usage(),
-        workflow_interval_s=interval,
-        observations_per_execution=observations,
         agent_minutes_per_day=result.agent_minutes / days,
         vcpu=TASK_VCPU,
         memory_gb=TASK_GB,
         lambda_arch="arm64",
     )
+    if result.policy.startswith("adoscale"):
+        # Every launch counted as its own round's: each pays the waiter's checks (an upper bound).
+        usage = replace(deployed_workflow(usage), launches_per_day=result.launched / days)
+    elif policy is not None:  # the seed's design at the policy's cadence: a run per poll
+        usage = replace(usage, workflow_interval_s=policy.schedule.interval_s, observations_per_execution=1)
     return sum(line.monthly_usd for line in monthly_costs(usage, prices))
 
 

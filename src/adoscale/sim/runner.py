@@ -307,12 +307,22 @@ def simulate(
         past_last = events.now >= START + timedelta(seconds=last_arrival)
         if (past_last and all_done()) or events.now >= horizon:
             state["done"] = True
+
+    schedule = policy.schedule
+
+    def run() -> None:
+        """One run of the schedule (for adoscale, one workflow execution): an observation at each offset."""
+        if state["done"]:
             return
-        events.after(policy.interval_s, tick)
+        for offset in schedule.offsets:
+            events.after(offset + schedule.latency_s, tick)
+        events.after(schedule.interval_s, run)
 
     first_arrival = min((j.queued_at_s for j in jobs), default=0.0)
-    # Start observing ten minutes before the first job: the empty night before it changes nothing.
-    events.at(START + timedelta(seconds=max(0.0, first_arrival - 600)), tick)
+    # Start observing ten minutes before the first job: the empty night before it changes nothing. (The
+    # schedule's phase against the arrivals is arbitrary, as a deployed schedule's is: it counts from the
+    # schedule's creation.)
+    events.at(START + timedelta(seconds=max(0.0, first_arrival - 600)), run)
     while not state["done"] and events.next_time() is not None:
         events.run_next()
     ado.close()

@@ -1,8 +1,24 @@
 """The Step Functions workflow (ASL JSON): the cadence, the wait for launched tasks, and alerts — nothing
-else. Each round reads the parallel-job limit once (the pass function's `round` action), then a Map runs
-one pass per pool (`pass` action: lease, observe, decide, act). Retry lists only the transient errors of
-`adoscale.transient` and re-runs the whole pass, which observes again; a pool's failure alerts naming the
-pool and does not stop the others.
+else.
+
+The cadence. EventBridge Scheduler starts one Express execution a minute (`SCHEDULE_INTERVAL_S`, Terraform's
+`schedule_expression`). Its input (`schedule_input()`, the same list Terraform's schedule sends) names the
+rounds' offsets from the execution's start: 0, 15, 30 and 45 s by default. A Map runs all the rounds at
+once; each first waits for its offset, then reads the parallel-job limit once (the pass function's `round`
+action), then a Map runs one pass per pool (`pass` action: lease, observe, decide, act) and, for a pool that
+launched, waits for its tasks (waiter, at most `TASK_CHECKS` checks `task_wait_s` apart) and alerts on
+failed starts. A round's task wait therefore never delays the next round: every pool is observed at the
+execution's start plus each offset, whether rounds launch or not.
+
+The timeout. A round that launches in the last offset finishes its wait after the minute; it overlaps the
+next execution's first rounds, which is harmless (the waiter only reads; passes hold their pool's lease).
+`TimeoutSeconds` is set so that only a retried failure can reach it: the last offset (at most
+`MAX_OFFSET_S`) plus every Task on a round's longest path taking its full Task timeout once
+(`longest_round_s()`) fits, with room for the transitions (`test_the_timeout_fits_the_last_round`).
+
+Retry lists only the transient errors of `adoscale.transient` and re-runs the whole pass, which observes
+again; a pool's failure alerts naming the pool and does not stop the others; a failed round alerts, lets the
+other rounds finish, and then fails the execution (so the state machine's failed-execution metric counts it).
 
 The definition carries `${name}` placeholders for the function ARNs and the alert topic; Terraform renders
 it with `templatefile()`, and `render()` does the same in Python.
@@ -22,9 +38,61 @@ ASL = Path(__file__).resolve().parents[3] / "deploy" / "terraform" / "modules" /
 
 PLACEHOLDERS = ("pass_arn", "waiter_arn", "alert_topic_arn")
 
-# The execution input the schedule sends: up to 4 rounds 15 s apart per 1-minute execution (fewer when a
-# round waited for launched tasks: the pass function ends the loop when another round would not fit).
-DEFAULT_INPUT = {"rounds": 4, "cadence_s": 15, "task_wait_s": 10}
+# Terraform's defaults (`schedule_expression` rate(1 minute), `rounds_per_execution`, `cadence_seconds`); the
+# task wait is fixed in the schedule's input.
+SCHEDULE_INTERVAL_S = 60
+ROUNDS = 4
+CADENCE_S = 15
+TASK_WAIT_S = 10
+# The waiter checks a launch's tasks at most this many times (the ASL's `StillStarting` choice).
+TASK_CHECKS = 3
+# What the simulator models between a round's Wait ending and its passes reading the pools: the round
+# Lambda (one ADO read for the parallel-job limit), the Map's transitions, the pass Lambda taking its lease.
+# An assumption checked against two measurements: issue 19 saw the deployed first pass about 1 s into each
+# minute, and moto's interpreter with the handlers in-process shows 0.2-0.5 s (tests/workflow/test_cadence.py).
+ROUND_LATENCY_S = 1.0
+# The last round starts at most this long after the execution: it must leave most of the minute to the
+# next execution's first round, and it bounds `TimeoutSeconds` (the module docstring).
+MAX_OFFSET_S = 50
+
+
+def round_offsets(rounds: int = ROUNDS, cadence_s: int = CADENCE_S) -> list[int]:
+    """Seconds from an execution's start at which each round starts (Terraform's schedule input computes
+    `[for i in range(var.rounds_per_execution) : i * var.cadence_seconds]`, the same list)."""
+    if rounds < 1:
+        raise ValueError("a workflow execution needs at least one round")
+    if cadence_s < 0:
+        raise ValueError("cadence_s must not be negative")
+    offsets = [i * cadence_s for i in range(rounds)]
+    if offsets[-1] > MAX_OFFSET_S:
+        raise ValueError(
+            f"the last round would start {offsets[-1]} s into the execution; at most {MAX_OFFSET_S} s "
+            "(rounds_per_execution - 1) x cadence_seconds)"
+        )
+    return offsets
+
+
+def schedule_input(rounds: int = ROUNDS, cadence_s: int = CADENCE_S, task_wait_s: int = TASK_WAIT_S) -> dict[str, Any]:
+    """The execution input the schedule sends (Terraform's `aws_scheduler_schedule.workflow` target input)."""
+    return {"offsets": round_offsets(rounds, cadence_s), "task_wait_s": task_wait_s}
+
+
+DEFAULT_INPUT = schedule_input()
+
+
+def observation_instants(
+    until_s: float, *, interval_s: float = SCHEDULE_INTERVAL_S, offsets: list[int] | None = None, latency_s: float = 0.0
+) -> list[float]:
+    """The instants, in seconds from the first execution's start, at which the deployed workflow observes a
+    pool before `until_s`: one execution every `interval_s`, a round at each offset, `latency_s` after it
+    (what passes between a round's Wait ending and its pass reading the pool)."""
+    offsets = DEFAULT_INPUT["offsets"] if offsets is None else offsets
+    instants: list[float] = []
+    start = 0.0
+    while start < until_s:
+        instants += [start + offset + latency_s for offset in offsets if start + offset + latency_s < until_s]
+        start += interval_s
+    return instants
 
 
 def template() -> str:
@@ -41,3 +109,16 @@ def render(values: Mapping[str, str]) -> str:
 def definition(values: Mapping[str, str]) -> dict[str, Any]:
     data: dict[str, Any] = json.loads(render(values))
     return data
+
+
+def longest_round_s(machine: Mapping[str, Any], task_wait_s: int = TASK_WAIT_S) -> float:
+    """A round's longest path when every Task takes its full timeout once (no retry): the round action, a
+    pass, then `TASK_CHECKS` waits each followed by a check. Read from the definition, so that a change to a
+    Task timeout shows in the arithmetic."""
+    rounds = machine["States"]["Rounds"]["Iterator"]["States"]
+    per_pool = rounds["EachPool"]["Iterator"]["States"]
+    return float(
+        rounds["Round"]["TimeoutSeconds"]
+        + per_pool["PoolPass"]["TimeoutSeconds"]
+        + TASK_CHECKS * (task_wait_s + per_pool["CheckTasks"]["TimeoutSeconds"])
+    )

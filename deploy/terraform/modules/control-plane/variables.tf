@@ -93,10 +93,18 @@ variable "rounds_per_execution" {
   }
 }
 
+# Rounds start at 0, cadence_seconds, 2 x cadence_seconds ... after each execution starts, all concurrently.
+# (rounds_per_execution - 1) x cadence_seconds must be at most 50: the workflow's TimeoutSeconds (180) is sized
+# for a last round at 50 s (adoscale.workflow.MAX_OFFSET_S). Terraform before 1.9 cannot validate one variable
+# against another, so only each one's own range is checked here.
 variable "cadence_seconds" {
   description = "Seconds between observations within one execution."
   type        = number
   default     = 15
+  validation {
+    condition     = var.cadence_seconds >= 0 && var.cadence_seconds <= 50 && floor(var.cadence_seconds) == var.cadence_seconds
+    error_message = "cadence_seconds must be a whole number of seconds between 0 and 50."
+  }
 }
 
 variable "log_retention_days" {

@@ -120,9 +120,11 @@ resource "aws_scheduler_schedule" "workflow" {
   target {
     arn      = aws_sfn_state_machine.this.arn
     role_arn = aws_iam_role.scheduler.arn
+    # Each execution observes every pool once at each offset (seconds from its start); all rounds run at
+    # once, each waiting for its offset, so a round's task wait never delays the next. The same list as
+    # adoscale.workflow.schedule_input() (tests/deploy/test_schedule_input.py compares them).
     input = jsonencode({
-      rounds      = var.rounds_per_execution
-      cadence_s   = var.cadence_seconds
+      offsets     = [for i in range(var.rounds_per_execution) : i * var.cadence_seconds]
       task_wait_s = 10
     })
   }
