@@ -189,6 +189,17 @@ class LambdaRuntime:
                 environment.close()
 
 
+def configured_function(backend: LambdaBackend, function_name: str, qualifier: str | None) -> Function:
+    """The function as moto holds its configuration: handler, environment variables, timeout."""
+    configured = backend.get_function(function_name, qualifier)
+    return Function(
+        name=configured.function_name,
+        handler=configured.handler,
+        environment=dict(configured.environment_vars),
+        timeout_s=float(configured.timeout),
+    )
+
+
 def route_moto_invoke(monkeypatch: pytest.MonkeyPatch, runtime: LambdaRuntime) -> None:
     """moto's Lambda invoke wants Docker: run the function's configured handler from the zip instead, with
     the function's configured environment and timeout, and answer as Lambda's Invoke API does."""
@@ -196,13 +207,7 @@ def route_moto_invoke(monkeypatch: pytest.MonkeyPatch, runtime: LambdaRuntime) -
     def invoke(
         self: LambdaBackend, function_name: str, qualifier: str | None, body: Any, headers: Any, response_headers: Any
     ) -> bytes:
-        configured = self.get_function(function_name, qualifier)
-        function = Function(
-            name=configured.function_name,
-            handler=configured.handler,
-            environment=dict(configured.environment_vars),
-            timeout_s=float(configured.timeout),
-        )
+        function = configured_function(self, function_name, qualifier)
         try:
             result = runtime.invoke(function, json.loads(body) if body else {})
         except InvocationError as exc:

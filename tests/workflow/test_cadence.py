@@ -1,5 +1,6 @@
 """The workflow's cadence, measured: the deployed definition run in moto's Step Functions interpreter, its
-Lambda invocations routed to adoscale's handlers, against the ADO emulator over HTTP. Each pool must be
+Lambda invocations served by the built zip's handlers (`tests.lambda_runtime`), against the ADO emulator
+over HTTP. Each pool must be
 observed at each offset of the schedule's input (every 15 s, 4 times an execution), whether its round
 launched and waited for tasks or not, and the execution must end well inside its timeout. Also: the
 timeout's arithmetic, and a failed round that alerts without stopping the other rounds."""
@@ -33,16 +34,13 @@ from adoscale.workflow import (
     round_offsets,
     schedule_input,
 )
-from tests.workflow.test_workflow import HANDLERS, Context, _alerts, _finish, _machine, _world
+from tests.aws import served_moto
+from tests.lambda_package import LambdaPackage
+from tests.lambda_runtime import Function, InvocationError, LambdaRuntime, configured_function
+from tests.workflow.test_workflow import _alerts, _finish, _machine, _world
 
 # How far an observation may fall from its offset (the issue's acceptance: 15 s ± 3 s).
 TOLERANCE_S = 3.0
-
-
-def call_handler(name: str, event: Any) -> Any:
-    """The one place where a Lambda invocation becomes a handler call: replace this to run the handlers
-    from the built package instead of in-process."""
-    return HANDLERS[name](event, Context(name))
 
 
 @dataclass(frozen=True)
@@ -53,24 +51,25 @@ class Invocation:
 
 
 class Routing:
-    """moto's Lambda invoke wants Docker: route each invocation to `call_handler`, recording when it came;
-    `fail_rounds_at` makes the `round` action at those offsets fail as a function error would."""
+    """moto's Lambda invoke wants Docker: run each invocation's configured handler from the built zip (in
+    its own interpreter, `tests.lambda_runtime`), recording when it came; `fail_rounds_at` makes the `round`
+    action at those offsets fail as a function error would."""
 
-    def __init__(self) -> None:
+    def __init__(self, runtime: LambdaRuntime) -> None:
+        self.runtime = runtime
         self.invocations: list[Invocation] = []
         self.fail_rounds_at: set[int] = set()
 
-    def invoke(self, function_name: str, body: Any, response_headers: Any) -> bytes:
-        name = function_name.rsplit(":", 1)[-1] if function_name.startswith("arn:") else function_name
+    def invoke(self, function: Function, body: Any, response_headers: Any) -> bytes:
         event = json.loads(body) if body else {}
-        self.invocations.append(Invocation(time.time(), name, event))
+        self.invocations.append(Invocation(time.time(), function.name, event))
         try:
             if event.get("action") == "round" and event.get("offset") in self.fail_rounds_at:
-                raise RuntimeError(f"injected failure of the round at +{event['offset']} s")
-            result = call_handler(name, event)
-        except Exception as exc:  # a function error, as Lambda reports it
+                raise InvocationError("RuntimeError", f"injected failure of the round at +{event['offset']} s")
+            result = self.runtime.invoke(function, event)
+        except InvocationError as exc:  # a function error, as Lambda reports it
             response_headers["x-amz-function-error"] = "Unhandled"
-            return json.dumps({"errorType": type(exc).__name__, "errorMessage": str(exc)}).encode()
+            return json.dumps({"errorType": exc.error_type, "errorMessage": exc.message}).encode()
         return json.dumps(result).encode()
 
     def passes(self, pool: str) -> list[float]:
@@ -85,24 +84,29 @@ class Routing:
 
 
 @pytest.fixture
-def routing(monkeypatch: pytest.MonkeyPatch) -> Routing:
-    routing = Routing()
+def aws() -> Iterator[str]:
+    """moto in this process, also served on 127.0.0.1 for the functions' own interpreters."""
+    _runtime.client.cache_clear()
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}), served_moto() as endpoint:
+        yield endpoint
+    _runtime.client.cache_clear()
+
+
+@pytest.fixture
+def routing(aws: str, lambda_package: LambdaPackage, monkeypatch: pytest.MonkeyPatch) -> Iterator[Routing]:
+    runtime = LambdaRuntime(lambda_package, endpoint_url=aws)
+    routing = Routing(runtime)
 
     def invoke(
         self: LambdaBackend, function_name: str, qualifier: str | None, body: Any, headers: Any, response_headers: Any
     ) -> bytes:
-        return routing.invoke(function_name, body, response_headers)
+        return routing.invoke(configured_function(self, function_name, qualifier), body, response_headers)
 
     monkeypatch.setattr(LambdaBackend, "invoke", invoke)
-    return routing
-
-
-@pytest.fixture
-def aws() -> Iterator[None]:
-    _runtime.client.cache_clear()
-    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
-        yield
-    _runtime.client.cache_clear()
+    try:
+        yield routing
+    finally:
+        runtime.close()
 
 
 @pytest.fixture
