@@ -34,6 +34,7 @@ from pydantic import (
 )
 
 from adoscale.environments.state import InstanceId
+from adoscale.validation import one_line
 
 MAX_RECORDS = 10  # SNS delivers one record per invocation; anything near this is not from SNS
 TEST_EVENT = "autoscaling:TEST_NOTIFICATION"
@@ -225,13 +226,8 @@ _MESSAGE: TypeAdapter[HookMessage | InstanceNotification | TestNotification] = T
 
 
 def describe(exc: ValidationError, limit: int = 3) -> str:
-    """A validation error in one short line: where and what, never the (possibly hostile) input."""
-    parts = []
-    for error in exc.errors(include_input=False, include_url=False)[:limit]:
-        where = ".".join(str(p) for p in error["loc"]) or "(event)"
-        parts.append(f"{where}: {error['msg'].removeprefix('Value error, ')}")
-    more = exc.error_count() - limit
-    return ("; ".join(parts) + (f"; and {more} more" if more > 0 else ""))[:600]
+    """A validation error in one short line (`adoscale.validation.one_line`)."""
+    return one_line(exc, limit=limit)
 
 
 def parse_message(body: Any, source: str = "sns") -> LifecycleEvent:

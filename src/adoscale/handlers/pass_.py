@@ -20,12 +20,14 @@ from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+from aws_lambda_powertools.utilities.parser import parse
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
 from adoscale.config import Config, PoolConfig
 from adoscale.handlers._control import BadEventError, load_config, pool_config, reconciler
 from adoscale.handlers._runtime import deployment
 from adoscale.reconcile import ParallelShare, PoolReport, new_pass_id
+from adoscale.validation import one_line
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "adoscale"))
 
@@ -66,12 +68,9 @@ class Event(BaseModel):
 def parse_event(event: Any) -> RoundEvent | PassEvent:
     """The event as the workflow sends it, or BadEventError naming the field."""
     try:
-        return Event.model_validate({"body": event}).body
+        return parse(event={"body": event}, model=Event).body
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'][1:]) or '(event)'}: {e['msg']}" for e in exc.errors()[:5]
-        )
-        raise BadEventError(problems) from None
+        raise BadEventError(one_line(exc, limit=5, strip=1)) from None
 
 
 def handler(event: Any, context: Any) -> dict[str, Any]:

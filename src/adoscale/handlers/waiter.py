@@ -11,10 +11,12 @@ import os
 from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.parser import parse
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
 from adoscale.handlers._control import BadEventError, load_config, pool_config
 from adoscale.handlers._runtime import client
+from adoscale.validation import one_line
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "adoscale"))
 
@@ -34,11 +36,9 @@ class WaitEvent(BaseModel):
 def handler(event: Any, context: Any) -> dict[str, Any]:
     try:
         try:
-            request = WaitEvent.model_validate(event)
+            request = parse(event=event, model=WaitEvent)
         except ValidationError as exc:
-            raise BadEventError(
-                "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(event)'}: {e['msg']}" for e in exc.errors()[:5])
-            ) from None
+            raise BadEventError(one_line(exc, limit=5)) from None
         pool = pool_config(load_config(), request.pool)
     except BadEventError as exc:
         logger.error("bad event", extra={"reason": str(exc)})  # noqa: TRY400 - bad input, no traceback

@@ -33,6 +33,8 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
+from adoscale.validation import one_line
+
 JOB_STATE_CHANGED = "ms.vss-pipelines.job-state-changed-event"
 # A job event with full resource details is a few kilobytes; a quarter of a megabyte leaves a wide margin
 # and is still far below anything that could hurt a Lambda or the serve loop.
@@ -223,10 +225,7 @@ class HookValidator:
         try:
             return HookEvent.model_validate_json(body)
         except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or '(body)'}: {e['msg']}" for e in exc.errors()[:3]
-            )
-            raise HookRejected(400, f"not a job-state-changed payload: {problems[:500]}") from None
+            raise HookRejected(400, f"not a job-state-changed payload: {one_line(exc, root='(body)')}") from None
 
     def fresh(self, event: HookEvent) -> None:
         now = self._clock()
