@@ -47,7 +47,8 @@ def _pool_pass_retry() -> tuple[set[str], int]:
     """The deployed per-pool pass state's Retry: the errors it retries and how many times."""
     values = {name: f"arn:aws:lambda:us-east-1:123456789012:function:{name}" for name in PLACEHOLDERS}
     machine = json.loads(render(values))
-    state = machine["States"]["EachPool"]["Iterator"]["States"]["PoolPass"]
+    each_pool = machine["States"]["Rounds"]["Iterator"]["States"]["EachPool"]
+    state = each_pool["Iterator"]["States"]["PoolPass"]
     (rule,) = [r for r in state["Retry"] if "AdoUnavailableError" in r["ErrorEquals"]]
     return set(rule["ErrorEquals"]), int(rule["MaxAttempts"])
 

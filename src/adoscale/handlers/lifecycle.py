@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from adoscale.ado.client import AdoClient
 from adoscale.config.settings import STATE_TABLE_ENV, URL_ENV
@@ -43,7 +44,7 @@ def build_service(ado: AdoClient) -> LifecycleService:
 
 
 @logger.inject_lambda_context(log_event=False)
-def handler(event: Any, context: Any) -> dict[str, Any]:
+def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     try:
         events = parse(event)
     except MalformedEventError as exc:

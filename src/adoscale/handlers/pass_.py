@@ -21,6 +21,7 @@ from typing import Annotated, Any, Literal
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
 from adoscale.config import Config, PoolConfig
@@ -73,7 +74,7 @@ def parse_event(event: Any) -> RoundEvent | PassEvent:
         raise BadEventError(one_line(exc, limit=5, strip=1)) from None
 
 
-def handler(event: Any, context: Any) -> dict[str, Any]:
+def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     try:
         request = parse_event(event)
         config = load_config()
@@ -98,15 +99,15 @@ def _round(request: RoundEvent, config: Config) -> dict[str, Any]:
     }
 
 
-def _pass(request: PassEvent, pool: PoolConfig, config: Config, context: Any) -> dict[str, Any]:
+def _pass(request: PassEvent, pool: PoolConfig, config: Config, context: LambdaContext) -> dict[str, Any]:
     parallel = ParallelShare.from_dict(request.parallel.model_dump()) if request.parallel else None
-    remaining = _remaining_s(context)
+    remaining = context.get_remaining_time_in_millis() / 1000.0
     with reconciler(config) as rec:
         report = rec.run_pool(
             pool,
             parallel=parallel,
-            pass_id=request.pass_id or new_pass_id(_origin(context)),
-            deadline_s=None if remaining is None else max(1.0, remaining - LAMBDA_MARGIN_S),
+            pass_id=request.pass_id or new_pass_id(f"lambda:{context.aws_request_id}"),
+            deadline_s=max(1.0, remaining - LAMBDA_MARGIN_S),
             raise_errors=True,  # transient ones are retried by the workflow, which re-runs the whole pass
         )
     _publish(report, config)
@@ -118,15 +119,6 @@ def _pass(request: PassEvent, pool: PoolConfig, config: Config, context: Any) ->
         "task_wait_s": request.task_wait_s,
         "wait_rounds": 0,
     }
-
-
-def _remaining_s(context: Any) -> float | None:
-    remaining = getattr(context, "get_remaining_time_in_millis", None)
-    return remaining() / 1000.0 if callable(remaining) else None
-
-
-def _origin(context: Any) -> str:
-    return f"lambda:{getattr(context, 'aws_request_id', 'local')}"
 
 
 def _publish(report: PoolReport, config: Config) -> None:

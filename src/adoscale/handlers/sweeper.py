@@ -16,6 +16,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.parser import parse as powertools_parse
+from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, StrictBool, TypeAdapter, ValidationError
 
 from adoscale.ado.client import AdoClient
@@ -60,7 +61,7 @@ def environments() -> list[EnvironmentConfig]:
 
 
 @logger.inject_lambda_context(log_event=False)
-def handler(event: Any, context: Any) -> dict[str, Any]:
+def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     try:
         request = powertools_parse(event=event, model=SweepRequest)
     except ValidationError as exc:

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
 from adoscale.handlers._control import BadEventError, load_config, pool_config
@@ -33,7 +34,7 @@ class WaitEvent(BaseModel):
     task_wait_s: StrictInt = Field(10, ge=0, le=120)
 
 
-def handler(event: Any, context: Any) -> dict[str, Any]:
+def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     try:
         try:
             request = parse(event=event, model=WaitEvent)
