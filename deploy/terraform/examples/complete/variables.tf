@@ -3,9 +3,9 @@ variable "name_prefix" {
   type        = string
   default     = "adoscale"
   validation {
-    # The VM part appends "-vms-sweeper" (12) to it, within the 31 characters the modules accept.
-    condition     = can(regex("^[a-zA-Z][a-zA-Z0-9-]{1,18}$", var.name_prefix))
-    error_message = "name_prefix: 2 to 19 letters, digits or dashes, starting with a letter."
+    # The VM module is named "<prefix>-vms", and the modules accept names of at most 31 characters.
+    condition     = can(regex("^[a-zA-Z][a-zA-Z0-9-]{1,26}$", var.name_prefix))
+    error_message = "name_prefix: 2 to 27 letters, digits or dashes, starting with a letter."
   }
 }
 
