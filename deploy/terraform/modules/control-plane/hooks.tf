@@ -50,7 +50,9 @@ resource "aws_apigatewayv2_integration" "hook" {
   integration_method     = "POST"
   integration_uri        = module.function["hook"].arn
   payload_format_version = "2.0" # what adoscale.handlers.hook parses
-  timeout_milliseconds   = 30000 # the HTTP API maximum; ADO waits about as long for an answer
+  # The HTTP API maximum, shorter than the function's own timeout: a pass still running after 30 s is
+  # answered 503 (the pass itself completes), which Azure DevOps treats as transient and re-sends.
+  timeout_milliseconds = 30000
 }
 
 # Auth NONE: Azure DevOps cannot sign requests with SigV4 or fetch a JWT. The shared secret (compared in
