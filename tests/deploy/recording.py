@@ -21,7 +21,7 @@ class Recorder:
         # Each function is its own process in Lambda: no cache is shared between them.
         from aws_lambda_powertools.utilities import parameters
 
-        parameters.clear_caches()
+        parameters.clear_caches()  # type: ignore[no-untyped-call]  # powertools leaves it unannotated
         _runtime.client.cache_clear()
         self.current = name
         try:

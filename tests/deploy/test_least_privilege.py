@@ -52,7 +52,7 @@ def test_each_handler_calls_exactly_what_its_role_grants(
         monkeypatch.setenv("AZP_TOKEN_SECRET_ARN", secret)
         from aws_lambda_powertools.utilities import parameters
 
-        parameters.clear_caches()
+        parameters.clear_caches()  # type: ignore[no-untyped-call]  # powertools leaves it unannotated
         pool = model.create_pool("linux")
         model.register_agent(pool, "adoscale-placeholder", online=False)
         model.queue_job(pool)

@@ -82,7 +82,7 @@ def function(model: AdoModel, org_url: str, monkeypatch: pytest.MonkeyPatch) -> 
         monkeypatch.setenv("AZP_TOKEN", PAT)
         monkeypatch.setenv("ADOSCALE_LEASE_TABLE", "adoscale-leases")
         monkeypatch.delenv("ADOSCALE_HOOK_SECRET", raising=False)
-        parameters.clear_caches()
+        parameters.clear_caches()  # type: ignore[no-untyped-call]  # powertools leaves it unannotated
         _runtime.client.cache_clear()
         hook._validators.clear()
         _runtime.client("ecs").meta.events.register(
