@@ -636,15 +636,16 @@ def rule_http_api_serves(stack: Stack) -> list[str]:
 
 
 def rule_public_function_capped(stack: Stack) -> list[str]:
-    """A function the internet can reach (API Gateway may invoke it) has reserved concurrency: it then takes
-    at most that many of the account's concurrent executions, so a flood cannot throttle the controller's
-    own functions.
+    """A function the internet can reach (API Gateway may invoke it, or anyone: a permission to "*", a
+    function URL) has reserved concurrency: it then takes at most that many of the account's concurrent
+    executions, so a flood cannot throttle the controller's own functions.
     https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html"""
     public = {
         str(p.get("function_name"))
         for p in stack.of("aws_lambda_permission")
-        if p.get("principal") == "apigateway.amazonaws.com"
+        if p.get("principal") in ("apigateway.amazonaws.com", "*")
     }
+    public |= {str(u.get("function_name")) for u in stack.of("aws_lambda_function_url")}
     problems: list[str] = []
     for function in stack.of("aws_lambda_function"):
         if {function.get("function_name"), function.get("arn")} & public:

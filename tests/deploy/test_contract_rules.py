@@ -331,6 +331,8 @@ def test_public_function_capped() -> None:
     assert contract.rule_public_function_capped(with_api(None))
     assert not contract.rule_public_function_capped(with_api(5))
     assert not contract.rule_public_function_capped(stack(function(None)))  # nobody outside may call it
+    url = ("aws_lambda_function_url", {"function_name": "hook", "authorization_type": "NONE"})
+    assert contract.rule_public_function_capped(stack(function(None), url))
 
 
 def test_parameter_tier() -> None:
