@@ -5,7 +5,9 @@ Lambda invocations routed to adoscale's handlers in this process (moto's own inv
 
 Added: Auto Scaling CompleteLifecycleAction, RecordLifecycleActionHeartbeat, PutNotificationConfiguration,
 DescribeNotificationConfigurations, DeleteNotificationConfiguration; Step Functions
-ValidateStateMachineDefinition, ListStateMachineVersions. Step Functions executions are interpreted.
+ValidateStateMachineDefinition, ListStateMachineVersions. Changed: a deleted transit gateway VPC attachment
+stays listed in state `deleted`, as EC2 lists it (moto forgets it, and the provider's delete waiter then
+retries for minutes before failing). Step Functions executions are interpreted.
 A Lambda invocation runs the deployed function's handler with the function's own environment variables.
 """
 
@@ -23,6 +25,7 @@ from moto.awslambda.models import LambdaBackend
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.core.config import default_user_config
 from moto.core.responses import ActionResult, EmptyResult
+from moto.ec2.models.transit_gateway_attachments import TransitGatewayAttachmentBackend
 from moto.server import ThreadedMotoServer
 from moto.stepfunctions.responses import StepFunctionResponse
 
@@ -45,6 +48,15 @@ def _versions(self: Any) -> ActionResult:
     return ActionResult({"stateMachineVersions": []})
 
 
+_forget_attachment = TransitGatewayAttachmentBackend.delete_transit_gateway_vpc_attachment
+
+
+def _delete_attachment(self: TransitGatewayAttachmentBackend, transit_gateway_attachment_id: str) -> Any:
+    attachment = _forget_attachment(self, transit_gateway_attachment_id)  # sets state "deleted"
+    self.transit_gateway_attachments[transit_gateway_attachment_id] = attachment
+    return attachment
+
+
 class _Context:
     def __init__(self, name: str) -> None:
         self.function_name = name
@@ -57,7 +69,7 @@ def _invoke(
     self: LambdaBackend, function_name: str, qualifier: str | None, body: Any, headers: Any, response_headers: Any
 ) -> bytes:
     fn = self.get_function(function_name, qualifier)
-    module_name, _, attribute = fn.handler.rpartition(".")
+    module_name, _, attribute = str(fn.handler).rpartition(".")
     handler = getattr(importlib.import_module(module_name), attribute)
     event = json.loads(body) if body else {}
     with _lock:
@@ -85,6 +97,7 @@ def patch() -> None:
     AutoScalingResponse.describe_notification_configurations = _describe_notifications  # type: ignore[attr-defined]
     StepFunctionResponse.validate_state_machine_definition = _validate  # type: ignore[attr-defined]
     StepFunctionResponse.list_state_machine_versions = _versions  # type: ignore[attr-defined]
+    TransitGatewayAttachmentBackend.delete_transit_gateway_vpc_attachment = _delete_attachment  # type: ignore[method-assign]
     LambdaBackend.invoke = _invoke  # type: ignore[method-assign]
     LambdaSimpleBackend.invoke = _invoke  # type: ignore[method-assign]  # the backend used without Docker
     default_user_config["stepfunctions"]["execute_state_machine"] = True

@@ -24,11 +24,26 @@ class Stack:
     """The managed resources of a state or plan, by type, and the adoscale configuration they deploy."""
 
     resources: list[Resource] = field(default_factory=list)
+    # Address (instance keys dropped) -> addresses it was ordered after with an explicit `depends_on`, or
+    # in an applied state any dependency terraform recorded (a plan's values carry none, so a plan's are
+    # read from its configuration, where only the explicit ones are listed).
+    dependencies: dict[str, set[str]] = field(default_factory=dict)
 
     @classmethod
     def from_show_json(cls, document: dict[str, Any]) -> Stack:
         root = document.get("values", document.get("planned_values", {})).get("root_module", {})
-        return cls(list(_walk(root)))
+        resources = list(_walk(root))
+        dependencies = {_unindexed(r.get("address", "")): set(r.get("depends_on") or []) for r in resources}
+        for address, after in _configured_dependencies(document.get("configuration", {}).get("root_module", {})):
+            dependencies.setdefault(address, set()).update(after)
+        return cls(resources, dependencies)
+
+    def entries(self, kind: str) -> list[Resource]:
+        """The resources of a type with their addresses (`of` gives only their values)."""
+        return [r for r in self.resources if r["type"] == kind]
+
+    def ordered_after(self, resource: Resource, other_address: str) -> bool:
+        return _unindexed(other_address) in self.dependencies.get(_unindexed(resource.get("address", "")), set())
 
     def of(self, kind: str) -> list[dict[str, Any]]:
         return [r["values"] for r in self.resources if r["type"] == kind]
@@ -113,6 +128,19 @@ def _walk(module: dict[str, Any]) -> Iterator[Resource]:
             yield resource
     for child in module.get("child_modules", []):
         yield from _walk(child)
+
+
+def _unindexed(address: str) -> str:
+    """`module.a[0].aws_x.b["k"]` -> `module.a.aws_x.b`: how terraform's state records dependencies."""
+    return re.sub(r"\[[^\]]*\]", "", address)
+
+
+def _configured_dependencies(module: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, set[str]]]:
+    for resource in module.get("resources", []):
+        after = {f"{prefix}{d}" for d in resource.get("depends_on") or []}
+        yield f"{prefix}{resource['address']}", after
+    for name, call in (module.get("module_calls") or {}).items():
+        yield from _configured_dependencies(call.get("module", {}), f"{prefix}module.{name}.")
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -431,6 +459,332 @@ def rule_task_role_reads_no_secret(stack: Stack) -> list[str]:
     return problems
 
 
+# -- issue 19: failures reach someone; deploy, destroy and deploy again; operations ----------------------------
+
+STATES_FAILURE_METRICS = ("ExecutionsTimedOut", "ExecutionsFailed", "ExecutionThrottled")
+STATUS_CHANGE = "Step Functions Execution Status Change"
+
+
+def _alarms_on(stack: Stack, namespace: str, metric: str, dimension: str, value: str) -> list[dict[str, Any]]:
+    return [
+        a
+        for a in stack.of("aws_cloudwatch_metric_alarm")
+        if a.get("namespace") == namespace
+        and a.get("metric_name") == metric
+        and (a.get("dimensions") or {}).get(dimension) == value
+    ]
+
+
+def rule_express_failures_alarmed(stack: Stack) -> list[str]:
+    """Express workflows send no execution status-change events to EventBridge (only Standard workflows
+    do), so a rule on "Step Functions Execution Status Change" never fires for them; their executions are
+    watched through the AWS/States metrics, dimension StateMachineArn. Each failure metric needs an alarm
+    whose action reaches an SNS topic.
+    https://docs.aws.amazon.com/step-functions/latest/dg/cw-events.html
+    https://docs.aws.amazon.com/step-functions/latest/dg/procedure-cw-metrics.html"""
+    problems: list[str] = []
+    express = [m for m in stack.of("aws_sfn_state_machine") if m.get("type") == "EXPRESS"]
+    for machine in express:
+        for metric in STATES_FAILURE_METRICS:
+            alarms = _alarms_on(stack, "AWS/States", metric, "StateMachineArn", machine["arn"])
+            if not any(":sns:" in str(action) for a in alarms for action in a.get("alarm_actions") or []):
+                problems.append(f"state machine {machine['name']}: no {metric} alarm notifying an SNS topic")
+    express_arns = {m["arn"] for m in express}
+    for rule in stack.of("aws_cloudwatch_event_rule"):
+        pattern = json.loads(rule.get("event_pattern") or "{}")
+        if STATUS_CHANGE not in _as_list(pattern.get("detail-type")):
+            continue
+        named = set(_as_list((pattern.get("detail") or {}).get("stateMachineArn")))
+        if express_arns & named or (express_arns and not named):
+            problems.append(f"event rule {rule['name']}: Express workflows never emit '{STATUS_CHANGE}'")
+    return problems
+
+
+def rule_alarm_topic_key(stack: Stack) -> list[str]:
+    """An alarm publishes to an SNS topic encrypted with a customer key only if the key policy lets
+    cloudwatch.amazonaws.com use it (kms:GenerateDataKey* and kms:Decrypt); otherwise the notification is
+    dropped silently.
+    https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services
+    https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html"""
+    topics = {t["arn"]: t for t in stack.of("aws_sns_topic")}
+    problems: list[str] = []
+    for alarm in stack.of("aws_cloudwatch_metric_alarm"):
+        for action in alarm.get("alarm_actions") or []:
+            key = stack.key((topics.get(action) or {}).get("kms_master_key_id"))
+            if key is None:
+                continue
+            missing = [
+                a
+                for a in ("kms:GenerateDataKey", "kms:Decrypt")
+                if not stack.key_allows_service(key, "cloudwatch.amazonaws.com", a)
+            ]
+            if missing:
+                problems.append(f"alarm {alarm['alarm_name']}: the key of {action} denies cloudwatch {missing}")
+    return problems
+
+
+def _policies_granting(stack: Stack, role_arn: str, action: str, resource: str) -> list[str]:
+    """Addresses of the aws_iam_role_policy resources that give the role the action on the resource."""
+    role = next((r for r in stack.of("aws_iam_role") if r.get("arn") == role_arn), None)
+    if role is None:
+        return []
+    return [
+        p.get("address", "")
+        for p in stack.entries("aws_iam_role_policy")
+        if p["values"].get("role") in (role["name"], role["id"])
+        and any(_grants(s, action, resource) for s in _allow_statements(p["values"].get("policy") or "{}"))
+    ]
+
+
+def rule_created_after_policy(stack: Stack) -> list[str]:
+    """Two services check a role's permissions when the resource is created, so the role's policy must be in
+    place first (`depends_on`: referencing the role alone lets terraform create both at once):
+    Step Functions checks that a state machine's role may deliver logs (CreateStateMachine fails with
+    AccessDeniedException), and Auto Scaling publishes a test message to an SNS lifecycle hook's target as
+    the hook's role.
+    https://docs.aws.amazon.com/step-functions/latest/dg/cw-logs.html
+    https://docs.aws.amazon.com/autoscaling/ec2/userguide/prepare-for-lifecycle-notifications.html"""
+    problems: list[str] = []
+    for entry in stack.entries("aws_sfn_state_machine"):
+        machine = entry["values"]
+        if not any(c.get("log_destination") for c in machine.get("logging_configuration") or []):
+            continue
+        policies = _policies_granting(stack, machine["role_arn"], "logs:CreateLogDelivery", "*")
+        if not policies:
+            problems.append(f"state machine {machine['name']}: its role may not deliver logs")
+        elif not any(stack.ordered_after(entry, p) for p in policies):
+            problems.append(f"state machine {machine['name']}: not created after its role's log-delivery policy")
+    for entry in stack.entries("aws_autoscaling_group") + stack.entries("aws_autoscaling_lifecycle_hook"):
+        values = entry["values"]
+        hooks = values.get("initial_lifecycle_hook") or ([values] if entry["type"].endswith("hook") else [])
+        for hook in hooks:
+            target, role = hook.get("notification_target_arn"), hook.get("role_arn")
+            if not target or not role:
+                continue
+            action = "sns:Publish" if ":sns:" in target else "sqs:SendMessage"
+            policies = _policies_granting(stack, role, action, target)
+            if not policies:
+                problems.append(f"lifecycle hook {hook.get('name')}: its role may not {action} to {target}")
+            elif not any(stack.ordered_after(entry, p) for p in policies):
+                problems.append(f"lifecycle hook {hook.get('name')}: not created after its role's {action} policy")
+    return problems
+
+
+def rule_ecr_force_delete(stack: Stack) -> list[str]:
+    """DeleteRepository refuses a repository that still holds images unless `force` is set: without
+    `force_delete`, `terraform destroy` fails as soon as the agent image has been pushed.
+    https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_DeleteRepository.html"""
+    return [
+        f"repository {r['name']}: no force_delete" for r in stack.of("aws_ecr_repository") if not r.get("force_delete")
+    ]
+
+
+def rule_secret_recovery_window(stack: Stack) -> list[str]:
+    """DeleteSecret takes a recovery window of 7 to 30 days, or none (ForceDeleteWithoutRecovery); while a
+    secret waits for deletion its name cannot be reused, so only 0 lets a redeploy follow a destroy.
+    https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_DeleteSecret.html"""
+    problems: list[str] = []
+    for secret in stack.of("aws_secretsmanager_secret"):
+        days = secret.get("recovery_window_in_days")
+        if days is None or not (days == 0 or 7 <= int(days) <= 30):
+            problems.append(f"secret {secret['name']}: recovery window {days} (0 or 7 to 30 days)")
+    return problems
+
+
+def rule_invocations_scoped(stack: Stack) -> list[str]:
+    """A function's resource policy names who may invoke it: a service principal without `source_arn` lets
+    any resource of that service, in any account, call it; principal "*" makes it public. API Gateway's
+    grant is scoped to one API with its execution ARN. Function URLs with auth NONE created since October
+    2025 also need lambda:InvokeFunction, which provider 5.x cannot limit to URL calls, so none may be used.
+    https://docs.aws.amazon.com/lambda/latest/dg/permissions-function-services.html
+    https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-integrations-lambda.html
+    https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html"""
+    apis = [a["execution_arn"] for a in stack.of("aws_apigatewayv2_api") if a.get("execution_arn")]
+    problems: list[str] = []
+    for permission in stack.of("aws_lambda_permission"):
+        who, source = str(permission.get("principal")), permission.get("source_arn")
+        what = f"permission {permission.get('statement_id')} on {permission.get('function_name')}"
+        if who == "*" or who.isdigit() or who.startswith("arn:"):
+            problems.append(f"{what}: granted to {who}")
+        elif who.endswith(".amazonaws.com") and not source:
+            problems.append(f"{what}: {who} without source_arn")
+        elif who == "apigateway.amazonaws.com" and not any(str(source).startswith(f"{a}/") for a in apis):
+            problems.append(f"{what}: source_arn {source} is not an API of this stack")
+    for url in stack.of("aws_lambda_function_url"):
+        if url.get("authorization_type") == "NONE":
+            problems.append(f"function URL of {url.get('function_name')}: public, needs an unscoped InvokeFunction")
+    return problems
+
+
+def rule_http_api_serves(stack: Stack) -> list[str]:
+    """An HTTP API answers only through a deployed stage: the `$default` stage with auto-deploy serves every
+    route at the API's root URL as soon as it changes. Its Lambda integrations must use payload format 2.0,
+    the one adoscale's hook handler parses (1.0 has another event shape).
+    https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-stages.html
+    https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-integrations-lambda.html"""
+    problems: list[str] = []
+    for api in stack.of("aws_apigatewayv2_api"):
+        if api.get("protocol_type") != "HTTP":
+            continue
+        stages = [s for s in stack.of("aws_apigatewayv2_stage") if s.get("api_id") == api["id"]]
+        if not any(s.get("name") == "$default" and s.get("auto_deploy") for s in stages):
+            problems.append(f"API {api['name']}: no auto-deployed $default stage")
+        for integration in stack.of("aws_apigatewayv2_integration"):
+            if integration.get("api_id") == api["id"] and integration.get("payload_format_version") != "2.0":
+                problems.append(f"API {api['name']}: integration {integration['id']} is not payload format 2.0")
+    return problems
+
+
+def rule_public_function_capped(stack: Stack) -> list[str]:
+    """A function the internet can reach (API Gateway may invoke it, or anyone: a permission to "*", a
+    function URL) has reserved concurrency: it then takes at most that many of the account's concurrent
+    executions, so a flood cannot throttle the controller's own functions.
+    https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html"""
+    public = {
+        str(p.get("function_name"))
+        for p in stack.of("aws_lambda_permission")
+        if p.get("principal") in ("apigateway.amazonaws.com", "*")
+    }
+    public |= {str(u.get("function_name")) for u in stack.of("aws_lambda_function_url")}
+    problems: list[str] = []
+    for function in stack.of("aws_lambda_function"):
+        if {function.get("function_name"), function.get("arn")} & public:
+            reserved = function.get("reserved_concurrent_executions")
+            if reserved is None or int(reserved) < 1:
+                problems.append(
+                    f"function {function['function_name']}: reachable from the internet, no reserved concurrency"
+                )
+    return problems
+
+
+def rule_parameter_tier(stack: Stack) -> list[str]:
+    """A parameter over 4 KB must be Advanced, and an Advanced parameter can never go back to Standard:
+    with a fixed Standard tier, `adoscale config push` of a large configuration fails, and a fixed tier
+    in Terraform would fight the one SSM chose. Intelligent-Tiering lets SSM pick by size.
+    https://docs.aws.amazon.com/systems-manager/latest/userguide/parameter-store-advanced-parameters.html"""
+    return [
+        f"parameter {p['name']}: tier {p.get('tier')}, not Intelligent-Tiering"
+        for p in stack.of("aws_ssm_parameter")
+        if p.get("tier") != "Intelligent-Tiering"
+    ]
+
+
+MAX_TICK_AGE_S = 300
+
+
+def rule_schedule_retry_bounded(stack: Stack) -> list[str]:
+    """EventBridge Scheduler retries a target it could not invoke for up to 24 hours (185 attempts) by
+    default; a scaling tick is stale once the next one is due, so a schedule gives up within minutes.
+    https://docs.aws.amazon.com/scheduler/latest/UserGuide/managing-schedule-retry-policy.html"""
+    problems: list[str] = []
+    for schedule in stack.of("aws_scheduler_schedule"):
+        for target in schedule.get("target") or []:
+            policies = target.get("retry_policy") or []
+            age = policies[0].get("maximum_event_age_in_seconds") if policies else None
+            if age is None or int(age) > MAX_TICK_AGE_S:
+                problems.append(f"schedule {schedule['name']}: retries a tick for {age or 86400} s")
+    return problems
+
+
+SPOT_WARNING_S = 120
+
+
+def rule_spot_stop_timeout(stack: Stack) -> list[str]:
+    """Fargate Spot sends SIGTERM two minutes before it reclaims a task; ECS then waits the container's
+    `stopTimeout` (30 s by default, at most 120 s on Fargate) before SIGKILL. 120 s lets a job use the whole
+    warning.
+    https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-capacity-providers.html
+    https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task_definition_parameters.html#container_definition_timeout"""
+    problems: list[str] = []
+    for task_definition in stack.of("aws_ecs_task_definition"):
+        if "FARGATE" not in (task_definition.get("requires_compatibilities") or []):
+            continue
+        for container in json.loads(task_definition.get("container_definitions") or "[]"):
+            if container.get("stopTimeout") != SPOT_WARNING_S:
+                problems.append(
+                    f"task definition {task_definition['family']}: container {container.get('name')} "
+                    f"stopTimeout {container.get('stopTimeout', 'default 30')} s, not {SPOT_WARNING_S}"
+                )
+    return problems
+
+
+def rule_imdsv2_one_hop(stack: Stack) -> list[str]:
+    """Instances require IMDSv2 session tokens, and the token's PUT answer may travel one hop only: a
+    container on the instance sits one more hop away (the docker bridge), so it cannot get a token and with
+    it the instance role's credentials.
+    https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/instance-metadata-v2-how-it-works.html
+    https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/configuring-IMDS-new-instances.html"""
+    problems: list[str] = []
+    for template in stack.of("aws_launch_template"):
+        options = (template.get("metadata_options") or [{}])[0]
+        if options.get("http_tokens") != "required" or options.get("http_put_response_hop_limit") != 1:
+            problems.append(
+                f"launch template {template.get('name')}: http_tokens {options.get('http_tokens')}, "
+                f"hop limit {options.get('http_put_response_hop_limit')} (required, 1)"
+            )
+    return problems
+
+
+def rule_s3_gateway_endpoint(stack: Stack) -> list[str]:
+    """ECR serves image layers from S3: in a private subnet (default route through a NAT or transit
+    gateway) every pull otherwise crosses that gateway, billed per GB. An S3 gateway endpoint, free,
+    associated with the subnets' route tables, carries them.
+    https://docs.aws.amazon.com/AmazonECR/latest/userguide/vpc-endpoints.html
+    https://docs.aws.amazon.com/vpc/latest/privatelink/vpc-endpoints-s3.html"""
+    subnets = {s["id"]: s for s in stack.of("aws_subnet")}
+    associated: dict[str, str] = {
+        a["subnet_id"]: a["route_table_id"] for a in stack.of("aws_route_table_association") if a.get("subnet_id")
+    }
+    covered = {
+        table
+        for e in stack.of("aws_vpc_endpoint")
+        if e.get("vpc_endpoint_type") == "Gateway" and str(e.get("service_name", "")).endswith(".s3")
+        for table in e.get("route_table_ids") or []
+    }
+    covered |= {
+        a["route_table_id"]
+        for a in stack.of("aws_vpc_endpoint_route_table_association")
+        if any(
+            e["id"] == a.get("vpc_endpoint_id") and str(e.get("service_name", "")).endswith(".s3")
+            for e in stack.of("aws_vpc_endpoint")
+        )
+    }
+    problems: list[str] = []
+    for who, subnet_ids, _public, _groups in _consumers_with_subnets(stack):
+        for subnet_id in subnet_ids:
+            subnet = subnets.get(subnet_id)
+            route = _default_route(stack, subnet) if subnet is not None else None
+            if route is None or _route_target(route) not in ("nat", "tgw"):
+                continue  # public, or brought by the user: outside what this stack decides
+            if associated.get(subnet_id) not in covered:
+                problems.append(f"{who}: private subnet {subnet_id} has no S3 gateway endpoint on its route table")
+    return problems
+
+
+# Resource types whose `name` is scoped to a parent (a role, an API, a VPC), not to the account.
+PARENT_SCOPED = {"aws_iam_role_policy", "aws_apigatewayv2_stage", "aws_default_security_group"}
+NAME_ATTRIBUTES = ("name", "function_name", "family", "alarm_name")
+
+
+def rule_names_prefixed(stack: Stack, prefix: str) -> list[str]:
+    """Names are unique per account and region (tables, roles, functions, topics, secrets, log groups,
+    schedules, clusters, alarms, parameters...): a second deployment in the account coexists only if every
+    name carries its own prefix. Not in RULES: it needs the prefix the stack was deployed with.
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html#reference_iam-quotas-names"""
+    problems: list[str] = []
+    for resource in stack.resources:
+        if resource["type"] in PARENT_SCOPED:
+            continue
+        for attribute in NAME_ATTRIBUTES:
+            name = resource["values"].get(attribute)
+            if isinstance(name, str) and name and prefix not in name:
+                problems.append(
+                    f"{resource.get('address', resource['type'])}: {attribute} {name!r} does not carry {prefix!r}"
+                )
+                break
+    return problems
+
+
 RULES: tuple[Callable[[Stack], list[str]], ...] = (
     rule_default_route,
     rule_https_egress,
@@ -440,8 +794,24 @@ RULES: tuple[Callable[[Stack], list[str]], ...] = (
     rule_real_ami,
     rule_pass_role_scoped,
     rule_task_role_reads_no_secret,
+    rule_express_failures_alarmed,
+    rule_alarm_topic_key,
+    rule_created_after_policy,
+    rule_ecr_force_delete,
+    rule_secret_recovery_window,
+    rule_invocations_scoped,
+    rule_http_api_serves,
+    rule_public_function_capped,
+    rule_parameter_tier,
+    rule_schedule_retry_bounded,
+    rule_spot_stop_timeout,
+    rule_imdsv2_one_hop,
+    rule_s3_gateway_endpoint,
 )
 
 
-def check(stack: Stack) -> dict[str, list[str]]:
-    return {rule.__name__: problems for rule in RULES if (problems := rule(stack))}
+def check(stack: Stack, name_prefix: str | None = None) -> dict[str, list[str]]:
+    found = {rule.__name__: problems for rule in RULES if (problems := rule(stack))}
+    if name_prefix is not None and (problems := rule_names_prefixed(stack, name_prefix)):
+        found[rule_names_prefixed.__name__] = problems
+    return found

@@ -1,8 +1,7 @@
-"""The deploy contract on examples/complete: applied into moto with only the required inputs (plus the
-network mode, and for `endpoints` the transit gateway it needs), then the state read back (`terraform show
--json`) and checked against what the real AWS services refuse or break on (tests/deploy/contract.py; each
-rule cites its AWS documentation). The default mode (nat) is checked by test_apply.py on the one stack it
-applies, runs and destroys; the other two here. Also: every module validates when copied alone."""
+"""The deploy contract on examples/complete: the state read back (`terraform show -json`) and checked
+against what the real AWS services refuse or break on (tests/deploy/contract.py; each rule cites its AWS
+documentation). test_apply.py applies the example in each network mode and checks each state here
+(`assert_contract`). Also: every module validates when copied alone, and bring-your-own-VPC plans."""
 
 from __future__ import annotations
 
@@ -19,33 +18,12 @@ from tests.deploy.deploying import moto_server, prepare
 from tests.deploy.terraform import MODULES, cli_env, run
 
 
-def assert_contract(shown: dict[str, Any]) -> contract.Stack:
+def assert_contract(shown: dict[str, Any], name_prefix: str | None = None) -> contract.Stack:
     stack = contract.Stack.from_show_json(shown)
     assert stack.pools(), "the stack writes no pool configuration: nothing to check"
-    problems = contract.check(stack)
+    problems = contract.check(stack, name_prefix)
     assert problems == {}, "\n".join(f"{rule}: {p}" for rule, ps in problems.items() for p in ps)
     return stack
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("mode", ["public", "endpoints"])
-def test_contract_holds_in_each_network_mode(tmp_path: Path, mode: str) -> None:
-    with moto_server(tmp_path / "moto.log") as endpoint:
-        variables = {"ado_org_name": "acme", "ado_pat": PAT, "network_mode": mode}
-        if mode == "public":  # the Environment VMs too: their group, routes, public IPs and image are checked
-            variables |= {"enable_vm_environment": "true", "vm_project": "Fabrikam", "vm_environment": "prod-vms"}
-        if mode == "endpoints":  # the organisation's transit gateway to its egress VPC exists beforehand
-            ec2 = boto3.client("ec2", endpoint_url=endpoint, region_name="us-east-1")
-            variables["transit_gateway_id"] = ec2.create_transit_gateway()["TransitGateway"]["TransitGatewayId"]
-        example = prepare(tmp_path, endpoint, variables)
-        stack = assert_contract(example.apply())
-    print(f"\ncontract ({mode}): apply {example.timings['apply']:.0f} s, {len(stack.resources)} resources")
-    pool = stack.pools()[0]["ecs"]
-    assert pool["assign_public_ip"] is (mode == "public")
-    endpoints = {e["service_name"].rsplit(".", 1)[-1] for e in stack.of("aws_vpc_endpoint")}
-    assert endpoints == ({"api", "dkr", "logs", "secretsmanager", "ssm", "sts", "s3"} if mode == "endpoints" else set())
-    assert len(stack.of("aws_nat_gateway")) == 0
-    assert len(stack.of("aws_autoscaling_group")) == (1 if mode == "public" else 0)
 
 
 def test_the_nested_lambda_function_modules_are_one_module() -> None:
@@ -80,7 +58,18 @@ def test_bring_your_own_vpc_plans_without_the_network_module(tmp_path: Path) -> 
         plan = example.plan()
         half = ["-var", "ado_org_name=acme", "-var", f"vpc_id={vpc}", "-var", f"aws_endpoint={endpoint}"]
         refused = run(["plan", "-input=false", "-no-color", *half], example.root, example.env)
+        # Secrets Manager takes 0 (no recovery) or 7 to 30 days: anything else is refused at plan time.
+        window = [
+            "-var",
+            "secret_recovery_window_days=3",
+            "-var",
+            "ado_org_name=acme",
+            "-var",
+            f"aws_endpoint={endpoint}",
+        ]
+        bad_window = run(["plan", "-input=false", "-no-color", *window], example.root, example.env)
     assert refused.returncode != 0 and "vpc_id and subnet_ids go together" in refused.stderr
+    assert bad_window.returncode != 0 and "0 or between 7 and 30" in bad_window.stderr
     planned = contract.Stack.from_show_json(plan)
     assert not planned.of("aws_vpc") and not planned.of("aws_subnet") and not planned.of("aws_nat_gateway")
     assert [g["vpc_id"] for g in planned.of("aws_security_group")] == [vpc]

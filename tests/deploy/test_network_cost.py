@@ -9,7 +9,7 @@ from dataclasses import replace
 import pytest
 from typer.testing import CliRunner
 
-from adoscale.sim.cost import HOURS_PER_MONTH, Usage, load_prices, monthly_costs
+from adoscale.sim.cost import DAYS_PER_MONTH, HOURS_PER_MONTH, Usage, load_prices, monthly_costs
 from tests.conftest import REPO
 
 DOCS = (REPO / "docs" / "deploy.md").read_text()
@@ -37,6 +37,20 @@ def test_fixed_charges_and_ordering() -> None:
     # At the seed's load a NAT gateway costs more than all the rest of adoscale together.
     rest = sum(line.monthly_usd for line in monthly_costs(replace(Usage(), network_mode="none"), prices))
     assert network_usd("nat") > rest
+
+
+def test_image_layers_bypass_the_nat_gateway() -> None:
+    """The network module gives nat mode an S3 gateway endpoint: ECR's layers (from S3) cost nothing there,
+    so the NAT gateway processes only the rest of a job's data."""
+    prices = load_prices()
+    without_endpoint = network_usd_for(replace(Usage(), network_mode="nat", image_gb_per_job=0.0))
+    layers_gb = Usage().jobs_per_day * DAYS_PER_MONTH * Usage().image_gb_per_job
+    assert without_endpoint - network_usd("nat") == pytest.approx(layers_gb * prices["vpc"]["nat_gateway_gb"])
+    assert f"${without_endpoint:,.2f}" in DOCS  # what the endpoint saves is quoted
+
+
+def network_usd_for(usage: Usage) -> float:
+    return sum(line.monthly_usd for line in monthly_costs(usage, load_prices()) if line.service.startswith("VPC"))
 
 
 def test_an_unknown_mode_is_a_clear_error() -> None:

@@ -1,4 +1,4 @@
-"""The Lambda behind a function URL (payload format 2.0): a valid hook runs the pool's pass through the
+"""The Lambda behind the HTTP API (payload format 2.0, route POST /hooks): a valid hook runs the pool's pass through the
 lease; a pass already running makes it a no-op; every rejection is logged and launches nothing."""
 
 from __future__ import annotations
@@ -33,14 +33,30 @@ class Lambda:
         headers: dict[str, str] | None = None,
         pool: str = "linux",
         encode: bool = False,
+        method: str = "POST",
     ) -> tuple[int, dict[str, Any]]:
+        # What API Gateway passes for `POST /hooks` on the `$default` stage (HTTP API payload format 2.0):
+        # header names lower-cased, no pathParameters on a route without variables, the stage not in rawPath.
         event = {
             "version": "2.0",
-            "rawPath": "/",
+            "routeKey": f"{method} /hooks",
+            "rawPath": "/hooks",
             "rawQueryString": f"pool={pool}",
-            "headers": {"content-type": "application/json", **(basic(SECRET) if headers is None else headers)},
+            "headers": {
+                "content-type": "application/json",
+                "host": "abc123.execute-api.us-east-1.amazonaws.com",
+                "x-forwarded-for": "20.37.158.1",
+                **(basic(SECRET) if headers is None else headers),
+            },
             "queryStringParameters": {"pool": pool},
-            "requestContext": {"http": {"method": "POST", "path": "/"}},
+            "requestContext": {
+                "apiId": "abc123",
+                "domainName": "abc123.execute-api.us-east-1.amazonaws.com",
+                "http": {"method": method, "path": "/hooks", "protocol": "HTTP/1.1", "sourceIp": "20.37.158.1"},
+                "routeKey": f"{method} /hooks",
+                "stage": "$default",
+                "timeEpoch": 1764880000000,
+            },
             "body": base64.b64encode(payload).decode() if encode else payload.decode("utf-8", "replace"),
             "isBase64Encoded": encode,
         }
@@ -137,9 +153,20 @@ def test_rejections_are_logged_and_launch_nothing(
     assert function.run_tasks == []
 
 
-def test_a_non_url_event_is_400(function: Lambda) -> None:
+def test_a_non_http_event_is_400(function: Lambda) -> None:
     answer = hook.handler(["not", "a", "request"], Context("adoscale-hook"))
     assert answer["statusCode"] == 400
+
+
+def test_a_method_other_than_post_is_refused_and_launches_nothing(
+    function: Lambda, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Only if the API were wired with another route: a GET with a valid secret and body runs no pass."""
+    function.model.queue_job(function.pool_id)
+    status, answer = function.invoke(body(job_event()), method="GET")
+    assert status == 400 and "not POST" in answer["reason"] and function.run_tasks == []
+    status, answer = function.invoke(body(job_event()))  # the same delivery, posted: accepted
+    assert status == 202 and answer["launched"] == 1
 
 
 def test_the_parallel_job_cap_applies_to_a_hook_pass(function: Lambda) -> None:

@@ -43,7 +43,7 @@ def _pools(cfg: Config, config: Path, wanted: list[str] | None) -> list[str]:
 @hooks_app.command("install")
 def install(
     config: Path = ConfigOption,
-    url: str = typer.Option(..., "--url", help="The endpoint: the function URL (terraform output hook_url)."),
+    url: str = typer.Option(..., "--url", help="The endpoint: the HTTP API's /hooks URL (terraform output hook_url)."),
     pool: list[str] | None = PoolOption,
     project_id: str | None = typer.Option(
         None, "--project-id", help="Only jobs of this project (its GUID); the service may require one."

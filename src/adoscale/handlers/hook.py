@@ -1,7 +1,11 @@
-"""Lambda entry `adoscale.handlers.hook.handler`: Azure DevOps service hooks through a function URL.
+"""Lambda entry `adoscale.handlers.hook.handler`: Azure DevOps service hooks through an API Gateway HTTP API.
 
-The event is a function URL request (payload format 2.0: `headers`, `body`, `isBase64Encoded`,
-`queryStringParameters`). The delivery is checked by `adoscale.hooks.HookValidator` (size, shared
+The event is an HTTP API request in payload format 2.0 (`headers` with lower-case names, `body`,
+`isBase64Encoded`, `queryStringParameters`, `requestContext.http.method`), which is also the shape of a
+function URL's event. Terraform's route is `POST /hooks` on the `$default` stage, so `rawPath` is `/hooks`
+and there are no `pathParameters`: the pool comes from the query (`?pool=NAME`, set at install time), and
+the path is not read. A method other than POST (possible only if the API is wired differently) is refused.
+The delivery is checked by `adoscale.hooks.HookValidator` (size, shared
 secret, pool, payload, freshness, replay); a valid job-waiting hook runs that pool's pass at once through
 the same `Reconciler.run_pool` and lease as the workflow, so a pass already running makes it a no-op
 (`skipped` in the answer). Answers: 202 accepted or ignored, 401 bad secret, 400 bad delivery, 413 too
@@ -91,20 +95,25 @@ def _validator(config: Config) -> HookValidator:
 
 
 def _request(event: Any) -> tuple[dict[str, str], dict[str, str], bytes]:
-    """Headers (lower-case names), query and body of a function URL event; the body's size is checked
+    """Headers (lower-case names), query and body of a payload 2.0 event; the body's size is checked
     before it is decoded."""
     if not isinstance(event, dict):
-        raise HookRejected(400, "not a function URL request")
+        raise HookRejected(400, "not an HTTP API request")
     raw_headers = event.get("headers") or {}
     raw_query = event.get("queryStringParameters") or {}
-    if not isinstance(raw_headers, dict) or not isinstance(raw_query, dict):
-        raise HookRejected(400, "not a function URL request")
+    context = event.get("requestContext") or {}
+    if not isinstance(raw_headers, dict) or not isinstance(raw_query, dict) or not isinstance(context, dict):
+        raise HookRejected(400, "not an HTTP API request")
+    http = context.get("http") or {}
+    method = str(http.get("method", "POST")).upper() if isinstance(http, dict) else "POST"
+    if method != "POST":  # Azure DevOps posts; anything else is not a delivery
+        raise HookRejected(400, f"method {method[:16]} is not POST")
     headers = {str(k).lower(): str(v) for k, v in raw_headers.items()}
     # A repeated parameter arrives comma-joined; the first value is the one the subscription set.
     query = {str(k): str(v).split(",", 1)[0] for k, v in raw_query.items()}
     body = event.get("body") or ""
     if not isinstance(body, str):
-        raise HookRejected(400, "not a function URL request")
+        raise HookRejected(400, "not an HTTP API request")
     encoded = bool(event.get("isBase64Encoded"))
     limit = MAX_BODY_BYTES * 4 // 3 + 4 if encoded else MAX_BODY_BYTES * 4  # chars; a UTF-8 char is ≤ 4 bytes
     if len(body) > limit:

@@ -2,7 +2,7 @@
 once, through the same `Reconciler.run_pool` and lease as the schedule (docs/hooks.md).
 
 `validate` is pure (no I/O): authentication, size, payload, pool, freshness and replay. `server` is the
-receiver `adoscale serve --hooks-port` runs; `adoscale.handlers.hook` is the Lambda behind a function URL;
+receiver `adoscale serve --hooks-port` runs; `adoscale.handlers.hook` is the Lambda behind an API Gateway HTTP API;
 `subscriptions` builds the webHooks subscriptions `adoscale hooks install` creates.
 """
 

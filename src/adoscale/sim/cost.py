@@ -65,6 +65,9 @@ class Usage:
     az_count: int = 2
     interface_endpoints: int = 6  # ecr.api, ecr.dkr, logs, secretsmanager, ssm, sts
     data_gb_per_job: float = 0.4  # the image pull (about 0.3 GB compressed) plus sources and artefacts
+    # Of which the image layers, which ECR serves from S3: through the network module's free S3 gateway
+    # endpoint (nat and endpoints modes), not the NAT gateway.
+    image_gb_per_job: float = 0.3
 
 
 # One round's work in an execution: the round action, a pass per pool (concurrent), the transitions.
@@ -154,11 +157,13 @@ def network_costs(usage: Usage, prices: dict[str, Any], task_hours: float) -> li
     vpc = prices["vpc"]
     if usage.network_mode == "nat":
         hourly = HOURS_PER_MONTH * (vpc["nat_gateway_hour"] + vpc["public_ipv4_hour"])
+        nat_gb = usage.jobs_per_day * DAYS_PER_MONTH * max(0.0, usage.data_gb_per_job - usage.image_gb_per_job)
         return [
             CostLine(
                 "VPC: NAT gateway",
-                hourly + data_gb * vpc["nat_gateway_gb"],
-                f"1 NAT gateway and its Elastic IP all month, {data_gb:,.0f} GB processed",
+                hourly + nat_gb * vpc["nat_gateway_gb"],
+                f"1 NAT gateway and its Elastic IP all month, {nat_gb:,.0f} GB processed "
+                "(image layers through the free S3 gateway endpoint)",
             )
         ]
     if usage.network_mode == "public":

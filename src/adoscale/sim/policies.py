@@ -37,7 +37,7 @@ def working_hours(now: datetime) -> bool:
     return 8 <= now.hour < 18
 
 
-# A service hook's delivery time, ADO to the endpoint, including the function URL's cold path: an
+# A service hook's delivery time, ADO to the endpoint, including the HTTP API and the function's cold path: an
 # assumption (Microsoft publishes no figure), uniform between 1 and 2 s.
 HOOK_DELAY_S = (1.0, 2.0)
 

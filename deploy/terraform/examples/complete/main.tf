@@ -1,6 +1,6 @@
 locals {
   azp_url = coalesce(var.ado_org_url, "https://dev.azure.com/${var.ado_org_name}")
-  name    = "adoscale"
+  name    = var.name_prefix # every name below derives from it: two deployments can share an account
   # Where `adoscale package` writes, run from the repository's root.
   lambda_zip_path = coalesce(var.lambda_zip_path, "${path.root}/../../../../dist/adoscale-lambda.zip")
   # Bring your own VPC (vpc_id and subnet_ids), or the network module builds one in network_mode.
@@ -33,17 +33,19 @@ module "container_pool" {
 }
 
 module "control_plane" {
-  source                   = "../../modules/control-plane"
-  name                     = local.name
-  lambda_zip_path          = local.lambda_zip_path
-  azp_url                  = local.azp_url
-  ado_pat                  = var.ado_pat
-  metrics_namespace        = var.agent_cw_namespace
-  metric_name              = var.agent_cw_metric
-  function_timeout_seconds = var.function_timeout_seconds
-  enable_hooks             = var.enable_hooks
-  cluster_arn              = "arn:aws:ecs:${var.region}:${data.aws_caller_identity.current.account_id}:cluster/${local.name}"
-  task_definition_family   = "${local.name}-agent"
+  source                      = "../../modules/control-plane"
+  name                        = local.name
+  lambda_zip_path             = local.lambda_zip_path
+  azp_url                     = local.azp_url
+  ado_pat                     = var.ado_pat
+  metrics_namespace           = var.agent_cw_namespace
+  metric_name                 = var.agent_cw_metric
+  function_timeout_seconds    = var.function_timeout_seconds
+  enable_hooks                = var.enable_hooks
+  hook_reserved_concurrency   = var.hook_reserved_concurrency
+  secret_recovery_window_days = var.secret_recovery_window_days
+  cluster_arn                 = "arn:aws:ecs:${var.region}:${data.aws_caller_identity.current.account_id}:cluster/${local.name}"
+  task_definition_family      = "${local.name}-agent"
   pass_role_arns = [
     "arn:aws:iam::${data.aws_caller_identity.current.account_id}:role/${local.name}-agent-task",
     "arn:aws:iam::${data.aws_caller_identity.current.account_id}:role/${local.name}-agent-execution",

@@ -1,3 +1,14 @@
+variable "name_prefix" {
+  description = "Prefix of every name (tables, roles, functions, topics, secrets, log groups, schedules, the cluster): a second deployment in the same account and region needs another one."
+  type        = string
+  default     = "adoscale"
+  validation {
+    # The VM module is named "<prefix>-vms", and the modules accept names of at most 31 characters.
+    condition     = can(regex("^[a-zA-Z][a-zA-Z0-9-]{1,26}$", var.name_prefix))
+    error_message = "name_prefix: 2 to 27 letters, digits or dashes, starting with a letter."
+  }
+}
+
 variable "ado_org_name" {
   description = "Azure DevOps organization name (https://dev.azure.com/<name>)."
   type        = string
@@ -138,4 +149,16 @@ variable "enable_hooks" {
   description = "Scale out on Azure DevOps service hooks as well as on the schedule (docs/hooks.md)."
   type        = bool
   default     = false
+}
+
+variable "hook_reserved_concurrency" {
+  description = "enable_hooks: concurrent executions reserved for (and capping) the hook function; null for none, which accounts with the initial concurrency quota of 10 need."
+  type        = number
+  default     = 5
+}
+
+variable "secret_recovery_window_days" {
+  description = "Days the PAT and hook secrets stay recoverable after `terraform destroy` (0, or 7 to 30); 0 lets a deployment of the same name_prefix follow at once."
+  type        = number
+  default     = 7
 }

@@ -19,6 +19,7 @@ provider "aws" {
   secret_key                  = var.aws_endpoint != null ? "testing" : null
 
   endpoints {
+    apigatewayv2   = var.aws_endpoint
     autoscaling    = var.aws_endpoint
     cloudwatch     = var.aws_endpoint
     cloudwatchlogs = var.aws_endpoint

@@ -29,6 +29,8 @@ resource "aws_ecs_cluster_capacity_providers" "this" {
 resource "aws_ecr_repository" "agent" {
   name                 = "${var.name}-agent"
   image_tag_mutability = "IMMUTABLE"
+  # `terraform destroy` once images are pushed: ECR refuses to delete a repository that holds images.
+  force_delete = true
   image_scanning_configuration {
     scan_on_push = true
   }
@@ -153,10 +155,13 @@ resource "aws_ecs_task_definition" "agent" {
   }
   container_definitions = jsonencode([
     {
-      name        = "agent"
-      image       = local.image
-      essential   = true
-      memory      = var.memory
+      name      = "agent"
+      image     = local.image
+      essential = true
+      memory    = var.memory
+      # Fargate Spot warns 120 s before it reclaims a task; the default 30 s between SIGTERM and SIGKILL
+      # would cut a running job short, 120 s (the Fargate maximum) lets it use the whole warning.
+      stopTimeout = 120
       environment = local.environment
       secrets     = local.secrets
       logConfiguration = {

@@ -13,9 +13,11 @@ module "function" {
       string_conditions = action == "iam:PassRole" ? { "iam:PassedToService" = ["ecs-tasks.amazonaws.com"] } : {}
     }
   ]
-  kms_key_arn          = aws_kms_key.this.arn
-  tracing              = var.tracing
-  reserved_concurrency = var.reserved_concurrency
+  kms_key_arn = aws_kms_key.this.arn
+  tracing     = var.tracing
+  # With enable_hooks the hook function is reachable from the internet: its own small reservation caps what
+  # a flood of requests can take, so the workflow's functions always find concurrency left.
+  reserved_concurrency = each.key == "hook" && var.enable_hooks ? var.hook_reserved_concurrency : var.reserved_concurrency
   timeout_seconds      = var.function_timeout_seconds
   memory_mb            = var.function_memory_mb
   log_retention_days   = var.log_retention_days

@@ -54,8 +54,9 @@ data "aws_iam_policy_document" "kms" {
     actions   = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
     resources = ["*"] # a key policy's resource is the key itself
     principals {
-      type        = "Service"
-      identifiers = ["logs.${local.region}.amazonaws.com", "sns.amazonaws.com", "states.amazonaws.com", "events.amazonaws.com"]
+      type = "Service"
+      # cloudwatch: the workflow's alarms publish to the encrypted alert topic with this key.
+      identifiers = ["logs.${local.region}.amazonaws.com", "sns.amazonaws.com", "states.amazonaws.com", "cloudwatch.amazonaws.com"]
     }
   }
 }
@@ -70,7 +71,7 @@ resource "aws_secretsmanager_secret" "pat" {
   name                    = "${var.name}/ado-pat"
   description             = "Azure DevOps PAT for adoscale (Agent Pools and Environment: read & manage)"
   kms_key_id              = aws_kms_key.this.arn
-  recovery_window_in_days = 7
+  recovery_window_in_days = var.secret_recovery_window_days # 0: a redeploy can reuse the name at once
   tags                    = var.tags
 }
 
@@ -85,10 +86,12 @@ resource "aws_ssm_parameter" "config" {
   type   = "SecureString"
   key_id = aws_kms_key.this.arn
   value  = var.config_json
-  tier   = length(var.config_json) > 4096 ? "Advanced" : "Standard"
-  tags   = var.tags
+  # SSM picks Standard or Advanced by size: a parameter that grows past 4 KB (config push) becomes
+  # Advanced and can never go back to Standard, so Terraform must not try.
+  tier = "Intelligent-Tiering"
+  tags = var.tags
   lifecycle {
-    ignore_changes = [value] # `adoscale config push` owns the value after the first apply
+    ignore_changes = [tier, value] # `adoscale config push` owns the value (and so the tier) after the first apply
   }
 }
 

@@ -34,8 +34,8 @@ output "lease_table_name" {
 }
 
 output "hook_url" {
-  description = "The endpoint for `adoscale hooks install --url` (null unless enable_hooks)."
-  value       = var.enable_hooks ? aws_lambda_function_url.hook[0].function_url : null
+  description = "The endpoint for `adoscale hooks install --url`: the HTTP API's POST /hooks route (null unless enable_hooks)."
+  value       = var.enable_hooks ? "${trimsuffix(aws_apigatewayv2_stage.hook[0].invoke_url, "/")}/hooks" : null
 }
 
 output "hook_secret_name" {

@@ -136,7 +136,37 @@ variable "tags" {
 }
 
 variable "enable_hooks" {
-  description = "Create the hook endpoint (a Lambda function URL) and its shared secret. Then put a value in the secret and run `adoscale hooks install --url <hook_url>`."
+  description = "Create the hook endpoint (an API Gateway HTTP API in front of the hook function) and its shared secret. Then put a value in the secret and run `adoscale hooks install --url <hook_url>`."
   type        = bool
   default     = false
+}
+
+variable "hook_reserved_concurrency" {
+  description = "Reserved concurrent executions of the hook function, which the internet can reach: a flood of deliveries takes at most this many and leaves the rest to the workflow. null: none (accounts whose concurrency quota is still 10 cannot reserve any)."
+  type        = number
+  default     = 5
+  validation {
+    condition     = var.hook_reserved_concurrency == null || try(var.hook_reserved_concurrency >= 1, false)
+    error_message = "hook_reserved_concurrency must be null or at least 1 (0 would throttle every delivery)."
+  }
+}
+
+variable "secret_recovery_window_days" {
+  description = "Days Secrets Manager keeps the PAT and hook secrets after `terraform destroy`; 0 deletes them at once, so a deployment of the same name can follow immediately."
+  type        = number
+  default     = 7
+  validation {
+    condition     = var.secret_recovery_window_days == 0 || (var.secret_recovery_window_days >= 7 && var.secret_recovery_window_days <= 30)
+    error_message = "secret_recovery_window_days must be 0 or between 7 and 30 (what Secrets Manager accepts)."
+  }
+}
+
+variable "schedule_max_event_age_seconds" {
+  description = "How long EventBridge Scheduler keeps retrying a tick it could not deliver (60 to 86400; keep it near the schedule's interval: a late tick only doubles the next one)."
+  type        = number
+  default     = 120
+  validation {
+    condition     = var.schedule_max_event_age_seconds >= 60 && var.schedule_max_event_age_seconds <= 86400
+    error_message = "schedule_max_event_age_seconds must be between 60 and 86400."
+  }
 }

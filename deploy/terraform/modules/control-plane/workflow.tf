@@ -79,6 +79,9 @@ resource "aws_sfn_state_machine" "this" {
     enabled = var.tracing
   }
   tags = var.tags
+  # Step Functions checks at creation that the role may deliver logs (CreateStateMachine fails with
+  # AccessDeniedException otherwise); the role alone is not enough, its policy must be in place first.
+  depends_on = [aws_iam_role_policy.workflow]
 }
 
 data "aws_iam_policy_document" "scheduler_assume" {
@@ -118,6 +121,13 @@ resource "aws_scheduler_schedule" "workflow" {
     mode = "OFF"
   }
   target {
+    # A tick is worth nothing once the next one is due: Scheduler's default keeps retrying a missed
+    # invocation for 24 h (185 attempts), which would pile old executions onto the new ones.
+    retry_policy {
+      maximum_event_age_in_seconds = var.schedule_max_event_age_seconds
+      maximum_retry_attempts       = 2
+    }
+
     arn      = aws_sfn_state_machine.this.arn
     role_arn = aws_iam_role.scheduler.arn
     # Each execution observes every pool once at each offset (seconds from its start); all rounds run at
@@ -130,45 +140,25 @@ resource "aws_scheduler_schedule" "workflow" {
   }
 }
 
-# An execution that times out or fails outside a pool's own Catch (which alerts naming the pool) still
-# reaches the alert topic.
-resource "aws_cloudwatch_event_rule" "workflow_failed" {
-  name        = "${var.name}-workflow-failed"
-  description = "adoscale workflow executions that timed out, failed or were aborted"
-  event_pattern = jsonencode({
-    source        = ["aws.states"]
-    "detail-type" = ["Step Functions Execution Status Change"]
-    detail = {
-      stateMachineArn = [aws_sfn_state_machine.this.arn]
-      status          = ["TIMED_OUT", "FAILED", "ABORTED"]
-    }
-  })
-  tags = var.tags
-}
-
-resource "aws_cloudwatch_event_target" "workflow_failed" {
-  rule = aws_cloudwatch_event_rule.workflow_failed.name
-  arn  = aws_sns_topic.alerts.arn
-}
-
-data "aws_iam_policy_document" "alerts" {
-  statement {
-    sid       = "EventsPublish"
-    actions   = ["sns:Publish"]
-    resources = [aws_sns_topic.alerts.arn]
-    principals {
-      type        = "Service"
-      identifiers = ["events.amazonaws.com"]
-    }
-    condition {
-      test     = "ArnEquals"
-      variable = "aws:SourceArn"
-      values   = [aws_cloudwatch_event_rule.workflow_failed.arn]
-    }
-  }
-}
-
-resource "aws_sns_topic_policy" "alerts" {
-  arn    = aws_sns_topic.alerts.arn
-  policy = data.aws_iam_policy_document.alerts.json
+# Express workflows emit no "Step Functions Execution Status Change" events to EventBridge (only Standard
+# ones do), so a rule on them never fires: failures are watched through the AWS/States metrics Express
+# workflows do publish. An execution that times out, fails outside a pool's own Catch (which alerts naming
+# the pool) or is throttled at start reaches the alert topic within a minute.
+# https://docs.aws.amazon.com/step-functions/latest/dg/cw-events.html
+# https://docs.aws.amazon.com/step-functions/latest/dg/procedure-cw-metrics.html
+resource "aws_cloudwatch_metric_alarm" "workflow" {
+  for_each            = toset(["ExecutionsTimedOut", "ExecutionsFailed", "ExecutionThrottled"])
+  alarm_name          = "${var.name}-workflow-${each.value}"
+  alarm_description   = "${var.name}: the workflow's ${each.value} above 0 (see docs/deploy.md, Operations)"
+  namespace           = "AWS/States"
+  metric_name         = each.value
+  dimensions          = { StateMachineArn = aws_sfn_state_machine.this.arn }
+  statistic           = "Sum"
+  period              = 60
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = 0
+  treat_missing_data  = "notBreaching" # no executions in a minute is not a failure
+  alarm_actions       = [aws_sns_topic.alerts.arn]
+  tags                = var.tags
 }

@@ -2,8 +2,9 @@
 #   nat:       private subnets; one NAT gateway in a public subnet carries all egress.
 #   public:    the agents' subnets route to the internet gateway; tasks get public IPs (nothing inbound:
 #              their security group has no ingress rule).
-#   endpoints: private subnets; AWS APIs through interface endpoints (and S3 through a gateway endpoint),
-#              everything else (dev.azure.com) through your transit gateway to a shared egress VPC.
+#   endpoints: private subnets; AWS APIs through interface endpoints, everything else (dev.azure.com)
+#              through your transit gateway to a shared egress VPC.
+#   nat and endpoints also get the S3 gateway endpoint (image layers, free).
 
 data "aws_region" "current" {}
 
@@ -149,8 +150,10 @@ resource "aws_vpc_endpoint" "interface" {
   tags                = merge(var.tags, { Name = "${var.name}-${each.value}" })
 }
 
+# Every mode with private subnets (nat, endpoints): ECR serves image layers from S3, and without this free
+# gateway endpoint each pull would cross the NAT gateway (paid per GB) or the transit gateway.
 resource "aws_vpc_endpoint" "s3" {
-  count             = local.endpoints ? 1 : 0
+  count             = local.public ? 0 : 1
   vpc_id            = aws_vpc.this.id
   service_name      = "com.amazonaws.${data.aws_region.current.name}.s3" # ECR keeps image layers in S3
   vpc_endpoint_type = "Gateway"

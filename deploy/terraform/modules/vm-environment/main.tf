@@ -113,10 +113,13 @@ resource "aws_launch_template" "vm" {
     security_groups             = [aws_security_group.vm.id]
     delete_on_termination       = true
   }
+  # IMDSv2 only, and a hop limit of 1: a token's PUT answer dies at the first hop, so a container on the VM
+  # (one more hop through the docker bridge) cannot fetch the instance role's credentials.
   metadata_options {
-    http_tokens            = "required"
-    http_endpoint          = "enabled"
-    instance_metadata_tags = "enabled"
+    http_tokens                 = "required"
+    http_endpoint               = "enabled"
+    http_put_response_hop_limit = 1
+    instance_metadata_tags      = "enabled"
   }
   user_data = base64encode(templatefile("${path.module}/register-environment.sh", {
     ado_url            = var.azp_url
@@ -170,6 +173,9 @@ resource "aws_autoscaling_group" "vms" {
     notification_target_arn = var.delivery == "sns" ? aws_sns_topic.lifecycle.arn : null
     role_arn                = var.delivery == "sns" ? aws_iam_role.hooks.arn : null
   }
+  # Auto Scaling publishes a test message to an SNS lifecycle hook's topic when it creates the hook, as
+  # the hooks role: without the role's sns:Publish (and key) policy in place first, creation fails.
+  depends_on = [aws_iam_role_policy.hooks]
 }
 
 # -- lifecycle events to the Lambda ----------------------------------------------------------------------
