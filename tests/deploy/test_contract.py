@@ -5,6 +5,7 @@ documentation). test_apply.py applies the example in each network mode and check
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,14 @@ import pytest
 from tests.conftest import PAT
 from tests.deploy import contract
 from tests.deploy.deploying import moto_server, prepare
-from tests.deploy.terraform import MODULES, cli_env, run
+from tests.deploy.terraform import MODULES, TERRAFORM_DIR, cli_env, run
+
+SOURCE = re.compile(r'^\s*source\s*=\s*"([^"]+)"', re.MULTILINE)
+
+
+def _sources(module: Path) -> set[str]:
+    """The `source` of every module call in `module`'s own .tf files."""
+    return {m.group(1) for f in module.glob("*.tf") for m in SOURCE.finditer(f.read_text())}
 
 
 def assert_contract(shown: dict[str, Any], name_prefix: str | None = None) -> contract.Stack:
@@ -26,18 +34,27 @@ def assert_contract(shown: dict[str, Any], name_prefix: str | None = None) -> co
     return stack
 
 
-def test_the_nested_lambda_function_modules_are_one_module() -> None:
-    """Each module carries its own copy (a module needs nothing outside its folder); they must not drift."""
-    copies = [m / "modules" / "lambda-function" for m in MODULES if (m / "modules" / "lambda-function").is_dir()]
-    assert len(copies) == 2
-    first, second = ({p.relative_to(c): p.read_bytes() for p in c.rglob("*") if p.is_file()} for c in copies)
-    assert first == second, f"copy {copies[0]} over {copies[1]} after editing it"
+def test_one_lambda_function_module_serves_every_function() -> None:
+    """No copies to drift: the modules that deploy functions use the one `lambda-function` module."""
+    copies = sorted(p.parent.relative_to(TERRAFORM_DIR) for p in TERRAFORM_DIR.rglob("lambda-function/main.tf"))
+    assert copies == [Path("modules/lambda-function")]
+    for name in ("control-plane", "vm-environment"):
+        sources = {
+            m.group(1) for f in (TERRAFORM_DIR / "modules" / name).glob("*.tf") for m in SOURCE.finditer(f.read_text())
+        }
+        assert "../lambda-function" in sources, name
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda p: p.name)
 def test_module_validates_when_copied_alone(tmp_path: Path, module: Path) -> None:
+    """A module with only what it names by relative path (`../lambda-function`) beside it."""
     alone = tmp_path / "alone" / module.name
     shutil.copytree(module, alone, ignore=shutil.ignore_patterns(".terraform*"))
+    for source in {m.group(1) for f in module.glob("*.tf") for m in SOURCE.finditer(f.read_text())}:
+        if source.startswith("../"):
+            shutil.copytree(
+                (module / source).resolve(), (alone / source).resolve(), ignore=shutil.ignore_patterns(".terraform*")
+            )
     env = cli_env(tmp_path)
     init = run(["init", "-backend=false", "-input=false", "-no-color"], alone, env)
     assert init.returncode == 0, init.stdout + init.stderr

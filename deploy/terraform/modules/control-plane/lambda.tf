@@ -1,5 +1,5 @@
 module "function" {
-  source        = "./modules/lambda-function"
+  source        = "../lambda-function" # one module for every function (deploy/terraform/modules/lambda-function)
   for_each      = local.functions
   function_name = "${var.name}-${replace(each.key, "_", "-")}"
   handler       = each.value

@@ -272,7 +272,7 @@ resource "aws_sqs_queue" "dead_letters" {
 }
 
 module "function" {
-  source        = "./modules/lambda-function"
+  source        = "../lambda-function" # one module for every function (deploy/terraform/modules/lambda-function)
   for_each      = local.functions
   function_name = "${var.name}-${each.key}"
   handler       = each.value
