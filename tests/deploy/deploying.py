@@ -55,6 +55,30 @@ def moto_server(log_path: Path) -> Iterator[str]:
             process.wait(timeout=10)
 
 
+# Every service the example's resources use, served by moto_server at one URL.
+ENDPOINT_SERVICES = (
+    "apigatewayv2", "autoscaling", "cloudwatch", "cloudwatchlogs", "dynamodb", "ec2", "ecr", "ecs", "events",
+    "iam", "kms", "lambda", "scheduler", "secretsmanager", "sfn", "sns", "sqs", "ssm", "sts",
+)  # fmt: skip
+
+
+def moto_provider_override(endpoint: str) -> str:
+    """A `*_override.tf` for the aws provider: every endpoint at moto_server, test credentials, no checks
+    that need real AWS (TESTING-NOTES.md)."""
+    endpoints = "\n".join(f'    {service} = "{endpoint}"' for service in ENDPOINT_SERVICES)
+    return f"""provider "aws" {{
+  skip_credentials_validation = true
+  skip_requesting_account_id  = true
+  skip_metadata_api_check     = true
+  access_key                  = "testing"
+  secret_key                  = "testing"
+  endpoints {{
+{endpoints}
+  }}
+}}
+"""
+
+
 @dataclass
 class Example:
     """A copy of deploy/ with examples/complete initialised against the provider mirror."""
@@ -73,8 +97,7 @@ class Example:
         return cli_env(self.workdir)
 
     def _args(self) -> list[str]:
-        pairs = {**self.variables, "aws_endpoint": self.endpoint}
-        return [arg for k, v in pairs.items() for arg in ("-var", f"{k}={v}")]
+        return [arg for k, v in self.variables.items() for arg in ("-var", f"{k}={v}")]
 
     def terraform(self, *args: str, timed: str | None = None) -> subprocess.CompletedProcess[str]:
         started = time.monotonic()
@@ -121,5 +144,8 @@ def prepare(workdir: Path, endpoint: str, variables: dict[str, str]) -> Example:
     (workdir / "dist").mkdir(exist_ok=True)
     build_zip(workdir / "dist" / "adoscale-lambda.zip", None)
     example = Example(workdir, endpoint, variables)
+    # The example stays a clean root module: the test plumbing (moto's endpoint, no real credentials) is an
+    # override file Terraform merges into its provider block, written only into the test's copy.
+    (example.root / "moto_override.tf").write_text(moto_provider_override(endpoint))
     example.init()
     return example

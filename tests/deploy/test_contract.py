@@ -73,17 +73,10 @@ def test_bring_your_own_vpc_plans_without_the_network_module(tmp_path: Path) -> 
         variables = {"ado_org_name": "acme", "ado_pat": PAT, "vpc_id": vpc, "subnet_ids": f'["{subnet}"]'}
         example = prepare(tmp_path, endpoint, variables)
         plan = example.plan()
-        half = ["-var", "ado_org_name=acme", "-var", f"vpc_id={vpc}", "-var", f"aws_endpoint={endpoint}"]
+        half = ["-var", "ado_org_name=acme", "-var", f"vpc_id={vpc}"]
         refused = run(["plan", "-input=false", "-no-color", *half], example.root, example.env)
         # Secrets Manager takes 0 (no recovery) or 7 to 30 days: anything else is refused at plan time.
-        window = [
-            "-var",
-            "secret_recovery_window_days=3",
-            "-var",
-            "ado_org_name=acme",
-            "-var",
-            f"aws_endpoint={endpoint}",
-        ]
+        window = ["-var", "secret_recovery_window_days=3", "-var", "ado_org_name=acme"]
         bad_window = run(["plan", "-input=false", "-no-color", *window], example.root, example.env)
     assert refused.returncode != 0 and "vpc_id and subnet_ids go together" in refused.stderr
     assert bad_window.returncode != 0 and "0 or between 7 and 30" in bad_window.stderr

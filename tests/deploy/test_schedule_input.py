@@ -14,27 +14,11 @@ from typing import Any
 import pytest
 
 from adoscale.workflow import schedule_input
-from tests.deploy.deploying import moto_server
+from tests.deploy.deploying import moto_provider_override, moto_server
 from tests.deploy.terraform import MODULES, cli_env, run
 
 CONTROL_PLANE = next(m for m in MODULES if m.name == "control-plane")
-ENDPOINT_SERVICES = [
-    "cloudwatch",
-    "cloudwatchlogs",
-    "dynamodb",
-    "ec2",
-    "events",
-    "iam",
-    "kms",
-    "lambda",
-    "scheduler",
-    "secretsmanager",
-    "sfn",
-    "sns",
-    "sqs",
-    "ssm",
-    "sts",
-]
+LAMBDA_FUNCTION = next(m for m in MODULES if m.name == "lambda-function")
 
 ROOT = """
 terraform {
@@ -43,18 +27,8 @@ terraform {
   }
 }
 
-variable "aws_endpoint" { type = string }
-
 provider "aws" {
-  region                      = "us-east-1"
-  skip_credentials_validation = true
-  skip_requesting_account_id  = true
-  skip_metadata_api_check     = true
-  access_key                  = "testing"
-  secret_key                  = "testing"
-  endpoints {
-%(endpoints)s
-  }
+  region = "us-east-1"
 }
 
 locals {
@@ -106,16 +80,17 @@ def _schedule_inputs(shown: dict[str, Any]) -> dict[str, Any]:
 @pytest.mark.slow
 def test_terraforms_schedule_input_is_the_python_functions(tmp_path: Path) -> None:
     root = tmp_path / "root"
-    shutil.copytree(CONTROL_PLANE, root / "control-plane", ignore=shutil.ignore_patterns(".terraform*"))
-    endpoints = "\n".join(f"    {service} = var.aws_endpoint" for service in ENDPOINT_SERVICES)
-    (root / "main.tf").write_text(ROOT % {"endpoints": endpoints})
+    for module in (CONTROL_PLANE, LAMBDA_FUNCTION):  # control-plane and the module it uses, side by side
+        shutil.copytree(module, root / module.name, ignore=shutil.ignore_patterns(".terraform*"))
+    (root / "main.tf").write_text(ROOT)
     with zipfile.ZipFile(root / "package.zip", "w") as package:
         package.writestr("placeholder.py", "")  # the plan hashes the file; nothing runs it
     env = cli_env(tmp_path)
     init = run(["init", "-input=false", "-no-color"], root, env)
     assert init.returncode == 0, init.stdout + init.stderr
     with moto_server(tmp_path / "moto.log") as endpoint:
-        plan = run(["plan", "-input=false", "-no-color", "-out=tfplan", "-var", f"aws_endpoint={endpoint}"], root, env)
+        (root / "moto_override.tf").write_text(moto_provider_override(endpoint))
+        plan = run(["plan", "-input=false", "-no-color", "-out=tfplan"], root, env)
         assert plan.returncode == 0, plan.stdout[-4000:] + plan.stderr[-4000:]
     shown = run(["show", "-json", "-no-color", "tfplan"], root, env)
     assert shown.returncode == 0, shown.stderr

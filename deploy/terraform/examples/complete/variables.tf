@@ -139,12 +139,6 @@ variable "vm_environment" {
   default     = null
 }
 
-variable "aws_endpoint" {
-  description = "Tests only: send every AWS call to this URL (an AWS emulator on 127.0.0.1)."
-  type        = string
-  default     = null
-}
-
 variable "enable_hooks" {
   description = "Scale out on Azure DevOps service hooks as well as on the schedule (docs/hooks.md)."
   type        = bool
