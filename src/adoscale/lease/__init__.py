@@ -6,6 +6,7 @@ simulator and tests, and `Unleased` for a lone controller with no table configur
 
 from adoscale.lease.base import Lease, LeaseHeld, Unleased
 from adoscale.lease.dynamodb import DynamoLease
+from adoscale.lease.guard import while_held
 from adoscale.lease.memory import MemoryLease
 
-__all__ = ["DynamoLease", "Lease", "LeaseHeld", "MemoryLease", "Unleased"]
+__all__ = ["DynamoLease", "Lease", "LeaseHeld", "MemoryLease", "Unleased", "while_held"]
