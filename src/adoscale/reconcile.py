@@ -300,15 +300,35 @@ class Reconciler:
         if dry_run:
             self._pass(pool, report, seconds, parallel, dry_run=True, raise_errors=raise_errors)
             return report
+        ran = False  # whether the pass itself began
+        raised: list[BaseException] = []  # what the pass raised: it has reported that itself
+
+        def work() -> None:
+            nonlocal ran
+            ran = True
+            try:
+                self._pass(pool, report, seconds, parallel, dry_run=False, raise_errors=raise_errors)
+            except BaseException as exc:
+                raised.append(exc)
+                raise
+
         # Acquire, pass and release as one guarded unit: `serve` interrupts a pass by raising from a signal
         # handler, possibly right after the lease was written, and the lease must be given back then too.
-        held = while_held(
-            self._lease,
-            pool.name,
-            pass_id,
-            self._limits.lease_ttl_s,
-            lambda: self._pass(pool, report, seconds, parallel, dry_run=False, raise_errors=raise_errors),
-        )
+        try:
+            held = while_held(self._lease, pool.name, pass_id, self._limits.lease_ttl_s, work)
+        except AdoAuthError:
+            raise
+        except Exception as exc:
+            if exc in raised:
+                raise  # the pass's own failure (`raise_errors`), already reported, for the workflow's retry
+            # The lease table failed (throttled, unavailable, access denied): this pool's pass is skipped or
+            # its lease left to expire; the other pools go on, and so does `serve`.
+            what = "lease not given back (it expires by itself)" if ran else "pass skipped"
+            log.error("pool %s: lease table: %s: %s; %s", pool.name, type(exc).__name__, exc, what)  # noqa: TRY400 (expected: one line)
+            report.errors.append(f"lease table: {type(exc).__name__}: {exc}; {what}")
+            if raise_errors:
+                raise
+            return report
         if held is not None:
             report.skipped = held.describe()
             log.info("%s: skipped: %s", pool.name, report.skipped)
