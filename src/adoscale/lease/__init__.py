@@ -1,7 +1,8 @@
 """Single flight per pool: a pass acts on a pool only while it holds that pool's lease.
 
 The port (`Lease`) and its adapters: DynamoDB for every real runtime (CLI and Lambda), memory for the
-simulator and tests, and `Unleased` for a lone controller with no table configured.
+simulator and tests, and `Unleased` for a lone controller with no table configured; `while_held`, the one
+way a pass takes and gives back its lease (whatever interrupts it).
 """
 
 from adoscale.lease.base import Lease, LeaseHeld, Unleased
