@@ -38,7 +38,7 @@ from adoscale.compute.base import Compute, TaskInfo
 from adoscale.config import Config, PoolConfig
 from adoscale.history import History, MemoryHistory, trim
 from adoscale.history.base import observe as observe_demand
-from adoscale.lease import Lease, Unleased
+from adoscale.lease import Lease, Unleased, while_held
 from adoscale.scaling import (
     AgentView,
     Drain,
@@ -297,12 +297,53 @@ class Reconciler:
         pass_id = pass_id or new_pass_id(self._pass_id_prefix)
         report = PoolReport(pool=pool.name, pass_id=pass_id)
         seconds = min(deadline_s, self._limits.deadline_s) if deadline_s is not None else self._limits.deadline_s
-        if not dry_run:
-            held = self._lease.acquire(pool.name, pass_id, self._limits.lease_ttl_s)
-            if held is not None:
-                report.skipped = held.describe()
-                log.info("%s: skipped: %s", pool.name, report.skipped)
-                return report
+        if dry_run:
+            self._pass(pool, report, seconds, parallel, dry_run=True, raise_errors=raise_errors)
+            return report
+        ran = False  # whether the pass itself began
+        raised: list[BaseException] = []  # what the pass raised: it has reported that itself
+
+        def work() -> None:
+            nonlocal ran
+            ran = True
+            try:
+                self._pass(pool, report, seconds, parallel, dry_run=False, raise_errors=raise_errors)
+            except BaseException as exc:
+                raised.append(exc)
+                raise
+
+        # Acquire, pass and release as one guarded unit: `serve` interrupts a pass by raising from a signal
+        # handler, possibly right after the lease was written, and the lease must be given back then too.
+        try:
+            held = while_held(self._lease, pool.name, pass_id, self._limits.lease_ttl_s, work)
+        except AdoAuthError:
+            raise
+        except Exception as exc:
+            if exc in raised:
+                raise  # the pass's own failure (`raise_errors`), already reported, for the workflow's retry
+            # The lease table failed (throttled, unavailable, access denied): this pool's pass is skipped or
+            # its lease left to expire; the other pools go on, and so does `serve`.
+            what = "lease not given back (it expires by itself)" if ran else "pass skipped"
+            log.error("pool %s: lease table: %s: %s; %s", pool.name, type(exc).__name__, exc, what)  # noqa: TRY400 (expected: one line)
+            report.errors.append(f"lease table: {type(exc).__name__}: {exc}; {what}")
+            if raise_errors:
+                raise
+            return report
+        if held is not None:
+            report.skipped = held.describe()
+            log.info("%s: skipped: %s", pool.name, report.skipped)
+        return report
+
+    def _pass(
+        self,
+        pool: PoolConfig,
+        report: PoolReport,
+        seconds: float,
+        parallel: ParallelShare | None,
+        *,
+        dry_run: bool,
+        raise_errors: bool,
+    ) -> None:
         try:
             with self._ado.bounded(seconds):
                 _PoolPass(self, pool, report, self._monotonic() + seconds).run(parallel, dry_run)
@@ -317,10 +358,6 @@ class Reconciler:
             report.errors.append(f"{type(exc).__name__}: {exc}")
             if raise_errors:
                 raise
-        finally:
-            if not dry_run:
-                self._lease.release(pool.name, pass_id)
-        return report
 
     def run(self, pool_names: Iterable[str] | None = None, *, dry_run: bool = False) -> PassReport:
         """One pass over the selected pools (all by default), sharing one read of the parallel limit."""

@@ -173,3 +173,51 @@ def test_config_push_uploads_only_a_valid_file(tmp_path: Path) -> None:
         again = CliRunner().invoke(app, ["config", "push", str(good), "--parameter", "/adoscale/config"])
         assert again.exit_code == 0, again.output
         assert ssm.describe_parameters()["Parameters"][0]["KeyId"] == key
+
+
+def _pools(count: int) -> str:
+    """GOOD with `count` pools: its validated JSON grows by several hundred bytes a pool."""
+    pool = GOOD.split("pools:\n", 1)[1]
+    return (
+        GOOD.split("pools:\n", 1)[0]
+        + "pools:\n"
+        + "".join(pool.replace("linux-fargate", f"pool-{n}") for n in range(count))
+    )
+
+
+@pytest.mark.parametrize("pools", [1, 12], ids=["under-4-KB", "over-4-KB"])
+def test_config_push_asks_for_the_intelligent_tiering_tier_whatever_the_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pools: int
+) -> None:
+    """Over 4 KB a parameter must be Advanced, and an Advanced parameter can never go back to Standard;
+    `Intelligent-Tiering` lets Parameter Store choose Standard whenever the value fits (SSM PutParameter,
+    `Tier`: docs.aws.amazon.com/systems-manager/latest/APIReference/API_PutParameter.html; user guide,
+    "Specifying a default parameter tier", .../userguide/ps-default-tier.html). moto does not choose: it
+    stores and returns the tier as requested (and takes more than 4 KB in Standard), so the test asserts on
+    the request as sent and on what moto recorded, not on a tier AWS would have picked."""
+    import adoscale.cli.config_cmd as config_cmd
+
+    sent: list[dict[str, object]] = []
+    make_client = config_cmd.make_client
+
+    def recording_client(service: str, **kwargs: object) -> object:
+        client = make_client(service, **kwargs)  # type: ignore[arg-type]
+        client.meta.events.register("provide-client-params.ssm.PutParameter", lambda params, **_: sent.append(params))
+        return client
+
+    path = tmp_path / "adoscale.yaml"
+    path.write_text(_pools(pools))
+    size = len(parse_config(path.read_text(), "c.yaml").model_dump_json().encode())
+    assert (size > 4096) == (pools > 1), size  # each case really is on its side of the limit
+    with mock_aws():
+        monkeypatch.setattr(config_cmd, "make_client", recording_client)
+        # Terraform created the parameter (Standard, a placeholder value).
+        boto3.client("ssm", region_name="us-east-1").put_parameter(
+            Name="/adoscale/config", Value="{}", Type="SecureString", Tier="Standard"
+        )
+        pushed = CliRunner().invoke(app, ["config", "push", str(path), "--parameter", "/adoscale/config"])
+        assert pushed.exit_code == 0, pushed.output
+        [described] = boto3.client("ssm", region_name="us-east-1").describe_parameters()["Parameters"]
+    assert [request["Tier"] for request in sent] == ["Intelligent-Tiering"]
+    assert described["Tier"] == "Intelligent-Tiering" and described["Version"] == 2
+    assert "Intelligent-Tiering tier" in pushed.output  # the tier PutParameter answered with

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -158,26 +159,29 @@ def _requests_with_fault(server: RunningServer, fault: str) -> int:
     return sum(1 for r in log if r["fault"] == fault)
 
 
-@pytest.mark.parametrize("fault", sorted(FAULTS))
-def test_serve_exits_within_5_s_of_sigterm_whatever_ado_is_doing(
-    fault: str,
-    model: AdoModel,
-    faults: Faults,
-    ado_server: RunningServer,
-    org_url: str,
-    moto_endpoint: str,
-    tmp_path: Path,
-) -> None:
-    _seed(model, "linux")
+@dataclass(frozen=True)
+class Stopped:
+    returncode: int
+    output: str
+    elapsed_s: float  # from SIGTERM to exit
+    lease_left: bool  # the pool's lease item still in the table after serve exited
+
+
+def serve_until_sigterm(
+    fault: str, faults: Faults, ado_server: RunningServer, org_url: str, moto_endpoint: str, workdir: Path, table: str
+) -> Stopped:
+    """`adoscale serve` as a user runs it (the console script, in its own process), against ADO serving
+    `fault`, with the lease in `table` (moto); SIGTERM as soon as its pass has met the fault. The emulator's
+    model must hold the pool `linux` with a queued job."""
     faults.rules = [FAULTS[fault]]
-    table = f"leases-{fault}"
     dynamodb = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=moto_endpoint)
     create_lease_table(dynamodb, table)
-    path = tmp_path / "adoscale.json"
+    workdir.mkdir(parents=True, exist_ok=True)
+    path = workdir / "adoscale.json"
     path.write_text(_config(org_url, ["linux"], lease_table=table).model_dump_json())
     env = {
         "PATH": os.environ.get("PATH", ""),
-        "HOME": str(tmp_path),
+        "HOME": str(workdir),
         "AZP_TOKEN": PAT,
         "AWS_ENDPOINT_URL": moto_endpoint,  # never the internet
         "AWS_ACCESS_KEY_ID": "testing",
@@ -186,11 +190,12 @@ def test_serve_exits_within_5_s_of_sigterm_whatever_ado_is_doing(
     }
     cli = Path(sys.executable).with_name("adoscale")  # the installed console script, as a user runs it
     command = [str(cli), "serve", "--config", str(path), "--interval", "60"]
+    seen_before = _requests_with_fault(ado_server, fault)
     process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         # Until the first pass has met the fault (a bound on a wait for the process to start, not a sleep).
         give_up = time.monotonic() + 30
-        while _requests_with_fault(ado_server, fault) == 0:
+        while _requests_with_fault(ado_server, fault) == seen_before:
             assert process.poll() is None, process.communicate()[0]
             assert time.monotonic() < give_up, "serve never reached the fault"
             time.sleep(0.05)
@@ -208,9 +213,29 @@ def test_serve_exits_within_5_s_of_sigterm_whatever_ado_is_doing(
         if process.poll() is None:
             process.kill()
             process.communicate()
-    print(f"serve, {fault}: exited {elapsed:.2f} s after SIGTERM")
-    assert process.returncode == 0, output
-    assert "Traceback" not in output, output
-    assert PAT not in output
+    left = "Item" in dynamodb.get_item(TableName=table, Key={"pool": {"S": "linux"}})
+    return Stopped(process.returncode, output, elapsed, left)
+
+
+def assert_stopped_cleanly(fault: str, stopped: Stopped) -> None:
+    assert stopped.returncode == 0, stopped.output
+    assert "Traceback" not in stopped.output, stopped.output
+    assert PAT not in stopped.output
     # Stopped mid-pass or between passes, the lease was given back on the way out.
-    assert "Item" not in dynamodb.get_item(TableName=table, Key={"pool": {"S": "linux"}})
+    assert not stopped.lease_left, f"{fault}: the lease is still held after serve exited\n{stopped.output}"
+
+
+@pytest.mark.parametrize("fault", sorted(FAULTS))
+def test_serve_exits_within_5_s_of_sigterm_whatever_ado_is_doing(
+    fault: str,
+    model: AdoModel,
+    faults: Faults,
+    ado_server: RunningServer,
+    org_url: str,
+    moto_endpoint: str,
+    tmp_path: Path,
+) -> None:
+    _seed(model, "linux")
+    stopped = serve_until_sigterm(fault, faults, ado_server, org_url, moto_endpoint, tmp_path, f"leases-{fault}")
+    print(f"serve, {fault}: exited {stopped.elapsed_s:.2f} s after SIGTERM")
+    assert_stopped_cleanly(fault, stopped)

@@ -12,6 +12,12 @@ from adoscale.cli import EXIT_FAILED, app
 from adoscale.cli.common import fail, load_or_exit, pat_or_exit
 from adoscale.transient import is_transient_aws
 
+# Parameter Store then picks Standard while the value fits in 4 KB and Advanced only when it must. Naming a
+# tier ourselves is worse either way: "Standard" fails over 4 KB, and "Advanced" is paid and can never go back
+# to Standard. docs.aws.amazon.com/systems-manager/latest/userguide/ps-default-tier.html and
+# .../parameter-store-advanced-parameters.html
+PARAMETER_TIER = "Intelligent-Tiering"
+
 config_app = typer.Typer(help="Check and publish adoscale configuration files.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 
@@ -49,14 +55,13 @@ def config_push(
     that fails validation is never uploaded (exit 2)."""
     cfg = load_or_exit(file)
     body = cfg.model_dump_json()
-    tier = "Standard" if len(body.encode()) <= 4096 else "Advanced"
-    request = {"Name": parameter, "Value": body, "Type": "SecureString", "Overwrite": True, "Tier": tier}
+    request = {"Name": parameter, "Value": body, "Type": "SecureString", "Overwrite": True, "Tier": PARAMETER_TIER}
     try:
         ssm = make_client("ssm")
         key = kms_key_id or _current_key(ssm, parameter)
         if key:
             request["KeyId"] = key
-        version = ssm.put_parameter(**request)["Version"]
+        answer = ssm.put_parameter(**request)
     except Exception as exc:
         response = getattr(exc, "response", None)
         code = response.get("Error", {}).get("Code", "") if isinstance(response, dict) else ""
@@ -64,7 +69,9 @@ def config_push(
         fail("upload failed", f"{parameter}: {code or type(exc).__name__}; {hint}")
         raise typer.Exit(EXIT_FAILED) from None
     typer.echo(
-        f"{file}: valid; uploaded to {parameter} (version {version}, {tier} tier, SecureString with "
+        # PutParameter answers with the tier Parameter Store chose.
+        f"{file}: valid; uploaded to {parameter} (version {answer['Version']}, {answer.get('Tier', PARAMETER_TIER)} "
+        f"tier, SecureString with "
         f"{request.get('KeyId', 'the aws/ssm key')}, {len(cfg.pools)} pool(s))"
     )
 

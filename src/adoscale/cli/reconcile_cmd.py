@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -106,8 +107,30 @@ def reconcile(
 
 
 class _Shutdown(BaseException):
-    """A signal arrived during a pass: the pass stops where it is (the next one repairs, its lease is given
-    back on the way out)."""
+    """A signal arrived: serve stops where it is. A pass under way is abandoned (the next one repairs it;
+    `adoscale.lease.while_held` gives its lease back on the way out)."""
+
+
+class SignalStop:
+    """`serve`'s SIGTERM/SIGINT handler. Python runs it in the main thread between two bytecodes of whatever
+    that thread is doing, so it takes no lock the main thread might be holding at that moment (waking the
+    loop's `PendingPools` would take its Event's lock, which the main thread holds inside `Event.wait`: a
+    deadlock). It raises instead, which also ends a read blocked on a slow answer: the first signal always,
+    a later one only during a pass (so that insisting still escapes a hung lease release, and a signal
+    during the final clean-up does not end in a traceback)."""
+
+    def __init__(self, stop: threading.Event, in_pass: threading.Event) -> None:
+        self.stop = stop
+        self.in_pass = in_pass
+        self._raised = False
+
+    def __call__(self, signum: int, _frame: FrameType | None) -> None:
+        # (logging's locks are re-entrant: a record being written when the signal came is no deadlock)
+        logging.getLogger("adoscale.serve").info("signal %s: stopping", signum)
+        self.stop.set()  # for a loop that is not in the main thread; nothing here waits on it
+        if not self._raised or self.in_pass.is_set():
+            self._raised = True
+            raise _Shutdown
 
 
 @app.command()
@@ -135,28 +158,24 @@ def serve(
     pending = PendingPools()
     hooks = _hook_server(cfg, hooks_port, pending) if hooks_port is not None else None
 
-    def _stop(signum: int, _frame: FrameType | None) -> None:
-        log.info("signal %s: stopping", signum)
-        stop.set()
-        pending.wake()
-        if in_pass.is_set():
-            # Raised in the main thread, it interrupts even a read that is blocked on a slow response.
-            raise _Shutdown
-
-    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    previous: dict[signal.Signals, Any] = {}
+    on_signal = SignalStop(stop, in_pass)
     try:
+        # Installed inside the `try`, so that a signal arriving from here on ends in `except _Shutdown`.
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            previous[sig] = signal.signal(sig, on_signal)
         if hooks is not None:
             hooks.start()
             log.info("accepting hooks on %s?pool=NAME", hooks.url)
         with controller(cfg) as reconciler:
             serve_loop(reconciler, interval=interval, stop=stop, pending=pending, in_pass=in_pass)
     except _Shutdown:
-        log.info("stopped during a pass")
+        log.info("stopped")
     finally:
-        if hooks is not None:
-            hooks.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        if hooks is not None:
+            hooks.close()
     raise typer.Exit(EXIT_OK)
 
 
