@@ -1,0 +1,142 @@
+"""The `History` port's contract, run against every implementation: `DynamoHistory` (moto; one item per pool
+in the lease table) and `MemoryHistory`.
+
+A pool never saved loads as an empty record; a saved record loads back with every field; pools are
+independent; a saved record is a snapshot; a record at the arrivals bound (`MAX_ARRIVALS`, which keeps the
+DynamoDB item within its size limit) round-trips.
+
+The record's times round-trip to the second: DynamoHistory stores epoch seconds (arrivals truncated,
+`last_pass` and `idle_seconds` rounded), MemoryHistory keeps them exactly. The exact round trip below uses
+whole seconds; the precision test states the bound both keep.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from adoscale.history import DynamoHistory, History, HistoryRecord, MemoryHistory
+from adoscale.history.base import MAX_ARRIVALS
+from tests.aws import create_lease_table
+
+TABLE = "adoscale-leases"
+MONDAY_9 = datetime(2026, 1, 5, 9, 0, 0, tzinfo=UTC)
+CET = timezone(timedelta(hours=1))
+
+
+@pytest.fixture(params=["DynamoHistory-moto", "MemoryHistory"])
+def history(request: pytest.FixtureRequest) -> Iterator[History]:
+    if request.param == "MemoryHistory":
+        yield MemoryHistory()
+        return
+    with mock_aws():
+        dynamodb = create_lease_table(boto3.client("dynamodb", region_name="us-east-1"), TABLE)
+        yield DynamoHistory(dynamodb, TABLE)
+
+
+def _record() -> HistoryRecord:
+    return HistoryRecord(
+        arrivals=[
+            MONDAY_9 - timedelta(days=6, hours=3),
+            MONDAY_9 - timedelta(minutes=5),
+            MONDAY_9,
+            MONDAY_9,  # two jobs queued in the same second are two arrivals
+            # Any time zone: an instant is an instant.
+            datetime(2026, 1, 5, 10, 0, 7, tzinfo=CET),
+        ],
+        max_request_id=4711,
+        idle_day="2026-01-05",
+        idle_seconds=1234.0,
+        last_pass=MONDAY_9 + timedelta(seconds=30),
+    )
+
+
+def test_a_pool_never_saved_loads_as_an_empty_record(history: History) -> None:
+    assert history.load("linux") == HistoryRecord()
+
+
+def test_a_saved_record_loads_back_with_every_field(history: History) -> None:
+    history.save("linux", _record())
+    loaded = history.load("linux")
+    assert loaded == _record()
+    assert [t.tzinfo is not None for t in loaded.arrivals] == [True] * 5
+    assert loaded.last_pass is not None and loaded.last_pass.tzinfo is not None
+    # Saved again, a loaded record is still the same record.
+    history.save("linux", loaded)
+    assert history.load("linux") == _record()
+
+
+def test_a_record_without_a_last_pass_round_trips(history: History) -> None:
+    record = HistoryRecord(arrivals=[MONDAY_9], max_request_id=1, idle_day="2026-01-05", idle_seconds=0.0)
+    history.save("linux", record)
+    assert history.load("linux") == record
+
+
+def test_times_round_trip_to_the_second(history: History) -> None:
+    saved = HistoryRecord(
+        arrivals=[MONDAY_9 + timedelta(seconds=0.25), MONDAY_9 + timedelta(seconds=1.75)],
+        max_request_id=2,
+        idle_day="2026-01-05",
+        idle_seconds=90.4,
+        last_pass=MONDAY_9 + timedelta(seconds=2.6),
+    )
+    history.save("linux", saved)
+    loaded = history.load("linux")
+    assert len(loaded.arrivals) == 2
+    assert all(abs(a - b) < timedelta(seconds=1) for a, b in zip(loaded.arrivals, saved.arrivals, strict=True))
+    assert loaded.last_pass is not None and abs(loaded.last_pass - MONDAY_9 - timedelta(seconds=2.6)) < timedelta(
+        seconds=1
+    )
+    assert abs(loaded.idle_seconds - 90.4) <= 0.5
+    assert (loaded.max_request_id, loaded.idle_day) == (2, "2026-01-05")
+
+
+def test_arrivals_saved_out_of_order_load_as_the_same_arrivals(history: History) -> None:
+    arrivals = [MONDAY_9, MONDAY_9 - timedelta(hours=1), MONDAY_9 - timedelta(days=1)]
+    history.save("linux", HistoryRecord(arrivals=arrivals, max_request_id=3))
+    assert sorted(history.load("linux").arrivals) == sorted(arrivals)
+
+
+def test_pools_are_independent(history: History) -> None:
+    history.save("linux", _record())
+    assert history.load("windows") == HistoryRecord()
+    other = HistoryRecord(arrivals=[MONDAY_9 - timedelta(hours=2)], max_request_id=9, idle_day="2026-01-04")
+    history.save("windows", other)
+    assert history.load("linux") == _record()
+    assert history.load("windows") == other
+    # A save replaces that pool's record only.
+    history.save("linux", HistoryRecord(max_request_id=4712))
+    assert history.load("linux") == HistoryRecord(max_request_id=4712)
+    assert history.load("windows") == other
+
+
+def test_a_saved_record_is_a_snapshot(history: History) -> None:
+    record = _record()
+    history.save("linux", record)
+    record.arrivals.append(MONDAY_9 + timedelta(hours=1))
+    record.max_request_id = 9999
+    loaded = history.load("linux")
+    assert loaded == _record()
+    loaded.arrivals.clear()  # nor does changing what was loaded change what is stored
+    assert history.load("linux") == _record()
+
+
+def test_a_record_at_the_arrivals_bound_round_trips(history: History) -> None:
+    """MAX_ARRIVALS bounds the DynamoDB item (400 KB at most: moto refuses larger items, from about
+    405,000 bytes by its count). One arrival every 30 seconds for a week fills it."""
+    start = MONDAY_9 - timedelta(days=7)
+    record = HistoryRecord(
+        arrivals=[start + timedelta(seconds=30 * i) for i in range(MAX_ARRIVALS)],
+        max_request_id=10**9,
+        idle_day="2026-01-05",
+        idle_seconds=86_400.0,
+        last_pass=MONDAY_9,
+    )
+    history.save("linux", record)
+    loaded = history.load("linux")
+    assert len(loaded.arrivals) == MAX_ARRIVALS
+    assert loaded == record
