@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from adoscale.aws import make_client
+from adoscale.aws import error_code, make_client
 from adoscale.cli import EXIT_FAILED, app
 from adoscale.cli.common import fail, load_or_exit, pat_or_exit
 from adoscale.transient import is_transient_aws
@@ -63,8 +63,7 @@ def config_push(
             request["KeyId"] = key
         answer = ssm.put_parameter(**request)
     except Exception as exc:
-        response = getattr(exc, "response", None)
-        code = response.get("Error", {}).get("Code", "") if isinstance(response, dict) else ""
+        code = error_code(exc)
         hint = "try again" if is_transient_aws(exc) else "check the parameter name, the key and your permissions"
         fail("upload failed", f"{parameter}: {code or type(exc).__name__}; {hint}")
         raise typer.Exit(EXIT_FAILED) from None

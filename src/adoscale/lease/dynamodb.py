@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from adoscale.aws import error_code
 from adoscale.lease.base import LeaseHeld
 from adoscale.transient import AwsUnavailableError, is_transient_aws
 
@@ -49,11 +50,11 @@ class DynamoLease:
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
-            error = exc.response.get("Error", {})
-            if error.get("Code") == CONDITIONAL_FAILED:
+            code = error_code(exc)
+            if code == CONDITIONAL_FAILED:
                 return _holder(exc.response.get("Item"))
             if is_transient_aws(exc):
-                raise AwsUnavailableError(f"lease table {self._table}: {error.get('Code')}") from exc
+                raise AwsUnavailableError(f"lease table {self._table}: {code}") from exc
             raise
         return None
 
@@ -69,7 +70,7 @@ class DynamoLease:
                 ExpressionAttributeValues={":owner": {"S": owner}},
             )
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != CONDITIONAL_FAILED:
+            if error_code(exc) != CONDITIONAL_FAILED:
                 raise
             # Not ours any more (expired and taken over): nothing to give back.
 
