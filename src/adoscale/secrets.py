@@ -25,8 +25,12 @@ _SECRET_FIELD = re.compile(
     r'("(?:SecretString|SecretBinary|Value)\\?"\s*:\s*\\?")(.*?)(?=(?<!\\)"\s*[,}]|$)', re.DOTALL
 )
 
+# Writers serialise on the lock and publish a new tuple (longest first) in one assignment; `redact` reads
+# the current tuple without any lock. A reader must never wait: it runs inside logging, and a signal
+# handler that raises (serve's stop) can interrupt a thread between a `with lock:` and its cleanup, leaving
+# a lock held that the next log line would then wait on for ever.
 _lock = threading.Lock()
-_secrets: set[str] = set()
+_secrets: tuple[str, ...] = ()
 
 
 def register_secret(value: str) -> None:
@@ -36,15 +40,14 @@ def register_secret(value: str) -> None:
     forms = {value}
     for user in ("", "adoscale", "user"):
         forms.add(base64.b64encode(f"{user}:{value}".encode()).decode())
+    global _secrets
     with _lock:
-        _secrets.update(forms)
+        _secrets = tuple(sorted(forms.union(_secrets), key=len, reverse=True))
 
 
 def redact(text: str) -> str:
     """Return `text` with every registered secret, and every secret-bearing AWS field, replaced by ***."""
-    with _lock:
-        secrets = sorted(_secrets, key=len, reverse=True)
-    for secret in secrets:
+    for secret in _secrets:
         if secret in text:
             text = text.replace(secret, REDACTED)
     return _SECRET_FIELD.sub(lambda match: match.group(1) + REDACTED, text)
