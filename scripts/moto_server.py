@@ -18,6 +18,7 @@ import importlib
 import json
 import os
 import threading
+import time
 from typing import Any
 
 from moto.autoscaling.responses import AutoScalingResponse
@@ -58,11 +59,21 @@ def _delete_attachment(self: TransitGatewayAttachmentBackend, transit_gateway_at
 
 
 class _Context:
-    def __init__(self, name: str) -> None:
+    """What Lambda's Python runtime hands a handler (its `LambdaContext`), the remaining time counted from
+    the function's configured timeout."""
+
+    def __init__(self, name: str, timeout_s: float) -> None:
         self.function_name = name
+        self.function_version = "$LATEST"
         self.memory_limit_in_mb = 256
         self.invoked_function_arn = name
         self.aws_request_id = "moto"
+        self.log_group_name = f"/aws/lambda/{name}"
+        self.log_stream_name = "moto"
+        self._deadline = time.monotonic() + timeout_s
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
 def _invoke(
@@ -76,7 +87,7 @@ def _invoke(
         saved = dict(os.environ)
         os.environ.update({k: str(v) for k, v in (fn.environment_vars or {}).items()})
         try:
-            result = handler(event, _Context(fn.function_name))
+            result = handler(event, _Context(fn.function_name, float(fn.timeout or 3)))
         except Exception as exc:  # reported as Lambda reports a function error
             response_headers["x-amz-function-error"] = "Unhandled"
             return json.dumps({"errorType": type(exc).__name__, "errorMessage": str(exc)}).encode()

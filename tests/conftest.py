@@ -124,3 +124,17 @@ def ecs_rules(monkeypatch: pytest.MonkeyPatch) -> EcsRules:
     cites the API reference), and lists only RUNNING tasks when ListTasks names no status; moto does
     neither. Every test gets both, and may read the recorded calls through this fixture."""
     return EcsRules.install(monkeypatch)
+
+
+# The layers (CONTRIBUTING.md): integration and deploy tests are `slow`, deploy tests also `deploy`, so that
+# `pytest -m "not slow and not deploy"` is the fast loop (unit, contract and in-process adapter tests).
+SLOW_LAYERS = frozenset({"integration", "workflow", "agent", "sdk", "hostile", "sim", "deploy", "test_demo.py"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        parts = Path(str(item.path)).relative_to(REPO / "tests").parts
+        if parts and parts[0] in SLOW_LAYERS:
+            item.add_marker(pytest.mark.slow)
+        if parts and parts[0] == "deploy":
+            item.add_marker(pytest.mark.deploy)

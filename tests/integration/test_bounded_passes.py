@@ -32,7 +32,7 @@ from adoscale.compute.base import LaunchResult, TaskInfo
 from adoscale.config import parse_config
 from adoscale.emulator import AdoModel, FaultRule, Faults, RunningServer
 from adoscale.reconcile import PassLimits, Reconciler
-from tests.aws import create_lease_table
+from tests.aws import create_lease_table, served_moto
 from tests.conftest import PAT, REPO
 
 LIMITS = PassLimits(deadline_s=3, lease_ttl_s=10)
@@ -143,15 +143,8 @@ def _now() -> datetime:
 @pytest.fixture
 def moto_endpoint() -> Iterator[str]:
     """moto's server on 127.0.0.1, in this process: whatever AWS `serve` calls stays on this machine."""
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
+    with served_moto() as endpoint:
+        yield endpoint
 
 
 def _requests_with_fault(server: RunningServer, fault: str) -> int:

@@ -16,12 +16,10 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from moto import mock_aws
 from moto.awslambda.models import LambdaBackend
 from moto.ecs.models import EC2ContainerServiceBackend
 
 from adoscale.emulator import AdoModel
-from adoscale.handlers import _runtime
 from adoscale.workflow import (
     CADENCE_S,
     DEFAULT_INPUT,
@@ -34,7 +32,6 @@ from adoscale.workflow import (
     round_offsets,
     schedule_input,
 )
-from tests.aws import served_moto
 from tests.lambda_package import LambdaPackage
 from tests.lambda_runtime import Function, InvocationError, LambdaRuntime, configured_function
 from tests.workflow.test_workflow import _alerts, _finish, _machine, _world
@@ -81,15 +78,6 @@ class Routing:
 
     def checks(self, pool: str) -> list[float]:
         return [i.at for i in self.invocations if i.function == "adoscale-waiter" and i.event.get("pool") == pool]
-
-
-@pytest.fixture
-def aws() -> Iterator[str]:
-    """moto in this process, also served on 127.0.0.1 for the functions' own interpreters."""
-    _runtime.client.cache_clear()
-    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}), served_moto() as endpoint:
-        yield endpoint
-    _runtime.client.cache_clear()
 
 
 @pytest.fixture

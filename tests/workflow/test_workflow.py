@@ -17,13 +17,12 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from adoscale.emulator import AdoModel
-from adoscale.handlers import _runtime, pass_, waiter
+from adoscale.handlers import pass_, waiter
 from adoscale.packaging import deployed_functions
 from adoscale.workflow import DEFAULT_INPUT, PLACEHOLDERS, render
-from tests.aws import config_for, create_lease_table, meet_in_observe, served_moto
+from tests.aws import config_for, create_lease_table, meet_in_observe
 from tests.conftest import PAT
 from tests.lambda_package import LambdaPackage
 from tests.lambda_runtime import LambdaRuntime, route_moto_invoke
@@ -60,15 +59,6 @@ def test_statelint_accepts_the_definition(tmp_path: Path) -> None:
 def test_render_refuses_missing_placeholders() -> None:
     with pytest.raises(KeyError, match="alert_topic_arn"):
         render({name: "x" for name in PLACEHOLDERS if name != "alert_topic_arn"})
-
-
-@pytest.fixture
-def aws() -> Iterator[str]:
-    """moto in this process, also served on 127.0.0.1 for the functions' own interpreters."""
-    _runtime.client.cache_clear()
-    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}), served_moto() as endpoint:
-        yield endpoint
-    _runtime.client.cache_clear()
 
 
 @pytest.fixture
