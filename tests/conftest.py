@@ -126,15 +126,19 @@ def ecs_rules(monkeypatch: pytest.MonkeyPatch) -> EcsRules:
     return EcsRules.install(monkeypatch)
 
 
-# The layers (CONTRIBUTING.md): integration and deploy tests are `slow`, deploy tests also `deploy`, so that
-# `pytest -m "not slow and not deploy"` is the fast loop (unit, contract and in-process adapter tests).
-SLOW_LAYERS = frozenset({"integration", "workflow", "agent", "sdk", "hostile", "sim", "deploy", "test_demo.py"})
+# The layers (CONTRIBUTING.md): what talks over sockets (the emulator's HTTP API, serve, the Lambda
+# runtime's processes, Terraform) is `slow`, deploy tests also `deploy`, so that `pytest -m "not slow and
+# not deploy"` is the fast loop: unit, contract and in-process adapter tests, under a minute here.
+SLOW_LAYERS = frozenset(
+    {"integration", "workflow", "agent", "sdk", "hostile", "sim", "deploy", "emulator", "environments"}
+)
+SLOW_FILES = frozenset({"test_demo.py", "hooks/test_end_to_end.py"})
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         parts = Path(str(item.path)).relative_to(REPO / "tests").parts
-        if parts and parts[0] in SLOW_LAYERS:
+        if parts and (parts[0] in SLOW_LAYERS or "/".join(parts) in SLOW_FILES):
             item.add_marker(pytest.mark.slow)
         if parts and parts[0] == "deploy":
             item.add_marker(pytest.mark.deploy)
