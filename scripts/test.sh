@@ -7,4 +7,4 @@ export PATH="$PWD/.venv/bin:$PATH"
 echo "== ruff"; ruff check src tests benchmarks
 echo "== ruff format"; ruff format --check src tests benchmarks
 echo "== mypy --strict"; mypy
-echo "== pytest"; pytest "$@"
+echo "== pytest"; pytest -n 2 --dist loadfile "$@"
