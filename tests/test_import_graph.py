@@ -13,6 +13,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from adoscale.packaging import imported_names
+
 SRC = Path(__file__).resolve().parent.parent / "src"
 
 
@@ -28,27 +30,11 @@ def module_names(src: Path) -> dict[str, Path]:
     return found
 
 
-def _resolve_relative(importer: str, is_package: bool, level: int, module: str | None) -> str:
-    # `from . import x` in a package's __init__ is relative to the package itself, in a module to its parent.
-    base = importer.split(".") if is_package else importer.split(".")[:-1]
-    if level > 1:
-        base = base[: len(base) - (level - 1)]
-    return ".".join([*base, module] if module else base)
-
-
 def imports_of(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
-    """The modules under `src` that the module `name` imports, anywhere in its body."""
+    """The modules under `src` that the module `name` imports, anywhere in its body (the packager's reading
+    of imports, `adoscale.packaging.imported_names`)."""
     tree = ast.parse(path.read_text(), filename=str(path))
-    is_package = path.name == "__init__.py"
-    targets: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            targets.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            relative = node.level > 0
-            base = _resolve_relative(name, is_package, node.level, node.module) if relative else node.module or ""
-            targets.add(base)
-            targets.update(f"{base}.{alias.name}" if base else alias.name for alias in node.names)
+    targets = set(imported_names(tree, name, path.name == "__init__.py"))
     return {target for target in targets if target in modules and target != name}
 
 

@@ -88,8 +88,10 @@ def product_files(source: Path = SOURCE) -> list[tuple[str, Path]]:
     return [(name, path) for name, path in _files(source, "adoscale/") if name.split("/")[1] not in NOT_SHIPPED]
 
 
-def _imported(tree: ast.AST, module: str, is_package: bool) -> Iterable[str]:
-    """Every module name an `import` or `from ... import` names, at any depth (inside functions too)."""
+def imported_names(tree: ast.AST, module: str, is_package: bool) -> Iterable[str]:
+    """Every module name an `import` or `from ... import` in `module` names, at any depth (inside functions
+    too), relative imports resolved: `from a import b` yields `a` and `a.b` (b may be a submodule). The one
+    reading of imports, for this package check and the import-cycle test."""
     package = module if is_package else module.rpartition(".")[0]
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -101,7 +103,7 @@ def _imported(tree: ast.AST, module: str, is_package: bool) -> Iterable[str]:
                 base = ".".join(parts[: len(parts) - node.level + 1] + ([base] if base else []))
             yield base
             # `from adoscale.x import y` may name a submodule y as well as an attribute.
-            yield from (f"{base}.{alias.name}" for alias in node.names)
+            yield from (f"{base}.{alias.name}" if base else alias.name for alias in node.names)
 
 
 def _modules(names: Iterable[str]) -> dict[str, str]:
@@ -121,7 +123,9 @@ def missing_imports(shipped: Mapping[str, bytes], source: Path = SOURCE) -> dict
     problems: dict[str, list[str]] = {}
     for module, name in sorted(present.items()):
         tree = ast.parse(shipped[name])
-        lacking = {m for m in _imported(tree, module, name.endswith("__init__.py")) if m in known and m not in present}
+        lacking = {
+            m for m in imported_names(tree, module, name.endswith("__init__.py")) if m in known and m not in present
+        }
         if lacking:
             problems[module] = sorted(lacking)
     return problems
