@@ -14,10 +14,12 @@ import re
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from adoscale.aws import error_code, make_client
 from adoscale.config.errors import SourceError
 from adoscale.config.model import Config
 from adoscale.config.settings import PAT_ENV, PAT_SECRET_ENV, Settings
 from adoscale.secrets import register_secret
+from adoscale.transient import is_transient_aws
 
 _SECRET_REF = re.compile(r"^(arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:)?[A-Za-z0-9/_+=.@!-]{1,512}$")
 PAT_KEYS = ("pat", "PAT", "token", "AZP_TOKEN")
@@ -49,8 +51,6 @@ class SecretSource:
         if service not in self._providers:
             from aws_lambda_powertools.utilities.parameters import SecretsProvider, SSMProvider
 
-            from adoscale.aws import make_client
-
             client = self._clients[service] or make_client(service)
             provider = SecretsProvider if service == "secretsmanager" else SSMProvider
             self._providers[service] = provider(boto3_client=client)
@@ -70,9 +70,6 @@ class SecretSource:
 
 def source_error(what: str, exc: Exception) -> SourceError:
     """One line for a failed read of `what` (e.g. "pat_secret 'ado/pat'"), classified by its AWS error code."""
-    from adoscale.aws import error_code
-    from adoscale.transient import is_transient_aws
-
     cause: BaseException = exc
     # powertools wraps the botocore error (raised inside its `except`, so it is the context, not the cause)
     for _ in range(5):
