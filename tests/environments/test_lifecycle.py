@@ -97,7 +97,7 @@ def world(
         sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
         ec2 = boto3.client("ec2", region_name="us-east-1")
         state = StateTable(dynamodb, TABLE)
-        with AdoClient(org_url, PAT, retry=RetryPolicy(deadline_s=0.5, base_s=0.01, cap_s=0.05)) as ado:
+        with AdoClient(org_url, PAT, retry=RetryPolicy(deadline_s=2.0, base_s=0.01, cap_s=0.05)) as ado:
             service = LifecycleService(
                 ado,
                 state,
