@@ -9,7 +9,7 @@ import statistics
 import subprocess
 import sys
 
-from adoscale.packaging import handler_modules
+from adoscale_lab.packaging import handler_modules
 
 PROBE = "import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
 

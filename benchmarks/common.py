@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from adoscale.demo.aws import EcsWorld
-from adoscale.emulator import AdoModel
+from adoscale_lab.demo.aws import EcsWorld
+from adoscale_lab.emulator import AdoModel
 
 PAT = "benchmark-pat-000000"
 

@@ -22,9 +22,9 @@ import httpx
 
 from adoscale.ado import AdoClient
 from adoscale.config import MAX_POOLS, parse_config
-from adoscale.emulator import AdoModel, make_app
 from adoscale.reconcile import Reconciler
-from adoscale.sim.fargate import EventQueue, SimFargate
+from adoscale_lab.emulator import AdoModel, make_app
+from adoscale_lab.sim.fargate import EventQueue, SimFargate
 
 
 def main() -> None:

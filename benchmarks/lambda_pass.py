@@ -45,9 +45,9 @@ def main() -> None:
     from moto import mock_aws
 
     from adoscale.aws import CallCounter
-    from adoscale.demo.aws import create_ecs_world, hold_moto_tasks_running
-    from adoscale.emulator import make_app, serve
     from adoscale.workflow import round_offsets
+    from adoscale_lab.demo.aws import create_ecs_world, hold_moto_tasks_running
+    from adoscale_lab.emulator import make_app, serve
 
     model, names = seeded_model(args.pools, args.queued)
     rows: list[tuple[int, int, int, int, int]] = []  # round, round-action calls, pass calls, launched, errors

@@ -17,8 +17,8 @@ from adoscale.ado import AdoClient
 from adoscale.aws import CallCounter
 from adoscale.compute import EcsCompute
 from adoscale.config import parse_config
-from adoscale.emulator import make_app, serve
 from adoscale.reconcile import Reconciler
+from adoscale_lab.emulator import make_app, serve
 from benchmarks.common import PAT, bench_config, seeded_model
 
 
@@ -32,7 +32,7 @@ def main() -> None:
     import boto3
     from moto import mock_aws
 
-    from adoscale.demo.aws import create_ecs_world, hold_moto_tasks_running
+    from adoscale_lab.demo.aws import create_ecs_world, hold_moto_tasks_running
 
     model, names = seeded_model(args.pools, args.queued)
     with serve(make_app(model)) as server, mock_aws():

@@ -9,7 +9,7 @@ import argparse
 import random
 import time
 
-from adoscale.sim import POLICIES, seed_day, simulate
+from adoscale_lab.sim import POLICIES, seed_day, simulate
 
 
 def main() -> None:

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Creates .venv with Python 3.11+ and installs adoscale with the given extras (default: dev).
+# Creates .venv with Python 3.11+ and installs adoscale with the given extras (default: dev), and its rig
+# (lab/: the emulator, simulator, demo and packager) beside it.
 # Idempotent and quick when nothing changed: it reinstalls only when pyproject.toml is newer than the stamp.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,9 +20,9 @@ if [ ! -x .venv/bin/python ]; then
   "$py" -m venv .venv
 fi
 stamp=".venv/.adoscale-$extras"
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ lab/pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install --quiet --upgrade pip >/dev/null 2> >(grep -v "is ignored" >&2)
   # pip warns about every missing local index entry; those lines say nothing about this project.
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[$extras]" 2> >(grep -v "is ignored" >&2)
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[$extras]" -e ./lab 2> >(grep -v "is ignored" >&2)
   touch "$stamp"
 fi

@@ -4,8 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh dev
 export PATH="$PWD/.venv/bin:$PATH"
-echo "== ruff"; ruff check src tests benchmarks
-echo "== ruff format"; ruff format --check src tests benchmarks
+echo "== ruff"; ruff check src lab tests benchmarks
+echo "== ruff format"; ruff format --check src lab tests benchmarks
 echo "== mypy --strict"; mypy
 echo "== pytest (two workers)"; pytest -n 2 --dist loadfile -m "not serial" "$@"
 # The tests whose timing bounds assume nothing else runs beside them; exit 5 (none selected, e.g. when the

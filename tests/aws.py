@@ -15,7 +15,7 @@ import boto3
 from moto import mock_aws
 
 from adoscale.config import PoolConfig, parse_config
-from adoscale.demo.aws import EcsWorld, create_ecs_world, hold_moto_tasks_running
+from adoscale_lab.demo.aws import EcsWorld, create_ecs_world, hold_moto_tasks_running
 
 
 @contextmanager

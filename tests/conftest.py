@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, settings
 from moto.autoscaling.responses import AutoScalingResponse
 from moto.core.responses import EmptyResult
 
-from adoscale.emulator import AdoModel, Faults, RunningServer, make_app, serve
+from adoscale_lab.emulator import AdoModel, Faults, RunningServer, make_app, serve
 from tests.aws import atomic_dynamodb
 from tests.ecs_rules import EcsRules
 from tests.lambda_package import LambdaPackage

@@ -6,7 +6,7 @@ import io
 
 from rich.console import Console
 
-from adoscale.demo.run import DemoPool, run_demo
+from adoscale_lab.demo.run import DemoPool, run_demo
 
 
 def test_demo_scales_out_and_back_to_zero() -> None:

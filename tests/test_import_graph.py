@@ -1,4 +1,5 @@
-"""No import cycle among the modules under `src/`, imports inside functions and `if TYPE_CHECKING:` included.
+"""No import cycle among the modules under `src/` and `lab/src/` (the product and its rig), and the product
+never imports the rig; imports inside functions and `if TYPE_CHECKING:` included.
 
 A cycle hidden by an import inside a function still couples the modules: neither can be understood, tested
 or moved without the other, and the import order decides whether it works. So every `import` and
@@ -13,9 +14,10 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from adoscale.packaging import imported_names
+from adoscale_lab.packaging import imported_names
 
-SRC = Path(__file__).resolve().parent.parent / "src"
+ROOT = Path(__file__).resolve().parent.parent
+SOURCES = (ROOT / "src", ROOT / "lab" / "src")  # the product, then the rig
 
 
 def module_names(src: Path) -> dict[str, Path]:
@@ -32,14 +34,14 @@ def module_names(src: Path) -> dict[str, Path]:
 
 def imports_of(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
     """The modules under `src` that the module `name` imports, anywhere in its body (the packager's reading
-    of imports, `adoscale.packaging.imported_names`)."""
+    of imports, `adoscale_lab.packaging.imported_names`)."""
     tree = ast.parse(path.read_text(), filename=str(path))
     targets = set(imported_names(tree, name, path.name == "__init__.py"))
     return {target for target in targets if target in modules and target != name}
 
 
-def import_graph(src: Path) -> dict[str, set[str]]:
-    modules = module_names(src)
+def import_graph(*roots: Path) -> dict[str, set[str]]:
+    modules = {name: path for src in roots for name, path in module_names(src).items()}
     return {name: imports_of(name, path, modules) for name, path in modules.items()}
 
 
@@ -111,12 +113,25 @@ def _one_cycle(graph: dict[str, set[str]], component: list[str]) -> list[str]:
 # -- the rule ---------------------------------------------------------------------------------------------
 
 
-def test_no_import_cycles_under_src() -> None:
-    graph = import_graph(SRC)
+def test_no_import_cycles_in_the_product_or_the_rig() -> None:
+    graph = import_graph(*SOURCES)
+    assert any(name.startswith("adoscale_lab.") for name in graph)  # both trees were read
     loops = [
         f"{', '.join(component)} (e.g. {' -> '.join(_one_cycle(graph, component))})" for component in cycles(graph)
     ]
-    assert not loops, "import cycles under src/:\n  " + "\n  ".join(loops)
+    assert not loops, "import cycles:\n  " + "\n  ".join(loops)
+
+
+def test_the_product_never_imports_the_rig() -> None:
+    graph = import_graph(*SOURCES)
+    wrong = sorted(
+        f"{name} -> {target}"
+        for name, targets in graph.items()
+        if name.split(".")[0] == "adoscale"
+        for target in targets
+        if target.split(".")[0] == "adoscale_lab"
+    )
+    assert not wrong, "the product imports the rig:\n  " + "\n  ".join(wrong)
 
 
 # -- the checker itself, on small trees -----------------------------------------------------------------------

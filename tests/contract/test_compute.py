@@ -18,8 +18,8 @@ from typing import Any, cast
 import pytest
 
 from adoscale.compute import Compute, EcsCompute, TaskInfo, started_by_for, task_id_of
-from adoscale.emulator import AdoModel
-from adoscale.sim.fargate import EventQueue, FargateProfile, SimFargate
+from adoscale_lab.emulator import AdoModel
+from adoscale_lab.sim.fargate import EventQueue, FargateProfile, SimFargate
 from tests.aws import ecs_world, pool_config
 
 POOLS = ("linux", "java")

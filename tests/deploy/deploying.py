@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from adoscale.packaging import build_zip
+from adoscale_lab.packaging import build_zip
 from tests.conftest import REPO
 from tests.deploy.terraform import cli_env, run
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from adoscale.emulator import AdoModel
+from adoscale_lab.emulator import AdoModel
 from tests.conftest import PAT
 from tests.deploy.deploying import Example, moto_server, prepare
 from tests.deploy.terraform import run

@@ -12,9 +12,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from adoscale.emulator import AdoModel
 from adoscale.handlers import _runtime, hook, pass_, waiter
-from adoscale.packaging import deployed_functions
+from adoscale_lab.emulator import AdoModel
+from adoscale_lab.packaging import deployed_functions
 from tests.aws import config_for, create_lease_table
 from tests.conftest import PAT
 from tests.deploy.recording import Recorder
@@ -26,7 +26,7 @@ GRANTS = {name: spec["actions"] for name, spec in deployed_functions()["control-
 def test_each_handler_calls_exactly_what_its_role_grants(
     recorder: Recorder, model: AdoModel, org_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from adoscale.demo.aws import create_ecs_world, hold_moto_tasks_running
+    from adoscale_lab.demo.aws import create_ecs_world, hold_moto_tasks_running
 
     with mock_aws():
         hold_moto_tasks_running()

@@ -13,9 +13,9 @@ import pytest
 from moto import mock_aws
 
 from adoscale.ado import AdoClient, RetryPolicy
-from adoscale.emulator import AdoModel, FaultRule, Faults
 from adoscale.handlers import lifecycle, sweeper
-from adoscale.packaging import deployed_functions
+from adoscale_lab.emulator import AdoModel, FaultRule, Faults
+from adoscale_lab.packaging import deployed_functions
 from tests.aws import create_state_table
 from tests.conftest import PAT
 from tests.deploy.recording import Recorder

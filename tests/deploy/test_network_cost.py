@@ -9,7 +9,7 @@ from dataclasses import replace
 import pytest
 from typer.testing import CliRunner
 
-from adoscale.sim.cost import DAYS_PER_MONTH, HOURS_PER_MONTH, Usage, load_prices, monthly_costs
+from adoscale_lab.sim.cost import DAYS_PER_MONTH, HOURS_PER_MONTH, Usage, load_prices, monthly_costs
 from tests.conftest import REPO
 
 DOCS = (REPO / "docs" / "deploy.md").read_text()

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from adoscale.packaging import (
-    NOT_SHIPPED,
+import adoscale
+from adoscale_lab.packaging import (
     PackageError,
     build_zip,
     deployed_functions,
@@ -40,16 +40,27 @@ def test_two_builds_give_the_same_bytes_and_the_package_is_complete(tmp_path: Pa
     assert not any(n.startswith(("boto3/", "botocore/")) for n in names)
     assert not any("__pycache__" in n for n in names)
     assert not any(n.endswith(".asl.json") for n in names)  # the workflow is deployed by Terraform, not run
-    rig = tuple(f"adoscale/{part}/" if "." not in part else f"adoscale/{part}" for part in NOT_SHIPPED)
-    assert not any(n.startswith(rig) for n in names)
+    assert not any(n.startswith("adoscale_lab/") for n in names)
 
 
-def test_the_package_is_the_product_minus_the_rig_by_rule() -> None:
+def test_the_package_is_the_whole_product_and_nothing_of_the_rig() -> None:
     names = {name for name, _ in product_files()}
-    # Everything under src/adoscale that is not rig ships, including modules no allow-list ever named.
-    for must in ("adoscale/history/__init__.py", "adoscale/hooks/__init__.py", "adoscale/handlers/hook.py"):
-        assert must in names
-    assert not any(n.startswith(("adoscale/emulator/", "adoscale/sim/", "adoscale/cli/")) for n in names)
+    source = Path(adoscale.__file__).parent
+    every = {
+        f"adoscale/{p.relative_to(source).as_posix()}" for p in source.rglob("*.py") if "__pycache__" not in p.parts
+    }
+    assert every <= names  # nothing carved out, including modules no list ever named
+    assert not any(n.startswith("adoscale_lab/") for n in names)
+
+
+def test_the_product_never_imports_the_rig(tmp_path: Path) -> None:
+    """A product module importing `adoscale_lab` (even inside a function) makes the package refuse to build."""
+    contents = {name: path.read_bytes() for name, path in product_files()}
+    assert missing_imports(contents) == {}
+    contents["adoscale/handlers/pass_.py"] += b"\ndef _x() -> None:\n    from adoscale_lab.emulator import AdoModel\n"
+    assert missing_imports(contents) == {
+        "adoscale.handlers.pass_": ["adoscale_lab.emulator", "adoscale_lab.emulator.AdoModel"]
+    }
 
 
 def test_every_deployed_handler_is_read_from_the_terraform_lists() -> None:
@@ -83,20 +94,20 @@ def test_every_handler_terraform_deploys_imports_from_the_built_zip(lambda_packa
 
 def test_a_missing_dependency_fails_the_import_check(lambda_package: LambdaPackage) -> None:
     """The check above can fail: a module the package lacks is not found in the fresh interpreter."""
-    done = lambda_package.python("import adoscale.emulator")
+    done = lambda_package.python("import adoscale_lab.emulator")
     assert done.returncode != 0
-    assert "No module named 'adoscale.emulator'" in done.stderr
+    assert "No module named 'adoscale_lab'" in done.stderr
 
 
-def test_packaging_refuses_a_shipped_module_that_imports_the_rig(tmp_path: Path) -> None:
+def test_packaging_refuses_a_shipped_module_that_imports_one_left_out(tmp_path: Path) -> None:
     source = tmp_path / "adoscale"
-    (source / "sim").mkdir(parents=True)
+    (source / "extra").mkdir(parents=True)
     (source / "__init__.py").write_text("")
-    (source / "sim" / "__init__.py").write_text("")
-    (source / "pool.py").write_text("def f():\n    from adoscale.sim import runner\n    return runner\n")
-    (source / "sim" / "runner.py").write_text("")
+    (source / "extra" / "__init__.py").write_text("")
+    (source / "pool.py").write_text("def f():\n    from adoscale.extra import runner\n    return runner\n")
+    (source / "extra" / "runner.py").write_text("")
     shipped = {"adoscale/__init__.py": b"", "adoscale/pool.py": (source / "pool.py").read_bytes()}
-    assert missing_imports(shipped, source) == {"adoscale.pool": ["adoscale.sim", "adoscale.sim.runner"]}
+    assert missing_imports(shipped, source) == {"adoscale.pool": ["adoscale.extra", "adoscale.extra.runner"]}
 
 
 def test_packaging_refuses_a_deployed_handler_that_is_not_in_the_package(tmp_path: Path) -> None:
@@ -107,7 +118,7 @@ def test_packaging_refuses_a_deployed_handler_that_is_not_in_the_package(tmp_pat
     with pytest.raises(PackageError, match=r"adoscale\.handlers\.nosuch"):
         build_zip(tmp_path / "a.zip", None, modules_dir=tmp_path)
     (tmp_path / "control-plane" / "functions.json").write_text(
-        json.dumps({"sim": {"handler": "adoscale.sim.runner.handler", "actions": ["ssm:GetParameter"]}})
+        json.dumps({"sim": {"handler": "adoscale_lab.sim.runner.handler", "actions": ["ssm:GetParameter"]}})
     )
-    with pytest.raises(PackageError, match=r"adoscale\.sim\.runner"):
+    with pytest.raises(PackageError, match=r"adoscale_lab\.sim\.runner"):
         build_zip(tmp_path / "a.zip", None, modules_dir=tmp_path)

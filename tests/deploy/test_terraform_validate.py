@@ -37,8 +37,8 @@ def test_every_module_is_documented_like_a_published_module() -> None:
 
 
 def test_module_readmes_list_every_input_and_output() -> None:
-    from adoscale.tfdocs import render_tables
+    from adoscale_lab.tfdocs import render_tables
 
     for module in MODULES:
         readme = (module / "README.md").read_text()
-        assert render_tables(module) in readme, f"{module.name}: regenerate with `python -m adoscale.tfdocs`"
+        assert render_tables(module) in readme, f"{module.name}: regenerate with `python -m adoscale_lab.tfdocs`"

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from adoscale.ado import AdoClient, JobState
-from adoscale.emulator import AdoModel, Faults, make_app
+from adoscale_lab.emulator import AdoModel, Faults, make_app
 from tests.emulator.cli import SDK_PAT, CliEmulator, start_emulator, stop_emulator
 
 SCENARIO = """

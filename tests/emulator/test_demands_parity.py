@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from adoscale.ado.demands import satisfies
-from adoscale.emulator.demands import ado_satisfies, compare_versions, dotnet_version
+from adoscale_lab.emulator.demands import ado_satisfies, compare_versions, dotnet_version
 
 NAMES = st.sampled_from(["java", "JAVA", "docker", "Agent.OS", "agent.os", "node", "Agent.Version", "maven"])
 PART = st.one_of(st.integers(0, 30).map(str), st.sampled_from(["", " 1", "x", "-1", "+2", "01", "2147483648"]))

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from adoscale.emulator import AdoModel
-from adoscale.emulator.events import JobEvent
-from adoscale.emulator.notifications import job_state_changed
-from tests.test_import_graph import SRC, import_graph
+from adoscale_lab.emulator import AdoModel
+from adoscale_lab.emulator.events import JobEvent
+from adoscale_lab.emulator.notifications import job_state_changed
+from tests.test_import_graph import SOURCES, import_graph
 
 
 def test_events_carry_the_job_as_it_was_at_each_transition() -> None:
@@ -73,8 +73,8 @@ HTTP_LAYER = {"app", "api", "admin", "router", "messages", "wire", "hooks", "not
 
 
 def test_the_model_parts_import_nothing_of_the_http_layer() -> None:
-    graph = import_graph(SRC)
-    prefix = "adoscale.emulator."
+    graph = import_graph(*SOURCES)
+    prefix = "adoscale_lab.emulator."
     for part in MODEL_PARTS:
         reached = {name.removeprefix(prefix) for name in graph[prefix + part]}
         assert not reached & HTTP_LAYER, f"{part} imports {sorted(reached & HTTP_LAYER)}"

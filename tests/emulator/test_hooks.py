@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from adoscale.emulator import AdoModel, make_app, serve
-from adoscale.emulator import hooks as hooks_module
+from adoscale_lab.emulator import AdoModel, make_app, serve
+from adoscale_lab.emulator import hooks as hooks_module
 from tests.conftest import ORG, PAT
 
 Received = list[tuple[dict[str, str], dict[str, Any]]]

@@ -8,7 +8,7 @@ import socket
 import httpx
 import pytest
 
-from adoscale.emulator import AdoModel
+from adoscale_lab.emulator import AdoModel
 from tests.conftest import PAT
 
 

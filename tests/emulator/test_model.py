@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from adoscale.emulator import AdoModel, EmulatorError
+from adoscale_lab.emulator import AdoModel, EmulatorError
 
 
 def test_fifo_assignment_to_matching_idle_agents(model: AdoModel) -> None:

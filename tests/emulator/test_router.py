@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import httpx
 
-from adoscale.emulator import AdoModel, make_app
-from adoscale.emulator.locations import L
-from adoscale.emulator.messages import Request, Response
-from adoscale.emulator.router import Endpoint, Route, Router
+from adoscale_lab.emulator import AdoModel, make_app
+from adoscale_lab.emulator.locations import L
+from adoscale_lab.emulator.messages import Request, Response
+from adoscale_lab.emulator.router import Endpoint, Route, Router
 
 
 def _endpoint(name: str) -> Endpoint:

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from adoscale.emulator import AdoModel, FaultRule, Faults
+from adoscale_lab.emulator import AdoModel, FaultRule, Faults
 from tests.conftest import PAT
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ado"

@@ -16,7 +16,6 @@ from moto import mock_aws
 
 from adoscale.ado import AdoClient, RetryPolicy
 from adoscale.config import EnvironmentConfig
-from adoscale.emulator import AdoModel, FaultRule, Faults
 from adoscale.environments import (
     HookTiming,
     LifecycleService,
@@ -31,6 +30,7 @@ from adoscale.environments.state import DONE_TTL, InstanceRecord
 from adoscale.handlers._runtime import SettingsError
 from adoscale.transient import _AWS_TRANSIENT_CODES as TRANSIENT_AWS_CODES
 from adoscale.transient import TRANSIENT_ERRORS, AwsUnavailableError
+from adoscale_lab.emulator import AdoModel, FaultRule, Faults
 from tests.aws import create_state_table
 from tests.conftest import PAT
 from tests.environments.events import eventbridge_event, fixture, sns_event

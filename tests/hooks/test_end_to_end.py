@@ -20,12 +20,12 @@ import pytest
 from adoscale.ado import AdoClient
 from adoscale.cli.reconcile_cmd import serve_loop
 from adoscale.compute import EcsCompute
-from adoscale.emulator import AdoModel, Faults, make_app, serve
 from adoscale.hooks import HookValidator
 from adoscale.hooks.server import HookServer, PendingPools
 from adoscale.hooks.subscriptions import adoscale_subscriptions, subscription_body
 from adoscale.lease import MemoryLease
 from adoscale.reconcile import PoolReport, Reconciler
+from adoscale_lab.emulator import AdoModel, Faults, make_app, serve
 from tests.aws import config_for, ecs_world
 from tests.conftest import ORG, PAT
 from tests.hooks.payloads import SECRET, basic, body, job_event

@@ -12,9 +12,9 @@ from typing import Any
 import boto3
 import pytest
 
-from adoscale.emulator import AdoModel
 from adoscale.handlers import hook
 from adoscale.lease import DynamoLease
+from adoscale_lab.emulator import AdoModel
 from tests.aws import config_for, create_lease_table, ecs_world
 from tests.conftest import PAT
 from tests.hooks.payloads import SECRET, basic, body, job_event

@@ -21,9 +21,9 @@ from hypothesis import strategies as st
 from moto import mock_aws
 
 from adoscale.ado import AdoClient, RetryPolicy
-from adoscale.emulator import AdoModel, FaultRule, Faults
 from adoscale.handlers import _runtime, lifecycle, sweeper
 from adoscale.transient import TRANSIENT_ERRORS
+from adoscale_lab.emulator import AdoModel, FaultRule, Faults
 from tests.aws import create_state_table
 from tests.conftest import PAT
 from tests.environments.events import LambdaContext, all_fixtures, eventbridge_event, sns_event

@@ -18,10 +18,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adoscale.emulator import AdoModel
 from adoscale.handlers import _runtime, pass_, waiter
 from adoscale.handlers._control import BadEventError
 from adoscale.transient import TRANSIENT_ERRORS
+from adoscale_lab.emulator import AdoModel
 from tests.aws import config_for, create_lease_table, ecs_world
 from tests.conftest import PAT
 from tests.workflow.test_workflow import Context

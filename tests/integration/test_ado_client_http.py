@@ -7,7 +7,7 @@ import time
 import pytest
 
 from adoscale.ado import AdoAuthError, AdoClient, JobState, RetryPolicy, count_queued_for, count_running
-from adoscale.emulator import AdoModel, FaultRule, Faults
+from adoscale_lab.emulator import AdoModel, FaultRule, Faults
 from tests.conftest import PAT
 
 

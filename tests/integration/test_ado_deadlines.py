@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from adoscale.ado import AdoClient, AdoError, AdoThrottledError, AdoTimeoutError, AdoUnavailableError, RetryPolicy
-from adoscale.emulator import AdoModel, FaultRule, Faults, make_app, serve
+from adoscale_lab.emulator import AdoModel, FaultRule, Faults, make_app, serve
 from tests.conftest import ORG, PAT
 
 SLACK_S = 0.5  # scheduling and teardown on a loaded 2-core machine; far below any fault's own time

@@ -13,8 +13,8 @@ import pytest
 
 from adoscale.ado import AdoClient
 from adoscale.compute import EcsCompute
-from adoscale.emulator import AdoModel
 from adoscale.reconcile import Reconciler
+from adoscale_lab.emulator import AdoModel
 from tests.aws import config_for, ecs_world, refuse_spot
 from tests.clock import Clock
 from tests.conftest import PAT

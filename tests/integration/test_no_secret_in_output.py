@@ -14,7 +14,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from adoscale.emulator import AdoModel
+from adoscale_lab.emulator import AdoModel
 from tests.aws import config_for, ecs_world, served_moto
 from tests.conftest import PAT
 

@@ -19,10 +19,10 @@ import pytest
 from moto import mock_aws
 
 from adoscale.compute import EcsCompute
-from adoscale.emulator import AdoModel, FaultRule, Faults
 from adoscale.handlers import _runtime, pass_
 from adoscale.transient import AwsUnavailableError
 from adoscale.workflow import PLACEHOLDERS, render
+from adoscale_lab.emulator import AdoModel, FaultRule, Faults
 from tests.aws import config_for, create_lease_table
 from tests.conftest import PAT
 
@@ -70,7 +70,7 @@ def invoke_as_the_workflow(event: dict[str, Any]) -> tuple[list[str], dict[str, 
 
 @pytest.fixture
 def aws(model: AdoModel, org_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, str, list[int]]]:
-    from adoscale.demo.aws import create_ecs_world, hold_moto_tasks_running
+    from adoscale_lab.demo.aws import create_ecs_world, hold_moto_tasks_running
 
     _runtime.client.cache_clear()
     with mock_aws():

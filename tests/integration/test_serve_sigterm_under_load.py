@@ -29,7 +29,7 @@ from typer.testing import CliRunner
 
 from adoscale.cli import app
 from adoscale.cli.commands import register
-from adoscale.emulator import AdoModel, Faults
+from adoscale_lab.emulator import AdoModel, Faults
 from tests.aws import create_lease_table
 from tests.conftest import PAT
 from tests.integration.test_bounded_passes import (

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from adoscale.emulator import AdoModel
-from adoscale.sim.agent import AgentState, AgentStats, EmulatedAgent
+from adoscale_lab.emulator import AdoModel
+from adoscale_lab.sim.agent import AgentState, AgentStats, EmulatedAgent
 
 T0 = datetime(2026, 11, 23, 9, tzinfo=UTC)
 

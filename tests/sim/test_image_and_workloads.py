@@ -10,9 +10,9 @@ from typer.testing import CliRunner
 
 from adoscale.cli import app
 from adoscale.cli.commands import register
-from adoscale.sim import POLICIES, FargateProfile, ImageModel, burst, quiet, simulate
-from adoscale.sim.fargate import MIN_TO_RUNNING_S
-from adoscale.sim.workloads import BURST_JOBS, last_day_start, named
+from adoscale_lab.sim import POLICIES, FargateProfile, ImageModel, burst, quiet, simulate
+from adoscale_lab.sim.fargate import MIN_TO_RUNNING_S
+from adoscale_lab.sim.workloads import BURST_JOBS, last_day_start, named
 
 
 def test_the_reference_image_keeps_the_published_startup_range() -> None:

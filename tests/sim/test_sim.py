@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from adoscale.cli import app
 from adoscale.cli.commands import register
-from adoscale.sim import POLICIES, FargateProfile, JobSpec, PolicyResult, burst, from_csv, seed_day, simulate
+from adoscale_lab.sim import POLICIES, FargateProfile, JobSpec, PolicyResult, burst, from_csv, seed_day, simulate
 
 # The platform's start-up floor without standby: 30-60 s to RUNNING plus 10-20 s for the agent.
 STARTUP = FargateProfile()

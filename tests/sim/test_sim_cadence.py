@@ -13,8 +13,9 @@ from typer.testing import CliRunner
 
 from adoscale.cli import app
 from adoscale.cli.commands import register
-from adoscale.sim import POLICIES, JobSpec, simulate
-from adoscale.sim.cost import (
+from adoscale.workflow import ROUND_LATENCY_S, SCHEDULE_INTERVAL_S, TASK_CHECKS, observation_instants, schedule_input
+from adoscale_lab.sim import POLICIES, JobSpec, simulate
+from adoscale_lab.sim.cost import (
     DAYS_PER_MONTH,
     ROUND_SECONDS,
     SECONDS_PER_MONTH,
@@ -23,7 +24,6 @@ from adoscale.sim.cost import (
     load_prices,
     monthly_costs,
 )
-from adoscale.workflow import ROUND_LATENCY_S, SCHEDULE_INTERVAL_S, TASK_CHECKS, observation_instants, schedule_input
 from tests.conftest import REPO
 
 VARIABLES = REPO / "deploy" / "terraform" / "modules" / "control-plane" / "variables.tf"

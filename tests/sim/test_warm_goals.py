@@ -1,5 +1,5 @@
 """Issue 14's goals in the simulator: hook-triggered passes and the predictive warm pool, on the project's
-traces (`adoscale.sim.workloads`: bursty, bursty-steady, quiet, seed-day). Targets are asserted, figures
+traces (`adoscale_lab.sim.workloads`: bursty, bursty-steady, quiet, seed-day). Targets are asserted, figures
 printed (`pytest -s`); docs/performance.md has the full tables.
 
 The bursty traces run 4 days (3 days of history, the 4th measured); ADOSCALE_BURSTY_DAYS=8 gives the
@@ -14,8 +14,8 @@ import random
 
 import pytest
 
-from adoscale.sim import POLICIES, PolicyResult, seed_day, simulate
-from adoscale.sim.workloads import BURST_JOBS, BURST_S, WORK_END_H, named
+from adoscale_lab.sim import POLICIES, PolicyResult, seed_day, simulate
+from adoscale_lab.sim.workloads import BURST_JOBS, BURST_S, WORK_END_H, named
 
 SEED = 1
 SEEDS = (1, 2, 3)

@@ -19,7 +19,6 @@ import pytest
 from moto.awslambda.models import LambdaBackend
 from moto.ecs.models import EC2ContainerServiceBackend
 
-from adoscale.emulator import AdoModel
 from adoscale.workflow import (
     CADENCE_S,
     DEFAULT_INPUT,
@@ -32,6 +31,7 @@ from adoscale.workflow import (
     round_offsets,
     schedule_input,
 )
+from adoscale_lab.emulator import AdoModel
 from tests.lambda_package import LambdaPackage
 from tests.lambda_runtime import Function, InvocationError, LambdaRuntime, configured_function
 from tests.workflow.test_workflow import _alerts, _finish, _machine, _world

@@ -18,10 +18,10 @@ from typing import Any
 import boto3
 import pytest
 
-from adoscale.emulator import AdoModel
 from adoscale.handlers import pass_, waiter
-from adoscale.packaging import deployed_functions
 from adoscale.workflow import DEFAULT_INPUT, PLACEHOLDERS, render
+from adoscale_lab.emulator import AdoModel
+from adoscale_lab.packaging import deployed_functions
 from tests.aws import config_for, create_lease_table, meet_in_observe
 from tests.conftest import PAT
 from tests.lambda_package import LambdaPackage
@@ -119,7 +119,7 @@ def _alerts(queue: str) -> list[str]:
 
 
 def _world(model: AdoModel, org_url: str, monkeypatch: pytest.MonkeyPatch, pools: list[dict[str, Any]]) -> Any:
-    from adoscale.demo.aws import create_ecs_world, hold_moto_tasks_running
+    from adoscale_lab.demo.aws import create_ecs_world, hold_moto_tasks_running
 
     hold_moto_tasks_running()
     ecs = boto3.client("ecs", region_name="us-east-1")
@@ -280,9 +280,9 @@ def test_functions_run_the_zips_handlers_as_lambda_reports_them(routed_lambdas: 
     answer = lam.invoke(FunctionName="adoscale-pass", Payload=json.dumps({"pool": "linux"}))
     assert answer["FunctionError"] == "Unhandled"
     assert json.loads(answer["Payload"].read())["errorType"] == "BadEventError"
-    lam.update_function_configuration(FunctionName="adoscale-waiter", Handler="adoscale.emulator.app.handler")
+    lam.update_function_configuration(FunctionName="adoscale-waiter", Handler="adoscale_lab.emulator.app.handler")
     answer = lam.invoke(FunctionName="adoscale-waiter", Payload=b"{}")
     error = json.loads(answer["Payload"].read())
     assert error["errorType"] == "Runtime.ImportModuleError"
-    assert "No module named 'adoscale.emulator'" in error["errorMessage"]  # the rig is not in the zip
+    assert "No module named 'adoscale_lab'" in error["errorMessage"]  # the rig is not in the zip
     assert routed_lambdas == ["adoscale-pass", "adoscale-waiter"]

@@ -1,0 +1,204 @@
+"""`adoscale simulate` and `adoscale cost`: figures for waits, cost and safety, from the real code."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import fields, replace
+from functools import partial
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from adoscale.cli import EXIT_CONFIG, EXIT_OK, app
+
+
+def _workload(name: str, days: int, seed: int) -> tuple[list, float]:  # type: ignore[type-arg]
+    from adoscale_lab.sim import from_csv
+    from adoscale_lab.sim.workloads import WORKLOADS, named
+
+    if name in WORKLOADS:
+        return named(name, days, seed)
+    path = Path(name)
+    if not path.exists():
+        choices = ", ".join(WORKLOADS)
+        raise typer.BadParameter(f"not {choices}, or an existing CSV file: {name}", param_hint="--workload")
+    try:
+        return from_csv(path), 0.0
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--workload") from None
+
+
+def _advance(progress: Progress, task: TaskID, horizon_h: float, hours: float) -> None:
+    progress.update(task, completed=min(hours, horizon_h))
+
+
+@app.command()
+def simulate(
+    workload: str = typer.Option(
+        "seed-day", "--workload", "-w", help="seed-day, burst, bursty, bursty-steady, quiet, or a CSV trace file."
+    ),
+    policy: list[str] = typer.Option(
+        [],
+        "--policy",
+        "-p",
+        help="Policy to run (repeatable): seed, naive-fast, keda-scaledjob, adoscale, adoscale-standby, "
+        "adoscale-hooks, adoscale-predictive. Default: all.",
+    ),
+    days: int = typer.Option(1, "--days", min=1, help="Days of the seed-day or bursty workloads."),
+    seed: int = typer.Option(1, "--seed", help="Random seed (workload, start-up times, faults)."),
+    faults: float = typer.Option(0.0, "--faults", min=0.0, max=0.5, help="ADO fault rate: 2/3 5xx, 1/3 429."),
+    max_agents: int = typer.Option(50, "--max-agents", min=1, help="The pool's max_agents."),
+    spot_interruptions: float = typer.Option(0.0, "--spot-interruptions", min=0.0, help="Per task-hour."),
+    capacity_errors: float = typer.Option(0.0, "--capacity-errors", min=0.0, max=1.0, help="Share of launches."),
+    image_mb: float = typer.Option(
+        1000.0, "--image-mb", min=1.0, help="Agent image size, MB compressed (1000: the published start-up)."
+    ),
+    zstd: bool = typer.Option(False, "--zstd", help="The image's layers are zstd-compressed."),
+    soci: bool = typer.Option(False, "--soci", help="The image has a SOCI index (lazy loading)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
+    out: Path | None = typer.Option(None, "--out", help="Write PNG plots and a Markdown report here."),
+) -> None:
+    """Compare scaling designs in virtual time, driving adoscale's real reconcile and decision code
+    against the ADO emulator's model and a simulated Fargate. One pool; a job that has not started a day
+    after the last arrival counts as stranded."""
+    from adoscale_lab.sim import POLICIES, FargateProfile
+    from adoscale_lab.sim import simulate as run
+    from adoscale_lab.sim.cost import load_prices
+    from adoscale_lab.sim.fargate import ImageModel
+    from adoscale_lab.sim.report import COLUMNS, markdown, summaries, write_plots
+
+    names = policy or list(POLICIES)
+    unknown = [n for n in names if n not in POLICIES]
+    if unknown:
+        typer.echo(f"unknown policy: {', '.join(unknown)} (choose from {', '.join(POLICIES)})", err=True)
+        raise typer.Exit(EXIT_CONFIG)
+    jobs, measure_from_s = _workload(workload, days, seed)
+    image = ImageModel(size_mb=image_mb, compression="zstd" if zstd else "gzip", soci=soci)
+    profile = FargateProfile(
+        capacity_error_rate=capacity_errors, spot_interruption_per_hour=spot_interruptions, image=image
+    )
+    results = []
+    console = Console(stderr=True)
+    horizon_h = (max((j.queued_at_s for j in jobs), default=0.0) + 3600) / 3600
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=console, disable=as_json
+    ) as progress:
+        for name in names:
+            task = progress.add_task(f"{name:<17}", total=horizon_h)
+            results.append(
+                run(
+                    jobs,
+                    POLICIES[name],
+                    seed=seed,
+                    fault_rate=faults,
+                    max_agents=max_agents,
+                    profile=profile,
+                    on_progress=partial(_advance, progress, task, horizon_h),
+                    measure_from_s=measure_from_s,
+                )
+            )
+            progress.update(task, completed=horizon_h)
+    rows = summaries(results, load_prices())
+    if as_json:
+        keys = (
+            "policy",
+            "wait_p50_s",
+            "wait_p95_s",
+            "wait_max_s",
+            "stranded",
+            "launched",
+            "overlaunched",
+            "agent_minutes",
+            "idle_agent_minutes",
+            "busy_killed",
+            "leaked",
+            "cost_usd_month",
+        )
+        typer.echo(json.dumps({"policies": [{k: row[k] for k in keys} | row for row in rows]}, indent=2))
+    else:
+        table = Table(title=f"adoscale simulate — {workload}, {len(jobs)} jobs, seed {seed}")
+        for _key, label in COLUMNS:
+            table.add_column(label, justify="left" if label == "policy" else "right")
+        for row in rows:
+            table.add_row(*(str(row[key]) for key, _ in COLUMNS))
+        Console().print(table)
+    if out is not None:
+        paths = write_plots(results, out)
+        notes = [f"Workload `{workload}` ({len(jobs)} jobs), seed {seed}, faults {faults}, max_agents {max_agents}."]
+        if measure_from_s:
+            notes.append(f"Measured from hour {measure_from_s / 3600:g} (the last day); earlier days are history.")
+        (out / "report.md").write_text(markdown(rows, "Simulation report", notes))
+        console.print(f"wrote {', '.join(str(p) for p in paths)} and {out / 'report.md'}")
+    raise typer.Exit(EXIT_OK)
+
+
+@app.command()
+def cost(
+    interval: float = typer.Option(120.0, "--interval", help="Workflow schedule in seconds (the seed: 120)."),
+    observations: int = typer.Option(1, "--observations", help="Pool observations per workflow execution."),
+    pools: int = typer.Option(1, "--pools", help="Agent pools."),
+    jobs_per_day: float = typer.Option(100.0, "--jobs-per-day"),
+    job_minutes: float = typer.Option(5.0, "--job-minutes"),
+    vcpu: float = typer.Option(0.25, "--vcpu"),
+    memory_gb: float = typer.Option(0.5, "--memory-gb"),
+    spot_share: float = typer.Option(0.0, "--spot-share", min=0.0, max=1.0),
+    network: str = typer.Option(
+        "nat",
+        "--network",
+        help="The agents' network, as deploy/terraform/modules/network's network_mode: nat, public, endpoints, "
+        "or none (your own VPC, not counted).",
+    ),
+    prices: Path | None = typer.Option(None, "--prices", help="A price file like the built-in one."),
+    deployed: bool = typer.Option(
+        False,
+        "--deployed",
+        help="adoscale's deployed workflow instead of the seed's: an execution a minute with a round at each "
+        "offset (0, 15, 30, 45 s), one `round` and one `pass` invocation per round and pool, the waiter's checks "
+        "per launch (one a job). Replaces --interval and --observations.",
+    ),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """The seed's monthly estimate recomputed from a dated price file; the seed's assumptions by default
+    (workflow every 2 minutes, 100 jobs a day of 5 minutes, 0.25 vCPU and 512 MB, us-east-1)."""
+    from adoscale_lab.sim.cost import NETWORK_MODES, Usage, deployed_workflow, load_prices, monthly_costs, usage_dict
+
+    usage = replace(
+        Usage(),
+        workflow_interval_s=interval,
+        observations_per_execution=observations,
+        pools=pools,
+        jobs_per_day=jobs_per_day,
+        job_minutes=job_minutes,
+        vcpu=vcpu,
+        memory_gb=memory_gb,
+        spot_share=spot_share,
+        network_mode=network,
+    )
+    if deployed:
+        usage = replace(deployed_workflow(usage), launches_per_day=jobs_per_day)
+    if network not in NETWORK_MODES:
+        raise typer.BadParameter(f"{network!r}: expected one of {', '.join(NETWORK_MODES)}", param_hint="--network")
+    price_data = load_prices(prices)
+    lines = monthly_costs(usage, price_data)
+    total = sum(line.monthly_usd for line in lines)
+    if as_json:
+        body = {
+            "as_of": price_data.get("as_of"),
+            "usage": usage_dict(usage),
+            "lines": [{f.name: getattr(line, f.name) for f in fields(line)} for line in lines],
+            "total_usd_month": round(total, 2),
+        }
+        typer.echo(json.dumps(body, indent=2))
+        raise typer.Exit(EXIT_OK)
+    table = Table(title=f"Monthly cost estimate (prices as of {price_data.get('as_of')}, {price_data.get('region')})")
+    table.add_column("service")
+    table.add_column("USD / month", justify="right")
+    table.add_column("basis")
+    for line in lines:
+        table.add_row(line.service, f"{line.monthly_usd:.2f}", line.basis)
+    table.add_row("[bold]total[/bold]", f"[bold]{total:.2f}[/bold]", "")
+    Console().print(table)
+    raise typer.Exit(EXIT_OK)

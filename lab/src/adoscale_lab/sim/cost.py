@@ -1,0 +1,197 @@
+"""Monthly cost from a dated price file and a usage model: the seed's estimate, recomputed.
+
+Every price carries its source in `prices.json`. The usage model is deliberately simple and printed
+with the result, so that anyone can check the arithmetic.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, replace
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from adoscale.workflow import SCHEDULE_INTERVAL_S, TASK_CHECKS, schedule_input
+
+DAYS_PER_MONTH = 30.42
+SECONDS_PER_MONTH = DAYS_PER_MONTH * 86400
+HOURS_PER_MONTH = DAYS_PER_MONTH * 24
+NETWORK_MODES = ("nat", "public", "endpoints", "none")
+
+
+def load_prices(path: Path | None = None) -> dict[str, Any]:
+    if path is not None:
+        data: dict[str, Any] = json.loads(path.read_text())
+        return data
+    text = resources.files("adoscale_lab.sim").joinpath("prices.json").read_text()
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """What a month of adoscale uses. Defaults are the seed's assumptions."""
+
+    workflow_interval_s: float = 120.0  # the seed: every 2 minutes
+    observations_per_execution: int = 1  # adoscale observes a pool several times per execution
+    pools: int = 1
+    jobs_per_day: float = 100.0
+    job_minutes: float = 5.0
+    agent_minutes_per_day: float | None = None  # billed task-minutes; default jobs x duration
+    vcpu: float = 0.25
+    memory_gb: float = 0.5
+    spot_share: float = 0.0
+    lambda_ms: float = 300.0
+    lambda_memory_gb: float = 0.128
+    lambda_arch: str = "x86"
+    lambdas_per_observation: int = 3  # queue data, decide, act
+    # Invocations per round whatever the number of pools (adoscale's `round` action), and per launch (the
+    # waiter's task checks; adoscale: up to TASK_CHECKS, counted in full).
+    lambdas_per_round: int = 0
+    launches_per_day: float = 0.0
+    lambdas_per_launch: int = 0
+    workflow_memory_gb: float = 0.064
+    # Default: the last round's offset (rounds run concurrently, spread evenly over the interval) plus one
+    # round's work, ROUND_SECONDS. A launch in the last round prolongs its execution by its task wait: not
+    # counted (docs/performance.md bounds it).
+    workflow_seconds: float | None = None
+    metrics: int = 2
+    ecr_gb: float = 10.0
+    secrets: int = 1
+    # The agents' network (deploy/terraform/modules/network): nat, public, endpoints, or none (your own VPC,
+    # already paid for).
+    network_mode: str = "nat"
+    az_count: int = 2
+    interface_endpoints: int = 6  # ecr.api, ecr.dkr, logs, secretsmanager, ssm, sts
+    data_gb_per_job: float = 0.4  # the image pull (about 0.3 GB compressed) plus sources and artefacts
+    # Of which the image layers, which ECR serves from S3: through the network module's free S3 gateway
+    # endpoint (nat and endpoints modes), not the NAT gateway.
+    image_gb_per_job: float = 0.3
+
+
+# One round's work in an execution: the round action, a pass per pool (concurrent), the transitions.
+ROUND_SECONDS = 3.0
+
+
+def deployed_workflow(usage: Usage) -> Usage:
+    """`usage` with adoscale's deployed workflow (`adoscale.workflow`): an execution per schedule tick, a round
+    at each offset of the schedule's input, all concurrent, so an execution lasts the last offset plus one
+    round; per round one `round` invocation and one `pass` per pool; the waiter's checks per launch."""
+    offsets = schedule_input()["offsets"]
+    return replace(
+        usage,
+        workflow_interval_s=float(SCHEDULE_INTERVAL_S),
+        observations_per_execution=len(offsets),
+        workflow_seconds=offsets[-1] + ROUND_SECONDS,
+        lambdas_per_observation=1,
+        lambdas_per_round=1,
+        lambdas_per_launch=TASK_CHECKS,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CostLine:
+    service: str
+    monthly_usd: float
+    basis: str
+
+
+def monthly_costs(usage: Usage, prices: dict[str, Any]) -> list[CostLine]:
+    executions = SECONDS_PER_MONTH / usage.workflow_interval_s
+    observations = executions * usage.observations_per_execution * usage.pools
+    sfn = prices["step_functions_express"]
+    rounds = max(1, usage.observations_per_execution)
+    seconds = usage.workflow_seconds
+    if seconds is None:
+        seconds = (rounds - 1) * usage.workflow_interval_s / rounds + ROUND_SECONDS
+    workflow = executions * (sfn["request"] + seconds * max(usage.workflow_memory_gb, 0.064) * sfn["gb_second"])
+    lam = prices["lambda"]
+    invocations = (
+        observations * usage.lambdas_per_observation
+        + executions * rounds * usage.lambdas_per_round
+        + usage.launches_per_day * DAYS_PER_MONTH * usage.lambdas_per_launch
+    )
+    gb_second = lam["gb_second_arm64"] if usage.lambda_arch == "arm64" else lam["gb_second_x86"]
+    lambda_cost = invocations * (lam["request"] + usage.lambda_ms / 1000 * usage.lambda_memory_gb * gb_second)
+    agent_minutes = (
+        usage.agent_minutes_per_day
+        if usage.agent_minutes_per_day is not None
+        else usage.jobs_per_day * max(usage.job_minutes, 1.0)
+    )
+    hours = agent_minutes * DAYS_PER_MONTH / 60
+    on_demand = prices["fargate"]
+    spot = prices["fargate_spot"]
+
+    def fargate_rate(price: dict[str, float]) -> float:
+        return usage.vcpu * price["vcpu_hour"] + usage.memory_gb * price["gb_hour"]
+
+    fargate = hours * ((1 - usage.spot_share) * fargate_rate(on_demand) + usage.spot_share * fargate_rate(spot))
+    cw = prices["cloudwatch"]
+    cloudwatch = usage.metrics * usage.pools * cw["metric_month"]
+    secrets = prices["secrets_manager"]
+    # The Lambdas cache the secret (powertools parameters), so API calls are a few per cold start: ignored.
+    secret_cost = usage.secrets * secrets["secret_month"]
+    return [
+        CostLine("Step Functions (Express)", workflow, f"{executions:,.0f} executions of {seconds:.0f} s"),
+        CostLine("AWS Lambda", lambda_cost, f"{invocations:,.0f} invocations of {usage.lambda_ms:.0f} ms"),
+        CostLine(
+            "AWS Fargate",
+            fargate,
+            f"{hours:,.1f} task-hours at {usage.vcpu} vCPU / {usage.memory_gb} GB, {usage.spot_share:.0%} Spot",
+        ),
+        CostLine("Amazon ECR", usage.ecr_gb * prices["ecr"]["gb_month"], f"{usage.ecr_gb} GB stored"),
+        CostLine("AWS Secrets Manager", secret_cost, f"{usage.secrets} secret; value cached by the Lambdas"),
+        CostLine("SSM Parameter Store", 0.0, "1 standard parameter (the configuration)"),
+        CostLine("Amazon CloudWatch", cloudwatch, f"{usage.metrics * usage.pools} custom metrics via EMF logs"),
+        *network_costs(usage, prices, hours),
+    ]
+
+
+def network_costs(usage: Usage, prices: dict[str, Any], task_hours: float) -> list[CostLine]:
+    """The network the agents need to reach Azure DevOps, ECR and the AWS APIs; fixed hourly charges
+    dominate at small loads (a NAT gateway can cost more than everything else together)."""
+    if usage.network_mode not in NETWORK_MODES:
+        raise ValueError(f"network_mode must be one of {', '.join(NETWORK_MODES)}, not {usage.network_mode!r}")
+    data_gb = usage.jobs_per_day * DAYS_PER_MONTH * usage.data_gb_per_job
+    vpc = prices["vpc"]
+    if usage.network_mode == "nat":
+        hourly = HOURS_PER_MONTH * (vpc["nat_gateway_hour"] + vpc["public_ipv4_hour"])
+        nat_gb = usage.jobs_per_day * DAYS_PER_MONTH * max(0.0, usage.data_gb_per_job - usage.image_gb_per_job)
+        return [
+            CostLine(
+                "VPC: NAT gateway",
+                hourly + nat_gb * vpc["nat_gateway_gb"],
+                f"1 NAT gateway and its Elastic IP all month, {nat_gb:,.0f} GB processed "
+                "(image layers through the free S3 gateway endpoint)",
+            )
+        ]
+    if usage.network_mode == "public":
+        return [
+            CostLine(
+                "VPC: public IPv4",
+                task_hours * vpc["public_ipv4_hour"],
+                f"one public address per running task, {task_hours:,.1f} task-hours; no NAT",
+            )
+        ]
+    if usage.network_mode == "endpoints":
+        link, tgw = prices["privatelink"], prices["transit_gateway"]
+        endpoint_hours = usage.interface_endpoints * usage.az_count * HOURS_PER_MONTH
+        # Image layers come from S3 through the free gateway endpoint; the rest crosses the transit gateway.
+        return [
+            CostLine(
+                "VPC: interface endpoints",
+                endpoint_hours * link["interface_endpoint_az_hour"] + data_gb * link["interface_endpoint_gb"],
+                f"{usage.interface_endpoints} endpoints in {usage.az_count} AZs, S3 gateway endpoint free",
+            ),
+            CostLine(
+                "VPC: transit gateway attachment",
+                HOURS_PER_MONTH * tgw["attachment_hour"] + data_gb * tgw["gb"],
+                f"1 attachment, up to {data_gb:,.0f} GB; your egress VPC's own NAT not included",
+            ),
+        ]
+    return []
+
+
+def usage_dict(usage: Usage) -> dict[str, Any]:
+    return asdict(usage)

@@ -1,0 +1,381 @@
+"""The simulator's main loop: the real reconcile code against the ADO model and a simulated Fargate, in
+virtual time. Nothing here decides anything: the policies do, through `Reconciler`."""
+
+from __future__ import annotations
+
+import json
+import random
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+
+import httpx
+
+from adoscale.ado import AdoClient, Demand, RetryPolicy
+from adoscale.config import parse_config
+from adoscale.history import HistoryRecord
+from adoscale.hooks import HookRejected, HookValidator
+from adoscale.hooks.validate import POOL_PARAMETER, SECRET_HEADER
+from adoscale.lease import MemoryLease
+from adoscale.reconcile import Reconciler, policy_for
+from adoscale_lab.emulator import AdoModel, FaultRule, Faults, make_app
+from adoscale_lab.sim.fargate import EventQueue, FargateProfile, SimFargate
+from adoscale_lab.sim.policies import SimPolicy
+from adoscale_lab.sim.workloads import JobSpec
+
+START = datetime(2026, 11, 23, tzinfo=UTC)  # a Monday, midnight
+POOL = "sim"
+PLACEHOLDER = "adoscale-placeholder"
+TASK_VCPU = 0.25
+TASK_GB = 0.5
+
+
+@dataclass
+class PolicyResult:
+    policy: str
+    jobs: int
+    waits_s: list[float]
+    stranded: int
+    launched: int
+    overlaunched: int
+    agent_minutes: float
+    busy_minutes: float
+    idle_agent_minutes: float
+    busy_killed: int
+    leaked_tasks: int
+    leaked_registrations: int
+    max_live_tasks: int
+    ado_calls: int
+    aws_calls: int
+    spot_interrupted: int
+    capacity_errors: int
+    sim_seconds: float
+    ticks: int
+    timeline: list[tuple[float, int, int, int]] = field(default_factory=list)  # hours, queued, live, busy
+    hourly_waits: list[tuple[float, float]] = field(default_factory=list)  # queued at (hours), wait
+    hook_passes: int = 0  # passes started by a job-queued hook
+    hooks_lost: int = 0
+    measured_from_h: float = 0.0
+
+    def percentile(self, q: float) -> float:
+        return self.pooled_percentile(self.waits_s, q)
+
+    @staticmethod
+    def pooled_percentile(waits: list[float], q: float) -> float:
+        """The nearest-rank percentile of `waits` (one run's, or several runs' pooled)."""
+        if not waits:
+            return 0.0
+        ordered = sorted(waits)
+        index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+        return ordered[index]
+
+    @property
+    def leaked(self) -> int:
+        return self.leaked_tasks + self.leaked_registrations
+
+    def summary(self) -> dict[str, float | int | str]:
+        return {
+            "policy": self.policy,
+            "jobs": self.jobs,
+            "wait_p50_s": round(self.percentile(0.5), 1),
+            "wait_p95_s": round(self.percentile(0.95), 1),
+            "wait_max_s": round(max(self.waits_s, default=0.0), 1),
+            "wait_mean_s": round(statistics.fmean(self.waits_s), 1) if self.waits_s else 0.0,
+            "stranded": self.stranded,
+            "launched": self.launched,
+            "overlaunched": self.overlaunched,
+            "agent_minutes": round(self.agent_minutes, 1),
+            "busy_minutes": round(self.busy_minutes, 1),
+            "idle_agent_minutes": round(self.idle_agent_minutes, 1),
+            "busy_killed": self.busy_killed,
+            "leaked": self.leaked,
+            "max_live_tasks": self.max_live_tasks,
+            "ado_calls": self.ado_calls,
+            "aws_calls": self.aws_calls,
+            "hook_passes": self.hook_passes,
+            "measured_from_h": self.measured_from_h,
+        }
+
+
+HOOK_SECRET = "sim-hook-secret"  # noqa: S105 - the simulator's own, checked by the real validator
+
+
+class _HookDelivery:
+    """ADO's service hooks in virtual time: each job event the model emits reaches the production
+    validator `delay_s` later (uniform), as the HTTP endpoint would receive it; a delivery it accepts
+    (a job waiting) starts that pool's pass through the same `Reconciler.run_pool` and lease as the
+    schedule. `loss` of them never arrive.
+
+    The emulator also reports a job's assignment to an agent as a "waiting" event; the service's own
+    states are waiting, inProgress and completed, so that one is not delivered here, lest the simulator
+    credit hooks with a pass that the real service would not trigger."""
+
+    def __init__(
+        self,
+        events: EventQueue,
+        reconciler: Reconciler,
+        delay_s: tuple[float, float],
+        rng: random.Random,
+        loss: float,
+    ) -> None:
+        self._events = events
+        self._reconciler = reconciler
+        self._delay_s = delay_s
+        self._rng = rng
+        self._loss = loss
+        self._validator = HookValidator(HOOK_SECRET, [p.name for p in reconciler.config.pools], clock=events.clock)
+        self.passes = 0
+        self.lost = 0
+        self.rejected: list[str] = []
+
+    def on_event(self, event: dict[str, object]) -> None:
+        # Called under the model's lock: only schedule the delivery here, never run a pass.
+        extra = event.get("x-emulator")
+        if isinstance(extra, dict) and extra.get("transition") == "assigned":
+            return
+        if self._loss and self._rng.random() < self._loss:
+            self.lost += 1
+            return
+        body = json.dumps(event).encode()
+        self._events.after(self._rng.uniform(*self._delay_s), lambda: self._deliver(body))
+
+    def _deliver(self, body: bytes) -> None:
+        try:
+            decision = self._validator.check(
+                headers={SECRET_HEADER: HOOK_SECRET}, query={POOL_PARAMETER: POOL}, body=body
+            )
+        except HookRejected as exc:
+            self.rejected.append(exc.reason)
+            return
+        if decision.action != "run":
+            return
+        self.passes += 1
+        self._reconciler.run_pool(self._reconciler.pool(decision.pool), parallel=self._reconciler.parallel_share())
+
+
+class _SimHistory:
+    """`MemoryHistory`'s behaviour (a pass gets its own copy of the record) without its deep copy, which
+    took half the simulator's time on a week of history: a record holds immutable datetimes, so copying
+    its list is copy enough."""
+
+    def __init__(self) -> None:
+        self._records: dict[str, HistoryRecord] = {}
+
+    def load(self, pool: str) -> HistoryRecord:
+        record = self._records.get(pool)
+        return HistoryRecord() if record is None else replace(record, arrivals=list(record.arrivals))
+
+    def save(self, pool: str, record: HistoryRecord) -> None:
+        self._records[pool] = replace(record, arrivals=list(record.arrivals))
+
+
+class _ClientTime:
+    """The ADO client's monotonic clock and sleep in virtual time: retries wait without real waiting."""
+
+    def __init__(self, events: EventQueue) -> None:
+        self._events = events
+        self._slept = 0.0
+
+    def clock(self) -> float:
+        return (self._events.now - START).total_seconds() + self._slept
+
+    def sleep(self, seconds: float) -> None:
+        self._slept += seconds
+
+
+def _capabilities_for(jobs: list[JobSpec]) -> dict[str, str]:
+    caps: dict[str, str] = {}
+    for job in jobs:
+        for text in job.demands:
+            demand = Demand.parse(text)
+            caps[demand.name] = demand.value if demand.operator == "equals" and demand.value else "999"
+    return caps
+
+
+def simulate(
+    jobs: list[JobSpec],
+    policy: SimPolicy,
+    *,
+    seed: int = 1,
+    fault_rate: float = 0.0,
+    max_agents: int = 50,
+    profile: FargateProfile | None = None,
+    on_progress: Callable[[float], None] | None = None,
+    measure_from_s: float = 0.0,
+    hook_loss: float = 0.0,
+) -> PolicyResult:
+    """Run `jobs` under `policy`. Only the jobs queued, and the tasks launched, from `measure_from_s` on
+    are measured: the days before it are there for the warm pool's history to learn from. With
+    `hook_loss`, that share of job-queued hooks never arrives (the schedule is the backstop)."""
+    rng = random.Random(seed)
+    events = EventQueue(START)
+    pat = f"sim-pat-{seed:08d}"
+    model = AdoModel(org="sim", pat=pat, clock=events.clock)
+    pool_id = model.create_pool(POOL)
+    caps = _capabilities_for(jobs)
+    model.register_agent(pool_id, PLACEHOLDER, dict(caps), online=False)
+    # --faults RATE: two thirds 5xx, one third 429 (the soak's 2 % and 1 %).
+    faults = Faults(
+        seed=seed,
+        rules=[FaultRule(route="/_apis/", error_5xx=fault_rate * 2 / 3, throttle_429=fault_rate / 3, retry_after_s=1)]
+        if fault_rate > 0
+        else [],
+    )
+    app = make_app(model, faults)
+    durations: dict[int, float] = {}
+    fargate = SimFargate(
+        events,
+        model,
+        {POOL: pool_id},
+        job_seconds=lambda request_id: durations.get(request_id, 300.0),
+        rng=rng,
+        profile=profile,
+        capabilities={POOL: caps},
+    )
+    fargate_requeue = fargate.requeued
+    pool_config: dict[str, object] = {
+        "name": POOL,
+        "max_agents": max_agents,
+        "ecs": {"cluster": "sim", "task_definition": "agent", "subnets": ["subnet-sim"]},
+    }
+    if policy.warm_pool:
+        pool_config["warm_pool"] = dict(policy.warm_pool)
+    config = parse_config(
+        json.dumps({"organization_url": "http://ado.sim/sim", "pools": [pool_config]}),
+        "<simulation>",
+    )
+    client_time = _ClientTime(events)
+    http = httpx.Client(transport=httpx.WSGITransport(app=app), base_url="http://ado.sim")
+    ado = AdoClient(
+        config.organization_url,
+        pat,
+        http=http,
+        retry=RetryPolicy(deadline_s=30.0),
+        sleep=client_time.sleep,
+        clock=client_time.clock,
+        rng=random.Random(seed + 1),
+    )
+    reconciler = Reconciler(
+        config,
+        ado,
+        fargate,
+        events.clock,
+        lease=MemoryLease(events.clock),
+        monotonic=client_time.clock,
+        decide=policy.decide,
+        policy=lambda pool, now: policy.policy_at(policy_for(pool), now),
+        history=_SimHistory(),
+    )
+
+    hooks: _HookDelivery | None = None
+    if policy.hook_delay_s is not None:
+        hooks = _HookDelivery(events, reconciler, policy.hook_delay_s, random.Random(seed + 2), hook_loss)
+        model.subscribe(hooks.on_event)
+    originals: dict[int, float] = {}  # request id -> queued at (hours), for the original arrivals
+    for spec in jobs:
+
+        def arrive(spec: JobSpec = spec) -> None:
+            request_id = model.queue_job(pool_id, list(spec.demands))
+            durations[request_id] = spec.duration_s
+            originals[request_id] = spec.queued_at_s / 3600
+            fargate.collect_assignments()
+
+        events.at(START + timedelta(seconds=spec.queued_at_s), arrive)
+
+    last_arrival = max((j.queued_at_s for j in jobs), default=0.0)
+    horizon = START + timedelta(seconds=last_arrival + 86400)
+    timeline: list[tuple[float, int, int, int]] = []
+    state = {"ticks": 0, "max_live": 0, "done": False}
+
+    def all_done() -> bool:
+        finished = model.finished_count(pool_id)
+        return finished >= len(jobs) + len(fargate_requeue) and not fargate.live_tasks()
+
+    def tick() -> None:
+        state["ticks"] += 1
+        reconciler.run()
+        fargate.collect_assignments()
+        live = len(fargate.live_tasks())
+        state["max_live"] = max(state["max_live"], live)
+        unfinished = model.unfinished_jobs(pool_id)
+        queued = sum(1 for j in unfinished if j.reserved_agent is None)
+        hours = (events.now - START).total_seconds() / 3600
+        timeline.append((hours, queued, live, len(unfinished) - queued))
+        if on_progress is not None:
+            on_progress(hours)
+        past_last = events.now >= START + timedelta(seconds=last_arrival)
+        if (past_last and all_done()) or events.now >= horizon:
+            state["done"] = True
+
+    schedule = policy.schedule
+
+    def run() -> None:
+        """One run of the schedule (for adoscale, one workflow execution): an observation at each offset."""
+        if state["done"]:
+            return
+        for offset in schedule.offsets:
+            events.after(offset + schedule.latency_s, tick)
+        events.after(schedule.interval_s, run)
+
+    first_arrival = min((j.queued_at_s for j in jobs), default=0.0)
+    # Start observing ten minutes before the first job: the empty night before it changes nothing. (The
+    # schedule's phase against the arrivals is arbitrary, as a deployed schedule's is: it counts from the
+    # schedule's creation.)
+    events.at(START + timedelta(seconds=max(0.0, first_arrival - 600)), run)
+    while not state["done"] and events.next_time() is not None:
+        events.run_next()
+    ado.close()
+
+    measure_from = START + timedelta(seconds=measure_from_s)
+    tasks = [t for t in fargate.tasks.values() if t.launched_at >= measure_from]
+    end = events.now
+    agent_minutes = 0.0
+    busy_minutes = 0.0
+    for task in tasks:
+        stopped = task.stopped_at or end
+        agent_minutes += max(60.0, (stopped - task.launched_at).total_seconds()) / 60
+        if task.took_job:
+            busy_minutes += task.job_seconds / 60
+    waits: list[float] = []
+    hourly: list[tuple[float, float]] = []
+    stranded = 0
+    measured = 0
+    for request_id, queued_h in originals.items():
+        if queued_h * 3600 < measure_from_s:
+            continue
+        measured += 1
+        job = model.job(request_id)
+        if job.assign_time is None:
+            stranded += 1
+            continue
+        wait = (job.assign_time - job.queue_time).total_seconds()
+        waits.append(wait)
+        hourly.append((queued_h, wait))
+    registrations = sum(1 for a in model.agents(pool_id) if a.name != PLACEHOLDER)
+    return PolicyResult(
+        policy=policy.name,
+        jobs=measured,
+        waits_s=waits,
+        stranded=stranded,
+        launched=len(tasks),
+        overlaunched=sum(1 for t in tasks if not t.took_job),
+        agent_minutes=agent_minutes,
+        busy_minutes=busy_minutes,
+        idle_agent_minutes=max(0.0, agent_minutes - busy_minutes),
+        busy_killed=fargate.stats.busy_killed,
+        leaked_tasks=len(fargate.live_tasks()),
+        leaked_registrations=registrations,
+        max_live_tasks=state["max_live"],
+        ado_calls=model.stats.total,
+        aws_calls=fargate.stats.calls,
+        spot_interrupted=fargate.stats.spot_interrupted,
+        capacity_errors=fargate.stats.capacity_errors,
+        sim_seconds=(end - START).total_seconds(),
+        ticks=state["ticks"],
+        timeline=timeline,
+        hourly_waits=hourly,
+        hook_passes=hooks.passes if hooks is not None else 0,
+        hooks_lost=hooks.lost if hooks is not None else 0,
+        measured_from_h=measure_from_s / 3600,
+    )
