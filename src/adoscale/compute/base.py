@@ -17,6 +17,13 @@ class TaskInfo:
     pool: str | None
     stopped_reason: str | None = None
     capacity_provider: str | None = None
+    # Why and when ECS stopped it (`stopCode`: TaskFailedToStart, EssentialContainerExited, UserInitiated,
+    # SpotInterruption, ...), when its containers started (ECS's own clock), and the exit code of a container
+    # that exited non-zero (0 when all exited cleanly, None when none has exited).
+    stop_code: str | None = None
+    started_at: datetime | None = None
+    stopped_at: datetime | None = None
+    exit_code: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

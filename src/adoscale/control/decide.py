@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from adoscale.config import PoolConfig
+from adoscale.control.backoff import StartBackoff, start_backoff
 from adoscale.control.observe import Observation
 from adoscale.history.base import HistoryRecord, trim
 from adoscale.history.base import observe as observe_demand
-from adoscale.scaling import Plan, PoolPolicy, PoolSnapshot, plan
+from adoscale.scaling import Launch, Plan, PoolPolicy, PoolSnapshot, plan
 from adoscale.scaling.warm import WarmMode, WarmPolicy, WarmSchedule, WarmTarget, warm_target, with_warm_pool
 
 Decide = Callable[[PoolSnapshot, PoolPolicy], Plan]
@@ -58,12 +59,14 @@ def default_policy(pool: PoolConfig, _now: datetime) -> PoolPolicy:
 @dataclass(frozen=True, slots=True)
 class Decision:
     """What the pass will do: the plan, the policy it was made under, the warm pool's target (None without
-    a warm pool) and the demand history to keep (None: nothing to save)."""
+    a warm pool), the demand history to keep (None: nothing to save) and the start-failure back-off (None:
+    the pool's tasks start)."""
 
     plan: Plan
     policy: PoolPolicy
     warm: WarmTarget | None
     history: HistoryRecord | None
+    backoff: StartBackoff | None = None
 
 
 def decide(
@@ -75,16 +78,28 @@ def decide(
 ) -> Decision:
     snapshot = observation.snapshot
     base = policy(pool, snapshot.now)
+    backoff = start_backoff(observation.tasks, (a.name for a in snapshot.agents), base.agent_name_prefix)
     warm = warm_policy_for(pool)
     if warm.mode is WarmMode.OFF or observation.history is None:
-        return Decision(engine(snapshot, base), base, None, None)
+        return Decision(_backed_off(engine(snapshot, base), backoff, snapshot.now), base, None, None, backoff)
     record = copy.deepcopy(observation.history)
     idle = sum(1 for a in snapshot.agents if a.online and a.enabled and not a.busy)
     observe_demand(record, observation.arrivals, min(idle, max(base.standby_agents, warm.max_agents)), snapshot.now)
     trim(record, snapshot.now, warm.seasonal_days)
     target = warm_target(warm, record.demand(snapshot.now), snapshot.now)
     warmed = with_warm_pool(base, target, warm)
-    return Decision(engine(snapshot, warmed), warmed, target, record)
+    return Decision(_backed_off(engine(snapshot, warmed), backoff, snapshot.now), warmed, target, record, backoff)
+
+
+def _backed_off(decision: Plan, backoff: StartBackoff | None, now: datetime) -> Plan:
+    """The plan with its launch held back while the pool's tasks fail to start: nothing before the retry
+    time or while a task is still starting, then one task (`control.backoff`)."""
+    if backoff is None or decision.launch_count == 0:
+        return decision
+    if now < backoff.retry_at or decision.starting > 0:
+        why = f"held back: {backoff.describe()}"
+        return replace(decision, launch=Launch(0, why))
+    return replace(decision, launch=Launch(1, f"one task to try again after {backoff.failures} failed to start"))
 
 
 def describe(decision: Plan) -> list[str]:

@@ -87,6 +87,10 @@ class PoolReport:
     plan: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # Tasks failing to start (`control.backoff`): how many in a row, the newest reason, when one is tried again.
+    start_failures: int = 0
+    start_failure: str | None = None
+    launch_retry_at: str | None = None
     # (Further per-pool figures, such as jobs no agent can take, are added here and filled in `report_of`.)
     failure: BaseException | None = field(default=None, compare=False, repr=False)
     observation: Observation | None = field(default=None, compare=False, repr=False)
@@ -118,8 +122,12 @@ def report_of(
     pass_id: str, observation: Observation, decision: Decision, result: ActResult | None, *, failure_line: str = ""
 ) -> PoolReport:
     """The pool's report from the pass's frozen results; `result` None: a dry run (the plan's counts)."""
-    snapshot, p = observation.snapshot, decision.plan
-    errors = [*(result.errors if result else ()), *([failure_line] if failure_line else [])]
+    snapshot, p, backoff = observation.snapshot, decision.plan, decision.backoff
+    errors = [
+        *([backoff.describe()] if backoff is not None else []),
+        *(result.errors if result else ()),
+        *([failure_line] if failure_line else []),
+    ]
     return PoolReport(
         pool=observation.pool,
         pass_id=pass_id,
@@ -137,6 +145,9 @@ def report_of(
         plan=describe(p),
         errors=errors,
         warnings=[*p.warnings, *(result.warnings if result else ())],
+        start_failures=backoff.failures if backoff is not None else 0,
+        start_failure=backoff.reason if backoff is not None else None,
+        launch_retry_at=backoff.retry_at.isoformat(timespec="seconds") if backoff is not None else None,
         failure=result.failure if result else None,
         observation=observation,
         decision=decision,
@@ -283,6 +294,8 @@ class Reconciler:
                     parallel=parallel,
                 )
                 decision = decide(pool, observation, policy=self._policy, engine=self._engine)
+                if decision.backoff is not None:
+                    log.info("%s: %s", pool.name, decision.backoff.describe())
                 if decision.warm is not None:
                     log.info("%s: warm pool %d (%s)", pool.name, decision.warm.agents, decision.warm.reason)
                 for line in describe(decision.plan):
