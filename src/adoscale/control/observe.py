@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -26,10 +26,17 @@ from adoscale.scaling import AgentView, PoolSnapshot, TaskStatus, TaskView
 @dataclass(frozen=True, slots=True)
 class ParallelShare:
     """The organization's self-hosted parallel-job limit and the jobs running under it, by pool id: read
-    once per round for every pool (it is shared), and carried to each pool's pass."""
+    once per round for every pool (it is shared), and carried to each pool's pass.
+
+    A pool's agents hold slots of the limit as soon as they exist, not only once they run a job: an agent
+    started beyond the limit waits idle. So after each pool's pass, a round run in one process (`run`,
+    `serve`, the demo, the simulator) records what that pool now holds, its live tasks (`after`), and the
+    next pool's capacity leaves those slots out: limit 4 and two pools of 4 queued jobs start 4 tasks in all,
+    not 8."""
 
     total: int
     running_by_pool: Mapping[int, int]
+    holding_by_pool: Mapping[int, int] = field(default_factory=dict)  # live tasks, by pool, seen this round
 
     @classmethod
     def of(cls, limit: ParallelLimit) -> ParallelShare:
@@ -40,8 +47,15 @@ class ParallelShare:
         return cls(total=limit.total, running_by_pool=counts)
 
     def capacity_for(self, pool_id: int) -> int:
-        others = sum(n for pid, n in self.running_by_pool.items() if pid != pool_id)
+        pools = set(self.running_by_pool) | set(self.holding_by_pool)
+        others = sum(
+            max(self.running_by_pool.get(pid, 0), self.holding_by_pool.get(pid, 0)) for pid in pools if pid != pool_id
+        )
         return max(0, self.total - others)
+
+    def after(self, pool_id: int, holding: int) -> ParallelShare:
+        """The share once `pool_id`'s pass has left it holding `holding` live tasks."""
+        return replace(self, holding_by_pool={**self.holding_by_pool, pool_id: holding})
 
     def as_dict(self) -> dict[str, Any]:
         return {"total": self.total, "running_by_pool": {str(k): v for k, v in self.running_by_pool.items()}}
@@ -69,6 +83,10 @@ class Observation:
     history: HistoryRecord | None = None
     history_error: str | None = None  # the history could not be read: the pass goes on without it
 
+    @property
+    def live_tasks(self) -> int:
+        return sum(1 for t in self.snapshot.tasks if t.status.live)
+
     def as_dict(self) -> dict[str, Any]:
         """A summary for status views and metrics: counts, not the raw records."""
         s = self.snapshot
@@ -80,7 +98,7 @@ class Observation:
             "running": s.running,
             "agents": len(s.agents),
             "tasks": len(s.tasks),
-            "live_tasks": sum(1 for t in s.tasks if t.status.live),
+            "live_tasks": self.live_tasks,
             "parallel_capacity": s.parallel_capacity,
         }
 

@@ -329,14 +329,29 @@ class Reconciler:
         return [p for p in self._config.pools if wanted is None or p.name in wanted]
 
     def run(self, pool_names: Iterable[str] | None = None) -> PassReport:
-        """One pass over the selected pools (all by default), sharing one read of the parallel limit."""
+        """One pass over the selected pools (all by default), sharing one read of the parallel limit: each
+        pool's pass leaves the slots its tasks hold out of the next pool's share."""
         parallel = self.parallel_share()
-        return PassReport(pools=[self.run_pool(pool, parallel=parallel) for pool in self._pools(pool_names)])
+        reports: list[PoolReport] = []
+        for pool in self._pools(pool_names):
+            report = self.run_pool(pool, parallel=parallel)
+            parallel = held_after(parallel, report)
+            reports.append(report)
+        return PassReport(pools=reports)
 
     def preview_all(self, pool_names: Iterable[str] | None = None) -> PassReport:
         """A dry run over the selected pools: each pool's plan, nothing changed."""
         parallel = self.parallel_share()
         return PassReport(pools=[self.preview(pool, parallel=parallel) for pool in self._pools(pool_names)])
+
+
+def held_after(parallel: ParallelShare | None, report: PoolReport) -> ParallelShare | None:
+    """The round's share once `report`'s pool holds its live tasks and those it launched (unchanged when the
+    pass saw nothing)."""
+    observation = report.observation
+    if parallel is None or observation is None:
+        return parallel
+    return parallel.after(observation.pool_id, observation.live_tasks + report.launched)
 
 
 def _everywhere(compute: Compute) -> ComputeFor:
@@ -350,4 +365,4 @@ def _with_error(report: PoolReport, line: str, exc: BaseException) -> PoolReport
     return replace(report, errors=[*report.errors, line], failure=report.failure or exc)
 
 
-__all__ = ["PassLimits", "PassReport", "PoolReport", "Reconciler", "new_pass_id", "report_of"]
+__all__ = ["PassLimits", "PassReport", "PoolReport", "Reconciler", "held_after", "new_pass_id", "report_of"]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from adoscale.ado.errors import AdoAuthError
-from adoscale.control.pass_ import PoolReport, Reconciler
+from adoscale.control.pass_ import PoolReport, Reconciler, held_after
 from adoscale.hooks.server import PendingPools
 
 log = logging.getLogger("adoscale.serve")
@@ -76,7 +76,9 @@ def serve_loop(
                     try:
                         # The parallel-job cap applies to hook passes too: read once per batch of hooks.
                         share = share or reconciler.parallel_share()
-                        record(reconciler.run_pool(reconciler.pool(name), parallel=share))
+                        hooked = reconciler.run_pool(reconciler.pool(name), parallel=share)
+                        share = held_after(share, hooked)
+                        record(hooked)
                     finally:
                         busy.clear()
     except AdoAuthError as exc:
