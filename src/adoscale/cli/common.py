@@ -36,6 +36,24 @@ JsonOption = typer.Option(False, "--json", help="Print the result as JSON.")
 LIBRARIES = ("botocore", "boto3", "urllib3", "httpx", "httpcore", "aws_lambda_powertools", "s3transfer")
 
 
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+class _OneLineFormatter(logging.Formatter):
+    """Each record on one line, without its traceback (shown from -vv): a failure the pass reports is
+    already named in its message and in the report; the stack is for whoever debugs adoscale itself."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        plain = logging.makeLogRecord(record.__dict__)
+        plain.exc_info = None
+        plain.exc_text = None
+        plain.stack_info = None
+        if record.exc_info and record.exc_info[1] is not None:
+            plain.msg = f"{record.getMessage()}: {type(record.exc_info[1]).__name__}: {record.exc_info[1]}"
+            plain.args = None
+        return one_line(super().format(plain), limit=LOG_LINE_MAX)
+
+
 def setup_logging(verbosity: int = 0, *, base: int = 0) -> None:
     """Quiet by default: warnings and errors only. `verbosity` (the count of -v) plus `base` (1 for a
     long-running command such as `serve`, whose INFO lines are its record): 1 adoscale's INFO, 2 and more
@@ -43,7 +61,10 @@ def setup_logging(verbosity: int = 0, *, base: int = 0) -> None:
     level = verbosity + base
     adoscale_level = logging.WARNING if level <= 0 else logging.INFO if level == 1 else logging.DEBUG
     library_level = logging.INFO if verbosity >= 2 else logging.WARNING
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
+    logging.basicConfig(level=logging.WARNING, format=LOG_FORMAT, force=True)
+    if verbosity < 2:
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(_OneLineFormatter(LOG_FORMAT))
     logging.getLogger("adoscale").setLevel(adoscale_level)
     for name in LIBRARIES:
         logging.getLogger(name).setLevel(library_level)
@@ -113,6 +134,7 @@ def ado_errors_exit() -> Iterator[None]:
 _HTML = re.compile(r"<\s*(!doctype|html|head|body)\b.*", re.IGNORECASE | re.DOTALL)
 _SPACE = re.compile(r"\s+")
 NOTE_MAX = 200
+LOG_LINE_MAX = 400
 WRAP_MIN = 20
 
 
