@@ -3,9 +3,11 @@ real commands (`reconcile`, `serve`, `status`, `hooks`) against them from anothe
 
 The ADO emulator serves HTTP on 127.0.0.1; AWS is moto, in this process and served on 127.0.0.1 to other
 processes (`AWS_ENDPOINT_URL`). moto needs three things real AWS does not to run agent tasks, all handled
-here as in the demo (`adoscale_lab.demo.aws`): DNS host names on the VPC and `memory` on every container
-definition (or awsvpc RunTask fails), and its task lifecycle held (moto moves a task a step towards STOPPED
-on every DescribeTasks, so each pass would find its tasks gone and launch them again). The PAT and the hook
+here as in the demo (`adoscale_lab.demo.aws`, `adoscale_lab.moto_rules`): DNS host names on the VPC and
+`memory` on every container definition (or awsvpc RunTask fails), and its task lifecycle held (moto moves a
+task a step towards STOPPED on every DescribeTasks, so each pass would find its tasks gone and launch them
+again). moto_rules' other rules (atomic conditional writes, ECS's request rules, RunTask's clientToken) are
+installed too, and undone on the way out. The PAT and the hook
 secret are put into Secrets Manager and the configuration names them, so no secret is ever printed.
 Optional emulated agents (the demo's fleet) bring each task's agent online, run a job and exit.
 """
@@ -27,10 +29,13 @@ import boto3
 from adoscale.compute.ecs import EcsCompute
 from adoscale.config import Config, parse_config
 from adoscale.secrets import register_secret
-from adoscale_lab.demo.aws import create_ecs_world, hold_moto_tasks_running
+from adoscale_lab.demo.aws import create_ecs_world
 from adoscale_lab.demo.fleet import Fleet, PoolProfile
 from adoscale_lab.demo.world import DemoPool, EcsTaskWorld, config_text, create_ado_pools
 from adoscale_lab.emulator import AdoModel, make_app, serve
+from adoscale_lab.moto_rules import Patches
+from adoscale_lab.moto_rules.dynamodb import atomic_writes
+from adoscale_lab.moto_rules.ecs import EcsRules, hold_tasks_running, run_task_client_token
 
 log = logging.getLogger("adoscale_lab.sandbox")
 
@@ -89,11 +94,17 @@ def running_sandbox(
         for _ in range(pool.jobs):
             model.queue_job(pool_ids[pool.name], demands=list(pool.demands))
     with serve(make_app(model), port=ado_port) as ado_server, mock_aws():
+        # moto made to follow the rules real AWS documents (adoscale_lab.moto_rules): atomic conditional writes
+        # (the lease rests on them), ECS's request rules and RunTask's clientToken, tasks held RUNNING.
+        patches = Patches()
+        atomic_writes(patches)
+        EcsRules.install(patches)
+        run_task_client_token(patches)
+        hold_tasks_running()
         aws = ThreadedMotoServer(ip_address="127.0.0.1", port=aws_port, verbose=False)
         aws.start()
         try:
             host, port = aws.get_host_and_port()
-            hold_moto_tasks_running()
             ecs = boto3.client("ecs", region_name=REGION)
             world = create_ecs_world(boto3.client("ec2", region_name=REGION), ecs)
             dynamodb = boto3.client("dynamodb", region_name=REGION)
@@ -134,6 +145,7 @@ def running_sandbox(
                 yield sandbox
         finally:
             aws.stop()
+            patches.undo()
 
 
 @contextmanager
