@@ -32,7 +32,7 @@ from typing import Any, Protocol
 
 from adoscale.ado.demands import satisfies
 from adoscale.ado.errors import AdoAuthError, AdoError
-from adoscale.ado.models import Agent, JobRequest, ParallelLimit, Pool
+from adoscale.ado.models import Agent, JobRequest, JobState, ParallelLimit, Pool
 from adoscale.ado.queue import count_queued_for, count_running
 from adoscale.compute.base import Compute, TaskInfo
 from adoscale.config import Config, PoolConfig
@@ -197,7 +197,10 @@ class PoolReport:
     busy: int = 0
     starting: int = 0
     warm: int = 0  # the warm pool's target this pass (part of the standby kept)
+    unservable: int = 0  # queued jobs in the pool whose demands this pool's agents do not meet
+    oldest_queued_s: float | None = None  # how long the oldest queued job this pool can run has waited
     launched: int = 0
+    launch_failures: int = 0
     drained: int = 0
     stopped: int = 0
     deleted: int = 0
@@ -424,6 +427,11 @@ class _PoolPass:
             tasks=tuple(task_view(t) for t in tasks),
             parallel_capacity=parallel.capacity_for(pool_id) if parallel is not None else None,
         )
+        # For the operator (status, metrics, alarms): figures of this same read, no other call.
+        self.report.unservable = count_queued_for(jobs, None) - snapshot.queued
+        waiting = [job.queue_time for job in ours if job.state is JobState.QUEUED and job.queue_time is not None]
+        if waiting:
+            self.report.oldest_queued_s = round(max(0.0, (snapshot.now - min(waiting)).total_seconds()), 1)
         return pool_id, snapshot, arrivals
 
     def warm(
@@ -460,6 +468,7 @@ class _PoolPass:
             result = self.compute.launch(self.pool.name, decision.launch_count, token=report.pass_id)
             report.launched = len(result.started)
             report.launched_tasks = [task.task_arn for task in result.started]
+            report.launch_failures = len(result.failures)
             report.errors.extend(f"launch: {failure}" for failure in result.failures)
             if result.spot_refusals or result.fell_back_to_fargate:
                 # Why Spot refused matters to the operator: a shortage passes, a platform version or CPU
