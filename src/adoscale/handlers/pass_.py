@@ -16,6 +16,7 @@ caught and alerted, never retried); only the errors in `adoscale.transient` are 
 from __future__ import annotations
 
 import os
+import time
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools import Logger
@@ -27,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 from adoscale.config import Config, PoolConfig
 from adoscale.handlers._control import BadEventError, load_config, pool_config, reconciler
 from adoscale.handlers._runtime import deployment
+from adoscale.metrics import DIMENSION, failed_metrics, pool_metrics
 from adoscale.reconcile import ParallelShare, PoolReport, new_pass_id
 from adoscale.validation import one_line
 
@@ -102,15 +104,21 @@ def _round(request: RoundEvent, config: Config) -> dict[str, Any]:
 def _pass(request: PassEvent, pool: PoolConfig, config: Config, context: LambdaContext) -> dict[str, Any]:
     parallel = ParallelShare.from_dict(request.parallel.model_dump()) if request.parallel else None
     remaining = context.get_remaining_time_in_millis() / 1000.0
-    with reconciler(config) as rec:
-        report = rec.run_pool(
-            pool,
-            parallel=parallel,
-            pass_id=request.pass_id or new_pass_id(f"lambda:{context.aws_request_id}"),
-            deadline_s=max(1.0, remaining - LAMBDA_MARGIN_S),
-            raise_errors=True,  # transient ones are retried by the workflow, which re-runs the whole pass
-        )
-    _publish(report, config)
+    started = time.monotonic()
+    try:
+        with reconciler(config) as rec:
+            report = rec.run_pool(
+                pool,
+                parallel=parallel,
+                pass_id=request.pass_id or new_pass_id(f"lambda:{context.aws_request_id}"),
+                deadline_s=max(1.0, remaining - LAMBDA_MARGIN_S),
+                raise_errors=True,  # transient ones are retried by the workflow, which re-runs the whole pass
+            )
+    except Exception:
+        # A pass that raises (for the workflow's retry) still counts as an error: the repeated-errors alarm.
+        _emit(pool.name, config, failed_metrics(time.monotonic() - started))
+        raise
+    _publish(report, config, time.monotonic() - started)
     logger.info("pass", extra=report.as_dict())
     return {
         "pool": pool.name,
@@ -121,21 +129,17 @@ def _pass(request: PassEvent, pool: PoolConfig, config: Config, context: LambdaC
     }
 
 
-def _publish(report: PoolReport, config: Config) -> None:
-    """Queue metrics for the pool, from the pass's own report (no extra reads)."""
-    if report.skipped:
-        return
+def _publish(report: PoolReport, config: Config, duration_s: float) -> None:
+    """The pool's metrics (`adoscale.metrics`), from the pass's own report (no extra reads)."""
+    _emit(report.pool, config, pool_metrics(report, duration_s))
+
+
+def _emit(pool: str, config: Config, values: list[tuple[str, str, float]]) -> None:
     # The deployment's namespace (Terraform's metrics_namespace, the seed's agent_cw_namespace) wins over the
     # configuration's, like the queued-jobs metric's name; docs/configuration.md says so.
     metrics = EphemeralMetrics(namespace=deployment().metrics_namespace or config.metrics_namespace)
-    metrics.add_dimension(name="Pool", value=report.pool)
-    for name, value in (
-        (deployment().metric_name or "QueuedJobs", report.queued),
-        ("RunningJobs", report.running),
-        ("IdleAgents", report.idle),
-        ("BusyAgents", report.busy),
-        ("StartingTasks", report.starting),
-        ("LaunchedTasks", report.launched),
-    ):
-        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    metrics.add_dimension(name=DIMENSION, value=pool)
+    renamed = deployment().metric_name or "QueuedJobs"
+    for name, unit, value in values:
+        metrics.add_metric(name=renamed if name == "QueuedJobs" else name, unit=MetricUnit(unit), value=value)
     metrics.flush_metrics()
