@@ -37,6 +37,8 @@ LIBRARIES = ("botocore", "boto3", "urllib3", "httpx", "httpcore", "aws_lambda_po
 
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+_OURS = "_adoscale_cli"
+_CHANGED: dict[str, int] = {}  # the loggers whose level setup_logging changed, with their level before
 
 
 class _OneLineFormatter(logging.Formatter):
@@ -57,17 +59,31 @@ class _OneLineFormatter(logging.Formatter):
 def setup_logging(verbosity: int = 0, *, base: int = 0) -> None:
     """Quiet by default: warnings and errors only. `verbosity` (the count of -v) plus `base` (1 for a
     long-running command such as `serve`, whose INFO lines are its record): 1 adoscale's INFO, 2 and more
-    DEBUG and the libraries' INFO. The libraries never log below WARNING under -vv."""
+    DEBUG and the libraries' INFO (never below). Logger levels are changed only when asked, and put back by
+    the next call (several commands run in one process under a test runner)."""
     level = verbosity + base
-    adoscale_level = logging.WARNING if level <= 0 else logging.INFO if level == 1 else logging.DEBUG
-    library_level = logging.INFO if verbosity >= 2 else logging.WARNING
-    logging.basicConfig(level=logging.WARNING, format=LOG_FORMAT, force=True)
-    if verbosity < 2:
-        for handler in logging.getLogger().handlers:
-            handler.setFormatter(_OneLineFormatter(LOG_FORMAT))
-    logging.getLogger("adoscale").setLevel(adoscale_level)
-    for name in LIBRARIES:
-        logging.getLogger(name).setLevel(library_level)
+    for name, previous in _CHANGED.items():
+        logging.getLogger(name).setLevel(previous)
+    _CHANGED.clear()
+    wanted: dict[str, int] = {}
+    if level >= 1:
+        wanted["adoscale"] = logging.INFO if level == 1 else logging.DEBUG
+    if verbosity >= 2:
+        wanted.update(dict.fromkeys(LIBRARIES, logging.INFO))
+    for name, value in wanted.items():
+        logger = logging.getLogger(name)
+        _CHANGED[name] = logger.level
+        logger.setLevel(value)
+    root = logging.getLogger()
+    # One handler of ours, on the stderr of the moment (a test runner swaps it), replacing the one an earlier
+    # command of this process installed; anyone else's handlers (pytest's capture) are left alone. The root
+    # logger stays at its WARNING: the libraries' INFO lines never reach a handler unless asked for.
+    for handler in [h for h in root.handlers if getattr(h, _OURS, False)]:
+        root.removeHandler(handler)
+    handler = logging.StreamHandler()
+    setattr(handler, _OURS, True)
+    handler.setFormatter(_OneLineFormatter(LOG_FORMAT) if verbosity < 2 else logging.Formatter(LOG_FORMAT))
+    root.addHandler(handler)
     install_log_redaction()
 
 
