@@ -34,6 +34,7 @@ def _adoscale(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[st
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False)
 
 
+@pytest.mark.slow  # three processes
 def test_reconcile_is_quiet_by_default_and_shows_the_libraries_only_with_vv(cli_world: CliWorld) -> None:
     cli_world.model.queue_job(cli_world.model.pool_by_name("linux").id)
     path = str(cli_world.path)
@@ -50,6 +51,7 @@ def test_reconcile_is_quiet_by_default_and_shows_the_libraries_only_with_vv(cli_
     assert PAT not in quiet.stderr + one.stderr + two.stderr
 
 
+@pytest.mark.slow  # a demo run
 def test_the_demo_happy_path_warns_about_nothing(caplog: pytest.LogCaptureFixture) -> None:
     """A real organization always answers its parallel-job limit; the demo's emulator now has one, so the
     'parallel-job limit unavailable ... 404' warning no longer prints on every run."""
@@ -79,6 +81,7 @@ def test_the_reconcile_report_fits_or_stacks_never_cut(cli_world: CliWorld, colu
         assert all(h in flat for h in ("queued", "running", "starting", "launched", "drained", "deleted"))
 
 
+@pytest.mark.slow  # a simulation
 @pytest.mark.parametrize("command", [["cost"], ["simulate", "-w", "quiet", "-p", "adoscale"]], ids=["cost", "simulate"])
 def test_rig_tables_fit_80_columns(command: list[str]) -> None:
     from adoscale.cli.commands import register

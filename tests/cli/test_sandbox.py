@@ -41,6 +41,7 @@ def _environment(env_file: Path) -> dict[str, str]:
     return dict(pairs)
 
 
+@pytest.mark.slow  # two processes and moto: the integration layer
 @pytest.mark.parametrize("agents", [False, True], ids=["no-agents", "agents"])
 def test_sandbox_then_reconcile_launches_for_queued_jobs_once(tmp_path: Path, agents: bool) -> None:
     box = tmp_path / "box"
