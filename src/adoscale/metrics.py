@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from adoscale.reconcile import PoolReport
+    from adoscale.control import PoolReport
 
 DIMENSION = "Pool"
 
@@ -46,11 +46,14 @@ _UNITS = {m.name: m.unit for m in METRICS}
 
 
 def pool_metrics(report: PoolReport, duration_s: float) -> list[tuple[str, str, float]]:
-    """(name, unit, value) for one pass's report. A skipped pass publishes only that it was skipped and its
-    duration: its counts would be zeros that were never observed."""
+    """(name, unit, value) for one pass's report. A skipped pass, or one that failed before it had read the
+    pool, publishes only that (and its errors and duration): its counts would be zeros never observed."""
     values: dict[str, float]
     if report.skipped:
-        values = {"PassSkipped": 1, "PassErrors": len(report.errors), "PassDuration": duration_s}
+        values = {"PassSkipped": 1, "PassErrors": len(report.errors), "PassDuration": round(duration_s, 3)}
+    elif report.observation is None:
+        # The pass failed before it had read the pool: an error, and no counts it never saw.
+        values = {"PassErrors": max(1, len(report.errors)), "PassSkipped": 0, "PassDuration": round(duration_s, 3)}
     else:
         values = {
             "QueuedJobs": report.queued,
@@ -70,8 +73,3 @@ def pool_metrics(report: PoolReport, duration_s: float) -> list[tuple[str, str, 
             "PassDuration": round(duration_s, 3),
         }
     return [(name, _UNITS[name], float(value)) for name, value in values.items()]
-
-
-def failed_metrics(duration_s: float) -> list[tuple[str, str, float]]:
-    """A pass that raised (the Lambda lets the workflow retry it): an error, and how long it took."""
-    return [("PassErrors", "Count", 1.0), ("PassDuration", "Seconds", round(duration_s, 3))]

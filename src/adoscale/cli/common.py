@@ -87,24 +87,24 @@ def setup_logging(verbosity: int = 0, *, base: int = 0) -> None:
     install_log_redaction()
 
 
-def lease_table_or_exit(config: Config) -> None:
+def lease_table_or_exit(table: str | None) -> None:
     """Refuse a configured `lease_table` that does not exist (exit 2) before any pass, dry runs included:
     otherwise every pass fails on its lease and a dry run, which takes no lease, passes. A table that
     cannot be described for another reason (no permission for DescribeTable, AWS unreachable) is left to
     the pass, which reports its own error per pool."""
-    if not config.lease_table:
+    if not table:
         return
     from adoscale.aws import error_code, make_client
 
     try:
-        make_client("dynamodb").describe_table(TableName=config.lease_table)
+        make_client("dynamodb").describe_table(TableName=table)
     except Exception as exc:
         if error_code(exc) == "ResourceNotFoundException":
-            fail("no lease table", f"lease_table {config.lease_table!r}: does not exist in this account and region")
+            fail("no lease table", f"lease_table {table!r}: does not exist in this account and region")
             raise typer.Exit(EXIT_CONFIG) from None
         logging.getLogger("adoscale.cli").warning(
             "lease_table %r: cannot be described (%s); the passes will say whether they can use it",
-            config.lease_table,
+            table,
             error_code(exc) or type(exc).__name__,
         )
 

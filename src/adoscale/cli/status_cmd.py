@@ -26,7 +26,7 @@ from adoscale.cli.common import (
 )
 from adoscale.cli.reconcile_cmd import controller
 from adoscale.config import Config
-from adoscale.reconcile import PoolReport, Reconciler
+from adoscale.control import PoolReport, Reconciler
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,8 +81,8 @@ def _wait(seconds: float | None) -> str:
 def _snapshot(
     cfg: Config, reconciler: Reconciler, pools: list[str] | None
 ) -> tuple[list[PoolReport], dict[str, LeaseState]]:
-    # A dry run is the pass's own observation and decision, acting on nothing and taking no lease.
-    report = reconciler.run(pools, dry_run=True)
+    # A preview is the pass's own observation and decision, acting on nothing and taking no lease.
+    report = reconciler.preview_all(pools)
     leases: dict[str, LeaseState] = {}
     if cfg.lease_table:
         dynamodb = make_client("dynamodb")

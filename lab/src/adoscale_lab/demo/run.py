@@ -20,9 +20,11 @@ from rich.live import Live
 from rich.table import Table
 
 from adoscale.ado.client import AdoClient
+from adoscale.bootstrap import build_controller
 from adoscale.compute.ecs import EcsCompute
 from adoscale.config import Config, parse_config
-from adoscale.reconcile import PassReport, Reconciler
+from adoscale.control import PassReport
+from adoscale.lease import MemoryLease
 from adoscale.secrets import register_secret
 from adoscale_lab.demo.aws import create_ecs_world
 from adoscale_lab.demo.fleet import Fleet, PoolProfile
@@ -119,7 +121,8 @@ def run_demo(
                 model.queue_job(pool_ids[pool.name], demands=list(pool.demands))
                 total_jobs += 1
         with AdoClient(config.organization_url, pat) as ado:
-            reconciler = Reconciler(config, ado, compute, clock)
+            # The demo takes each pool's lease as every runtime does (in memory: one process).
+            reconciler = build_controller(config, ado, compute, clock=clock, lease=MemoryLease(clock))
             report: PassReport | None = None
             next_pass = 0.0
             with Live(console=console, auto_refresh=False, transient=False) if live else _NoLive() as view:
