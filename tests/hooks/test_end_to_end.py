@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -166,7 +166,7 @@ def _declare_10mb(port: int) -> tuple[bytes, float]:
     return answer, time.monotonic() - started
 
 
-def test_forged_unknown_oversized_and_replayed_hooks_are_logged_and_do_nothing(
+def test_forged_oversized_unknown_late_and_replayed_hooks_are_answered_as_the_service_needs_and_do_nothing(
     world: World, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="adoscale.hooks")
@@ -175,25 +175,30 @@ def test_forged_unknown_oversized_and_replayed_hooks_are_logged_and_do_nothing(
     event = job_event()
 
     forged = _post(url, body(event), basic("forged-secret-0123456789"))
+    # Authenticated but for no configured pool, or 20 minutes late (a re-send after a failure): 2xx, so that
+    # the service does not put the subscription on probation (issue 21 item 3), and no pass.
     unknown = _post(url, body(job_event()), basic(SECRET), pool="windows")
+    late = _post(url, body(job_event(created=datetime.now(UTC) - timedelta(minutes=20))), basic(SECRET))
     oversized, oversized_s = _declare_10mb(world.hooks.port)
     assert forged.status_code == 401 and json.loads(forged.text)["reason"] == "wrong hook secret"
-    assert unknown.status_code == 400 and "unknown pool" in unknown.text
+    assert unknown.status_code == 202 and json.loads(unknown.text)["status"] == "ignored"
+    assert late.status_code == 202 and json.loads(late.text)["status"] == "ignored"
     assert oversized.startswith(b"HTTP/1.1 413") and oversized_s < 1.0
     reasons = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any("wrong hook secret" in r for r in reasons)
-    assert any("unknown pool" in r for r in reasons)
     assert any("over the" in r and "413" in r for r in reasons)
+    infos = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    assert any("not configured" in r for r in infos) and any("stale" in r for r in infos)
     assert world.loop.pending.requested == 0 and len(world.loop.reports) == 1 and world.run_tasks == []
 
     # The control: the same event, authentic, does start a pass and a launch ...
     accepted = _post(url, body(event), basic(SECRET))
     assert accepted.status_code == 202
     assert world.loop.wait_reports(2)[1].launched == 1
-    # ... and delivered again it is refused as a replay: no pass, no launch.
+    # ... and delivered again it is acknowledged as a replay (2xx): no pass, no launch.
     replayed = _post(url, body(event), basic(SECRET))
-    assert replayed.status_code == 400 and "replayed" in replayed.text
-    assert any("replayed" in r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
+    assert replayed.status_code == 202 and json.loads(replayed.text)["status"] == "ignored"
+    assert any("replayed" in r.getMessage() for r in caplog.records if r.levelno == logging.INFO)
     assert world.loop.pending.requested == 1 and len(world.loop.reports) == 2 and len(world.run_tasks) == 1
     secrets_logged = [r for r in caplog.records if SECRET in r.getMessage()]
     assert secrets_logged == []
