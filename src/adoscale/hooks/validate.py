@@ -59,7 +59,7 @@ MAX_CLOCK_SKEW_S = 60.0
 SEEN_CAPACITY = 10_000
 TRIGGER_STATES = frozenset({"waiting"})
 
-Status = Literal[400, 401, 413]
+Status = Literal[400, 401, 413, 415]
 
 
 class HookRejected(Exception):  # noqa: N818 - a verdict, not a fault: the caller answers `status`
