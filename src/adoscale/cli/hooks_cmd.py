@@ -17,7 +17,7 @@ from adoscale.cli import EXIT_CONFIG, EXIT_OK, app
 from adoscale.cli.common import ConfigOption, ado_errors_exit, fail, load_or_exit, pat_or_exit, setup_logging
 from adoscale.config import Config, ConfigError, Settings
 from adoscale.hooks import resolve_hook_secret
-from adoscale.hooks.subscriptions import EndpointError, adoscale_subscriptions, subscription_body
+from adoscale.hooks.subscriptions import EndpointError, Installed, adoscale_subscriptions, subscription_body
 
 hooks_app = typer.Typer(help="Service hooks: job events that start a pool's pass at once.", no_args_is_help=True)
 app.add_typer(hooks_app, name="hooks")
@@ -50,8 +50,9 @@ def install(
     ),
 ) -> None:
     """Subscribe each pool's endpoint (`URL?pool=NAME`) to "Run job state changed" (Waiting), with the
-    shared secret as the Basic-auth password. A pool that already has adoscale's subscription for this
-    URL is left alone, so running it again is safe."""
+    shared secret as the Basic-auth password. A pool whose subscription for this URL is enabled is left
+    alone, so running it again is safe; one on probation or disabled is replaced (deleted and created
+    again, enabled), which repairs it."""
     setup_logging()
     cfg = load_or_exit(config)
     names = _pools(cfg, config, pool)
@@ -65,14 +66,21 @@ def install(
         fail("invalid --url", str(exc))
         raise typer.Exit(EXIT_CONFIG) from None
     with _ado(cfg) as ado:
-        existing = {s.url for s in adoscale_subscriptions(ado.list_subscriptions())}
+        existing: dict[str, list[Installed]] = {}
+        for sub in adoscale_subscriptions(ado.list_subscriptions()):
+            existing.setdefault(sub.url, []).append(sub)
         for name, body in bodies.items():
             target = body["consumerInputs"]["url"]
-            if target in existing:
+            found = existing.get(target, [])
+            if any(sub.healthy for sub in found):
                 typer.echo(f"{name}: already subscribed ({target})")
                 continue
+            for sub in found:  # on probation or disabled: events are lost until it is replaced
+                ado.delete_subscription(sub.id)
+                typer.echo(f"{name}: removed {sub.id} ({sub.status or 'no status'})")
             created = ado.create_subscription(body)
-            typer.echo(f"{name}: subscribed {created.get('id', '?')} -> {target}")
+            verb = "repaired" if found else "subscribed"
+            typer.echo(f"{name}: {verb} {created.get('id', '?')} -> {target}")
     raise typer.Exit(EXIT_OK)
 
 
@@ -81,13 +89,15 @@ def list_command(
     config: Path = ConfigOption,
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
-    """adoscale's subscriptions (recognised by their Basic-auth user name), with the pool each serves."""
+    """adoscale's subscriptions (recognised by their Basic-auth user name), with the pool each serves and
+    its state as the service reports it (`enabled`; `onProbation`, `disabledBySystem` ...: events are lost,
+    `adoscale hooks install` repairs it)."""
     setup_logging()
     cfg = load_or_exit(config)
     with _ado(cfg) as ado:
         found = adoscale_subscriptions(ado.list_subscriptions())
     if as_json:
-        typer.echo(json.dumps([asdict(s) for s in found], indent=2))
+        typer.echo(json.dumps([{**asdict(s), "healthy": s.healthy} for s in found], indent=2))
         raise typer.Exit(EXIT_OK)
     table = Table(title="adoscale hooks")
     for column in ("id", "pool", "status", "url"):
@@ -95,8 +105,9 @@ def list_command(
     configured = {p.name for p in cfg.pools}
     for sub in found:
         pool_label = sub.pool if sub.pool in configured else f"{sub.pool} (not configured)"
-        table.add_row(sub.id, pool_label, sub.status, sub.url)
-    Console().print(table)
+        status = sub.status if sub.healthy else f"{sub.status or 'unknown'} (events lost: run hooks install)"
+        table.add_row(sub.id, pool_label, status, sub.url)
+    Console(width=200).print(table)
     raise typer.Exit(EXIT_OK)
 
 
