@@ -191,13 +191,13 @@ def test_ado_failing_during_terminate_is_retried_then_deregistered(world: World)
     handle(world, sns_event(hook_message("LAUNCHING", instance)))
     world.faults.rules = [FaultRule(route="virtualmachines", error_5xx=1.0)]
     terminate = sns_event(hook_message("TERMINATING", instance, "t"))
-    for attempt in range(3):
+    for attempt in range(2):  # the first attempt and Lambda's first retry; the third is the last
         with pytest.raises(RetryLaterError):
             handle(world, terminate)
         world.clock.now += timedelta(minutes=2)
         assert world.state.get(instance).attempts == attempt + 1  # type: ignore[union-attr]
     heartbeats = [p for kind, p in world.calls if kind == "heartbeat"]
-    assert len(heartbeats) == 3 and heartbeats[0]["LifecycleActionToken"] == tok("t")
+    assert len(heartbeats) == 2 and heartbeats[0]["LifecycleActionToken"] == tok("t")
     assert not [p for kind, p in world.calls if kind == "complete" and p["LifecycleActionToken"] == tok("t")]
     assert len(world.model.vm_resources(world.env_id)) == 1  # still registered: the instance waits
     world.faults.rules = []  # ADO recovers
@@ -221,6 +221,32 @@ def test_hook_about_to_expire_completes_loudly(world: World) -> None:
     assert [p["LifecycleActionResult"] for kind, p in world.calls if kind == "complete"][-1] == "CONTINUE"
     alerts = world.alerts()
     assert alerts and instance in alerts[0] and "still registered" in alerts[0]
+
+
+def test_ado_down_through_every_attempt_alerts_on_the_last_one_before_the_hook_times_out(world: World) -> None:
+    """Issue 22: Lambda retries a failed asynchronous invocation twice (~1 and ~2 min later), whatever SNS's or
+    EventBridge's retry policy says, so the "alert before the hook times out" branch was never reached: the hook
+    then timed out (heartbeat 300 s after the last attempt), the VM was released without an alert and its
+    record stayed `terminating` for ever. Now the trigger's last attempt alerts, releases and finishes."""
+    instance = world.instance()
+    world.register(instance)
+    handle(world, sns_event(hook_message("LAUNCHING", instance)))
+    world.faults.rules = [FaultRule(route="virtualmachines", error_5xx=1.0)]
+    terminate = sns_event(hook_message("TERMINATING", instance, "t"))
+    for _ in range(2):
+        with pytest.raises(RetryLaterError):
+            handle(world, terminate)
+        assert world.alerts() == []
+        world.clock.now += timedelta(minutes=2)  # Lambda's retry delays; the heartbeat (300 s) keeps the hook
+    [outcome] = handle(world, terminate)
+    assert outcome.action == "gave-up" and "last attempt" in outcome.detail
+    [alert] = world.alerts()
+    assert instance in alert and "still registered" in alert
+    completes = [p for kind, p in world.calls if kind == "complete" and p["LifecycleActionToken"] == tok("t")]
+    assert [p["LifecycleActionResult"] for p in completes] == ["CONTINUE"]
+    record = world.state.get(instance)
+    assert record is not None and record.status is Status.DONE and "sweeper" in (record.note or "")
+    assert len(world.model.vm_resources(world.env_id)) == 1  # left to the sweeper: ADO is still down
 
 
 def test_sweeper_removes_only_what_is_provably_gone(world: World, org_url: str) -> None:
@@ -411,3 +437,16 @@ def test_completing_an_action_that_no_longer_waits_is_acknowledged(world: World)
     world.service._autoscaling = _Failing("ValidationError", "Something else is wrong")
     with pytest.raises(ClientError):
         handle(world, launch)
+
+
+def test_the_deployed_retry_count_is_the_one_the_service_counts_on() -> None:
+    """`HookTiming.attempts` must be Lambda's first try plus the asynchronous retries Terraform configures for the
+    lifecycle function; with more retries configured the alert would come on a delivery that is not the last."""
+    import re
+    from pathlib import Path
+
+    main_tf = (Path(__file__).parents[2] / "deploy/terraform/modules/vm-environment/main.tf").read_text()
+    block = re.search(r'resource "aws_lambda_function_event_invoke_config" "lifecycle" \{(.*?)\n\}', main_tf, re.S)
+    assert block is not None and 'module.function["lifecycle"]' in block.group(1)
+    retries = re.search(r"maximum_retry_attempts\s*=\s*(\d+)", block.group(1))
+    assert retries is not None and int(retries.group(1)) + 1 == HookTiming().attempts

@@ -3,8 +3,15 @@
 The instance's tags may be gone by the time its termination is announced (the seed's race), so
 everything termination needs is recorded at launch, keyed by instance id, and termination reads only the
 state table. With a terminate lifecycle hook, the instance waits until its VM resource and agent are
-removed: the action is completed with CONTINUE only after deregistration, or, loudly, when the hook is
-about to time out.
+removed: the action is completed with CONTINUE only after deregistration, or, loudly (an alert), when the
+trigger is about to stop retrying or the hook is about to time out.
+
+The trigger's retries are the budget: SNS and EventBridge both invoke the function asynchronously, and a
+function error is retried by Lambda itself (the first attempt and `maximum_retry_attempts`, set to 2 in
+Terraform: `TRIGGER_ATTEMPTS` in all), not by the SNS delivery policy or the EventBridge target's retry
+policy, which apply only when Lambda cannot be reached. So the last attempt is the last chance to alert: it
+alerts, releases the instance (CONTINUE) and finishes the record with a note; the sweeper removes the VM
+resource once Azure DevOps answers again (the instance is then terminated in this region, and recorded).
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ class HookTiming:
 
     heartbeat_s: int = 300
     margin_s: int = 600
+    attempts: int = 3  # TRIGGER_ATTEMPTS: deliveries of one event (Lambda's first try and its 2 retries)
 
     @property
     def global_s(self) -> int:
@@ -191,19 +199,27 @@ class LifecycleService:
         elapsed = (now - (item.terminating_since or now)).total_seconds()
         attempts = item.attempts + 1
         self._state.record_failure(event.instance_id, attempts, str(exc))
-        if event.hook_name is None or elapsed < self._timing.global_s - self._timing.margin_s:
+        last_attempt = attempts >= self._timing.attempts
+        hook_expiring = event.hook_name is not None and elapsed >= self._timing.global_s - self._timing.margin_s
+        if not last_attempt and not hook_expiring:
             self._heartbeat(event)
             raise RetryLaterError(f"{event.instance_id}: deregistration failed (attempt {attempts}): {exc}") from exc
+        why = (
+            "the lifecycle hook is about to time out"
+            if hook_expiring
+            else f"this was the trigger's last attempt ({attempts} of {self._timing.attempts})"
+        )
         message = (
             f"{event.instance_id} is terminating while still registered in Environment "
             f"{item.environment_name} of {item.project}: Azure DevOps failed for {elapsed:.0f} s "
-            f"({exc}). The lifecycle hook is about to time out, so the instance is released; the sweeper "
-            "removes the VM resource once ADO answers."
+            f"({exc}). As {why}, the instance is released; the sweeper removes the VM resource once ADO answers."
         )
         log.error(message)
         if self._sns is not None and self._alert_topic:
             self._sns.publish(TopicArn=self._alert_topic, Subject="adoscale: VM still registered", Message=message)
         self._complete(event, "CONTINUE")
+        # Finished here, not left `terminating` for ever: no delivery of this event will come again.
+        self._state.mark_done(event.instance_id, now, note="released while still registered; left to the sweeper")
         return Outcome(event.instance_id, "gave-up", message)
 
     # -- lifecycle actions -------------------------------------------------------------------------

@@ -127,5 +127,8 @@ class StateTable:
     def record_failure(self, instance_id: str, attempts: int, error: str) -> None:
         self._update(instance_id, {"attempts": attempts, "last_error": error[:500]})
 
-    def mark_done(self, instance_id: str, now: datetime) -> None:
-        self._update(instance_id, {"status": Status.DONE, TTL_ATTRIBUTE: expiry(now)})
+    def mark_done(self, instance_id: str, now: datetime, *, note: str | None = None) -> None:
+        values: dict[str, Any] = {"status": Status.DONE, TTL_ATTRIBUTE: expiry(now)}
+        if note is not None:
+            values["note"] = note
+        self._update(instance_id, values)
