@@ -11,7 +11,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
@@ -91,6 +91,7 @@ class SimTask:
     pool: str
     launched_at: datetime
     status: str = "PROVISIONING"
+    started_at: datetime | None = None
     stopped_at: datetime | None = None
     stopped_reason: str | None = None
     agent: EmulatedAgent | None = None  # from RUNNING on
@@ -219,6 +220,11 @@ class SimFargate:
             return
         self._kill(task, reason)
 
+    def describe(self, pool: str, task_arns: Sequence[str]) -> list[TaskInfo]:
+        self.stats.calls += (len(task_arns) + 99) // 100
+        found = (self.tasks.get(arn) for arn in task_arns)
+        return [self._info(task) for task in found if task is not None and task.pool == pool]
+
     def _info(self, task: SimTask) -> TaskInfo:
         return TaskInfo(
             task_arn=task.arn,
@@ -229,6 +235,7 @@ class SimFargate:
             started_by=started_by_for(task.pool),
             pool=task.pool,
             stopped_reason=task.stopped_reason,
+            started_at=task.started_at,
         )
 
     # -- what happens inside a task: the emulated agent, woken in virtual time --------------------------
@@ -237,6 +244,7 @@ class SimFargate:
         if not task.live:
             return
         task.status = "RUNNING"
+        task.started_at = self._events.now
         connect = self._rng.uniform(*self.profile.agent_connect_s)
         task.agent = EmulatedAgent(
             self._model,
