@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -18,6 +19,8 @@ class TaskInfo:
     pool: str | None
     stopped_reason: str | None = None
     capacity_provider: str | None = None
+    # When the task reached RUNNING; None while it starts, and for ever when it stopped before running.
+    started_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +45,11 @@ class Compute(Protocol):
     def list_tasks(self, pool: str) -> list[TaskInfo]: ...
 
     def stop(self, pool: str, task_arn: str, reason: str) -> None: ...
+
+    def describe(self, pool: str, task_arns: Sequence[str]) -> list[TaskInfo]:
+        """The named tasks of `pool` as they are now (the waiter's read after a launch); a task the
+        service does not know (or not of this pool) is absent from the answer."""
+        ...
 
 
 def task_id_of(task_arn: str) -> str:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -210,10 +210,24 @@ class EcsCompute:
                 self._foreign[key] = self._foreign.get(key, frozenset()) | (others & set(stopped))
         return tasks
 
+    def describe(self, pool: str, task_arns: Sequence[str]) -> list[TaskInfo]:
+        """The named tasks as ECS describes them now (DescribeTasks, 100 at a time); an ARN ECS answers in
+        `failures` (MISSING), or started for another pool (`startedBy`), is absent from the result."""
+        cluster = self._settings(pool).cluster
+        started_by = started_by_for(pool, self._started_by)
+        tasks: list[TaskInfo] = []
+        for start in range(0, len(task_arns), DESCRIBE_MAX):
+            response = self._ecs.describe_tasks(cluster=cluster, tasks=list(task_arns[start : start + DESCRIBE_MAX]))
+            tasks += [self._info(t, pool) for t in response.get("tasks", []) if t.get("startedBy") == started_by]
+        return tasks
+
     def _info(self, task: dict[str, Any], pool: str) -> TaskInfo:
         created = task.get("createdAt") or self._first_seen.setdefault(task["taskArn"], self._clock())
         if created.tzinfo is None:
             created = created.replace(tzinfo=UTC)
+        started = task.get("startedAt")
+        if started is not None and started.tzinfo is None:
+            started = started.replace(tzinfo=UTC)
         return TaskInfo(
             task_arn=task["taskArn"],
             task_id=task_id_of(task["taskArn"]),
@@ -224,6 +238,7 @@ class EcsCompute:
             pool=pool,
             stopped_reason=task.get("stoppedReason"),
             capacity_provider=task.get("capacityProviderName"),
+            started_at=started,
         )
 
     # -- act -------------------------------------------------------------------------------------
