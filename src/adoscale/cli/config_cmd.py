@@ -55,7 +55,13 @@ def config_push(
     that fails validation is never uploaded (exit 2)."""
     cfg = load_or_exit(file)
     body = cfg.model_dump_json()
-    request = {"Name": parameter, "Value": body, "Type": "SecureString", "Overwrite": True, "Tier": PARAMETER_TIER}
+    request: dict[str, Any] = {
+        "Name": parameter,
+        "Value": body,
+        "Type": "SecureString",
+        "Overwrite": True,
+        "Tier": PARAMETER_TIER,
+    }
     try:
         ssm = make_client("ssm")
         key = kms_key_id or _current_key(ssm, parameter)
