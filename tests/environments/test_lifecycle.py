@@ -17,10 +17,13 @@ from moto import mock_aws
 from adoscale.ado import AdoClient, RetryPolicy
 from adoscale.config import EnvironmentConfig
 from adoscale.environments import (
+    AutoScalingActions,
+    Ec2Instances,
     HookTiming,
     LifecycleService,
     MalformedEventError,
     RetryLaterError,
+    SnsAlerts,
     StateTable,
     Status,
     parse,
@@ -101,11 +104,10 @@ def world(
             service = LifecycleService(
                 ado,
                 state,
-                ec2,
-                boto3.client("autoscaling", region_name="us-east-1"),
+                Ec2Instances(ec2),
+                AutoScalingActions(boto3.client("autoscaling", region_name="us-east-1")),
                 clock,
-                sns=sns,
-                alert_topic_arn=topic,
+                alerts=SnsAlerts(sns, topic),
                 timing=HookTiming(heartbeat_s=300, margin_s=600),
             )
             yield World(model, faults, env_id, ec2, service, state, clock, lifecycle_calls, sns, queue_url, sqs)
@@ -262,16 +264,19 @@ def test_sweeper_removes_only_what_is_provably_gone(world: World, org_url: str) 
     world.state.create(InstanceRecord(instance_id=ours, asg_name="vms", status=Status.REGISTERED, project="Fabrikam"))
     envs = [EnvironmentConfig(project="Fabrikam", name="prod-vms", grace_seconds=0)]
     with AdoClient(org_url, PAT) as ado:
-        dry = sweep(ado, world.ec2, envs, lambda: datetime.now(UTC), records=world.state, dry_run=True)
+        dry = sweep(ado, Ec2Instances(world.ec2), envs, lambda: datetime.now(UTC), records=world.state, dry_run=True)
         assert {r.name for r in dry} == {gone, ghost, ours} and not any(r.removed for r in dry)
-        results = sweep(ado, world.ec2, envs, lambda: datetime.now(UTC), records=world.state)
+        results = sweep(ado, Ec2Instances(world.ec2), envs, lambda: datetime.now(UTC), records=world.state)
     assert {r.name for r in results if r.removed} == {gone, ours}
     [left] = [r for r in results if not r.removed]
     assert left.name == ghost and "not recorded by this deployment" in left.reason
     assert sorted(r.name for r in world.model.vm_resources(world.env_id)) == sorted([live, ghost])
     with AdoClient(org_url, PAT) as ado:
         in_grace = sweep(
-            ado, world.ec2, [EnvironmentConfig(project="Fabrikam", name="prod-vms")], lambda: datetime.now(UTC)
+            ado,
+            Ec2Instances(world.ec2),
+            [EnvironmentConfig(project="Fabrikam", name="prod-vms")],
+            lambda: datetime.now(UTC),
         )
     assert [(r.name, r.removed) for r in in_grace] == [(ghost, False)]
 
@@ -291,7 +296,7 @@ def test_a_sweep_in_one_region_leaves_the_vms_running_in_another(world: World, o
     world.ec2.terminate_instances(InstanceIds=[here])
     envs = [EnvironmentConfig(project="Fabrikam", name="prod-vms", grace_seconds=0)]
     with AdoClient(org_url, PAT) as ado:
-        results = sweep(ado, world.ec2, envs, lambda: datetime.now(UTC), records=world.state)
+        results = sweep(ado, Ec2Instances(world.ec2), envs, lambda: datetime.now(UTC), records=world.state)
     assert [r.name for r in results if r.removed] == [here]
     assert sorted(r.name for r in world.model.vm_resources(world.env_id)) == sorted(running_abroad)
     assert all("not found in us-east-1" in r.reason for r in results if not r.removed)
@@ -306,7 +311,7 @@ def test_one_environment_that_cannot_be_read_does_not_stop_the_sweep(world: Worl
         EnvironmentConfig(project="Fabrikam", name="prod-vms", grace_seconds=0),
     ]
     with AdoClient(org_url, PAT) as ado:
-        results = sweep(ado, world.ec2, envs, lambda: datetime.now(UTC), records=world.state)
+        results = sweep(ado, Ec2Instances(world.ec2), envs, lambda: datetime.now(UTC), records=world.state)
     [failed] = [r for r in results if r.error]
     assert failed.environment == "no-such-env" and not failed.removed
     assert [r.name for r in results if r.removed] == [gone]
@@ -431,10 +436,12 @@ def test_completing_an_action_that_no_longer_waits_is_acknowledged(world: World)
     launch = sns_event(hook_message("LAUNCHING", instance))
     handle(world, launch)
     # Auto Scaling's answer to a token already completed (a duplicate delivery) or expired.
-    world.service._autoscaling = _Failing("ValidationError", "No active Lifecycle Action found with token")
+    world.service._actions = AutoScalingActions(
+        _Failing("ValidationError", "No active Lifecycle Action found with token")  # type: ignore[arg-type]
+    )
     [again] = handle(world, launch)
     assert again.action == "already-done"
-    world.service._autoscaling = _Failing("ValidationError", "Something else is wrong")
+    world.service._actions = AutoScalingActions(_Failing("ValidationError", "Something else is wrong"))  # type: ignore[arg-type]
     with pytest.raises(ClientError):
         handle(world, launch)
 

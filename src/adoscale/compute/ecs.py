@@ -17,7 +17,7 @@ import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -33,6 +33,10 @@ from adoscale.compute.identity import (
 )
 from adoscale.config import Config, EcsSettings
 from adoscale.config.overrides import container_overrides
+
+if TYPE_CHECKING:
+    from mypy_boto3_ecs import ECSClient
+    from mypy_boto3_ecs.type_defs import TaskTypeDef
 
 log = logging.getLogger("adoscale.compute")
 
@@ -50,7 +54,7 @@ class EcsCompute:
 
     def __init__(
         self,
-        ecs: Any,
+        ecs: ECSClient,
         pools: Mapping[str, EcsSettings],
         *,
         organization_url: str | None = None,
@@ -70,7 +74,7 @@ class EcsCompute:
         self._foreign_lock = threading.Lock()
 
     @classmethod
-    def for_config(cls, ecs: Any, config: Config) -> EcsCompute:
+    def for_config(cls, ecs: ECSClient, config: Config) -> EcsCompute:
         return cls(ecs, {pool.name: pool.ecs for pool in config.pools}, organization_url=config.organization_url)
 
     # -- launch ----------------------------------------------------------------------------------
@@ -169,7 +173,7 @@ class EcsCompute:
 
     # -- observe ---------------------------------------------------------------------------------
 
-    def _list(self, **filters: str) -> list[str]:
+    def _list(self, **filters: Any) -> list[str]:
         paginator = self._ecs.get_paginator("list_tasks")
         return [arn for page in paginator.paginate(**filters) for arn in page.get("taskArns", [])]
 
@@ -221,7 +225,7 @@ class EcsCompute:
             tasks += [self._info(t, pool) for t in response.get("tasks", []) if t.get("startedBy") == started_by]
         return tasks
 
-    def _info(self, task: dict[str, Any], pool: str) -> TaskInfo:
+    def _info(self, task: TaskTypeDef, pool: str) -> TaskInfo:
         created = task.get("createdAt") or self._first_seen.setdefault(task["taskArn"], self._clock())
         if created.tzinfo is None:
             created = created.replace(tzinfo=UTC)
