@@ -28,7 +28,8 @@ def test_each_handler_calls_exactly_what_its_role_grants(
 ) -> None:
     from moto.awslambda.models import LambdaBackend
 
-    from adoscale_lab.demo.aws import create_ecs_world, hold_moto_tasks_running
+    from adoscale_lab.demo.aws import create_ecs_world
+    from adoscale_lab.moto_rules.ecs import hold_tasks_running
 
     queued: list[dict[str, Any]] = []
     monkeypatch.setattr(
@@ -36,7 +37,7 @@ def test_each_handler_calls_exactly_what_its_role_grants(
     )
 
     with mock_aws():
-        hold_moto_tasks_running()
+        hold_tasks_running()
         ecs = boto3.client("ecs", region_name="us-east-1")
         world = create_ecs_world(boto3.client("ec2", region_name="us-east-1"), ecs)
         # The warm pool on (a schedule that is never open) so that its history is read and written too.

@@ -229,9 +229,6 @@ class EcsCompute:
         created = task.get("createdAt") or self._first_seen.setdefault(task["taskArn"], self._clock())
         if created.tzinfo is None:
             created = created.replace(tzinfo=UTC)
-        started = task.get("startedAt")
-        if started is not None and started.tzinfo is None:
-            started = started.replace(tzinfo=UTC)
         return TaskInfo(
             task_arn=task["taskArn"],
             task_id=task_id_of(task["taskArn"]),
@@ -242,7 +239,10 @@ class EcsCompute:
             pool=pool,
             stopped_reason=task.get("stoppedReason"),
             capacity_provider=task.get("capacityProviderName"),
-            started_at=started,
+            stop_code=task.get("stopCode"),
+            started_at=_utc(task.get("startedAt")),
+            stopped_at=_utc(task.get("stoppedAt")),
+            exit_code=_exit_code(task.get("containers") or []),
         )
 
     # -- act -------------------------------------------------------------------------------------
@@ -257,3 +257,16 @@ class EcsCompute:
                 log.info("%s: task %s already gone (%s)", pool, task_arn, code)
                 return
             raise
+
+
+def _utc(value: Any) -> datetime | None:
+    if not isinstance(value, datetime):
+        return None
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _exit_code(containers: Sequence[Mapping[str, Any]]) -> int | None:
+    """The first non-zero exit code among the task's containers, 0 when all that exited did so cleanly, None
+    when none has exited (DescribeTasks gives `exitCode` only once a container has stopped)."""
+    codes = [c["exitCode"] for c in containers if isinstance(c.get("exitCode"), int)]
+    return next((code for code in codes if code != 0), 0 if codes else None)
