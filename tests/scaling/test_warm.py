@@ -246,3 +246,29 @@ def test_history_round_trips(store: str) -> None:
         loaded = history.load("linux")
     assert loaded.arrivals == [MONDAY_9, MONDAY_9]
     assert loaded.max_request_id == 2 and loaded.last_pass == MONDAY_9
+
+
+def _open_minutes(schedule: WarmSchedule, start: datetime, hours: int) -> list[datetime]:
+    """The UTC minutes, from `start`, in which the window is open."""
+    return [at for m in range(hours * 60) if schedule_open(schedule, at := start + timedelta(minutes=m))]
+
+
+@pytest.mark.parametrize(
+    ("cron", "day", "opens_utc"),
+    [
+        # Europe/Berlin springs forward on 2027-03-28 at 02:00 CET (01:00 UTC) to 03:00 CEST.
+        ("30 1 28 3 *", datetime(2027, 3, 27, 22, 0, tzinfo=UTC), datetime(2027, 3, 28, 0, 30, tzinfo=UTC)),
+        # ... and falls back on 2027-10-31 at 03:00 CEST (01:00 UTC) to 02:00 CET; 01:30 CEST is 23:30 UTC.
+        ("30 1 31 10 *", datetime(2027, 10, 30, 22, 0, tzinfo=UTC), datetime(2027, 10, 30, 23, 30, tzinfo=UTC)),
+        # A window opening in the repeated hour (02:30 happens at 00:30 and 01:30 UTC) opens once, at the first.
+        ("30 2 31 10 *", datetime(2027, 10, 30, 22, 0, tzinfo=UTC), datetime(2027, 10, 31, 0, 30, tzinfo=UTC)),
+    ],
+)
+def test_a_60_minute_window_stays_open_60_minutes_across_a_dst_change(
+    cron: str, day: datetime, opens_utc: datetime
+) -> None:
+    """Issue 22: a window's length is real time. Counted on the local wall clock, a window across the
+    spring change stayed open 30 minutes, and one across the autumn change 90."""
+    window = WarmSchedule(cron, duration_minutes=60, agents=1, timezone="Europe/Berlin")
+    minutes = _open_minutes(window, day, 6)
+    assert minutes == [opens_utc + timedelta(minutes=m) for m in range(60)]

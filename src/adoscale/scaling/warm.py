@@ -27,7 +27,7 @@ import math
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from functools import cache
 from zoneinfo import ZoneInfo
@@ -199,10 +199,22 @@ def poisson_quantile(mean: float, q: float) -> int:
 
 
 def schedule_open(schedule: WarmSchedule, now: datetime) -> bool:
-    """Whether a window that opened at a cron match within the last `duration_minutes` is still open."""
-    local = now.astimezone(ZoneInfo(schedule.timezone)).replace(second=0, microsecond=0)
+    """Whether a window that opened at a cron match within the last `duration_minutes` is still open.
+
+    The minutes are counted in real time (UTC) and each is read on the local clock: a 60-minute window
+    lasts 60 minutes across a daylight-saving change (counted on the wall clock, it lasted 30 across the
+    spring change and 90 across the autumn one). A match in the repeated hour of the autumn change opens
+    the window once, at the first of the two; a time the spring change skips matches nothing that day."""
+    zone = ZoneInfo(schedule.timezone)
+    minute = now.astimezone(UTC).replace(second=0, microsecond=0)
     fields = parse_cron(schedule.cron)
-    return any(_matches(fields, local - timedelta(minutes=m)) for m in range(schedule.duration_minutes))
+    for m in range(schedule.duration_minutes):
+        local = (minute - timedelta(minutes=m)).astimezone(zone)
+        if local.fold and local.replace(fold=0).utcoffset() != local.utcoffset():
+            continue  # the second time this wall-clock minute occurs
+        if _matches(fields, local):
+            return True
+    return False
 
 
 _RANGES = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 6))
