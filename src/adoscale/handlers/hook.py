@@ -36,12 +36,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from adoscale.config import Config, ConfigError
+from adoscale.control import new_pass_id
 from adoscale.handlers._control import BadEventError, load_config, pool_config, reconciler
 from adoscale.handlers._runtime import SettingsError, client, deployment, source
 from adoscale.hooks import HookRejected, HookValidator, resolve_hook_secret
 from adoscale.hooks.requests import QUEUED_PASS, LambdaPassRequests, lease_held
 from adoscale.hooks.validate import DEFAULT_MAX_AGE_S, MAX_BODY_BYTES
-from adoscale.reconcile import new_pass_id
 from adoscale.secrets import redact
 from adoscale.validation import one_line
 
