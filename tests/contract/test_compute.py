@@ -1,5 +1,5 @@
-"""The `Compute` port's contract, run against every implementation: `EcsCompute` (against moto) and
-`SimFargate` (the simulator's compute, in virtual time).
+"""The `Compute` port's contract, run against every implementation: `EcsCompute` and `Ec2Compute` (against
+moto) and `SimFargate` (the simulator's compute, in virtual time).
 
 What every implementation promises (`adoscale.compute.base.Compute`): a launch of N starts N tasks of that
 pool; a pool lists its own tasks and no other pool's; a launch repeated with the same token starts nothing
@@ -17,10 +17,11 @@ from typing import Any, cast
 
 import pytest
 
-from adoscale.compute import Compute, EcsCompute, TaskInfo, started_by_for, task_id_of
+from adoscale.compute import Compute, Ec2Compute, EcsCompute, TaskInfo, started_by_for, task_id_of
 from adoscale_lab.emulator import AdoModel
 from adoscale_lab.sim.fargate import EventQueue, FargateProfile, SimFargate
 from tests.aws import ecs_world, pool_config
+from tests.ec2_rules import Ec2Fleets, ec2_world
 
 POOLS = ("linux", "java")
 START = datetime(2026, 1, 5, 9, 0, 0, tzinfo=UTC)
@@ -132,7 +133,7 @@ def _run_for(events: EventQueue, seconds: float) -> None:
     events.now = until
 
 
-@pytest.fixture(params=["EcsCompute-moto", "SimFargate"])
+@pytest.fixture(params=["EcsCompute-moto", "Ec2Compute-moto", "SimFargate"])
 def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Backend]:
     if request.param == "EcsCompute-moto":
         # ECS RunTask's `clientToken`: "An identifier that you provide to ensure the idempotency of the
@@ -147,6 +148,14 @@ def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
             pools = {name: pool_config(world, name).ecs for name in POOLS}
             # moto holds tasks where RunTask and StopTask leave them (`ecs_world`): nothing to wait for.
             yield Backend(EcsCompute(ecs, pools), capacity.limit, settle=lambda: None)
+        return
+    if request.param == "Ec2Compute-moto":
+        # CreateFleet's ClientToken idempotency and an instant fleet's capacity errors, which moto has
+        # neither of (`tests.ec2_rules` cites EC2's documentation); moto terminates at once.
+        fleets = Ec2Fleets.install(monkeypatch)
+        with ec2_world() as (ec2, ec2_resources):
+            ec2_pools = {name: ec2_resources.settings() for name in POOLS}
+            yield Backend(Ec2Compute(ec2, ec2_pools), fleets.limit, settle=lambda: None)
         return
     events = EventQueue(START)
     model = AdoModel(org="contract", clock=events.clock)
