@@ -23,7 +23,7 @@ from adoscale.ado.errors import AdoAuthError
 from adoscale.aws import make_client
 from adoscale.cli import EXIT_AUTH, EXIT_CONFIG, EXIT_FAILED, EXIT_OK, app
 from adoscale.cli.common import ConfigOption, fail, load_or_exit, pat_or_exit, setup_logging
-from adoscale.compute.ecs import EcsCompute
+from adoscale.compute.routed import RoutedCompute
 from adoscale.config import Config, ConfigError, Settings
 from adoscale.hooks import HookValidator, resolve_hook_secret
 from adoscale.hooks.server import HookServer, PendingPools
@@ -46,7 +46,7 @@ def controller(config: Config) -> Iterator[Reconciler]:
             "and may launch twice for the same jobs"
         )
     with AdoClient(config.organization_url, pat) as ado:
-        compute = EcsCompute.for_config(make_client("ecs"), config)
+        compute = RoutedCompute.for_config(make_client, config)
         yield Reconciler(config, ado, compute, clock=lambda: datetime.now(UTC), lease=lease)
 
 

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from adoscale.ado.client import AdoClient
-from adoscale.compute.ecs import EcsCompute
+from adoscale.compute.routed import RoutedCompute
 from adoscale.config import Config, PoolConfig
 from adoscale.handlers._runtime import aws_calls, client, deployment, pat, settings
 from adoscale.history import DynamoHistory, MemoryHistory
@@ -41,7 +41,7 @@ def reconciler(config: Config) -> Iterator[Reconciler]:
     # The warm pool's demand history lives beside the leases (one item per pool), else in this container.
     history = DynamoHistory(client("dynamodb"), table) if table else _MEMORY_HISTORY
     with aws_calls(), AdoClient(config.organization_url, pat(config)) as ado:
-        compute = EcsCompute.for_config(client("ecs"), config)
+        compute = RoutedCompute.for_config(client, config)
         pool_ids = _POOL_IDS.setdefault(config.organization_url, {})
         yield Reconciler(
             config, ado, compute, lambda: datetime.now(UTC), lease=lease, pool_ids=pool_ids, history=history

@@ -15,6 +15,7 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
+from adoscale.compute.ec2 import launch_progress
 from adoscale.handlers._control import BadEventError, load_config, pool_config
 from adoscale.handlers._runtime import client
 from adoscale.validation import one_line
@@ -44,11 +45,16 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     except BadEventError as exc:
         logger.error("bad event", extra={"reason": str(exc)})  # noqa: TRY400 - bad input, no traceback
         raise
-    pending, failed = 0, []
-    ecs = client("ecs")
+    pending: int = 0
+    failed: list[dict[str, Any]] = []
     arns = request.launched
-    for start in range(0, len(arns), DESCRIBE_MAX):
-        described = ecs.describe_tasks(cluster=pool.ecs.cluster, tasks=arns[start : start + DESCRIBE_MAX])
+    if pool.ecs is None:  # an EC2 pool: what was launched are instance ids
+        pending, failed = launch_progress(client("ec2"), arns)
+        arns_to_describe: list[str] = []
+    else:
+        cluster, ecs, arns_to_describe = pool.ecs.cluster, client("ecs"), arns
+    for start in range(0, len(arns_to_describe), DESCRIBE_MAX):
+        described = ecs.describe_tasks(cluster=cluster, tasks=arns[start : start + DESCRIBE_MAX])
         for task in described.get("tasks", []):
             status = task.get("lastStatus", "")
             if status == "STOPPED" and not task.get("startedAt"):

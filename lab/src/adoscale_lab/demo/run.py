@@ -168,7 +168,10 @@ def run_demo(
         world = create_ecs_world(ec2, ecs)
         config = parse_config(_config_text(world, f"{server.url}/{ORG}", pools), source="<demo>")
         compute = EcsCompute(
-            ecs, {p.name: p.ecs for p in config.pools}, organization_url=config.organization_url, clock=clock
+            ecs,
+            {p.name: p.ecs for p in config.pools if p.ecs is not None},
+            organization_url=config.organization_url,
+            clock=clock,
         )
         tasks = _EcsTaskWorld(compute, list(config.pools))
         profiles = {p.name: PoolProfile(pool_ids[p.name], dict(p.capabilities)) for p in pools}
