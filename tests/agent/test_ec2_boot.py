@@ -1,11 +1,12 @@
-"""The EC2 pool's boot script (agent/ec2/boot.sh) driven with stand-ins: an IMDSv2 endpoint on 127.0.0.1
+"""The EC2 pool's boot script (the ec2-pool module's boot.sh) driven with stand-ins: an IMDSv2 endpoint on 127.0.0.1
 (instance id, the Spot interruption notice), a fake `aws` (the PAT), `iptables` and power-off that record
 what they were asked, and the real agent entrypoint over the fake agent of tests/agent/conftest.py (its
 config.sh refuses removal while the listener runs, as the service does; its run.sh does not forward
 SIGTERM, as Microsoft's does not).
 
 The entrypoint switches users (registering and job user), as on the instance, so these tests need root and
-setpriv, like tests/agent/test_pat_isolation.py; they are skipped, saying so, elsewhere.
+setpriv, like tests/agent/test_pat_isolation.py; they are skipped, saying so, elsewhere. shellcheck runs
+everywhere, on the boot script and the image's bake script.
 """
 
 from __future__ import annotations
@@ -29,11 +30,11 @@ from tests.agent.conftest import FAKE_CONFIG, FAKE_LISTENER, FAKE_RUN, INSTANCE_
 from tests.agent.test_pat_isolation import HUNT
 from tests.conftest import REPO
 
-BOOT = REPO / "agent" / "ec2" / "boot.sh"
+BOOT = REPO / "deploy" / "terraform" / "modules" / "ec2-pool" / "boot.sh"
 ENTRYPOINT = REPO / "agent" / "entrypoint.sh"
 JOB, REGISTER = 61011, 61012
 
-pytestmark = pytest.mark.skipif(
+needs_root = pytest.mark.skipif(
     os.geteuid() != 0 or shutil.which("setpriv") is None, reason="switching users needs root and setpriv"
 )
 
@@ -171,6 +172,7 @@ def _wait_for(check: object, seconds: float) -> bool:
     return False
 
 
+@needs_root
 def test_one_job_named_after_the_instance_then_removal_and_power_off(world: Path, imds: Imds) -> None:
     done = subprocess.run([str(BOOT)], env=_env(world, imds), capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
@@ -189,6 +191,7 @@ def test_one_job_named_after_the_instance_then_removal_and_power_off(world: Path
     _no_token(world, done.stdout, done.stderr)
 
 
+@needs_root
 def test_a_spot_interruption_notice_stops_the_job_and_removes_the_agent(world: Path, imds: Imds) -> None:
     env = _env(world, imds, FAKE_JOB_SECONDS="30", FAKE_CANCEL_SECONDS="1")
     process = subprocess.Popen([str(BOOT)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -207,6 +210,7 @@ def test_a_spot_interruption_notice_stops_the_job_and_removes_the_agent(world: P
     _no_token(world, stdout, stderr)
 
 
+@needs_root
 def test_a_shutdown_from_outside_reaches_the_agent(world: Path, imds: Imds) -> None:
     env = _env(world, imds, FAKE_JOB_SECONDS="30")
     process = subprocess.Popen([str(BOOT)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -222,6 +226,7 @@ def test_a_shutdown_from_outside_reaches_the_agent(world: Path, imds: Imds) -> N
     assert process.returncode == 143, stderr
 
 
+@needs_root
 @pytest.mark.parametrize(
     ("change", "says", "code"),
     [
@@ -239,6 +244,7 @@ def test_a_failed_start_says_why_and_still_powers_off(
     assert not any(c.startswith("config") for c in _calls(world))
 
 
+@needs_root
 def test_a_job_step_cannot_find_the_pat(world: Path, imds: Imds) -> None:
     """The hunt of test_pat_isolation as the job: every process's environment and command line it can
     read, its parent's, and every readable file written since the test began. It must find nothing."""
@@ -263,5 +269,6 @@ def test_a_job_step_cannot_find_the_pat(world: Path, imds: Imds) -> None:
 
 def test_shellcheck_clean() -> None:
     shellcheck = Path(sys.executable).parent / "shellcheck"
-    done = subprocess.run([str(shellcheck), str(BOOT)], capture_output=True, text=True)
+    bake = REPO / "agent" / "ec2" / "bake-linux.sh"
+    done = subprocess.run([str(shellcheck), str(BOOT), str(bake)], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout

@@ -1,4 +1,4 @@
-"""The Windows boot script (agent/ec2/boot.ps1), checked for its structure only: PowerShell is not on the
+"""The Windows boot script (the ec2-pool module's boot.ps1), checked for its structure only: PowerShell is not on the
 machine that tests adoscale (no `pwsh`), so PSScriptAnalyzer cannot run and the script cannot be executed
 against stand-ins as the Linux one is. What these checks hold it to is what the Linux tests prove by
 running: IMDSv2 only, the instance id as the name, one job, the PAT never printed nor in an argument,
@@ -10,7 +10,7 @@ import re
 
 from tests.conftest import REPO
 
-SCRIPT = (REPO / "agent" / "ec2" / "boot.ps1").read_text()
+SCRIPT = (REPO / "deploy" / "terraform" / "modules" / "ec2-pool" / "boot.ps1").read_text()
 TEMPLATE_VARS = {"ado_url", "pool", "pat_secret_arn", "pat_parameter_name", "agent_name_prefix", "agent_dir"}
 
 

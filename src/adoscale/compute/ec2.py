@@ -11,10 +11,11 @@ result says so and why.
 
 Instances carry the tags `adoscale:pool` and `adoscale:started-by` (the same encodings as the ECS adapter's
 tag and `startedBy`, `adoscale.compute.identity`) from the moment they exist (tag-on-create), and the agent
-inside names itself after its instance id (IMDSv2, `agent/ec2/`), so a `TaskInfo`'s `task_arn` and
-`task_id` are both the instance id. EC2 keeps a terminated instance listed for about an hour, as ECS does a
-stopped task. TerminateInstances takes no reason, so `stop` writes it into the tag `adoscale:stop-reason`
-right after; otherwise the instance's own state reason (a Spot interruption, a shutdown) is the stop reason.
+inside names itself after its instance id (IMDSv2, the `ec2-pool` module's boot scripts), so a `TaskInfo`'s
+`task_arn` and `task_id` are both the instance id. EC2 keeps a terminated instance listed for about an hour,
+as ECS does a stopped task. TerminateInstances takes no reason, so `stop` writes it into the tag
+`adoscale:stop-reason` right after; otherwise the instance's own state reason (a Spot interruption, a
+shutdown) is the stop reason.
 """
 
 from __future__ import annotations

@@ -66,8 +66,8 @@ resource "aws_security_group" "agent" {
 # -- the launch template the controller's instant fleets launch from ------------------------------------------
 
 locals {
-  # The boot scripts live beside the container entrypoint (agent/ec2); a git source of this repository
-  # fetches the whole repository, so the path resolves wherever the module is used from.
+  # The boot scripts are this module's own files (the module needs nothing outside it); they run the
+  # image's agent entrypoint, agent/entrypoint.sh, baked in at /opt/adoscale/entrypoint.sh.
   boot_vars = {
     ado_url            = var.azp_url
     pool               = var.pool_name
@@ -83,7 +83,7 @@ locals {
     poweroff_command   = ""
     spot_poll_seconds  = ""
   }
-  user_data = var.os == "linux" ? templatefile("${path.module}/../../../../agent/ec2/boot.sh", local.boot_vars) : "<powershell>\n${templatefile("${path.module}/../../../../agent/ec2/boot.ps1", local.boot_vars)}\n</powershell>"
+  user_data = var.os == "linux" ? templatefile("${path.module}/boot.sh", local.boot_vars) : "<powershell>\n${templatefile("${path.module}/boot.ps1", local.boot_vars)}\n</powershell>"
 }
 
 resource "aws_launch_template" "agent" {

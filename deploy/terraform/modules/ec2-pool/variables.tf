@@ -33,7 +33,7 @@ variable "image_id" {
 }
 
 variable "os" {
-  description = "linux or windows: picks the boot script (agent/ec2/boot.sh or boot.ps1)."
+  description = "linux or windows: picks the boot script (boot.sh or boot.ps1 in this module)."
   type        = string
   default     = "linux"
   validation {

@@ -1,5 +1,5 @@
 # adoscale EC2 user data for Windows Server (EC2Launch v2 runs it as LocalSystem, wrapped by the ec2-pool
-# module in <powershell>...</powershell>): the same one-job life as agent/ec2/boot.sh.
+# module in <powershell>...</powershell>): the same one-job life as boot.sh beside it.
 #
 # Read the instance id through IMDSv2 (the agent's name); create a local, non-administrator job user with a
 # random password and block it from the instance metadata service (Windows Firewall, by user); read the PAT
