@@ -11,7 +11,9 @@ everywhere, on the boot script and the image's bake script.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -272,3 +274,38 @@ def test_shellcheck_clean() -> None:
     bake = REPO / "agent" / "ec2" / "bake-linux.sh"
     done = subprocess.run([str(shellcheck), str(BOOT), str(bake)], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout
+
+
+def _terraform_render(tmp_path: Path, script: Path, values: dict[str, str]) -> str:
+    """The script rendered by Terraform's own templatefile() (`terraform console`), as the module does."""
+    from tests.deploy.terraform import cli_env, terraform_binary
+
+    pairs = ", ".join(f"{key} = {json.dumps(value)}" for key, value in values.items())
+    expression = f"jsonencode(templatefile({json.dumps(str(script))}, {{ {pairs} }}))"
+    done = subprocess.run(
+        [terraform_binary(), "console"],
+        input=expression,
+        cwd=tmp_path,
+        env=cli_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return str(json.loads(json.loads(done.stdout.strip())))
+
+
+@pytest.mark.parametrize("name", ["boot.sh", "boot.ps1"])
+def test_terraform_renders_the_scripts_changing_only_the_assignments(tmp_path: Path, name: str) -> None:
+    """templatefile() reads every dollar-brace sequence: only the assignments at the top may hold one, and
+    rendering changes nothing else (the module's variables, `boot_vars` in main.tf, all given)."""
+    script = BOOT.parent / name
+    main = (BOOT.parent / "main.tf").read_text()
+    names = re.findall(r"^\s{4}(\w+)\s+=", main[main.index("boot_vars = {") : main.index("user_data =")], re.M)
+    rendered = _terraform_render(tmp_path, script, dict.fromkeys(names, "X"))
+    source = script.read_text()
+    assert len(rendered.splitlines()) == len(source.splitlines())
+    changed = [(a, b) for a, b in zip(source.splitlines(), rendered.splitlines(), strict=True) if a != b]
+    assert changed and all(re.fullmatch(r"\$?\w+ ?= ?['\"]\$\{\w+\}['\"]", a.strip()) for a, _ in changed), changed
+    if name == "boot.sh":
+        assert subprocess.run(["bash", "-n"], input=rendered, text=True, capture_output=True).returncode == 0

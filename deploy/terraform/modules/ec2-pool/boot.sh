@@ -66,7 +66,7 @@ trap power_off EXIT
 case "$JOB_USER" in
   0:* | *:0) fail "job_user must not be root: every job step could read the PAT" 2 ;;
 esac
-job_uid=${JOB_USER%%:*}
+job_uid=$(printf '%s' "$JOB_USER" | cut -d: -f1)
 if [ -z "$ADO_URL" ]; then fail "no Azure DevOps URL: set ado_url in the launch template" 2; fi
 if [ -z "$POOL" ]; then fail "no agent pool: set pool in the launch template" 2; fi
 
