@@ -20,11 +20,14 @@ from rich.live import Live
 from rich.table import Table
 
 from adoscale.ado.client import AdoClient
+from adoscale.compute.base import Compute
+from adoscale.compute.ec2 import Ec2Compute
 from adoscale.compute.ecs import EcsCompute
+from adoscale.compute.routed import RoutedCompute
 from adoscale.config import Config, PoolConfig, parse_config
 from adoscale.reconcile import PassReport, Reconciler
 from adoscale.secrets import register_secret
-from adoscale_lab.demo.aws import EcsWorld, create_ecs_world, hold_moto_tasks_running
+from adoscale_lab.demo.aws import EcsWorld, create_ec2_launch_template, create_ecs_world, hold_moto_tasks_running
 from adoscale_lab.demo.fleet import Fleet, FleetTask, PoolProfile
 from adoscale_lab.emulator import AdoModel, make_app, serve
 
@@ -38,10 +41,11 @@ class DemoPool:
     demands: tuple[str, ...]
     jobs: int
     max_agents: int
+    compute: str = "ecs"  # or "ec2": one instance per job
 
 
 DEFAULT_POOLS = (
-    DemoPool("linux-docker", {"docker": "", "Agent.OS": "Linux"}, ("docker",), jobs=24, max_agents=8),
+    DemoPool("linux-docker", {"docker": "", "Agent.OS": "Linux"}, ("docker",), jobs=24, max_agents=8, compute="ec2"),
     DemoPool("linux-java", {"java": "17", "Agent.OS": "Linux"}, ("java -equals 17",), jobs=10, max_agents=4),
 )
 
@@ -69,7 +73,7 @@ class DemoSummary:
         )
 
 
-def _config_text(world: EcsWorld, org_url: str, pools: Iterable[DemoPool]) -> str:
+def _config_text(world: EcsWorld, org_url: str, pools: Iterable[DemoPool], launch_template: str = "") -> str:
     lines = [f"organization_url: {org_url}", "pools:"]
     for pool in pools:
         caps = ", ".join(f'"{k}": "{v}"' for k, v in pool.capabilities.items())
@@ -80,6 +84,16 @@ def _config_text(world: EcsWorld, org_url: str, pools: Iterable[DemoPool]) -> st
             "    idle_timeout_seconds: 5",
             "    startup_timeout_seconds: 30",
             f"    capabilities: {{{caps}}}",
+        ]
+        if pool.compute == "ec2":
+            lines += [
+                "    ec2:",
+                f"      launch_template: {launch_template}",
+                "      instance_types: [m7i.large, m6i.large]",
+                f"      subnets: [{', '.join(world.subnets)}]",
+            ]
+            continue
+        lines += [
             "    ecs:",
             f"      cluster: {world.cluster}",
             f"      task_definition: {world.task_definition}",
@@ -91,15 +105,18 @@ def _config_text(world: EcsWorld, org_url: str, pools: Iterable[DemoPool]) -> st
 
 
 class _EcsTaskWorld:
-    """The fleet's view of ECS: the pools' tasks through the same adapter the controller uses."""
+    """The fleet's view of ECS and EC2: the pools' tasks and instances through the same adapter the
+    controller uses."""
 
-    def __init__(self, compute: EcsCompute, pools: list[PoolConfig]) -> None:
+    def __init__(self, compute: Compute, pools: list[PoolConfig]) -> None:
         self._compute = compute
         self._pools = pools
+        self._pool_of: dict[str, str] = {}
 
     def fleet_tasks(self) -> Iterable[FleetTask]:
         for pool in self._pools:
             for task in self._compute.list_tasks(pool.name):
+                self._pool_of[task.task_arn] = pool.name
                 yield FleetTask(
                     task_arn=task.task_arn,
                     task_id=task.task_id,
@@ -110,8 +127,8 @@ class _EcsTaskWorld:
                 )
 
     def task_exited(self, task_arn: str, reason: str) -> None:
-        # Every demo pool runs in the one demo cluster, so any pool's placement can stop the task.
-        self._compute.stop(self._pools[0].name, task_arn, reason)
+        # The agent's run-once exit ends its task or instance (an instance powers off and terminates).
+        self._compute.stop(self._pool_of.get(task_arn, self._pools[0].name), task_arn, reason)
 
     def running_tasks(self) -> int:
         return sum(1 for task in self.fleet_tasks() if task.running)
@@ -166,13 +183,16 @@ def run_demo(
         ec2 = boto3.client("ec2", region_name="us-east-1")
         hold_moto_tasks_running()
         world = create_ecs_world(ec2, ecs)
-        config = parse_config(_config_text(world, f"{server.url}/{ORG}", pools), source="<demo>")
-        compute = EcsCompute(
+        template = create_ec2_launch_template(ec2, world) if any(p.compute == "ec2" for p in pools) else ""
+        config = parse_config(_config_text(world, f"{server.url}/{ORG}", pools, template), source="<demo>")
+        on_ecs = EcsCompute(
             ecs,
             {p.name: p.ecs for p in config.pools if p.ecs is not None},
             organization_url=config.organization_url,
             clock=clock,
         )
+        on_ec2 = Ec2Compute(ec2, {p.name: p.ec2 for p in config.pools if p.ec2 is not None}, clock=clock)
+        compute = RoutedCompute({p.name: on_ecs if p.ecs is not None else on_ec2 for p in config.pools})
         tasks = _EcsTaskWorld(compute, list(config.pools))
         profiles = {p.name: PoolProfile(pool_ids[p.name], dict(p.capabilities)) for p in pools}
         fleet = Fleet(model, tasks, profiles, clock, rng)
