@@ -1,16 +1,17 @@
 """One `Compute` for a configuration whose pools run on different services: each call goes to the adapter of
-the pool's placement (`ecs:` or `ec2:`). The smallest wiring until the composition root picks an adapter per
-pool itself; the clients are made only for placements some pool uses."""
+the pool's placement (`ecs:` or `ec2:`); `for_pool` is the composition root's `ComputeFor` (`adoscale.bootstrap`).
+The clients are made only for placements some pool uses."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from adoscale.compute.base import Compute, LaunchResult, TaskInfo
+from adoscale.compute.base import LaunchResult, TaskInfo
 from adoscale.compute.ec2 import Ec2Compute
 from adoscale.compute.ecs import EcsCompute
-from adoscale.config import Config
+from adoscale.ports import Compute
+from adoscale.config import Config, PoolConfig
 
 
 class RoutedCompute:
@@ -35,6 +36,10 @@ class RoutedCompute:
             return self._routes[pool]
         except KeyError:
             raise KeyError(f"no placement configured for pool {pool!r}") from None
+
+    def for_pool(self, pool: PoolConfig) -> Compute:
+        """The adapter of a pool (`adoscale.ports.ComputeFor`)."""
+        return self._route(pool.name)
 
     def launch(self, pool: str, count: int, token: str) -> LaunchResult:
         return self._route(pool).launch(pool, count, token)

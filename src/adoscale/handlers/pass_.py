@@ -1,6 +1,6 @@
 """Lambda entry `adoscale.handlers.pass_.handler`: the workflow's one unit of work.
 
-Two actions, both thin translations onto `adoscale.reconcile.Reconciler`:
+Two actions, both thin translations onto `adoscale.control.Reconciler` (wired by `adoscale.bootstrap`):
 
 - `{"action": "round", "offset": S, "task_wait_s": W}` reads the organization's parallel-job limit once for
   the round and answers the pools to visit. The workflow decides when rounds run (one at each offset of its
@@ -25,9 +25,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
 from adoscale.config import Config, PoolConfig
+from adoscale.control import ParallelShare, PoolReport, new_pass_id
 from adoscale.handlers._control import BadEventError, load_config, pool_config, reconciler
 from adoscale.handlers._runtime import deployment
-from adoscale.reconcile import ParallelShare, PoolReport, new_pass_id
 from adoscale.validation import one_line
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "adoscale"))
@@ -108,8 +108,12 @@ def _pass(request: PassEvent, pool: PoolConfig, config: Config, context: LambdaC
             parallel=parallel,
             pass_id=request.pass_id or new_pass_id(f"lambda:{context.aws_request_id}"),
             deadline_s=max(1.0, remaining - LAMBDA_MARGIN_S),
-            raise_errors=True,  # transient ones are retried by the workflow, which re-runs the whole pass
         )
+        if report.failure is not None:
+            # The pass failed (its own log line says how): raised for the workflow, which retries a transient
+            # failure by re-running the whole pass and alerts on any other. Raised inside the block, whose
+            # `aws_calls` names a throttled AWS call as the workflow's Retry knows it.
+            raise report.failure
     _publish(report, config)
     logger.info("pass", extra=report.as_dict())
     return {

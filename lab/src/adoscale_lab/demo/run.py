@@ -20,16 +20,19 @@ from rich.live import Live
 from rich.table import Table
 
 from adoscale.ado.client import AdoClient
-from adoscale.compute.base import Compute
+from adoscale.bootstrap import build_controller
 from adoscale.compute.ec2 import Ec2Compute
 from adoscale.compute.ecs import EcsCompute
 from adoscale.compute.routed import RoutedCompute
 from adoscale.config import Config, PoolConfig, parse_config
-from adoscale.reconcile import PassReport, Reconciler
+from adoscale.control import PassReport
+from adoscale.lease import MemoryLease
+from adoscale.ports import Compute
 from adoscale.secrets import register_secret
-from adoscale_lab.demo.aws import EcsWorld, create_ec2_launch_template, create_ecs_world, hold_moto_tasks_running
+from adoscale_lab.demo.aws import EcsWorld, create_ec2_launch_template, create_ecs_world
 from adoscale_lab.demo.fleet import Fleet, FleetTask, PoolProfile
 from adoscale_lab.emulator import AdoModel, make_app, serve
+from adoscale_lab.moto_rules.ecs import hold_tasks_running
 
 ORG = "demo"
 
@@ -181,7 +184,7 @@ def run_demo(
     with serve(make_app(model), port=0) as server, mock_aws():
         ecs = boto3.client("ecs", region_name="us-east-1")
         ec2 = boto3.client("ec2", region_name="us-east-1")
-        hold_moto_tasks_running()
+        hold_tasks_running()
         world = create_ecs_world(ec2, ecs)
         template = create_ec2_launch_template(ec2, world) if any(p.compute == "ec2" for p in pools) else ""
         config = parse_config(_config_text(world, f"{server.url}/{ORG}", pools, template), source="<demo>")
@@ -202,7 +205,8 @@ def run_demo(
                 model.queue_job(pool_ids[pool.name], demands=list(pool.demands))
                 total_jobs += 1
         with AdoClient(config.organization_url, pat) as ado:
-            reconciler = Reconciler(config, ado, compute, clock)
+            # The demo takes each pool's lease as every runtime does (in memory: one process).
+            reconciler = build_controller(config, ado, compute, clock=clock, lease=MemoryLease(clock))
             report: PassReport | None = None
             next_pass = 0.0
             with Live(console=console, auto_refresh=False, transient=False) if live else _NoLive() as view:
