@@ -16,7 +16,7 @@ from adoscale.compute.ec2 import STARTED_BY_TAG
 from adoscale.compute.identity import POOL_TAG
 from adoscale.compute.routed import RoutedCompute
 from adoscale.config import Config, parse_config
-from adoscale.reconcile import Reconciler
+from adoscale.control import Reconciler
 from adoscale_lab.emulator import AdoModel
 from tests.clock import Clock
 from tests.conftest import PAT

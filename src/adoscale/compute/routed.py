@@ -10,8 +10,8 @@ from typing import Any
 from adoscale.compute.base import LaunchResult, TaskInfo
 from adoscale.compute.ec2 import Ec2Compute
 from adoscale.compute.ecs import EcsCompute
-from adoscale.ports import Compute
 from adoscale.config import Config, PoolConfig
+from adoscale.ports import Compute
 
 
 class RoutedCompute:
