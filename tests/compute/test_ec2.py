@@ -160,3 +160,35 @@ def test_launch_progress_reads_what_the_waiter_reports(fleets: Ec2Fleets) -> Non
         ids = [t.task_arn for t in started]
         # moto starts instances as running; one not listed yet (eventual consistency) counts as starting.
         assert launch_progress(ec2, [*ids, "i-0fffffffffffffff0"]) == (1, [])
+
+
+def test_an_instance_that_ends_at_once_counts_as_a_failed_start() -> None:
+    """EC2's state reasons, read as the pass's start back-off reads ECS's stop codes: an instance EC2 ends
+    right after launch (EC2 User Guide, "Troubleshoot instances that terminate immediately") failed to start;
+    the agent's own power-off and adoscale's terminate did not."""
+    from adoscale.compute.ec2 import stop_code
+    from adoscale.control.backoff import start_failure
+
+    assert stop_code("Client.VolumeLimitExceeded") == "TaskFailedToStart"
+    assert stop_code("Server.SpotInstanceTermination") == "SpotInterruption"
+    assert stop_code("Client.UserInitiatedShutdown") == "UserInitiated"
+    assert stop_code("Client.InstanceInitiatedShutdown") == "EssentialContainerExited"
+    assert stop_code("") is None
+    with ec2_world() as (ec2, world):
+        compute = Ec2Compute(ec2, {"docker": world.settings()})
+        compute.launch("docker", 1, token="t")
+        (instance,) = _instances(ec2)
+        reason = {"Code": "Client.VolumeLimitExceeded", "Message": "Client.VolumeLimitExceeded: Volume limit exceeded"}
+        ec2.meta.events.register(
+            "after-call.ec2.DescribeInstances",
+            lambda parsed, **_: [
+                i.update(State={"Code": 48, "Name": "terminated"}, StateReason=reason)
+                for r in parsed["Reservations"]
+                for i in r["Instances"]
+            ],
+        )
+        (task,) = compute.list_tasks("docker")
+        assert task.task_id == instance["InstanceId"] and task.stop_code == "TaskFailedToStart"
+        assert start_failure(task, registered=False) == (
+            "TaskFailedToStart: Client.VolumeLimitExceeded: Volume limit exceeded"
+        )

@@ -58,6 +58,35 @@ QUOTA_CODES = frozenset(
 )
 GONE_CODES = frozenset({"InvalidInstanceID.NotFound", "InvalidInstanceID.Malformed", "InvalidID"})
 
+# Why EC2 ended an instance (`StateReason.Code`), folded onto ECS's `stopCode` vocabulary that the pass's
+# start back-off reads (adoscale.control.backoff). An instance that "terminates immediately" after launch
+# (EC2 User Guide, "Troubleshoot instances that terminate immediately": a volume limit, an encrypted
+# volume's KMS key it may not use, a snapshot that is gone, an internal error) failed to start; a Spot
+# interruption is one; a shutdown from inside is the agent's power-off after its job (or a boot script that
+# gave up: EC2 cannot tell them apart, and the start-up timeout reclaims neither).
+START_FAILURE_CODES = frozenset(
+    {
+        "Server.InternalError",
+        "Server.InsufficientInstanceCapacity",
+        "Client.VolumeLimitExceeded",
+        "Client.InternalError",
+        "Client.InvalidSnapshot.NotFound",
+    }
+)
+STOP_CODES = {
+    "Server.SpotInstanceTermination": "SpotInterruption",
+    "Client.UserInitiatedShutdown": "UserInitiated",
+    "Client.InstanceInitiatedShutdown": "EssentialContainerExited",
+}
+
+
+def stop_code(state_reason_code: str) -> str | None:
+    """ECS's `stopCode` for an EC2 state reason code, or None when it says nothing we act on."""
+    if state_reason_code in START_FAILURE_CODES:
+        return "TaskFailedToStart"
+    return STOP_CODES.get(state_reason_code)
+
+
 # EC2's instance states, folded onto the ECS vocabulary `TaskInfo` speaks: (last status, desired status).
 STATES: dict[str, tuple[str, str]] = {
     "pending": ("PENDING", "RUNNING"),
@@ -276,6 +305,7 @@ class Ec2Compute:
             pool=pool,
             stopped_reason=reason,
             capacity_provider=str(instance.get("InstanceLifecycle") or "on-demand"),
+            stop_code=stop_code(str(instance.get("StateReason", {}).get("Code", ""))) if desired == "STOPPED" else None,
         )
 
     # -- act -------------------------------------------------------------------------------------
