@@ -9,8 +9,8 @@
   manager that closes the ADO client; `reconcile` and `serve`, the pass and hook Lambdas use it.
 
 Compute per pool: `compute_for` maps a pool's configuration to its adapter (`adoscale.ports.ComputeFor`); the
-default sends every pool to ECS (`EcsCompute`). An adapter for another kind of pool (EC2, say) is added by
-passing a `compute_for` that picks it for those pools, here and nowhere else.
+default sends every pool to ECS (`EcsCompute`), and a configuration with EC2 pools (`ec2:`, docs/ec2.md) each
+pool to its adapter (`RoutedCompute`). Another kind of pool is added the same way, here and nowhere else.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from typing import Any
 from adoscale.ado.client import AdoClient
 from adoscale.aws import make_client
 from adoscale.compute.ecs import EcsCompute
+from adoscale.compute.routed import RoutedCompute
 from adoscale.config import Config, Settings
 from adoscale.control.decide import Decide, PolicyFor
 from adoscale.control.pass_ import PassLimits, Reconciler
@@ -112,6 +113,9 @@ def controller(
             "serve, the Lambda) are not coordinated and may launch twice for the same jobs"
         )
     with AdoClient(config.organization_url, pat) as ado:
+        if compute_for is None and any(pool.ec2 is not None for pool in config.pools):
+            # EC2 pools (docs/ec2.md) beside the Fargate ones: each pool to its adapter.
+            compute_for = RoutedCompute.for_config(client, config).for_pool
         ecs = EcsCompute.for_config(client("ecs"), config) if compute_for is None else None
         yield build_controller(config, ado, ecs, compute_for=compute_for, lease=lease, history=kept, pool_ids=pool_ids)
 

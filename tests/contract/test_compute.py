@@ -1,5 +1,5 @@
-"""The `Compute` port's contract, run against every implementation: `EcsCompute` (against moto) and
-`SimFargate` (the simulator's compute, in virtual time).
+"""The `Compute` port's contract, run against every implementation: `EcsCompute` and `Ec2Compute` (against
+moto) and the simulator's compute in virtual time, with Fargate's start-up model and with EC2's.
 
 What every implementation promises (`adoscale.compute.base.Compute`): a launch of N starts N tasks of that
 pool; a pool lists its own tasks and no other pool's; a launch repeated with the same token starts nothing
@@ -17,8 +17,10 @@ from typing import Any, cast
 
 import pytest
 
-from adoscale.compute import Compute, EcsCompute, TaskInfo, started_by_for, task_id_of
+from adoscale.compute import Compute, Ec2Compute, EcsCompute, TaskInfo, started_by_for, task_id_of
 from adoscale_lab.emulator import AdoModel
+from adoscale_lab.moto_rules.ec2 import Ec2Fleets, ec2_world
+from adoscale_lab.sim.ec2 import Ec2StartModel
 from adoscale_lab.sim.fargate import EventQueue, FargateProfile, SimFargate
 from tests.aws import ecs_world, pool_config
 
@@ -147,7 +149,7 @@ def _run_for(events: EventQueue, seconds: float) -> None:
     events.now = until
 
 
-@pytest.fixture(params=["EcsCompute-moto", "SimFargate"])
+@pytest.fixture(params=["EcsCompute-moto", "Ec2Compute-moto", "SimFargate", "SimEc2"])
 def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Backend]:
     if request.param == "EcsCompute-moto":
         # ECS RunTask's `clientToken`: "An identifier that you provide to ensure the idempotency of the
@@ -164,6 +166,14 @@ def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
             # moto holds tasks where RunTask and StopTask leave them (`ecs_world`): nothing to wait for.
             yield Backend(EcsCompute(ecs, pools), capacity.limit, settle=lambda: None)
         return
+    if request.param == "Ec2Compute-moto":
+        # CreateFleet's ClientToken idempotency and an instant fleet's capacity errors, which moto has
+        # neither of (`adoscale_lab.moto_rules.ec2` cites EC2's documentation); moto terminates at once.
+        fleets = Ec2Fleets.install(monkeypatch)
+        with ec2_world() as (ec2, ec2_resources):
+            ec2_pools = {name: ec2_resources.settings() for name in POOLS}
+            yield Backend(Ec2Compute(ec2, ec2_pools), fleets.limit, settle=lambda: None)
+        return
     events = EventQueue(START)
     model = AdoModel(org="contract", clock=events.clock)
     draws = SimCapacityDraws()
@@ -173,7 +183,11 @@ def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
         {name: model.create_pool(name) for name in POOLS},
         job_seconds=lambda _request_id: 60.0,
         rng=draws,
-        profile=FargateProfile(capacity_error_rate=0.5),
+        profile=(
+            Ec2StartModel().profile(capacity_error_rate=0.5)
+            if request.param == "SimEc2"
+            else FargateProfile(capacity_error_rate=0.5)
+        ),
     )
     yield Backend(fargate, draws.limit, settle=lambda: _run_for(events, 1.0))
 

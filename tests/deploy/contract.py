@@ -200,7 +200,18 @@ def _route_target(route: dict[str, Any]) -> str:
 
 def _consumers_with_subnets(stack: Stack) -> Iterator[tuple[str, list[str], bool, list[str]]]:
     """(who, subnets, public IP on, security groups) for each pool and each VM Auto Scaling group."""
+    templates = {t["id"]: t for t in stack.of("aws_launch_template")}
     for pool in stack.pools():
+        if isinstance(pool.get("ec2"), dict):
+            # An EC2 pool: its subnets from the configuration, the rest from its launch template.
+            template = templates.get(pool["ec2"].get("launch_template")) or {}
+            interfaces = template.get("network_interfaces") or []
+            public = any(str(i.get("associate_public_ip_address")).lower() == "true" for i in interfaces)
+            groups = list(template.get("vpc_security_group_ids") or [])
+            for interface in interfaces:
+                groups += interface.get("security_groups") or []
+            yield f"pool {pool.get('name')}", list(pool["ec2"].get("subnets") or []), public, groups
+            continue
         ecs = pool.get("ecs") or {}
         yield (
             f"pool {pool.get('name')}",
@@ -208,7 +219,6 @@ def _consumers_with_subnets(stack: Stack) -> Iterator[tuple[str, list[str], bool
             bool(ecs.get("assign_public_ip")),
             list(ecs.get("security_groups") or []),
         )
-    templates = {t["id"]: t for t in stack.of("aws_launch_template")}
     for group in stack.of("aws_autoscaling_group"):
         spec = (group.get("launch_template") or [{}])[0]
         template = templates.get(spec.get("id")) or {}
@@ -725,6 +735,38 @@ def rule_imdsv2_one_hop(stack: Stack) -> list[str]:
     return problems
 
 
+def rule_ec2_pool_instances_end(stack: Stack) -> list[str]:
+    """An EC2 pool's agent powers its instance off after its one job; only a launch template whose
+    `InstanceInitiatedShutdownBehavior` is `terminate` makes that the end of the instance ("Default: stop",
+    and a stopped instance keeps its EBS volumes, billed). Its root volume is encrypted (a job's sources,
+    images and caches are written there) and deleted with the instance, or it outlives it, billed.
+    https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_RequestLaunchTemplateData.html
+    https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/terminating-instances.html (shutdown behaviour)
+    https://docs.aws.amazon.com/ebs/latest/userguide/ebs-encryption.html"""
+    problems: list[str] = []
+    named = {str(p["ec2"].get("launch_template")) for p in stack.pools() if isinstance(p.get("ec2"), dict)}
+    for template in stack.of("aws_launch_template"):
+        if not named & {str(template.get("id")), str(template.get("name"))}:
+            continue
+        label = f"launch template {template.get('name')}"
+        if template.get("instance_initiated_shutdown_behavior") != "terminate":
+            shown = template.get("instance_initiated_shutdown_behavior") or "stop (the default)"
+            problems.append(f"{label}: shutdown behaviour {shown}, not terminate")
+        for mapping in template.get("block_device_mappings") or []:
+            for ebs in mapping.get("ebs") or []:
+                if (
+                    str(ebs.get("encrypted")).lower() != "true"
+                    or str(ebs.get("delete_on_termination")).lower() != "true"
+                ):
+                    problems.append(f"{label}: volume {mapping.get('device_name')} not encrypted and deleted with it")
+    for pool in stack.pools():
+        template = pool.get("ec2", {}).get("launch_template") if isinstance(pool.get("ec2"), dict) else None
+        known = {str(t.get(k)) for t in stack.of("aws_launch_template") for k in ("id", "name")}
+        if template is not None and str(template) not in known:
+            problems.append(f"pool {pool.get('name')}: launch template {template} is not in the stack")
+    return problems
+
+
 def rule_s3_gateway_endpoint(stack: Stack) -> list[str]:
     """ECR serves image layers from S3: in a private subnet (default route through a NAT or transit
     gateway) every pull otherwise crosses that gateway, billed per GB. An S3 gateway endpoint, free,
@@ -805,6 +847,7 @@ RULES: tuple[Callable[[Stack], list[str]], ...] = (
     rule_parameter_tier,
     rule_schedule_retry_bounded,
     rule_spot_stop_timeout,
+    rule_ec2_pool_instances_end,
     rule_imdsv2_one_hop,
     rule_s3_gateway_endpoint,
 )

@@ -4,7 +4,8 @@ and the Environment VMs on, once in each network mode, and the deploy contract o
 1. `nat`, name prefix `adoscale`: one workflow run against the deployed resources and the ADO emulator
    that launches a task; the agent image pushed; then `terraform destroy`, which must succeed with the
    image in the repository (ECR force_delete) and free every name (secrets deleted without recovery).
-2. `public`, the same prefix, right after: a deployment that reuses every name of the destroyed one.
+2. `public`, the same prefix, right after: a deployment that reuses every name of the destroyed one, with
+   the optional Docker pool (an EC2 pool) on.
 3. `endpoints`, prefix `second`, while 2. is still there: two deployments side by side in one account.
    Then a configuration push of more than 4 KB (the parameter becomes Advanced) that Terraform must leave
    alone, and both destroyed.
@@ -101,10 +102,19 @@ def test_deploy_destroy_redeploy_and_a_second_deployment(tmp_path: Path, model: 
             destroyed(first, "nat", timings)
 
             # 2. public, the same names again in the same account.
-            again = prepare(tmp_path / "public", endpoint, {**COMMON, "network_mode": "public"})
+            # With the optional Docker pool (module ec2-pool, docs/ec2.md): its resources are held to the
+            # contract too (IMDSv2 one hop, egress, a real image, instances that end with their job).
+            docker = {"enable_docker_pool": "true", "docker_image_id": "ami-0abcdef1234567890"}
+            again = prepare(tmp_path / "public", endpoint, {**COMMON, "network_mode": "public", **docker})
             stack = assert_contract(again.apply(), "adoscale")
             timings["apply public (same names)"] = again.timings["apply"]
             assert stack.pools()[0]["ecs"]["assign_public_ip"] is True and not stack.of("aws_vpc_endpoint")
+            docker_pool = stack.pools()[1]
+            assert docker_pool["name"] == "linux-docker" and docker_pool["capabilities"] == ["docker"]
+            template = next(
+                t for t in stack.of("aws_launch_template") if t["id"] == docker_pool["ec2"]["launch_template"]
+            )
+            assert template["instance_initiated_shutdown_behavior"] == "terminate"
 
             # 3. endpoints, another prefix, beside 2.
             tgw = ec2.create_transit_gateway()["TransitGateway"]["TransitGatewayId"]

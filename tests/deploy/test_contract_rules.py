@@ -400,3 +400,24 @@ def test_names_prefixed() -> None:
     assert not contract.rule_names_prefixed(named, "blue")
     assert contract.rule_names_prefixed(stack(("aws_dynamodb_table", {"name": "adoscale-leases"})), "blue")
     assert contract.rule_names_prefixed(stack(("aws_lambda_function", {"function_name": "adoscale-pass"})), "blue")
+
+
+def test_ec2_pool_instances_end() -> None:
+    def with_pool(**template: Any) -> contract.Stack:
+        config = {"pools": [{"name": "docker", "ec2": {"launch_template": "lt-1", "subnets": ["subnet-1"]}}]}
+        parameter = {"name": "/c", "arn": "arn:p", "type": "String", "value": json.dumps(config)}
+        return stack(("aws_ssm_parameter", parameter), ("aws_launch_template", {"id": "lt-1", "name": "t", **template}))
+
+    root = {"device_name": "/dev/xvda", "ebs": [{"encrypted": "true", "delete_on_termination": "true"}]}
+    good = {"instance_initiated_shutdown_behavior": "terminate", "block_device_mappings": [root]}
+    assert not contract.rule_ec2_pool_instances_end(with_pool(**good))
+    assert contract.rule_ec2_pool_instances_end(with_pool(**{**good, "instance_initiated_shutdown_behavior": ""}))
+    plain = {"device_name": "/dev/xvda", "ebs": [{"encrypted": "false", "delete_on_termination": "true"}]}
+    assert contract.rule_ec2_pool_instances_end(with_pool(**{**good, "block_device_mappings": [plain]}))
+    # A template no EC2 pool names (the Environment VMs') is not held to it; a pool naming a missing one is.
+    assert not contract.rule_ec2_pool_instances_end(stack(("aws_launch_template", {"id": "lt-9", "name": "vms"})))
+    config = {"pools": [{"name": "docker", "ec2": {"launch_template": "lt-404"}}]}
+    missing = stack(
+        ("aws_ssm_parameter", {"name": "/c", "arn": "arn:p", "type": "String", "value": json.dumps(config)})
+    )
+    assert contract.rule_ec2_pool_instances_end(missing) == ["pool docker: launch template lt-404 is not in the stack"]

@@ -2,7 +2,8 @@
 `adoscale-predictive` on days it was not built on. ADOSCALE_FAMILY_TRACES=N judges N traces per family: 4 by
 default, which is what the suite can afford (a busy simulated day still costs seconds: 20 per family, the
 issue's minimum, took 13.6 minutes on two workers here); `ADOSCALE_FAMILY_TRACES=20` runs the issue's count.
-Figures are printed (`pytest -s`); docs/performance.md has the distribution over 60. The generator is seeded: a failing trace is named and can be run alone
+Figures are printed (`pytest -s`); docs/performance.md has the distribution over 60.
+The generator is seeded: a failing trace is named and can be run alone
 (`generate(family, seed)`)."""
 
 from __future__ import annotations

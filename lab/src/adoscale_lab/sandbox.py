@@ -134,9 +134,8 @@ def running_sandbox(
             )
             sandbox.env_path.write_text("".join(f"export {k}={v}\n" for k, v in sandbox.environment.items()))
             if agents:
-                compute = EcsCompute(
-                    ecs, {p.name: p.ecs for p in config.pools}, organization_url=config.organization_url, clock=clock
-                )
+                placements = {p.name: p.ecs for p in config.pools if p.ecs is not None}  # the sandbox's pools are ECS
+                compute = EcsCompute(ecs, placements, organization_url=config.organization_url, clock=clock)
                 profiles = {p.name: PoolProfile(pool_ids[p.name], dict(p.capabilities)) for p in pools}
                 fleet = Fleet(model, EcsTaskWorld(compute, list(config.pools)), profiles, clock, random.Random(seed))
                 with _stepping(fleet):

@@ -75,7 +75,8 @@ class EcsCompute:
 
     @classmethod
     def for_config(cls, ecs: ECSClient, config: Config) -> EcsCompute:
-        return cls(ecs, {pool.name: pool.ecs for pool in config.pools}, organization_url=config.organization_url)
+        pools = {pool.name: pool.ecs for pool in config.pools if pool.ecs is not None}
+        return cls(ecs, pools, organization_url=config.organization_url)
 
     # -- launch ----------------------------------------------------------------------------------
 

@@ -91,6 +91,39 @@ class EcsSettings(_Strict):
         return self
 
 
+Ec2AllocationStrategy = Literal["price-capacity-optimized", "capacity-optimized", "lowest-price", "diversified"]
+
+
+class Ec2Settings(_Strict):
+    """One EC2 instance per job (docs/ec2.md): an instant EC2 Fleet from the pool's launch template, with the
+    instance types and subnets as its overrides. The launch template (the `ec2-pool` Terraform module's)
+    carries the image, the user data that names the pool, the instance profile and the security group."""
+
+    launch_template: Name = Field(description="Launch template name or id (lt-...): image, user data, profile.")
+    launch_template_version: Annotated[
+        str, Field(min_length=1, max_length=32, pattern=r"^(\$Latest|\$Default|\d+)$")
+    ] = Field("$Latest", description="Version of the launch template: a number, $Latest or $Default.")
+    instance_types: list[Annotated[str, Field(pattern=r"^[a-z0-9-]+\.[a-z0-9-]+$", max_length=64)]] = Field(
+        min_length=1, max_length=20, description="Instance types the fleet may choose from (1-20), e.g. m7i.large."
+    )
+    subnets: list[Name] = Field(min_length=1, max_length=16, description="Subnets to launch into (1-16).")
+    spot: StrictBool = Field(False, description="Launch Spot instances (up to 90% cheaper; 2-minute interruptions).")
+    on_demand_fallback: StrictBool = Field(
+        True, description="When Spot has no capacity (or its quota is reached), launch the rest on demand."
+    )
+    allocation_strategy: Ec2AllocationStrategy = Field(
+        "price-capacity-optimized",
+        description="Spot: price-capacity-optimized, capacity-optimized, lowest-price or diversified. On demand "
+        "the fleet picks the lowest price.",
+    )
+    root_volume_gb: StrictInt | None = Field(
+        None, ge=8, le=16_384, description="Root volume size (GiB, gp3, encrypted); none: the launch template's."
+    )
+    root_device_name: Annotated[str, Field(pattern=r"^/dev/[a-z0-9]+$", max_length=32)] = Field(
+        "/dev/xvda", description="The image's root device (/dev/xvda on Amazon Linux, /dev/sda1 on Windows)."
+    )
+
+
 class WarmScheduleConfig(_Strict):
     cron: Annotated[str, Field(min_length=9, max_length=100)] = Field(
         description="When the window opens: minute hour day-of-month month day-of-week (0 = Sunday)."
@@ -181,7 +214,8 @@ class PoolConfig(_Strict):
     placeholder_name: Name = Field(
         _POOL.placeholder_name, description="The placeholder agent's name (after the prefix); never deleted."
     )
-    ecs: EcsSettings = Field(description="Where the agents run.")
+    ecs: EcsSettings | None = Field(None, description="Where the agents run on ECS Fargate (this or `ec2`).")
+    ec2: Ec2Settings | None = Field(None, description="Where the agents run on EC2, one instance per job (or `ecs`).")
     warm_pool: WarmPoolConfig = Field(
         default_factory=WarmPoolConfig, description="Idle agents kept ready from a schedule or from recent demand."
     )
@@ -212,6 +246,21 @@ class PoolConfig(_Strict):
         if isinstance(maximum, int) and value > maximum:
             raise ValueError(f"must be ≤ max_agents ({maximum})")
         return value
+
+    @model_validator(mode="after")
+    def _one_placement(self) -> PoolConfig:
+        if (self.ecs is None) == (self.ec2 is None):
+            # A custom error type, so the loader names the pool and says which keys (docs/ec2.md).
+            raise PydanticCustomError(
+                "placement",
+                "set exactly one of `ecs` (Fargate) and `ec2` (one instance per job); "
+                + ("both are set" if self.ecs is not None else "neither is set"),
+            )
+        return self
+
+    @property
+    def compute_type(self) -> Literal["ecs", "ec2"]:
+        return "ecs" if self.ecs is not None else "ec2"
 
     def capability_map(self) -> dict[str, str] | None:
         return None if self.capabilities is None else dict(self.capabilities)
@@ -319,6 +368,8 @@ class Config(_Strict):
 
         over: list[tuple[int, int]] = []
         for index, pool in enumerate(self.pools):
+            if pool.ecs is None:
+                continue  # an EC2 pool's agent reads its pool from the launch template's user data
             overrides = container_overrides(
                 pool.ecs.container_name, pool.name, self.organization_url, pool.ecs.environment
             )

@@ -17,6 +17,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
 from adoscale.compute import Compute, EcsCompute
+from adoscale.compute.ec2 import launch_progress
 from adoscale.config import Config
 from adoscale.handlers._control import BadEventError, load_config, pool_config
 from adoscale.handlers._runtime import client
@@ -52,13 +53,16 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     except BadEventError as exc:
         logger.error("bad event", extra={"reason": str(exc)})  # noqa: TRY400 - bad input, no traceback
         raise
-    tasks = {t.task_arn: t for t in compute(config).describe(pool.name, request.launched)}
-    pending = sum(1 for t in tasks.values() if t.last_status not in ("RUNNING", "STOPPED"))
-    failed = [
-        {"task": arn, "reason": (t.stopped_reason or "unknown") if t is not None else "MISSING"}
-        for arn in request.launched
-        if (t := tasks.get(arn)) is None or (t.last_status == "STOPPED" and t.started_at is None)
-    ]
+    if pool.ec2 is not None:  # an EC2 pool: what was launched are instance ids
+        pending, failed = launch_progress(client("ec2"), request.launched)
+    else:
+        tasks = {t.task_arn: t for t in compute(config).describe(pool.name, request.launched)}
+        pending = sum(1 for t in tasks.values() if t.last_status not in ("RUNNING", "STOPPED"))
+        failed = [
+            {"task": arn, "reason": (t.stopped_reason or "unknown") if t is not None else "MISSING"}
+            for arn in request.launched
+            if (t := tasks.get(arn)) is None or (t.last_status == "STOPPED" and t.started_at is None)
+        ]
     if failed:
         logger.warning("tasks failed to start", extra={"pool": pool.name, "failed": failed})
     return {

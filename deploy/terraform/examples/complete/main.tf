@@ -47,16 +47,17 @@ module "control_plane" {
   cluster_arn                 = "arn:aws:ecs:${var.region}:${data.aws_caller_identity.current.account_id}:cluster/${local.name}"
   task_definition_family      = "${local.name}-agent"
   alarm_pools                 = { (var.pool_name) = 10 } # the pool below, at the default max_agents
-  pass_role_arns = [
+  pass_role_arns = concat([
     "arn:aws:iam::${data.aws_caller_identity.current.account_id}:role/${local.name}-agent-task",
     "arn:aws:iam::${data.aws_caller_identity.current.account_id}:role/${local.name}-agent-execution",
-  ]
+  ], module.docker_pool[*].instance_role_arn)
+  ec2_launch_template_arns = module.docker_pool[*].launch_template_arn
   # Written once; `adoscale config push` owns it afterwards. The security group is always named: without
   # one, ECS attaches the VPC's default group.
   config_json = jsonencode({
     organization_url = local.azp_url
     lease_table      = "${local.name}-leases"
-    pools = [{
+    pools = concat([{
       name = var.pool_name
       ecs = {
         cluster          = local.name
@@ -65,8 +66,32 @@ module "control_plane" {
         security_groups  = [module.container_pool.security_group_id]
         assign_public_ip = local.assign_public_ip
       }
-    }]
+      }], [for pool in module.docker_pool : {
+      name         = var.docker_pool_name
+      capabilities = ["docker"]
+      ec2 = {
+        launch_template = pool.launch_template_id
+        instance_types  = var.docker_instance_types
+        subnets         = local.subnet_ids
+        spot            = var.docker_spot
+      }
+    }])
   })
+}
+
+# The optional Docker pool: one EC2 instance per job (docs/ec2.md), beside the Fargate pool.
+module "docker_pool" {
+  count               = var.enable_docker_pool ? 1 : 0
+  source              = "../../modules/ec2-pool"
+  name                = "${local.name}-docker"
+  pool_name           = var.docker_pool_name
+  azp_url             = local.azp_url
+  pat_secret_arn      = module.control_plane.pat_secret_arn
+  kms_key_arn         = module.control_plane.kms_key_arn
+  image_id            = var.docker_image_id
+  vpc_id              = local.vpc_id
+  associate_public_ip = local.assign_public_ip
+  egress_ports        = var.egress_ports
 }
 
 module "vm_environment" {
@@ -101,6 +126,10 @@ resource "terraform_data" "inputs" {
     precondition {
       condition     = !var.enable_vm_environment || (var.vm_project != null && var.vm_environment != null)
       error_message = "enable_vm_environment needs vm_project and vm_environment (the Azure DevOps project and Environment)."
+    }
+    precondition {
+      condition     = !var.enable_docker_pool || var.docker_image_id != null
+      error_message = "enable_docker_pool needs docker_image_id: the baked agent image (docs/ec2.md)."
     }
     precondition {
       condition     = var.network_mode != "endpoints" || var.transit_gateway_id != null || var.vpc_id != null

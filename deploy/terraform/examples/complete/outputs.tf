@@ -52,3 +52,8 @@ output "lease_table_name" {
   description = "The lease table (already named in the configuration Terraform writes)."
   value       = module.control_plane.lease_table_name
 }
+
+output "docker_launch_template_id" {
+  description = "enable_docker_pool: the EC2 pool's launch template."
+  value       = one(module.docker_pool[*].launch_template_id)
+}

@@ -156,3 +156,33 @@ variable "secret_recovery_window_days" {
   type        = number
   default     = 7
 }
+
+variable "enable_docker_pool" {
+  description = "Also deploy an EC2 pool (one instance per job, docs/ec2.md) for jobs Fargate cannot run: Docker builds. Needs docker_image_id."
+  type        = bool
+  default     = false
+}
+
+variable "docker_pool_name" {
+  description = "The ADO agent pool the EC2 (Docker) agents serve."
+  type        = string
+  default     = "linux-docker"
+}
+
+variable "docker_image_id" {
+  description = "enable_docker_pool: the baked agent image (Docker, the agent pre-extracted, the entrypoint; docs/ec2.md)."
+  type        = string
+  default     = null
+}
+
+variable "docker_instance_types" {
+  description = "enable_docker_pool: instance types the fleet may choose from."
+  type        = list(string)
+  default     = ["m7i.large", "m6i.large", "m5.large"]
+}
+
+variable "docker_spot" {
+  description = "enable_docker_pool: launch Spot instances (on demand when Spot has no capacity)."
+  type        = bool
+  default     = true
+}

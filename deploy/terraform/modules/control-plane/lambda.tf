@@ -8,9 +8,9 @@ module "function" {
     for action in local.function_actions[each.key] : {
       actions    = [action]
       resources  = local.action_resources[action]
-      conditions = contains(local.cluster_scoped, action) ? { "ecs:cluster" = [var.cluster_arn] } : {}
-      # The task's roles may be passed to ECS tasks only, never to another service.
-      string_conditions = action == "iam:PassRole" ? { "iam:PassedToService" = ["ecs-tasks.amazonaws.com"] } : {}
+      conditions = lookup(local.action_conditions, action, {})
+      # The roles may be passed to ECS tasks (and, with EC2 pools, to instances) only, never to another service.
+      string_conditions = lookup(local.action_string_conditions, action, {})
     }
   ]
   kms_key_arn = aws_kms_key.this.arn

@@ -8,11 +8,17 @@ locals {
   partition = data.aws_partition.current.partition
   # The functions this module deploys, each with its handler and the actions it calls: one machine-readable
   # list, also read by the packager (every handler must import from the zip) and the least-privilege tests.
-  function_specs   = jsondecode(file("${path.module}/functions.json"))
-  functions        = { for name, spec in local.function_specs : name => spec.handler }
-  function_actions = { for name, spec in local.function_specs : name => spec.actions }
-  cluster_name     = element(split("/", var.cluster_arn), length(split("/", var.cluster_arn)) - 1)
-  task_arns        = "arn:${local.partition}:ecs:${local.region}:${local.account}:task/${local.cluster_name}/*"
+  function_specs = jsondecode(file("${path.module}/functions.json"))
+  functions      = { for name, spec in local.function_specs : name => spec.handler }
+  # EC2 pools' actions (`ec2_actions`) are granted only when some pool launches from a template here.
+  ec2_pools = length(var.ec2_launch_template_arns) > 0
+  function_actions = {
+    for name, spec in local.function_specs : name => concat(spec.actions, local.ec2_pools ? lookup(spec, "ec2_actions", []) : [])
+  }
+  ec2_arn      = "arn:${local.partition}:ec2:${local.region}:${local.account}"
+  template_ids = [for arn in var.ec2_launch_template_arns : element(split("/", arn), length(split("/", arn)) - 1)]
+  cluster_name = element(split("/", var.cluster_arn), length(split("/", var.cluster_arn)) - 1)
+  task_arns    = "arn:${local.partition}:ecs:${local.region}:${local.account}:task/${local.cluster_name}/*"
   action_resources = {
     "secretsmanager:GetSecretValue" = [aws_secretsmanager_secret.pat.arn]
     "ssm:GetParameter"              = [aws_ssm_parameter.config.arn]
@@ -28,8 +34,28 @@ locals {
     # The hook function queues a pool's pass as an asynchronous invocation of itself (adoscale.hooks.requests):
     # its own ARN, built from its name (a reference to the module's output would be a cycle).
     "lambda:InvokeFunction" = ["arn:${local.partition}:lambda:${local.region}:${local.account}:function:${var.name}-hook"]
+    # EC2 pools (docs/ec2.md): CreateFleet names no resource of its own that can be scoped before it exists;
+    # the instances it starts are authorised as RunInstances, allowed from the pools' launch templates only.
+    "ec2:CreateFleet"        = ["*"]
+    "ec2:RunInstances"       = ["*"]
+    "ec2:CreateTags"         = ["${local.ec2_arn}:instance/*", "${local.ec2_arn}:volume/*", "${local.ec2_arn}:fleet/*"]
+    "ec2:DescribeInstances"  = ["*"] # Describe* actions take no resource
+    "ec2:TerminateInstances" = ["${local.ec2_arn}:instance/*"]
   }
-  cluster_scoped = ["ecs:ListTasks", "ecs:DescribeTasks", "ecs:RunTask", "ecs:StopTask"]
+  # ArnEquals conditions by action: ECS calls stay in the cluster; instances come from the pools' templates.
+  action_conditions = {
+    "ecs:ListTasks"     = { "ecs:cluster" = [var.cluster_arn] }
+    "ecs:DescribeTasks" = { "ecs:cluster" = [var.cluster_arn] }
+    "ecs:RunTask"       = { "ecs:cluster" = [var.cluster_arn] }
+    "ecs:StopTask"      = { "ecs:cluster" = [var.cluster_arn] }
+    "ec2:RunInstances"  = { "ec2:LaunchTemplate" = var.ec2_launch_template_arns }
+  }
+  # StringEquals conditions by action: EC2 tags every instance launched from a template with the template's
+  # id (`aws:ec2launchtemplate:id`), so the controller terminates only instances of the pools' templates.
+  action_string_conditions = {
+    "iam:PassRole"           = { "iam:PassedToService" = local.ec2_pools ? ["ecs-tasks.amazonaws.com", "ec2.amazonaws.com"] : ["ecs-tasks.amazonaws.com"] }
+    "ec2:TerminateInstances" = { "ec2:ResourceTag/aws:ec2launchtemplate:id" = local.template_ids }
+  }
 }
 
 resource "aws_kms_key" "this" {

@@ -45,8 +45,14 @@ variable "task_definition_family" {
 }
 
 variable "pass_role_arns" {
-  description = "Task and execution roles of the agent task definition (the act function passes them)."
+  description = "Task and execution roles of the agent task definition (the act function passes them), and the instance roles of EC2 pools (ec2-pool's instance_role_arn: CreateFleet passes them)."
   type        = list(string)
+}
+
+variable "ec2_launch_template_arns" {
+  description = "Launch templates of the EC2 pools (ec2-pool's launch_template_arn): the controller launches from these only. Empty: no EC2 pool, and no EC2 action is granted."
+  type        = list(string)
+  default     = []
 }
 
 variable "metrics_namespace" {

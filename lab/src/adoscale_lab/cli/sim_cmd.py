@@ -62,10 +62,22 @@ def simulate(
     soci: bool = typer.Option(False, "--soci", help="The image has a SOCI index (lazy loading)."),
     as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
     out: Path | None = typer.Option(None, "--out", help="Write PNG plots and a Markdown report here."),
+    compute: str = typer.Option(
+        "fargate",
+        "--compute",
+        help="fargate, or both: each policy on Fargate and on EC2 (one instance per job, docs/ec2.md) on the "
+        "same trace, their waits and compute cost side by side.",
+    ),
+    ec2_spot: bool = typer.Option(False, "--ec2-spot", help="With --compute both: EC2 at a typical Spot price."),
 ) -> None:
     """Compare scaling designs in virtual time, driving adoscale's real reconcile and decision code
     against the ADO emulator's model and a simulated Fargate. One pool; a job that has not started a day
     after the last arrival counts as stranded."""
+    if compute not in ("fargate", "both"):
+        raise typer.BadParameter(f"{compute!r}: fargate or both", param_hint="--compute")
+    if compute == "both":
+        _compare_compute(workload, policy, days, seed, max_agents, as_json, ec2_spot)
+        raise typer.Exit(EXIT_OK)
     from adoscale_lab.sim import POLICIES, FargateProfile
     from adoscale_lab.sim import simulate as run
     from adoscale_lab.sim.cost import load_prices
@@ -133,6 +145,35 @@ def simulate(
         (out / "report.md").write_text(markdown(rows, "Simulation report", notes))
         console.print(f"wrote {', '.join(str(p) for p in paths)} and {out / 'report.md'}")
     raise typer.Exit(EXIT_OK)
+
+
+def _compare_compute(
+    workload: str, policy: list[str], days: int, seed: int, max_agents: int, as_json: bool, spot: bool
+) -> None:
+    """`simulate --compute both`: the pool type's effect on the same trace (adoscale_lab.sim.ec2)."""
+    from adoscale_lab.sim import POLICIES
+    from adoscale_lab.sim.ec2 import compare
+
+    names = policy or ["adoscale"]
+    unknown = [n for n in names if n not in POLICIES]
+    if unknown:
+        typer.echo(f"unknown policy: {', '.join(unknown)} (choose from {', '.join(POLICIES)})", err=True)
+        raise typer.Exit(EXIT_CONFIG)
+    jobs, measure_from_s = _workload(workload, days, seed)
+    rows = [
+        row
+        for name in names
+        for row in compare(
+            jobs, POLICIES[name], seed=seed, max_agents=max_agents, measure_from_s=measure_from_s, spot=spot
+        )
+    ]
+    if as_json:
+        typer.echo(json.dumps({"compute": rows}, indent=2))
+        return
+    columns = tuple(rows[0])
+    title = f"adoscale simulate --compute both — {workload}, {len(jobs)} jobs, seed {seed}"
+    cells = [[str(value) for value in row.values()] for row in rows]
+    print_rows(Console(), title, columns, cells, right=[c for c in columns if c not in ("compute", "policy")])
 
 
 @app.command()

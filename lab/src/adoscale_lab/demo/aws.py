@@ -58,3 +58,20 @@ def create_ecs_world(
         subnets=(subnet_id,),
         security_groups=(sg_id,),
     )
+
+
+def create_ec2_launch_template(ec2: EC2Client, world: EcsWorld, name: str = "adoscale-docker") -> str:
+    """The launch template of an EC2 pool (what the ec2-pool module makes: IMDSv2 with one hop, shutdown
+    terminates), in the demo's VPC. Returns its id."""
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    template = ec2.create_launch_template(
+        LaunchTemplateName=name,
+        LaunchTemplateData={
+            "ImageId": image,
+            "InstanceType": "m7i.large",
+            "InstanceInitiatedShutdownBehavior": "terminate",
+            "MetadataOptions": {"HttpTokens": "required", "HttpPutResponseHopLimit": 1},
+            "SecurityGroupIds": list(world.security_groups),
+        },
+    )
+    return str(template["LaunchTemplate"]["LaunchTemplateId"])

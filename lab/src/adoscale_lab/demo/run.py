@@ -21,12 +21,14 @@ from rich.table import Table
 
 from adoscale.ado.client import AdoClient
 from adoscale.bootstrap import build_controller
+from adoscale.compute.ec2 import Ec2Compute
 from adoscale.compute.ecs import EcsCompute
+from adoscale.compute.routed import RoutedCompute
 from adoscale.config import Config, parse_config
 from adoscale.control import PassReport
 from adoscale.lease import MemoryLease
 from adoscale.secrets import register_secret
-from adoscale_lab.demo.aws import create_ecs_world
+from adoscale_lab.demo.aws import create_ec2_launch_template, create_ecs_world
 from adoscale_lab.demo.fleet import Fleet, PoolProfile
 from adoscale_lab.demo.world import PLACEHOLDER, DemoPool, EcsTaskWorld, config_text, create_ado_pools
 from adoscale_lab.emulator import AdoModel, make_app, serve
@@ -36,7 +38,7 @@ ORG = "demo"
 
 
 DEFAULT_POOLS = (
-    DemoPool("linux-docker", {"docker": "", "Agent.OS": "Linux"}, ("docker",), jobs=24, max_agents=8),
+    DemoPool("linux-docker", {"docker": "", "Agent.OS": "Linux"}, ("docker",), jobs=24, max_agents=8, compute="ec2"),
     DemoPool("linux-java", {"java": "17", "Agent.OS": "Linux"}, ("java -equals 17",), jobs=10, max_agents=4),
 )
 
@@ -108,10 +110,18 @@ def run_demo(
         ec2 = boto3.client("ec2", region_name="us-east-1")
         hold_tasks_running()
         world = create_ecs_world(ec2, ecs)
-        config = parse_config(config_text(world, f"{server.url}/{ORG}", pools), source="<demo>")
-        compute = EcsCompute(
-            ecs, {p.name: p.ecs for p in config.pools}, organization_url=config.organization_url, clock=clock
+        template = create_ec2_launch_template(ec2, world) if any(p.compute == "ec2" for p in pools) else ""
+        config = parse_config(
+            config_text(world, f"{server.url}/{ORG}", pools, launch_template=template), source="<demo>"
         )
+        on_ecs = EcsCompute(
+            ecs,
+            {p.name: p.ecs for p in config.pools if p.ecs is not None},
+            organization_url=config.organization_url,
+            clock=clock,
+        )
+        on_ec2 = Ec2Compute(ec2, {p.name: p.ec2 for p in config.pools if p.ec2 is not None}, clock=clock)
+        compute = RoutedCompute({p.name: on_ecs if p.ecs is not None else on_ec2 for p in config.pools})
         tasks = EcsTaskWorld(compute, list(config.pools))
         profiles = {p.name: PoolProfile(pool_ids[p.name], dict(p.capabilities)) for p in pools}
         fleet = Fleet(model, tasks, profiles, clock, rng)

@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from adoscale.compute.ecs import EcsCompute
 from adoscale.config import PoolConfig
+from adoscale.ports import Compute
 from adoscale_lab.demo.aws import EcsWorld
 from adoscale_lab.demo.fleet import FleetTask
 from adoscale_lab.emulator import AdoModel
@@ -23,6 +23,7 @@ class DemoPool:
     demands: tuple[str, ...]
     jobs: int
     max_agents: int
+    compute: str = "ecs"  # or "ec2": one instance per job
 
 
 def create_ado_pools(model: AdoModel, pools: Iterable[DemoPool]) -> dict[str, int]:
@@ -37,8 +38,11 @@ def create_ado_pools(model: AdoModel, pools: Iterable[DemoPool]) -> dict[str, in
     return ids
 
 
-def config_text(world: EcsWorld, org_url: str, pools: Iterable[DemoPool], extra: Sequence[str] = ()) -> str:
-    """A configuration for `pools` in `world`; `extra` are more top-level YAML lines (lease table, secrets)."""
+def config_text(
+    world: EcsWorld, org_url: str, pools: Iterable[DemoPool], extra: Sequence[str] = (), launch_template: str = ""
+) -> str:
+    """A configuration for `pools` in `world`; `extra` are more top-level YAML lines (lease table, secrets);
+    an `ec2` pool launches from `launch_template`."""
     lines = [f"organization_url: {org_url}", *extra, "pools:"]
     for pool in pools:
         caps = ", ".join(f'"{k}": "{v}"' for k, v in pool.capabilities.items())
@@ -49,6 +53,16 @@ def config_text(world: EcsWorld, org_url: str, pools: Iterable[DemoPool], extra:
             "    idle_timeout_seconds: 5",
             "    startup_timeout_seconds: 30",
             f"    capabilities: {{{caps}}}",
+        ]
+        if pool.compute == "ec2":
+            lines += [
+                "    ec2:",
+                f"      launch_template: {launch_template}",
+                "      instance_types: [m7i.large, m6i.large]",
+                f"      subnets: [{', '.join(world.subnets)}]",
+            ]
+            continue
+        lines += [
             "    ecs:",
             f"      cluster: {world.cluster}",
             f"      task_definition: {world.task_definition}",
@@ -60,15 +74,18 @@ def config_text(world: EcsWorld, org_url: str, pools: Iterable[DemoPool], extra:
 
 
 class EcsTaskWorld:
-    """The fleet's view of ECS: the pools' tasks through the same adapter the controller uses."""
+    """The fleet's view of ECS and EC2: the pools' tasks and instances through the same adapter the
+    controller uses."""
 
-    def __init__(self, compute: EcsCompute, pools: list[PoolConfig]) -> None:
+    def __init__(self, compute: Compute, pools: list[PoolConfig]) -> None:
         self._compute = compute
         self._pools = pools
+        self._pool_of: dict[str, str] = {}
 
     def fleet_tasks(self) -> Iterable[FleetTask]:
         for pool in self._pools:
             for task in self._compute.list_tasks(pool.name):
+                self._pool_of[task.task_arn] = pool.name
                 yield FleetTask(
                     task_arn=task.task_arn,
                     task_id=task.task_id,
@@ -80,7 +97,7 @@ class EcsTaskWorld:
 
     def task_exited(self, task_arn: str, reason: str) -> None:
         # Every pool runs in the one cluster, so any pool's placement can stop the task.
-        self._compute.stop(self._pools[0].name, task_arn, reason)
+        self._compute.stop(self._pool_of.get(task_arn, self._pools[0].name), task_arn, reason)
 
     def running_tasks(self) -> int:
         return sum(1 for task in self.fleet_tasks() if task.running)
