@@ -101,6 +101,8 @@ def _job_json(job: Job) -> JSON:
         "agentId": job.reserved_agent,
         "result": job.result,
         "durationS": job.duration_s,
+        # The service's message when it failed the job at once (no registered agent meets its demands).
+        "failure": job.failure,
     }
 
 

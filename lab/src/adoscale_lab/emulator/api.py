@@ -6,6 +6,7 @@ does what every ADO route shares (authentication, api-version, faults, errors) b
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -93,23 +94,60 @@ def _agent(model: AdoModel, req: Request, pool_id: str, agent_id: str) -> Respon
     return Response(200, agent_json(model, agent, **_agent_flags(req)))
 
 
-def _capabilities(body: JSON) -> dict[str, str]:
-    return {str(k): str(v) for k, v in (body.get("systemCapabilities") or {}).items()}
+def _capabilities(body: JSON, key: str) -> dict[str, str]:
+    value = body.get(key)
+    return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
+
+
+def _register(model: AdoModel, pool_id: int, name: str, body: JSON, *, replace: bool) -> int:
+    """What the service stores of an add/replace-agent body: the capabilities, version and OS description
+    the client reports (`ConfigurationManager.CreateNewAgent` sends all of them), and its public key. A new
+    registration is offline until its listener connects."""
+    if not name.strip():
+        raise EmulatorError(400, "ArgumentException", "The agent name cannot be empty.", "System.ArgumentException")
+    agent_id = model.register_agent(
+        pool_id,
+        name,
+        online=False,
+        enabled=body.get("enabled", True) is not False,
+        system=_capabilities(body, "systemCapabilities"),
+        user_capabilities=_capabilities(body, "userCapabilities"),
+        version=str(body["version"]) if body.get("version") else None,
+        os_description=str(body["osDescription"]) if body.get("osDescription") else None,
+        replace=replace,
+    )
+    key = (body.get("authorization") or {}).get("publicKey")
+    with model.lock:
+        agent = model.agent(pool_id, agent_id)
+        agent.public_key = {str(k): str(v) for k, v in key.items()} if isinstance(key, dict) else None
+        agent.client_id = str(uuid.uuid4())
+    return agent_id
+
+
+def _registered(model: AdoModel, pool_id: int, agent_id: int) -> Response:
+    agent = model.agent(pool_id, agent_id)
+    body = agent_json(model, agent, capabilities=True)
+    # The service answers the OAuth client it made for the agent's key: the agent stores clientId and
+    # authorizationUrl in .credentials and signs its token requests with the private key.
+    body["authorization"] = {
+        "authorizationUrl": f"https://vstoken.dev.azure.com/{model.host_id}/oauth2/token",
+        "clientId": agent.client_id,
+        **({"publicKey": dict(agent.public_key)} if agent.public_key else {}),
+    }
+    return Response(200, body)
 
 
 def _add_agent(model: AdoModel, req: Request, pool_id: str) -> Response:
     body = req.body or {}
-    agent_id = model.register_agent(
-        int(pool_id), str(body.get("name", "")), _capabilities(body), online=False, enabled=True
-    )
-    return Response(200, agent_json(model, model.agent(int(pool_id), agent_id), capabilities=True))
+    agent_id = _register(model, int(pool_id), str(body.get("name", "")), body, replace=False)
+    return _registered(model, int(pool_id), agent_id)
 
 
 def _replace_agent(model: AdoModel, req: Request, pool_id: str, agent_id: str) -> Response:
     body = req.body or {}
     current = model.agent(int(pool_id), int(agent_id))
-    model.register_agent(int(pool_id), current.name, _capabilities(body), online=False, replace=True)
-    return Response(200, agent_json(model, model.agent(int(pool_id), int(agent_id)), capabilities=True))
+    _register(model, int(pool_id), current.name, body, replace=True)
+    return _registered(model, int(pool_id), int(agent_id))
 
 
 def _update_agent(model: AdoModel, req: Request, pool_id: str, agent_id: str) -> Response:

@@ -121,8 +121,14 @@ class AdoModel:
         user_capabilities: dict[str, str] | None = None,
         replace: bool = False,
         once: bool = False,
+        system: dict[str, str] | None = None,
+        version: str | None = None,
+        os_description: str | None = None,
     ) -> int:
-        """What `config.sh` does: add an agent (or replace one of the same name with `replace`)."""
+        """What `config.sh` does: add an agent (or replace one of the same name with `replace`).
+
+        Without `system`, the agent reports a real Linux X64 agent's system capabilities plus `capabilities`.
+        """
         with self.lock:
             agent_id = self._pools.register_agent(
                 pool_id,
@@ -133,6 +139,9 @@ class AdoModel:
                 user_capabilities=user_capabilities,
                 replace=replace,
                 once=once,
+                system=system,
+                version=version,
+                os_description=os_description,
             )
             self._jobs.assign(self._pools.pool(pool_id))
             return agent_id
