@@ -13,7 +13,7 @@ import socket
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -388,6 +388,18 @@ class AdoClient:
             )
         except AdoNotFoundError:
             return None
+        return Agent.model_validate(_json(response))
+
+    def add_agent(self, pool_id: int, body: Mapping[str, Any]) -> Agent:
+        """Register an agent (`config.sh`'s call; the placeholder's). 409 when the name is taken."""
+        response = self._call("POST", f"distributedtask/pools/{pool_id}/agents", route="agent.add", body=dict(body))
+        return Agent.model_validate(_json(response))
+
+    def replace_agent(self, pool_id: int, agent_id: int, body: Mapping[str, Any]) -> Agent:
+        """Register an existing agent again (`config.sh --replace`): same id, new capabilities and key."""
+        response = self._call(
+            "PUT", f"distributedtask/pools/{pool_id}/agents/{agent_id}", route="agent.replace", body=dict(body)
+        )
         return Agent.model_validate(_json(response))
 
     def set_agent_enabled(self, pool_id: int, agent_id: int, enabled: bool) -> Agent:

@@ -161,6 +161,11 @@ class PoolConfig(_Strict):
     placeholder_name: Name = Field(
         "adoscale-placeholder", description="The placeholder agent's name (after the prefix); never deleted."
     )
+    platform: Literal["linux/x64", "linux/arm64"] = Field(
+        "linux/x64",
+        description="The agents' OS/CPU (the task definition's runtime platform): the system capabilities "
+        "(Agent.OS, Agent.OSArchitecture) the placeholder registers and demands are matched against.",
+    )
     ecs: EcsSettings = Field(description="Where the agents run.")
     warm_pool: WarmPoolConfig = Field(
         default_factory=WarmPoolConfig, description="Idle agents kept ready from a schedule or from recent demand."
