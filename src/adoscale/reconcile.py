@@ -33,7 +33,8 @@ from typing import Any, Protocol
 from adoscale.ado.demands import satisfies
 from adoscale.ado.errors import AdoAuthError, AdoError
 from adoscale.ado.models import Agent, JobRequest, ParallelLimit, Pool
-from adoscale.ado.queue import count_queued_for, count_running
+from adoscale.ado.placeholder import PlaceholderSpec, ensure_placeholder, pool_agent_capabilities
+from adoscale.ado.queue import SeenJobs, count_queued_for, count_running, unservable
 from adoscale.compute.base import Compute, TaskInfo
 from adoscale.config import Config, PoolConfig
 from adoscale.history import History, MemoryHistory, trim
@@ -74,6 +75,10 @@ class AdoPort(Protocol):
     def set_agent_enabled(self, pool_id: int, agent_id: int, enabled: bool) -> Agent: ...
 
     def delete_agent(self, pool_id: int, agent_id: int) -> bool: ...
+
+    def add_agent(self, pool_id: int, body: Mapping[str, Any]) -> Agent: ...
+
+    def replace_agent(self, pool_id: int, agent_id: int, body: Mapping[str, Any]) -> Agent: ...
 
     def parallel_job_limit(self) -> ParallelLimit | None: ...
 
@@ -201,6 +206,8 @@ class PoolReport:
     drained: int = 0
     stopped: int = 0
     deleted: int = 0
+    unservable: int = 0  # queued jobs in the pool that no agent adoscale launches for it can run
+    placeholder: str = ""  # what the pass did about the pool's placeholder (keep, create, replace, foreign)
     launched_tasks: list[str] = field(default_factory=list)
     plan: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -255,6 +262,7 @@ class Reconciler:
         # Pool ids never change for a name: a warm Lambda shares this cache between invocations.
         self._pool_ids: dict[str, int] = pool_ids if pool_ids is not None else {}
         self._history: History = history or MemoryHistory()
+        self._unservable_seen = SeenJobs()
 
     @property
     def config(self) -> Config:
@@ -384,6 +392,8 @@ class _PoolPass:
         self.compute = owner._compute
 
     def run(self, parallel: ParallelShare | None, dry_run: bool) -> None:
+        if not dry_run:
+            self.placeholder()
         pool_id, snapshot, arrivals = self.observe(parallel)
         policy = self.r._policy(self.pool, snapshot.now)
         policy, warm = self.warm(snapshot, arrivals, policy, dry_run)
@@ -405,10 +415,34 @@ class _PoolPass:
 
     # -- observe -------------------------------------------------------------------------------
 
+    def placeholder(self) -> None:
+        """Keep the pool open at zero (adoscale.ado.placeholder); a failure is reported and the pass goes on."""
+        pool = self.pool
+        spec = PlaceholderSpec.for_pool(
+            name=pool.agent_name_prefix + pool.placeholder_name, platform=pool.platform, capabilities=pool.capabilities
+        )
+        try:
+            self.report.placeholder = ensure_placeholder(self.ado, self.r._pool_id(pool.name), spec).value
+        except AdoAuthError:
+            raise
+        except AdoError as exc:
+            log.error("pool %s: placeholder: %s", pool.name, exc)  # noqa: TRY400 (expected: one line)
+            self.report.errors.append(f"placeholder: {exc}")
+
     def observe(self, parallel: ParallelShare | None) -> tuple[int, PoolSnapshot, list[tuple[int, datetime]]]:
         pool_id = self.r._pool_id(self.pool.name)
         jobs = self.ado.list_job_requests(pool_id)
-        capabilities = self.pool.capability_map()
+        capabilities = pool_agent_capabilities(self.pool.capabilities, self.pool.platform, self.pool.agent_name_prefix)
+        cannot = unservable(jobs, capabilities)
+        self.report.unservable = len(cannot)
+        for job, demand in cannot:
+            if self.r._unservable_seen.first_time(self.pool.name, job.request_id):
+                log.warning(
+                    "%s: job %d can never run here: no agent of this pool meets its demand %r",
+                    self.pool.name,
+                    job.request_id,
+                    demand,
+                )
         # Demand matching once: the jobs this pool's agents can run feed both the queue count and the
         # warm pool's arrivals.
         ours = [job for job in jobs if capabilities is None or satisfies(capabilities, job.demands)]
