@@ -7,6 +7,7 @@ HTML is treated as a refusal all the same). Retries follow `RetryPolicy` inside 
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import socket
@@ -420,10 +421,13 @@ class AdoClient:
         return True
 
     def list_job_requests(self, pool_id: int) -> list[JobRequest]:
-        """Unfinished requests (queued, assigned, running) with `matchedAgents`.
+        """Unfinished requests (queued, assigned, running), without their `matchedAgents`.
 
         `completedRequestCount=0` drops the finished ones; `$top` is never sent, because the service then
-        omits `matchedAgents` and caps the answer at 200.
+        caps the answer at 200 (and changes what it counts). The service still sends `matchedAgents` on every
+        queued request, which makes the body grow as queued jobs x registered agents (40 MB for 300 x 300):
+        adoscale matches demands itself, so each request's list is dropped as soon as it is decoded, and
+        memory holds the body and the requests only (docs/performance.md, "The queue read").
         """
         response = self._call(
             "GET",
@@ -432,7 +436,8 @@ class AdoClient:
             params={"completedRequestCount": "0"},
             api_version=API_PREVIEW,
         )
-        return _jobs.validate_python(_json(response).get("value", []))
+        body = _json(response, object_hook=_without_matched_agents)
+        return _jobs.validate_python(body.get("value", []) if isinstance(body, dict) else [])
 
     def parallel_job_limit(self) -> ParallelLimit | None:
         """The organization's self-hosted parallel-job limit, or None when it cannot be read.
@@ -594,9 +599,16 @@ def _bool(value: bool) -> str:
     return "true" if value else "false"
 
 
-def _json(response: httpx.Response) -> Any:
+def _without_matched_agents(item: dict[str, Any]) -> dict[str, Any]:
+    # The decoder calls this on every object, innermost first: a job request's agent references are freed as
+    # soon as the request itself is decoded, rather than after the whole body is.
+    item.pop("matchedAgents", None)
+    return item
+
+
+def _json(response: httpx.Response, *, object_hook: Callable[[dict[str, Any]], Any] | None = None) -> Any:
     try:
-        return response.json()
+        return json.loads(response.content, object_hook=object_hook)
     except ValueError as exc:
         raise AdoError(
             f"Azure DevOps answered {response.status_code} with a body that is not JSON "
