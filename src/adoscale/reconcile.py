@@ -390,10 +390,10 @@ class _PoolPass:
         self.ends_at = ends_at
         self.ado = owner._ado
         self.compute = owner._compute
+        self.dry_run = False
 
     def run(self, parallel: ParallelShare | None, dry_run: bool) -> None:
-        if not dry_run:
-            self.placeholder()
+        self.dry_run = dry_run
         pool_id, snapshot, arrivals = self.observe(parallel)
         policy = self.r._policy(self.pool, snapshot.now)
         policy, warm = self.warm(snapshot, arrivals, policy, dry_run)
@@ -415,14 +415,17 @@ class _PoolPass:
 
     # -- observe -------------------------------------------------------------------------------
 
-    def placeholder(self) -> None:
-        """Keep the pool open at zero (adoscale.ado.placeholder); a failure is reported and the pass goes on."""
+    def placeholder(self, pool_id: int, agents: list[Agent]) -> None:
+        """Keep the pool open at zero (adoscale.ado.placeholder), from the agents just read (no call in a steady
+        pass); not in a dry run. A failure is reported and the pass goes on."""
+        if self.dry_run:
+            return
         pool = self.pool
         spec = PlaceholderSpec.for_pool(
             name=pool.agent_name_prefix + pool.placeholder_name, platform=pool.platform, capabilities=pool.capabilities
         )
         try:
-            self.report.placeholder = ensure_placeholder(self.ado, self.r._pool_id(pool.name), spec).value
+            self.report.placeholder = ensure_placeholder(self.ado, pool_id, spec, agents).value
         except AdoAuthError:
             raise
         except AdoError as exc:
@@ -448,6 +451,7 @@ class _PoolPass:
         ours = [job for job in jobs if capabilities is None or satisfies(capabilities, job.demands)]
         arrivals = [(job.request_id, job.queue_time) for job in ours if job.queue_time is not None]
         agents = self.ado.list_agents(pool_id, last_completed=True)
+        self.placeholder(pool_id, agents)
         tasks = self.compute.list_tasks(self.pool.name)
         snapshot = PoolSnapshot(
             pool=self.pool.name,

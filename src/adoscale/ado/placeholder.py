@@ -21,7 +21,7 @@ import functools
 import logging
 import math
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
@@ -220,14 +220,17 @@ class PlaceholderPort(Protocol):
     def replace_agent(self, pool_id: int, agent_id: int, body: Mapping[str, Any]) -> Agent: ...
 
 
-def ensure_placeholder(ado: PlaceholderPort, pool_id: int, spec: PlaceholderSpec) -> PlaceholderAction:
-    """Read the pool's placeholder by name and create or re-register it when it is missing or out of date.
+def ensure_placeholder(
+    ado: PlaceholderPort, pool_id: int, spec: PlaceholderSpec, agents: Iterable[Agent] | None = None
+) -> PlaceholderAction:
+    """Create or re-register the pool's placeholder when it is missing or out of date.
 
-    Two calls in a steady pass (none written); a `replace` keeps the agent id (PUT on the agent), so the jobs
-    waiting on it keep waiting.
+    `agents`: the pool's agents with their capabilities, as the pass has just read them (then a steady pass
+    costs no call at all); without them, the placeholder is read by name (one call).
     """
-    found = [a for a in ado.list_agents(pool_id, name=spec.name) if a.name.lower() == spec.name.lower()]
-    existing = found[0] if found else None
+    if agents is None:
+        agents = ado.list_agents(pool_id, name=spec.name)
+    existing = next((a for a in agents if a.name.lower() == spec.name.lower()), None)
     action = decide(spec, existing)
     if action is PlaceholderAction.CREATE:
         try:
