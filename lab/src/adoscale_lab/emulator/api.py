@@ -318,6 +318,10 @@ def _subscription(hooks: HookService, req: Request, subscription_id: str) -> Res
     return Response(200, hooks.get(subscription_id).to_json())
 
 
+def _update_subscription(hooks: HookService, req: Request, subscription_id: str) -> Response:
+    return Response(200, hooks.update(subscription_id, req.body or {}).to_json())
+
+
 def _delete_subscription(hooks: HookService, req: Request, subscription_id: str) -> Response:
     hooks.delete(subscription_id)
     return Response(204)
@@ -422,6 +426,7 @@ def ado_routes(model: AdoModel, hooks: HookService) -> list[Route]:
         on("POST", HOOKS, L.SUBSCRIPTIONS, _create_subscription, hooks),
         on("GET", HOOKS, L.SUBSCRIPTIONS, _subscriptions, hooks),
         on("GET", HOOKS + "/{subscription_id}", L.SUBSCRIPTIONS, _subscription, hooks),
+        on("PUT", HOOKS + "/{subscription_id}", L.SUBSCRIPTIONS, _update_subscription, hooks),
         on("DELETE", HOOKS + "/{subscription_id}", L.SUBSCRIPTIONS, _delete_subscription, hooks),
         on("OPTIONS", "/{org}/_apis", L.RESOURCE_AREAS, _options),
         on("GET", "/{org}/_apis/resourceAreas", L.RESOURCE_AREAS, _resource_areas),
