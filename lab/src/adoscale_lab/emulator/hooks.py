@@ -266,7 +266,7 @@ class HookService:
             while True:
                 with self._lock:
                     wait = max(0.0, self._resends[0][0] - self.monotonic()) if self._resends else None
-                item: tuple[Subscription, JSON] | None | bool
+                item: tuple[Subscription, JSON] | bool | None
                 try:
                     item = self._queue.get(timeout=wait)
                 except queue.Empty:
