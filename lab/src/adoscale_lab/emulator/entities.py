@@ -32,6 +32,8 @@ class Pool:
     unfinished: OrderedDict[int, Job] = field(default_factory=OrderedDict)
     finished: deque[Job] = field(default_factory=lambda: deque(maxlen=FINISHED_KEPT))
     finished_count: int = 0
+    auto_update: bool = True  # the pool's "allow agents to update themselves" setting (PATCH autoUpdate)
+    auto_provision: bool = False  # "grant access to all projects" (a queue in every project)
 
 
 @dataclass(slots=True)
