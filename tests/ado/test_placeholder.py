@@ -65,6 +65,12 @@ def test_the_decision(existing: Agent | None, action: PlaceholderAction) -> None
     assert decide(SPEC, existing) is action
 
 
+def test_a_pool_without_configured_capabilities_never_has_its_placeholder_rewritten() -> None:
+    unmanaged = PlaceholderSpec.for_pool(name="ph", platform="linux/x64", capabilities=None)
+    assert decide(unmanaged, None) is PlaceholderAction.CREATE
+    assert decide(unmanaged, _agent(systemCapabilities={"docker": ""}, userCapabilities={})) is PlaceholderAction.KEEP
+
+
 def test_the_public_key_is_an_rsa_2048_key_as_the_service_takes_it() -> None:
     key = public_key()
     modulus = int.from_bytes(base64.b64decode(key["modulus"]), "big")

@@ -85,6 +85,10 @@ class PlaceholderSpec:
     system_capabilities: Mapping[str, str]
     user_capabilities: Mapping[str, str]
     version: str = AGENT_VERSION
+    # False when the pool configures no capabilities: adoscale does not know what its agents offer, so it
+    # creates a placeholder if there is none but never rewrites one that exists (made with the image's
+    # `--placeholder`, or by hand), which may carry capabilities a job needs.
+    managed: bool = True
 
     @classmethod
     def for_pool(
@@ -97,7 +101,8 @@ class PlaceholderSpec:
     ) -> PlaceholderSpec:
         # The pool's configured capabilities go in as user capabilities: the agent image reports them as
         # environment variables (system), but user capabilities match the same way and say who set them.
-        return cls(name, system_capabilities(platform, name, version), dict(capabilities or {}), version)
+        system = system_capabilities(platform, name, version)
+        return cls(name, system, dict(capabilities or {}), version, managed=capabilities is not None)
 
 
 class PlaceholderAction(StrEnum):
@@ -117,6 +122,8 @@ def decide(spec: PlaceholderSpec, existing: Agent | None) -> PlaceholderAction:
         return PlaceholderAction.CREATE
     if existing.busy or existing.online:
         return PlaceholderAction.FOREIGN
+    if not spec.managed:
+        return PlaceholderAction.KEEP
     # Names compare ignoring case, as the service's capability dictionary does; values exactly.
     if _lower(existing.system_capabilities) != _lower(spec.system_capabilities) or _lower(
         existing.user_capabilities
