@@ -24,9 +24,10 @@ from adoscale.compute.ecs import EcsCompute
 from adoscale.config import Config, PoolConfig, parse_config
 from adoscale.reconcile import PassReport, Reconciler
 from adoscale.secrets import register_secret
-from adoscale_lab.demo.aws import EcsWorld, create_ecs_world, hold_moto_tasks_running
+from adoscale_lab.demo.aws import EcsWorld, create_ecs_world
 from adoscale_lab.demo.fleet import Fleet, FleetTask, PoolProfile
 from adoscale_lab.emulator import AdoModel, make_app, serve
+from adoscale_lab.moto_rules.ecs import hold_tasks_running
 
 ORG = "demo"
 
@@ -164,7 +165,7 @@ def run_demo(
     with serve(make_app(model), port=0) as server, mock_aws():
         ecs = boto3.client("ecs", region_name="us-east-1")
         ec2 = boto3.client("ec2", region_name="us-east-1")
-        hold_moto_tasks_running()
+        hold_tasks_running()
         world = create_ecs_world(ec2, ecs)
         config = parse_config(_config_text(world, f"{server.url}/{ORG}", pools), source="<demo>")
         compute = EcsCompute(
