@@ -33,7 +33,7 @@ from typing import Any, Protocol
 from adoscale.ado.demands import satisfies
 from adoscale.ado.errors import AdoAuthError, AdoError
 from adoscale.ado.models import Agent, JobRequest, ParallelLimit, Pool
-from adoscale.ado.placeholder import PlaceholderSpec, ensure_placeholder, pool_agent_capabilities
+from adoscale.ado.placeholder import PlaceholderAction, PlaceholderSpec, ensure_placeholder, pool_agent_capabilities
 from adoscale.ado.queue import SeenJobs, count_queued_for, count_running, unservable
 from adoscale.compute.base import Compute, TaskInfo
 from adoscale.config import Config, PoolConfig
@@ -415,22 +415,25 @@ class _PoolPass:
 
     # -- observe -------------------------------------------------------------------------------
 
-    def placeholder(self, pool_id: int, agents: list[Agent]) -> None:
+    def placeholder(self, pool_id: int, agents: list[Agent]) -> bool:
         """Keep the pool open at zero (adoscale.ado.placeholder), from the agents just read (no call in a steady
-        pass); not in a dry run. A failure is reported and the pass goes on."""
+        pass); not in a dry run. A failure is reported and the pass goes on. True: a registration was written."""
         if self.dry_run:
-            return
+            return False
         pool = self.pool
         spec = PlaceholderSpec.for_pool(
             name=pool.agent_name_prefix + pool.placeholder_name, platform=pool.platform, capabilities=pool.capabilities
         )
         try:
-            self.report.placeholder = ensure_placeholder(self.ado, pool_id, spec, agents).value
+            action = ensure_placeholder(self.ado, pool_id, spec, agents)
         except AdoAuthError:
             raise
         except AdoError as exc:
             log.error("pool %s: placeholder: %s", pool.name, exc)  # noqa: TRY400 (expected: one line)
             self.report.errors.append(f"placeholder: {exc}")
+            return False
+        self.report.placeholder = action.value
+        return action is PlaceholderAction.CREATE
 
     def observe(self, parallel: ParallelShare | None) -> tuple[int, PoolSnapshot, list[tuple[int, datetime]]]:
         pool_id = self.r._pool_id(self.pool.name)
@@ -451,7 +454,9 @@ class _PoolPass:
         ours = [job for job in jobs if capabilities is None or satisfies(capabilities, job.demands)]
         arrivals = [(job.request_id, job.queue_time) for job in ours if job.queue_time is not None]
         agents = self.ado.list_agents(pool_id, last_completed=True)
-        self.placeholder(pool_id, agents)
+        if self.placeholder(pool_id, agents):
+            # Registered just now: read again, so that the plan sees the pool's placeholder.
+            agents = self.ado.list_agents(pool_id, last_completed=True)
         tasks = self.compute.list_tasks(self.pool.name)
         snapshot = PoolSnapshot(
             pool=self.pool.name,

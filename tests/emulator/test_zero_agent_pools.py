@@ -88,6 +88,7 @@ def test_a_pool_at_zero_fails_jobs_until_a_pass_registers_the_placeholder(
 
     first = reconcile()
     assert (first["placeholder"], first["launched"], first["errors"]) == ("create", 0, [])
+    assert not [w for w in first["warnings"] if "placeholder" in w]  # the plan saw the one just registered
     [placeholder] = _agents(emulator)
     assert (placeholder["name"], placeholder["status"]) == ("adoscale-placeholder", "offline")
     capabilities = {**placeholder["systemCapabilities"], **placeholder["userCapabilities"]}
