@@ -22,7 +22,7 @@ import httpx
 
 from adoscale.ado import AdoClient
 from adoscale.config import MAX_POOLS, parse_config
-from adoscale.reconcile import Reconciler
+from adoscale.control import Reconciler
 from adoscale_lab.emulator import AdoModel, make_app
 from adoscale_lab.sim.fargate import EventQueue, SimFargate
 

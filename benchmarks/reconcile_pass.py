@@ -17,7 +17,7 @@ from adoscale.ado import AdoClient
 from adoscale.aws import CallCounter
 from adoscale.compute import EcsCompute
 from adoscale.config import parse_config
-from adoscale.reconcile import Reconciler
+from adoscale.control import Reconciler
 from adoscale_lab.emulator import make_app, serve
 from benchmarks.common import PAT, bench_config, seeded_model
 

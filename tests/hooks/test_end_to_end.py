@@ -18,13 +18,12 @@ import httpx
 import pytest
 
 from adoscale.ado import AdoClient
-from adoscale.cli.reconcile_cmd import serve_loop
 from adoscale.compute import EcsCompute
+from adoscale.control import PoolReport, Reconciler, serve_loop
 from adoscale.hooks import HookValidator
 from adoscale.hooks.server import HookServer, PendingPools
 from adoscale.hooks.subscriptions import adoscale_subscriptions, subscription_body
 from adoscale.lease import MemoryLease
-from adoscale.reconcile import PoolReport, Reconciler
 from adoscale_lab.emulator import AdoModel, Faults, make_app, serve
 from tests.aws import config_for, ecs_world
 from tests.conftest import ORG, PAT

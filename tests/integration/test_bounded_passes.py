@@ -30,7 +30,7 @@ from adoscale.ado import AdoClient
 from adoscale.ado.client import OPTIONAL_CALL_RETRY
 from adoscale.compute.base import LaunchResult, TaskInfo
 from adoscale.config import parse_config
-from adoscale.reconcile import PassLimits, Reconciler
+from adoscale.control import PassLimits, Reconciler
 from adoscale_lab.emulator import AdoModel, FaultRule, Faults, RunningServer
 from tests.aws import create_lease_table, served_moto
 from tests.conftest import PAT, REPO

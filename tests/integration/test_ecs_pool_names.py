@@ -13,7 +13,7 @@ import pytest
 
 from adoscale.ado import AdoClient
 from adoscale.compute import EcsCompute
-from adoscale.reconcile import Reconciler
+from adoscale.control import Reconciler
 from adoscale_lab.emulator import AdoModel
 from adoscale_lab.moto_rules.ecs import EcsRules, started_by_violations, tag_violations
 from tests.aws import config_for, ecs_world, refuse_spot

@@ -15,7 +15,7 @@ from adoscale.ado import AdoClient
 from adoscale.cli import app
 from adoscale.cli.commands import register
 from adoscale.compute import EcsCompute
-from adoscale.reconcile import Reconciler
+from adoscale.control import Reconciler
 from adoscale_lab.emulator import AdoModel
 from tests.aws import config_for, ecs_world
 from tests.clock import Clock

@@ -18,8 +18,8 @@ import pytest
 
 from adoscale.ado import AdoClient
 from adoscale.compute import EcsCompute
+from adoscale.control import PassLimits, PoolReport, Reconciler
 from adoscale.lease import DynamoLease, Lease, Unleased
-from adoscale.reconcile import PassLimits, PoolReport, Reconciler
 from adoscale_lab.emulator import AdoModel
 from tests.aws import config_for, create_lease_table, ecs_world, meet_in_observe
 from tests.clock import Clock

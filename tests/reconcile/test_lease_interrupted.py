@@ -32,8 +32,8 @@ import adoscale
 from adoscale.ado.models import Agent, JobRequest, ParallelLimit, Pool
 from adoscale.compute.base import LaunchResult, TaskInfo
 from adoscale.config import Config, parse_config
+from adoscale.control import Reconciler
 from adoscale.lease import DynamoLease, Lease, MemoryLease
-from adoscale.reconcile import Reconciler
 from tests.aws import create_lease_table
 from tests.clock import Clock
 

@@ -1,6 +1,6 @@
 """A lease table that fails (throttled, unavailable, access denied) costs its pool's pass, not the controller:
 the pass is skipped (or, when the release fails, its lease left to expire) with the error in that pool's report,
-the other pools are served, `serve` goes on looping; the Lambda (`raise_errors`) still gets the error raised,
+the other pools are served, `serve` goes on looping; the Lambda still gets the error (the report's `failure`) to raise,
 so the workflow's retry sees a transient one by name.
 
 DynamoDB is moto; the failure is injected in the client the lease uses, for one pool's item only, as the
@@ -16,10 +16,9 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from adoscale.cli.reconcile_cmd import serve_loop
+from adoscale.control import PoolReport, Reconciler, serve_loop
 from adoscale.hooks.server import PendingPools
 from adoscale.lease import DynamoLease
-from adoscale.reconcile import PoolReport, Reconciler
 from adoscale.transient import AwsUnavailableError
 from tests.aws import create_lease_table
 from tests.clock import Clock
@@ -128,6 +127,7 @@ def test_the_lambda_still_gets_a_transient_lease_failure_raised_for_the_workflow
         dynamodb = create_lease_table(boto3.client("dynamodb", region_name="us-east-1"), TABLE)
         client = FailingForLinux(dynamodb, "PutItem", "ThrottlingException")
         reconciler = _reconciler(DynamoLease(client, TABLE, clock=Clock(NOW)))
-        with pytest.raises(AwsUnavailableError, match=TABLE):
-            reconciler.run_pool(TWO_POOLS.pools[0], raise_errors=True)
-        assert reconciler.run_pool(TWO_POOLS.pools[1], raise_errors=True).errors == []
+        failed = reconciler.run_pool(TWO_POOLS.pools[0])
+        assert isinstance(failed.failure, AwsUnavailableError) and TABLE in str(failed.failure)
+        served = reconciler.run_pool(TWO_POOLS.pools[1])
+        assert served.errors == [] and served.failure is None

@@ -6,73 +6,67 @@ import json
 import logging
 import signal
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
-from adoscale.ado.client import AdoClient
+from adoscale import bootstrap
 from adoscale.ado.errors import AdoAuthError
-from adoscale.aws import make_client
 from adoscale.cli import EXIT_AUTH, EXIT_CONFIG, EXIT_FAILED, EXIT_OK, app
-from adoscale.cli.common import ConfigOption, fail, load_or_exit, pat_or_exit, setup_logging
-from adoscale.compute.ecs import EcsCompute
+from adoscale.cli.common import (
+    ConfigOption,
+    VerboseOption,
+    fail,
+    lease_table_or_exit,
+    load_or_exit,
+    one_line,
+    pat_or_exit,
+    print_rows,
+    setup_logging,
+)
 from adoscale.config import Config, ConfigError, Settings
+from adoscale.control import PassReport, Reconciler, ServeEnd, serve_loop
 from adoscale.hooks import HookValidator, resolve_hook_secret
 from adoscale.hooks.server import HookServer, PendingPools
 from adoscale.hooks.validate import DEFAULT_MAX_AGE_S
-from adoscale.lease import DynamoLease
-from adoscale.reconcile import PassReport, PoolReport, Reconciler
 
 
 @contextmanager
 def controller(config: Config) -> Iterator[Reconciler]:
-    """A reconciler wired to the real Azure DevOps and ECS (endpoints from the standard AWS settings),
-    single-flight per pool through the configured lease table."""
+    """The controller on the real Azure DevOps and ECS (endpoints from the standard AWS settings), wired by
+    the one composition root as the Lambdas are: the lease and the warm pool's history in the lease table
+    (`lease_table`, else `ADOSCALE_LEASE_TABLE`), else no lease (with a warning) and history in memory. A
+    lease table that does not exist stops here (exit 2), dry runs included."""
+    settings = Settings.from_env()
     pat = pat_or_exit(config)
-    lease = None
-    if config.lease_table:
-        lease = DynamoLease(make_client("dynamodb"), config.lease_table)
-    else:
-        logging.getLogger("adoscale.reconcile").warning(
-            "no lease_table configured: concurrent controllers (another serve, the Lambda) are not coordinated "
-            "and may launch twice for the same jobs"
-        )
-    with AdoClient(config.organization_url, pat) as ado:
-        compute = EcsCompute.for_config(make_client("ecs"), config)
-        yield Reconciler(config, ado, compute, clock=lambda: datetime.now(UTC), lease=lease)
+    lease_table_or_exit(config.lease_table or settings.lease_table)
+    with bootstrap.controller(config, settings, pat=pat, warn_unleased=True) as rec:
+        yield rec
+
+
+COUNTS = ("queued", "running", "idle", "starting", "launched", "drained", "stopped", "deleted")
 
 
 def render_report(report: PassReport, console: Console) -> None:
-    table = Table(title="adoscale reconcile", show_lines=False)
-    for column in ("pool", "queued", "running", "idle", "starting", "launched", "drained", "stopped", "deleted"):
-        table.add_column(column, justify="left" if column == "pool" else "right")
-    table.add_column("errors / warnings")
-    for pool in report.pools:
-        notes = [f"[red]{e}[/red]" for e in pool.errors] + [f"[yellow]{w}[/yellow]" for w in pool.warnings]
-        if pool.skipped:
-            notes.insert(0, f"skipped: {pool.skipped}")
-        table.add_row(
-            pool.pool,
-            *(
-                str(getattr(pool, name))
-                for name in ("queued", "running", "idle", "starting", "launched", "drained", "stopped", "deleted")
-            ),
-            "\n".join(notes),
-        )
-    console.print(table)
+    rows = [[pool.pool, *(str(getattr(pool, name)) for name in COUNTS)] for pool in report.pools]
+    notes = [
+        ([f"skipped: {pool.skipped}"] if pool.skipped else [])
+        + [f"error: {one_line(e)}" for e in pool.errors]
+        + [f"warning: {one_line(w)}" for w in pool.warnings]
+        for pool in report.pools
+    ]
+    print_rows(console, "adoscale reconcile", ("pool", *COUNTS), rows, notes=notes, right=COUNTS)
 
 
 def _run_pass(reconciler: Reconciler, pools: list[str] | None, dry_run: bool) -> PassReport:
     try:
-        return reconciler.run(pools, dry_run=dry_run)
+        # A dry run is the same observe and decide, with the plan printed instead of acted on.
+        return reconciler.preview_all(pools) if dry_run else reconciler.run(pools)
     except AdoAuthError as exc:
         fail("Azure DevOps authentication failed", str(exc))
         raise typer.Exit(EXIT_AUTH) from None
@@ -84,7 +78,7 @@ def reconcile(
     pool: list[str] | None = typer.Option(None, "--pool", "-p", help="Only this pool (repeatable)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Compute the plan and change nothing."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
+    verbose: int = VerboseOption,
 ) -> None:
     """Run one reconcile pass: observe each pool, decide, act.
 
@@ -145,12 +139,13 @@ def serve(
         help="Also accept Azure DevOps service hooks on 127.0.0.1:PORT: a valid job-waiting hook starts "
         "that pool's pass at once (docs/hooks.md). The secret comes from ADOSCALE_HOOK_SECRET or hooks.secret_name.",
     ),
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
+    verbose: int = VerboseOption,
 ) -> None:
     """Reconcile in a loop until SIGTERM or Ctrl-C, which stop it within a few seconds whatever Azure
     DevOps is doing: a pass under way is abandoned (every action is idempotent, and the next pass repairs
-    a half-done one). With --hooks-port, a hook starts its pool's pass between scheduled ones."""
-    setup_logging(verbose)
+    a half-done one). With --hooks-port, a hook starts its pool's pass between scheduled ones. Logs a line
+    per pool and pass (INFO: its record) unless told otherwise."""
+    setup_logging(verbose, base=1)
     cfg = load_or_exit(config)
     log = logging.getLogger("adoscale.serve")
     stop = threading.Event()
@@ -168,7 +163,10 @@ def serve(
             hooks.start()
             log.info("accepting hooks on %s?pool=NAME", hooks.url)
         with controller(cfg) as reconciler:
-            serve_loop(reconciler, interval=interval, stop=stop, pending=pending, in_pass=in_pass)
+            outcome = serve_loop(reconciler, interval=interval, stop=stop, pending=pending, in_pass=in_pass)
+        if outcome.end is ServeEnd.AUTH_FAILED:
+            fail("Azure DevOps authentication failed", outcome.detail)
+            raise typer.Exit(EXIT_AUTH)
     except _Shutdown:
         log.info("stopped")
     finally:
@@ -177,53 +175,6 @@ def serve(
         if hooks is not None:
             hooks.close()
     raise typer.Exit(EXIT_OK)
-
-
-def serve_loop(
-    reconciler: Reconciler,
-    *,
-    interval: float,
-    stop: threading.Event,
-    pending: PendingPools,
-    in_pass: threading.Event | None = None,
-    on_report: Callable[[PoolReport], None] | None = None,
-) -> None:
-    """Scheduled passes every `interval` seconds and, between them, a pass for each pool a hook asked
-    for. Every pass runs on this thread: one at a time here, single flight across processes by the lease;
-    hooks that arrive during a pass coalesce into one follow-up pass per pool."""
-    log = logging.getLogger("adoscale.serve")
-    busy = in_pass or threading.Event()
-
-    def record(report: PoolReport) -> None:
-        log.info("%s: %s", report.pool, _one_line(report))
-        if on_report is not None:
-            on_report(report)
-
-    while not stop.is_set():
-        busy.set()
-        try:
-            report = _run_pass(reconciler, None, dry_run=False)
-        finally:
-            busy.clear()
-        for pool in report.pools:
-            record(pool)
-        next_pass = time.monotonic() + interval
-        while not stop.is_set() and (left := next_pass - time.monotonic()) > 0:
-            pools = sorted(pending.wait(left))
-            share = None
-            for name in pools:
-                if stop.is_set():
-                    break
-                busy.set()
-                try:
-                    # The parallel-job cap applies to hook passes too: read once per batch of hooks.
-                    share = share or reconciler.parallel_share()
-                    record(reconciler.run_pool(reconciler.pool(name), parallel=share))
-                except AdoAuthError as exc:
-                    fail("Azure DevOps authentication failed", str(exc))
-                    raise typer.Exit(EXIT_AUTH) from None
-                finally:
-                    busy.clear()
 
 
 def _hook_server(cfg: Config, port: int, pending: PendingPools) -> HookServer:
@@ -239,10 +190,3 @@ def _hook_server(cfg: Config, port: int, pending: PendingPools) -> HookServer:
     except OSError as exc:
         fail("cannot listen for hooks", f"127.0.0.1:{port}: {exc.strerror or exc}")
         raise typer.Exit(EXIT_CONFIG) from None
-
-
-def _one_line(pool: PoolReport) -> str:
-    if pool.skipped:
-        return f"skipped: {pool.skipped}"
-    counts = ("queued", "running", "idle", "starting", "launched", "drained", "stopped", "deleted")
-    return " ".join(f"{name}={getattr(pool, name)}" for name in counts) + f" errors={len(pool.errors)}"

@@ -1,10 +1,9 @@
-"""Where agents run: the port the reconcile loop and the simulator talk to."""
+"""What crosses the compute port (`adoscale.ports.Compute`): the tasks a pool runs and what a launch did."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +17,13 @@ class TaskInfo:
     pool: str | None
     stopped_reason: str | None = None
     capacity_provider: str | None = None
+    # Why and when ECS stopped it (`stopCode`: TaskFailedToStart, EssentialContainerExited, UserInitiated,
+    # SpotInterruption, ...), when its containers started (ECS's own clock), and the exit code of a container
+    # that exited non-zero (0 when all exited cleanly, None when none has exited).
+    stop_code: str | None = None
+    started_at: datetime | None = None
+    stopped_at: datetime | None = None
+    exit_code: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,20 +34,6 @@ class LaunchResult:
     # Why FARGATE_SPOT refused the tasks that fell back (a shortage, or a platform version or CPU
     # architecture Spot does not take): the pass reports them.
     spot_refusals: tuple[str, ...] = ()
-
-
-class Compute(Protocol):
-    """Where a pool's agents run, by pool name: the adapter knows each pool's placement.
-
-    `token` makes a launch idempotent: the same token launches at most once (ECS RunTask `clientToken`),
-    so a call retried after a lost response starts nothing twice. A launch that fails part-way still
-    returns what did start, with the failures."""
-
-    def launch(self, pool: str, count: int, token: str) -> LaunchResult: ...
-
-    def list_tasks(self, pool: str) -> list[TaskInfo]: ...
-
-    def stop(self, pool: str, task_arn: str, reason: str) -> None: ...
 
 
 def task_id_of(task_arn: str) -> str:

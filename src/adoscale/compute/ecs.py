@@ -224,6 +224,10 @@ class EcsCompute:
             pool=pool,
             stopped_reason=task.get("stoppedReason"),
             capacity_provider=task.get("capacityProviderName"),
+            stop_code=task.get("stopCode"),
+            started_at=_utc(task.get("startedAt")),
+            stopped_at=_utc(task.get("stoppedAt")),
+            exit_code=_exit_code(task.get("containers") or []),
         )
 
     # -- act -------------------------------------------------------------------------------------
@@ -238,3 +242,16 @@ class EcsCompute:
                 log.info("%s: task %s already gone (%s)", pool, task_arn, code)
                 return
             raise
+
+
+def _utc(value: Any) -> datetime | None:
+    if not isinstance(value, datetime):
+        return None
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _exit_code(containers: list[dict[str, Any]]) -> int | None:
+    """The first non-zero exit code among the task's containers, 0 when all that exited did so cleanly, None
+    when none has exited (DescribeTasks gives `exitCode` only once a container has stopped)."""
+    codes = [c["exitCode"] for c in containers if isinstance(c.get("exitCode"), int)]
+    return next((code for code in codes if code != 0), 0 if codes else None)

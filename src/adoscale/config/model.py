@@ -22,6 +22,9 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from adoscale.scaling.model import PoolPolicy
+from adoscale.scaling.warm import WarmPolicy
+
 # Bounds a user can rely on (docs/configuration.md). A pool beyond a thousand tasks is beyond the Fargate
 # quotas of all but a few accounts and almost certainly a typo; no timeout adoscale uses needs over a day.
 MAX_CONFIG_BYTES = 1024 * 1024
@@ -32,6 +35,11 @@ MAX_VALUES = 20_000
 MAX_AGENTS = 1000
 MAX_SECONDS = 86_400
 MAX_POOLS = 100
+
+# Defaults are defined once, by the engine's policies (what the engine does when nothing is configured); the
+# configuration's fields take them from there.
+_POOL = PoolPolicy()
+_WARM = WarmPolicy()
 
 
 Name = Annotated[str, Field(min_length=1, max_length=255)]
@@ -121,33 +129,45 @@ Number = Annotated[float, BeforeValidator(_no_bool)]
 
 
 class WarmPoolConfig(_Strict):
-    mode: Literal["off", "schedule", "predictive"] = Field("off", description="off, schedule or predictive.")
-    max_agents: AgentCount = Field(2, description="Most warm (idle, ready) agents.")
+    mode: Literal["off", "schedule", "predictive"] = Field(_WARM.mode.value, description="off, schedule or predictive.")
+    max_agents: AgentCount = Field(_WARM.max_agents, description="Most warm (idle, ready) agents.")
     budget_agent_hours_per_day: Number | None = Field(
         None, ge=0, le=24 * MAX_AGENTS, description="Idle warm agent-hours allowed per day (UTC); none: no budget."
     )
     schedules: list[WarmScheduleConfig] = Field(
         default_factory=list, max_length=50, description="Windows with a fixed warm size (mode schedule)."
     )
-    quantile: Number = Field(0.8, gt=0, lt=1, description="Predictive: cover this share of likely arrivals.")
-    window_seconds: Seconds = Field(600, description="Predictive: the recent window the arrival rate comes from.")
-    seasonal_days: StrictInt = Field(7, ge=0, le=28, description="Predictive: same time of day on this many days.")
-    horizon_seconds: Seconds = Field(90, description="Predictive: a cold start plus the time to notice a job.")
+    quantile: Number = Field(_WARM.quantile, gt=0, lt=1, description="Predictive: cover this share of likely arrivals.")
+    window_seconds: Seconds = Field(
+        int(_WARM.window_s), description="Predictive: the recent window the arrival rate comes from."
+    )
+    seasonal_days: StrictInt = Field(
+        _WARM.seasonal_days, ge=0, le=28, description="Predictive: same time of day on this many days."
+    )
+    horizon_seconds: Seconds = Field(
+        int(_WARM.horizon_s), description="Predictive: a cold start plus the time to notice a job."
+    )
     drain_after_seconds: Seconds = Field(
-        60, description="Idle agents beyond the warm size drain after this (if sooner than idle_timeout_seconds)."
+        int(_WARM.drain_after_s),
+        description="Idle agents beyond the warm size drain after this (if sooner than idle_timeout_seconds).",
     )
 
 
 class PoolConfig(_Strict):
     name: Name = Field(description="The Azure DevOps agent pool.")
-    min_agents: AgentCount = Field(0, description="Agents (busy, idle or starting) always kept (≤ 1000).")
-    max_agents: StrictInt = Field(10, ge=1, le=MAX_AGENTS, description="Most tasks at once (1-1000).")
-    standby_agents: AgentCount = Field(0, description="Idle agents kept ready for the next job (≤ max_agents).")
+    min_agents: AgentCount = Field(
+        _POOL.min_agents, description="Agents (busy, idle or starting) always kept (≤ 1000)."
+    )
+    max_agents: StrictInt = Field(_POOL.max_agents, ge=1, le=MAX_AGENTS, description="Most tasks at once (1-1000).")
+    standby_agents: AgentCount = Field(
+        _POOL.standby_agents, description="Idle agents kept ready for the next job (≤ max_agents)."
+    )
     idle_timeout_seconds: Seconds = Field(
-        300, description="An idle agent above min/standby is drained after this (≤ 86400)."
+        _POOL.idle_timeout_seconds, description="An idle agent above min/standby is drained after this (≤ 86400)."
     )
     startup_timeout_seconds: Seconds = Field(
-        600, description="A task whose agent has not come online by then is stopped (≤ 86400)."
+        _POOL.startup_timeout_seconds,
+        description="A task whose agent has not come online by then is stopped (≤ 86400).",
     )
     capabilities: dict[Name, Annotated[str, Field(max_length=1024)]] | None = Field(
         None,
@@ -156,10 +176,10 @@ class PoolConfig(_Strict):
         "Omitted: every queued job counts.",
     )
     agent_name_prefix: Annotated[str, Field(max_length=64)] = Field(
-        "", description="Must match AZP_AGENT_NAME_PREFIX in the task definition."
+        _POOL.agent_name_prefix, description="Must match AZP_AGENT_NAME_PREFIX in the task definition."
     )
     placeholder_name: Name = Field(
-        "adoscale-placeholder", description="The placeholder agent's name (after the prefix); never deleted."
+        _POOL.placeholder_name, description="The placeholder agent's name (after the prefix); never deleted."
     )
     platform: Literal["linux/x64", "linux/arm64"] = Field(
         "linux/x64",

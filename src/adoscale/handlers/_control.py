@@ -5,15 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 
-from adoscale.ado.client import AdoClient
-from adoscale.compute.ecs import EcsCompute
+from adoscale import bootstrap
 from adoscale.config import Config, PoolConfig
+from adoscale.control import Reconciler
 from adoscale.handlers._runtime import aws_calls, client, deployment, pat, settings
-from adoscale.history import DynamoHistory, MemoryHistory
-from adoscale.lease import DynamoLease
-from adoscale.reconcile import Reconciler
+from adoscale.history import MemoryHistory
 
 # Pool ids by organization, kept for the life of a warm Lambda (they never change for a pool name), so a
 # steady pass makes two ADO calls, not three.
@@ -33,19 +30,18 @@ def load_config() -> Config:
 
 @contextmanager
 def reconciler(config: Config) -> Iterator[Reconciler]:
-    """A reconciler on the real services, with the pool's lease when a lease table is configured
-    (`lease_table`, or `ADOSCALE_LEASE_TABLE` set by the deployment). A throttled or failing AWS call
-    leaves as `AwsUnavailableError`, which the workflow retries."""
-    table = config.lease_table or deployment().lease_table
-    lease = DynamoLease(client("dynamodb"), table) if table else None
-    # The warm pool's demand history lives beside the leases (one item per pool), else in this container.
-    history = DynamoHistory(client("dynamodb"), table) if table else _MEMORY_HISTORY
-    with aws_calls(), AdoClient(config.organization_url, pat(config)) as ado:
-        compute = EcsCompute.for_config(client("ecs"), config)
-        pool_ids = _POOL_IDS.setdefault(config.organization_url, {})
-        yield Reconciler(
-            config, ado, compute, lambda: datetime.now(UTC), lease=lease, pool_ids=pool_ids, history=history
-        )
+    """The controller on the real services, wired by the one composition root (`adoscale.bootstrap`) as the
+    CLI's is: the pool's lease and history in the lease table when one is configured (`lease_table`, or
+    `ADOSCALE_LEASE_TABLE` set by the deployment), else history in this container. A throttled or failing
+    AWS call leaves as `AwsUnavailableError`, which the workflow retries."""
+    pool_ids = _POOL_IDS.setdefault(config.organization_url, {})
+    with (
+        aws_calls(),
+        bootstrap.controller(
+            config, deployment(), pat=pat(config), client=client, history=_MEMORY_HISTORY, pool_ids=pool_ids
+        ) as rec,
+    ):
+        yield rec
 
 
 def pool_config(config: Config, name: str) -> PoolConfig:

@@ -1,11 +1,10 @@
-"""The history port and its record."""
+"""The record behind the history port (`adoscale.ports.History`)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
 
 from adoscale.scaling.warm import Demand
 
@@ -45,9 +44,3 @@ def observe(record: HistoryRecord, jobs: Iterable[tuple[int, datetime]], idle_ag
         gap = min(300.0, max(0.0, (now - record.last_pass).total_seconds()))
         record.idle_seconds += idle_agents * gap
     record.last_pass = now
-
-
-class History(Protocol):
-    def load(self, pool: str) -> HistoryRecord: ...
-
-    def save(self, pool: str, record: HistoryRecord) -> None: ...

@@ -5,9 +5,10 @@ simulator and tests, and `Unleased` for a lone controller with no table configur
 way a pass takes and gives back its lease (whatever interrupts it).
 """
 
-from adoscale.lease.base import Lease, LeaseHeld, Unleased
+from adoscale.lease.base import LeaseHeld, Unleased
 from adoscale.lease.dynamodb import DynamoLease
 from adoscale.lease.guard import while_held
 from adoscale.lease.memory import MemoryLease
+from adoscale.ports import Lease
 
 __all__ = ["DynamoLease", "Lease", "LeaseHeld", "MemoryLease", "Unleased", "while_held"]

@@ -1,12 +1,11 @@
-"""The lease port. A lease is (pool, owner, expiry): taken with a conditional write that succeeds only
-when nobody holds it or the holder's expiry has passed, so a crashed pass blocks its pool for at most the
-expiry; released by its owner only."""
+"""What crosses the lease port (`adoscale.ports.Lease`), and `Unleased`. A lease is (pool, owner, expiry):
+taken with a conditional write that succeeds only when nobody holds it or the holder's expiry has passed, so
+a crashed pass blocks its pool for at most the expiry; released by its owner only."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,16 +18,6 @@ class LeaseHeld:
     def describe(self) -> str:
         until = f" until {self.expires_at.isoformat(timespec='seconds')}" if self.expires_at else ""
         return f"another pass holds the lease ({self.owner}{until})"
-
-
-class Lease(Protocol):
-    def acquire(self, pool: str, owner: str, ttl_s: float) -> LeaseHeld | None:
-        """Take the pool's lease for `ttl_s` seconds; None when taken, else who holds it."""
-        ...
-
-    def release(self, pool: str, owner: str) -> None:
-        """Give the lease back, only if `owner` still holds it."""
-        ...
 
 
 class Unleased:

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from adoscale.lease.base import Lease, LeaseHeld
+from adoscale.lease.base import LeaseHeld
+from adoscale.ports import Lease
 
 
 def while_held(lease: Lease, pool: str, owner: str, ttl_s: float, work: Callable[[], None]) -> LeaseHeld | None:

@@ -76,6 +76,10 @@ class FargateProfile:
     agent_connect_s: tuple[float, float] = (10.0, 20.0)
     capacity_error_rate: float = 0.0
     spot_interruption_per_hour: float = 0.0
+    # A start-failure fault: this share of tasks never runs; ECS stops it with `TaskFailedToStart` and this
+    # reason (an image that cannot be pulled), which the controller's back-off reads.
+    start_failure_rate: float = 0.0
+    start_failure_reason: str = "CannotPullContainerError: pull image manifest has been retried 5 time(s)"
     image: ImageModel = field(default_factory=ImageModel)
 
     def running_range_s(self) -> tuple[float, float]:
@@ -93,6 +97,7 @@ class SimTask:
     status: str = "PROVISIONING"
     stopped_at: datetime | None = None
     stopped_reason: str | None = None
+    stop_code: str | None = None
     agent: EmulatedAgent | None = None  # from RUNNING on
 
     @property
@@ -113,6 +118,7 @@ class SimStats:
     calls: int = 0
     launched: int = 0
     capacity_errors: int = 0
+    start_failures: int = 0
     busy_killed: int = 0
     spot_interrupted: int = 0
 
@@ -229,12 +235,20 @@ class SimFargate:
             started_by=started_by_for(task.pool),
             pool=task.pool,
             stopped_reason=task.stopped_reason,
+            stop_code=task.stop_code,
+            stopped_at=task.stopped_at,
         )
 
     # -- what happens inside a task: the emulated agent, woken in virtual time --------------------------
 
     def _running(self, task: SimTask) -> None:
         if not task.live:
+            return
+        # (The draw only when the fault is on, so that runs without it keep their random sequence.)
+        if self.profile.start_failure_rate > 0 and self._rng.random() < self.profile.start_failure_rate:
+            self.stats.start_failures += 1
+            self._stopped(task, self.profile.start_failure_reason)
+            task.stop_code = "TaskFailedToStart"
             return
         task.status = "RUNNING"
         connect = self._rng.uniform(*self.profile.agent_connect_s)

@@ -13,12 +13,13 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from adoscale.ado import AdoClient, Demand, RetryPolicy
+from adoscale.bootstrap import build_controller
 from adoscale.config import parse_config
+from adoscale.control import Reconciler, policy_for
 from adoscale.history import HistoryRecord
 from adoscale.hooks import HookRejected, HookValidator
 from adoscale.hooks.validate import POOL_PARAMETER, SECRET_HEADER
 from adoscale.lease import MemoryLease
-from adoscale.reconcile import Reconciler, policy_for
 from adoscale_lab.emulator import AdoModel, FaultRule, Faults, make_app
 from adoscale_lab.sim.fargate import EventQueue, FargateProfile, SimFargate
 from adoscale_lab.sim.policies import SimPolicy
@@ -256,11 +257,11 @@ def simulate(
         clock=client_time.clock,
         rng=random.Random(seed + 1),
     )
-    reconciler = Reconciler(
+    reconciler = build_controller(
         config,
         ado,
         fargate,
-        events.clock,
+        clock=events.clock,
         lease=MemoryLease(events.clock),
         monotonic=client_time.clock,
         decide=policy.decide,

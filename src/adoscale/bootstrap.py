@@ -1,0 +1,119 @@
+"""The one composition root: every runtime builds its controller here, differing only in what it passes.
+
+- `build_controller`: a `Reconciler` from ports the caller already has (the demo and the simulator pass
+  their emulated ADO, their compute and an in-memory lease; tests pass fakes).
+- `stores`: the lease and the warm pool's history for a deployment: DynamoDB when a lease table is
+  configured (`lease_table`, else `ADOSCALE_LEASE_TABLE` through `config.Settings`), else no lease and
+  history in memory. The CLI and the Lambdas read the same settings the same way.
+- `controller`: the whole wiring on the real services (ADO with the PAT, ECS, the stores) as a context
+  manager that closes the ADO client; `reconcile` and `serve`, the pass and hook Lambdas use it.
+
+Compute per pool: `compute_for` maps a pool's configuration to its adapter (`adoscale.ports.ComputeFor`); the
+default sends every pool to ECS (`EcsCompute`). An adapter for another kind of pool (EC2, say) is added by
+passing a `compute_for` that picks it for those pools, here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator, MutableMapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from adoscale.ado.client import AdoClient
+from adoscale.aws import make_client
+from adoscale.compute.ecs import EcsCompute
+from adoscale.config import Config, Settings
+from adoscale.control.decide import Decide, PolicyFor
+from adoscale.control.pass_ import PassLimits, Reconciler
+from adoscale.history import DynamoHistory, MemoryHistory
+from adoscale.lease import DynamoLease
+from adoscale.ports import AdoPort, Clock, Compute, ComputeFor, History, Lease, Monotonic
+from adoscale.scaling import plan
+
+log = logging.getLogger("adoscale.reconcile")
+
+ClientFactory = Callable[[str], Any]
+"""A boto3 client by service name (`adoscale.aws.make_client`, or a Lambda's cached one)."""
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def build_controller(
+    config: Config,
+    ado: AdoPort,
+    compute: Compute | None = None,
+    *,
+    compute_for: ComputeFor | None = None,
+    clock: Clock = utc_now,
+    lease: Lease | None = None,
+    history: History | None = None,
+    limits: PassLimits | None = None,
+    pool_ids: MutableMapping[str, int] | None = None,
+    monotonic: Monotonic = time.monotonic,
+    pass_id_prefix: str | None = None,
+    decide: Decide = plan,
+    policy: PolicyFor | None = None,
+) -> Reconciler:
+    """The controller on the given ports. One of `compute` (every pool) or `compute_for` (per pool)."""
+    return Reconciler(
+        config,
+        ado,
+        compute,
+        clock,
+        lease=lease,
+        limits=limits,
+        decide=decide,
+        policy=policy,
+        monotonic=monotonic,
+        pass_id_prefix=pass_id_prefix,
+        pool_ids=pool_ids,
+        history=history,
+        compute_for=compute_for,
+    )
+
+
+def stores(
+    config: Config, settings: Settings, client: ClientFactory, *, history: History | None = None
+) -> tuple[Lease | None, History]:
+    """The deployment's lease and history: in the lease table when there is one (`lease_table`, else
+    `ADOSCALE_LEASE_TABLE`), else no lease and `history` (a process's own memory by default)."""
+    table = config.lease_table or settings.lease_table
+    if not table:
+        return None, history if history is not None else MemoryHistory()
+    dynamodb = client("dynamodb")
+    # The warm pool's demand history lives beside the leases (one item per pool).
+    return DynamoLease(dynamodb, table), DynamoHistory(dynamodb, table)
+
+
+@contextmanager
+def controller(
+    config: Config,
+    settings: Settings,
+    *,
+    pat: str,
+    client: ClientFactory = make_client,
+    compute_for: ComputeFor | None = None,
+    history: History | None = None,
+    pool_ids: MutableMapping[str, int] | None = None,
+    warn_unleased: bool = False,
+) -> Iterator[Reconciler]:
+    """A controller on the real services: Azure DevOps with `pat`, ECS (or `compute_for`), and the
+    deployment's stores. `history` is where history goes without a lease table (a warm Lambda passes one
+    that outlives the invocation)."""
+    lease, kept = stores(config, settings, client, history=history)
+    if lease is None and warn_unleased:
+        log.warning(
+            "no lease table configured (lease_table or ADOSCALE_LEASE_TABLE): concurrent controllers (another "
+            "serve, the Lambda) are not coordinated and may launch twice for the same jobs"
+        )
+    with AdoClient(config.organization_url, pat) as ado:
+        ecs = EcsCompute.for_config(client("ecs"), config) if compute_for is None else None
+        yield build_controller(config, ado, ecs, compute_for=compute_for, lease=lease, history=kept, pool_ids=pool_ids)
+
+
+__all__ = ["ClientFactory", "build_controller", "controller", "stores", "utc_now"]

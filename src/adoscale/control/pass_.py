@@ -1,0 +1,422 @@
+"""One reconcile pass over one pool (observe -> decide -> act), the only unit of work every runtime drives.
+
+The CLI (`reconcile`, `serve`), the Lambda behind the workflow, the demo and the simulator all call
+`Reconciler.run_pool` (or `run`, which loops over pools), built by `adoscale.bootstrap`. A pass:
+
+1. takes the pool's lease (single flight: a pass that finds it held skips the pool and says so);
+2. observes within a deadline (`control.observe`): a frozen `Observation`;
+3. decides with the pure engine (`control.decide`, `adoscale.scaling.plan`): a frozen `Decision`;
+4. acts (`control.act`), confirming every stop, disable and delete against a fresh read: a frozen
+   `ActResult`;
+5. gives the lease back; the `PoolReport` is built from the three results.
+
+A dry run (`preview`) is the same observe and decide, with the plan reported instead of acted on (no lease,
+nothing saved). Level-triggered: nothing is kept between passes that cannot be read again (a cache of pool ids
+and the warm pool's demand history aside), so a pass that fails half-way is repaired by the next one. One
+pool's failure is its report's `errors` and `failure` (the caller decides: the Lambda raises a transient one
+for the workflow's retry); an authentication failure is raised, since every pool would fail the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Iterable, MutableMapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+from adoscale.ado.errors import AdoAuthError, AdoError
+from adoscale.ado.placeholder import PlaceholderAction, PlaceholderSpec, ensure_placeholder
+from adoscale.ado.queue import SeenJobs
+from adoscale.config import Config, PoolConfig
+from adoscale.control.act import LAUNCH_ERROR, Actor, ActResult
+from adoscale.control.decide import Decide, Decision, PolicyFor, decide, default_policy, describe, warm_policy_for
+from adoscale.control.observe import Observation, ParallelShare, PoolIds, observe
+from adoscale.history import MemoryHistory
+from adoscale.lease import Unleased, while_held
+from adoscale.ports import AdoPort, Clock, Compute, ComputeFor, History, Lease, Monotonic
+from adoscale.scaling import plan
+from adoscale.scaling.warm import WarmMode
+from adoscale.transient import AwsUnavailableError
+
+log = logging.getLogger("adoscale.reconcile")
+
+
+@dataclass(frozen=True, slots=True)
+class PassLimits:
+    """How long a pass may take, and how long its lease lasts: a little longer than the pass, so that a
+    crashed pass blocks its pool for at most `lease_ttl_s`."""
+
+    deadline_s: float = 20.0
+    lease_ttl_s: float = 60.0
+
+    def __post_init__(self) -> None:
+        if self.lease_ttl_s <= self.deadline_s:
+            raise ValueError("lease_ttl_s must be longer than deadline_s")
+
+
+def new_pass_id(prefix: str | None = None) -> str:
+    """Unique per pass attempt: the lease owner and the root of the launch's idempotency token."""
+    origin = prefix or f"{socket.gethostname()}:{os.getpid()}"
+    return f"{origin}/{uuid.uuid4().hex[:12]}"
+
+
+@dataclass(frozen=True, slots=True)
+class PoolReport:
+    """The outcome of one pass over one pool, as `adoscale reconcile --json` prints it (`as_dict`).
+
+    Built once from the pass's frozen results, which it also carries for consumers that want more than the
+    counts (`observation`, `decision`, `act`; not serialised). `failure` is the exception that ended the pass
+    early, if any (also one line in `errors`): the caller decides what it means (the Lambda raises it)."""
+
+    pool: str
+    pass_id: str = ""
+    skipped: str | None = None  # why the pass did nothing (the lease is held elsewhere)
+    queued: int = 0
+    running: int = 0
+    idle: int = 0
+    busy: int = 0
+    starting: int = 0
+    warm: int = 0  # the warm pool's target this pass (part of the standby kept)
+    launched: int = 0
+    drained: int = 0
+    stopped: int = 0
+    deleted: int = 0
+    launched_tasks: list[str] = field(default_factory=list)
+    plan: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    # Tasks failing to start (`control.backoff`): how many in a row, the newest reason, when one is tried again.
+    start_failures: int = 0
+    start_failure: str | None = None
+    launch_retry_at: str | None = None
+    unservable: int = 0  # queued jobs whose demands this pool's agents do not meet
+    placeholder: str = ""  # what the pass did about the pool's placeholder (keep, create, replace, foreign)
+    oldest_queued_s: float | None = None  # how long the oldest queued job this pool can run has waited
+    launch_failures: int = 0  # tasks ECS refused to launch in this pass
+    # (Further per-pool figures are added here and filled in `report_of`.)
+    failure: BaseException | None = field(default=None, compare=False, repr=False)
+    observation: Observation | None = field(default=None, compare=False, repr=False)
+    decision: Decision | None = field(default=None, compare=False, repr=False)
+    act: ActResult | None = field(default=None, compare=False, repr=False)
+
+    def as_dict(self) -> dict[str, object]:
+        hidden = {"failure", "observation", "decision", "act"}
+        return {f.name: _plain(getattr(self, f.name)) for f in fields(self) if f.name not in hidden}
+
+
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, list) else value
+
+
+@dataclass(frozen=True, slots=True)
+class PassReport:
+    pools: list[PoolReport]
+
+    @property
+    def ok(self) -> bool:
+        return not any(p.errors for p in self.pools)
+
+    def as_dict(self) -> dict[str, object]:
+        return {"pools": [p.as_dict() for p in self.pools]}
+
+
+def report_of(
+    pass_id: str, observation: Observation, decision: Decision, result: ActResult | None, *, failure_line: str = ""
+) -> PoolReport:
+    """The pool's report from the pass's frozen results; `result` None: a dry run (the plan's counts)."""
+    snapshot, p, backoff = observation.snapshot, decision.plan, decision.backoff
+    errors = [
+        *([backoff.describe()] if backoff is not None else []),
+        *(result.errors if result else ()),
+        *([failure_line] if failure_line else []),
+    ]
+    return PoolReport(
+        pool=observation.pool,
+        pass_id=pass_id,
+        queued=snapshot.queued,
+        running=snapshot.running,
+        idle=p.idle,
+        busy=p.busy,
+        starting=p.starting,
+        warm=decision.warm.agents if decision.warm is not None else 0,
+        launched=result.launched if result else p.launch_count,
+        drained=result.drained if result else len(p.drain),
+        stopped=result.stopped if result else len(p.stop),
+        deleted=result.deleted if result else len(p.delete),
+        launched_tasks=list(result.launched_tasks) if result else [],
+        plan=describe(p),
+        errors=errors,
+        warnings=[*p.warnings, *(result.warnings if result else ())],
+        start_failures=backoff.failures if backoff is not None else 0,
+        start_failure=backoff.reason if backoff is not None else None,
+        launch_retry_at=backoff.retry_at.isoformat(timespec="seconds") if backoff is not None else None,
+        unservable=observation.unservable,
+        oldest_queued_s=(
+            round(max(0.0, (snapshot.now - observation.oldest_queued_at).total_seconds()), 1)
+            if observation.oldest_queued_at is not None
+            else None
+        ),
+        launch_failures=sum(1 for e in result.errors if e.startswith(LAUNCH_ERROR)) if result else 0,
+        failure=result.failure if result else None,
+        observation=observation,
+        decision=decision,
+        act=result,
+    )
+
+
+def _failure_line(pool: str, exc: BaseException) -> str:
+    if isinstance(exc, AdoError | AwsUnavailableError):
+        # An expected failure (a service down, slow or answering nonsense): one line, no traceback.
+        log.error("pool %s: pass failed: %s", pool, exc)
+    else:
+        log.error("pool %s: pass failed", pool, exc_info=exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+class Reconciler:
+    """Runs reconcile passes for the pools of one configuration, on the ports it is given (see
+    `adoscale.bootstrap.build_controller`, the one place that wires them for a runtime)."""
+
+    def __init__(
+        self,
+        config: Config,
+        ado: AdoPort,
+        compute: Compute | None,
+        clock: Clock,
+        *,
+        lease: Lease | None = None,
+        limits: PassLimits | None = None,
+        decide: Decide = plan,
+        policy: PolicyFor | None = None,
+        monotonic: Monotonic = time.monotonic,
+        pass_id_prefix: str | None = None,
+        pool_ids: MutableMapping[str, int] | None = None,
+        history: History | None = None,
+        compute_for: ComputeFor | None = None,
+    ) -> None:
+        self._config = config
+        self._ado = ado
+        if compute_for is None:
+            if compute is None:
+                raise ValueError("a controller needs compute (every pool) or compute_for (per pool)")
+            compute_for = _everywhere(compute)
+        self._compute_for: ComputeFor = compute_for
+        self._clock = clock
+        self._lease: Lease = lease or Unleased()
+        self._limits = limits or PassLimits()
+        # Both seams exist for the simulator, which compares other designs and time-varying policies.
+        self._engine = decide
+        self._policy: PolicyFor = policy or default_policy
+        self._monotonic = monotonic
+        self._pass_id_prefix = pass_id_prefix
+        self._pool_ids = PoolIds(ado, pool_ids)
+        self._history: History = history or MemoryHistory()
+        self._unservable_seen = SeenJobs()
+
+    @property
+    def config(self) -> Config:
+        return self._config
+
+    @property
+    def limits(self) -> PassLimits:
+        return self._limits
+
+    def pool(self, name: str) -> PoolConfig:
+        for pool in self._config.pools:
+            if pool.name == name:
+                return pool
+        raise KeyError(name)
+
+    # -- the organization-wide part of a round ----------------------------------------------------
+
+    def parallel_share(self) -> ParallelShare | None:
+        """The parallel-job limit, once for all pools. Optional: a failure other than authentication
+        means no cap for this round."""
+        try:
+            limit = self._ado.parallel_job_limit()
+        except AdoAuthError:
+            raise
+        except AdoError as exc:
+            log.warning("parallel-job limit unavailable: %s", exc)
+            return None
+        return ParallelShare.of(limit) if limit is not None else None
+
+    # -- one pool ----------------------------------------------------------------------------------
+
+    def run_pool(
+        self,
+        pool: PoolConfig,
+        *,
+        parallel: ParallelShare | None = None,
+        pass_id: str | None = None,
+        deadline_s: float | None = None,
+    ) -> PoolReport:
+        """One pass over one pool, under its lease. A failure is the report's `errors` and `failure`; an
+        authentication failure is raised."""
+        pass_id = pass_id or new_pass_id(self._pass_id_prefix)
+        seconds = self._seconds(deadline_s)
+        done: list[PoolReport] = []  # the pass's report, once it ran
+
+        def work() -> None:
+            done.append(self._pass(pool, pass_id, seconds, parallel, act=True))
+
+        # Acquire, pass and release as one guarded unit: `serve` interrupts a pass by raising from a signal
+        # handler, possibly right after the lease was written, and the lease must be given back then too.
+        try:
+            held = while_held(self._lease, pool.name, pass_id, self._limits.lease_ttl_s, work)
+        except AdoAuthError:
+            raise
+        except Exception as exc:
+            # The lease table failed (throttled, unavailable, access denied): this pool's pass is skipped or
+            # its lease left to expire; the other pools go on, and so does `serve`.
+            what = "lease not given back (it expires by itself)" if done else "pass skipped"
+            log.error("pool %s: lease table: %s: %s; %s", pool.name, type(exc).__name__, exc, what)  # noqa: TRY400 (expected: one line)
+            base = done[0] if done else PoolReport(pool=pool.name, pass_id=pass_id)
+            return _with_error(base, f"lease table: {type(exc).__name__}: {exc}; {what}", exc)
+        if held is not None:
+            log.info("%s: skipped: %s", pool.name, held.describe())
+            return PoolReport(pool=pool.name, pass_id=pass_id, skipped=held.describe())
+        return done[0]
+
+    def preview(self, pool: PoolConfig, *, parallel: ParallelShare | None = None) -> PoolReport:
+        """A dry run: observe and decide, report the plan, change nothing (no lease, no history saved)."""
+        return self._pass(pool, new_pass_id(self._pass_id_prefix), self._limits.deadline_s, parallel, act=False)
+
+    def _seconds(self, deadline_s: float | None) -> float:
+        return min(deadline_s, self._limits.deadline_s) if deadline_s is not None else self._limits.deadline_s
+
+    def _pass(
+        self, pool: PoolConfig, pass_id: str, seconds: float, parallel: ParallelShare | None, *, act: bool
+    ) -> PoolReport:
+        compute = self._compute_for(pool)
+        history = self._history if warm_policy_for(pool).mode is not WarmMode.OFF else None
+        placeholder = ""
+        try:
+            with self._ado.bounded(seconds):
+                ends_at = self._monotonic() + seconds
+
+                def look() -> Observation:
+                    return observe(
+                        pool,
+                        ado=self._ado,
+                        compute=compute,
+                        clock=self._clock,
+                        pool_ids=self._pool_ids,
+                        history=history,
+                        parallel=parallel,
+                    )
+
+                observation = look()
+                if act:
+                    # Keep the pool open at zero, from the agents just read (no call in a steady pass); a
+                    # placeholder registered just now is read again so that the plan sees it.
+                    placeholder = self._placeholder(pool, observation)
+                    if placeholder == PlaceholderAction.CREATE.value:
+                        observation = look()
+                self._log_unservable(pool, observation)
+                decision = decide(pool, observation, policy=self._policy, engine=self._engine)
+                if decision.backoff is not None:
+                    log.info("%s: %s", pool.name, decision.backoff.describe())
+                if decision.warm is not None:
+                    log.info("%s: warm pool %d (%s)", pool.name, decision.warm.agents, decision.warm.reason)
+                for line in describe(decision.plan):
+                    log.info("%s: %s%s", pool.name, "" if act else "(dry run) ", line)
+                if not act:
+                    return report_of(pass_id, observation, decision, None)
+                actor = Actor(
+                    pool.name,
+                    observation.pool_id,
+                    ado=self._ado,
+                    compute=compute,
+                    history=history,
+                    token=pass_id,
+                    ends_at=ends_at,
+                    monotonic=self._monotonic,
+                )
+                result = actor.act(decision)
+        except AdoAuthError:
+            raise
+        except Exception as exc:  # one pool's failure must not stop the others
+            return PoolReport(pool=pool.name, pass_id=pass_id, errors=[_failure_line(pool.name, exc)], failure=exc)
+        if result.failure is not None:
+            line = _failure_line(pool.name, result.failure)
+            report = report_of(pass_id, observation, decision, result, failure_line=line)
+        else:
+            report = report_of(pass_id, observation, decision, result)
+        if placeholder.startswith("error: "):
+            errors = [*report.errors, f"placeholder: {placeholder.removeprefix('error: ')}"]
+            return replace(report, errors=errors)
+        return replace(report, placeholder=placeholder)
+
+    def _placeholder(self, pool: PoolConfig, observation: Observation) -> str:
+        """Create or re-register the pool's placeholder (adoscale.ado.placeholder); "error: ..." when that
+        failed (reported, and the pass goes on)."""
+        spec = PlaceholderSpec.for_pool(
+            name=pool.agent_name_prefix + pool.placeholder_name, platform=pool.platform, capabilities=pool.capabilities
+        )
+        try:
+            return ensure_placeholder(self._ado, observation.pool_id, spec, observation.agents).value
+        except AdoAuthError:
+            raise
+        except AdoError as exc:
+            log.error("pool %s: placeholder: %s", pool.name, exc)  # noqa: TRY400 (expected: one line)
+            return f"error: {exc}"
+
+    def _log_unservable(self, pool: PoolConfig, observation: Observation) -> None:
+        for request_id, demand in observation.unservable_jobs:
+            if self._unservable_seen.first_time(pool.name, request_id):
+                log.warning(
+                    "%s: job %d can never run here: no agent of this pool meets its demand %r",
+                    pool.name,
+                    request_id,
+                    demand,
+                )
+
+    # -- every pool ----------------------------------------------------------------------------------
+
+    def _pools(self, pool_names: Iterable[str] | None) -> list[PoolConfig]:
+        wanted = set(pool_names) if pool_names is not None else None
+        return [p for p in self._config.pools if wanted is None or p.name in wanted]
+
+    def run(self, pool_names: Iterable[str] | None = None) -> PassReport:
+        """One pass over the selected pools (all by default), sharing one read of the parallel limit: each
+        pool's pass leaves the slots its tasks hold out of the next pool's share."""
+        parallel = self.parallel_share()
+        reports: list[PoolReport] = []
+        for pool in self._pools(pool_names):
+            report = self.run_pool(pool, parallel=parallel)
+            parallel = held_after(parallel, report)
+            reports.append(report)
+        return PassReport(pools=reports)
+
+    def preview_all(self, pool_names: Iterable[str] | None = None) -> PassReport:
+        """A dry run over the selected pools: each pool's plan, nothing changed."""
+        parallel = self.parallel_share()
+        return PassReport(pools=[self.preview(pool, parallel=parallel) for pool in self._pools(pool_names)])
+
+
+def held_after(parallel: ParallelShare | None, report: PoolReport) -> ParallelShare | None:
+    """The round's share once `report`'s pool holds its live tasks and those it launched (unchanged when the
+    pass saw nothing)."""
+    observation = report.observation
+    if parallel is None or observation is None:
+        return parallel
+    return parallel.after(observation.pool_id, observation.live_tasks + report.launched)
+
+
+def _everywhere(compute: Compute) -> ComputeFor:
+    def compute_for(pool: PoolConfig) -> Compute:
+        return compute
+
+    return compute_for
+
+
+def _with_error(report: PoolReport, line: str, exc: BaseException) -> PoolReport:
+    return replace(report, errors=[*report.errors, line], failure=report.failure or exc)
+
+
+__all__ = ["PassLimits", "PassReport", "PoolReport", "Reconciler", "held_after", "new_pass_id", "report_of"]
