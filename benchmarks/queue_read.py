@@ -24,7 +24,7 @@ from adoscale.ado.client import _without_matched_agents
 from adoscale.ado.models import JobRequest
 from adoscale.compute import EcsCompute
 from adoscale.config import parse_config
-from adoscale.reconcile import Reconciler
+from adoscale.control import Reconciler
 from adoscale_lab.emulator import AdoModel, make_app, serve
 from benchmarks.common import PAT, bench_config
 
@@ -63,7 +63,8 @@ def main() -> None:
     import boto3
     from moto import mock_aws
 
-    from adoscale_lab.demo.aws import create_ecs_world, hold_moto_tasks_running
+    from adoscale_lab.demo.aws import create_ecs_world
+    from adoscale_lab.moto_rules.ecs import hold_tasks_running
 
     model, pool_id = seeded(args.queued, args.agents)
     with serve(make_app(model)) as server, mock_aws():
@@ -89,7 +90,7 @@ def main() -> None:
                 f"  AdoClient.list_job_requests over loopback (emulator serving in this process): "
                 f"{time.perf_counter() - started:.2f} s, {len(jobs)} requests"
             )
-            hold_moto_tasks_running()
+            hold_tasks_running()
             ecs = boto3.client("ecs", region_name="us-east-1")
             world = create_ecs_world(boto3.client("ec2", region_name="us-east-1"), ecs)
             config = parse_config(json.dumps(bench_config(world, f"{server.url}/bench", ["pool-000"], 10)), "<bench>")
