@@ -101,7 +101,9 @@ def ecs_rules(monkeypatch: pytest.MonkeyPatch) -> EcsRules:
 SLOW_LAYERS = frozenset(
     {"integration", "workflow", "agent", "sdk", "hostile", "sim", "deploy", "emulator", "environments"}
 )
-SLOW_FILES = frozenset({"test_demo.py", "hooks/test_end_to_end.py"})
+SLOW_FILES = frozenset(
+    {"test_demo.py", "hooks/test_end_to_end.py", "cli/test_sandbox.py", "cli/test_noise_and_width.py"}
+)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -24,7 +24,7 @@ from adoscale.ado.placeholder import AGENT_VERSION
 from adoscale.cli import app
 from adoscale.cli.commands import register
 from adoscale.compute import EcsCompute
-from adoscale.reconcile import Reconciler
+from adoscale.control import Reconciler
 from tests.aws import config_for, ecs_world
 from tests.emulator.cli import SDK_PAT, CliEmulator, start_emulator, stop_emulator
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -33,6 +33,10 @@ from adoscale.compute.identity import (
 )
 from adoscale.config import Config, EcsSettings
 from adoscale.config.overrides import container_overrides
+
+if TYPE_CHECKING:
+    from mypy_boto3_ecs import ECSClient
+    from mypy_boto3_ecs.type_defs import TaskTypeDef
 
 log = logging.getLogger("adoscale.compute")
 
@@ -50,7 +54,7 @@ class EcsCompute:
 
     def __init__(
         self,
-        ecs: Any,
+        ecs: ECSClient,
         pools: Mapping[str, EcsSettings],
         *,
         organization_url: str | None = None,
@@ -70,7 +74,7 @@ class EcsCompute:
         self._foreign_lock = threading.Lock()
 
     @classmethod
-    def for_config(cls, ecs: Any, config: Config) -> EcsCompute:
+    def for_config(cls, ecs: ECSClient, config: Config) -> EcsCompute:
         return cls(ecs, {pool.name: pool.ecs for pool in config.pools}, organization_url=config.organization_url)
 
     # -- launch ----------------------------------------------------------------------------------
@@ -169,7 +173,7 @@ class EcsCompute:
 
     # -- observe ---------------------------------------------------------------------------------
 
-    def _list(self, **filters: str) -> list[str]:
+    def _list(self, **filters: Any) -> list[str]:
         paginator = self._ecs.get_paginator("list_tasks")
         return [arn for page in paginator.paginate(**filters) for arn in page.get("taskArns", [])]
 
@@ -210,7 +214,18 @@ class EcsCompute:
                 self._foreign[key] = self._foreign.get(key, frozenset()) | (others & set(stopped))
         return tasks
 
-    def _info(self, task: dict[str, Any], pool: str) -> TaskInfo:
+    def describe(self, pool: str, task_arns: Sequence[str]) -> list[TaskInfo]:
+        """The named tasks as ECS describes them now (DescribeTasks, 100 at a time); an ARN ECS answers in
+        `failures` (MISSING), or started for another pool (`startedBy`), is absent from the result."""
+        cluster = self._settings(pool).cluster
+        started_by = started_by_for(pool, self._started_by)
+        tasks: list[TaskInfo] = []
+        for start in range(0, len(task_arns), DESCRIBE_MAX):
+            response = self._ecs.describe_tasks(cluster=cluster, tasks=list(task_arns[start : start + DESCRIBE_MAX]))
+            tasks += [self._info(t, pool) for t in response.get("tasks", []) if t.get("startedBy") == started_by]
+        return tasks
+
+    def _info(self, task: TaskTypeDef, pool: str) -> TaskInfo:
         created = task.get("createdAt") or self._first_seen.setdefault(task["taskArn"], self._clock())
         if created.tzinfo is None:
             created = created.replace(tzinfo=UTC)
@@ -250,7 +265,7 @@ def _utc(value: Any) -> datetime | None:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
-def _exit_code(containers: list[dict[str, Any]]) -> int | None:
+def _exit_code(containers: Sequence[Mapping[str, Any]]) -> int | None:
     """The first non-zero exit code among the task's containers, 0 when all that exited did so cleanly, None
     when none has exited (DescribeTasks gives `exitCode` only once a container has stopped)."""
     codes = [c["exitCode"] for c in containers if isinstance(c.get("exitCode"), int)]
