@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from adoscale.ado.placeholder import PlaceholderSpec
 from adoscale_lab.demo.aws import EcsWorld
 from adoscale_lab.emulator import AdoModel
 
@@ -17,7 +18,16 @@ def seeded_model(pools: int, queued: int) -> tuple[AdoModel, list[str]]:
     names = [f"pool-{i:03d}" for i in range(pools)]
     for name in names:
         pool_id = model.create_pool(name)
-        model.register_agent(pool_id, "adoscale-placeholder", {"docker": ""}, online=False)
+        # The placeholder as adoscale registers it (so the first pass keeps it rather than registering again).
+        spec = PlaceholderSpec.for_pool(name="adoscale-placeholder", platform="linux/x64", capabilities={"docker": ""})
+        model.register_agent(
+            pool_id,
+            spec.name,
+            online=False,
+            system=dict(spec.system_capabilities),
+            user_capabilities=dict(spec.user_capabilities),
+            version=spec.version,
+        )
         for _ in range(queued):
             model.queue_job(pool_id, ["docker"])
     return model, names

@@ -59,8 +59,8 @@ def main() -> None:
     for index in range(args.agents):
         pool = pool_ids[names[index % args.pools]]
         # Busy agents: registered, online, each takes one queued job right away.
-        model.queue_job(pool, ["docker"])
         model.register_agent(pool, f"static-{index:05d}", {"docker": ""})
+        model.queue_job(pool, ["docker"])
     for index in range(args.queued):
         model.queue_job(pool_ids[names[index % args.pools]], ["docker"])
     fargate = SimFargate(events, model, pool_ids, lambda _r: 300.0, random.Random(1))

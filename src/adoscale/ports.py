@@ -12,10 +12,10 @@ controller can drive ECS pools and, say, EC2 pools side by side.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     # Types only: the packages re-export their port from here, so importing them at run time would be a cycle.
@@ -46,6 +46,10 @@ class AdoPort(Protocol):
     def set_agent_enabled(self, pool_id: int, agent_id: int, enabled: bool) -> Agent: ...
 
     def delete_agent(self, pool_id: int, agent_id: int) -> bool: ...
+
+    def add_agent(self, pool_id: int, body: Mapping[str, Any]) -> Agent: ...
+
+    def replace_agent(self, pool_id: int, agent_id: int, body: Mapping[str, Any]) -> Agent: ...
 
     def parallel_job_limit(self) -> ParallelLimit | None: ...
 

@@ -21,6 +21,9 @@ def _world(cli_world: CliWorld) -> str:
     pool = cli_world.body["pools"][0] | {"capabilities": ["docker"]}
     path = str(cli_world.write(pools=[pool], lease_table=TABLE))
     linux = cli_world.model.pool_by_name("linux").id
+    # The service fails at once a job no registered agent meets: an old offline registration keeps these
+    # waiting (the gpu one is still unservable: adoscale's agents never have gpu).
+    cli_world.model.register_agent(linux, "old-gpu-agent", {"docker": "", "gpu": ""}, online=False)
     for _ in range(3):
         cli_world.model.queue_job(linux, ["docker"])
     cli_world.model.queue_job(linux, ["gpu"])  # no agent of this pool will ever have it

@@ -99,7 +99,8 @@ def test_admin_api_queues_jobs_with_durations_and_injects_faults(model: AdoModel
         bad = http.put("/_emulator/faults", json={"rules": [{"route": "x", "error_5xx": 7}]})
         assert bad.status_code == 400 and "error_5xx" in bad.json()["error"]
         assert http.post("/_emulator/pools/nope/jobs", json={}).status_code == 404
-        state = http.post("/_emulator/scenario", json={"pools": [{"name": "windows", "jobs": [{"count": 2}]}]}).json()
+        windows = {"name": "windows", "agents": [{"name": "placeholder", "status": "offline"}], "jobs": [{"count": 2}]}
+        state = http.post("/_emulator/scenario", json={"pools": [windows]}).json()
         assert [len(p["jobs"]) for p in state["pools"] if p["name"] == "windows"] == [2]
         duplicate = http.post("/_emulator/scenario", json={"pools": [{"name": "windows"}]})
         assert duplicate.status_code == 400 and "already exists" in duplicate.json()["error"]

@@ -16,6 +16,7 @@ def test_events_carry_the_job_as_it_was_at_each_transition() -> None:
     seen: list[JobEvent] = []
     model.events.subscribe(seen.append)
     pool = model.create_pool("linux")
+    model.register_agent(pool, "placeholder", online=False)  # jobs wait for an agent, not fail
     job = model.queue_job(pool)
     agent = model.register_agent(pool, "a1")
     model.start_job(job)
@@ -49,6 +50,7 @@ def test_the_event_date_is_the_model_clock_when_it_happened() -> None:
     events: list[JobEvent] = []
     model.events.subscribe(events.append)
     pool = model.create_pool("linux")
+    model.register_agent(pool, "placeholder", online=False)  # jobs wait for an agent, not fail
     model.queue_job(pool)
     model.clock = lambda: now + timedelta(seconds=30)  # the clock may be swapped: the parts follow it
     model.register_agent(pool, "a1")

@@ -71,6 +71,7 @@ def test_in_process_subscribers_see_every_transition(model: AdoModel) -> None:
     events: list[dict[str, Any]] = []
     unsubscribe = model.subscribe(events.append)
     pool = model.create_pool("linux")
+    model.register_agent(pool, "placeholder", {"docker": ""}, online=False)  # jobs wait for an agent, not fail
     job = model.queue_job(pool, ["docker"])
     model.register_agent(pool, "a1", {"docker": ""})
     model.finish_job(job)
@@ -92,6 +93,7 @@ def test_http_subscription_delivers_with_basic_auth_and_headers(
 ) -> None:
     url, received, _ = receiver
     pool = model.create_pool("linux")
+    model.register_agent(pool, "placeholder", online=False)  # jobs wait for an agent, not fail
     app = make_app(model)
     with serve(app) as server:
         base = f"{server.url}/{ORG}/_apis/hooks/subscriptions"

@@ -9,6 +9,7 @@ from adoscale_lab.emulator import AdoModel, EmulatorError
 
 def test_fifo_assignment_to_matching_idle_agents(model: AdoModel) -> None:
     pool = model.create_pool("linux")
+    model.register_agent(pool, "placeholder", {"docker": "", "java": ""}, online=False)  # jobs wait, not fail
     first = model.queue_job(pool, ["docker"])
     second = model.queue_job(pool, ["java"])
     third = model.queue_job(pool, ["docker"])
@@ -84,6 +85,7 @@ def test_jobs_with_a_duration_finish_when_it_has_run_out() -> None:
     now = [datetime(2025, 6, 2, 8, 0, tzinfo=UTC)]
     model = AdoModel(clock=lambda: now[0])
     pool = model.create_pool("linux")
+    model.register_agent(pool, "placeholder", online=False)  # jobs wait for an agent, not fail
     job = model.queue_job(pool, duration_s=30)
     untimed = model.queue_job(pool)
     now[0] += timedelta(seconds=60)

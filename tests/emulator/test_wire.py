@@ -33,6 +33,7 @@ def _recorded(name: str) -> dict[str, object]:
 
 def test_job_request_key_sets_match_recordings(model: AdoModel, org_url: str) -> None:
     pool = model.create_pool("linux")
+    model.register_agent(pool, "placeholder", online=False)  # jobs wait for an agent, not fail
     queued = model.queue_job(pool, ["Agent.Version -gtVersion 2.182.1"])
     body = _get(f"{org_url}/_apis/distributedtask/pools/{pool}/jobrequests").json()
     assert set(body) == {"count", "value"}
@@ -55,6 +56,7 @@ def test_job_request_key_sets_match_recordings(model: AdoModel, org_url: str) ->
 def test_completed_request_count_zero_drops_finished(model: AdoModel, org_url: str) -> None:
     pool = model.create_pool("linux")
     model.add_finished_jobs(pool, 5)
+    model.register_agent(pool, "placeholder", online=False)  # jobs wait for an agent, not fail
     model.queue_job(pool)
     url = f"{org_url}/_apis/distributedtask/pools/{pool}/jobrequests"
     assert _get(url).json()["count"] == 6

@@ -14,6 +14,7 @@ from tests.conftest import PAT
 def test_thousand_finished_and_three_queued_yield_three_queued(model: AdoModel, org_url: str) -> None:
     pool = model.create_pool("linux")
     model.add_finished_jobs(pool, 1000)
+    model.register_agent(pool, "adoscale-placeholder", {"docker": ""}, online=False)  # jobs wait, not fail
     for _ in range(3):
         model.queue_job(pool, ["docker"])
     model.register_agent(pool, "busy-one", {"docker": ""})  # takes the oldest job: it runs

@@ -61,6 +61,9 @@ def test_the_pass_publishes_every_metric_with_its_figures(
     model.register_agent(pool, "adoscale-placeholder", {"docker": ""}, online=False)
     for _ in range(3):
         model.queue_job(pool, ["docker"])
+    # The service fails at once a job no registered agent meets: an old offline gpu registration keeps this one
+    # waiting, and unservable (adoscale's agents never have gpu).
+    model.register_agent(pool, "old-gpu-agent", {"gpu": ""}, online=False)
     model.queue_job(pool, ["gpu"])
     result = pass_.handler({"action": "pass", "pool": "linux"}, Context())
     assert result["report"]["launched"] == 3

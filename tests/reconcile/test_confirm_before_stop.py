@@ -22,10 +22,11 @@ busy agent is disabled or deleted.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -79,11 +80,15 @@ class FakeAgent:
     job: int | None = None
     status_changed_on: datetime = NOW
     last_finished: datetime | None = None
+    system: dict[str, str] = field(default_factory=dict)
+    user: dict[str, str] = field(default_factory=dict)
 
     def wire(self) -> Agent:
         return Agent(
             id=self.id,
             name=self.name,
+            system_capabilities=self.system,
+            user_capabilities=self.user,
             status="online" if self.online else "offline",
             enabled=self.enabled,
             assigned_request=JobRequest(request_id=self.job) if self.job is not None else None,
@@ -184,6 +189,21 @@ class FakeAdo:
     def get_pool(self, name: str) -> Pool:
         self.w.before()
         return Pool(id=POOL_ID, name=name)
+
+    def add_agent(self, pool_id: int, body: Mapping[str, Any]) -> Agent:
+        # The pass registers the pool's placeholder when it finds none (adoscale.ado.placeholder).
+        self.w.before()
+        agent_id = max(self.w.agents, default=0) + 100
+        self.w.agents[agent_id] = FakeAgent(
+            agent_id, body["name"], online=False, system=body["systemCapabilities"], user=body["userCapabilities"]
+        )
+        return self.w.agents[agent_id].wire()
+
+    def replace_agent(self, pool_id: int, agent_id: int, body: Mapping[str, Any]) -> Agent:
+        self.w.before()
+        agent = self.w.agents[agent_id]
+        agent.system, agent.user = body["systemCapabilities"], body["userCapabilities"]
+        return agent.wire()
 
     def list_job_requests(self, pool_id: int) -> list[JobRequest]:
         self.w.before()

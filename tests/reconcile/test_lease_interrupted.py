@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -119,6 +119,25 @@ class FakeAdo:
 
     def get_pool(self, name: str) -> Pool:
         return Pool(id=POOL_ID, name=name)
+
+    def add_agent(self, pool_id: int, body: Mapping[str, Any]) -> Agent:
+        # The pass registers the pool's placeholder when it finds none (adoscale.ado.placeholder).
+        agent_id = max(self.w.agents, default=0) + 100
+        self.w.agents[agent_id] = Agent(
+            id=agent_id,
+            name=body["name"],
+            status="offline",
+            system_capabilities=body["systemCapabilities"],
+            user_capabilities=body["userCapabilities"],
+        )
+        return self.w.agents[agent_id]
+
+    def replace_agent(self, pool_id: int, agent_id: int, body: Mapping[str, Any]) -> Agent:
+        agent = self.w.agents[agent_id].model_copy(
+            update={"system_capabilities": body["systemCapabilities"], "user_capabilities": body["userCapabilities"]}
+        )
+        self.w.agents[agent_id] = agent
+        return agent
 
     def list_job_requests(self, pool_id: int) -> list[JobRequest]:
         return list(self.w.jobs)

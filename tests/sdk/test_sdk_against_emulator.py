@@ -118,3 +118,52 @@ def test_wrong_pat_raises_the_sdk_authentication_error_without_the_pat(cli_emula
         _task_agent(cli_emulator.org_url, wrong).get_agent_pools()
     assert wrong not in str(caught.value)
     assert SDK_PAT not in str(caught.value)
+
+
+def test_sdk_calls_that_differed_from_the_service(cli_emulator: CliEmulator) -> None:
+    """The calls issue 21 found failing or answering differently: pool POST/PATCH (docs/agent.md asks for
+    `autoUpdate`), queues, the project list, environment update, add-agent keeping what it is sent."""
+    from azure.devops.v7_1.task_agent.models import (
+        EnvironmentUpdateParameter,
+        TaskAgentAuthorization,
+        TaskAgentPool,
+        TaskAgentPublicKey,
+    )
+
+    connection = Connection(base_url=cli_emulator.org_url, creds=BasicAuthentication("", SDK_PAT))
+    client = connection.clients_v7_1.get_task_agent_client()
+    pool_id = client.get_agent_pools(pool_name="linux")[0].id
+
+    updated = client.update_agent_pool(TaskAgentPool(auto_update=False), pool_id)
+    assert updated.auto_update is False and client.get_agent_pool(pool_id).auto_update is False
+    made = client.add_agent_pool(TaskAgentPool(name="windows", auto_provision=True))
+    assert (made.name, made.auto_provision) == ("windows", True)
+
+    queues = client.get_agent_queues(project="web")
+    assert {q.name for q in queues} == {"linux", "windows"}
+    [linux] = client.get_agent_queues_by_names(["linux"], project="web")
+    assert linux.pool.id == pool_id and client.get_agent_queue(linux.id, project="web").name == "linux"
+    assert [p.name for p in connection.clients_v7_1.get_core_client().get_projects()] == ["web"]
+
+    env = client.add_environment(EnvironmentCreateParameter(name="stage"), "web")
+    renamed = client.update_environment(EnvironmentUpdateParameter(name="staging", description="d"), "web", env.id)
+    assert (renamed.name, renamed.description) == ("staging", "d")
+
+    key = TaskAgentPublicKey(exponent="AQAB", modulus="ybo=")
+    agent = client.add_agent(
+        TaskAgent(
+            name="kept",
+            version="4.258.1",
+            system_capabilities={"Agent.OS": "Linux"},
+            user_capabilities={"docker": ""},
+            authorization=TaskAgentAuthorization(public_key=key),
+        ),
+        pool_id,
+    )
+    assert (agent.version, agent.user_capabilities, agent.system_capabilities) == (
+        "4.258.1",
+        {"docker": ""},
+        {"Agent.OS": "Linux"},
+    )
+    assert agent.status == "offline" and agent.authorization.client_id
+    assert agent.authorization.public_key.modulus == "ybo="

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -28,7 +29,18 @@ class Clock:
 def world() -> tuple[AdoModel, int, Clock]:
     clock = Clock()
     model = AdoModel(org="o", pat="p", clock=clock)
-    return model, model.create_pool("linux"), clock
+    pool_id = model.create_pool("linux")
+    # The service fails a job no registered agent meets: the placeholder keeps docker jobs waiting.
+    model.register_agent(pool_id, PLACEHOLDER, {"docker": ""}, online=False)
+    return model, pool_id, clock
+
+
+PLACEHOLDER = "adoscale-placeholder"
+
+
+def _ours(model: AdoModel, pool_id: int) -> list[Any]:
+    """The pool's agents but the placeholder."""
+    return [a for a in model.agents(pool_id) if a.name != PLACEHOLDER]
 
 
 def _agent(model: AdoModel, pool_id: int, stats: AgentStats, job_s: float = 60.0) -> EmulatedAgent:
@@ -50,9 +62,9 @@ def test_registers_at_online_time_runs_one_job_and_removes_itself(world: tuple[A
     stats = AgentStats()
     agent = _agent(model, pool_id, stats)
     assert agent.advance(clock.at(5)) == T0 + timedelta(seconds=10)  # not started yet: wake me at 10 s
-    assert model.agents(pool_id) == []
+    assert _ours(model, pool_id) == []
     assert agent.advance(clock.at(10)) is None  # online, nothing assigned: waits for the service
-    assert [a.name for a in model.agents(pool_id)] == ["ado-task0001"] and agent.state is AgentState.IDLE
+    assert [a.name for a in _ours(model, pool_id)] == ["ado-task0001"] and agent.state is AgentState.IDLE
     clock.at(20)
     request = model.queue_job(pool_id, ["docker"])
     assert agent.advance(clock.at(21)) == T0 + timedelta(seconds=81)  # took it: ends 60 s later
@@ -60,7 +72,7 @@ def test_registers_at_online_time_runs_one_job_and_removes_itself(world: tuple[A
     assert agent.advance(clock.at(50)) == T0 + timedelta(seconds=81)
     assert agent.advance(clock.at(81)) is None
     assert agent.state is AgentState.EXITED and agent.done
-    assert model.job(request).result == "succeeded" and model.agents(pool_id) == []
+    assert model.job(request).result == "succeeded" and _ours(model, pool_id) == []
     assert (stats.registered, stats.jobs_run, stats.exited, stats.busy_killed) == (1, 1, 1, 0)
     assert stats.agent_seconds == 81.0 and agent.took_job and agent.job_seconds == 60.0
     assert agent.advance(clock.at(200)) is None and stats.jobs_run == 1  # an exited agent does nothing more
@@ -75,7 +87,7 @@ def test_stopped_while_busy_kills_the_job_and_counts_it(world: tuple[AdoModel, i
     assert agent.state is AgentState.BUSY and stats.waits == [10.0]
     assert agent.stopped(clock.at(30)) is True
     assert stats.busy_killed == 1 and model.job(request).result == "abandoned"
-    assert model.agents(pool_id) == [] and agent.state is AgentState.GONE
+    assert _ours(model, pool_id) == [] and agent.state is AgentState.GONE
     assert agent.stopped(clock.at(31)) is False and stats.busy_killed == 1
 
 
@@ -95,7 +107,7 @@ def test_stopped_while_idle_or_starting_only_removes_the_registration(world: tup
     idle, starting = _agent(model, pool_id, stats), _agent(model, pool_id, stats)
     idle.advance(clock.at(10))
     assert idle.stopped(clock.at(12)) is False and starting.stopped(clock.at(12)) is False
-    assert model.agents(pool_id) == [] and stats.busy_killed == 0 and stats.registered == 1
+    assert _ours(model, pool_id) == [] and stats.busy_killed == 0 and stats.registered == 1
 
 
 def test_spot_interruption_requeues_the_job_apart_from_kills(world: tuple[AdoModel, int, Clock]) -> None:
@@ -108,5 +120,5 @@ def test_spot_interruption_requeues_the_job_apart_from_kills(world: tuple[AdoMod
     assert requeued is not None and requeued != request
     assert model.job(request).result == "abandoned"
     assert model.job(requeued).demands == ["docker"] and model.job(requeued).result is None
-    assert stats.spot_interrupted == 1 and stats.busy_killed == 0 and model.agents(pool_id) == []
+    assert stats.spot_interrupted == 1 and stats.busy_killed == 0 and _ours(model, pool_id) == []
     assert agent.interrupted(clock.at(21)) is None and stats.spot_interrupted == 1

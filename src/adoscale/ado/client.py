@@ -7,13 +7,14 @@ HTML is treated as a refusal all the same). Retries follow `RetryPolicy` inside 
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import socket
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -390,6 +391,18 @@ class AdoClient:
             return None
         return Agent.model_validate(_json(response))
 
+    def add_agent(self, pool_id: int, body: Mapping[str, Any]) -> Agent:
+        """Register an agent (`config.sh`'s call; the placeholder's). 409 when the name is taken."""
+        response = self._call("POST", f"distributedtask/pools/{pool_id}/agents", route="agent.add", body=dict(body))
+        return Agent.model_validate(_json(response))
+
+    def replace_agent(self, pool_id: int, agent_id: int, body: Mapping[str, Any]) -> Agent:
+        """Register an existing agent again (`config.sh --replace`): same id, new capabilities and key."""
+        response = self._call(
+            "PUT", f"distributedtask/pools/{pool_id}/agents/{agent_id}", route="agent.replace", body=dict(body)
+        )
+        return Agent.model_validate(_json(response))
+
     def set_agent_enabled(self, pool_id: int, agent_id: int, enabled: bool) -> Agent:
         response = self._call(
             "PATCH",
@@ -408,10 +421,13 @@ class AdoClient:
         return True
 
     def list_job_requests(self, pool_id: int) -> list[JobRequest]:
-        """Unfinished requests (queued, assigned, running) with `matchedAgents`.
+        """Unfinished requests (queued, assigned, running), without their `matchedAgents`.
 
         `completedRequestCount=0` drops the finished ones; `$top` is never sent, because the service then
-        omits `matchedAgents` and caps the answer at 200.
+        caps the answer at 200 (and changes what it counts). The service still sends `matchedAgents` on every
+        queued request, which makes the body grow as queued jobs x registered agents (40 MB for 300 x 300):
+        adoscale matches demands itself, so each request's list is dropped as soon as it is decoded, and
+        memory holds the body and the requests only (docs/performance.md, "The queue read").
         """
         response = self._call(
             "GET",
@@ -420,7 +436,8 @@ class AdoClient:
             params={"completedRequestCount": "0"},
             api_version=API_PREVIEW,
         )
-        return _jobs.validate_python(_json(response).get("value", []))
+        body = _json(response, object_hook=_without_matched_agents)
+        return _jobs.validate_python(body.get("value", []) if isinstance(body, dict) else [])
 
     def parallel_job_limit(self) -> ParallelLimit | None:
         """The organization's self-hosted parallel-job limit, or None when it cannot be read.
@@ -582,9 +599,16 @@ def _bool(value: bool) -> str:
     return "true" if value else "false"
 
 
-def _json(response: httpx.Response) -> Any:
+def _without_matched_agents(item: dict[str, Any]) -> dict[str, Any]:
+    # The decoder calls this on every object, innermost first: a job request's agent references are freed as
+    # soon as the request itself is decoded, rather than after the whole body is.
+    item.pop("matchedAgents", None)
+    return item
+
+
+def _json(response: httpx.Response, *, object_hook: Callable[[dict[str, Any]], Any] | None = None) -> Any:
     try:
-        return response.json()
+        return json.loads(response.content, object_hook=object_hook)
     except ValueError as exc:
         raise AdoError(
             f"Azure DevOps answered {response.status_code} with a body that is not JSON "

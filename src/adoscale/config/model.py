@@ -214,6 +214,11 @@ class PoolConfig(_Strict):
     placeholder_name: Name = Field(
         _POOL.placeholder_name, description="The placeholder agent's name (after the prefix); never deleted."
     )
+    platform: Literal["linux/x64", "linux/arm64"] = Field(
+        "linux/x64",
+        description="The agents' OS/CPU (the task definition's runtime platform): the system capabilities "
+        "(Agent.OS, Agent.OSArchitecture) the placeholder registers and demands are matched against.",
+    )
     ecs: EcsSettings | None = Field(None, description="Where the agents run on ECS Fargate (this or `ec2`).")
     ec2: Ec2Settings | None = Field(None, description="Where the agents run on EC2, one instance per job (or `ecs`).")
     warm_pool: WarmPoolConfig = Field(

@@ -15,7 +15,8 @@ from typing import Any
 
 from adoscale.ado.demands import satisfies
 from adoscale.ado.models import Agent, JobState, ParallelLimit
-from adoscale.ado.queue import count_queued_for, count_running
+from adoscale.ado.placeholder import pool_agent_capabilities
+from adoscale.ado.queue import count_queued_for, count_running, unservable
 from adoscale.compute.base import TaskInfo
 from adoscale.config import PoolConfig
 from adoscale.history.base import HistoryRecord
@@ -86,6 +87,10 @@ class Observation:
     # agents do not meet, and when the oldest queued job this pool can run was queued.
     unservable: int = 0
     oldest_queued_at: datetime | None = None
+    # The queued jobs no agent of this pool can ever run, each with the demand that fails (logged once each).
+    unservable_jobs: tuple[tuple[int, str], ...] = ()
+    # The pool's agents as read (with their capabilities): the placeholder step compares from them.
+    agents: tuple[Agent, ...] = ()
 
     @property
     def live_tasks(self) -> int:
@@ -157,7 +162,8 @@ def observe(
     (the pool has a warm pool)."""
     pool_id = pool_ids(pool.name)
     jobs = ado.list_job_requests(pool_id)
-    capabilities = pool.capability_map()
+    # The pool's agents offer their platform's system capabilities (Agent.OS, ...) and the configured ones.
+    capabilities = pool_agent_capabilities(pool.capabilities, pool.platform, pool.agent_name_prefix)
     # Demand matching once: the jobs this pool's agents can run feed both the queue count and the warm
     # pool's arrivals.
     ours = [job for job in jobs if capabilities is None or satisfies(capabilities, job.demands)]
@@ -184,4 +190,6 @@ def observe(
         record,
         unservable=count_queued_for(jobs, None) - snapshot.queued,
         oldest_queued_at=min(waiting, default=None),
+        unservable_jobs=tuple((job.request_id, demand) for job, demand in unservable(jobs, capabilities)),
+        agents=tuple(agents),
     )

@@ -29,6 +29,8 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from adoscale.ado.errors import AdoAuthError, AdoError
+from adoscale.ado.placeholder import PlaceholderAction, PlaceholderSpec, ensure_placeholder
+from adoscale.ado.queue import SeenJobs
 from adoscale.config import Config, PoolConfig
 from adoscale.control.act import LAUNCH_ERROR, Actor, ActResult
 from adoscale.control.decide import Decide, Decision, PolicyFor, decide, default_policy, describe, warm_policy_for
@@ -92,6 +94,7 @@ class PoolReport:
     start_failure: str | None = None
     launch_retry_at: str | None = None
     unservable: int = 0  # queued jobs whose demands this pool's agents do not meet
+    placeholder: str = ""  # what the pass did about the pool's placeholder (keep, create, replace, foreign)
     oldest_queued_s: float | None = None  # how long the oldest queued job this pool can run has waited
     launch_failures: int = 0  # tasks ECS refused to launch in this pass
     # (Further per-pool figures are added here and filled in `report_of`.)
@@ -212,6 +215,7 @@ class Reconciler:
         self._pass_id_prefix = pass_id_prefix
         self._pool_ids = PoolIds(ado, pool_ids)
         self._history: History = history or MemoryHistory()
+        self._unservable_seen = SeenJobs()
 
     @property
     def config(self) -> Config:
@@ -288,21 +292,32 @@ class Reconciler:
     def _pass(
         self, pool: PoolConfig, pass_id: str, seconds: float, parallel: ParallelShare | None, *, act: bool
     ) -> PoolReport:
-        # (A per-pool step before observing, such as registering the pool's placeholder, goes here.)
         compute = self._compute_for(pool)
         history = self._history if warm_policy_for(pool).mode is not WarmMode.OFF else None
+        placeholder = ""
         try:
             with self._ado.bounded(seconds):
                 ends_at = self._monotonic() + seconds
-                observation = observe(
-                    pool,
-                    ado=self._ado,
-                    compute=compute,
-                    clock=self._clock,
-                    pool_ids=self._pool_ids,
-                    history=history,
-                    parallel=parallel,
-                )
+
+                def look() -> Observation:
+                    return observe(
+                        pool,
+                        ado=self._ado,
+                        compute=compute,
+                        clock=self._clock,
+                        pool_ids=self._pool_ids,
+                        history=history,
+                        parallel=parallel,
+                    )
+
+                observation = look()
+                if act:
+                    # Keep the pool open at zero, from the agents just read (no call in a steady pass); a
+                    # placeholder registered just now is read again so that the plan sees it.
+                    placeholder = self._placeholder(pool, observation)
+                    if placeholder == PlaceholderAction.CREATE.value:
+                        observation = look()
+                self._log_unservable(pool, observation)
                 decision = decide(pool, observation, policy=self._policy, engine=self._engine)
                 if decision.backoff is not None:
                     log.info("%s: %s", pool.name, decision.backoff.describe())
@@ -329,8 +344,37 @@ class Reconciler:
             return PoolReport(pool=pool.name, pass_id=pass_id, errors=[_failure_line(pool.name, exc)], failure=exc)
         if result.failure is not None:
             line = _failure_line(pool.name, result.failure)
-            return report_of(pass_id, observation, decision, result, failure_line=line)
-        return report_of(pass_id, observation, decision, result)
+            report = report_of(pass_id, observation, decision, result, failure_line=line)
+        else:
+            report = report_of(pass_id, observation, decision, result)
+        if placeholder.startswith("error: "):
+            errors = [*report.errors, f"placeholder: {placeholder.removeprefix('error: ')}"]
+            return replace(report, errors=errors)
+        return replace(report, placeholder=placeholder)
+
+    def _placeholder(self, pool: PoolConfig, observation: Observation) -> str:
+        """Create or re-register the pool's placeholder (adoscale.ado.placeholder); "error: ..." when that
+        failed (reported, and the pass goes on)."""
+        spec = PlaceholderSpec.for_pool(
+            name=pool.agent_name_prefix + pool.placeholder_name, platform=pool.platform, capabilities=pool.capabilities
+        )
+        try:
+            return ensure_placeholder(self._ado, observation.pool_id, spec, observation.agents).value
+        except AdoAuthError:
+            raise
+        except AdoError as exc:
+            log.error("pool %s: placeholder: %s", pool.name, exc)  # noqa: TRY400 (expected: one line)
+            return f"error: {exc}"
+
+    def _log_unservable(self, pool: PoolConfig, observation: Observation) -> None:
+        for request_id, demand in observation.unservable_jobs:
+            if self._unservable_seen.first_time(pool.name, request_id):
+                log.warning(
+                    "%s: job %d can never run here: no agent of this pool meets its demand %r",
+                    pool.name,
+                    request_id,
+                    demand,
+                )
 
     # -- every pool ----------------------------------------------------------------------------------
 

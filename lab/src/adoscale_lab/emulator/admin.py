@@ -101,6 +101,8 @@ def _job_json(job: Job) -> JSON:
         "agentId": job.reserved_agent,
         "result": job.result,
         "durationS": job.duration_s,
+        # The service's message when it failed the job at once (no registered agent meets its demands).
+        "failure": job.failure,
     }
 
 
@@ -260,6 +262,19 @@ def _deliveries(ctx: AdminContext, body: JSON, query: dict[str, str]) -> JSON:
     return {"count": len(value), "value": value, "dropped": ctx.hooks.dropped}
 
 
+def _subscriptions(ctx: AdminContext, body: JSON, query: dict[str, str]) -> JSON:
+    value = ctx.hooks.states()
+    return {"count": len(value), "value": value, "timeScale": ctx.hooks.time_scale}
+
+
+def _hook_clock(ctx: AdminContext, body: JSON, query: dict[str, str]) -> JSON:
+    scale = body.get("timeScale")
+    if isinstance(scale, bool) or not isinstance(scale, int | float) or not 0 < scale <= 1:
+        raise AdminError(400, "'timeScale' must be a number in (0, 1]: real seconds per service second")
+    ctx.hooks.time_scale = float(scale)
+    return {"timeScale": ctx.hooks.time_scale}
+
+
 def _wait(ctx: AdminContext, body: JSON, query: dict[str, str]) -> JSON:
     timeout = min(float(body.get("timeoutS", 5.0)), 30.0)
     return {"idle": ctx.hooks.wait_idle(timeout)}
@@ -291,5 +306,7 @@ def admin_routes(ctx: AdminContext) -> list[Route]:
         ("PUT", "/faults", _set_faults),
         ("GET", "/hooks/deliveries", _deliveries),
         ("POST", "/hooks/wait", _wait),
+        ("GET", "/hooks/subscriptions", _subscriptions),
+        ("PUT", "/hooks/clock", _hook_clock),
     ]
     return [Route(method, PREFIX + template, partial(_answer, handler, ctx)) for method, template, handler in table]

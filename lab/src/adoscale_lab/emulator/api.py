@@ -6,6 +6,7 @@ does what every ADO route shares (authentication, api-version, faults, errors) b
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -14,7 +15,7 @@ from adoscale_lab.emulator.demands import ado_satisfies
 from adoscale_lab.emulator.entities import matchable_capabilities
 from adoscale_lab.emulator.errors import EmulatorError
 from adoscale_lab.emulator.hooks import HookService
-from adoscale_lab.emulator.locations import RESOURCE_AREAS, L, Location, all_locations
+from adoscale_lab.emulator.locations import RESOURCE_AREAS, L, Location, all_locations, area_locations
 from adoscale_lab.emulator.messages import Request, Response
 from adoscale_lab.emulator.model import AdoModel
 from adoscale_lab.emulator.router import Route
@@ -24,6 +25,8 @@ from adoscale_lab.emulator.wire import (
     job_json,
     pool_json,
     pool_reference_json,
+    project_json,
+    queue_json,
     vm_resource_json,
 )
 
@@ -66,6 +69,50 @@ def _pool(model: AdoModel, req: Request, pool_id: str) -> Response:
     return Response(200, pool_json(model, model.pool(int(pool_id))))
 
 
+def _pool_settings(model: AdoModel, pool_id: int, body: JSON) -> Response:
+    with model.lock:
+        pool = model.pool(pool_id)
+        if isinstance(body.get("autoUpdate"), bool):
+            pool.auto_update = body["autoUpdate"]
+        if isinstance(body.get("autoProvision"), bool):
+            pool.auto_provision = body["autoProvision"]
+    return Response(200, pool_json(model, model.pool(pool_id)))
+
+
+def _add_pool(model: AdoModel, req: Request) -> Response:
+    body = req.body or {}
+    name = str(body.get("name", "")).strip()
+    if not name:
+        raise EmulatorError(400, "ArgumentException", "The pool name cannot be empty.", "System.ArgumentException")
+    return _pool_settings(model, model.create_pool(name, str(body.get("poolType", "automation"))), body)
+
+
+def _update_pool(model: AdoModel, req: Request, pool_id: str) -> Response:
+    return _pool_settings(model, int(pool_id), req.body or {})
+
+
+def _queues(model: AdoModel, req: Request, project: str) -> Response:
+    proj = model.project(project)
+    names = req.query.get("queueNames") or req.query.get("queueName")
+    pools = model.pools(pool_type="automation")
+    if names:
+        wanted = {n.strip().lower() for n in names.split(",") if n.strip()}
+        pools = [p for p in pools if p.name.lower() in wanted]
+    if req.query.get("queueIds"):
+        ids = {int(x) for x in req.query["queueIds"].split(",") if x}
+        pools = [p for p in pools if p.id in ids]
+    value = [queue_json(proj, p) for p in pools]
+    return Response(200, {"count": len(value), "value": value})
+
+
+def _queue(model: AdoModel, req: Request, project: str, queue_id: str) -> Response:
+    return Response(200, queue_json(model.project(project), model.pool(int(queue_id))))
+
+
+def _projects(model: AdoModel, req: Request) -> Response:
+    return _page([project_json(p) for p in model.projects()], req.query)
+
+
 def _agent_flags(req: Request) -> dict[str, bool]:
     return {
         "capabilities": _flag(req.query, "includeCapabilities"),
@@ -93,23 +140,60 @@ def _agent(model: AdoModel, req: Request, pool_id: str, agent_id: str) -> Respon
     return Response(200, agent_json(model, agent, **_agent_flags(req)))
 
 
-def _capabilities(body: JSON) -> dict[str, str]:
-    return {str(k): str(v) for k, v in (body.get("systemCapabilities") or {}).items()}
+def _capabilities(body: JSON, key: str) -> dict[str, str]:
+    value = body.get(key)
+    return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
+
+
+def _register(model: AdoModel, pool_id: int, name: str, body: JSON, *, replace: bool) -> int:
+    """What the service stores of an add/replace-agent body: the capabilities, version and OS description
+    the client reports (`ConfigurationManager.CreateNewAgent` sends all of them), and its public key. A new
+    registration is offline until its listener connects."""
+    if not name.strip():
+        raise EmulatorError(400, "ArgumentException", "The agent name cannot be empty.", "System.ArgumentException")
+    agent_id = model.register_agent(
+        pool_id,
+        name,
+        online=False,
+        enabled=body.get("enabled", True) is not False,
+        system=_capabilities(body, "systemCapabilities"),
+        user_capabilities=_capabilities(body, "userCapabilities"),
+        version=str(body["version"]) if body.get("version") else None,
+        os_description=str(body["osDescription"]) if body.get("osDescription") else None,
+        replace=replace,
+    )
+    key = (body.get("authorization") or {}).get("publicKey")
+    with model.lock:
+        agent = model.agent(pool_id, agent_id)
+        agent.public_key = {str(k): str(v) for k, v in key.items()} if isinstance(key, dict) else None
+        agent.client_id = str(uuid.uuid4())
+    return agent_id
+
+
+def _registered(model: AdoModel, pool_id: int, agent_id: int) -> Response:
+    agent = model.agent(pool_id, agent_id)
+    body = agent_json(model, agent, capabilities=True)
+    # The service answers the OAuth client it made for the agent's key: the agent stores clientId and
+    # authorizationUrl in .credentials and signs its token requests with the private key.
+    body["authorization"] = {
+        "authorizationUrl": f"https://vstoken.dev.azure.com/{model.host_id}/oauth2/token",
+        "clientId": agent.client_id,
+        **({"publicKey": dict(agent.public_key)} if agent.public_key else {}),
+    }
+    return Response(200, body)
 
 
 def _add_agent(model: AdoModel, req: Request, pool_id: str) -> Response:
     body = req.body or {}
-    agent_id = model.register_agent(
-        int(pool_id), str(body.get("name", "")), _capabilities(body), online=False, enabled=True
-    )
-    return Response(200, agent_json(model, model.agent(int(pool_id), agent_id), capabilities=True))
+    agent_id = _register(model, int(pool_id), str(body.get("name", "")), body, replace=False)
+    return _registered(model, int(pool_id), agent_id)
 
 
 def _replace_agent(model: AdoModel, req: Request, pool_id: str, agent_id: str) -> Response:
     body = req.body or {}
     current = model.agent(int(pool_id), int(agent_id))
-    model.register_agent(int(pool_id), current.name, _capabilities(body), online=False, replace=True)
-    return Response(200, agent_json(model, model.agent(int(pool_id), int(agent_id)), capabilities=True))
+    _register(model, int(pool_id), current.name, body, replace=True)
+    return _registered(model, int(pool_id), int(agent_id))
 
 
 def _update_agent(model: AdoModel, req: Request, pool_id: str, agent_id: str) -> Response:
@@ -133,6 +217,13 @@ def _job_requests(model: AdoModel, req: Request, pool_id: str) -> Response:
     jobs = model.unfinished_jobs(pid)
     if req.query.get("completedRequestCount") != "0":
         jobs = model.recent_finished_jobs(pid) + jobs
+    # The SDKs' getAgentRequestsForAgent / ForPlan filters.
+    if req.query.get("agentId"):
+        agent_id = int(req.query["agentId"])
+        jobs = [j for j in jobs if j.reserved_agent == agent_id]
+    if req.query.get("planId"):
+        plan = req.query["planId"].lower()
+        jobs = [j for j in jobs if j.plan_id.lower() == plan]
     if "$top" in req.query:
         # The real service drops matchedAgents and caps the page at 200 when $top is given.
         return _page([job_json(model, j, matched=False) for j in jobs], req.query, cap=200)
@@ -165,8 +256,7 @@ def _resource_usage(model: AdoModel, req: Request) -> Response:
 
 
 def _project(model: AdoModel, req: Request, project: str) -> Response:
-    proj = model.project(project)
-    return Response(200, {"id": proj.id, "name": proj.name, "state": "wellFormed", "visibility": "private"})
+    return Response(200, project_json(model.project(project)))
 
 
 # -- environments and VM resources -----------------------------------------------------------------------
@@ -197,6 +287,17 @@ def _add_environment(model: AdoModel, req: Request, project: str) -> Response:
     return Response(200, environment_json(model, model.environment(project, env_id)))
 
 
+def _update_environment(model: AdoModel, req: Request, project: str, env_id: str) -> Response:
+    env = model.environment(project, int(env_id))
+    body = req.body or {}
+    with model.lock:
+        if str(body.get("name") or "").strip():
+            env.name = str(body["name"]).strip()
+        if body.get("description") is not None:
+            env.description = str(body["description"])
+    return Response(200, environment_json(model, env))
+
+
 def _delete_environment(model: AdoModel, req: Request, project: str, env_id: str) -> Response:
     model.delete_environment(project, int(env_id))
     return Response(204)
@@ -224,7 +325,10 @@ def _vms(model: AdoModel, req: Request, project: str, env_id: str) -> Response:
 def _add_vm(model: AdoModel, req: Request, project: str, env_id: str) -> Response:
     env = model.environment(project, int(env_id))
     spec = (req.body or {}).get("virtualMachineResource") or {}
-    resource_id, _agent = model.register_vm(env.id, str(spec.get("name", "")), list(spec.get("tags") or []))
+    # A registration over REST: the agent is offline until its listener connects, as on the service.
+    resource_id, _agent = model.register_vm(
+        env.id, str(spec.get("name", "")), list(spec.get("tags") or []), online=False
+    )
     resource = next(r for r in model.vm_resources(env.id) if r.id == resource_id)
     return Response(200, vm_resource_json(model, env, resource))
 
@@ -280,6 +384,10 @@ def _subscription(hooks: HookService, req: Request, subscription_id: str) -> Res
     return Response(200, hooks.get(subscription_id).to_json())
 
 
+def _update_subscription(hooks: HookService, req: Request, subscription_id: str) -> Response:
+    return Response(200, hooks.update(subscription_id, req.body or {}).to_json())
+
+
 def _delete_subscription(hooks: HookService, req: Request, subscription_id: str) -> Response:
     hooks.delete(subscription_id)
     return Response(204)
@@ -290,6 +398,11 @@ def _delete_subscription(hooks: HookService, req: Request, subscription_id: str)
 
 def _options(model: AdoModel, req: Request) -> Response:
     value = [location.to_json() for location in all_locations()]
+    return Response(200, {"count": len(value), "value": value})
+
+
+def _area_options(model: AdoModel, req: Request, area: str) -> Response:
+    value = [location.to_json() for location in area_locations(area)]
     return Response(200, {"count": len(value), "value": value})
 
 
@@ -354,6 +467,8 @@ def ado_routes(model: AdoModel, hooks: HookService) -> list[Route]:
     routes = [
         on("GET", ORG + "/pools", L.POOLS, _pools),
         on("GET", ORG + "/pools/{pool_id}", L.POOLS, _pool),
+        on("POST", ORG + "/pools", L.POOLS, _add_pool),
+        on("PATCH", ORG + "/pools/{pool_id}", L.POOLS, _update_pool),
         on("GET", ORG + "/pools/{pool_id}/agents", L.AGENTS, _agents),
         on("GET", ORG + "/pools/{pool_id}/agents/{agent_id}", L.AGENTS, _agent),
         on("POST", ORG + "/pools/{pool_id}/agents", L.AGENTS, _add_agent),
@@ -362,7 +477,10 @@ def ado_routes(model: AdoModel, hooks: HookService) -> list[Route]:
         on("DELETE", ORG + "/pools/{pool_id}/agents/{agent_id}", L.AGENTS, _delete_agent),
         on("GET", ORG + "/pools/{pool_id}/jobrequests", L.JOB_REQUESTS, _job_requests),
         on("GET", ORG + "/resourceusage", L.RESOURCE_USAGE, _resource_usage),
+        on("GET", "/{org}/_apis/projects", L.PROJECTS, _projects),
         on("GET", "/{org}/_apis/projects/{project}", L.PROJECTS, _project),
+        on("GET", "/{org}/{project}/_apis/distributedtask/queues", L.QUEUES, _queues),
+        on("GET", "/{org}/{project}/_apis/distributedtask/queues/{queue_id}", L.QUEUES, _queue),
     ]
     for area, location in ENVIRONMENT_AREAS:
         base = "/{org}/{project}/_apis/" + area + "/environments"
@@ -370,6 +488,7 @@ def ado_routes(model: AdoModel, hooks: HookService) -> list[Route]:
             on("GET", base, location, _environments),
             on("POST", base, location, _add_environment),
             on("GET", base + "/{env_id}", location, _environment),
+            on("PATCH", base + "/{env_id}", location, _update_environment),
             on("DELETE", base + "/{env_id}", location, _delete_environment),
         ]
     routes += [
@@ -384,8 +503,10 @@ def ado_routes(model: AdoModel, hooks: HookService) -> list[Route]:
         on("POST", HOOKS, L.SUBSCRIPTIONS, _create_subscription, hooks),
         on("GET", HOOKS, L.SUBSCRIPTIONS, _subscriptions, hooks),
         on("GET", HOOKS + "/{subscription_id}", L.SUBSCRIPTIONS, _subscription, hooks),
+        on("PUT", HOOKS + "/{subscription_id}", L.SUBSCRIPTIONS, _update_subscription, hooks),
         on("DELETE", HOOKS + "/{subscription_id}", L.SUBSCRIPTIONS, _delete_subscription, hooks),
         on("OPTIONS", "/{org}/_apis", L.RESOURCE_AREAS, _options),
+        on("OPTIONS", "/{org}/_apis/{area}", L.RESOURCE_AREAS, _area_options),
         on("GET", "/{org}/_apis/resourceAreas", L.RESOURCE_AREAS, _resource_areas),
         on("GET", "/{org}/_apis/resourceAreas/{area_id}", L.RESOURCE_AREAS, _resource_area),
         on("GET", "/{org}/_apis/connectionData", L.CONNECTION_DATA, _connection_data),

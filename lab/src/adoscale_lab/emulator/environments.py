@@ -16,7 +16,7 @@ _ENV = "Microsoft.Azure.Pipelines.Environments.WebApi."
 
 # Registers an online agent in a pool and lets it take waiting work: the model passes its own
 # `register_agent`, so a VM's agent is assigned jobs like any other without this part knowing jobs.
-RegisterAgent = Callable[[int, str], int]
+RegisterAgent = Callable[[int, str, bool], int]
 
 
 class Environments:
@@ -87,8 +87,11 @@ class Environments:
                 raise _resource_not_found(env_id, resource_id)
             return resource
 
-    def register_vm(self, env_id: int, name: str, tags: list[str] | None = None) -> tuple[int, int]:
-        """What `config.sh --environment` does: an agent in the deployment pool plus a VM resource."""
+    def register_vm(
+        self, env_id: int, name: str, tags: list[str] | None = None, *, online: bool = True
+    ) -> tuple[int, int]:
+        """What `config.sh --environment` does: an agent in the deployment pool plus a VM resource; `online`:
+        whether its listener has connected yet (`svc.sh start`)."""
         with self._lock:
             env = self._environments[env_id]
             if any(r.name.lower() == name.lower() for r in env.resources.values()):
@@ -97,7 +100,7 @@ class Environments:
                     "EnvironmentResourceExistsException",
                     f"Environment with id '{env_id}' already contains a virtual machine resource with name '{name}'.",
                 )
-            agent_id = self._register_agent(env.pool_id, name)
+            agent_id = self._register_agent(env.pool_id, name, online)
             resource_id = next(self._resource_ids)
             env.resources[resource_id] = VmResource(
                 resource_id, name, env_id, agent_id, list(tags or []), self._clock()

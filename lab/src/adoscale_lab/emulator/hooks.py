@@ -2,18 +2,28 @@
 
 The model publishes `JobEvent`s; the service subscribes to them and renders each as the documented
 payload (`notifications.job_state_changed`) for the subscriptions that want it. Delivery runs on one background
-thread with a bounded queue, a timeout per POST and at most `ATTEMPTS` tries, so a slow or dead receiver
-never blocks the model or piles up work. Only loopback URLs are accepted: the emulator is a test tool and
-must not post anywhere else.
+thread with a bounded queue and a timeout per POST, so a slow or dead receiver never blocks the model or piles
+up work. Only loopback URLs are accepted: the emulator is a test tool and must not post anywhere else.
+
+What the service does with the answers (Microsoft's service-hooks troubleshooting page, "Failures and
+probation"): 2xx is delivered; 408, 502, 503, 504 and no answer are transient and retried; any other status is
+an enduring failure. An enduring failure, or a transient one that persists, puts the subscription **on
+probation**: new events for it are lost, the failed notification is re-sent after 20 minutes, then 40, 80 ...
+minutes, a successful re-send ends the probation, and after about 36 hours the subscription is disabled
+(`disabledBySystem`). 410 Gone disables it at once (inferred from the same page). The emulator runs those
+minutes on a compressed clock: `time_scale` real seconds per service second (default 1/600: 20 minutes are
+2 seconds, 36 hours are 3.6 minutes).
 """
 
 from __future__ import annotations
 
 import base64
+import heapq
 import itertools
 import logging
 import queue
 import threading
+import time
 import uuid
 from collections import deque
 from collections.abc import Callable
@@ -35,7 +45,11 @@ JSON = dict[str, Any]
 PUBLISHERS = frozenset({"pipelines", "tfs"})
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost"})
 DELIVERY_TIMEOUT_S = 2.0
-ATTEMPTS = 2
+ATTEMPTS = 3  # tries of one notification while its failures are transient
+TRANSIENT = frozenset({408, 502, 503, 504})
+RESEND_AFTER_S = 20 * 60.0  # the first re-send on probation, in service seconds; each next one doubles
+DISABLE_AFTER_S = 36 * 3600.0  # a probation this long (service seconds) ends with the subscription disabled
+TIME_SCALE = 1 / 600  # real seconds per service second: the compressed clock of probation and re-sends
 QUEUE_BOUND = 1000
 DELIVERIES_KEPT = 500
 
@@ -51,6 +65,29 @@ class Subscription:
     publisher_inputs: dict[str, str]
     consumer_inputs: dict[str, str]
     created_date: str
+    status: str = "enabled"  # enabled, onProbation, disabledBySystem (the service's SubscriptionStatus)
+    probation_since: float | None = None  # monotonic, when probation began
+    resends: int = 0  # re-sends made during this probation
+    next_resend: float | None = None  # monotonic, when the failed notification is re-sent
+    lost: int = 0  # events not delivered because the subscription was on probation or disabled
+    last_status: int | None = None  # the consumer's last answer (None: no answer)
+
+    def state_json(self, now: float, time_scale: float) -> JSON:
+        """The delivery state, for the admin API (service seconds)."""
+        return {
+            "id": self.id,
+            "status": self.status,
+            "url": self.consumer_inputs.get("url", ""),
+            "resends": self.resends,
+            "lost": self.lost,
+            "lastStatus": self.last_status,
+            "probationForS": None
+            if self.probation_since is None
+            else round((now - self.probation_since) / time_scale, 1),
+            "nextResendInS": None
+            if self.next_resend is None
+            else round(max(0.0, self.next_resend - now) / time_scale, 1),
+        }
 
     def to_json(self) -> JSON:
         inputs = dict(self.consumer_inputs)
@@ -58,7 +95,7 @@ class Subscription:
             inputs["basicAuthPassword"] = "********"  # the service never echoes secrets back
         return {
             "id": self.id,
-            "status": "enabled",
+            "status": self.status,
             "publisherId": self.publisher_id,
             "eventType": self.event_type,
             "resourceVersion": self.resource_version,
@@ -103,6 +140,7 @@ class Delivery:
     status: int | None = None
     error: str | None = None
     attempts: int = 0
+    resend: bool = False  # a re-send of a notification that failed before (the subscription is on probation)
 
 
 @dataclass
@@ -126,6 +164,11 @@ class HookService:
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _idle: threading.Condition = field(default_factory=threading.Condition)
     _pending: int = 0
+    time_scale: float = TIME_SCALE  # real seconds per service second (probation's compressed clock)
+    monotonic: Callable[[], float] = time.monotonic
+    # Re-sends due on probation: (when, sequence, subscription id, payload), earliest first.
+    _resends: list[tuple[float, int, str, JSON]] = field(default_factory=list)
+    _sequence: itertools.count[int] = field(default_factory=itertools.count)
 
     def create(self, body: JSON) -> Subscription:
         publisher = str(body.get("publisherId", ""))
@@ -170,6 +213,28 @@ class HookService:
             )
         return found
 
+    def update(self, subscription_id: str, body: JSON) -> Subscription:
+        """PUT on a subscription: new inputs, and `status: enabled` ends a probation or a disabling (what
+        `hooks install` does to repair one)."""
+        subscription = self.get(subscription_id)
+        with self._lock:
+            if isinstance(body.get("consumerInputs"), dict):
+                inputs = {str(k): str(v) for k, v in body["consumerInputs"].items()}
+                if inputs.get("basicAuthPassword") == "********":  # the masked value sent back: keep the secret
+                    inputs["basicAuthPassword"] = subscription.consumer_inputs.get("basicAuthPassword", "")
+                subscription.consumer_inputs = inputs
+            if isinstance(body.get("publisherInputs"), dict):
+                subscription.publisher_inputs = {str(k): str(v) for k, v in body["publisherInputs"].items()}
+            if body.get("status", "enabled") == "enabled":
+                self._end_probation(subscription)
+        return subscription
+
+    def states(self) -> list[JSON]:
+        """Every subscription's delivery state (status, probation, re-sends, lost events), for the admin API."""
+        now = self.monotonic()
+        with self._lock:
+            return [sub.state_json(now, self.time_scale) for sub in self.subscriptions.values()]
+
     def delete(self, subscription_id: str) -> None:
         self.get(subscription_id)
         with self._lock:
@@ -184,6 +249,9 @@ class HookService:
         for subscription in subscriptions:
             if not subscription.wants(event):
                 continue
+            if subscription.status != "enabled":
+                subscription.lost += 1  # on probation or disabled: "any new events are lost"
+                continue
             payload = {**event, "subscriptionId": subscription.id, "notificationId": next(self._ids)}
             try:
                 self._queue.put_nowait((subscription, payload))
@@ -196,22 +264,27 @@ class HookService:
     def _work(self) -> None:
         with httpx.Client(timeout=DELIVERY_TIMEOUT_S) as http:
             while True:
-                item = self._queue.get()
+                with self._lock:
+                    wait = max(0.0, self._resends[0][0] - self.monotonic()) if self._resends else None
+                item: tuple[Subscription, JSON] | bool | None
+                try:
+                    item = self._queue.get(timeout=wait)
+                except queue.Empty:
+                    item = False  # a re-send is due
                 if item is None:
                     return
-                subscription, payload = item
-                try:
-                    self._deliver(http, subscription, payload)
-                finally:
-                    with self._idle:
-                        self._pending -= 1
-                        self._idle.notify_all()
+                if isinstance(item, tuple):
+                    subscription, payload = item
+                    try:
+                        self._deliver(http, subscription, payload)
+                    finally:
+                        with self._idle:
+                            self._pending -= 1
+                            self._idle.notify_all()
+                self._resend_due(http)
 
-    def _deliver(self, http: httpx.Client, subscription: Subscription, payload: JSON) -> None:
-        marker = payload["x-emulator"]
-        delivery = Delivery(
-            subscription.id, subscription.consumer_inputs["url"], marker["transition"], marker["requestId"]
-        )
+    def _post(self, http: httpx.Client, subscription: Subscription, payload: JSON, delivery: Delivery) -> bool:
+        """Try one notification: again while the failures are transient, at most ATTEMPTS times."""
         for _ in range(ATTEMPTS):
             delivery.attempts += 1
             try:
@@ -220,9 +293,70 @@ class HookService:
                 delivery.status, delivery.error = None, type(exc).__name__
                 continue
             delivery.status, delivery.error = response.status_code, None
-            if response.status_code < 500:
-                break
+            if 200 <= response.status_code < 300:
+                return True
+            if response.status_code not in TRANSIENT:
+                return False  # enduring: no retry
+        return False
+
+    def _deliver(self, http: httpx.Client, subscription: Subscription, payload: JSON, *, resend: bool = False) -> None:
+        marker = payload["x-emulator"]
+        delivery = Delivery(
+            subscription.id, subscription.consumer_inputs["url"], marker["transition"], marker["requestId"]
+        )
+        delivery.resend = resend
+        delivered = self._post(http, subscription, payload, delivery)
         self.deliveries.append(delivery)
+        with self._lock:
+            subscription.last_status = delivery.status
+            if delivered:
+                if resend:
+                    self._end_probation(subscription)
+                return
+            if delivery.status == 410:
+                self._disable(subscription)
+                return
+            self._probation(subscription, payload)
+
+    def _probation(self, subscription: Subscription, payload: JSON) -> None:
+        """Put on probation (or keep on it) and schedule the re-send; disable past DISABLE_AFTER_S (lock held)."""
+        now = self.monotonic()
+        if subscription.status == "disabledBySystem":
+            return
+        if subscription.status != "onProbation" or subscription.probation_since is None:
+            subscription.status, subscription.probation_since, subscription.resends = "onProbation", now, 0
+        delay = RESEND_AFTER_S * 2**subscription.resends
+        if (now - subscription.probation_since) / self.time_scale + delay > DISABLE_AFTER_S:
+            self._disable(subscription)
+            return
+        subscription.next_resend = now + delay * self.time_scale
+        heapq.heappush(self._resends, (subscription.next_resend, next(self._sequence), subscription.id, payload))
+        log.info("subscription %s on probation; re-send in %.0f s (service time)", subscription.id, delay)
+
+    def _disable(self, subscription: Subscription) -> None:
+        subscription.status, subscription.next_resend = "disabledBySystem", None
+        self._resends = [r for r in self._resends if r[2] != subscription.id]
+        heapq.heapify(self._resends)
+        log.info("subscription %s disabled by the system", subscription.id)
+
+    def _end_probation(self, subscription: Subscription) -> None:
+        subscription.status, subscription.probation_since, subscription.next_resend = "enabled", None, None
+        subscription.resends = 0
+        self._resends = [r for r in self._resends if r[2] != subscription.id]
+        heapq.heapify(self._resends)
+
+    def _resend_due(self, http: httpx.Client) -> None:
+        while True:
+            with self._lock:
+                if not self._resends or self._resends[0][0] > self.monotonic():
+                    return
+                _, _, subscription_id, payload = heapq.heappop(self._resends)
+                subscription = self.subscriptions.get(subscription_id)
+                if subscription is None or subscription.status != "onProbation":
+                    continue
+                subscription.resends += 1
+                subscription.next_resend = None
+            self._deliver(http, subscription, payload, resend=True)
 
     def wait_idle(self, timeout: float) -> bool:
         """Block until every queued delivery has been tried (for tests and the admin API)."""

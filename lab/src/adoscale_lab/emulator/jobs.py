@@ -23,6 +23,14 @@ from adoscale_lab.emulator.projects import Projects
 LOCK_DURATION = timedelta(minutes=10)
 
 
+def no_agent_message(pool_name: str, demands: list[str]) -> str:
+    """What the service writes into the failed job's log (seen verbatim in users' pipeline logs, e.g.
+    "No agent found in pool sonarqube which satisfies the specified demands: java, Agent.Version -gtVersion
+    3.218.0"; newer service versions say "... the following demand: X. All demands: ...")."""
+    wanted = ", ".join(d.strip() for d in demands if d.strip())
+    return f"No agent found in pool {pool_name} which satisfies the specified demands: {wanted}".rstrip(": ")
+
+
 class JobRequests:
     def __init__(
         self,
@@ -84,12 +92,30 @@ class JobRequests:
                 project_id=project_id,
             )
             self._jobs[request_id] = job
+            unmet = self._unmet(pool, job.demands)
+            if unmet is not None:
+                # The service's rule: no registered agent (online or offline, enabled or not) meets the demands,
+                # so the job fails at once instead of waiting (docs/emulator.md, "zero-agent pools").
+                job.failure = unmet
+                job.finish_time = job.queue_time
+                job.result = "failed"
+                pool.finished.append(job)
+                pool.finished_count += 1
+                self._emit(job, "completed")
+                return request_id
             pool.unfinished[request_id] = job
             if duration_s is not None:
                 self._timed.add(request_id)
             self._emit(job, "queued")
             self.assign(pool)
             return request_id
+
+    @staticmethod
+    def _unmet(pool: Pool, demands: list[str]) -> str | None:
+        """The service's message when no registered agent of `pool` meets `demands`; None when one does."""
+        if any(ado_satisfies(matchable_capabilities(a), demands) for a in pool.agents.values()):
+            return None
+        return no_agent_message(pool.name, demands)
 
     def job(self, request_id: int) -> Job:
         with self._lock:

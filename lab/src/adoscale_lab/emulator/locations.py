@@ -69,6 +69,13 @@ class L:
         "_apis/{area}/pools/{poolId}/{resource}/{agentId}",
         "7.1",
     )
+    QUEUES = Location(
+        "900fa995-c559-4923-aae7-f8424fe4fbea",
+        "distributedtask",
+        "queues",
+        "{project}/_apis/{area}/{resource}/{queueId}",
+        "7.1",
+    )
     JOB_REQUESTS = Location(
         "fc825784-c92a-4299-9221-998a02d1b54f",
         "distributedtask",
@@ -150,6 +157,11 @@ RESOURCE_AREAS = {
 
 def all_locations() -> list[Location]:
     return [value for value in vars(L).values() if isinstance(value, Location)]
+
+
+def area_locations(area: str) -> list[Location]:
+    """The locations of one area (`OPTIONS /{org}/_apis/{area}`, what the Node SDK asks), ignoring case."""
+    return [location for location in all_locations() if location.area.lower() == area.lower()]
 
 
 def _number(text: str) -> tuple[int, int]:

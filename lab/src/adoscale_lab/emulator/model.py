@@ -65,7 +65,7 @@ class AdoModel:
             self.now,
             self._pools,
             self._projects,
-            lambda pool_id, name: self.register_agent(pool_id, name, online=True),
+            lambda pool_id, name, online: self.register_agent(pool_id, name, online=online),
         )
 
     def now(self) -> datetime:
@@ -121,8 +121,14 @@ class AdoModel:
         user_capabilities: dict[str, str] | None = None,
         replace: bool = False,
         once: bool = False,
+        system: dict[str, str] | None = None,
+        version: str | None = None,
+        os_description: str | None = None,
     ) -> int:
-        """What `config.sh` does: add an agent (or replace one of the same name with `replace`)."""
+        """What `config.sh` does: add an agent (or replace one of the same name with `replace`).
+
+        Without `system`, the agent reports a real Linux X64 agent's system capabilities plus `capabilities`.
+        """
         with self.lock:
             agent_id = self._pools.register_agent(
                 pool_id,
@@ -133,6 +139,9 @@ class AdoModel:
                 user_capabilities=user_capabilities,
                 replace=replace,
                 once=once,
+                system=system,
+                version=version,
+                os_description=os_description,
             )
             self._jobs.assign(self._pools.pool(pool_id))
             return agent_id
@@ -226,6 +235,9 @@ class AdoModel:
     def project(self, name_or_id: str) -> Project:
         return self._projects.project(name_or_id)
 
+    def projects(self) -> list[Project]:
+        return self._projects.projects()
+
     def create_environment(self, project: str, name: str, *, description: str = "") -> int:
         return self._environments.create_environment(project, name, description=description)
 
@@ -241,9 +253,12 @@ class AdoModel:
     def environments(self, project: str, name: str | None = None) -> list[Environment]:
         return self._environments.environments(project, name)
 
-    def register_vm(self, env_id: int, name: str, tags: list[str] | None = None) -> tuple[int, int]:
-        """What `config.sh --environment` does: an agent in the deployment pool plus a VM resource."""
-        return self._environments.register_vm(env_id, name, tags)
+    def register_vm(
+        self, env_id: int, name: str, tags: list[str] | None = None, *, online: bool = True
+    ) -> tuple[int, int]:
+        """What `config.sh --environment` does: an agent in the deployment pool plus a VM resource; by default
+        its agent is online at once (the shorthand for a VM that registered and started its service)."""
+        return self._environments.register_vm(env_id, name, tags, online=online)
 
     def vm_resources(self, env_id: int) -> list[VmResource]:
         return self._environments.vm_resources(env_id)

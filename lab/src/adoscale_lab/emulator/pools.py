@@ -10,7 +10,7 @@ import itertools
 import threading
 import uuid
 
-from adoscale_lab.emulator.entities import Agent, Clock, Pool
+from adoscale_lab.emulator.entities import AGENT_VERSION, Agent, Clock, Pool, agent_system_capabilities
 from adoscale_lab.emulator.errors import EmulatorError
 
 
@@ -72,8 +72,16 @@ class PoolsAndAgents:
         user_capabilities: dict[str, str] | None = None,
         replace: bool = False,
         once: bool = False,
+        system: dict[str, str] | None = None,
+        version: str | None = None,
+        os_description: str | None = None,
     ) -> int:
-        """What `config.sh` does: add an agent (or replace one of the same name with `replace`)."""
+        """What `config.sh` does: add an agent (or replace one of the same name with `replace`).
+
+        `system`: the system capabilities exactly as sent (the REST route: the service stores what the client
+        reports). Without it, the agent reports what a real Linux X64 agent would (`agent_system_capabilities`)
+        with `capabilities` on top: the model's shorthand for tests, the demo and the simulator.
+        """
         with self._lock:
             pool = self.pool(pool_id)
             existing = next((a for a in pool.agents.values() if a.name.lower() == name.lower()), None)
@@ -84,7 +92,8 @@ class PoolsAndAgents:
                     f"Pool {pool_id} already contains an agent with name {name}.",
                 )
             now = self._clock()
-            system = {"Agent.Name": name, "Agent.OS": "Linux", **(capabilities or {})}
+            if system is None:
+                system = {**agent_system_capabilities(name, version=version or AGENT_VERSION), **(capabilities or {})}
             agent_id = existing.id if existing else next(self._agent_ids)
             pool.agents[agent_id] = Agent(
                 id=agent_id,
@@ -97,7 +106,10 @@ class PoolsAndAgents:
                 created_on=now,
                 status_changed_on=now,
                 once=once,
+                version=version or AGENT_VERSION,
             )
+            if os_description is not None:
+                pool.agents[agent_id].os_description = os_description
             return agent_id
 
     def agent(self, pool_id: int, agent_id: int) -> Agent:

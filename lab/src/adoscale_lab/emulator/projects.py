@@ -21,6 +21,10 @@ class Projects:
             self._projects[project_id] = Project(project_id, name)
             return project_id
 
+    def projects(self) -> list[Project]:
+        with self._lock:
+            return list(self._projects.values())
+
     def project(self, name_or_id: str) -> Project:
         with self._lock:
             if name_or_id in self._projects:

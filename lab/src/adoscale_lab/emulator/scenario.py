@@ -146,9 +146,8 @@ def apply_scenario(scenario: Scenario, model: AdoModel, faults: Faults) -> None:
                     model.register_vm(env_id, vm.name, vm.tags)
         for pool in scenario.pools:
             pool_id = model.create_pool(pool.name, pool.pool_type)
-            for job in pool.jobs:
-                for _ in range(job.count):
-                    model.queue_job(pool_id, job.demands, duration_s=job.duration_s, project=job.project)
+            # Agents first: the service fails at once a job that no registered agent meets, so a scenario's
+            # jobs are queued against the agents it registers (a job none of them meets fails, as it would).
             for agent in pool.agents:
                 model.register_agent(
                     pool_id,
@@ -159,6 +158,9 @@ def apply_scenario(scenario: Scenario, model: AdoModel, faults: Faults) -> None:
                     user_capabilities=agent.user_capabilities,
                     once=agent.once,
                 )
+            for job in pool.jobs:
+                for _ in range(job.count):
+                    model.queue_job(pool_id, job.demands, duration_s=job.duration_s, project=job.project)
         if scenario.faults is not None:
             apply_faults(scenario.faults, faults)
     except EmulatorError as exc:

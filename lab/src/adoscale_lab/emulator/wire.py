@@ -47,8 +47,8 @@ def _identity() -> JSON:
 def pool_json(model: ModelView, pool: Pool) -> JSON:
     return {
         "createdOn": timestamp(pool.created_on),
-        "autoProvision": False,
-        "autoUpdate": True,
+        "autoProvision": pool.auto_provision,
+        "autoUpdate": pool.auto_update,
         "autoSize": True,
         "targetSize": None,
         "agentCloudId": None,
@@ -62,6 +62,23 @@ def pool_json(model: ModelView, pool: Pool) -> JSON:
         "size": len(pool.agents),
         "isLegacy": False,
         "options": "none",
+    }
+
+
+def queue_json(project: Project, pool: Pool) -> JSON:
+    """A project's agent queue for a pool. Inferred: the emulator gives the queue the pool's id (real queue ids
+    are a sequence of their own per organization)."""
+    return {"id": pool.id, "projectId": project.id, "name": pool.name, "pool": pool_reference_json(pool)}
+
+
+def project_json(project: Project) -> JSON:
+    return {
+        "id": project.id,
+        "name": project.name,
+        "state": "wellFormed",
+        "visibility": "private",
+        "revision": 1,
+        "lastUpdateTime": "2025-06-02T08:00:00Z",
     }
 
 
