@@ -36,13 +36,31 @@ class CallCounter:
         return client
 
 
-def make_client(service: str, *, region: str | None = None, counter: CallCounter | None = None) -> Any:
+@dataclass(frozen=True, slots=True)
+class CallBudget:
+    """Bounds on one AWS call, retries included: how long to connect, to wait for an answer, how many tries."""
+
+    connect_s: float
+    read_s: float
+    attempts: int
+
+
+def make_client(
+    service: str, *, region: str | None = None, counter: CallCounter | None = None, budget: CallBudget | None = None
+) -> Any:
     # boto3 is imported here, not at module import: it is a fifth of a handler's cold start, and the
     # decide handler never calls AWS.
     import boto3
     from botocore.config import Config as BotoConfig
 
-    config = BotoConfig(retries={"mode": "adaptive", "max_attempts": RETRY_ATTEMPTS})
+    if budget is None:
+        config = BotoConfig(retries={"mode": "adaptive", "max_attempts": RETRY_ATTEMPTS})
+    else:
+        config = BotoConfig(
+            retries={"mode": "adaptive", "total_max_attempts": budget.attempts},
+            connect_timeout=budget.connect_s,
+            read_timeout=budget.read_s,
+        )
     client = boto3.client(service, region_name=region, config=config)  # type: ignore[call-overload]
     if counter is not None:
         counter.attach(client)
