@@ -16,7 +16,8 @@ import hashlib
 import logging
 import threading
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -33,6 +34,8 @@ from adoscale.compute.identity import (
 )
 from adoscale.config import Config, EcsSettings
 from adoscale.config.overrides import container_overrides
+
+SKEW_TOLERANCE_S = 5.0
 
 log = logging.getLogger("adoscale.compute")
 
@@ -199,10 +202,11 @@ class EcsCompute:
             response = self._ecs.describe_tasks(
                 cluster=cluster, tasks=arns[start : start + DESCRIBE_MAX], include=["TAGS"]
             )
+            skew = self._skew(response)
             for task in response.get("tasks", []):
                 tags = {t.get("key"): t.get("value") for t in task.get("tags", [])}
                 if task.get("startedBy") == started_by and tags.get(POOL_TAG) == tag:
-                    tasks.append(self._info(task, pool))
+                    tasks.append(self._info(task, pool, skew))
                 elif task.get("startedBy") != started_by:
                     others.add(task["taskArn"])
         if others:
@@ -210,10 +214,29 @@ class EcsCompute:
                 self._foreign[key] = self._foreign.get(key, frozenset()) | (others & set(stopped))
         return tasks
 
-    def _info(self, task: dict[str, Any], pool: str) -> TaskInfo:
-        created = task.get("createdAt") or self._first_seen.setdefault(task["taskArn"], self._clock())
+    def _skew(self, response: dict[str, Any]) -> timedelta:
+        """How far this controller's clock is ahead of ECS's, from the answer's `Date` header (whole seconds).
+
+        A task's times are ECS's; the engine compares them with the controller's clock. Shifted by this, a
+        task's age is what ECS's own clock says, so a controller whose clock is wrong neither stops new tasks
+        as past their start-up timeout (15 minutes ahead: every task was) nor keeps stalled ones."""
+        stamp = response.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("date")
+        try:
+            server = parsedate_to_datetime(stamp) if stamp else None
+        except (TypeError, ValueError):
+            server = None
+        if server is None or server.tzinfo is None:
+            return timedelta(0)
+        skew = self._clock() - server
+        # Within the header's one-second resolution and the request's own time, the clocks agree.
+        return skew if abs(skew) > timedelta(seconds=SKEW_TOLERANCE_S) else timedelta(0)
+
+    def _info(self, task: dict[str, Any], pool: str, skew: timedelta = timedelta(0)) -> TaskInfo:
+        stamped = _utc(task.get("createdAt"))
+        created = stamped + skew if stamped else self._first_seen.setdefault(task["taskArn"], self._clock())
         if created.tzinfo is None:
             created = created.replace(tzinfo=UTC)
+        started, stopped = _utc(task.get("startedAt")), _utc(task.get("stoppedAt"))
         return TaskInfo(
             task_arn=task["taskArn"],
             task_id=task_id_of(task["taskArn"]),
@@ -225,8 +248,8 @@ class EcsCompute:
             stopped_reason=task.get("stoppedReason"),
             capacity_provider=task.get("capacityProviderName"),
             stop_code=task.get("stopCode"),
-            started_at=_utc(task.get("startedAt")),
-            stopped_at=_utc(task.get("stoppedAt")),
+            started_at=started + skew if started else None,
+            stopped_at=stopped + skew if stopped else None,
             exit_code=_exit_code(task.get("containers") or []),
         )
 
