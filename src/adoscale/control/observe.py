@@ -18,7 +18,7 @@ from adoscale.ado.models import Agent, ParallelLimit
 from adoscale.ado.queue import count_queued_for, count_running
 from adoscale.compute.base import TaskInfo
 from adoscale.config import PoolConfig
-from adoscale.history.base import HistoryRecord
+from adoscale.history.base import HistoryCorruptError, HistoryRecord
 from adoscale.ports import AdoPort, Clock, Compute, History
 from adoscale.scaling import AgentView, PoolSnapshot, TaskStatus, TaskView
 
@@ -169,5 +169,13 @@ def observe(
         tasks=tuple(task_view(t) for t in tasks),
         parallel_capacity=parallel.capacity_for(pool_id) if parallel is not None else None,
     )
-    record = copy.deepcopy(history.load(pool.name)) if history is not None else None
-    return Observation(pool.name, pool_id, snapshot, arrivals, tasks, record)
+    record: HistoryRecord | None = None
+    problem: str | None = None
+    if history is not None:
+        try:
+            record = copy.deepcopy(history.load(pool.name))
+        except HistoryCorruptError as exc:
+            # Ignored and reported: the pool is served without its past demand, and this pass's record
+            # replaces the damaged one.
+            record, problem = HistoryRecord(), f"{exc}; the warm pool's history starts afresh"
+    return Observation(pool.name, pool_id, snapshot, arrivals, tasks, record, problem)

@@ -157,7 +157,11 @@ def report_of(
         launched_tasks=list(result.launched_tasks) if result else [],
         plan=describe(p),
         errors=errors,
-        warnings=[*p.warnings, *(result.warnings if result else ())],
+        warnings=[
+            *([observation.history_error] if observation.history_error else []),
+            *p.warnings,
+            *(result.warnings if result else ()),
+        ],
         start_failures=backoff.failures if backoff is not None else 0,
         start_failure=backoff.reason if backoff is not None else None,
         launch_retry_at=backoff.retry_at.isoformat(timespec="seconds") if backoff is not None else None,
@@ -317,6 +321,8 @@ class Reconciler:
                     parallel=parallel,
                 )
                 decision = decide(pool, observation, policy=self._policy, engine=self._engine)
+                if observation.history_error:
+                    log.warning("%s: %s", pool.name, observation.history_error)
                 if decision.backoff is not None:
                     log.info("%s: %s", pool.name, decision.backoff.describe())
                 if decision.warm is not None:
