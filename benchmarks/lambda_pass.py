@@ -46,15 +46,16 @@ def main() -> None:
 
     from adoscale.aws import CallCounter
     from adoscale.workflow import round_offsets
-    from adoscale_lab.demo.aws import create_ecs_world, hold_moto_tasks_running
+    from adoscale_lab.demo.aws import create_ecs_world
     from adoscale_lab.emulator import make_app, serve
+    from adoscale_lab.moto_rules.ecs import hold_tasks_running
 
     model, names = seeded_model(args.pools, args.queued)
     rows: list[tuple[int, int, int, int, int]] = []  # round, round-action calls, pass calls, launched, errors
     quiet = io.StringIO()  # the handler's JSON log lines and EMF metrics: one per pass, not figures
     with serve(make_app(model)) as server, mock_aws():
         os.environ.update(AWS_DEFAULT_REGION="us-east-1", AWS_REGION="us-east-1")
-        hold_moto_tasks_running()
+        hold_tasks_running()
         ecs = boto3.client("ecs", region_name="us-east-1")
         world = create_ecs_world(boto3.client("ec2", region_name="us-east-1"), ecs)
         boto3.client("dynamodb", region_name="us-east-1").create_table(

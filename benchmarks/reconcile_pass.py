@@ -32,11 +32,12 @@ def main() -> None:
     import boto3
     from moto import mock_aws
 
-    from adoscale_lab.demo.aws import create_ecs_world, hold_moto_tasks_running
+    from adoscale_lab.demo.aws import create_ecs_world
+    from adoscale_lab.moto_rules.ecs import hold_tasks_running
 
     model, names = seeded_model(args.pools, args.queued)
     with serve(make_app(model)) as server, mock_aws():
-        hold_moto_tasks_running()
+        hold_tasks_running()
         ecs = boto3.client("ecs", region_name="us-east-1")
         world = create_ecs_world(boto3.client("ec2", region_name="us-east-1"), ecs)
         body = bench_config(world, f"{server.url}/bench", names, args.max_agents)

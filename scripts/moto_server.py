@@ -1,13 +1,9 @@
-"""moto_server on 127.0.0.1 with the calls the Terraform AWS provider needs and moto lacks, and with
-Lambda invocations routed to adoscale's handlers in this process (moto's own invoke wants Docker).
+"""moto_server on 127.0.0.1 with what the Terraform AWS provider needs of moto
+(`adoscale_lab.moto_rules.provider`, the one place for moto's behaviour patches), and with Lambda invocations
+routed to adoscale's handlers in this process (moto's own invoke wants Docker).
 
     python scripts/moto_server.py --port 5055
 
-Added: Auto Scaling CompleteLifecycleAction, RecordLifecycleActionHeartbeat, PutNotificationConfiguration,
-DescribeNotificationConfigurations, DeleteNotificationConfiguration; Step Functions
-ValidateStateMachineDefinition, ListStateMachineVersions. Changed: a deleted transit gateway VPC attachment
-stays listed in state `deleted`, as EC2 lists it (moto forgets it, and the provider's delete waiter then
-retries for minutes before failing). Step Functions executions are interpreted.
 A Lambda invocation runs the deployed function's handler with the function's own environment variables.
 """
 
@@ -21,41 +17,13 @@ import threading
 import time
 from typing import Any
 
-from moto.autoscaling.responses import AutoScalingResponse
 from moto.awslambda.models import LambdaBackend
 from moto.awslambda_simple.models import LambdaSimpleBackend
-from moto.core.config import default_user_config
-from moto.core.responses import ActionResult, EmptyResult
-from moto.ec2.models.transit_gateway_attachments import TransitGatewayAttachmentBackend
 from moto.server import ThreadedMotoServer
-from moto.stepfunctions.responses import StepFunctionResponse
+
+from adoscale_lab.moto_rules import Patches, provider
 
 _lock = threading.Lock()  # handlers swap os.environ: one invocation at a time
-
-
-def _empty(self: Any) -> EmptyResult:
-    return EmptyResult()
-
-
-def _describe_notifications(self: Any) -> ActionResult:
-    return ActionResult({"NotificationConfigurations": []})
-
-
-def _validate(self: Any) -> ActionResult:
-    return ActionResult({"result": "OK", "diagnostics": []})
-
-
-def _versions(self: Any) -> ActionResult:
-    return ActionResult({"stateMachineVersions": []})
-
-
-_forget_attachment = TransitGatewayAttachmentBackend.delete_transit_gateway_vpc_attachment
-
-
-def _delete_attachment(self: TransitGatewayAttachmentBackend, transit_gateway_attachment_id: str) -> Any:
-    attachment = _forget_attachment(self, transit_gateway_attachment_id)  # sets state "deleted"
-    self.transit_gateway_attachments[transit_gateway_attachment_id] = attachment
-    return attachment
 
 
 class _Context:
@@ -98,21 +66,10 @@ def _invoke(
 
 
 def patch() -> None:
-    for name in (
-        "complete_lifecycle_action",
-        "record_lifecycle_action_heartbeat",
-        "put_notification_configuration",
-        "delete_notification_configuration",
-    ):
-        setattr(AutoScalingResponse, name, _empty)
-    AutoScalingResponse.describe_notification_configurations = _describe_notifications  # type: ignore[attr-defined]
-    StepFunctionResponse.validate_state_machine_definition = _validate  # type: ignore[attr-defined]
-    StepFunctionResponse.list_state_machine_versions = _versions  # type: ignore[attr-defined]
-    TransitGatewayAttachmentBackend.delete_transit_gateway_vpc_attachment = _delete_attachment  # type: ignore[method-assign]
-    LambdaBackend.invoke = _invoke  # type: ignore[method-assign]
-    LambdaSimpleBackend.invoke = _invoke  # type: ignore[method-assign]  # the backend used without Docker
-    default_user_config["stepfunctions"]["execute_state_machine"] = True
-    default_user_config["lambda"]["use_docker"] = False
+    patches = Patches()
+    provider.install(patches)
+    patches.setattr(LambdaBackend, "invoke", _invoke)
+    patches.setattr(LambdaSimpleBackend, "invoke", _invoke)  # the backend used without Docker
 
 
 def main() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import threading
 from collections.abc import Iterator
@@ -15,7 +14,8 @@ import boto3
 from moto import mock_aws
 
 from adoscale.config import PoolConfig, parse_config
-from adoscale_lab.demo.aws import EcsWorld, create_ecs_world, hold_moto_tasks_running
+from adoscale_lab.demo.aws import EcsWorld, create_ecs_world
+from adoscale_lab.moto_rules.ecs import hold_tasks_running
 
 
 @contextmanager
@@ -36,7 +36,7 @@ def served_moto() -> Iterator[str]:
 @contextmanager
 def ecs_world() -> Iterator[tuple[Any, EcsWorld]]:
     with mock_aws():
-        hold_moto_tasks_running()
+        hold_tasks_running()
         ecs = boto3.client("ecs", region_name="us-east-1")
         world = create_ecs_world(boto3.client("ec2", region_name="us-east-1"), ecs)
         yield ecs, world
@@ -79,29 +79,6 @@ def meet_in_observe(monkeypatch: Any, parties: int, timeout_s: float = 3.0) -> t
 
     monkeypatch.setattr(EC2ContainerServiceBackend, "list_tasks", list_tasks)
     return barrier
-
-
-DYNAMODB_WRITES = ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item")
-
-
-def atomic_dynamodb(monkeypatch: Any) -> threading.RLock:
-    """Make moto's DynamoDB writes atomic, as the service's are: one lock around each write call of the
-    backend, so a condition is checked and the write made with no other write in between."""
-    from moto.dynamodb.models import DynamoDBBackend
-
-    lock = threading.RLock()
-    for name in DYNAMODB_WRITES:
-        original = getattr(DynamoDBBackend, name, None)
-        if original is None:
-            continue
-
-        @functools.wraps(original)
-        def atomic(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
-            with lock:
-                return _original(self, *args, **kwargs)
-
-        monkeypatch.setattr(DynamoDBBackend, name, atomic)
-    return lock
 
 
 def create_table(dynamodb: Any, name: str, key: str) -> Any:

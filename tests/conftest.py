@@ -9,12 +9,10 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
-from moto.autoscaling.responses import AutoScalingResponse
-from moto.core.responses import EmptyResult
 
 from adoscale_lab.emulator import AdoModel, Faults, RunningServer, make_app, serve
-from tests.aws import atomic_dynamodb
-from tests.ecs_rules import EcsRules
+from adoscale_lab.moto_rules import autoscaling, dynamodb
+from adoscale_lab.moto_rules.ecs import EcsRules, run_task_client_token
 from tests.lambda_package import LambdaPackage
 from tests.lambda_package import build as build_lambda_package
 
@@ -42,11 +40,9 @@ def _aws_test_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(autouse=True)
 def _atomic_dynamodb_writes(monkeypatch: pytest.MonkeyPatch) -> None:
-    """DynamoDB checks a write's condition and writes the item as one atomic step ("conditional writes",
-    docs.aws.amazon.com/amazondynamodb/latest/developerguide/WorkingWithItems.html#WorkingWithItems.ConditionalUpdate);
-    moto reads the item, evaluates the condition and writes without a lock, so two threads can both pass
-    the same condition. The lease rests on that rule, so every test gets it (`tests.aws.atomic_dynamodb`)."""
-    atomic_dynamodb(monkeypatch)
+    """DynamoDB's conditional writes are atomic; moto's are not. The lease rests on that rule, so every test
+    gets it (`adoscale_lab.moto_rules.dynamodb`, which cites the rule)."""
+    dynamodb.atomic_writes(monkeypatch)
 
 
 @pytest.fixture
@@ -74,41 +70,14 @@ def org_url(ado_server: RunningServer) -> str:
 @pytest.fixture
 def lifecycle_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict[str, Any]]]:
     """moto lacks CompleteLifecycleAction and RecordLifecycleActionHeartbeat: add them, recording calls."""
-    calls: list[tuple[str, dict[str, Any]]] = []
-
-    def complete(self: AutoScalingResponse) -> EmptyResult:
-        calls.append(("complete", self._get_params()))
-        return EmptyResult()
-
-    def heartbeat(self: AutoScalingResponse) -> EmptyResult:
-        calls.append(("heartbeat", self._get_params()))
-        return EmptyResult()
-
-    monkeypatch.setattr(AutoScalingResponse, "complete_lifecycle_action", complete, raising=False)
-    monkeypatch.setattr(AutoScalingResponse, "record_lifecycle_action_heartbeat", heartbeat, raising=False)
-    return calls
+    return autoscaling.lifecycle_actions(monkeypatch)
 
 
 @pytest.fixture
 def idempotent_run_task(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """ECS RunTask's `clientToken` rule, which moto does not enforce: a repeated token answers the first
     call's result and starts nothing (docs.aws.amazon.com/AmazonECS/latest/APIReference/API_RunTask.html)."""
-    from moto.ecs.responses import EC2ContainerServiceResponse
-
-    answered: dict[str, Any] = {}
-    original = EC2ContainerServiceResponse.run_task
-
-    def run_task(self: EC2ContainerServiceResponse) -> Any:
-        token = self._get_param("clientToken")
-        if token and token in answered:
-            return answered[token]
-        result = original(self)
-        if token:
-            answered[token] = result
-        return result
-
-    monkeypatch.setattr(EC2ContainerServiceResponse, "run_task", run_task)
-    return answered
+    return run_task_client_token(monkeypatch)
 
 
 @pytest.fixture(scope="session")
@@ -120,9 +89,9 @@ def lambda_package(tmp_path_factory: pytest.TempPathFactory) -> LambdaPackage:
 @pytest.fixture(autouse=True)
 def ecs_rules(monkeypatch: pytest.MonkeyPatch) -> EcsRules:
     """ECS refuses requests that break its documented rules (startedBy's characters and length, tag
-    characters, startedBy as ListTasks' only filter, overrides within 8,192 characters; `tests.ecs_rules`
-    cites the API reference), and lists only RUNNING tasks when ListTasks names no status; moto does
-    neither. Every test gets both, and may read the recorded calls through this fixture."""
+    characters, startedBy as ListTasks' only filter, overrides within 8,192 characters;
+    `adoscale_lab.moto_rules.ecs` cites the API reference), and lists only RUNNING tasks when ListTasks
+    names no status; moto does neither. Every test gets both, and may read the recorded calls through this fixture."""
     return EcsRules.install(monkeypatch)
 
 
@@ -132,7 +101,9 @@ def ecs_rules(monkeypatch: pytest.MonkeyPatch) -> EcsRules:
 SLOW_LAYERS = frozenset(
     {"integration", "workflow", "agent", "sdk", "hostile", "sim", "deploy", "emulator", "environments"}
 )
-SLOW_FILES = frozenset({"test_demo.py", "hooks/test_end_to_end.py"})
+SLOW_FILES = frozenset(
+    {"test_demo.py", "hooks/test_end_to_end.py", "cli/test_sandbox.py", "cli/test_noise_and_width.py"}
+)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

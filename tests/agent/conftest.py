@@ -51,7 +51,6 @@ exit $?
 # FAKE_IGNORE_TERM=1: a listener that does not stop.
 FAKE_LISTENER = r"""#!/usr/bin/env bash
 pidfile="$FAKE_STATE/listener.pid"
-echo $$ > "$pidfile"
 leaked=no
 if env | grep -q "SECRET-value"; then leaked=yes; fi  # a fragment of the test token
 shift  # "run"
@@ -71,6 +70,9 @@ cancel() {
   exit 0
 }
 trap cancel TERM
+# The pid file (what the tests wait for before stopping the agent) only once TERM is handled, as the real
+# listener handles it from its start: written earlier, a TERM could end this stand-in before its trap.
+echo $$ > "$pidfile"
 while kill -0 "$sleeper" 2>/dev/null; do wait "$sleeper"; done
 echo "job result=${FAKE_JOB_RESULT:-succeeded}" >> "$FAKE_LOG"
 rm -f "$pidfile"

@@ -8,8 +8,8 @@ import pytest
 
 from adoscale.aws import CallCounter
 from adoscale.compute import POOL_TAG, EcsCompute
+from adoscale_lab.moto_rules.ecs import EcsRules
 from tests.aws import ecs_world, pool_config, refuse_spot
-from tests.ecs_rules import EcsRules
 
 
 def _run_task_calls(ecs: Any) -> list[dict[str, Any]]:

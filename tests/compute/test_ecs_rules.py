@@ -1,4 +1,4 @@
-"""The rule book in `tests.ecs_rules` catches each rule it claims to, and moto then refuses the call as
+"""The rule book in `adoscale_lab.moto_rules.ecs` catches each rule it claims to, and moto then refuses the call as
 ECS would; a rule book that caught nothing would make every ECS test pass vacuously."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from adoscale_lab.moto_rules.ecs import EcsRules, violations
 from tests.aws import ecs_world
-from tests.ecs_rules import EcsRules, violations
 
 GOOD_RUN = {
     "count": 1,

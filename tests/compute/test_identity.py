@@ -1,5 +1,5 @@
 """The pool's `startedBy` and tag value: valid for ECS whatever the name, deterministic, and distinct per
-pool. Validity is judged by `tests.ecs_rules`, which is written from ECS's API reference, not from the
+pool. Validity is judged by `adoscale_lab.moto_rules.ecs`, which is written from ECS's API reference, not from the
 encoder."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from adoscale.compute import STARTED_BY, pool_tag_value, started_by_for
-from tests.ecs_rules import started_by_violations, tag_violations
+from adoscale_lab.moto_rules.ecs import started_by_violations, tag_violations
 
 # Any str a configuration could hold, lone surrogates included: the encoders must never fail on a name.
 ANY_NAME = st.text(st.characters(exclude_categories=()), min_size=1, max_size=255)

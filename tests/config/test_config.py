@@ -75,6 +75,27 @@ def test_json_is_accepted_and_azp_url_overrides() -> None:
     assert config.organization_url == "https://dev.azure.com/other"
 
 
+def test_json_escapes_outside_the_basic_plane_read_as_json_reads_them() -> None:
+    """`json.dumps` (ensure_ascii, its default) writes U+1F600 as the surrogate pair \\ud83d\\ude00; JSON readers
+    join the pair into one character (RFC 8259, section 7), and so must the loader (YAML alone reads two lone
+    surrogates, which fail later wherever the value is encoded)."""
+    import yaml
+
+    raw = yaml.safe_load(GOOD)
+    raw["pools"][0]["capabilities"] = {"team": "agents \U0001f600"}
+    as_json = json.dumps(raw)
+    assert "\\ud83d\\ude00" in as_json
+    config = parse_config(as_json, "x.json")
+    assert config.pools[0].capabilities == {"team": "agents \U0001f600"}
+    config.pools[0].capabilities["team"].encode("utf-8")  # a real character, not two halves
+
+
+def test_a_lone_surrogate_escape_is_refused_naming_the_line() -> None:
+    text = GOOD.replace("name: linux-fargate", 'name: "linux\\ud83d-fargate"')
+    with pytest.raises(ConfigError, match=r"<config>: line 3: a \\u escape that is half of a character"):
+        parse_config(text)
+
+
 @pytest.mark.parametrize("case", sorted(BROKEN))
 def test_broken_files_exit_2_naming_file_pool_and_field(tmp_path: Path, case: str) -> None:
     text, field, expected = BROKEN[case]

@@ -1,6 +1,6 @@
 """Container overrides over ECS's 8,192 characters are refused when the configuration is validated, and
 validation measures what adoscale actually sends: it accepts a pool exactly when the RunTask that the ECS
-adapter builds for it keeps to the rule (judged by `tests.ecs_rules`, written from the API reference)."""
+adapter builds for it keeps to the rule (judged by `adoscale_lab.moto_rules.ecs`, written from the API reference)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from adoscale.cli.commands import register
 from adoscale.compute import EcsCompute
 from adoscale.config import ConfigError, parse_config
 from adoscale.config.overrides import container_overrides
-from tests.ecs_rules import OVERRIDES_MAX, overrides_chars, overrides_violations
+from adoscale_lab.moto_rules.ecs import OVERRIDES_MAX, overrides_chars, overrides_violations
 
 POOL = "Linux Docker (x64) v2.0"
 

@@ -26,10 +26,11 @@ GRANTS = {name: spec["actions"] for name, spec in deployed_functions()["control-
 def test_each_handler_calls_exactly_what_its_role_grants(
     recorder: Recorder, model: AdoModel, org_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from adoscale_lab.demo.aws import create_ecs_world, hold_moto_tasks_running
+    from adoscale_lab.demo.aws import create_ecs_world
+    from adoscale_lab.moto_rules.ecs import hold_tasks_running
 
     with mock_aws():
-        hold_moto_tasks_running()
+        hold_tasks_running()
         ecs = boto3.client("ecs", region_name="us-east-1")
         world = create_ecs_world(boto3.client("ec2", region_name="us-east-1"), ecs)
         # The warm pool on (a schedule that is never open) so that its history is read and written too.

@@ -1,6 +1,6 @@
 """Acceptance (issue 19, item 5): a pool named as Azure DevOps allows, `Linux Docker (x64) v2.0`, scales
 end to end (the ADO emulator over HTTP on 127.0.0.1, ECS in moto) with every ECS request within ECS's
-documented rules: the rule book (`tests.ecs_rules`) refuses any other, as ECS would, and the recorded
+documented rules: the rule book (`adoscale_lab.moto_rules.ecs`) refuses any other, as ECS would, and the recorded
 calls are checked here as well."""
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from adoscale.ado import AdoClient
 from adoscale.compute import EcsCompute
 from adoscale.control import Reconciler
 from adoscale_lab.emulator import AdoModel
+from adoscale_lab.moto_rules.ecs import EcsRules, started_by_violations, tag_violations
 from tests.aws import config_for, ecs_world, refuse_spot
 from tests.clock import Clock
 from tests.conftest import PAT
-from tests.ecs_rules import EcsRules, started_by_violations, tag_violations
 
 POOL = "Linux Docker (x64) v2.0"
 # What ListTasks may carry beside startedBy: where to list and how to page; nothing that filters.

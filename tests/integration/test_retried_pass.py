@@ -70,11 +70,12 @@ def invoke_as_the_workflow(event: dict[str, Any]) -> tuple[list[str], dict[str, 
 
 @pytest.fixture
 def aws(model: AdoModel, org_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, str, list[int]]]:
-    from adoscale_lab.demo.aws import create_ecs_world, hold_moto_tasks_running
+    from adoscale_lab.demo.aws import create_ecs_world
+    from adoscale_lab.moto_rules.ecs import hold_tasks_running
 
     _runtime.client.cache_clear()
     with mock_aws():
-        hold_moto_tasks_running()
+        hold_tasks_running()
         ecs = boto3.client("ecs", region_name="us-east-1")
         world = create_ecs_world(boto3.client("ec2", region_name="us-east-1"), ecs)
         create_lease_table(boto3.client("dynamodb", region_name="us-east-1"), TABLE)

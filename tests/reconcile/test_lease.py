@@ -18,7 +18,8 @@ from moto import mock_aws
 
 from adoscale.lease import DynamoLease, Lease, MemoryLease
 from adoscale.transient import AwsUnavailableError
-from tests.aws import DYNAMODB_WRITES, create_lease_table
+from adoscale_lab.moto_rules.dynamodb import DYNAMODB_WRITES
+from tests.aws import create_lease_table
 from tests.clock import Clock
 
 TABLE = "adoscale-leases"

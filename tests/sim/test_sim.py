@@ -129,7 +129,8 @@ def test_simulate_cli_json_and_report(tmp_path: Path) -> None:
 
 def test_cost_cli_reproduces_the_seed_estimate_shape() -> None:
     register()
-    result = CliRunner().invoke(app, ["cost", "--json"])
+    # The original design's schedule (every 2 minutes); `cost` alone prices what Terraform deploys.
+    result = CliRunner().invoke(app, ["cost", "--interval", "120", "--json"])
     assert result.exit_code == 0
     body = json.loads(result.stdout)
     lines = {line["service"]: line["monthly_usd"] for line in body["lines"]}

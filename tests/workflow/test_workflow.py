@@ -119,9 +119,10 @@ def _alerts(queue: str) -> list[str]:
 
 
 def _world(model: AdoModel, org_url: str, monkeypatch: pytest.MonkeyPatch, pools: list[dict[str, Any]]) -> Any:
-    from adoscale_lab.demo.aws import create_ecs_world, hold_moto_tasks_running
+    from adoscale_lab.demo.aws import create_ecs_world
+    from adoscale_lab.moto_rules.ecs import hold_tasks_running
 
-    hold_moto_tasks_running()
+    hold_tasks_running()
     ecs = boto3.client("ecs", region_name="us-east-1")
     world = create_ecs_world(boto3.client("ec2", region_name="us-east-1"), ecs)
     config = config_for(world, org_url, pools)

@@ -14,6 +14,7 @@ COMMAND_MODULES = (
     "adoscale.cli.environments_cmd",
     "adoscale.cli.config_cmd",  # after reconcile_cmd: it owns `adoscale config`
     "adoscale.cli.hooks_cmd",
+    "adoscale.cli.status_cmd",
 )
 ENTRY_POINTS = "adoscale.commands"
 

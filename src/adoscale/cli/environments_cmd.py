@@ -10,12 +10,20 @@ from pathlib import Path
 import typer
 from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
-from rich.table import Table
 
 from adoscale.ado.client import AdoClient
 from adoscale.aws import error_code, make_client
 from adoscale.cli import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, app
-from adoscale.cli.common import ConfigOption, ado_errors_exit, fail, load_or_exit, pat_or_exit, setup_logging
+from adoscale.cli.common import (
+    ConfigOption,
+    ado_errors_exit,
+    fail,
+    load_or_exit,
+    one_line,
+    pat_or_exit,
+    print_rows,
+    setup_logging,
+)
 from adoscale.environments import StateTable, sweep
 
 environments_app = typer.Typer(help="Environment VMs: keep VM resources in step with EC2.", no_args_is_help=True)
@@ -58,12 +66,10 @@ def sweep_command(
     if as_json:
         typer.echo(json.dumps({"results": [asdict(r) for r in results]}, indent=2))
         raise typer.Exit(code)
-    table = Table(title="adoscale environments sweep" + (" (dry run)" if dry_run else ""))
-    for column in ("environment", "resource", "name", "removed", "reason"):
-        table.add_column(column)
-    for r in results:
-        table.add_row(
-            f"{r.project}/{r.environment}", str(r.resource_id), r.name, "yes" if r.removed else "no", r.reason
-        )
-    Console().print(table)
+    rows = [
+        [f"{r.project}/{r.environment}", str(r.resource_id), r.name, "yes" if r.removed else "no", one_line(r.reason)]
+        for r in results
+    ]
+    title = "adoscale environments sweep" + (" (dry run)" if dry_run else "")
+    print_rows(Console(), title, ("environment", "resource", "name", "removed", "reason"), rows)
     raise typer.Exit(code)

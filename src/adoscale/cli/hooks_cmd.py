@@ -10,11 +10,19 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from adoscale.ado.client import AdoClient
 from adoscale.cli import EXIT_CONFIG, EXIT_OK, app
-from adoscale.cli.common import ConfigOption, ado_errors_exit, fail, load_or_exit, pat_or_exit, setup_logging
+from adoscale.cli.common import (
+    ConfigOption,
+    JsonOption,
+    ado_errors_exit,
+    fail,
+    load_or_exit,
+    pat_or_exit,
+    print_rows,
+    setup_logging,
+)
 from adoscale.config import Config, ConfigError, Settings
 from adoscale.hooks import resolve_hook_secret
 from adoscale.hooks.subscriptions import EndpointError, adoscale_subscriptions, subscription_body
@@ -48,6 +56,7 @@ def install(
     project_id: str | None = typer.Option(
         None, "--project-id", help="Only jobs of this project (its GUID); the service may require one."
     ),
+    as_json: bool = JsonOption,
 ) -> None:
     """Subscribe each pool's endpoint (`URL?pool=NAME`) to "Run job state changed" (Waiting), with the
     shared secret as the Basic-auth password. A pool that already has adoscale's subscription for this
@@ -64,22 +73,29 @@ def install(
     except EndpointError as exc:
         fail("invalid --url", str(exc))
         raise typer.Exit(EXIT_CONFIG) from None
+    results: list[dict[str, str | None]] = []
     with _ado(cfg) as ado:
-        existing = {s.url for s in adoscale_subscriptions(ado.list_subscriptions())}
+        existing = {s.url: s.id for s in adoscale_subscriptions(ado.list_subscriptions())}
         for name, body in bodies.items():
             target = body["consumerInputs"]["url"]
             if target in existing:
-                typer.echo(f"{name}: already subscribed ({target})")
+                results.append({"pool": name, "action": "already subscribed", "id": existing[target], "url": target})
+                if not as_json:
+                    typer.echo(f"{name}: already subscribed ({target})")
                 continue
             created = ado.create_subscription(body)
-            typer.echo(f"{name}: subscribed {created.get('id', '?')} -> {target}")
+            results.append({"pool": name, "action": "subscribed", "id": created.get("id"), "url": target})
+            if not as_json:
+                typer.echo(f"{name}: subscribed {created.get('id', '?')} -> {target}")
+    if as_json:
+        typer.echo(json.dumps({"subscriptions": results}, indent=2))
     raise typer.Exit(EXIT_OK)
 
 
 @hooks_app.command("list")
 def list_command(
     config: Path = ConfigOption,
-    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    as_json: bool = JsonOption,
 ) -> None:
     """adoscale's subscriptions (recognised by their Basic-auth user name), with the pool each serves."""
     setup_logging()
@@ -89,14 +105,12 @@ def list_command(
     if as_json:
         typer.echo(json.dumps([asdict(s) for s in found], indent=2))
         raise typer.Exit(EXIT_OK)
-    table = Table(title="adoscale hooks")
-    for column in ("id", "pool", "status", "url"):
-        table.add_column(column)
     configured = {p.name for p in cfg.pools}
-    for sub in found:
-        pool_label = sub.pool if sub.pool in configured else f"{sub.pool} (not configured)"
-        table.add_row(sub.id, pool_label, sub.status, sub.url)
-    Console().print(table)
+    rows = [
+        [sub.pool if sub.pool in configured else f"{sub.pool} (not configured)", sub.status, sub.id, sub.url]
+        for sub in found
+    ]
+    print_rows(Console(), "adoscale hooks", ("pool", "status", "id", "url"), rows)
     raise typer.Exit(EXIT_OK)
 
 
@@ -106,17 +120,26 @@ def remove(
     pool: list[str] | None = typer.Option(
         None, "--pool", "-p", help="Only this pool's subscriptions (repeatable); default all of adoscale's."
     ),
+    as_json: bool = JsonOption,
 ) -> None:
-    """Delete adoscale's subscriptions (all, or those of the given pools). Others' are never touched."""
+    """Delete adoscale's subscriptions (all, or those of the given pools). Others' are never touched. A
+    --pool that is not configured exits 2, as with `install`; to remove the subscriptions of a pool no
+    longer in the configuration, run without --pool."""
     setup_logging()
     cfg = load_or_exit(config)
+    if pool:
+        _pools(cfg, config, pool)
+    removed: list[dict[str, str]] = []
     with _ado(cfg) as ado:
-        removed = 0
         for sub in adoscale_subscriptions(ado.list_subscriptions()):
             if pool and sub.pool not in pool:
                 continue
             if ado.delete_subscription(sub.id):
-                removed += 1
-                typer.echo(f"{sub.pool}: removed {sub.id}")
-    typer.echo(f"{removed} subscription(s) removed")
+                removed.append({"pool": sub.pool, "id": sub.id, "url": sub.url})
+                if not as_json:
+                    typer.echo(f"{sub.pool}: removed {sub.id}")
+    if as_json:
+        typer.echo(json.dumps({"removed": removed}, indent=2))
+    else:
+        typer.echo(f"{len(removed)} subscription(s) removed")
     raise typer.Exit(EXIT_OK)

@@ -14,12 +14,21 @@ from typing import Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from adoscale import bootstrap
 from adoscale.ado.errors import AdoAuthError
 from adoscale.cli import EXIT_AUTH, EXIT_CONFIG, EXIT_FAILED, EXIT_OK, app
-from adoscale.cli.common import ConfigOption, fail, load_or_exit, pat_or_exit, setup_logging
+from adoscale.cli.common import (
+    ConfigOption,
+    VerboseOption,
+    fail,
+    lease_table_or_exit,
+    load_or_exit,
+    one_line,
+    pat_or_exit,
+    print_rows,
+    setup_logging,
+)
 from adoscale.config import Config, ConfigError, Settings
 from adoscale.control import PassReport, Reconciler, ServeEnd, serve_loop
 from adoscale.hooks import HookValidator, resolve_hook_secret
@@ -31,30 +40,28 @@ from adoscale.hooks.validate import DEFAULT_MAX_AGE_S
 def controller(config: Config, pat: str | None = None) -> Iterator[Reconciler]:
     """The controller on the real Azure DevOps and ECS (endpoints from the standard AWS settings), wired by
     the one composition root as the Lambdas are: the lease and the warm pool's history in the lease table
-    (`lease_table`, else `ADOSCALE_LEASE_TABLE`), else no lease (with a warning) and history in memory."""
+    (`lease_table`, else `ADOSCALE_LEASE_TABLE`), else no lease (with a warning) and history in memory. A
+    lease table that does not exist stops here (exit 2), dry runs included. `pat`: a PAT already read (serve,
+    after a rotation); else it is read now."""
+    settings = Settings.from_env()
     token = pat if pat is not None else pat_or_exit(config)
-    with bootstrap.controller(config, Settings.from_env(), pat=token, warn_unleased=pat is None) as rec:
+    lease_table_or_exit(config.lease_table or settings.lease_table)
+    with bootstrap.controller(config, settings, pat=token, warn_unleased=pat is None) as rec:
         yield rec
 
 
+COUNTS = ("queued", "running", "idle", "starting", "launched", "drained", "stopped", "deleted")
+
+
 def render_report(report: PassReport, console: Console) -> None:
-    table = Table(title="adoscale reconcile", show_lines=False)
-    for column in ("pool", "queued", "running", "idle", "starting", "launched", "drained", "stopped", "deleted"):
-        table.add_column(column, justify="left" if column == "pool" else "right")
-    table.add_column("errors / warnings")
-    for pool in report.pools:
-        notes = [f"[red]{e}[/red]" for e in pool.errors] + [f"[yellow]{w}[/yellow]" for w in pool.warnings]
-        if pool.skipped:
-            notes.insert(0, f"skipped: {pool.skipped}")
-        table.add_row(
-            pool.pool,
-            *(
-                str(getattr(pool, name))
-                for name in ("queued", "running", "idle", "starting", "launched", "drained", "stopped", "deleted")
-            ),
-            "\n".join(notes),
-        )
-    console.print(table)
+    rows = [[pool.pool, *(str(getattr(pool, name)) for name in COUNTS)] for pool in report.pools]
+    notes = [
+        ([f"skipped: {pool.skipped}"] if pool.skipped else [])
+        + [f"error: {one_line(e)}" for e in pool.errors]
+        + [f"warning: {one_line(w)}" for w in pool.warnings]
+        for pool in report.pools
+    ]
+    print_rows(console, "adoscale reconcile", ("pool", *COUNTS), rows, notes=notes, right=COUNTS)
 
 
 def _run_pass(reconciler: Reconciler, pools: list[str] | None, dry_run: bool) -> PassReport:
@@ -72,7 +79,7 @@ def reconcile(
     pool: list[str] | None = typer.Option(None, "--pool", "-p", help="Only this pool (repeatable)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Compute the plan and change nothing."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
+    verbose: int = VerboseOption,
 ) -> None:
     """Run one reconcile pass: observe each pool, decide, act.
 
@@ -133,12 +140,13 @@ def serve(
         help="Also accept Azure DevOps service hooks on 127.0.0.1:PORT: a valid job-waiting hook starts "
         "that pool's pass at once (docs/hooks.md). The secret comes from ADOSCALE_HOOK_SECRET or hooks.secret_name.",
     ),
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
+    verbose: int = VerboseOption,
 ) -> None:
     """Reconcile in a loop until SIGTERM or Ctrl-C, which stop it within a few seconds whatever Azure
     DevOps is doing: a pass under way is abandoned (every action is idempotent, and the next pass repairs
-    a half-done one). With --hooks-port, a hook starts its pool's pass between scheduled ones."""
-    setup_logging(verbose)
+    a half-done one). With --hooks-port, a hook starts its pool's pass between scheduled ones. Logs a line
+    per pool and pass (INFO: its record) unless told otherwise."""
+    setup_logging(verbose, base=1)
     cfg = load_or_exit(config)
     log = logging.getLogger("adoscale.serve")
     stop = threading.Event()

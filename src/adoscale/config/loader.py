@@ -51,6 +51,20 @@ class _Loader(yaml.SafeLoader):
         finally:
             self._depth -= 1
 
+    def construct_text(self, node: Any) -> str:
+        """A string, with JSON's UTF-16 escapes read as JSON reads them: YAML decodes `\\uD83D\\uDE00` (how JSON
+        writes a character outside the Basic Multilingual Plane) as two lone surrogates, which no encoder
+        accepts later; a pair becomes its one character, and a lone surrogate is refused where it stands."""
+        text: str = self.construct_scalar(node)
+        if not any("\ud800" <= char <= "\udfff" for char in text):
+            return text
+        try:
+            return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le")
+        except UnicodeDecodeError:
+            raise yaml.constructor.ConstructorError(
+                None, None, "a \\u escape that is half of a character (a lone UTF-16 surrogate)", node.start_mark
+            ) from None
+
     def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
         if isinstance(node, yaml.MappingNode):
             seen: dict[Any, int] = {}
@@ -70,13 +84,16 @@ class _Loader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+_Loader.add_constructor("tag:yaml.org,2002:str", _Loader.construct_text)
+
+
 def _yaml_problem(source: str, exc: yaml.YAMLError) -> str:
     mark = getattr(exc, "problem_mark", None)
     problem = str(getattr(exc, "problem", None) or "")
     if isinstance(exc, yaml.reader.ReaderError):
         code = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "\0")
         return f"{source}: not readable as text: character #x{code:04x} at offset {exc.position}"
-    if mark is not None and problem.startswith(("duplicate key", "nested deeper", "more than")):
+    if mark is not None and problem.startswith(("duplicate key", "nested deeper", "more than", "a \\u escape")):
         return f"{source}: line {mark.line + 1}: {problem}"
     where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
     return f"{source}: not valid YAML{where}: {problem or 'unparseable'}"

@@ -82,6 +82,11 @@ def source_error(what: str, exc: Exception) -> SourceError:
     if is_transient_aws(cause) or name in _UNREACHABLE:
         return SourceError(f"{what}: AWS is unavailable ({code or name}); try again", exit_code=1, transient=True)
     if code in _MISSING:
+        # A secret created without a value (Terraform's `aws_secretsmanager_secret` alone, before anyone put
+        # the PAT) answers ResourceNotFoundException too, with this message: "Secrets Manager can't find the
+        # specified secret value for staging label: AWSCURRENT".
+        if "secret value" in _message(cause):
+            return SourceError(f"{what}: exists but has no value yet (put the PAT into it: put-secret-value)")
         return SourceError(f"{what}: does not exist ({code})")
     if code in _WRONG_REFERENCE:
         return SourceError(f"{what}: not a valid reference ({code})", exit_code=2)
@@ -90,6 +95,12 @@ def source_error(what: str, exc: Exception) -> SourceError:
     if name in _NO_CREDENTIALS:
         return SourceError(f"{what}: cannot be read: no AWS credentials or region ({name})")
     return SourceError(f"{what}: cannot be read ({code or name})")
+
+
+def _message(exc: BaseException) -> str:
+    response = getattr(exc, "response", None)
+    error = response.get("Error", {}) if isinstance(response, dict) else {}
+    return str(error.get("Message", "")) if isinstance(error, dict) else ""
 
 
 def _fetch(what: str, read: Callable[[], str]) -> str:

@@ -38,6 +38,9 @@ Guard = Callable[[str], None]
 """Called before each action with what it is about to do; raises to stop the pass acting (a lost lease)."""
 
 
+LAUNCH_ERROR = "launch: "  # the prefix of each launch ECS refused, in `ActResult.errors`
+
+
 @dataclass(frozen=True, slots=True)
 class ActResult:
     """What a pass did. `failure` is what ended the acting early (None: everything decided was tried)."""
@@ -132,7 +135,7 @@ class Actor:
             self._in_time("launch")
             result = self._compute.launch(self._pool, plan.launch_count, token=self._token)
             tally.launched_tasks = [task.task_arn for task in result.started]
-            tally.errors.extend(f"launch: {failure}" for failure in result.failures)
+            tally.errors.extend(f"{LAUNCH_ERROR}{failure}" for failure in result.failures)
             if result.spot_refusals or result.fell_back_to_fargate:
                 # Why Spot refused matters to the operator: a shortage passes, a platform version or CPU
                 # architecture that FARGATE_SPOT does not take will refuse every launch until changed.

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from adoscale.ado.demands import satisfies
-from adoscale.ado.models import Agent, ParallelLimit
+from adoscale.ado.models import Agent, JobState, ParallelLimit
 from adoscale.ado.queue import count_queued_for, count_running
 from adoscale.compute.base import TaskInfo
 from adoscale.config import PoolConfig
@@ -82,6 +82,10 @@ class Observation:
     tasks: tuple[TaskInfo, ...]
     history: HistoryRecord | None = None
     history_error: str | None = None  # the history could not be read: the pass goes on without it
+    # For the operator (status, metrics, alarms), from the same reads: queued jobs whose demands this pool's
+    # agents do not meet, and when the oldest queued job this pool can run was queued.
+    unservable: int = 0
+    oldest_queued_at: datetime | None = None
 
     @property
     def live_tasks(self) -> int:
@@ -178,4 +182,15 @@ def observe(
             # Ignored and reported: the pool is served without its past demand, and this pass's record
             # replaces the damaged one.
             record, problem = HistoryRecord(), f"{exc}; the warm pool's history starts afresh"
-    return Observation(pool.name, pool_id, snapshot, arrivals, tasks, record, problem)
+    waiting = [job.queue_time for job in ours if job.state is JobState.QUEUED and job.queue_time is not None]
+    return Observation(
+        pool.name,
+        pool_id,
+        snapshot,
+        arrivals,
+        tasks,
+        record,
+        problem,
+        unservable=count_queued_for(jobs, None) - snapshot.queued,
+        oldest_queued_at=min(waiting, default=None),
+    )

@@ -33,7 +33,7 @@ from typing import Any
 from adoscale.ado.errors import AdoAuthError, AdoError
 from adoscale.aws import CallBudget
 from adoscale.config import Config, PoolConfig
-from adoscale.control.act import Actor, ActResult, Guard, LeaseLostError
+from adoscale.control.act import LAUNCH_ERROR, Actor, ActResult, Guard, LeaseLostError
 from adoscale.control.decide import Decide, Decision, PolicyFor, decide, default_policy, describe, warm_policy_for
 from adoscale.control.observe import Observation, ParallelShare, PoolIds, observe
 from adoscale.history import MemoryHistory
@@ -104,7 +104,10 @@ class PoolReport:
     start_failures: int = 0
     start_failure: str | None = None
     launch_retry_at: str | None = None
-    # (Further per-pool figures, such as jobs no agent can take, are added here and filled in `report_of`.)
+    unservable: int = 0  # queued jobs whose demands this pool's agents do not meet
+    oldest_queued_s: float | None = None  # how long the oldest queued job this pool can run has waited
+    launch_failures: int = 0  # tasks ECS refused to launch in this pass
+    # (Further per-pool figures are added here and filled in `report_of`.)
     failure: BaseException | None = field(default=None, compare=False, repr=False)
     observation: Observation | None = field(default=None, compare=False, repr=False)
     decision: Decision | None = field(default=None, compare=False, repr=False)
@@ -165,6 +168,13 @@ def report_of(
         start_failures=backoff.failures if backoff is not None else 0,
         start_failure=backoff.reason if backoff is not None else None,
         launch_retry_at=backoff.retry_at.isoformat(timespec="seconds") if backoff is not None else None,
+        unservable=observation.unservable,
+        oldest_queued_s=(
+            round(max(0.0, (snapshot.now - observation.oldest_queued_at).total_seconds()), 1)
+            if observation.oldest_queued_at is not None
+            else None
+        ),
+        launch_failures=sum(1 for e in result.errors if e.startswith(LAUNCH_ERROR)) if result else 0,
         failure=result.failure if result else None,
         observation=observation,
         decision=decision,

@@ -16,6 +16,7 @@ caught and alerted, never retried); only the errors in `adoscale.transient` are 
 from __future__ import annotations
 
 import os
+import time
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools import Logger
@@ -28,6 +29,7 @@ from adoscale.config import Config, PoolConfig
 from adoscale.control import ParallelShare, PoolReport, Reconciler, new_pass_id
 from adoscale.handlers._control import BadEventError, load_config, pool_config, with_rotation
 from adoscale.handlers._runtime import deployment
+from adoscale.metrics import DIMENSION, pool_metrics
 from adoscale.validation import one_line
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "adoscale"))
@@ -102,6 +104,7 @@ def _pass(request: PassEvent, pool: PoolConfig, config: Config, context: LambdaC
     parallel = ParallelShare.from_dict(request.parallel.model_dump()) if request.parallel else None
     remaining = context.get_remaining_time_in_millis() / 1000.0
     pass_id = request.pass_id or new_pass_id(f"lambda:{context.aws_request_id}")
+    started = time.monotonic()
 
     def one_pass(rec: Reconciler) -> PoolReport:
         report = rec.run_pool(
@@ -110,13 +113,15 @@ def _pass(request: PassEvent, pool: PoolConfig, config: Config, context: LambdaC
         if report.failure is not None:
             # The pass failed (its own log line says how): raised for the workflow, which retries a transient
             # failure by re-running the whole pass and alerts on any other. Raised inside the controller's
-            # block, whose `aws_calls` names a throttled AWS call as the workflow's Retry knows it.
+            # block, whose `aws_calls` names a throttled AWS call as the workflow's Retry knows it. Its metrics
+            # first: a failed pass counts for the repeated-errors alarm.
+            _publish(report, config, time.monotonic() - started)
             raise report.failure
         return report
 
     # A refused PAT is read again once from its secret (rotation) before the pass fails.
     report = with_rotation(config, one_pass)
-    _publish(report, config)
+    _publish(report, config, time.monotonic() - started)
     logger.info("pass", extra=report.as_dict())
     return {
         "pool": pool.name,
@@ -127,21 +132,13 @@ def _pass(request: PassEvent, pool: PoolConfig, config: Config, context: LambdaC
     }
 
 
-def _publish(report: PoolReport, config: Config) -> None:
-    """Queue metrics for the pool, from the pass's own report (no extra reads)."""
-    if report.skipped:
-        return
+def _publish(report: PoolReport, config: Config, duration_s: float) -> None:
+    """The pool's metrics (`adoscale.metrics`), from the pass's own report (no extra reads)."""
     # The deployment's namespace (Terraform's metrics_namespace, the seed's agent_cw_namespace) wins over the
     # configuration's, like the queued-jobs metric's name; docs/configuration.md says so.
     metrics = EphemeralMetrics(namespace=deployment().metrics_namespace or config.metrics_namespace)
-    metrics.add_dimension(name="Pool", value=report.pool)
-    for name, value in (
-        (deployment().metric_name or "QueuedJobs", report.queued),
-        ("RunningJobs", report.running),
-        ("IdleAgents", report.idle),
-        ("BusyAgents", report.busy),
-        ("StartingTasks", report.starting),
-        ("LaunchedTasks", report.launched),
-    ):
-        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    metrics.add_dimension(name=DIMENSION, value=report.pool)
+    renamed = deployment().metric_name or "QueuedJobs"
+    for name, unit, value in pool_metrics(report, duration_s):
+        metrics.add_metric(name=renamed if name == "QueuedJobs" else name, unit=MetricUnit(unit), value=value)
     metrics.flush_metrics()

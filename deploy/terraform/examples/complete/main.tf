@@ -46,6 +46,7 @@ module "control_plane" {
   secret_recovery_window_days = var.secret_recovery_window_days
   cluster_arn                 = "arn:aws:ecs:${var.region}:${data.aws_caller_identity.current.account_id}:cluster/${local.name}"
   task_definition_family      = "${local.name}-agent"
+  alarm_pools                 = { (var.pool_name) = 10 } # the pool below, at the default max_agents
   pass_role_arns = [
     "arn:aws:iam::${data.aws_caller_identity.current.account_id}:role/${local.name}-agent-task",
     "arn:aws:iam::${data.aws_caller_identity.current.account_id}:role/${local.name}-agent-execution",

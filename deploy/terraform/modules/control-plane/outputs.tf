@@ -42,3 +42,8 @@ output "hook_secret_name" {
   description = "Put the hook secret here and name it in the configuration as hooks.secret_name (null unless enable_hooks)."
   value       = var.enable_hooks ? aws_secretsmanager_secret.hook[0].name : null
 }
+
+output "dashboard_name" {
+  description = "The CloudWatch dashboard of the deployment: per pool queue, oldest wait, agents by state, launches, failures and pass errors; the workflow's executions."
+  value       = aws_cloudwatch_dashboard.this.dashboard_name
+}

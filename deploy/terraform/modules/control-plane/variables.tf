@@ -170,3 +170,29 @@ variable "schedule_max_event_age_seconds" {
     error_message = "schedule_max_event_age_seconds must be between 60 and 86400."
   }
 }
+
+variable "alarm_queue_wait_seconds" {
+  description = "Alarm when a pool's oldest queued job has waited longer than this while the pool is below its max_agents (adoscale can and should have started an agent)."
+  type        = number
+  default     = 600
+  validation {
+    condition     = var.alarm_queue_wait_seconds >= 60
+    error_message = "alarm_queue_wait_seconds must be at least 60 (an agent takes about a minute to start)."
+  }
+}
+
+variable "alarm_pass_error_minutes" {
+  description = "Alarm when a pool's pass has failed in this many consecutive minutes (one failed pass is retried by the next round)."
+  type        = number
+  default     = 5
+  validation {
+    condition     = var.alarm_pass_error_minutes >= 1 && var.alarm_pass_error_minutes <= 60
+    error_message = "alarm_pass_error_minutes must be between 1 and 60."
+  }
+}
+
+variable "alarm_pools" {
+  description = "The pools to draw on the dashboard and alarm on, each with its max_agents (the job-waiting alarm fires only below it): a map known when planning, unlike config_json, which may hold values known only after apply. Empty: no per-pool widget or alarm."
+  type        = map(number)
+  default     = {}
+}

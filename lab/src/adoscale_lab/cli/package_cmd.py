@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import typer
@@ -16,6 +17,7 @@ def package(
     python: str = typer.Option("3.12", "--python", help="The Lambda runtime's Python version."),
     build_dir: Path = typer.Option(Path("build/lambda-deps"), "--build-dir", help="Where dependencies are installed."),
     source_only: bool = typer.Option(False, "--source-only", help="Only adoscale's code (e.g. with a layer)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result (path, bytes, sha256) as JSON."),
 ) -> None:
     """Build the Lambda package: the whole product package (never the rig: emulator, simulator, demo) with
     arm64 dependencies installed by pip --platform, boto3 left to the runtime; the same inputs give the same
@@ -32,5 +34,8 @@ def package(
         typer.echo(f"adoscale package: {exc}", err=True)
         raise typer.Exit(EXIT_FAILED) from None
     size = out.stat().st_size
+    if as_json:
+        typer.echo(json.dumps({"path": str(out), "bytes": size, "sha256": digest, "source_only": source_only}))
+        raise typer.Exit(EXIT_OK)
     typer.echo(f"{out}: {size / 1e6:.2f} MB, sha256 {digest}")
     raise typer.Exit(EXIT_OK)

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import fields, replace
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from adoscale.cli import EXIT_CONFIG, EXIT_OK, app
+from adoscale.cli.common import print_rows
 
 
 def _workload(name: str, days: int, seed: int) -> tuple[list, float]:  # type: ignore[type-arg]
@@ -119,12 +121,10 @@ def simulate(
         )
         typer.echo(json.dumps({"policies": [{k: row[k] for k in keys} | row for row in rows]}, indent=2))
     else:
-        table = Table(title=f"adoscale simulate — {workload}, {len(jobs)} jobs, seed {seed}")
-        for _key, label in COLUMNS:
-            table.add_column(label, justify="left" if label == "policy" else "right")
-        for row in rows:
-            table.add_row(*(str(row[key]) for key, _ in COLUMNS))
-        Console().print(table)
+        labels = [label for _key, label in COLUMNS]
+        cells = [[str(row[key]) for key, _ in COLUMNS] for row in rows]
+        title = f"adoscale simulate — {workload}, {len(jobs)} jobs, seed {seed}"
+        print_rows(Console(), title, labels, cells, right=labels[1:])
     if out is not None:
         paths = write_plots(results, out)
         notes = [f"Workload `{workload}` ({len(jobs)} jobs), seed {seed}, faults {faults}, max_agents {max_agents}."]
@@ -137,37 +137,44 @@ def simulate(
 
 @app.command()
 def cost(
-    interval: float = typer.Option(120.0, "--interval", help="Workflow schedule in seconds (the seed: 120)."),
-    observations: int = typer.Option(1, "--observations", help="Pool observations per workflow execution."),
-    pools: int = typer.Option(1, "--pools", help="Agent pools."),
-    jobs_per_day: float = typer.Option(100.0, "--jobs-per-day"),
-    job_minutes: float = typer.Option(5.0, "--job-minutes"),
-    vcpu: float = typer.Option(0.25, "--vcpu"),
-    memory_gb: float = typer.Option(0.5, "--memory-gb"),
-    spot_share: float = typer.Option(0.0, "--spot-share", min=0.0, max=1.0),
+    interval: float | None = typer.Option(
+        None,
+        "--interval",
+        min=1.0,
+        help="Price a simpler schedule instead: one workflow execution every INTERVAL seconds, each observing the "
+        "pools --observations times (the original design priced every 120 s). Default: what Terraform deploys, an "
+        "execution a minute with a round every 15 s.",
+        show_default=False,
+    ),
+    observations: int = typer.Option(1, "--observations", min=1, help="With --interval: observations per execution."),
+    pools: int = typer.Option(1, "--pools", min=1, help="Agent pools."),
+    jobs_per_day: float = typer.Option(100.0, "--jobs-per-day", min=0.0, help="Pipeline jobs a day."),
+    job_minutes: float = typer.Option(5.0, "--job-minutes", min=0.0, help="Minutes a job runs."),
+    vcpu: float = typer.Option(0.25, "--vcpu", min=0.25, help="vCPU per agent task."),
+    memory_gb: float = typer.Option(0.5, "--memory-gb", min=0.5, help="GB of memory per agent task."),
+    spot_share: float = typer.Option(0.0, "--spot-share", min=0.0, max=1.0, help="Share of agents on Fargate Spot."),
     network: str = typer.Option(
         "nat",
         "--network",
-        help="The agents' network, as deploy/terraform/modules/network's network_mode: nat, public, endpoints, "
+        help="The agents' network, as Terraform's network_mode (default nat, as deployed): nat, public, endpoints, "
         "or none (your own VPC, not counted).",
     ),
-    prices: Path | None = typer.Option(None, "--prices", help="A price file like the built-in one."),
-    deployed: bool = typer.Option(
-        False,
-        "--deployed",
-        help="adoscale's deployed workflow instead of the seed's: an execution a minute with a round at each "
-        "offset (0, 15, 30, 45 s), one `round` and one `pass` invocation per round and pool, the waiter's checks "
-        "per launch (one a job). Replaces --interval and --observations.",
+    prices: Path | None = typer.Option(
+        None, "--prices", help="A price file like the built-in one (every price it has).", dir_okay=False
     ),
-    as_json: bool = typer.Option(False, "--json"),
+    deployed: bool = typer.Option(False, "--deployed", hidden=True, help="The default now; kept for scripts."),
+    as_json: bool = typer.Option(False, "--json", help="Print the estimate as JSON."),
 ) -> None:
-    """The seed's monthly estimate recomputed from a dated price file; the seed's assumptions by default
-    (workflow every 2 minutes, 100 jobs a day of 5 minutes, 0.25 vCPU and 512 MB, us-east-1)."""
+    """Estimate adoscale's monthly AWS bill from a dated price file: by default for what Terraform deploys
+    (the workflow every minute, a round every 15 s, a NAT gateway) running 100 jobs a day of 5 minutes on
+    0.25 vCPU and 512 MB agents in us-east-1. Fixed charges (the NAT gateway) are paid even with no job."""
     from adoscale_lab.sim.cost import NETWORK_MODES, Usage, deployed_workflow, load_prices, monthly_costs, usage_dict
 
+    if network not in NETWORK_MODES:
+        raise typer.BadParameter(f"{network!r}: expected one of {', '.join(NETWORK_MODES)}", param_hint="--network")
     usage = replace(
         Usage(),
-        workflow_interval_s=interval,
+        workflow_interval_s=interval or 120.0,
         observations_per_execution=observations,
         pools=pools,
         jobs_per_day=jobs_per_day,
@@ -177,28 +184,54 @@ def cost(
         spot_share=spot_share,
         network_mode=network,
     )
-    if deployed:
+    if interval is None:
         usage = replace(deployed_workflow(usage), launches_per_day=jobs_per_day)
-    if network not in NETWORK_MODES:
-        raise typer.BadParameter(f"{network!r}: expected one of {', '.join(NETWORK_MODES)}", param_hint="--network")
-    price_data = load_prices(prices)
+    price_data = _prices_or_exit(prices, load_prices)
     lines = monthly_costs(usage, price_data)
     total = sum(line.monthly_usd for line in lines)
     if as_json:
         body = {
             "as_of": price_data.get("as_of"),
+            "schedule": "deployed" if interval is None else f"every {interval:g} s",
             "usage": usage_dict(usage),
             "lines": [{f.name: getattr(line, f.name) for f in fields(line)} for line in lines],
             "total_usd_month": round(total, 2),
         }
         typer.echo(json.dumps(body, indent=2))
         raise typer.Exit(EXIT_OK)
-    table = Table(title=f"Monthly cost estimate (prices as of {price_data.get('as_of')}, {price_data.get('region')})")
-    table.add_column("service")
-    table.add_column("USD / month", justify="right")
-    table.add_column("basis")
-    for line in lines:
-        table.add_row(line.service, f"{line.monthly_usd:.2f}", line.basis)
-    table.add_row("[bold]total[/bold]", f"[bold]{total:.2f}[/bold]", "")
-    Console().print(table)
+    rows = [[line.service, f"{line.monthly_usd:.2f}", line.basis] for line in lines]
+    rows.append(["total", f"{total:.2f}", ""])
+    title = f"Monthly cost estimate (prices as of {price_data.get('as_of')}, {price_data.get('region')})"
+    print_rows(Console(), title, ("service", "USD / month", "basis"), rows, right=("USD / month",), wrap=("basis",))
     raise typer.Exit(EXIT_OK)
+
+
+def _prices_or_exit(path: Path | None, load: Callable[[Path | None], dict[str, Any]]) -> dict[str, Any]:
+    """The price file, refused in one line (exit 2) when it cannot be read or lacks a price the built-in one
+    has: an estimate with a price missing would be wrong without saying so."""
+    builtin = load(None)
+    if path is None:
+        return builtin
+    try:
+        data = load(path)
+    except OSError as exc:
+        raise typer.BadParameter(f"{path}: cannot be read ({exc.strerror or exc})", param_hint="--prices") from None
+    except ValueError as exc:
+        raise typer.BadParameter(f"{path}: not JSON ({exc})", param_hint="--prices") from None
+    given = data if isinstance(data, dict) else {}
+    missing = [
+        f"{section}.{key}"
+        for section, entries in builtin.items()
+        if isinstance(entries, dict)
+        for key, value in entries.items()
+        if isinstance(value, int | float) and not isinstance(_section(given, section).get(key), int | float)
+    ]
+    if missing:
+        shown = ", ".join(missing[:6]) + (f" and {len(missing) - 6} more" if len(missing) > 6 else "")
+        raise typer.BadParameter(f"{path}: missing prices: {shown}", param_hint="--prices")
+    return data
+
+
+def _section(data: dict[str, Any], name: str) -> dict[str, Any]:
+    section = data.get(name)
+    return section if isinstance(section, dict) else {}

@@ -19,14 +19,6 @@ class EcsWorld:
     security_groups: tuple[str, ...]
 
 
-def hold_moto_tasks_running() -> None:
-    """moto advances a task's status on every DescribeTasks (RUNNING, DEACTIVATING, ... STOPPED); real
-    tasks stay RUNNING until their container exits or StopTask is called. Make moto do the same."""
-    from moto.moto_api import state_manager
-
-    state_manager.set_transition(model_name="ecs::task", transition={"progression": "manual", "times": 10**9})
-
-
 def create_ecs_world(
     ec2: EC2Client,
     ecs: ECSClient,

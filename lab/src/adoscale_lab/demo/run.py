@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 import secrets
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -22,24 +22,17 @@ from rich.table import Table
 from adoscale.ado.client import AdoClient
 from adoscale.bootstrap import build_controller
 from adoscale.compute.ecs import EcsCompute
-from adoscale.config import Config, PoolConfig, parse_config
+from adoscale.config import Config, parse_config
 from adoscale.control import PassReport
 from adoscale.lease import MemoryLease
 from adoscale.secrets import register_secret
-from adoscale_lab.demo.aws import EcsWorld, create_ecs_world, hold_moto_tasks_running
-from adoscale_lab.demo.fleet import Fleet, FleetTask, PoolProfile
+from adoscale_lab.demo.aws import create_ecs_world
+from adoscale_lab.demo.fleet import Fleet, PoolProfile
+from adoscale_lab.demo.world import PLACEHOLDER, DemoPool, EcsTaskWorld, config_text, create_ado_pools
 from adoscale_lab.emulator import AdoModel, make_app, serve
+from adoscale_lab.moto_rules.ecs import hold_tasks_running
 
 ORG = "demo"
-
-
-@dataclass(frozen=True, slots=True)
-class DemoPool:
-    name: str
-    capabilities: dict[str, str]
-    demands: tuple[str, ...]
-    jobs: int
-    max_agents: int
 
 
 DEFAULT_POOLS = (
@@ -69,54 +62,6 @@ class DemoSummary:
             and self.registrations_left == 0
             and self.busy_killed == 0
         )
-
-
-def _config_text(world: EcsWorld, org_url: str, pools: Iterable[DemoPool]) -> str:
-    lines = [f"organization_url: {org_url}", "pools:"]
-    for pool in pools:
-        caps = ", ".join(f'"{k}": "{v}"' for k, v in pool.capabilities.items())
-        lines += [
-            f"  - name: {pool.name}",
-            "    min_agents: 0",
-            f"    max_agents: {pool.max_agents}",
-            "    idle_timeout_seconds: 5",
-            "    startup_timeout_seconds: 30",
-            f"    capabilities: {{{caps}}}",
-            "    ecs:",
-            f"      cluster: {world.cluster}",
-            f"      task_definition: {world.task_definition}",
-            f"      container_name: {world.container_name}",
-            f"      subnets: [{', '.join(world.subnets)}]",
-            f"      security_groups: [{', '.join(world.security_groups)}]",
-        ]
-    return "\n".join(lines) + "\n"
-
-
-class _EcsTaskWorld:
-    """The fleet's view of ECS: the pools' tasks through the same adapter the controller uses."""
-
-    def __init__(self, compute: EcsCompute, pools: list[PoolConfig]) -> None:
-        self._compute = compute
-        self._pools = pools
-
-    def fleet_tasks(self) -> Iterable[FleetTask]:
-        for pool in self._pools:
-            for task in self._compute.list_tasks(pool.name):
-                yield FleetTask(
-                    task_arn=task.task_arn,
-                    task_id=task.task_id,
-                    pool=pool.name,
-                    created_at=task.created_at,
-                    running=task.last_status not in ("STOPPED", "STOPPING", "DEPROVISIONING")
-                    and task.desired_status != "STOPPED",
-                )
-
-    def task_exited(self, task_arn: str, reason: str) -> None:
-        # Every demo pool runs in the one demo cluster, so any pool's placement can stop the task.
-        self._compute.stop(self._pools[0].name, task_arn, reason)
-
-    def running_tasks(self) -> int:
-        return sum(1 for task in self.fleet_tasks() if task.running)
 
 
 def _view(model: AdoModel, report: PassReport | None, fleet: Fleet, elapsed: float, config: Config) -> Table:
@@ -154,25 +99,20 @@ def run_demo(
     pat = secrets.token_urlsafe(24)
     register_secret(pat)
     model = AdoModel(org=ORG, pat=pat, clock=clock)
-    pool_ids = {p.name: model.create_pool(p.name) for p in pools}
-    for pool in pools:
-        # The placeholder keeps the pool open at zero: ADO queues jobs instead of failing them.
-        model.register_agent(
-            pool_ids[pool.name], "adoscale-placeholder", capabilities=dict(pool.capabilities), online=False
-        )
+    pool_ids = create_ado_pools(model, pools)
     started = time.monotonic()
     passes = 0
     launched = 0
     with serve(make_app(model), port=0) as server, mock_aws():
         ecs = boto3.client("ecs", region_name="us-east-1")
         ec2 = boto3.client("ec2", region_name="us-east-1")
-        hold_moto_tasks_running()
+        hold_tasks_running()
         world = create_ecs_world(ec2, ecs)
-        config = parse_config(_config_text(world, f"{server.url}/{ORG}", pools), source="<demo>")
+        config = parse_config(config_text(world, f"{server.url}/{ORG}", pools), source="<demo>")
         compute = EcsCompute(
             ecs, {p.name: p.ecs for p in config.pools}, organization_url=config.organization_url, clock=clock
         )
-        tasks = _EcsTaskWorld(compute, list(config.pools))
+        tasks = EcsTaskWorld(compute, list(config.pools))
         profiles = {p.name: PoolProfile(pool_ids[p.name], dict(p.capabilities)) for p in pools}
         fleet = Fleet(model, tasks, profiles, clock, rng)
         total_jobs = 0
@@ -206,9 +146,7 @@ def run_demo(
                         break
                     time.sleep(0.2)
         left = tasks.running_tasks()
-        registrations = sum(
-            1 for pid in pool_ids.values() for agent in model.agents(pid) if agent.name != "adoscale-placeholder"
-        )
+        registrations = sum(1 for pid in pool_ids.values() for agent in model.agents(pid) if agent.name != PLACEHOLDER)
     waits = fleet.stats.waits
     return DemoSummary(
         jobs_queued=total_jobs,

@@ -2,8 +2,9 @@
 
 `violations(operation, params)` is the rule book; `EcsRules.install` wraps moto's ECS request handlers so
 that each RunTask, StartTask, ListTasks and TagResource is recorded with its violations and, like ECS,
-refused with `InvalidParameterException` when it breaks one. The conftest installs it for every test, so
-any code path that reaches moto's ECS is held to the rules.
+refused with `InvalidParameterException` when it breaks one. The tests' conftest installs it for every test,
+and the demo for its run, so any code path that reaches moto's ECS is held to the rules. Also here: RunTask's
+`clientToken` idempotency and tasks that stay RUNNING until stopped, which moto does not model either.
 
 Sources (Amazon ECS API Reference, docs.aws.amazon.com/AmazonECS/latest/APIReference/):
 - API_RunTask.html (and API_StartTask.html) `startedBy`: "Up to 36 letters (uppercase and lowercase),
@@ -14,6 +15,10 @@ Sources (Amazon ECS API Reference, docs.aws.amazon.com/AmazonECS/latest/APIRefer
 - API_ListTasks.html `startedBy`: "When you specify startedBy as the filter, it must be the only filter
   that you use." `desiredStatus`: "The default status filter is RUNNING". `cluster` names where to list
   (the ECS CLI's `compose ps` sends it with `startedBy`), so it is not counted as a filter.
+- API_RunTask.html `clientToken`: "An identifier that you provide to ensure the idempotency of the request.
+  It must be unique and is case sensitive." A repeated token answers the first call's result.
+- Task lifecycle (developerguide/task-lifecycle-explanation.html): a task stays RUNNING until its essential
+  container exits or it is stopped; moto advances it a step on every DescribeTasks.
 - API_Tag.html: key 1-128 and value 0-256 characters, pattern `^([\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*)$`; "Do not
   use aws:, AWS:, or any upper or lowercase combination of such as a prefix for either keys or values".
 """
@@ -26,6 +31,8 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
+
+from adoscale_lab.moto_rules.patches import Patcher
 
 STARTED_BY = re.compile(r"[A-Za-z0-9_/-]{1,36}")
 TAG_SPECIALS = frozenset("_.:/=+-@")
@@ -117,7 +124,7 @@ class EcsRules:
         return [(op, problems) for op, _, problems in self.calls if problems]
 
     @classmethod
-    def install(cls, monkeypatch: Any, *, enforce: bool = True) -> EcsRules:
+    def install(cls, monkeypatch: Patcher, *, enforce: bool = True) -> EcsRules:
         from moto.ecs.exceptions import InvalidParameterException
         from moto.ecs.models import EC2ContainerServiceBackend
         from moto.ecs.responses import EC2ContainerServiceResponse
@@ -156,3 +163,34 @@ class EcsRules:
 
         monkeypatch.setattr(EC2ContainerServiceBackend, "list_tasks", list_tasks)
         return rules
+
+
+def run_task_client_token(monkeypatch: Patcher) -> dict[str, Any]:
+    """RunTask's `clientToken` rule: a repeated token answers the first call's result and starts nothing.
+    Returns the answers by token."""
+    from moto.ecs.responses import EC2ContainerServiceResponse
+
+    answered: dict[str, Any] = {}
+    original = EC2ContainerServiceResponse.run_task
+
+    @functools.wraps(original)
+    def run_task(self: EC2ContainerServiceResponse) -> Any:
+        token = self._get_param("clientToken")
+        if token and token in answered:
+            return answered[token]
+        result = original(self)
+        if token:
+            answered[token] = result
+        return result
+
+    monkeypatch.setattr(EC2ContainerServiceResponse, "run_task", run_task)
+    return answered
+
+
+def hold_tasks_running() -> None:
+    """Tasks stay RUNNING until their container exits or StopTask is called, as ECS's do (moto's default
+    advances a task's status on every DescribeTasks: RUNNING, DEACTIVATING, ... STOPPED). moto's own state
+    manager setting, process-wide."""
+    from moto.moto_api import state_manager
+
+    state_manager.set_transition(model_name="ecs::task", transition={"progression": "manual", "times": 10**9})

@@ -1,0 +1,75 @@
+"""The per-pool metrics a pass publishes (CloudWatch, through EMF in the pass Lambda's log), from the pass's
+own report: no extra read. The one list of their names: the handler publishes `pool_metrics`, and the
+Terraform dashboard and alarms may reference only names in `METRICS` (a test checks it).
+
+Dimension: `Pool`. The queued-jobs metric's name can be renamed by the deployment (`metric_name`, the seed's
+`agent_cw_metric`); every other name is fixed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from adoscale.control import PoolReport
+
+DIMENSION = "Pool"
+
+
+@dataclass(frozen=True, slots=True)
+class Metric:
+    name: str
+    unit: str  # CloudWatch's unit names (powertools' MetricUnit values)
+    meaning: str
+
+
+METRICS: tuple[Metric, ...] = (
+    Metric("QueuedJobs", "Count", "queued jobs this pool's agents can run"),
+    Metric("OldestQueuedSeconds", "Seconds", "how long the oldest of them has waited (0: none queued)"),
+    Metric("UnservableJobs", "Count", "queued jobs whose demands this pool's agents do not meet"),
+    Metric("RunningJobs", "Count", "jobs an agent holds"),
+    Metric("BusyAgents", "Count", "agents running a job"),
+    Metric("IdleAgents", "Count", "agents online without a job"),
+    Metric("StartingTasks", "Count", "tasks whose agent is not online yet"),
+    Metric("WarmTarget", "Count", "the warm pool's target"),
+    Metric("LaunchedTasks", "Count", "tasks launched by this pass"),
+    Metric("LaunchFailures", "Count", "tasks ECS refused to launch in this pass"),
+    Metric("DrainedAgents", "Count", "idle agents drained by this pass"),
+    Metric("StoppedTasks", "Count", "tasks stopped by this pass"),
+    Metric("PassErrors", "Count", "errors of this pass"),
+    Metric("PassSkipped", "Count", "1 when another pass held the pool's lease"),
+    Metric("PassDuration", "Seconds", "how long the pass took"),
+)
+NAMES = frozenset(m.name for m in METRICS)
+_UNITS = {m.name: m.unit for m in METRICS}
+
+
+def pool_metrics(report: PoolReport, duration_s: float) -> list[tuple[str, str, float]]:
+    """(name, unit, value) for one pass's report. A skipped pass, or one that failed before it had read the
+    pool, publishes only that (and its errors and duration): its counts would be zeros never observed."""
+    values: dict[str, float]
+    if report.skipped:
+        values = {"PassSkipped": 1, "PassErrors": len(report.errors), "PassDuration": round(duration_s, 3)}
+    elif report.observation is None:
+        # The pass failed before it had read the pool: an error, and no counts it never saw.
+        values = {"PassErrors": max(1, len(report.errors)), "PassSkipped": 0, "PassDuration": round(duration_s, 3)}
+    else:
+        values = {
+            "QueuedJobs": report.queued,
+            "OldestQueuedSeconds": report.oldest_queued_s or 0.0,
+            "UnservableJobs": report.unservable,
+            "RunningJobs": report.running,
+            "BusyAgents": report.busy,
+            "IdleAgents": report.idle,
+            "StartingTasks": report.starting,
+            "WarmTarget": report.warm,
+            "LaunchedTasks": report.launched,
+            "LaunchFailures": report.launch_failures,
+            "DrainedAgents": report.drained,
+            "StoppedTasks": report.stopped,
+            "PassErrors": len(report.errors),
+            "PassSkipped": 0,
+            "PassDuration": round(duration_s, 3),
+        }
+    return [(name, _UNITS[name], float(value)) for name, value in values.items()]

@@ -1,0 +1,83 @@
+"""The control plane's dashboard and alarms (issue 24) reference only metrics that are published: the names
+the pass Lambda emits (`adoscale.metrics.METRICS`, checked against its EMF output in
+tests/integration/test_pass_metrics.py) and Step Functions' own `AWS/States` metrics. Checked on the module's
+source, and on what `terraform apply` of examples/complete created in moto: the dashboard's body and every
+alarm, each alarming to the deployment's alert topic."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from adoscale.metrics import NAMES
+from tests.deploy.deploying import moto_server, prepare
+from tests.deploy.terraform import TERRAFORM_DIR
+from tests.deploy.test_apply import COMMON, destroyed
+
+MODULE = TERRAFORM_DIR / "modules" / "control-plane"
+# Step Functions' metrics for Express workflows (docs.aws.amazon.com/step-functions/latest/dg/procedure-cw-metrics.html)
+STATES = {"ExecutionsStarted", "ExecutionsSucceeded", "ExecutionsFailed", "ExecutionsTimedOut", "ExecutionThrottled"}
+
+
+def _metric_local() -> dict[str, str]:
+    source = (MODULE / "observability.tf").read_text()
+    block = re.search(r"\n  metric = \{\n(.*?)\n  \}", source, re.DOTALL)
+    assert block, "observability.tf: the `metric` local is where every adoscale metric name is"
+    return dict(re.findall(r"(\w+)\s*=\s*(\"\w+\"|var\.metric_name)", block.group(1)))
+
+
+def test_the_module_names_only_published_metrics() -> None:
+    names = {value.strip('"') for value in _metric_local().values() if value != "var.metric_name"}
+    assert names <= NAMES, names - NAMES
+    assert _metric_local()["queued"] == "var.metric_name"  # the deployment's (renamable) queued-jobs name
+    default = re.search(
+        r'variable "metric_name" \{.*?default\s*=\s*"(\w+)"', (MODULE / "variables.tf").read_text(), re.S
+    )
+    assert default and default.group(1) in NAMES
+    source = (MODULE / "observability.tf").read_text()
+    # Nowhere else a literal adoscale metric name: every reference goes through local.metric.
+    assert not re.search(r'metric_name\s*=\s*"', source)
+    assert not re.search(r'\[var\.metrics_namespace,\s*"', source)
+
+
+def _dashboard_metrics(body: dict[str, Any]) -> set[tuple[str, str]]:
+    found = set()
+    for widget in body["widgets"]:
+        for row in widget["properties"].get("metrics", []):
+            found.add((row[0], row[1]))
+    return found
+
+
+@pytest.mark.slow
+def test_dashboard_and_alarms_apply_into_moto_and_use_published_metrics(tmp_path: Path) -> None:
+    with moto_server(tmp_path / "moto.log") as endpoint:
+        example = prepare(tmp_path / "nat", endpoint, {**COMMON, "network_mode": "nat"})
+        try:
+            example.apply()
+            outputs = example.outputs()
+            cloudwatch = boto3.client("cloudwatch", endpoint_url=endpoint, region_name="us-east-1")
+            [entry] = cloudwatch.list_dashboards()["DashboardEntries"]
+            assert entry["DashboardName"] == "adoscale"  # the module's var.name (output dashboard_name)
+            body = json.loads(cloudwatch.get_dashboard(DashboardName="adoscale")["DashboardBody"])
+            used = _dashboard_metrics(body)
+            assert {name for namespace, name in used if namespace == "adoscale"} <= NAMES
+            assert {name for namespace, name in used if namespace == "AWS/States"} <= STATES
+            assert {namespace for namespace, _ in used} == {"adoscale", "AWS/States"}
+            alarms = cloudwatch.describe_alarms(AlarmNamePrefix="adoscale-linux-fargate-")["MetricAlarms"]
+            by_kind = {a["AlarmName"].removeprefix("adoscale-linux-fargate-"): a for a in alarms}
+            assert set(by_kind) == {"job-waiting", "launch-failures", "pass-errors"}
+            for alarm in alarms:
+                assert alarm["AlarmActions"] == [outputs["alert_topic_arn"]]
+                names = {alarm.get("MetricName")} | {
+                    q["MetricStat"]["Metric"]["MetricName"] for q in alarm.get("Metrics", []) if "MetricStat" in q
+                }
+                assert names - {None} <= NAMES, alarm["AlarmName"]
+            waiting = {q["Id"]: q for q in by_kind["job-waiting"]["Metrics"]}
+            assert "oldest > 600" in waiting["waiting"]["Expression"]
+        finally:
+            destroyed(example, "nat", {})
