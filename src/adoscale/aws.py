@@ -8,7 +8,19 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, overload
+
+if TYPE_CHECKING:
+    # boto3-stubs (a dev dependency): types only, so the Lambda zip needs nothing new.
+    from mypy_boto3_autoscaling import AutoScalingClient
+    from mypy_boto3_cloudwatch import CloudWatchClient
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_ec2 import EC2Client
+    from mypy_boto3_ecs import ECSClient
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+    from mypy_boto3_sns import SNSClient
+    from mypy_boto3_ssm import SSMClient
+    from mypy_boto3_stepfunctions import SFNClient
 
 RETRY_ATTEMPTS = 8  # adaptive mode: client-side rate limiting on top of retries
 
@@ -45,9 +57,86 @@ class CallBudget:
     attempts: int
 
 
+@overload
+def make_client(
+    service: Literal["autoscaling"],
+    *,
+    region: str | None = None,
+    counter: CallCounter | None = None,
+    budget: CallBudget | None = None,
+) -> AutoScalingClient: ...
+@overload
+def make_client(
+    service: Literal["cloudwatch"],
+    *,
+    region: str | None = None,
+    counter: CallCounter | None = None,
+    budget: CallBudget | None = None,
+) -> CloudWatchClient: ...
+@overload
+def make_client(
+    service: Literal["dynamodb"],
+    *,
+    region: str | None = None,
+    counter: CallCounter | None = None,
+    budget: CallBudget | None = None,
+) -> DynamoDBClient: ...
+@overload
+def make_client(
+    service: Literal["ec2"],
+    *,
+    region: str | None = None,
+    counter: CallCounter | None = None,
+    budget: CallBudget | None = None,
+) -> EC2Client: ...
+@overload
+def make_client(
+    service: Literal["ecs"],
+    *,
+    region: str | None = None,
+    counter: CallCounter | None = None,
+    budget: CallBudget | None = None,
+) -> ECSClient: ...
+@overload
+def make_client(
+    service: Literal["secretsmanager"],
+    *,
+    region: str | None = None,
+    counter: CallCounter | None = None,
+    budget: CallBudget | None = None,
+) -> SecretsManagerClient: ...
+@overload
+def make_client(
+    service: Literal["sns"],
+    *,
+    region: str | None = None,
+    counter: CallCounter | None = None,
+    budget: CallBudget | None = None,
+) -> SNSClient: ...
+@overload
+def make_client(
+    service: Literal["ssm"],
+    *,
+    region: str | None = None,
+    counter: CallCounter | None = None,
+    budget: CallBudget | None = None,
+) -> SSMClient: ...
+@overload
+def make_client(
+    service: Literal["stepfunctions"],
+    *,
+    region: str | None = None,
+    counter: CallCounter | None = None,
+    budget: CallBudget | None = None,
+) -> SFNClient: ...
+@overload
+def make_client(
+    service: str, *, region: str | None = None, counter: CallCounter | None = None, budget: CallBudget | None = None
+) -> Any: ...
 def make_client(
     service: str, *, region: str | None = None, counter: CallCounter | None = None, budget: CallBudget | None = None
 ) -> Any:
+    """A boto3 client, typed by service for the services adoscale calls (`boto3-stubs`)."""
     # boto3 is imported here, not at module import: it is a fifth of a handler's cold start, and the
     # decide handler never calls AWS.
     import boto3

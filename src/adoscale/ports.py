@@ -5,14 +5,14 @@ its adapters (`compute.base`, `lease.base`, `history.base`, `ado.models`), which
 so the adapters and this file form no cycle. The packages re-export their port (`adoscale.compute.Compute`,
 `adoscale.lease.Lease`, `adoscale.history.History`) for the callers that import it from there.
 
-Adding a compute adapter: implement `Compute` (three calls, by pool name) and hand it to
+Adding a compute adapter: implement `Compute` (four calls, by pool name) and hand it to
 `adoscale.bootstrap.build_controller` through `compute_for` (a `ComputeFor`: pool -> adapter), so one
 controller can drive ECS pools and, say, EC2 pools side by side.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
@@ -65,6 +65,11 @@ class Compute(Protocol):
     def list_tasks(self, pool: str) -> list[TaskInfo]: ...
 
     def stop(self, pool: str, task_arn: str, reason: str) -> None: ...
+
+    def describe(self, pool: str, task_arns: Sequence[str]) -> list[TaskInfo]:
+        """The named tasks of `pool` as they are now (the waiter's read after a launch); a task the service
+        does not know, or not of this pool, is absent from the answer."""
+        ...
 
 
 class ComputeFor(Protocol):

@@ -125,6 +125,21 @@ def unknown_tasks_not_found(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(EC2ContainerServiceBackend, "stop_task", stop_task)
 
 
+def running_tasks_have_started_at(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ECS's `Task.startedAt`: "the time when the task transitioned from the PENDING state to the RUNNING state"
+    (ECS API Reference, Task), kept once the task stops; absent for a task that stopped before it ran. moto starts
+    tasks in RUNNING and never sets it: set it when moto creates the (already running) task."""
+    from moto.ecs.models import Task
+
+    create = Task.__init__
+
+    def init(task: Any, *args: Any, **kwargs: Any) -> None:
+        create(task, *args, **kwargs)
+        task.started_at = datetime.now(UTC)  # serialized by moto as `startedAt`
+
+    monkeypatch.setattr(Task, "__init__", init)
+
+
 def _run_for(events: EventQueue, seconds: float) -> None:
     until = events.now + timedelta(seconds=seconds)
     while (due := events.next_time()) is not None and due <= until:
@@ -143,6 +158,7 @@ def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
         capacity = MotoFargateCapacity()
         capacity.install(monkeypatch)
         unknown_tasks_not_found(monkeypatch)
+        running_tasks_have_started_at(monkeypatch)
         with ecs_world() as (ecs, world):
             pools = {name: pool_config(world, name).ecs for name in POOLS}
             # moto holds tasks where RunTask and StopTask leave them (`ecs_world`): nothing to wait for.
@@ -240,3 +256,19 @@ def test_a_launch_beyond_capacity_starts_what_it_can_and_reports_the_rest(backen
     assert result.failures
     assert all("capacity is unavailable" in failure.lower() for failure in result.failures)
     assert {t.task_arn for t in backend.compute.list_tasks("linux")} == {t.task_arn for t in result.started}
+
+
+def test_describe_answers_the_named_tasks_of_the_pool_and_omits_unknown_ones(backend: Backend) -> None:
+    """The waiter's read: the tasks just launched, as they are now; an ARN the service does not know is absent."""
+    launched = backend.compute.launch("linux", 2, token="pass-1").started
+    other = backend.compute.launch("java", 1, token="java-1").started[0]
+    arns = [t.task_arn for t in launched]
+    unknown = arns[0].rsplit("/", 1)[0] + "/" + "0" * 32
+    # Fargate takes 30-60 s from launch to RUNNING (the simulator's profile); each step is 1 s of its time.
+    assert _eventually(backend, lambda: all(t.started_at for t in backend.compute.describe("linux", arns)), 120)
+    described = backend.compute.describe("linux", [*arns, unknown, other.task_arn])
+    assert sorted(t.task_arn for t in described) == sorted(arns)
+    assert all(t.pool == "linux" and t.last_status == "RUNNING" and t.started_at is not None for t in described)
+    backend.compute.stop("linux", arns[0], "adoscale: contract")
+    assert _eventually(backend, lambda: backend.compute.describe("linux", arns[:1])[0].last_status == "STOPPED")
+    assert backend.compute.describe("linux", arns[:1])[0].started_at is not None  # it ran before it stopped

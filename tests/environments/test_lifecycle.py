@@ -17,10 +17,13 @@ from moto import mock_aws
 from adoscale.ado import AdoClient, RetryPolicy
 from adoscale.config import EnvironmentConfig
 from adoscale.environments import (
+    AutoScalingActions,
+    Ec2Instances,
     HookTiming,
     LifecycleService,
     MalformedEventError,
     RetryLaterError,
+    SnsAlerts,
     StateTable,
     Status,
     parse,
@@ -101,11 +104,10 @@ def world(
             service = LifecycleService(
                 ado,
                 state,
-                ec2,
-                boto3.client("autoscaling", region_name="us-east-1"),
+                Ec2Instances(ec2),
+                AutoScalingActions(boto3.client("autoscaling", region_name="us-east-1")),
                 clock,
-                sns=sns,
-                alert_topic_arn=topic,
+                alerts=SnsAlerts(sns, topic),
                 timing=HookTiming(heartbeat_s=300, margin_s=600),
             )
             yield World(model, faults, env_id, ec2, service, state, clock, lifecycle_calls, sns, queue_url, sqs)
@@ -191,13 +193,13 @@ def test_ado_failing_during_terminate_is_retried_then_deregistered(world: World)
     handle(world, sns_event(hook_message("LAUNCHING", instance)))
     world.faults.rules = [FaultRule(route="virtualmachines", error_5xx=1.0)]
     terminate = sns_event(hook_message("TERMINATING", instance, "t"))
-    for attempt in range(3):
+    for attempt in range(2):  # the first attempt and Lambda's first retry; the third is the last
         with pytest.raises(RetryLaterError):
             handle(world, terminate)
         world.clock.now += timedelta(minutes=2)
         assert world.state.get(instance).attempts == attempt + 1  # type: ignore[union-attr]
     heartbeats = [p for kind, p in world.calls if kind == "heartbeat"]
-    assert len(heartbeats) == 3 and heartbeats[0]["LifecycleActionToken"] == tok("t")
+    assert len(heartbeats) == 2 and heartbeats[0]["LifecycleActionToken"] == tok("t")
     assert not [p for kind, p in world.calls if kind == "complete" and p["LifecycleActionToken"] == tok("t")]
     assert len(world.model.vm_resources(world.env_id)) == 1  # still registered: the instance waits
     world.faults.rules = []  # ADO recovers
@@ -223,6 +225,32 @@ def test_hook_about_to_expire_completes_loudly(world: World) -> None:
     assert alerts and instance in alerts[0] and "still registered" in alerts[0]
 
 
+def test_ado_down_through_every_attempt_alerts_on_the_last_one_before_the_hook_times_out(world: World) -> None:
+    """Issue 22: Lambda retries a failed asynchronous invocation twice (~1 and ~2 min later), whatever SNS's or
+    EventBridge's retry policy says, so the "alert before the hook times out" branch was never reached: the hook
+    then timed out (heartbeat 300 s after the last attempt), the VM was released without an alert and its
+    record stayed `terminating` for ever. Now the trigger's last attempt alerts, releases and finishes."""
+    instance = world.instance()
+    world.register(instance)
+    handle(world, sns_event(hook_message("LAUNCHING", instance)))
+    world.faults.rules = [FaultRule(route="virtualmachines", error_5xx=1.0)]
+    terminate = sns_event(hook_message("TERMINATING", instance, "t"))
+    for _ in range(2):
+        with pytest.raises(RetryLaterError):
+            handle(world, terminate)
+        assert world.alerts() == []
+        world.clock.now += timedelta(minutes=2)  # Lambda's retry delays; the heartbeat (300 s) keeps the hook
+    [outcome] = handle(world, terminate)
+    assert outcome.action == "gave-up" and "last attempt" in outcome.detail
+    [alert] = world.alerts()
+    assert instance in alert and "still registered" in alert
+    completes = [p for kind, p in world.calls if kind == "complete" and p["LifecycleActionToken"] == tok("t")]
+    assert [p["LifecycleActionResult"] for p in completes] == ["CONTINUE"]
+    record = world.state.get(instance)
+    assert record is not None and record.status is Status.DONE and "sweeper" in (record.note or "")
+    assert len(world.model.vm_resources(world.env_id)) == 1  # left to the sweeper: ADO is still down
+
+
 def test_sweeper_removes_only_what_is_provably_gone(world: World, org_url: str) -> None:
     live = world.instance()
     world.register(live)
@@ -236,16 +264,19 @@ def test_sweeper_removes_only_what_is_provably_gone(world: World, org_url: str) 
     world.state.create(InstanceRecord(instance_id=ours, asg_name="vms", status=Status.REGISTERED, project="Fabrikam"))
     envs = [EnvironmentConfig(project="Fabrikam", name="prod-vms", grace_seconds=0)]
     with AdoClient(org_url, PAT) as ado:
-        dry = sweep(ado, world.ec2, envs, lambda: datetime.now(UTC), records=world.state, dry_run=True)
+        dry = sweep(ado, Ec2Instances(world.ec2), envs, lambda: datetime.now(UTC), records=world.state, dry_run=True)
         assert {r.name for r in dry} == {gone, ghost, ours} and not any(r.removed for r in dry)
-        results = sweep(ado, world.ec2, envs, lambda: datetime.now(UTC), records=world.state)
+        results = sweep(ado, Ec2Instances(world.ec2), envs, lambda: datetime.now(UTC), records=world.state)
     assert {r.name for r in results if r.removed} == {gone, ours}
     [left] = [r for r in results if not r.removed]
     assert left.name == ghost and "not recorded by this deployment" in left.reason
     assert sorted(r.name for r in world.model.vm_resources(world.env_id)) == sorted([live, ghost])
     with AdoClient(org_url, PAT) as ado:
         in_grace = sweep(
-            ado, world.ec2, [EnvironmentConfig(project="Fabrikam", name="prod-vms")], lambda: datetime.now(UTC)
+            ado,
+            Ec2Instances(world.ec2),
+            [EnvironmentConfig(project="Fabrikam", name="prod-vms")],
+            lambda: datetime.now(UTC),
         )
     assert [(r.name, r.removed) for r in in_grace] == [(ghost, False)]
 
@@ -265,7 +296,7 @@ def test_a_sweep_in_one_region_leaves_the_vms_running_in_another(world: World, o
     world.ec2.terminate_instances(InstanceIds=[here])
     envs = [EnvironmentConfig(project="Fabrikam", name="prod-vms", grace_seconds=0)]
     with AdoClient(org_url, PAT) as ado:
-        results = sweep(ado, world.ec2, envs, lambda: datetime.now(UTC), records=world.state)
+        results = sweep(ado, Ec2Instances(world.ec2), envs, lambda: datetime.now(UTC), records=world.state)
     assert [r.name for r in results if r.removed] == [here]
     assert sorted(r.name for r in world.model.vm_resources(world.env_id)) == sorted(running_abroad)
     assert all("not found in us-east-1" in r.reason for r in results if not r.removed)
@@ -280,7 +311,7 @@ def test_one_environment_that_cannot_be_read_does_not_stop_the_sweep(world: Worl
         EnvironmentConfig(project="Fabrikam", name="prod-vms", grace_seconds=0),
     ]
     with AdoClient(org_url, PAT) as ado:
-        results = sweep(ado, world.ec2, envs, lambda: datetime.now(UTC), records=world.state)
+        results = sweep(ado, Ec2Instances(world.ec2), envs, lambda: datetime.now(UTC), records=world.state)
     [failed] = [r for r in results if r.error]
     assert failed.environment == "no-such-env" and not failed.removed
     assert [r.name for r in results if r.removed] == [gone]
@@ -405,9 +436,24 @@ def test_completing_an_action_that_no_longer_waits_is_acknowledged(world: World)
     launch = sns_event(hook_message("LAUNCHING", instance))
     handle(world, launch)
     # Auto Scaling's answer to a token already completed (a duplicate delivery) or expired.
-    world.service._autoscaling = _Failing("ValidationError", "No active Lifecycle Action found with token")
+    world.service._actions = AutoScalingActions(
+        _Failing("ValidationError", "No active Lifecycle Action found with token")  # type: ignore[arg-type]
+    )
     [again] = handle(world, launch)
     assert again.action == "already-done"
-    world.service._autoscaling = _Failing("ValidationError", "Something else is wrong")
+    world.service._actions = AutoScalingActions(_Failing("ValidationError", "Something else is wrong"))  # type: ignore[arg-type]
     with pytest.raises(ClientError):
         handle(world, launch)
+
+
+def test_the_deployed_retry_count_is_the_one_the_service_counts_on() -> None:
+    """`HookTiming.attempts` must be Lambda's first try plus the asynchronous retries Terraform configures for the
+    lifecycle function; with more retries configured the alert would come on a delivery that is not the last."""
+    import re
+    from pathlib import Path
+
+    main_tf = (Path(__file__).parents[2] / "deploy/terraform/modules/vm-environment/main.tf").read_text()
+    block = re.search(r'resource "aws_lambda_function_event_invoke_config" "lifecycle" \{(.*?)\n\}', main_tf, re.S)
+    assert block is not None and 'module.function["lifecycle"]' in block.group(1)
+    retries = re.search(r"maximum_retry_attempts\s*=\s*(\d+)", block.group(1))
+    assert retries is not None and int(retries.group(1)) + 1 == HookTiming().attempts

@@ -47,3 +47,44 @@ def basic(password: str, user: str = "adoscale-hooks") -> dict[str, str]:
 
 def body(event: dict[str, Any]) -> bytes:
     return json.dumps(event).encode()
+
+
+def http_event(
+    payload: bytes, headers: dict[str, str], pool: str = "linux", *, encode: bool = False, method: str = "POST"
+) -> dict[str, Any]:
+    """What API Gateway passes for `POST /hooks` on the `$default` stage (HTTP API payload format 2.0): header
+    names lower-cased, no pathParameters on a route without variables, the stage not in rawPath. The fields are
+    those of AWS's documented example ("Create AWS Lambda proxy integrations for HTTP APIs", payload 2.0)."""
+    return {
+        "version": "2.0",
+        "routeKey": f"{method} /hooks",
+        "rawPath": "/hooks",
+        "rawQueryString": f"pool={pool}",
+        "headers": {
+            "content-type": "application/json",
+            "host": "abc123.execute-api.us-east-1.amazonaws.com",
+            "x-forwarded-for": "20.37.158.1",
+            **headers,
+        },
+        "queryStringParameters": {"pool": pool},
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "abc123",
+            "domainName": "abc123.execute-api.us-east-1.amazonaws.com",
+            "domainPrefix": "abc123",
+            "http": {
+                "method": method,
+                "path": "/hooks",
+                "protocol": "HTTP/1.1",
+                "sourceIp": "20.37.158.1",
+                "userAgent": "VSServices/19.261.0",
+            },
+            "requestId": "Jt0kxiI2IAMEbVA=",
+            "routeKey": f"{method} /hooks",
+            "stage": "$default",
+            "time": "04/Dec/2026:23:30:00 +0000",
+            "timeEpoch": 1764880000000,
+        },
+        "body": base64.b64encode(payload).decode() if encode else payload.decode("utf-8", "replace"),
+        "isBase64Encoded": encode,
+    }

@@ -83,3 +83,45 @@ def test_delivery_urls_carry_the_pool_escaped() -> None:
     )
     with pytest.raises(EndpointError):
         delivery_url("https://x.example/?a=b", "linux")
+
+
+@pytest.fixture
+def statuses(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Subscription states the emulator reports, by id. The emulator (as on main) reports every subscription
+    `enabled`; the service reports `onProbation` after a failed delivery and `disabledBySystem` after about
+    36 h of them (Microsoft's service-hooks troubleshooting doc; SubscriptionStatus in azure-devops-extension-api),
+    so the state is set on the in-process emulator's subscription as the service would report it."""
+    from adoscale_lab.emulator.hooks import Subscription
+
+    states: dict[str, str] = {}
+    original = Subscription.to_json
+    monkeypatch.setattr(Subscription, "to_json", lambda self: {**original(self), **_status(states, self.id)})
+    return states
+
+
+def _status(states: dict[str, str], subscription_id: str) -> dict[str, str]:
+    return {"status": states[subscription_id]} if subscription_id in states else {}
+
+
+def test_list_shows_each_state_and_install_repairs_those_on_probation_or_disabled(
+    config_file: Path, org_url: str, statuses: dict[str, str]
+) -> None:
+    url = "http://127.0.0.1:9/hooks"
+    assert run("install", "-c", str(config_file), "--url", url)[0] == 0
+    code, out = run("list", "-c", str(config_file), "--json")
+    by_pool = {s["pool"]: s for s in json.loads(out)}
+    assert {p: (s["status"], s["healthy"]) for p, s in by_pool.items()} == {
+        "linux": ("enabled", True),
+        "gpu": ("enabled", True),
+    }
+    statuses[by_pool["linux"]["id"]] = "onProbation"
+    statuses[by_pool["gpu"]["id"]] = "disabledBySystem"
+    code, out = run("list", "-c", str(config_file))
+    assert code == 0 and "onProbation" in out and "disabledBySystem" in out and "events lost" in out, out
+
+    code, out = run("install", "-c", str(config_file), "--url", url)
+    assert code == 0 and out.count("repaired") == 2 and "already subscribed" not in out, out
+    listed = json.loads(run("list", "-c", str(config_file), "--json")[1])
+    assert sorted((s["pool"], s["status"]) for s in listed) == [("gpu", "enabled"), ("linux", "enabled")]
+    assert {s["id"] for s in listed}.isdisjoint({by_pool["linux"]["id"], by_pool["gpu"]["id"]})
+    assert "already subscribed" in run("install", "-c", str(config_file), "--url", url)[1]  # healthy: kept

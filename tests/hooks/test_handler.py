@@ -1,23 +1,28 @@
-"""The Lambda behind the HTTP API (payload format 2.0, route POST /hooks): a valid hook runs the pool's pass through the
-lease; a pass already running makes it a no-op; every rejection is logged and launches nothing."""
+"""The Lambda behind the HTTP API (payload format 2.0, route POST /hooks): a valid hook is answered at once and queues
+the pool's pass as an asynchronous invocation of the function (real boto3 Lambda `Invoke` against moto, whose backend
+records the event instead of starting Docker); the queued pass then runs through the lease. A pass already running, or
+one queued moments ago, makes a hook queue nothing; every rejection is logged and launches nothing."""
 
 from __future__ import annotations
 
-import base64
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
+import httpx
 import pytest
 
 from adoscale.handlers import hook
 from adoscale.lease import DynamoLease
 from adoscale_lab.emulator import AdoModel
+from adoscale_lab.emulator.server import RunningServer
 from tests.aws import config_for, create_lease_table, ecs_world
 from tests.conftest import PAT
-from tests.hooks.payloads import SECRET, basic, body, job_event
+from tests.hooks.payloads import SECRET, basic, body, http_event, job_event
 from tests.workflow.test_workflow import Context
 
 
@@ -26,6 +31,22 @@ class Lambda:
     model: AdoModel
     pool_id: int
     run_tasks: list[int]
+    queued: list[tuple[str, dict[str, Any]]]
+    server_url: str
+
+    def ado_calls(self) -> int:
+        """Azure DevOps API calls the emulator has answered so far (its admin API's request log)."""
+        log = httpx.get(f"{self.server_url}/_emulator/requests", timeout=5).json()["value"]
+        return sum(1 for r in log if not r["path"].startswith("/_emulator"))
+
+    def drain(self) -> list[dict[str, Any]]:
+        """Run every pass queued so far, as Lambda would run the asynchronous invocations, in order."""
+        answers = []
+        while self.queued:
+            name, event = self.queued.pop(0)
+            assert name == "arn:aws:lambda:us-east-1:123456789012:function:adoscale-hook"
+            answers.append(hook.handler(event, Context("adoscale-hook")))
+        return answers
 
     def invoke(
         self,
@@ -35,40 +56,27 @@ class Lambda:
         encode: bool = False,
         method: str = "POST",
     ) -> tuple[int, dict[str, Any]]:
-        # What API Gateway passes for `POST /hooks` on the `$default` stage (HTTP API payload format 2.0):
-        # header names lower-cased, no pathParameters on a route without variables, the stage not in rawPath.
-        event = {
-            "version": "2.0",
-            "routeKey": f"{method} /hooks",
-            "rawPath": "/hooks",
-            "rawQueryString": f"pool={pool}",
-            "headers": {
-                "content-type": "application/json",
-                "host": "abc123.execute-api.us-east-1.amazonaws.com",
-                "x-forwarded-for": "20.37.158.1",
-                **(basic(SECRET) if headers is None else headers),
-            },
-            "queryStringParameters": {"pool": pool},
-            "requestContext": {
-                "apiId": "abc123",
-                "domainName": "abc123.execute-api.us-east-1.amazonaws.com",
-                "http": {"method": method, "path": "/hooks", "protocol": "HTTP/1.1", "sourceIp": "20.37.158.1"},
-                "routeKey": f"{method} /hooks",
-                "stage": "$default",
-                "timeEpoch": 1764880000000,
-            },
-            "body": base64.b64encode(payload).decode() if encode else payload.decode("utf-8", "replace"),
-            "isBase64Encoded": encode,
-        }
+        event = http_event(payload, basic(SECRET) if headers is None else headers, pool, encode=encode, method=method)
         answer = hook.handler(event, Context("adoscale-hook"))
         return answer["statusCode"], json.loads(answer["body"])
 
 
 @pytest.fixture
-def function(model: AdoModel, org_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Lambda]:
+def function(
+    model: AdoModel, org_url: str, ado_server: RunningServer, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Lambda]:
+    from moto.awslambda.models import LambdaBackend
 
     from adoscale.handlers import _runtime
 
+    queued: list[tuple[str, dict[str, Any]]] = []
+
+    def invoke(self: Any, function_name: str, qualifier: Any, body: Any, headers: Any, response_headers: Any) -> bytes:
+        assert headers.get("X-Amz-Invocation-Type") == "Event"  # asynchronous: the endpoint does not wait
+        queued.append((function_name, json.loads(body)))
+        return b""
+
+    monkeypatch.setattr(LambdaBackend, "invoke", invoke)
     with ecs_world() as (_ecs, resources):
         run_tasks: list[int] = []
         boto3.client("secretsmanager", region_name="us-east-1").create_secret(
@@ -89,7 +97,7 @@ def function(model: AdoModel, org_url: str, monkeypatch: pytest.MonkeyPatch) -> 
         )
         pool_id = model.create_pool("linux")
         model.register_agent(pool_id, "adoscale-placeholder", online=False)
-        yield Lambda(model, pool_id, run_tasks)
+        yield Lambda(model, pool_id, run_tasks, queued, ado_server.url)
         _runtime.client.cache_clear()
 
 
@@ -98,42 +106,79 @@ def rejections(caplog: pytest.LogCaptureFixture) -> list[tuple[int, str]]:
     return [(r.status, r.reason) for r in caplog.records if r.getMessage() == "hook rejected"]  # type: ignore[attr-defined]
 
 
-def test_a_waiting_job_launches_once_and_its_replay_launches_nothing(
+def test_a_waiting_job_is_answered_before_its_pass_which_launches_once_and_its_replay_is_2xx(
     function: Lambda, caplog: pytest.LogCaptureFixture
 ) -> None:
     function.model.queue_job(function.pool_id)
     event = job_event()
     status, answer = function.invoke(body(event))
-    assert (status, answer["status"], answer["launched"], answer["skipped"]) == (202, "accepted", 1, None)
-    status, answer = function.invoke(body(event), encode=True)
-    assert status == 400 and "replayed" in answer["reason"]
-    assert function.run_tasks == [1]
-    assert [(status, "replayed" in reason) for status, reason in rejections(caplog)] == [(400, True)]
+    assert (status, answer["status"], answer["queued"]) == (202, "accepted", True)
+    assert function.run_tasks == []  # answered before any pass ran
+    assert [a["launched"] for a in function.drain()] == [1]
+    status, answer = function.invoke(body(event), encode=True)  # the service re-sends the same delivery
+    assert (status, answer["status"]) == (202, "ignored") and "replayed" in answer["reason"]
+    assert function.queued == [] and function.run_tasks == [1]
+    assert rejections(caplog) == []
 
 
-def test_a_pass_already_running_makes_the_hook_a_no_op(function: Lambda) -> None:
+def test_a_delivery_twenty_minutes_old_is_2xx_and_runs_nothing(function: Lambda) -> None:
+    function.model.queue_job(function.pool_id)
+    status, answer = function.invoke(body(job_event(created=datetime.now(UTC) - timedelta(minutes=20))))
+    assert (status, answer["status"]) == (202, "ignored") and "stale" in answer["reason"]
+    assert function.queued == [] and function.run_tasks == []
+
+
+def test_a_pool_no_longer_configured_is_2xx_and_runs_nothing(function: Lambda) -> None:
+    status, answer = function.invoke(body(job_event()), pool="windows")
+    assert (status, answer["status"]) == (202, "ignored") and "not configured" in answer["reason"]
+    assert function.queued == []
+
+
+def test_a_held_lease_queues_nothing_and_costs_no_azure_devops_call(function: Lambda) -> None:
+    """Issue 22: 300 hooks cost 300 `resourceusage` calls while another pass held the lease."""
     function.model.queue_job(function.pool_id)
     lease = DynamoLease(boto3.client("dynamodb", region_name="us-east-1"), "adoscale-leases")
     assert lease.acquire("linux", "scheduled-pass", 60) is None
-    status, answer = function.invoke(body(job_event()))
-    assert status == 202 and "another pass holds the lease" in answer["skipped"] and answer["launched"] == 0
-    assert function.run_tasks == []
+    before = function.ado_calls()
+    for _ in range(20):
+        status, answer = function.invoke(body(job_event()))
+        assert status == 202 and answer["queued"] is False and "lease held" in answer["reason"]
+    assert function.queued == [] and function.run_tasks == []
+    assert function.ado_calls() == before
+
+
+def test_the_queued_pass_finds_the_lease_held_and_makes_no_azure_devops_call(function: Lambda) -> None:
+    function.model.queue_job(function.pool_id)
+    assert function.invoke(body(job_event()))[0] == 202
+    lease = DynamoLease(boto3.client("dynamodb", region_name="us-east-1"), "adoscale-leases")
+    assert lease.acquire("linux", "scheduled-pass", 60) is None  # a scheduled pass started meanwhile
+    before = function.ado_calls()
+    assert [a["status"] for a in function.drain()] == ["skipped"]
+    assert function.ado_calls() == before and function.run_tasks == []
+
+
+def test_a_burst_of_hooks_queues_one_pass(function: Lambda) -> None:
+    for _ in range(3):
+        function.model.queue_job(function.pool_id)
+    answers = [function.invoke(body(job_event()))[1] for _ in range(50)]
+    assert [a["queued"] for a in answers].count(True) == 1
+    assert len(function.queued) == 1
+    assert [a["launched"] for a in function.drain()] == [3]
 
 
 def test_ignored_states_are_202_and_do_nothing(function: Lambda) -> None:
     function.model.queue_job(function.pool_id)
     status, answer = function.invoke(body(job_event("inProgress")))
-    assert (status, answer["status"]) == (202, "ignored") and function.run_tasks == []
+    assert (status, answer["status"]) == (202, "ignored") and function.queued == []
 
 
 @pytest.mark.parametrize(
-    ("payload", "headers", "pool", "status", "reason"),
+    ("payload", "headers", "status", "reason"),
     [
-        (body(job_event()), basic("forged-secret-0123456789"), "linux", 401, "wrong hook secret"),
-        (body(job_event()), {}, "linux", 401, "no credentials"),
-        (body(job_event()), None, "windows", 400, "unknown pool"),
-        (b"x" * (10 * 1024 * 1024), None, "linux", 413, "over the"),
-        (b'{"id": 1}', None, "linux", 400, "not a job-state-changed payload"),
+        (body(job_event()), basic("forged-secret-0123456789"), 401, "wrong hook secret"),
+        (body(job_event()), {}, 401, "no credentials"),
+        (b"x" * (10 * 1024 * 1024), None, 413, "over the"),
+        (b'{"id": 1}', None, 400, "not a job-state-changed payload"),
     ],
 )
 def test_rejections_are_logged_and_launch_nothing(
@@ -141,38 +186,47 @@ def test_rejections_are_logged_and_launch_nothing(
     caplog: pytest.LogCaptureFixture,
     payload: bytes,
     headers: dict[str, str] | None,
-    pool: str,
     status: int,
     reason: str,
 ) -> None:
     function.model.queue_job(function.pool_id)
-    got, answer = function.invoke(payload, headers, pool)
+    got, answer = function.invoke(payload, headers)
     assert got == status and reason in answer["reason"]
     assert [(got, reason in why) for got, why in rejections(caplog)] == [(status, True)]
     assert not any(SECRET in str(vars(r)) for r in caplog.records)
-    assert function.run_tasks == []
+    assert function.queued == [] and function.run_tasks == []
+
+
+def test_an_internal_failure_is_2xx_and_logged(
+    function: Lambda, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hook secret unreadable (a deployment fault): never a 5xx, which would put the subscription on probation."""
+    monkeypatch.setenv(
+        "ADOSCALE_CONFIG", json.dumps({**json.loads(os.environ["ADOSCALE_CONFIG"]), "hooks": {"secret_name": "gone"}})
+    )
+    status, answer = function.invoke(body(job_event()))
+    assert (status, answer["status"]) == (202, "accepted") and function.queued == []
+    assert [r.levelname for r in caplog.records if r.getMessage() == "hook not processed"] == ["ERROR"]
 
 
 def test_a_non_http_event_is_400(function: Lambda) -> None:
-    answer = hook.handler(["not", "a", "request"], Context("adoscale-hook"))
+    answer = hook.handler(["not", "a", "request"], Context("adoscale-hook"))  # type: ignore[arg-type]
     assert answer["statusCode"] == 400
 
 
-def test_a_method_other_than_post_is_refused_and_launches_nothing(
-    function: Lambda, caplog: pytest.LogCaptureFixture
-) -> None:
-    """Only if the API were wired with another route: a GET with a valid secret and body runs no pass."""
+def test_a_method_other_than_post_is_refused_and_launches_nothing(function: Lambda) -> None:
+    """Only if the API were wired with another route: a GET with a valid secret and body queues no pass."""
     function.model.queue_job(function.pool_id)
     status, answer = function.invoke(body(job_event()), method="GET")
-    assert status == 400 and "not POST" in answer["reason"] and function.run_tasks == []
+    assert status == 404 and function.queued == []
     status, answer = function.invoke(body(job_event()))  # the same delivery, posted: accepted
-    assert status == 202 and answer["launched"] == 1
+    assert status == 202 and answer["queued"] is True
 
 
 def test_the_parallel_job_cap_applies_to_a_hook_pass(function: Lambda) -> None:
     function.model.set_parallel_limit(1)
     for _ in range(3):
         function.model.queue_job(function.pool_id)
-    status, answer = function.invoke(body(job_event()))
-    assert (status, answer["launched"]) == (202, 1)
+    assert function.invoke(body(job_event()))[0] == 202
+    assert [a["launched"] for a in function.drain()] == [1]
     assert function.run_tasks == [1]

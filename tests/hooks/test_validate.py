@@ -4,16 +4,18 @@ whatever the body."""
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from unittest import mock
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from adoscale.config import Settings, SourceError, parse_config
 from adoscale.hooks import MAX_BODY_BYTES, HookRejected, HookValidator, SeenIds, resolve_hook_secret
-from tests.hooks.payloads import SECRET, basic, body, job_event
+from tests.hooks.payloads import SECRET, basic, body, http_event, job_event
 
 NOW = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
 
@@ -65,29 +67,34 @@ def test_a_forged_secret_is_401(headers: dict[str, str]) -> None:
     assert rejected(validator(), job_event(created=NOW), headers=headers).status == 401
 
 
-def test_an_unknown_or_missing_pool_is_400_after_authentication() -> None:
+def test_an_unconfigured_pool_is_acknowledged_and_a_missing_one_is_400_after_authentication() -> None:
+    """Issue 21 item 3: a pool no longer configured is answered 2xx (ignored), never a refusal that puts the
+    subscription on probation; without credentials the caller still learns nothing (401)."""
     v = validator()
-    assert "unknown pool" in rejected(v, job_event(created=NOW), pool="windows").reason
+    unknown = check(v, job_event(created=NOW), pool="windows")
+    assert (unknown.action, unknown.pool) == ("ignore", "windows") and "not configured" in unknown.reason
     assert rejected(v, job_event(created=NOW), pool="windows", headers={}).status == 401  # nothing learnt
     with pytest.raises(HookRejected, match="no \\?pool="):
         v.check(headers=basic(SECRET), query={}, body=body(job_event(created=NOW)))
 
 
-def test_a_replayed_delivery_is_refused_but_the_same_event_for_another_pool_is_not() -> None:
+def test_a_replayed_delivery_is_acknowledged_without_a_pass_and_the_same_event_for_another_pool_runs() -> None:
+    """A re-send (the service re-sends after a failure, 20 min, 40 min ... later) is 2xx: it was handled."""
     v = validator()
     event = job_event(created=NOW)
     assert check(v, event).action == "run"
-    again = rejected(v, event)
-    assert again.status == 400 and "replayed" in again.reason
+    again = check(v, event)
+    assert again.action == "ignore" and "replayed" in again.reason
     assert check(v, event, pool="gpu").action == "run"  # one subscription per pool: each is delivered
 
 
-def test_stale_and_future_events_are_refused() -> None:
+def test_stale_and_future_events_are_acknowledged_without_a_pass() -> None:
     v = validator()
-    stale = rejected(v, job_event(created=NOW - timedelta(minutes=6)))
-    assert stale.status == 400 and "stale" in stale.reason
+    stale = check(v, job_event(created=NOW - timedelta(minutes=20)))
+    assert stale.action == "ignore" and "stale" in stale.reason
     assert check(v, job_event(created=NOW - timedelta(minutes=4))).action == "run"
-    assert "future" in rejected(v, job_event(created=NOW + timedelta(minutes=5))).reason
+    future = check(v, job_event(created=NOW + timedelta(minutes=5)))
+    assert future.action == "ignore" and "future" in future.reason
 
 
 def test_oversized_bodies_are_413_before_parsing() -> None:
@@ -170,7 +177,9 @@ def test_any_body_ends_in_a_decision_or_the_documented_rejection(
     except HookRejected as exc:
         outcome = exc
     if outcome is None:
-        assert auth == "good" and decision.pool in ("linux", "gpu") and decision.action in ("run", "ignore")
+        assert auth == "good" and decision.action in ("run", "ignore")
+        # A pool not configured here is acknowledged (2xx), never run.
+        assert decision.pool in ("linux", "gpu") or decision.action == "ignore"
     else:
         assert outcome.status in ((400, 401, 413) if auth == "good" else (401, 413)) and outcome.reason
 
@@ -191,31 +200,51 @@ def test_hostile_bodies_are_a_400(raw: bytes) -> None:
     assert rejected(validator(), raw).status == 400
 
 
-_event_values = st.one_of(_json, st.dictionaries(st.text(max_size=12), st.text(max_size=20), max_size=4))
+_MANGLED_KEYS = ["headers", "queryStringParameters", "body", "isBase64Encoded", "requestContext", "rawPath", "version"]
 
 
-@given(
-    event=st.one_of(
-        _json,
-        st.fixed_dictionaries(
-            {},
-            optional={
-                "headers": _event_values,
-                "queryStringParameters": _event_values,
-                "body": _json,
-                "isBase64Encoded": _json,
+@st.composite
+def _lambda_events(draw: st.DrawFn) -> Any:
+    """A delivery as API Gateway sends it, with one or two of its fields replaced by arbitrary JSON or removed."""
+    event: dict[str, Any] = http_event(body(job_event(created=NOW)), basic(SECRET))
+    for key in draw(st.lists(st.sampled_from(_MANGLED_KEYS), min_size=1, max_size=2, unique=True)):
+        if draw(st.booleans()):
+            event[key] = draw(_json)
+        else:
+            event.pop(key)
+    return event
+
+
+CONFIG = {
+    "organization_url": "https://dev.azure.com/acme",
+    "hooks": {"secret_name": "unused"},
+    "pools": [
+        {
+            "name": "linux",
+            "ecs": {
+                "cluster": "c",
+                "task_definition": "t",
+                "container_name": "agent",
+                "subnets": ["subnet-1"],
+                "security_groups": ["sg-1"],
             },
-        ),
-    )
-)
-def test_any_lambda_event_is_read_or_rejected_as_documented(event: Any) -> None:
-    from adoscale.handlers.hook import _request
+        }
+    ],
+}
 
-    try:
-        headers, query, data = _request(event)
-    except HookRejected as exc:
-        status: int = exc.status
-    else:
-        assert isinstance(data, bytes) and all(isinstance(v, str) for v in (*headers.values(), *query.values()))
-        return
-    assert status in (400, 413)
+
+@settings(max_examples=150, deadline=None)
+@given(event=_json | _lambda_events())
+def test_any_lambda_event_is_answered_as_documented_and_never_raises(event: Any) -> None:
+    """Whatever reaches the hook function (a hostile caller, a broken integration), it answers a status from the
+    documented set and never raises (a raise is a 5xx, which puts the subscription on probation). The queue is
+    made to fail, so a delivery that survives its mangling shows the internal-failure answer (202)."""
+    from adoscale.handlers import _runtime, hook
+    from tests.workflow.test_workflow import Context
+
+    env = {"ADOSCALE_CONFIG": json.dumps(CONFIG), "ADOSCALE_HOOK_SECRET": SECRET, "AWS_DEFAULT_REGION": "us-east-1"}
+    with mock.patch.dict(os.environ, env), mock.patch.object(hook, "_requests", side_effect=RuntimeError("no queue")):
+        _runtime.clear_cache()
+        answer = hook.handler(event, Context("adoscale-hook"))
+    assert answer["statusCode"] in (202, 400, 401, 404, 413)
+    assert isinstance(json.loads(answer["body"]).get("status"), str)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -28,3 +29,5 @@ def test_controller_scale_splits_pools_over_configurations() -> None:
     out = _run("benchmarks.controller_scale", "--pools", "101", "--queued", "202", "--agents", "101")
     assert "configurations: 2 (at most 100 pools each)" in out
     assert "tasks launched: 202, pools with errors: 0" in out
+    # adoscale's own CPU is printed apart from the emulator's and the simulated Fargate's (issue 25).
+    assert re.search(r"of which adoscale's own code: \d+\.\d\d s CPU .* the emulator \d+\.\d\d s", out)

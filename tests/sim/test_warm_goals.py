@@ -117,13 +117,23 @@ def test_predictive_on_a_quiet_night_idles_at_most_45_agent_minutes() -> None:
     _safe(result)
 
 
-@pytest.mark.parametrize("seed", SEEDS[:2])
-def test_predictive_on_the_seed_day_under_10_s_for_less_than_two_standby(seed: int) -> None:
-    jobs = seed_day(1, random.Random(seed))
-    predictive = simulate(jobs, POLICIES["adoscale-predictive"], seed=seed)
-    standby = simulate(jobs, POLICIES["adoscale-standby"], seed=seed)
-    _show(f"seed-day, seed {seed}, adoscale-predictive", predictive)
-    _show(f"seed-day, seed {seed}, adoscale-standby", standby)
-    assert predictive.percentile(0.5) < 10
-    assert predictive.agent_minutes < standby.agent_minutes
+def test_on_the_seed_day_the_idle_goal_rules_out_a_median_under_10_s_for_any_policy() -> None:
+    """Issue 14 asked for a median under 10 s on the seed's day (a steady 10 jobs an hour) for fewer agent-
+    minutes than two standby agents; issue 25 asks for idle time at most half the busy minutes on every
+    trace. Both cannot hold there, whatever the policy, and this is that arithmetic, checked: a median
+    under 10 s needs more than half the jobs served by an agent already warm (a cold start is longer), and
+    a warm agent waiting for a Poisson arrival waits the mean gap whenever it starts to wait, on top of
+    the start-up that every job's agent idles (what `adoscale-hooks` idles: no warm agent at all).
+    `adoscale-predictive` now keeps issue 25's goal there (a trickle this thin keeps no agent warm)."""
+    jobs = seed_day(1, random.Random(SEED))
+    hooks = simulate(jobs, POLICIES["adoscale-hooks"], seed=SEED)
+    predictive = simulate(jobs, POLICIES["adoscale-predictive"], seed=SEED)
+    _show("seed-day, adoscale-predictive", predictive)
+    arrivals = sorted(j.queued_at_s for j in jobs)
+    gap_min = (arrivals[-1] - arrivals[0]) / (len(arrivals) - 1) / 60
+    warm_needed = round(0.5 * (len(arrivals) - 1)) + 1
+    floor = hooks.idle_agent_minutes + warm_needed * gap_min
+    print(f"\nseed-day floor for p50 < 10 s: {floor:.1f} idle min; issue 25's goal <= {hooks.busy_minutes / 2:.1f}")
+    assert floor > hooks.busy_minutes / 2
+    assert predictive.idle_agent_minutes <= predictive.busy_minutes / 2
     _safe(predictive)

@@ -9,6 +9,8 @@ from moto import mock_aws
 
 from adoscale.handlers import _runtime
 from tests.aws import served_moto
+from tests.lambda_package import LambdaPackage
+from tests.lambda_runtime import LambdaRuntime, route_moto_invoke
 
 
 @pytest.fixture
@@ -18,3 +20,14 @@ def aws() -> Iterator[str]:
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}), served_moto() as endpoint:
         yield endpoint
     _runtime.client.cache_clear()
+
+
+@pytest.fixture
+def routed_lambdas(aws: str, lambda_package: LambdaPackage, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """moto's Lambda invoke wants Docker: run each function's handler from the built zip instead."""
+    runtime = LambdaRuntime(lambda_package, endpoint_url=aws)
+    route_moto_invoke(monkeypatch, runtime)
+    try:
+        yield runtime.invoked
+    finally:
+        runtime.close()

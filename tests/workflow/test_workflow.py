@@ -11,7 +11,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +23,6 @@ from adoscale_lab.emulator import AdoModel
 from adoscale_lab.packaging import deployed_functions
 from tests.aws import config_for, create_lease_table, meet_in_observe
 from tests.conftest import PAT
-from tests.lambda_package import LambdaPackage
-from tests.lambda_runtime import LambdaRuntime, route_moto_invoke
 
 # The workflow's functions as Terraform names them (`${name}-${key}`) and the placeholder each fills.
 FUNCTIONS = {"pass_arn": "adoscale-pass", "waiter_arn": "adoscale-waiter"}
@@ -59,17 +56,6 @@ def test_statelint_accepts_the_definition(tmp_path: Path) -> None:
 def test_render_refuses_missing_placeholders() -> None:
     with pytest.raises(KeyError, match="alert_topic_arn"):
         render({name: "x" for name in PLACEHOLDERS if name != "alert_topic_arn"})
-
-
-@pytest.fixture
-def routed_lambdas(aws: str, lambda_package: LambdaPackage, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """moto's Lambda invoke wants Docker: run each function's handler from the built zip instead."""
-    runtime = LambdaRuntime(lambda_package, endpoint_url=aws)
-    route_moto_invoke(monkeypatch, runtime)
-    try:
-        yield runtime.invoked
-    finally:
-        runtime.close()
 
 
 def _machine(*, lease_table: str | None = None) -> tuple[Any, str, str]:

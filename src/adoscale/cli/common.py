@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -56,6 +58,19 @@ class _OneLineFormatter(logging.Formatter):
         return one_line(super().format(plain), limit=LOG_LINE_MAX)
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A stream handler on the current `sys.stderr`, looked up at each line: one bound at set-up outlives a
+    swapped stream (a command run in-process by a test runner) and then fails on a closed file."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass  # StreamHandler's constructor sets it; the property always answers the current stderr
+
+
 def setup_logging(verbosity: int = 0, *, base: int = 0) -> None:
     """Quiet by default: warnings and errors only. `verbosity` (the count of -v) plus `base` (1 for a
     long-running command such as `serve`, whose INFO lines are its record): 1 adoscale's INFO, 2 and more
@@ -75,12 +90,13 @@ def setup_logging(verbosity: int = 0, *, base: int = 0) -> None:
         _CHANGED[name] = logger.level
         logger.setLevel(value)
     root = logging.getLogger()
-    # One handler of ours, on the stderr of the moment (a test runner swaps it), replacing the one an earlier
-    # command of this process installed; anyone else's handlers (pytest's capture) are left alone. The root
-    # logger stays at its WARNING: the libraries' INFO lines never reach a handler unless asked for.
+    # One handler of ours, writing to whatever sys.stderr is when a line is logged (a test runner swaps it and
+    # closes the old one), replacing the one an earlier command of this process installed; anyone else's
+    # handlers (pytest's capture) are left alone. The root logger stays at its WARNING: the libraries' INFO
+    # lines never reach a handler unless asked for.
     for handler in [h for h in root.handlers if getattr(h, _OURS, False)]:
         root.removeHandler(handler)
-    handler = logging.StreamHandler()
+    handler = _StderrHandler()
     setattr(handler, _OURS, True)
     handler.setFormatter(_OneLineFormatter(LOG_FORMAT) if verbosity < 2 else logging.Formatter(LOG_FORMAT))
     root.addHandler(handler)

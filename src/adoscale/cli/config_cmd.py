@@ -96,7 +96,13 @@ def config_push(
     path = _file_or_exit(file, config)
     cfg = load_or_exit(path)
     body = cfg.model_dump_json()
-    request = {"Name": parameter, "Value": body, "Type": "SecureString", "Overwrite": True, "Tier": PARAMETER_TIER}
+    request: dict[str, Any] = {
+        "Name": parameter,
+        "Value": body,
+        "Type": "SecureString",
+        "Overwrite": True,
+        "Tier": PARAMETER_TIER,
+    }
     ssm = make_client("ssm")
     existing = _aws_or_exit(parameter, lambda: _existing(ssm, parameter))
     if existing is None and not create:

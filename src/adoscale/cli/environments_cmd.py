@@ -24,7 +24,7 @@ from adoscale.cli.common import (
     print_rows,
     setup_logging,
 )
-from adoscale.environments import StateTable, sweep
+from adoscale.environments import Ec2Instances, StateTable, sweep
 
 environments_app = typer.Typer(help="Environment VMs: keep VM resources in step with EC2.", no_args_is_help=True)
 app.add_typer(environments_app, name="environments")
@@ -57,7 +57,12 @@ def sweep_command(
         with ado_errors_exit(), AdoClient(cfg.organization_url, pat) as ado:
             records = StateTable(make_client("dynamodb"), state_table) if state_table else None
             results = sweep(
-                ado, make_client("ec2"), cfg.environments, lambda: datetime.now(UTC), records=records, dry_run=dry_run
+                ado,
+                Ec2Instances(make_client("ec2")),
+                cfg.environments,
+                lambda: datetime.now(UTC),
+                records=records,
+                dry_run=dry_run,
             )
     except (BotoCoreError, ClientError) as exc:
         fail("AWS call failed", f"EC2 or DynamoDB: {error_code(exc) or type(exc).__name__}")

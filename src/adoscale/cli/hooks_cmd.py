@@ -25,7 +25,7 @@ from adoscale.cli.common import (
 )
 from adoscale.config import Config, ConfigError, Settings
 from adoscale.hooks import resolve_hook_secret
-from adoscale.hooks.subscriptions import EndpointError, adoscale_subscriptions, subscription_body
+from adoscale.hooks.subscriptions import EndpointError, Installed, adoscale_subscriptions, subscription_body
 
 hooks_app = typer.Typer(help="Service hooks: job events that start a pool's pass at once.", no_args_is_help=True)
 app.add_typer(hooks_app, name="hooks")
@@ -59,8 +59,9 @@ def install(
     as_json: bool = JsonOption,
 ) -> None:
     """Subscribe each pool's endpoint (`URL?pool=NAME`) to "Run job state changed" (Waiting), with the
-    shared secret as the Basic-auth password. A pool that already has adoscale's subscription for this
-    URL is left alone, so running it again is safe."""
+    shared secret as the Basic-auth password. A pool whose subscription for this URL is enabled is left
+    alone, so running it again is safe; one on probation or disabled is replaced (deleted and created
+    again, enabled), which repairs it."""
     setup_logging()
     cfg = load_or_exit(config)
     names = _pools(cfg, config, pool)
@@ -75,18 +76,27 @@ def install(
         raise typer.Exit(EXIT_CONFIG) from None
     results: list[dict[str, str | None]] = []
     with _ado(cfg) as ado:
-        existing = {s.url: s.id for s in adoscale_subscriptions(ado.list_subscriptions())}
+        existing: dict[str, list[Installed]] = {}
+        for sub in adoscale_subscriptions(ado.list_subscriptions()):
+            existing.setdefault(sub.url, []).append(sub)
         for name, body in bodies.items():
             target = body["consumerInputs"]["url"]
-            if target in existing:
-                results.append({"pool": name, "action": "already subscribed", "id": existing[target], "url": target})
+            found = existing.get(target, [])
+            healthy = next((sub for sub in found if sub.healthy), None)
+            if healthy is not None:
+                results.append({"pool": name, "action": "already subscribed", "id": healthy.id, "url": target})
                 if not as_json:
                     typer.echo(f"{name}: already subscribed ({target})")
                 continue
+            for sub in found:  # on probation or disabled: events are lost until it is replaced
+                ado.delete_subscription(sub.id)
+                if not as_json:
+                    typer.echo(f"{name}: removed {sub.id} ({sub.status or 'no status'})")
             created = ado.create_subscription(body)
-            results.append({"pool": name, "action": "subscribed", "id": created.get("id"), "url": target})
+            verb = "repaired" if found else "subscribed"
+            results.append({"pool": name, "action": verb, "id": created.get("id"), "url": target})
             if not as_json:
-                typer.echo(f"{name}: subscribed {created.get('id', '?')} -> {target}")
+                typer.echo(f"{name}: {verb} {created.get('id', '?')} -> {target}")
     if as_json:
         typer.echo(json.dumps({"subscriptions": results}, indent=2))
     raise typer.Exit(EXIT_OK)
@@ -97,17 +107,24 @@ def list_command(
     config: Path = ConfigOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """adoscale's subscriptions (recognised by their Basic-auth user name), with the pool each serves."""
+    """adoscale's subscriptions (recognised by their Basic-auth user name), with the pool each serves and
+    its state as the service reports it (`enabled`; `onProbation`, `disabledBySystem` ...: events are lost,
+    `adoscale hooks install` repairs it)."""
     setup_logging()
     cfg = load_or_exit(config)
     with _ado(cfg) as ado:
         found = adoscale_subscriptions(ado.list_subscriptions())
     if as_json:
-        typer.echo(json.dumps([asdict(s) for s in found], indent=2))
+        typer.echo(json.dumps([{**asdict(s), "healthy": s.healthy} for s in found], indent=2))
         raise typer.Exit(EXIT_OK)
     configured = {p.name for p in cfg.pools}
     rows = [
-        [sub.pool if sub.pool in configured else f"{sub.pool} (not configured)", sub.status, sub.id, sub.url]
+        [
+            sub.pool if sub.pool in configured else f"{sub.pool} (not configured)",
+            sub.status if sub.healthy else f"{sub.status or 'unknown'} (events lost: run hooks install)",
+            sub.id,
+            sub.url,
+        ]
         for sub in found
     ]
     print_rows(Console(), "adoscale hooks", ("pool", "status", "id", "url"), rows)

@@ -15,10 +15,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -34,6 +34,10 @@ from adoscale.compute.identity import (
 )
 from adoscale.config import Config, EcsSettings
 from adoscale.config.overrides import container_overrides
+
+if TYPE_CHECKING:
+    from mypy_boto3_ecs import ECSClient
+    from mypy_boto3_ecs.type_defs import TaskTypeDef
 
 SKEW_TOLERANCE_S = 5.0
 
@@ -53,7 +57,7 @@ class EcsCompute:
 
     def __init__(
         self,
-        ecs: Any,
+        ecs: ECSClient,
         pools: Mapping[str, EcsSettings],
         *,
         organization_url: str | None = None,
@@ -73,7 +77,7 @@ class EcsCompute:
         self._foreign_lock = threading.Lock()
 
     @classmethod
-    def for_config(cls, ecs: Any, config: Config) -> EcsCompute:
+    def for_config(cls, ecs: ECSClient, config: Config) -> EcsCompute:
         return cls(ecs, {pool.name: pool.ecs for pool in config.pools}, organization_url=config.organization_url)
 
     # -- launch ----------------------------------------------------------------------------------
@@ -162,7 +166,8 @@ class EcsCompute:
             return [], [f"RunTask: {error.get('Code', 'error')}: {error.get('Message', '')}"], "refused"
         except BotoCoreError as exc:
             return [], [f"RunTask: {type(exc).__name__}: {exc}"], "broken"
-        tasks = [self._info(task, pool) for task in response.get("tasks", [])]
+        skew = self._skew(response)
+        tasks = [self._info(task, pool, skew) for task in response.get("tasks", [])]
         failures = [
             f"RunTask: {failure.get('reason', 'unknown')}"
             + (f" ({failure['detail']})" if failure.get("detail") else "")
@@ -172,7 +177,7 @@ class EcsCompute:
 
     # -- observe ---------------------------------------------------------------------------------
 
-    def _list(self, **filters: str) -> list[str]:
+    def _list(self, **filters: Any) -> list[str]:
         paginator = self._ecs.get_paginator("list_tasks")
         return [arn for page in paginator.paginate(**filters) for arn in page.get("taskArns", [])]
 
@@ -214,7 +219,19 @@ class EcsCompute:
                 self._foreign[key] = self._foreign.get(key, frozenset()) | (others & set(stopped))
         return tasks
 
-    def _skew(self, response: dict[str, Any]) -> timedelta:
+    def describe(self, pool: str, task_arns: Sequence[str]) -> list[TaskInfo]:
+        """The named tasks as ECS describes them now (DescribeTasks, 100 at a time); an ARN ECS answers in
+        `failures` (MISSING), or started for another pool (`startedBy`), is absent from the result."""
+        cluster = self._settings(pool).cluster
+        started_by = started_by_for(pool, self._started_by)
+        tasks: list[TaskInfo] = []
+        for start in range(0, len(task_arns), DESCRIBE_MAX):
+            response = self._ecs.describe_tasks(cluster=cluster, tasks=list(task_arns[start : start + DESCRIBE_MAX]))
+            skew = self._skew(response)
+            tasks += [self._info(t, pool, skew) for t in response.get("tasks", []) if t.get("startedBy") == started_by]
+        return tasks
+
+    def _skew(self, response: Any) -> timedelta:
         """How far this controller's clock is ahead of ECS's, from the answer's `Date` header (whole seconds).
 
         A task's times are ECS's; the engine compares them with the controller's clock. Shifted by this, a
@@ -231,7 +248,7 @@ class EcsCompute:
         # Within the header's one-second resolution and the request's own time, the clocks agree.
         return skew if abs(skew) > timedelta(seconds=SKEW_TOLERANCE_S) else timedelta(0)
 
-    def _info(self, task: dict[str, Any], pool: str, skew: timedelta = timedelta(0)) -> TaskInfo:
+    def _info(self, task: TaskTypeDef, pool: str, skew: timedelta = timedelta(0)) -> TaskInfo:
         stamped = _utc(task.get("createdAt"))
         created = stamped + skew if stamped else self._first_seen.setdefault(task["taskArn"], self._clock())
         if created.tzinfo is None:
@@ -273,7 +290,7 @@ def _utc(value: Any) -> datetime | None:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
-def _exit_code(containers: list[dict[str, Any]]) -> int | None:
+def _exit_code(containers: Sequence[Mapping[str, Any]]) -> int | None:
     """The first non-zero exit code among the task's containers, 0 when all that exited did so cleanly, None
     when none has exited (DescribeTasks gives `exitCode` only once a container has stopped)."""
     codes = [c["exitCode"] for c in containers if isinstance(c.get("exitCode"), int)]

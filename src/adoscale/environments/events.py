@@ -225,17 +225,12 @@ _EVENTBRIDGE: TypeAdapter[LifecycleActionEvent | InstanceChangeEvent | _UnknownD
 _MESSAGE: TypeAdapter[HookMessage | InstanceNotification | TestNotification] = TypeAdapter(AutoScalingMessage)
 
 
-def describe(exc: ValidationError, limit: int = 3) -> str:
-    """A validation error in one short line (`adoscale.validation.one_line`)."""
-    return one_line(exc, limit=limit)
-
-
 def parse_message(body: Any, source: str = "sns") -> LifecycleEvent:
     """One Auto Scaling message (the JSON inside an SNS record, or an EventBridge `detail`)."""
     try:
         return _MESSAGE.validate_python(body).event(source)
     except ValidationError as exc:
-        raise MalformedEventError(f"{source} message: {describe(exc)}") from None
+        raise MalformedEventError(f"{source} message: {one_line(exc)}") from None
 
 
 def parse(event: Any) -> list[LifecycleEvent]:
@@ -255,7 +250,7 @@ def parse(event: Any) -> list[LifecycleEvent]:
             return [bridge.event()]
     except ValidationError as exc:
         where = "SNS event" if "Records" in event else "EventBridge event"
-        raise MalformedEventError(f"{where}: {describe(exc)}") from None
+        raise MalformedEventError(f"{where}: {one_line(exc)}") from None
     except TypeError:
         # powertools' SNS model checks some fields in a "before" validator that raises TypeError (not a
         # validation error) on a record whose fields are not an object: found by tests/hostile.

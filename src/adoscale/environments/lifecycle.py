@@ -3,8 +3,15 @@
 The instance's tags may be gone by the time its termination is announced (the seed's race), so
 everything termination needs is recorded at launch, keyed by instance id, and termination reads only the
 state table. With a terminate lifecycle hook, the instance waits until its VM resource and agent are
-removed: the action is completed with CONTINUE only after deregistration, or, loudly, when the hook is
-about to time out.
+removed: the action is completed with CONTINUE only after deregistration, or, loudly (an alert), when the
+trigger is about to stop retrying or the hook is about to time out.
+
+The trigger's retries are the budget: SNS and EventBridge both invoke the function asynchronously, and a
+function error is retried by Lambda itself (the first attempt and `maximum_retry_attempts`, set to 2 in
+Terraform: `TRIGGER_ATTEMPTS` in all), not by the SNS delivery policy or the EventBridge target's retry
+policy, which apply only when Lambda cannot be reached. So the last attempt is the last chance to alert: it
+alerts, releases the instance (CONTINUE) and finishes the record with a note; the sweeper removes the VM
+resource once Azure DevOps answers again (the instance is then terminated in this region, and recorded).
 """
 
 from __future__ import annotations
@@ -13,13 +20,11 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
-
-from botocore.exceptions import ClientError
 
 from adoscale.ado.client import AdoClient
 from adoscale.ado.errors import AdoError, AdoNotFoundError
 from adoscale.environments.events import Kind, LifecycleEvent
+from adoscale.environments.ports import Alerts, Instances, LifecycleActions, NoAlerts
 from adoscale.environments.state import InstanceRecord, StateTable, Status
 from adoscale.transient import RetryLaterError
 
@@ -37,6 +42,7 @@ class HookTiming:
 
     heartbeat_s: int = 300
     margin_s: int = 600
+    attempts: int = 3  # TRIGGER_ATTEMPTS: deliveries of one event (Lambda's first try and its 2 retries)
 
     @property
     def global_s(self) -> int:
@@ -51,25 +57,25 @@ class Outcome:
 
 
 class LifecycleService:
+    """Launch and terminate events of Environment VMs, through the ports of `adoscale.environments.ports`."""
+
     def __init__(
         self,
         ado: AdoClient,
         state: StateTable,
-        ec2: Any,
-        autoscaling: Any,
+        instances: Instances,
+        actions: LifecycleActions,
         clock: Callable[[], datetime],
         *,
-        sns: Any = None,
-        alert_topic_arn: str | None = None,
+        alerts: Alerts | None = None,
         timing: HookTiming | None = None,
     ) -> None:
         self._ado = ado
         self._state = state
-        self._ec2 = ec2
-        self._autoscaling = autoscaling
+        self._instances = instances
+        self._actions = actions
         self._clock = clock
-        self._sns = sns
-        self._alert_topic = alert_topic_arn
+        self._alerts: Alerts = alerts or NoAlerts()
         self._timing = timing or HookTiming()
 
     def handle(self, event: LifecycleEvent) -> Outcome:
@@ -82,17 +88,13 @@ class LifecycleService:
 
     # -- launch ----------------------------------------------------------------------------------
 
-    def _tags(self, instance_id: str) -> dict[str, str]:
-        response = self._ec2.describe_tags(Filters=[{"Name": "resource-id", "Values": [instance_id]}])
-        return {t["Key"]: t["Value"] for t in response.get("Tags", [])}
-
     def launch(self, event: LifecycleEvent) -> Outcome:
         existing = self._state.get(event.instance_id)
         if existing is not None:
             # A duplicate, or a launch delivered after its terminate: never resurrect a finished item.
             self._complete(event, "CONTINUE")
             return Outcome(event.instance_id, "already-done", f"item exists ({existing.status})")
-        tags = self._tags(event.instance_id)
+        tags = self._instances.tags(event.instance_id)
         project, environment = tags.get(TAG_PROJECT), tags.get(TAG_ENVIRONMENT)
         if not project or not environment:
             log.warning(
@@ -191,52 +193,34 @@ class LifecycleService:
         elapsed = (now - (item.terminating_since or now)).total_seconds()
         attempts = item.attempts + 1
         self._state.record_failure(event.instance_id, attempts, str(exc))
-        if event.hook_name is None or elapsed < self._timing.global_s - self._timing.margin_s:
+        last_attempt = attempts >= self._timing.attempts
+        hook_expiring = event.hook_name is not None and elapsed >= self._timing.global_s - self._timing.margin_s
+        if not last_attempt and not hook_expiring:
             self._heartbeat(event)
             raise RetryLaterError(f"{event.instance_id}: deregistration failed (attempt {attempts}): {exc}") from exc
+        why = (
+            "the lifecycle hook is about to time out"
+            if hook_expiring
+            else f"this was the trigger's last attempt ({attempts} of {self._timing.attempts})"
+        )
         message = (
             f"{event.instance_id} is terminating while still registered in Environment "
             f"{item.environment_name} of {item.project}: Azure DevOps failed for {elapsed:.0f} s "
-            f"({exc}). The lifecycle hook is about to time out, so the instance is released; the sweeper "
-            "removes the VM resource once ADO answers."
+            f"({exc}). As {why}, the instance is released; the sweeper removes the VM resource once ADO answers."
         )
         log.error(message)
-        if self._sns is not None and self._alert_topic:
-            self._sns.publish(TopicArn=self._alert_topic, Subject="adoscale: VM still registered", Message=message)
+        self._alerts.alert("adoscale: VM still registered", message)
         self._complete(event, "CONTINUE")
+        # Finished here, not left `terminating` for ever: no delivery of this event will come again.
+        self._state.mark_done(event.instance_id, now, note="released while still registered; left to the sweeper")
         return Outcome(event.instance_id, "gave-up", message)
 
     # -- lifecycle actions -------------------------------------------------------------------------
 
     def _complete(self, event: LifecycleEvent, result: str) -> None:
-        if event.hook_name is None or event.action_token is None:
-            return  # a plain event notification: no action waits on us
-        try:
-            self._autoscaling.complete_lifecycle_action(
-                LifecycleHookName=event.hook_name,
-                AutoScalingGroupName=event.asg_name,
-                LifecycleActionToken=event.action_token,
-                LifecycleActionResult=result,
-                InstanceId=event.instance_id,
-            )
-        except ClientError as exc:
-            if not _no_such_action(exc):
-                raise
+        if not self._actions.complete(event, result):
             # A duplicate delivery after the action was completed, or one that timed out: nothing waits.
             log.warning("%s: no lifecycle action waits on this token (completed or expired)", event.instance_id)
 
     def _heartbeat(self, event: LifecycleEvent) -> None:
-        if event.hook_name is None or event.action_token is None:
-            return
-        self._autoscaling.record_lifecycle_action_heartbeat(
-            LifecycleHookName=event.hook_name,
-            AutoScalingGroupName=event.asg_name,
-            LifecycleActionToken=event.action_token,
-            InstanceId=event.instance_id,
-        )
-
-
-def _no_such_action(exc: ClientError) -> bool:
-    """Auto Scaling's answer for a token whose action is already completed, expired, or never was."""
-    error = exc.response.get("Error", {})
-    return error.get("Code") == "ValidationError" and "lifecycle action" in str(error.get("Message", "")).lower()
+        self._actions.heartbeat(event)

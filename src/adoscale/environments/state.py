@@ -10,12 +10,15 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import cache
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
 from adoscale.aws import error_code
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 INSTANCE_ID_PATTERN = r"^i-[0-9a-f]{8,17}$"
 InstanceId = Annotated[str, Field(pattern=INSTANCE_ID_PATTERN)]
@@ -77,7 +80,7 @@ def _item(values: dict[str, Any]) -> dict[str, Any]:
 
 
 class StateTable:
-    def __init__(self, dynamodb: Any, table: str) -> None:
+    def __init__(self, dynamodb: DynamoDBClient, table: str) -> None:
         self._db = dynamodb
         self._table = table
 
@@ -127,5 +130,8 @@ class StateTable:
     def record_failure(self, instance_id: str, attempts: int, error: str) -> None:
         self._update(instance_id, {"attempts": attempts, "last_error": error[:500]})
 
-    def mark_done(self, instance_id: str, now: datetime) -> None:
-        self._update(instance_id, {"status": Status.DONE, TTL_ATTRIBUTE: expiry(now)})
+    def mark_done(self, instance_id: str, now: datetime, *, note: str | None = None) -> None:
+        values: dict[str, Any] = {"status": Status.DONE, TTL_ATTRIBUTE: expiry(now)}
+        if note is not None:
+            values["note"] = note
+        self._update(instance_id, values)

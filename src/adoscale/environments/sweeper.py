@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from adoscale.ado.client import AdoClient
 from adoscale.ado.errors import AdoAuthError, AdoError
 from adoscale.config import EnvironmentConfig
+from adoscale.environments.ports import Instances
 from adoscale.environments.state import INSTANCE_ID_PATTERN
 from adoscale.transient import TRANSIENT_ERRORS
 
@@ -47,19 +48,6 @@ class SweepResult:
     error: bool = False  # the Environment could not be read: nothing of it was examined
 
 
-def _described(ec2: Any, ids: list[str]) -> dict[str, str]:
-    """Instance id -> state name, for the ids this region's EC2 knows."""
-    states: dict[str, str] = {}
-    for start in range(0, len(ids), 200):
-        batch = ids[start : start + 200]
-        pages = ec2.get_paginator("describe_instances").paginate(Filters=[{"Name": "instance-id", "Values": batch}])
-        for page in pages:
-            for reservation in page.get("Reservations", []):
-                for instance in reservation.get("Instances", []):
-                    states[instance["InstanceId"]] = instance.get("State", {}).get("Name", "")
-    return states
-
-
 def _why_gone(instance_id: str, states: dict[str, str], records: LaunchRecords | None, region: str) -> str | None:
     """Why the instance is provably gone, or None when it is not (alive, or unknown here)."""
     state = states.get(instance_id)
@@ -72,7 +60,7 @@ def _why_gone(instance_id: str, states: dict[str, str], records: LaunchRecords |
 
 def sweep(
     ado: AdoClient,
-    ec2: Any,
+    instances: Instances,
     environments: Iterable[EnvironmentConfig],
     clock: Callable[[], datetime],
     *,
@@ -83,7 +71,7 @@ def sweep(
     results: list[SweepResult] = []
     for env_config in environments:
         try:
-            results += _sweep_one(ado, ec2, env_config, clock(), records, dry_run)
+            results += _sweep_one(ado, instances, env_config, clock(), records, dry_run)
         except _FATAL:
             raise  # a refused PAT, or ADO down: no Environment can be swept; fail visibly (retried), once
         except AdoError as exc:
@@ -96,7 +84,7 @@ def sweep(
 
 def _sweep_one(
     ado: AdoClient,
-    ec2: Any,
+    instances: Instances,
     env_config: EnvironmentConfig,
     now: datetime,
     records: LaunchRecords | None,
@@ -106,8 +94,8 @@ def _sweep_one(
     resources = [r for r in ado.list_vm_resources(env_config.project, env.id) if _INSTANCE_ID.match(r.name)]
     if not resources:
         return []
-    region = str(getattr(getattr(ec2, "meta", None), "region_name", "this region"))
-    states = _described(ec2, [r.name for r in resources])
+    region = instances.region
+    states = instances.states([r.name for r in resources])
     results: list[SweepResult] = []
     pool_id: int | None = None
     for resource in resources:

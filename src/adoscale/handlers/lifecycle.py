@@ -17,7 +17,16 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from adoscale.ado.client import AdoClient
 from adoscale.config.settings import STATE_TABLE_ENV, URL_ENV
-from adoscale.environments import HookTiming, LifecycleService, MalformedEventError, StateTable, parse
+from adoscale.environments import (
+    AutoScalingActions,
+    Ec2Instances,
+    HookTiming,
+    LifecycleService,
+    MalformedEventError,
+    SnsAlerts,
+    StateTable,
+    parse,
+)
 from adoscale.handlers._runtime import SettingsError, aws_calls, client, deployment, pat, reject, required
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "adoscale"))
@@ -31,14 +40,15 @@ def _heartbeat_seconds() -> int:
 
 
 def build_service(ado: AdoClient) -> LifecycleService:
+    """The service on its boto3 adapters (one call site, for the composition root to take over)."""
+    topic = deployment().alert_topic_arn
     return LifecycleService(
         ado,
         StateTable(client("dynamodb"), required(deployment().state_table, STATE_TABLE_ENV)),
-        client("ec2"),
-        client("autoscaling"),
+        Ec2Instances(client("ec2")),
+        AutoScalingActions(client("autoscaling")),
         lambda: datetime.now(UTC),
-        sns=client("sns"),
-        alert_topic_arn=deployment().alert_topic_arn,
+        alerts=SnsAlerts(client("sns"), topic) if topic else None,
         timing=HookTiming(heartbeat_s=_heartbeat_seconds()),
     )
 

@@ -22,8 +22,7 @@ from pydantic import BaseModel, ConfigDict, StrictBool, TypeAdapter, ValidationE
 from adoscale.ado.client import AdoClient
 from adoscale.config import MAX_POOLS, EnvironmentConfig
 from adoscale.config.settings import ENVIRONMENTS_ENV, URL_ENV
-from adoscale.environments import StateTable, sweep
-from adoscale.environments.events import describe
+from adoscale.environments import Ec2Instances, StateTable, sweep
 from adoscale.handlers._runtime import (
     SettingsError,
     aws_calls,
@@ -35,6 +34,7 @@ from adoscale.handlers._runtime import (
     required,
     settings,
 )
+from adoscale.validation import one_line
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "adoscale"))
 _environments: TypeAdapter[list[EnvironmentConfig]] = TypeAdapter(list[EnvironmentConfig])
@@ -54,7 +54,7 @@ def environments() -> list[EnvironmentConfig]:
     try:
         listed = _environments.validate_json(raw or "")
     except ValidationError as exc:
-        raise SettingsError(f"{ENVIRONMENTS_ENV}: {describe(exc)}") from None
+        raise SettingsError(f"{ENVIRONMENTS_ENV}: {one_line(exc)}") from None
     if len(listed) > MAX_POOLS:
         raise SettingsError(f"{ENVIRONMENTS_ENV}: at most {MAX_POOLS} Environments")
     return listed
@@ -65,13 +65,18 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     try:
         request = powertools_parse(event=event, model=SweepRequest)
     except ValidationError as exc:
-        return reject(logger, f"sweep request: {describe(exc)}")
+        return reject(logger, f"sweep request: {one_line(exc)}")
     targets = environments()
     with aws_calls(), AdoClient(required(deployment().organization_url, URL_ENV), pat()) as ado:
         table = deployment().state_table
         records = StateTable(client("dynamodb"), table) if table else None
         results = sweep(
-            ado, client("ec2"), targets, lambda: datetime.now(UTC), records=records, dry_run=request.dry_run
+            ado,
+            Ec2Instances(client("ec2")),
+            targets,
+            lambda: datetime.now(UTC),
+            records=records,
+            dry_run=request.dry_run,
         )
     removed = [r for r in results if r.removed]
     failed = [r for r in results if r.error]

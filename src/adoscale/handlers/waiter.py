@@ -1,8 +1,9 @@
 """Lambda entry `adoscale.handlers.waiter.handler`: after a launch, are the new tasks RUNNING or STOPPED?
 
 Event: the pass's output (`"pool"`, `"launched"`: task ARNs, `"wait_rounds"`); result: the same with
-`"pending"` (tasks still starting) and `"failed"` (tasks that stopped before running, with their reasons),
-and `wait_rounds` increased. Read-only: it never changes anything.
+`"pending"` (tasks still starting) and `"failed"` (tasks that stopped before running, with their reasons;
+a task the compute service does not know is failed as `MISSING`, ECS's word for it), and `wait_rounds`
+increased. Read-only, through the pool's `Compute` port (`describe`): it never changes anything.
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
+from adoscale.compute import Compute, EcsCompute
+from adoscale.config import Config
 from adoscale.handlers._control import BadEventError, load_config, pool_config
 from adoscale.handlers._runtime import client
 from adoscale.validation import one_line
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "adoscale"))
 
-DESCRIBE_MAX = 100
 TaskArn = Annotated[str, Field(min_length=1, max_length=2048)]
 
 
@@ -34,33 +36,34 @@ class WaitEvent(BaseModel):
     task_wait_s: StrictInt = Field(10, ge=0, le=120)
 
 
-def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
+def compute(config: Config) -> Compute:
+    """The pools' compute (one call site, for the composition root to take over)."""
+    return EcsCompute.for_config(client("ecs"), config)
+
+
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
         try:
             request = parse(event=event, model=WaitEvent)
         except ValidationError as exc:
             raise BadEventError(one_line(exc, limit=5)) from None
-        pool = pool_config(load_config(), request.pool)
+        config = load_config()
+        pool = pool_config(config, request.pool)
     except BadEventError as exc:
         logger.error("bad event", extra={"reason": str(exc)})  # noqa: TRY400 - bad input, no traceback
         raise
-    pending, failed = 0, []
-    ecs = client("ecs")
-    arns = request.launched
-    for start in range(0, len(arns), DESCRIBE_MAX):
-        described = ecs.describe_tasks(cluster=pool.ecs.cluster, tasks=arns[start : start + DESCRIBE_MAX])
-        for task in described.get("tasks", []):
-            status = task.get("lastStatus", "")
-            if status == "STOPPED" and not task.get("startedAt"):
-                failed.append({"task": task["taskArn"], "reason": task.get("stoppedReason", "unknown")})
-            elif status not in ("RUNNING", "STOPPED"):
-                pending += 1
-        failed += [{"task": f.get("arn", ""), "reason": f.get("reason", "")} for f in described.get("failures", [])]
+    tasks = {t.task_arn: t for t in compute(config).describe(pool.name, request.launched)}
+    pending = sum(1 for t in tasks.values() if t.last_status not in ("RUNNING", "STOPPED"))
+    failed = [
+        {"task": arn, "reason": (t.stopped_reason or "unknown") if t is not None else "MISSING"}
+        for arn in request.launched
+        if (t := tasks.get(arn)) is None or (t.last_status == "STOPPED" and t.started_at is None)
+    ]
     if failed:
         logger.warning("tasks failed to start", extra={"pool": pool.name, "failed": failed})
     return {
         "pool": pool.name,
-        "launched": arns,
+        "launched": request.launched,
         "task_wait_s": request.task_wait_s,
         "pending": pending,
         "failed": failed,

@@ -4,15 +4,18 @@ the pass that holds the lease, so a plain GetItem/PutItem pair is safe."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from adoscale.history.base import HistoryCorruptError, HistoryRecord
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 PREFIX = "history#"
 
 
 class DynamoHistory:
-    def __init__(self, dynamodb: Any, table: str) -> None:
+    def __init__(self, dynamodb: DynamoDBClient, table: str) -> None:
         self._db = dynamodb
         self._table = table
 

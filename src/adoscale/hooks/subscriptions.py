@@ -3,6 +3,11 @@
 
 A subscription is recognised as adoscale's by its Basic-auth user name (`HOOK_USER`) and event type, so
 `hooks list` and `hooks remove` never touch anyone else's.
+
+Its `status` is the service's `SubscriptionStatus` as the REST API spells it (`enabled`, `onProbation`,
+`disabledByUser`, `disabledBySystem`, `disabledByInactiveIdentity`: Microsoft's azure-devops-extension-api
+reference). Only `enabled` delivers every event: on probation "any new events are lost" (the service-hooks
+troubleshooting doc) and a disabled one delivers nothing, so `hooks install` replaces any other.
 """
 
 from __future__ import annotations
@@ -57,12 +62,21 @@ def subscription_body(endpoint: str, pool: str, secret: str, project_id: str | N
     }
 
 
+HEALTHY = "enabled"
+
+
 @dataclass(frozen=True, slots=True)
 class Installed:
     id: str
     pool: str
     url: str
     status: str
+
+    @property
+    def healthy(self) -> bool:
+        """Whether the service delivers every event to it (the status is compared without regard to case:
+        the REST API's JSON says `enabled`, its .NET and TypeScript enums `Enabled`)."""
+        return self.status.lower() == HEALTHY.lower()
 
 
 def adoscale_subscriptions(items: list[dict[str, Any]]) -> list[Installed]:

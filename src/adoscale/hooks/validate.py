@@ -6,13 +6,25 @@ learns nothing and costs almost nothing:
 1. size: the body (or its declared `Content-Length`) is capped before anything is parsed (413);
 2. authentication: the shared secret, as the HTTP Basic password or in the `X-Adoscale-Hook-Secret`
    header, compared in constant time (401);
-3. pool: the delivery URL's `?pool=NAME`, written by `adoscale hooks install`, must name a configured pool
-   (400): ADO's job events carry no pool or agent id, so the URL is the only thing that can say;
+3. pool: the delivery URL's `?pool=NAME`, written by `adoscale hooks install`, names the pool (ADO's job
+   events carry no pool or agent id, so the URL is the only thing that can say); a pool no longer configured
+   is acknowledged and ignored (202, see below);
 4. payload: a bounded pydantic model of "Run job state changed" (400);
 5. relevance: only a job that is `waiting` (queued, or waiting for an agent) triggers a pass; any other
    event type or state is acknowledged and ignored (202), so ADO does not count it as a failure;
-6. freshness and replay: the event's `createdDate` must be within `max_age_s` (and not from the future
-   beyond a little clock skew), and its id must not have been seen for this pool within that window (400).
+6. freshness and replay: an event older than `max_age_s` (or from the future beyond a little clock skew), or
+   one whose id was already accepted for this pool within that window, is acknowledged and ignored (202).
+
+Why an authenticated delivery is never refused for being late, repeated or for a pool we do not serve:
+Microsoft's service-hooks troubleshooting doc treats every answer other than 2xx (or the transient
+408/502/503/504) as a failure that puts the subscription on probation ("any new events are lost"), re-sends
+the same notification 20 min, 40 min ... later and disables the subscription after about 36 h. A 400 to a
+replay or a stale event would turn one incident into a dead subscription, since every re-send is stale by
+then. So: 401 only for a wrong or missing secret, 413 for a body over the cap (checked before anything else),
+400 only for a request that is not a service-hook delivery at all (no `?pool=`, a payload that is not an
+event); everything else authenticated is 2xx. A pool no longer configured is 202 too, not 410: a 410 would
+make the service disable the subscription, and a configuration briefly without a pool (an edit, a rollback)
+would then silently end event-driven scale-out for it until `adoscale hooks install` repairs it.
 
 `HookValidator.check` returns a `HookDecision` or raises `HookRejected` (status and reason): nothing else,
 whatever the bytes (a property test holds it to that).
@@ -47,7 +59,7 @@ MAX_CLOCK_SKEW_S = 60.0
 SEEN_CAPACITY = 10_000
 TRIGGER_STATES = frozenset({"waiting"})
 
-Status = Literal[400, 401, 413]
+Status = Literal[400, 401, 413, 415]
 
 
 class HookRejected(Exception):  # noqa: N818 - a verdict, not a fault: the caller answers `status`
@@ -185,6 +197,8 @@ class HookValidator:
         self.authenticate(headers)
         pool = self.pool(query)
         event = self.parse(data)
+        if pool not in self._pools:
+            return HookDecision("ignore", pool, f"pool {pool[:64]!r} is not configured here", event.id)
         if event.eventType != JOB_STATE_CHANGED:
             return HookDecision("ignore", pool, f"event type {event.eventType!r} is not a job event", event.id)
         job = event.resource.job if event.resource is not None else None
@@ -192,9 +206,11 @@ class HookValidator:
             raise HookRejected(400, "job event without resource.job")
         if job.state not in TRIGGER_STATES:
             return HookDecision("ignore", pool, f"job state {job.state!r} needs no new agent", event.id)
-        self.fresh(event)
+        late = self.late(event)
+        if late is not None:
+            return HookDecision("ignore", pool, late, event.id)
         if not self.seen.first_time((pool, event.id)):
-            raise HookRejected(400, f"replayed delivery: event {event.id} for pool {pool!r} was already accepted")
+            return HookDecision("ignore", pool, f"replayed delivery: event {event.id} was already accepted", event.id)
         return HookDecision("run", pool, f"job {job.id or '?'} is waiting", event.id)
 
     def authenticate(self, headers: Mapping[str, str]) -> None:
@@ -216,9 +232,9 @@ class HookValidator:
         name = query.get(POOL_PARAMETER)
         if not name:
             raise HookRejected(400, "no ?pool= in the delivery URL (set by `adoscale hooks install`)")
-        if len(name) > 255 or name not in self._pools:
-            raise HookRejected(400, f"unknown pool {name[:64]!r}")
-        return self._pools[name]
+        if len(name) > 255:
+            raise HookRejected(400, "pool name over 255 characters")
+        return self._pools.get(name, name)
 
     @staticmethod
     def parse(body: bytes) -> HookEvent:
@@ -227,14 +243,16 @@ class HookValidator:
         except ValidationError as exc:
             raise HookRejected(400, f"not a job-state-changed payload: {one_line(exc, root='(body)')}") from None
 
-    def fresh(self, event: HookEvent) -> None:
+    def late(self, event: HookEvent) -> str | None:
+        """Why the event is too old (or dated in the future) to act on, or None when it is fresh."""
         now = self._clock()
         created = event.createdDate
         if created < now - self._max_age:
             age = int((now - created).total_seconds())
-            raise HookRejected(400, f"stale event {event.id}: created {age} s ago (limit {self._max_age.seconds} s)")
+            return f"stale event {event.id}: created {age} s ago (limit {self._max_age.seconds} s)"
         if created > now + self._skew:
-            raise HookRejected(400, f"event {event.id} is dated in the future ({created.isoformat()})")
+            return f"event {event.id} is dated in the future ({created.isoformat()})"
+        return None
 
 
 def _basic_password(value: str | None) -> bytes | None:

@@ -14,11 +14,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from adoscale.aws import error_code
 from adoscale.lease.base import LeaseHeld
 from adoscale.transient import AwsUnavailableError, is_transient_aws
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 CONDITIONAL_FAILED = "ConditionalCheckFailedException"
 
@@ -26,7 +29,7 @@ CONDITIONAL_FAILED = "ConditionalCheckFailedException"
 class DynamoLease:
     def __init__(
         self,
-        dynamodb: Any,
+        dynamodb: DynamoDBClient,
         table: str,
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),

@@ -27,7 +27,7 @@ import math
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from functools import cache
 from zoneinfo import ZoneInfo
@@ -126,12 +126,16 @@ def expected_arrivals(policy: WarmPolicy, arrivals: Sequence[datetime], now: dat
 
     def seasonal_counts(at: datetime, back: timedelta = timedelta(0), ahead: timedelta = timedelta(0)) -> list[int]:
         """Arrivals from `back` before `at` to `horizon` and `ahead` after it, at the same time on each
-        earlier day that the history covers."""
+        earlier day that the history covers; on a Saturday or Sunday (UTC), on the weekend days only: a
+        pool busy on weekdays is quiet at the weekend, and five weekdays of seven would read as recurring."""
         counts: list[int] = []
+        weekend = at.weekday() >= WEEKEND
         for days in range(1, policy.seasonal_days + 1):
             start = at - timedelta(days=days)
             if start - back < history_starts:
                 break
+            if weekend and start.weekday() < WEEKEND:
+                continue
             counts.append(count(start - back, start + horizon + ahead))
         return counts
 
@@ -142,10 +146,13 @@ def expected_arrivals(policy: WarmPolicy, arrivals: Sequence[datetime], now: dat
         # What the forecasts made in the horizon before the arrival looked into, with their lead.
         return recurring_count(seasonal_counts(arrival - horizon, back=timedelta(0), ahead=lead)) > 0
 
-    window_start = now - timedelta(seconds=policy.window_s)
-    in_window = times[bisect_right(times, window_start) : bisect_right(times, now)]
-    recent = sum(1 for at in in_window if not foreseen(at))  # with no seasonal days, nothing is foreseen
-    recent_expected = recent * policy.horizon_s / policy.window_s
+    # Only the last window (and a cluster's reach before it) says anything about today's rate.
+    reach = timedelta(seconds=max(policy.window_s, BURST_SPAN_S) + CLUSTER_S)
+    recent_times = times[bisect_right(times, now - reach) : bisect_right(times, now)]
+    unforeseen = [at for at in recent_times if not foreseen(at)]
+    burst_rate = burst_in_progress(unforeseen, now)
+    background = background_rate(unforeseen, now, policy.window_s)
+    recent_expected = max(burst_rate, background) * policy.horizon_s
     # The same window a minute later too, on each day, whichever saw more: agents are warm for a recurring
     # burst that starts a minute early today (a scheduled trigger's start varies by about that), and the
     # size stays what one horizon of the burst needs, not what a longer window would add up to.
@@ -160,11 +167,52 @@ def expected_arrivals(policy: WarmPolicy, arrivals: Sequence[datetime], now: dat
         seasonal_expected = max(seasonal_expected, float(behind))
     if seasonal_expected > recent_expected:
         return seasonal_expected, f"same time on {len(counts)} day(s), seen on most"
-    unforeseen = f" not foreseen ({len(in_window) - recent} were)" if recent < len(in_window) else ""
-    return recent_expected, f"{recent} arrival(s){unforeseen} in the last {policy.window_s:.0f} s"
+    if burst_rate > background:
+        return recent_expected, f"a burst in progress: {burst_rate * 3600:.0f} an hour"
+    return recent_expected, f"{background * 3600:.1f} an hour outside bursts over the last {policy.window_s:.0f} s"
+
+
+BURST_MIN_ARRIVALS = 4  # what a burst in progress is read from: fewer is a trickle's chance
+BURST_MAX_ARRIVALS = 10  # ... and at most this many: a longer run's rate lingers after the burst stops
+BURST_SPAN_S = 600.0  # ... within this long: older arrivals no longer say that a burst goes on
+# An arrival with CLUSTER_MIN_ARRIVALS or more (itself included) within CLUSTER_S around it is a burst's: a
+# local rate of 60 an hour, twice the busiest trickle the generated families draw.
+CLUSTER_S = 300.0
+CLUSTER_MIN_ARRIVALS = 5
+
+
+def burst_in_progress(arrivals: Sequence[datetime], now: datetime) -> float:
+    """The arrival rate (per second) of a burst still going on, from the last arrivals alone: the largest
+    (k - 1) / (now - t_k) over the k-th most recent arrival t_k, for k from BURST_MIN_ARRIVALS to
+    BURST_MAX_ARRIVALS and t_k within BURST_SPAN_S. The open gap since the last arrival counts, so the
+    rate falls as soon as the burst stops, and is 0 once its arrivals are BURST_SPAN_S old; it needs no
+    history, so it works from a pool's first day."""
+    rate = 0.0
+    span = timedelta(seconds=BURST_SPAN_S)
+    for k in range(BURST_MIN_ARRIVALS, min(BURST_MAX_ARRIVALS, len(arrivals)) + 1):
+        at = arrivals[-k]
+        if now - at > span:
+            break
+        rate = max(rate, (k - 1) / max(1.0, (now - at).total_seconds()))
+    return rate
+
+
+def background_rate(arrivals: Sequence[datetime], now: datetime, window_s: float) -> float:
+    """Today's trickle (per second): the arrivals over the last `window_s` that are not part of a burst
+    (CLUSTER_MIN_ARRIVALS or more within CLUSTER_S), so a burst that is over does not keep agents warm for
+    the window after it, and a steady stream still does."""
+    start = bisect_right(arrivals, now - timedelta(seconds=window_s))
+    window = arrivals[start:]
+    half = timedelta(seconds=CLUSTER_S / 2)
+    lone = 0
+    for at in window:
+        near = bisect_right(arrivals, at + half) - bisect_right(arrivals, at - half)
+        lone += near < CLUSTER_MIN_ARRIVALS
+    return lone / window_s
 
 
 RECURRING_MIN_DAYS = 3
+WEEKEND = 5  # datetime.weekday() of Saturday
 SEASONAL_LEAD_S = 60.0  # how early a recurring burst may come and still find agents warm
 CATCH_UP_S = 600.0  # how far back today's part of a recurring burst is compared with earlier days'
 
@@ -199,10 +247,22 @@ def poisson_quantile(mean: float, q: float) -> int:
 
 
 def schedule_open(schedule: WarmSchedule, now: datetime) -> bool:
-    """Whether a window that opened at a cron match within the last `duration_minutes` is still open."""
-    local = now.astimezone(ZoneInfo(schedule.timezone)).replace(second=0, microsecond=0)
+    """Whether a window that opened at a cron match within the last `duration_minutes` is still open.
+
+    The minutes are counted in real time (UTC) and each is read on the local clock: a 60-minute window
+    lasts 60 minutes across a daylight-saving change (counted on the wall clock, it lasted 30 across the
+    spring change and 90 across the autumn one). A match in the repeated hour of the autumn change opens
+    the window once, at the first of the two; a time the spring change skips matches nothing that day."""
+    zone = ZoneInfo(schedule.timezone)
+    minute = now.astimezone(UTC).replace(second=0, microsecond=0)
     fields = parse_cron(schedule.cron)
-    return any(_matches(fields, local - timedelta(minutes=m)) for m in range(schedule.duration_minutes))
+    for m in range(schedule.duration_minutes):
+        local = (minute - timedelta(minutes=m)).astimezone(zone)
+        if local.fold and local.replace(fold=0).utcoffset() != local.utcoffset():
+            continue  # the second time this wall-clock minute occurs
+        if _matches(fields, local):
+            return True
+    return False
 
 
 _RANGES = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 6))

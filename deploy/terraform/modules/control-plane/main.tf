@@ -25,6 +25,9 @@ locals {
     "dynamodb:PutItem"              = [aws_dynamodb_table.lease.arn]
     "dynamodb:DeleteItem"           = [aws_dynamodb_table.lease.arn]
     "dynamodb:GetItem"              = [aws_dynamodb_table.lease.arn]
+    # The hook function queues a pool's pass as an asynchronous invocation of itself (adoscale.hooks.requests):
+    # its own ARN, built from its name (a reference to the module's output would be a cycle).
+    "lambda:InvokeFunction" = ["arn:${local.partition}:lambda:${local.region}:${local.account}:function:${var.name}-hook"]
   }
   cluster_scoped = ["ecs:ListTasks", "ecs:DescribeTasks", "ecs:RunTask", "ecs:StopTask"]
 }

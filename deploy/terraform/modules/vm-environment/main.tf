@@ -296,6 +296,16 @@ module "function" {
   tags = var.tags
 }
 
+# SNS and EventBridge invoke the lifecycle function asynchronously: a function error (Azure DevOps down) is
+# retried by Lambda, per this configuration, not by the SNS delivery policy or the target's retry_policy
+# (those cover only failures to reach Lambda). adoscale.environments.lifecycle counts on exactly
+# 1 + maximum_retry_attempts deliveries (HookTiming.attempts = 3): the last one alerts and releases the VM.
+resource "aws_lambda_function_event_invoke_config" "lifecycle" {
+  function_name                = module.function["lifecycle"].function_name
+  maximum_retry_attempts       = 2
+  maximum_event_age_in_seconds = 3600
+}
+
 resource "aws_cloudwatch_event_rule" "sweep" {
   name                = "${var.name}-sweep"
   description         = "Remove VM resources whose instance is gone"

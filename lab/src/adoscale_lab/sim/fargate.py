@@ -11,7 +11,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
@@ -95,6 +95,7 @@ class SimTask:
     pool: str
     launched_at: datetime
     status: str = "PROVISIONING"
+    started_at: datetime | None = None
     stopped_at: datetime | None = None
     stopped_reason: str | None = None
     stop_code: str | None = None
@@ -225,6 +226,11 @@ class SimFargate:
             return
         self._kill(task, reason)
 
+    def describe(self, pool: str, task_arns: Sequence[str]) -> list[TaskInfo]:
+        self.stats.calls += (len(task_arns) + 99) // 100
+        found = (self.tasks.get(arn) for arn in task_arns)
+        return [self._info(task) for task in found if task is not None and task.pool == pool]
+
     def _info(self, task: SimTask) -> TaskInfo:
         return TaskInfo(
             task_arn=task.arn,
@@ -235,6 +241,7 @@ class SimFargate:
             started_by=started_by_for(task.pool),
             pool=task.pool,
             stopped_reason=task.stopped_reason,
+            started_at=task.started_at,
             stop_code=task.stop_code,
             stopped_at=task.stopped_at,
         )
@@ -251,6 +258,7 @@ class SimFargate:
             task.stop_code = "TaskFailedToStart"
             return
         task.status = "RUNNING"
+        task.started_at = self._events.now
         connect = self._rng.uniform(*self.profile.agent_connect_s)
         task.agent = EmulatedAgent(
             self._model,

@@ -42,13 +42,15 @@ def working_hours(now: datetime) -> bool:
 HOOK_DELAY_S = (1.0, 2.0)
 
 # `adoscale-predictive`'s pool configuration (docs/performance.md says why each value, and what the others
-# measured): up to 10 warm agents (a third of the issue's burst), an agent kept warm when one job or more
-# within a cold start is more likely than 15 % (a steady 6.5 jobs an hour or more), the recent rate over an
-# hour (half an hour mistook a 2-an-hour trickle's chance pairs for that rate), a week of days.
+# measured): up to 30 warm agents (a burst in progress is served in proportion to its rate: the family's
+# bursts reach 15 jobs a minute); the median of the Poisson count (quantile 0.5: one agent kept warm for a
+# steady stream from about 28 jobs an hour; a warm agent waiting for a trickle idles the mean gap between
+# its jobs, more than half of most jobs' length, so the idle goal leaves no room for more); the trickle's
+# rate over an hour, a week of days.
 PREDICTIVE_WARM_POOL: Mapping[str, Any] = {
     "mode": "predictive",
-    "max_agents": 10,
-    "quantile": 0.85,
+    "max_agents": 30,
+    "quantile": 0.5,
     "window_seconds": 3600,
     "seasonal_days": 7,
     "horizon_seconds": 90,

@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 import random
 import statistics
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
@@ -15,11 +16,12 @@ import httpx
 from adoscale.ado import AdoClient, Demand, RetryPolicy
 from adoscale.bootstrap import build_controller
 from adoscale.config import parse_config
-from adoscale.control import Reconciler, policy_for
+from adoscale.control import Reconciler, policy_for, warm_policy_for
 from adoscale.history import HistoryRecord
 from adoscale.hooks import HookRejected, HookValidator
 from adoscale.hooks.validate import POOL_PARAMETER, SECRET_HEADER
 from adoscale.lease import MemoryLease
+from adoscale.scaling.warm import WarmMode, warm_target
 from adoscale_lab.emulator import AdoModel, FaultRule, Faults, make_app
 from adoscale_lab.sim.fargate import EventQueue, FargateProfile, SimFargate
 from adoscale_lab.sim.policies import SimPolicy
@@ -58,6 +60,10 @@ class PolicyResult:
     hook_passes: int = 0  # passes started by a job-queued hook
     hooks_lost: int = 0
     measured_from_h: float = 0.0
+    # Of the idle minutes, the tasks' start-up (launch to the agent online) for the tasks that took a job: idle
+    # time that no policy avoids, one start-up per job, but by serving a job from a warm agent's start-up.
+    startup_minutes: float = 0.0
+    quiet_passes_skipped: int = 0  # passes the event-driven loop did not run through HTTP (`_QuietPasses`)
 
     def percentile(self, q: float) -> float:
         return self.pooled_percentile(self.waits_s, q)
@@ -170,6 +176,10 @@ class _SimHistory:
     def save(self, pool: str, record: HistoryRecord) -> None:
         self._records[pool] = replace(record, arrivals=list(record.arrivals))
 
+    def peek(self, pool: str) -> HistoryRecord:
+        """The stored record itself, to read without a copy."""
+        return self._records.get(pool) or HistoryRecord()
+
 
 class _ClientTime:
     """The ADO client's monotonic clock and sleep in virtual time: retries wait without real waiting."""
@@ -183,6 +193,76 @@ class _ClientTime:
 
     def sleep(self, seconds: float) -> None:
         self._slept += seconds
+
+
+class _QuietPasses:
+    """Passes in virtual time that skip the ones known to change nothing: the event-driven simulator.
+
+    A pass over a quiet pool (no job queued or running, no live task, no registration but the
+    placeholder, no standby or warm agent wanted) observes an empty pool and decides nothing, and what
+    it costs is a fixed number of calls. Such a pass is not run through HTTP: its calls are counted as
+    the last quiet pass that did run made them (`quiet_calls`), and time goes on to the next event. The
+    warm pool's forecast is asked at each skipped pass (a pure function: microseconds), so a pass that
+    would warm agents before a recurring burst still runs. Nothing of the results changes (the
+    before/after table in docs/performance.md); with ADO faults every pass runs, since a fault's draw
+    depends on the calls made before it."""
+
+    def __init__(
+        self,
+        model: AdoModel,
+        pool_id: int,
+        fargate: SimFargate,
+        reconciler: Reconciler,
+        policy: SimPolicy,
+        history: _SimHistory,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._model = model
+        self._pool_id = pool_id
+        self._fargate = fargate
+        self._reconciler = reconciler
+        self._policy = policy
+        self._clock = clock
+        self._pool = reconciler.pool(POOL)
+        self._warm = warm_policy_for(self._pool)
+        self._history = history
+        # What one quiet pass calls of ADO, learnt from the last one that ran, by route. (Its AWS call, the
+        # task list, is made: what it costs depends on the tasks stopped within the hour.)
+        self.quiet_calls: Counter[tuple[str, str]] | None = None
+        self._last_quiet: Counter[tuple[str, str]] | None = None
+        self.skipped = 0
+
+    def quiet(self) -> bool:
+        if self._model.unfinished_jobs(self._pool_id) or self._fargate.live_tasks():
+            return False
+        if any(agent.name != PLACEHOLDER for agent in self._model.agents(self._pool_id)):
+            return False
+        now = self._clock()
+        if self._policy.policy_at(policy_for(self._pool), now).standby_agents > 0:
+            return False
+        if self._warm.mode is WarmMode.OFF:
+            return True
+        return warm_target(self._warm, self._history.peek(POOL).demand(now), now).agents == 0
+
+    def run(self) -> None:
+        """What `Reconciler.run` does for the one pool: the parallel-job limit (read for real: the client
+        caches a failure for a time), then the pool's pass, or its quiet calls."""
+        quiet = self.quiet()
+        parallel = self._reconciler.parallel_share()
+        if quiet and self.quiet_calls is not None:
+            self._model.stats.total += self.quiet_calls.total()
+            self._model.stats.by_route.update(self.quiet_calls)
+            self._fargate.list_tasks(POOL)
+            self.skipped += 1
+            return
+        routes = Counter(self._model.stats.by_route)
+        self._reconciler.run_pool(self._pool, parallel=parallel)
+        if quiet and self.quiet():  # quiet before and after: a pass that changed nothing
+            calls = self._model.stats.by_route - routes
+            # Two quiet passes alike: the first pass of all also looks the pool up, once.
+            if calls == self._last_quiet:
+                self.quiet_calls = calls
+            self._last_quiet = calls
 
 
 def _capabilities_for(jobs: list[JobSpec]) -> dict[str, str]:
@@ -205,10 +285,23 @@ def simulate(
     on_progress: Callable[[float], None] | None = None,
     measure_from_s: float = 0.0,
     hook_loss: float = 0.0,
+    event_driven: bool = True,
+    history_s: Sequence[float] = (),
+    observe_s: tuple[float, float] | None = None,
 ) -> PolicyResult:
     """Run `jobs` under `policy`. Only the jobs queued, and the tasks launched, from `measure_from_s` on
     are measured: the days before it are there for the warm pool's history to learn from. With
-    `hook_loss`, that share of job-queued hooks never arrives (the schedule is the backstop)."""
+    `hook_loss`, that share of job-queued hooks never arrives (the schedule is the backstop).
+
+    `history_s`: arrival times (seconds from the start) of earlier days that are not simulated but given to
+    the warm pool's history as the pool's passes would have recorded them (a record holds arrival times
+    only), so a trace with two weeks of history costs one simulated day.
+
+    `observe_s` (from, until): the schedule runs over all of it, even with no job in it (what a warm pool
+    spends on a day with no work counts too); by default from ten minutes before the first job.
+
+    `event_driven` (the default) skips the passes that would observe a quiet pool and change nothing
+    (`_QuietPasses`), with the same results; False runs every pass through HTTP, to check that."""
     rng = random.Random(seed)
     events = EventQueue(START)
     pat = f"sim-pat-{seed:08d}"
@@ -247,6 +340,9 @@ def simulate(
         "<simulation>",
     )
     client_time = _ClientTime(events)
+    history = _SimHistory()
+    if history_s:
+        history.save(POOL, HistoryRecord(arrivals=[START + timedelta(seconds=t) for t in sorted(history_s)]))
     http = httpx.Client(transport=httpx.WSGITransport(app=app), base_url="http://ado.sim")
     ado = AdoClient(
         config.organization_url,
@@ -266,7 +362,7 @@ def simulate(
         monotonic=client_time.clock,
         decide=policy.decide,
         policy=lambda pool, now: policy.policy_at(policy_for(pool), now),
-        history=_SimHistory(),
+        history=history,
     )
 
     hooks: _HookDelivery | None = None
@@ -285,6 +381,8 @@ def simulate(
         events.at(START + timedelta(seconds=spec.queued_at_s), arrive)
 
     last_arrival = max((j.queued_at_s for j in jobs), default=0.0)
+    if observe_s is not None:
+        last_arrival = max(last_arrival, observe_s[1])
     horizon = START + timedelta(seconds=last_arrival + 86400)
     timeline: list[tuple[float, int, int, int]] = []
     state = {"ticks": 0, "max_live": 0, "done": False}
@@ -293,9 +391,18 @@ def simulate(
         finished = model.finished_count(pool_id)
         return finished >= len(jobs) + len(fargate_requeue) and not fargate.live_tasks()
 
+    skipper = (
+        None
+        if fault_rate or not event_driven
+        else _QuietPasses(model, pool_id, fargate, reconciler, policy, history, events.clock)
+    )
+
     def tick() -> None:
         state["ticks"] += 1
-        reconciler.run()
+        if skipper is None:
+            reconciler.run()
+        else:
+            skipper.run()
         fargate.collect_assignments()
         live = len(fargate.live_tasks())
         state["max_live"] = max(state["max_live"], live)
@@ -323,7 +430,11 @@ def simulate(
     # Start observing ten minutes before the first job: the empty night before it changes nothing. (The
     # schedule's phase against the arrivals is arbitrary, as a deployed schedule's is: it counts from the
     # schedule's creation.)
-    events.at(START + timedelta(seconds=max(0.0, first_arrival - 600)), run)
+    if observe_s is None:
+        observe_from = max(0.0, first_arrival - 600)
+    else:
+        observe_from = min([observe_s[0], *(j.queued_at_s for j in jobs)])
+    events.at(START + timedelta(seconds=observe_from), run)
     while not state["done"] and events.next_time() is not None:
         events.run_next()
     ado.close()
@@ -333,11 +444,14 @@ def simulate(
     end = events.now
     agent_minutes = 0.0
     busy_minutes = 0.0
+    startup_minutes = 0.0
     for task in tasks:
         stopped = task.stopped_at or end
         agent_minutes += max(60.0, (stopped - task.launched_at).total_seconds()) / 60
         if task.took_job:
             busy_minutes += task.job_seconds / 60
+            if task.agent is not None:
+                startup_minutes += (task.agent.online_at - task.launched_at).total_seconds() / 60
     waits: list[float] = []
     hourly: list[tuple[float, float]] = []
     stranded = 0
@@ -379,4 +493,6 @@ def simulate(
         hook_passes=hooks.passes if hooks is not None else 0,
         hooks_lost=hooks.lost if hooks is not None else 0,
         measured_from_h=measure_from_s / 3600,
+        startup_minutes=startup_minutes,
+        quiet_passes_skipped=skipper.skipped if skipper is not None else 0,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import math
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,8 +42,21 @@ def burst(rng: random.Random, count: int = 50, job_s: float = 300.0) -> list[Job
     return [JobSpec(at, max(30.0, rng.gauss(job_s, job_s * 0.2))) for _ in range(count)]
 
 
+def _row(row: dict[str, str]) -> JobSpec:
+    demands = tuple(d.strip() for d in (row.get("demands") or "").split(";") if d.strip())
+    queued_at, duration = float(row["queued_at_s"]), float(row["duration_s"])
+    # A time before the simulation's start, or a job that never ends, cannot be simulated.
+    if not (math.isfinite(queued_at) and queued_at >= 0):
+        raise ValueError(f"queued_at_s must be 0 or more (seconds from midnight of day 0), not {queued_at}")
+    if not (math.isfinite(duration) and duration > 0):
+        raise ValueError(f"duration_s must be more than 0 seconds, not {duration}")
+    return JobSpec(queued_at, duration, demands)
+
+
 def from_csv(path: Path) -> list[JobSpec]:
-    """Columns `queued_at_s,duration_s,demands`; demands separated by `;`, may be empty."""
+    """Columns `queued_at_s,duration_s,demands` (a header line first): seconds from midnight (UTC) of the
+    simulation's first day, a Monday; the job's run time; demands separated by `;`, may be empty or left
+    out. Rows may come in any order. A bad row is refused with its line number."""
     jobs: list[JobSpec] = []
     with path.open(newline="") as handle:
         reader = csv.DictReader(handle)
@@ -51,8 +65,7 @@ def from_csv(path: Path) -> list[JobSpec]:
             raise ValueError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
         for line, row in enumerate(reader, start=2):
             try:
-                demands = tuple(d.strip() for d in (row.get("demands") or "").split(";") if d.strip())
-                jobs.append(JobSpec(float(row["queued_at_s"]), float(row["duration_s"]), demands))
+                jobs.append(_row(row))
             except (TypeError, ValueError) as exc:
                 raise ValueError(f"{path}: line {line}: {exc}") from None
     return sorted(jobs, key=lambda j: j.queued_at_s)

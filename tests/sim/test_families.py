@@ -1,0 +1,164 @@
+"""Issue 25's goals for the warm pool over generated families of traces (`adoscale_lab.sim.families`):
+`adoscale-predictive` on days it was not built on. ADOSCALE_FAMILY_TRACES=N judges N traces per family (20
+by default, the issue's minimum); figures are printed (`pytest -s`), docs/performance.md has the
+distribution over more. The generator is seeded: a failing trace is named and can be run alone
+(`generate(family, seed)`)."""
+
+from __future__ import annotations
+
+import os
+import random
+
+import pytest
+
+from adoscale_lab.sim import POLICIES, JobSpec, PolicyResult, simulate
+from adoscale_lab.sim.families import (
+    BUSY_GAP_S,
+    DAY_S,
+    FAMILIES,
+    NOTICE_S,
+    Trace,
+    busy_periods,
+    family,
+    generate,
+    judge,
+    run,
+)
+
+COUNT = int(os.environ.get("ADOSCALE_FAMILY_TRACES", "20"))
+NIGHT_IDLE_MINUTES = 45
+
+
+def test_the_generator_is_seeded_and_draws_within_the_issue_s_ranges() -> None:
+    assert generate("burst", 7) == generate("burst", 7)
+    assert generate("burst", 7) != generate("burst", 8)
+    for trace in family("burst", 30) + family("trickle", 30):
+        days = int(trace.measure_from_s // DAY_S)
+        assert 0 <= days <= 14 and trace.measure_from_s == days * DAY_S
+        assert 1 <= trace.job_minutes <= 30
+        assert all(j.duration_s >= 30 for j in trace.jobs)
+        assert all(trace.measure_from_s <= j.queued_at_s < trace.measure_until_s for j in trace.jobs)
+        assert all(t < trace.measure_from_s for t in trace.history_s)
+    nights = family("night", 30)
+    assert all(len(n.jobs) <= 6 for n in nights) and any(not n.jobs for n in nights)
+
+
+def _trace(today: list[float], bursts: list[tuple[float, float]], day: int = 0) -> Trace:
+    jobs = [JobSpec(day * DAY_S + t, 300.0) for t in today]
+    return Trace("t", 0, jobs, [], day * DAY_S, (day + 1) * DAY_S, "", False, 5.0, tuple(bursts))
+
+
+def test_busy_periods_are_dense_runs_of_arrivals() -> None:
+    burst = [36000.0 + 20 * i for i in range(10)]  # 10 jobs over 3 minutes
+    trickle = [30000.0 + 600 * i for i in range(5)]  # one every 10 minutes
+    assert busy_periods(trickle + burst) == [(burst[0], burst[-1])]
+    assert busy_periods(trickle) == []
+
+
+def test_the_median_goal_applies_where_most_jobs_are_in_an_ongoing_burst() -> None:
+    """Jobs of today's burst queued a cold start or more after its first are in an ongoing busy period;
+    the goal applies when they are most of the day's jobs."""
+    burst = [36000.0 + 30 * i for i in range(12)]  # 12 over 5.5 minutes: 8 of them 120 s or more in
+    verdict = judge(_trace(burst, [(burst[0], burst[-1])]))
+    assert (verdict.ongoing, verdict.busy) == (8, True) and NOTICE_S == 120
+    trickle = [30000.0 + 600 * i for i in range(9)]
+    assert not judge(_trace(trickle + burst, [(burst[0], burst[-1])])).busy  # 8 of 21: the trickle's median
+
+
+def test_a_burst_where_it_was_on_most_earlier_days_of_the_same_kind_is_recurring() -> None:
+    today = [36000.0 + 10 * i for i in range(11)]  # too short to be noticed in time: only recurrence helps
+    earlier = [(d * DAY_S + 36100.0, d * DAY_S + 36200.0) for d in (1, 2, 3)]  # Tuesday to Thursday
+    friday = 4 * DAY_S
+    bursts = [*earlier, (friday + today[0], friday + today[-1])]
+    verdict = judge(_trace(today, bursts, day=4))
+    assert verdict.recurring == 11 and verdict.ongoing == 0 and verdict.busy
+    moved = [(a + 3 * BUSY_GAP_S, b + 3 * BUSY_GAP_S) for a, b in earlier]
+    assert not judge(_trace(today, [*moved, bursts[-1]], day=4)).busy
+
+
+def _show(trace: Trace, result: PolicyResult) -> None:
+    s = result.summary()
+    print(
+        f"\n{trace.name}: {judge(trace).why}; p50 {s['wait_p50_s']} p95 {s['wait_p95_s']} s, idle "
+        f"{s['idle_agent_minutes']} of which start-up {result.startup_minutes:.1f}, busy {s['busy_minutes']} | "
+        f"{trace.description}"
+    )
+
+
+@pytest.fixture(scope="module", params=FAMILIES)
+def judged(request: pytest.FixtureRequest) -> list[tuple[Trace, PolicyResult]]:
+    pairs = []
+    for trace in family(request.param, COUNT):
+        result = run(trace, POLICIES["adoscale-predictive"])
+        _show(trace, result)
+        pairs.append((trace, result))
+    return pairs
+
+
+def test_nothing_is_stranded_killed_or_leaked(judged: list[tuple[Trace, PolicyResult]]) -> None:
+    for trace, result in judged:
+        assert (result.stranded, result.busy_killed, result.leaked) == (0, 0, 0), trace.name
+
+
+def _not_met(what: str, misses: list[str]) -> None:
+    """A goal missed on named traces is reported as not met (xfail, with the traces), never hidden by
+    changing a trace: docs/performance.md names and explains each. A goal met everywhere passes."""
+    if misses:
+        pytest.xfail(f"{what} not met on {len(misses)} trace(s): " + "; ".join(misses))
+
+
+def test_median_wait_at_most_15_s_where_the_median_job_is_in_a_recurring_or_ongoing_busy_period(
+    judged: list[tuple[Trace, PolicyResult]],
+) -> None:
+    applies = [(t, r) for t, r in judged if judge(t).busy]
+    print(f"\nthe median goal applies to {len(applies)} of {len(judged)} traces")
+    _not_met(
+        "median wait <= 15 s", [f"{t.name} p50 {r.percentile(0.5):.1f} s" for t, r in applies if r.percentile(0.5) > 15]
+    )
+
+
+def test_idle_at_most_half_the_busy_minutes(judged: list[tuple[Trace, PolicyResult]]) -> None:
+    """Where the start-up of each job's agent alone is more than half the busy minutes (jobs shorter than
+    about twice a start-up), no policy can meet it: those are named apart."""
+    over = [(t, r) for t, r in judged if r.idle_agent_minutes > r.busy_minutes / 2]
+    infeasible = [
+        f"{t.name} (start-up alone {r.startup_minutes:.1f})" for t, r in over if r.startup_minutes > r.busy_minutes / 2
+    ]
+    missed = [
+        f"{t.name} idle {r.idle_agent_minutes:.1f} > {r.busy_minutes / 2:.1f}"
+        for t, r in over
+        if r.startup_minutes <= r.busy_minutes / 2
+    ]
+    _not_met("idle <= half the busy minutes", missed + infeasible)
+
+
+def test_a_quiet_night_idles_at_most_45_agent_minutes() -> None:
+    for trace in family("night", COUNT):
+        result = run(trace, POLICIES["adoscale-predictive"])
+        assert result.idle_agent_minutes <= NIGHT_IDLE_MINUTES, trace.name
+
+
+def _issue_monday() -> list[JobSpec]:
+    """Issue 25's example, drawn once: a Monday with no history, 30 jobs in 5 minutes at 09:00, then about
+    20 an hour for two hours; jobs of about 5 minutes."""
+    rng = random.Random(1)
+    start = 9 * 3600.0
+    jobs = [JobSpec(start + rng.uniform(0, 300), max(30.0, rng.gauss(300, 90))) for _ in range(30)]
+    t = start + 300
+    while (t := t + rng.expovariate(20 / 3600)) < start + 300 + 7200:
+        jobs.append(JobSpec(t, max(30.0, rng.gauss(300, 90))))
+    return sorted(jobs, key=lambda j: j.queued_at_s)
+
+
+def test_the_issue_s_monday_with_no_history_median_wait_at_most_15_s() -> None:
+    """Before issue 25 the forecast gave 21.3 s here (its only within-day signal was an hour's rate)."""
+    result = simulate(_issue_monday(), POLICIES["adoscale-predictive"], seed=1)
+    print(f"\nissue 25's Monday: {result.summary()}")
+    assert result.percentile(0.5) <= 15
+    assert (result.stranded, result.busy_killed, result.leaked) == (0, 0, 0)
+    _not_met(
+        "idle <= half the busy minutes",
+        [f"idle {result.idle_agent_minutes:.1f} > {result.busy_minutes / 2:.1f}"]
+        if result.idle_agent_minutes > result.busy_minutes / 2
+        else [],
+    )
