@@ -48,52 +48,108 @@ class CallCounter:
         return client
 
 
+@dataclass(frozen=True, slots=True)
+class CallBudget:
+    """Bounds on one AWS call, retries included: how long to connect, to wait for an answer, how many tries."""
+
+    connect_s: float
+    read_s: float
+    attempts: int
+
+
 @overload
 def make_client(
-    service: Literal["autoscaling"], *, region: str | None = None, counter: CallCounter | None = None
+    service: Literal["autoscaling"],
+    *,
+    region: str | None = None,
+    counter: CallCounter | None = None,
+    budget: CallBudget | None = None,
 ) -> AutoScalingClient: ...
 @overload
 def make_client(
-    service: Literal["cloudwatch"], *, region: str | None = None, counter: CallCounter | None = None
+    service: Literal["cloudwatch"],
+    *,
+    region: str | None = None,
+    counter: CallCounter | None = None,
+    budget: CallBudget | None = None,
 ) -> CloudWatchClient: ...
 @overload
 def make_client(
-    service: Literal["dynamodb"], *, region: str | None = None, counter: CallCounter | None = None
+    service: Literal["dynamodb"],
+    *,
+    region: str | None = None,
+    counter: CallCounter | None = None,
+    budget: CallBudget | None = None,
 ) -> DynamoDBClient: ...
 @overload
 def make_client(
-    service: Literal["ec2"], *, region: str | None = None, counter: CallCounter | None = None
+    service: Literal["ec2"],
+    *,
+    region: str | None = None,
+    counter: CallCounter | None = None,
+    budget: CallBudget | None = None,
 ) -> EC2Client: ...
 @overload
 def make_client(
-    service: Literal["ecs"], *, region: str | None = None, counter: CallCounter | None = None
+    service: Literal["ecs"],
+    *,
+    region: str | None = None,
+    counter: CallCounter | None = None,
+    budget: CallBudget | None = None,
 ) -> ECSClient: ...
 @overload
 def make_client(
-    service: Literal["secretsmanager"], *, region: str | None = None, counter: CallCounter | None = None
+    service: Literal["secretsmanager"],
+    *,
+    region: str | None = None,
+    counter: CallCounter | None = None,
+    budget: CallBudget | None = None,
 ) -> SecretsManagerClient: ...
 @overload
 def make_client(
-    service: Literal["sns"], *, region: str | None = None, counter: CallCounter | None = None
+    service: Literal["sns"],
+    *,
+    region: str | None = None,
+    counter: CallCounter | None = None,
+    budget: CallBudget | None = None,
 ) -> SNSClient: ...
 @overload
 def make_client(
-    service: Literal["ssm"], *, region: str | None = None, counter: CallCounter | None = None
+    service: Literal["ssm"],
+    *,
+    region: str | None = None,
+    counter: CallCounter | None = None,
+    budget: CallBudget | None = None,
 ) -> SSMClient: ...
 @overload
 def make_client(
-    service: Literal["stepfunctions"], *, region: str | None = None, counter: CallCounter | None = None
+    service: Literal["stepfunctions"],
+    *,
+    region: str | None = None,
+    counter: CallCounter | None = None,
+    budget: CallBudget | None = None,
 ) -> SFNClient: ...
 @overload
-def make_client(service: str, *, region: str | None = None, counter: CallCounter | None = None) -> Any: ...
-def make_client(service: str, *, region: str | None = None, counter: CallCounter | None = None) -> Any:
+def make_client(
+    service: str, *, region: str | None = None, counter: CallCounter | None = None, budget: CallBudget | None = None
+) -> Any: ...
+def make_client(
+    service: str, *, region: str | None = None, counter: CallCounter | None = None, budget: CallBudget | None = None
+) -> Any:
     """A boto3 client, typed by service for the services adoscale calls (`boto3-stubs`)."""
     # boto3 is imported here, not at module import: it is a fifth of a handler's cold start, and the
     # decide handler never calls AWS.
     import boto3
     from botocore.config import Config as BotoConfig
 
-    config = BotoConfig(retries={"mode": "adaptive", "max_attempts": RETRY_ATTEMPTS})
+    if budget is None:
+        config = BotoConfig(retries={"mode": "adaptive", "max_attempts": RETRY_ATTEMPTS})
+    else:
+        config = BotoConfig(
+            retries={"mode": "adaptive", "total_max_attempts": budget.attempts},
+            connect_timeout=budget.connect_s,
+            read_timeout=budget.read_s,
+        )
     client = boto3.client(service, region_name=region, config=config)  # type: ignore[call-overload]
     if counter is not None:
         counter.attach(client)

@@ -28,7 +28,7 @@ from adoscale.compute.ecs import EcsCompute
 from adoscale.compute.routed import RoutedCompute
 from adoscale.config import Config, Settings
 from adoscale.control.decide import Decide, PolicyFor
-from adoscale.control.pass_ import PassLimits, Reconciler
+from adoscale.control.pass_ import PassLimits, Reconciler, call_budget
 from adoscale.history import DynamoHistory, MemoryHistory
 from adoscale.lease import DynamoLease
 from adoscale.ports import AdoPort, Clock, Compute, ComputeFor, History, Lease, Monotonic
@@ -36,8 +36,17 @@ from adoscale.scaling import plan
 
 log = logging.getLogger("adoscale.reconcile")
 
+# How far apart two controllers' clocks may be: a lease is taken over only this long after its holder's own
+# expiry (with the 60 s lease and 20 s pass, clocks up to 130 s apart never act at once).
+LEASE_SKEW_MARGIN_S = 90.0
+
 ClientFactory = Callable[[str], Any]
-"""A boto3 client by service name (`adoscale.aws.make_client`, or a Lambda's cached one)."""
+"""A boto3 client by service name (`bounded_client`, or a Lambda's cached one)."""
+
+
+def bounded_client(service: str, limits: PassLimits | None = None) -> Any:
+    """A boto3 client whose calls fit a pass (`call_budget`)."""
+    return make_client(service, budget=call_budget(limits or PassLimits()))
 
 
 def utc_now() -> datetime:
@@ -88,7 +97,7 @@ def stores(
         return None, history if history is not None else MemoryHistory()
     dynamodb = client("dynamodb")
     # The warm pool's demand history lives beside the leases (one item per pool).
-    return DynamoLease(dynamodb, table), DynamoHistory(dynamodb, table)
+    return DynamoLease(dynamodb, table, skew_margin_s=LEASE_SKEW_MARGIN_S), DynamoHistory(dynamodb, table)
 
 
 @contextmanager
@@ -97,7 +106,7 @@ def controller(
     settings: Settings,
     *,
     pat: str,
-    client: ClientFactory = make_client,
+    client: ClientFactory = bounded_client,
     compute_for: ComputeFor | None = None,
     history: History | None = None,
     pool_ids: MutableMapping[str, int] | None = None,
@@ -120,4 +129,13 @@ def controller(
         yield build_controller(config, ado, ecs, compute_for=compute_for, lease=lease, history=kept, pool_ids=pool_ids)
 
 
-__all__ = ["ClientFactory", "build_controller", "controller", "stores", "utc_now"]
+__all__ = [
+    "LEASE_SKEW_MARGIN_S",
+    "ClientFactory",
+    "bounded_client",
+    "build_controller",
+    "call_budget",
+    "controller",
+    "stores",
+    "utc_now",
+]

@@ -94,6 +94,11 @@ class Lease(Protocol):
         """Give the lease back, only if `owner` still holds it."""
         ...
 
+    def renew(self, pool: str, owner: str, ttl_s: float) -> bool:
+        """Extend `owner`'s lease by `ttl_s` from now if it still holds it; False when it does not (another
+        pass took it over): the fencing check a pass makes before each action."""
+        ...
+
 
 class History(Protocol):
     """The warm pool's demand history, one record per pool, written by the lease holder only."""

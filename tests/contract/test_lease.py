@@ -131,6 +131,39 @@ def test_after_its_ttl_the_lease_is_taken_by_another_and_the_old_owner_cannot_fr
 # -- Unleased: no coordination --------------------------------------------------------------------------------
 
 
+def test_renew_extends_the_owners_lease_and_fails_once_another_took_it_over(leases: Leases) -> None:
+    lease, clock = leases.lease, leases.clock
+    assert lease.acquire("linux", "a", TTL) is None
+    clock.advance(TTL - 10)
+    assert lease.renew("linux", "a", TTL) is True  # the fencing check: still ours, for TTL from now
+    clock.advance(TTL - 10)
+    held = lease.acquire("linux", "b", TTL)
+    assert held is not None and held.owner == "a"  # the renewal kept it past its first expiry
+    assert lease.renew("linux", "b", TTL) is False  # not b's to renew
+    clock.advance(TTL + 1)
+    assert lease.acquire("linux", "b", TTL) is None
+    assert lease.renew("linux", "a", TTL) is False  # taken over: a may no longer act
+
+
+def test_with_a_skew_margin_an_expired_lease_is_taken_only_after_the_margin() -> None:
+    with mock_aws():
+        dynamodb = create_lease_table(boto3.client("dynamodb", region_name="us-east-1"), TABLE)
+        for margin in (0.0, 90.0):
+            clock = Clock(START)
+            kinds: list[Lease] = [
+                DynamoLease(dynamodb, TABLE, clock=clock, skew_margin_s=margin),
+                MemoryLease(clock, skew_margin_s=margin),
+            ]
+            for n, lease in enumerate(kinds):
+                pool = f"pool-{margin}-{n}"
+                assert lease.acquire(pool, "a", TTL) is None
+                clock.advance(TTL + 1)
+                assert (lease.acquire(pool, "b", TTL) is None) is (margin == 0.0)
+                clock.advance(margin)
+                assert lease.acquire(pool, "b", TTL) is None
+                clock.now = START
+
+
 def test_unleased_lets_every_acquire_succeed() -> None:
     lease = Unleased()
     assert lease.acquire("linux", "a", TTL) is None

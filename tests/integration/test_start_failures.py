@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from email.utils import format_datetime
 from typing import Any
 
 import pytest
@@ -44,6 +45,8 @@ class Fault:
             self.failed[arn] = self.clock()
 
     def answer(self, parsed: dict[str, Any], **_: Any) -> None:
+        # ECS's clock is the test's here, as the emulator's is: its `Date` header says so.
+        parsed["ResponseMetadata"]["HTTPHeaders"]["date"] = format_datetime(self.clock(), usegmt=True)
         for task in parsed.get("tasks", []):
             if task["taskArn"] in self.failed:
                 task.update(

@@ -37,15 +37,16 @@ from adoscale.hooks.validate import DEFAULT_MAX_AGE_S
 
 
 @contextmanager
-def controller(config: Config) -> Iterator[Reconciler]:
+def controller(config: Config, pat: str | None = None) -> Iterator[Reconciler]:
     """The controller on the real Azure DevOps and ECS (endpoints from the standard AWS settings), wired by
     the one composition root as the Lambdas are: the lease and the warm pool's history in the lease table
     (`lease_table`, else `ADOSCALE_LEASE_TABLE`), else no lease (with a warning) and history in memory. A
-    lease table that does not exist stops here (exit 2), dry runs included."""
+    lease table that does not exist stops here (exit 2), dry runs included. `pat`: a PAT already read (serve,
+    after a rotation); else it is read now."""
     settings = Settings.from_env()
-    pat = pat_or_exit(config)
+    token = pat if pat is not None else pat_or_exit(config)
     lease_table_or_exit(config.lease_table or settings.lease_table)
-    with bootstrap.controller(config, settings, pat=pat, warn_unleased=True) as rec:
+    with bootstrap.controller(config, settings, pat=token, warn_unleased=pat is None) as rec:
         yield rec
 
 
@@ -162,11 +163,20 @@ def serve(
         if hooks is not None:
             hooks.start()
             log.info("accepting hooks on %s?pool=NAME", hooks.url)
-        with controller(cfg) as reconciler:
+        pat = pat_or_exit(cfg)
+        with controller(cfg, pat) as reconciler:
             outcome = serve_loop(reconciler, interval=interval, stop=stop, pending=pending, in_pass=in_pass)
-        if outcome.end is ServeEnd.AUTH_FAILED:
-            fail("Azure DevOps authentication failed", outcome.detail)
-            raise typer.Exit(EXIT_AUTH)
+        while outcome.end is ServeEnd.AUTH_FAILED:
+            # Rotation: a refused PAT is read again from its source once; a new value carries on with a
+            # controller on it, the same value ends serve (exit 3).
+            fresh = pat_or_exit(cfg)
+            if fresh == pat:
+                fail("Azure DevOps authentication failed", outcome.detail)
+                raise typer.Exit(EXIT_AUTH)
+            log.warning("Azure DevOps refused the PAT and its source holds a new one (rotated): carrying on with it")
+            pat = fresh
+            with controller(cfg, pat) as reconciler:
+                outcome = serve_loop(reconciler, interval=interval, stop=stop, pending=pending, in_pass=in_pass)
     except _Shutdown:
         log.info("stopped")
     finally:

@@ -16,7 +16,8 @@ import hashlib
 import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -37,6 +38,8 @@ from adoscale.config.overrides import container_overrides
 if TYPE_CHECKING:
     from mypy_boto3_ecs import ECSClient
     from mypy_boto3_ecs.type_defs import TaskTypeDef
+
+SKEW_TOLERANCE_S = 5.0
 
 log = logging.getLogger("adoscale.compute")
 
@@ -164,7 +167,8 @@ class EcsCompute:
             return [], [f"RunTask: {error.get('Code', 'error')}: {error.get('Message', '')}"], "refused"
         except BotoCoreError as exc:
             return [], [f"RunTask: {type(exc).__name__}: {exc}"], "broken"
-        tasks = [self._info(task, pool) for task in response.get("tasks", [])]
+        skew = self._skew(response)
+        tasks = [self._info(task, pool, skew) for task in response.get("tasks", [])]
         failures = [
             f"RunTask: {failure.get('reason', 'unknown')}"
             + (f" ({failure['detail']})" if failure.get("detail") else "")
@@ -204,10 +208,11 @@ class EcsCompute:
             response = self._ecs.describe_tasks(
                 cluster=cluster, tasks=arns[start : start + DESCRIBE_MAX], include=["TAGS"]
             )
+            skew = self._skew(response)
             for task in response.get("tasks", []):
                 tags = {t.get("key"): t.get("value") for t in task.get("tags", [])}
                 if task.get("startedBy") == started_by and tags.get(POOL_TAG) == tag:
-                    tasks.append(self._info(task, pool))
+                    tasks.append(self._info(task, pool, skew))
                 elif task.get("startedBy") != started_by:
                     others.add(task["taskArn"])
         if others:
@@ -223,13 +228,33 @@ class EcsCompute:
         tasks: list[TaskInfo] = []
         for start in range(0, len(task_arns), DESCRIBE_MAX):
             response = self._ecs.describe_tasks(cluster=cluster, tasks=list(task_arns[start : start + DESCRIBE_MAX]))
-            tasks += [self._info(t, pool) for t in response.get("tasks", []) if t.get("startedBy") == started_by]
+            skew = self._skew(response)
+            tasks += [self._info(t, pool, skew) for t in response.get("tasks", []) if t.get("startedBy") == started_by]
         return tasks
 
-    def _info(self, task: TaskTypeDef, pool: str) -> TaskInfo:
-        created = task.get("createdAt") or self._first_seen.setdefault(task["taskArn"], self._clock())
+    def _skew(self, response: Any) -> timedelta:
+        """How far this controller's clock is ahead of ECS's, from the answer's `Date` header (whole seconds).
+
+        A task's times are ECS's; the engine compares them with the controller's clock. Shifted by this, a
+        task's age is what ECS's own clock says, so a controller whose clock is wrong neither stops new tasks
+        as past their start-up timeout (15 minutes ahead: every task was) nor keeps stalled ones."""
+        stamp = response.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("date")
+        try:
+            server = parsedate_to_datetime(stamp) if stamp else None
+        except (TypeError, ValueError):
+            server = None
+        if server is None or server.tzinfo is None:
+            return timedelta(0)
+        skew = self._clock() - server
+        # Within the header's one-second resolution and the request's own time, the clocks agree.
+        return skew if abs(skew) > timedelta(seconds=SKEW_TOLERANCE_S) else timedelta(0)
+
+    def _info(self, task: TaskTypeDef, pool: str, skew: timedelta = timedelta(0)) -> TaskInfo:
+        stamped = _utc(task.get("createdAt"))
+        created = stamped + skew if stamped else self._first_seen.setdefault(task["taskArn"], self._clock())
         if created.tzinfo is None:
             created = created.replace(tzinfo=UTC)
+        started, stopped = _utc(task.get("startedAt")), _utc(task.get("stoppedAt"))
         return TaskInfo(
             task_arn=task["taskArn"],
             task_id=task_id_of(task["taskArn"]),
@@ -241,8 +266,8 @@ class EcsCompute:
             stopped_reason=task.get("stoppedReason"),
             capacity_provider=task.get("capacityProviderName"),
             stop_code=task.get("stopCode"),
-            started_at=_utc(task.get("startedAt")),
-            stopped_at=_utc(task.get("stoppedAt")),
+            started_at=started + skew if started else None,
+            stopped_at=stopped + skew if stopped else None,
             exit_code=_exit_code(task.get("containers") or []),
         )
 

@@ -9,7 +9,7 @@
 `adoscale.bootstrap` wires a `Reconciler` for each runtime.
 """
 
-from adoscale.control.act import ActResult, PassDeadlineError
+from adoscale.control.act import ActResult, LeaseLostError, PassDeadlineError
 from adoscale.control.decide import Decision, decide, describe, policy_for, warm_policy_for
 from adoscale.control.observe import Observation, ParallelShare, agent_view, observe, task_view
 from adoscale.control.pass_ import PassLimits, PassReport, PoolReport, Reconciler, new_pass_id, report_of
@@ -18,6 +18,7 @@ from adoscale.control.serve import ServeEnd, ServeOutcome, serve_loop
 __all__ = [
     "ActResult",
     "Decision",
+    "LeaseLostError",
     "Observation",
     "ParallelShare",
     "PassDeadlineError",

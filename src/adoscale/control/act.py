@@ -30,6 +30,10 @@ class PassDeadlineError(AdoError):
     """The pass ran out of time before acting on everything it decided; the next pass carries on."""
 
 
+class LeaseLostError(Exception):
+    """Another pass took this pool's lease over (this one outlived it): this pass stops acting."""
+
+
 Guard = Callable[[str], None]
 """Called before each action with what it is about to do; raises to stop the pass acting (a lost lease)."""
 

@@ -19,7 +19,7 @@ from adoscale.ado.placeholder import pool_agent_capabilities
 from adoscale.ado.queue import count_queued_for, count_running, unservable
 from adoscale.compute.base import TaskInfo
 from adoscale.config import PoolConfig
-from adoscale.history.base import HistoryRecord
+from adoscale.history.base import HistoryCorruptError, HistoryRecord
 from adoscale.ports import AdoPort, Clock, Compute, History
 from adoscale.scaling import AgentView, PoolSnapshot, TaskStatus, TaskView
 
@@ -179,7 +179,15 @@ def observe(
         tasks=tuple(task_view(t) for t in tasks),
         parallel_capacity=parallel.capacity_for(pool_id) if parallel is not None else None,
     )
-    record = copy.deepcopy(history.load(pool.name)) if history is not None else None
+    record: HistoryRecord | None = None
+    problem: str | None = None
+    if history is not None:
+        try:
+            record = copy.deepcopy(history.load(pool.name))
+        except HistoryCorruptError as exc:
+            # Ignored and reported: the pool is served without its past demand, and this pass's record
+            # replaces the damaged one.
+            record, problem = HistoryRecord(), f"{exc}; the warm pool's history starts afresh"
     waiting = [job.queue_time for job in ours if job.state is JobState.QUEUED and job.queue_time is not None]
     return Observation(
         pool.name,
@@ -188,6 +196,7 @@ def observe(
         arrivals,
         tasks,
         record,
+        problem,
         unservable=count_queued_for(jobs, None) - snapshot.queued,
         oldest_queued_at=min(waiting, default=None),
         unservable_jobs=tuple((job.request_id, demand) for job, demand in unservable(jobs, capabilities)),

@@ -19,6 +19,7 @@ for the workflow's retry); an authentication failure is raised, since every pool
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import socket
@@ -26,13 +27,15 @@ import time
 import uuid
 from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass, field, fields, replace
+from datetime import UTC
 from typing import Any
 
 from adoscale.ado.errors import AdoAuthError, AdoError
 from adoscale.ado.placeholder import PlaceholderAction, PlaceholderSpec, ensure_placeholder
 from adoscale.ado.queue import SeenJobs
+from adoscale.aws import CallBudget
 from adoscale.config import Config, PoolConfig
-from adoscale.control.act import LAUNCH_ERROR, Actor, ActResult
+from adoscale.control.act import LAUNCH_ERROR, Actor, ActResult, Guard, LeaseLostError
 from adoscale.control.decide import Decide, Decision, PolicyFor, decide, default_policy, describe, warm_policy_for
 from adoscale.control.observe import Observation, ParallelShare, PoolIds, observe
 from adoscale.history import MemoryHistory
@@ -56,6 +59,16 @@ class PassLimits:
     def __post_init__(self) -> None:
         if self.lease_ttl_s <= self.deadline_s:
             raise ValueError("lease_ttl_s must be longer than deadline_s")
+
+
+def call_budget(limits: PassLimits) -> CallBudget:
+    """Every AWS call of a pass, retries included, ends within what the lease leaves after the pass's deadline:
+    no action starts after the deadline (`control.act`), so a pass ends before its lease does, and a throttled
+    RunTask (36-45 s with botocore's default retries) cannot carry a pass past it. With the 20 s pass and the
+    60 s lease: 2 s to connect, 8 s to answer, 3 tries (about 33 s with the back-off between them)."""
+    spare = limits.lease_ttl_s - limits.deadline_s
+    read = max(1.0, min(8.0, spare / 4.5))
+    return CallBudget(connect_s=min(2.0, read / 2), read_s=read, attempts=3)
 
 
 def new_pass_id(prefix: str | None = None) -> str:
@@ -150,7 +163,11 @@ def report_of(
         launched_tasks=list(result.launched_tasks) if result else [],
         plan=describe(p),
         errors=errors,
-        warnings=[*p.warnings, *(result.warnings if result else ())],
+        warnings=[
+            *([observation.history_error] if observation.history_error else []),
+            *p.warnings,
+            *(result.warnings if result else ()),
+        ],
         start_failures=backoff.failures if backoff is not None else 0,
         start_failure=backoff.reason if backoff is not None else None,
         launch_retry_at=backoff.retry_at.isoformat(timespec="seconds") if backoff is not None else None,
@@ -286,6 +303,16 @@ class Reconciler:
         """A dry run: observe and decide, report the plan, change nothing (no lease, no history saved)."""
         return self._pass(pool, new_pass_id(self._pass_id_prefix), self._limits.deadline_s, parallel, act=False)
 
+    def _fence(self, pool: str, pass_id: str) -> Guard:
+        """The check before each action: the lease is renewed, or this pass stops acting (another took the
+        pool over after this one outlived its lease)."""
+
+        def guard(what: str) -> None:
+            if not self._lease.renew(pool, pass_id, self._limits.lease_ttl_s):
+                raise LeaseLostError(f"lease lost before: {what} (another pass holds the pool)")
+
+        return guard
+
     def _seconds(self, deadline_s: float | None) -> float:
         return min(deadline_s, self._limits.deadline_s) if deadline_s is not None else self._limits.deadline_s
 
@@ -319,6 +346,8 @@ class Reconciler:
                         observation = look()
                 self._log_unservable(pool, observation)
                 decision = decide(pool, observation, policy=self._policy, engine=self._engine)
+                if observation.history_error:
+                    log.warning("%s: %s", pool.name, observation.history_error)
                 if decision.backoff is not None:
                     log.info("%s: %s", pool.name, decision.backoff.describe())
                 if decision.warm is not None:
@@ -333,9 +362,10 @@ class Reconciler:
                     ado=self._ado,
                     compute=compute,
                     history=history,
-                    token=pass_id,
+                    token=launch_token(observation, decision.plan.launch_count),
                     ends_at=ends_at,
                     monotonic=self._monotonic,
+                    guard=self._fence(pool.name, pass_id),
                 )
                 result = actor.act(decision)
         except AdoAuthError:
@@ -397,6 +427,26 @@ class Reconciler:
         """A dry run over the selected pools: each pool's plan, nothing changed."""
         parallel = self.parallel_share()
         return PassReport(pools=[self.preview(pool, parallel=parallel) for pool in self._pools(pool_names)])
+
+
+def launch_token(observation: Observation, count: int) -> str:
+    """The launch's idempotency token (RunTask `clientToken`), from what the decision was made on: the pool,
+    the jobs and tasks it saw, the count, and the hour. Two passes that saw the same thing make the same
+    launch once: a pass that outlived its lease and the pass that took the pool over (neither saw the other's
+    tasks) start one set of tasks, not two; so does the workflow's retry of a pass whose RunTask answer was
+    lost. The hour keeps a state seen again much later (every task gone) from reusing an old token."""
+    seen = observation.snapshot
+    digest = hashlib.sha256()
+    for part in (
+        observation.pool,
+        str(count),
+        seen.now.astimezone(UTC).strftime("%Y%m%d%H"),
+        ",".join(str(rid) for rid, _ in sorted(observation.arrivals)),
+        ",".join(sorted(t.task_arn for t in observation.tasks)),
+    ):
+        digest.update(part.encode())
+        digest.update(b"\0")
+    return f"launch/{digest.hexdigest()[:40]}"
 
 
 def held_after(parallel: ParallelShare | None, report: PoolReport) -> ParallelShare | None:

@@ -3,14 +3,20 @@ to the real services, and one error for events that are not what the workflow se
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 from adoscale import bootstrap
+from adoscale.ado.errors import AdoAuthError
 from adoscale.config import Config, PoolConfig
 from adoscale.control import Reconciler
-from adoscale.handlers._runtime import aws_calls, client, deployment, pat, settings
+from adoscale.handlers._runtime import aws_calls, clear_cache, client, deployment, pat, settings
 from adoscale.history import MemoryHistory
+
+T = TypeVar("T")
+log = logging.getLogger("adoscale.handlers")
 
 # Pool ids by organization, kept for the life of a warm Lambda (they never change for a pool name), so a
 # steady pass makes two ADO calls, not three.
@@ -42,6 +48,23 @@ def reconciler(config: Config) -> Iterator[Reconciler]:
         ) as rec,
     ):
         yield rec
+
+
+def with_rotation(config: Config, work: Callable[[Reconciler], T]) -> T:
+    """`work` on a controller; when Azure DevOps refuses the PAT, the secret is read again once (the warm
+    container's cache dropped) and, if it now holds another value (the PAT was rotated), `work` runs again
+    with it. The same PAT, or a second refusal: `AdoAuthError`, as before."""
+    used = pat(config)
+    try:
+        with reconciler(config) as rec:
+            return work(rec)
+    except AdoAuthError:
+        clear_cache()
+        if pat(config) == used:
+            raise
+        log.warning("Azure DevOps refused the PAT and its secret holds a new one (rotated): trying again with it")
+    with reconciler(config) as rec:
+        return work(rec)
 
 
 def pool_config(config: Config, name: str) -> PoolConfig:

@@ -19,6 +19,7 @@ from typing import Any
 
 from adoscale.aws import error_code, make_client
 from adoscale.config import Config, ConfigError, SecretSource, Settings, SourceError, load_settings, resolve_pat
+from adoscale.control.pass_ import PassLimits, call_budget
 from adoscale.secrets import redact
 from adoscale.transient import AwsUnavailableError, is_transient_aws
 
@@ -38,7 +39,9 @@ def required(value: str | None, name: str) -> str:
 
 @cache
 def client(service: str) -> Any:
-    return make_client(service)
+    """A boto3 client kept for a warm container. Its calls are bounded to fit a reconcile pass (connect and
+    read timeouts, three tries: `adoscale.control.pass_.call_budget`), which every handler's calls fit too."""
+    return make_client(service, budget=call_budget(PassLimits()))
 
 
 # Secrets and the configuration parameter, read through powertools' providers and kept for CACHE_SECONDS

@@ -26,8 +26,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
 from adoscale.config import Config, PoolConfig
-from adoscale.control import ParallelShare, PoolReport, new_pass_id
-from adoscale.handlers._control import BadEventError, load_config, pool_config, reconciler
+from adoscale.control import ParallelShare, PoolReport, Reconciler, new_pass_id
+from adoscale.handlers._control import BadEventError, load_config, pool_config, with_rotation
 from adoscale.handlers._runtime import deployment
 from adoscale.metrics import DIMENSION, pool_metrics
 from adoscale.validation import one_line
@@ -90,8 +90,7 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
 
 
 def _round(request: RoundEvent, config: Config) -> dict[str, Any]:
-    with reconciler(config) as rec:
-        share = rec.parallel_share()
+    share = with_rotation(config, lambda rec: rec.parallel_share())
     logger.info("round", extra={"offset": request.offset, "pools": len(config.pools)})
     return {
         "offset": request.offset,
@@ -104,21 +103,24 @@ def _round(request: RoundEvent, config: Config) -> dict[str, Any]:
 def _pass(request: PassEvent, pool: PoolConfig, config: Config, context: LambdaContext) -> dict[str, Any]:
     parallel = ParallelShare.from_dict(request.parallel.model_dump()) if request.parallel else None
     remaining = context.get_remaining_time_in_millis() / 1000.0
+    pass_id = request.pass_id or new_pass_id(f"lambda:{context.aws_request_id}")
     started = time.monotonic()
-    with reconciler(config) as rec:
+
+    def one_pass(rec: Reconciler) -> PoolReport:
         report = rec.run_pool(
-            pool,
-            parallel=parallel,
-            pass_id=request.pass_id or new_pass_id(f"lambda:{context.aws_request_id}"),
-            deadline_s=max(1.0, remaining - LAMBDA_MARGIN_S),
+            pool, parallel=parallel, pass_id=pass_id, deadline_s=max(1.0, remaining - LAMBDA_MARGIN_S)
         )
         if report.failure is not None:
             # The pass failed (its own log line says how): raised for the workflow, which retries a transient
-            # failure by re-running the whole pass and alerts on any other. Raised inside the block, whose
-            # `aws_calls` names a throttled AWS call as the workflow's Retry knows it. Its metrics first: a
-            # failed pass counts for the repeated-errors alarm.
+            # failure by re-running the whole pass and alerts on any other. Raised inside the controller's
+            # block, whose `aws_calls` names a throttled AWS call as the workflow's Retry knows it. Its metrics
+            # first: a failed pass counts for the repeated-errors alarm.
             _publish(report, config, time.monotonic() - started)
             raise report.failure
+        return report
+
+    # A refused PAT is read again once from its secret (rotation) before the pass fails.
+    report = with_rotation(config, one_pass)
     _publish(report, config, time.monotonic() - started)
     logger.info("pass", extra=report.as_dict())
     return {

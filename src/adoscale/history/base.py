@@ -11,6 +11,11 @@ from adoscale.scaling.warm import Demand
 MAX_ARRIVALS = 20_000  # bounds an item: about 200 KB of DynamoDB numbers at most
 
 
+class HistoryCorruptError(ValueError):
+    """A pool's stored history cannot be read back (a damaged or hand-edited item): the pass ignores it, starts
+    the pool's history afresh and says so, rather than failing the pool."""
+
+
 @dataclass(slots=True)
 class HistoryRecord:
     arrivals: list[datetime] = field(default_factory=list)

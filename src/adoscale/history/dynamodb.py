@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from adoscale.history.base import HistoryRecord
+from adoscale.history.base import HistoryCorruptError, HistoryRecord
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -23,14 +23,18 @@ class DynamoHistory:
         item = self._db.get_item(TableName=self._table, Key={"pool": {"S": PREFIX + pool}}).get("Item")
         if not item:
             return HistoryRecord()
-        last = item.get("last_pass", {}).get("N")
-        return HistoryRecord(
-            arrivals=[datetime.fromtimestamp(int(n["N"]), UTC) for n in item.get("arrivals", {}).get("L", [])],
-            max_request_id=int(item.get("max_request_id", {}).get("N", "0")),
-            idle_day=item.get("idle_day", {}).get("S", ""),
-            idle_seconds=float(item.get("idle_seconds", {}).get("N", "0")),
-            last_pass=datetime.fromtimestamp(float(last), UTC) if last else None,
-        )
+        try:
+            last = item.get("last_pass", {}).get("N")
+            return HistoryRecord(
+                arrivals=[datetime.fromtimestamp(int(n["N"]), UTC) for n in item.get("arrivals", {}).get("L", [])],
+                max_request_id=int(item.get("max_request_id", {}).get("N", "0")),
+                idle_day=str(item.get("idle_day", {}).get("S", "")),
+                idle_seconds=float(item.get("idle_seconds", {}).get("N", "0")),
+                last_pass=datetime.fromtimestamp(float(last), UTC) if last else None,
+            )
+        except (AttributeError, KeyError, TypeError, ValueError, OverflowError, OSError) as exc:
+            # Which attribute, not its value: a damaged item may hold anything.
+            raise HistoryCorruptError(f"history item {PREFIX}{pool} is unreadable ({type(exc).__name__})") from None
 
     def save(self, pool: str, record: HistoryRecord) -> None:
         item: dict[str, Any] = {

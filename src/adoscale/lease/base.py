@@ -28,3 +28,6 @@ class Unleased:
 
     def release(self, pool: str, owner: str) -> None:
         return None
+
+    def renew(self, pool: str, owner: str, ttl_s: float) -> bool:
+        return True

@@ -2,8 +2,11 @@
 (epoch seconds, also the table's TTL attribute, so abandoned items disappear by themselves).
 
 Acquire is one conditional PutItem: it succeeds when the item is absent, already ours, or expired (its
-`expires_at`, rounded up to the second, is at or before now: held until then and not a second longer). Release
-is one conditional DeleteItem on the owner. Both are single requests, so there is nothing to roll back.
+`expires_at`, rounded up to the second, is at or before now less the skew margin: each holder writes its expiry
+by its own clock, so a controller whose clock runs ahead by up to the margin still sees another's lease as held;
+the price is that a crashed pass blocks its pool for the TTL plus the margin). Release is one conditional
+DeleteItem on the owner; renew (the fencing check before each action) one conditional PutItem on the owner.
+Each is a single request, so there is nothing to roll back.
 """
 
 from __future__ import annotations
@@ -30,10 +33,12 @@ class DynamoLease:
         table: str,
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        skew_margin_s: float = 0.0,
     ) -> None:
         self._db = dynamodb
         self._table = table
         self._clock = clock
+        self._skew = skew_margin_s
 
     def acquire(self, pool: str, owner: str, ttl_s: float) -> LeaseHeld | None:
         from botocore.exceptions import ClientError
@@ -49,7 +54,7 @@ class DynamoLease:
                 },
                 ConditionExpression="attribute_not_exists(#p) OR #o = :owner OR #e <= :now",
                 ExpressionAttributeNames={"#p": "pool", "#o": "owner", "#e": "expires_at"},
-                ExpressionAttributeValues={":owner": {"S": owner}, ":now": {"N": str(math.floor(now))}},
+                ExpressionAttributeValues={":owner": {"S": owner}, ":now": {"N": str(math.floor(now - self._skew))}},
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
@@ -76,6 +81,31 @@ class DynamoLease:
             if error_code(exc) != CONDITIONAL_FAILED:
                 raise
             # Not ours any more (expired and taken over): nothing to give back.
+
+    def renew(self, pool: str, owner: str, ttl_s: float) -> bool:
+        from botocore.exceptions import ClientError
+
+        now = self._clock().timestamp()
+        try:
+            self._db.put_item(
+                TableName=self._table,
+                Item={
+                    "pool": {"S": pool},
+                    "owner": {"S": owner},
+                    "expires_at": {"N": str(math.ceil(now + ttl_s))},
+                },
+                ConditionExpression="#o = :owner",
+                ExpressionAttributeNames={"#o": "owner"},
+                ExpressionAttributeValues={":owner": {"S": owner}},
+            )
+        except ClientError as exc:
+            code = error_code(exc)
+            if code == CONDITIONAL_FAILED:
+                return False  # taken over (or given back): this pass may no longer act
+            if is_transient_aws(exc):
+                raise AwsUnavailableError(f"lease table {self._table}: {code}") from exc
+            raise
+        return True
 
 
 def _holder(item: Any) -> LeaseHeld:
