@@ -328,7 +328,7 @@ def test_one_environment_that_cannot_be_read_does_not_stop_the_sweep(world: Worl
         (sns_event({**hook_message("LAUNCHING", "i-0abc1234"), "LifecycleActionToken": "short"}), "should match"),
         (sns_event({**hook_message("LAUNCHING", "i-0abc1234"), "EC2InstanceId": "sg-1"}), "EC2InstanceId"),
         (eventbridge_event("EC2 Instance-launch Lifecycle Action", {}, source="aws.ec2"), "source: Input should be"),
-        (eventbridge_event("Nope", {}), "unknown detail-type 'Nope'"),
+        (eventbridge_event("Nope", {}), r"unknown detail-type \(4 characters"),
         (eventbridge_event(["a", "list"], {}), "detail-type missing or not a string"),
         (
             eventbridge_event("EC2 Instance-launch Lifecycle Action", hook_message("TERMINATING", "i-0abc1234")),

@@ -23,7 +23,7 @@ def _forms(secret: str) -> list[str]:
     return [secret, *(base64.b64encode(f"{user}:{secret}".encode()).decode() for user in ("", "adoscale", "user"))]
 
 
-@pytest.mark.parametrize("verbosity", [[], ["-v"]], ids=["default", "verbose"])
+@pytest.mark.parametrize("verbosity", [[], ["-v"], ["-vv"], ["-vvv"]], ids=["default", "v", "vv", "vvv"])
 def test_reconcile_prints_no_pat_at_any_verbosity(
     tmp_path: Path, model: AdoModel, org_url: str, verbosity: list[str]
 ) -> None:
@@ -44,6 +44,7 @@ def test_reconcile_prints_no_pat_at_any_verbosity(
     for form in _forms(PAT):
         assert form not in output
     if verbosity:
-        # The test means something only if botocore did log the secret's response body (masked).
-        assert "GetSecretValue" in output or "secretsmanager" in output
-        assert '"SecretString": "***"' in output or '"SecretString":"***"' in output, output[-3000:]
+        # The verbose runs did log (the pass's own INFO lines). botocore's DEBUG lines, which carry response
+        # bodies, are never shown at any verbosity (libraries stop at INFO); were they, the redaction filter
+        # masks the secret (tests/test_secrets.py checks that filter on botocore's own debug records).
+        assert "INFO adoscale" in output and "launch 1" in output, output[-3000:]
