@@ -32,7 +32,14 @@ FLEET_IMPLIES = {"ec2:RunInstances", "ec2:CreateTags", "iam:PassRole"}
 def test_each_handler_calls_exactly_its_ec2_grants_for_an_ec2_pool(
     recorder: Recorder, model: AdoModel, org_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from moto.awslambda.models import LambdaBackend
+
     Ec2Fleets.install(monkeypatch)
+    # The hook function queues its pass as an asynchronous invocation of itself: recorded here, then run.
+    queued: list[dict[str, Any]] = []
+    monkeypatch.setattr(
+        LambdaBackend, "invoke", lambda self, name, qualifier, body, *_: queued.append(json.loads(body)) or b""
+    )
     with mock_aws():
         ec2 = boto3.client("ec2", region_name="us-east-1")
         world = create_ec2_world(ec2)
@@ -81,7 +88,8 @@ def test_each_handler_calls_exactly_its_ec2_grants_for_an_ec2_pool(
         model.queue_job(pool)
         model.queue_job(pool)  # one more than the instance still starting
         answer = json.loads(recorder.run("hook", hook.handler, _hook_event())["body"])
-        assert answer["launched"] == 1, answer
+        assert answer["queued"] is True, answer
+        assert recorder.run("hook", hook.handler, queued.pop())["launched"] == 1
         for job in model.unfinished_jobs(pool):
             model.finish_job(job.request_id, result="canceled")
         live = [
@@ -92,13 +100,20 @@ def test_each_handler_calls_exactly_its_ec2_grants_for_an_ec2_pool(
         ]
         idle = model.register_agent(pool, live[0], {}, online=True)
         model.agent(pool, idle).status_changed_on -= timedelta(minutes=5)
+        boto3.client("dynamodb", region_name="us-east-1").delete_item(
+            TableName="adoscale-leases", Key={"pool": {"S": "hook#docker"}}
+        )  # the coalescing window of the first hook, over
         answer = json.loads(recorder.run("hook", hook.handler, _hook_event())["body"])
-        assert answer["status"] == "accepted" and answer["errors"] == 0, answer
+        assert answer["queued"] is True, answer
+        assert recorder.run("hook", hook.handler, queued.pop())["status"] == "ran"
+        assert "ec2:TerminateInstances" in recorder.calls["hook"]  # the idle agent's instance was drained
 
     for function, spec in SPECS.items():
         made = recorder.calls.get(function, set())
         if "ec2:CreateFleet" in made:
             made = made | FLEET_IMPLIES
+        if "lambda:Invoke" in made:  # the Lambda API's Invoke is the IAM action lambda:InvokeFunction
+            made = (made - {"lambda:Invoke"}) | {"lambda:InvokeFunction"}
         ec2_made = {call for call in made if call.startswith("ec2:")}
         assert ec2_made == set(spec.get("ec2_actions", [])), f"{function}: {sorted(ec2_made)}"
         others = made - ec2_made
@@ -106,11 +121,6 @@ def test_each_handler_calls_exactly_its_ec2_grants_for_an_ec2_pool(
 
 
 def _hook_event() -> dict[str, Any]:
-    from tests.hooks.payloads import basic, job_event
+    from tests.hooks.payloads import basic, http_event, job_event
 
-    return {
-        "headers": basic(HOOK_SECRET),
-        "queryStringParameters": {"pool": "docker"},
-        "body": json.dumps(job_event()),
-        "isBase64Encoded": False,
-    }
+    return http_event(json.dumps(job_event()).encode(), basic(HOOK_SECRET), pool="docker")
