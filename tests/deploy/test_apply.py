@@ -26,6 +26,7 @@ from tests.conftest import PAT
 from tests.deploy.deploying import Example, moto_server, prepare
 from tests.deploy.terraform import run
 from tests.deploy.test_contract import assert_contract
+from tests.deploy.test_observability import assert_dashboard_and_alarms
 
 COMMON = {
     "ado_org_name": "acme",
@@ -97,6 +98,7 @@ def test_deploy_destroy_redeploy_and_a_second_deployment(tmp_path: Path, model: 
             assert len(stack.of("aws_nat_gateway")) == 1 and len(stack.of("aws_autoscaling_group")) == 1
             outputs = first.outputs()
             assert outputs["hook_url"].startswith("https://") and outputs["hook_url"].endswith(".amazonaws.com/hooks")
+            assert_dashboard_and_alarms(endpoint, outputs)
             run_workflow_once(endpoint, outputs, model, org_url)
             push_image(endpoint, outputs["ecr_repository_url"], "4.258.1")
             destroyed(first, "nat", timings)

@@ -8,16 +8,13 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 
 from adoscale.metrics import NAMES
-from tests.deploy.deploying import moto_server, prepare
 from tests.deploy.terraform import TERRAFORM_DIR
-from tests.deploy.test_apply import COMMON, destroyed
 
 MODULE = TERRAFORM_DIR / "modules" / "control-plane"
 # Step Functions' metrics for Express workflows (docs.aws.amazon.com/step-functions/latest/dg/procedure-cw-metrics.html)
@@ -54,30 +51,26 @@ def _dashboard_metrics(body: dict[str, Any]) -> set[tuple[str, str]]:
 
 
 @pytest.mark.slow
-def test_dashboard_and_alarms_apply_into_moto_and_use_published_metrics(tmp_path: Path) -> None:
-    with moto_server(tmp_path / "moto.log") as endpoint:
-        example = prepare(tmp_path / "nat", endpoint, {**COMMON, "network_mode": "nat"})
-        try:
-            example.apply()
-            outputs = example.outputs()
-            cloudwatch = boto3.client("cloudwatch", endpoint_url=endpoint, region_name="us-east-1")
-            [entry] = cloudwatch.list_dashboards()["DashboardEntries"]
-            assert entry["DashboardName"] == "adoscale"  # the module's var.name (output dashboard_name)
-            body = json.loads(cloudwatch.get_dashboard(DashboardName="adoscale")["DashboardBody"])
-            used = _dashboard_metrics(body)
-            assert {name for namespace, name in used if namespace == "adoscale"} <= NAMES
-            assert {name for namespace, name in used if namespace == "AWS/States"} <= STATES
-            assert {namespace for namespace, _ in used} == {"adoscale", "AWS/States"}
-            alarms = cloudwatch.describe_alarms(AlarmNamePrefix="adoscale-linux-fargate-")["MetricAlarms"]
-            by_kind = {a["AlarmName"].removeprefix("adoscale-linux-fargate-"): a for a in alarms}
-            assert set(by_kind) == {"job-waiting", "launch-failures", "pass-errors"}
-            for alarm in alarms:
-                assert alarm["AlarmActions"] == [outputs["alert_topic_arn"]]
-                names = {alarm.get("MetricName")} | {
-                    q["MetricStat"]["Metric"]["MetricName"] for q in alarm.get("Metrics", []) if "MetricStat" in q
-                }
-                assert names - {None} <= NAMES, alarm["AlarmName"]
-            waiting = {q["Id"]: q for q in by_kind["job-waiting"]["Metrics"]}
-            assert "oldest > 600" in waiting["waiting"]["Expression"]
-        finally:
-            destroyed(example, "nat", {})
+def assert_dashboard_and_alarms(endpoint: str, outputs: dict[str, str]) -> None:
+    """After an apply of the complete example into moto (tests/deploy/test_apply.py, which calls this, so that
+    the dashboard and alarms are checked on the one apply the suite pays for): the dashboard and each pool's
+    alarms exist, alarm to the alert topic, and use only metrics the code publishes."""
+    cloudwatch = boto3.client("cloudwatch", endpoint_url=endpoint, region_name="us-east-1")
+    [entry] = cloudwatch.list_dashboards()["DashboardEntries"]
+    assert entry["DashboardName"] == "adoscale"  # the module's var.name (output dashboard_name)
+    body = json.loads(cloudwatch.get_dashboard(DashboardName="adoscale")["DashboardBody"])
+    used = _dashboard_metrics(body)
+    assert {name for namespace, name in used if namespace == "adoscale"} <= NAMES
+    assert {name for namespace, name in used if namespace == "AWS/States"} <= STATES
+    assert {namespace for namespace, _ in used} == {"adoscale", "AWS/States"}
+    alarms = cloudwatch.describe_alarms(AlarmNamePrefix="adoscale-linux-fargate-")["MetricAlarms"]
+    by_kind = {a["AlarmName"].removeprefix("adoscale-linux-fargate-"): a for a in alarms}
+    assert set(by_kind) == {"job-waiting", "launch-failures", "pass-errors"}
+    for alarm in alarms:
+        assert alarm["AlarmActions"] == [outputs["alert_topic_arn"]]
+        names = {alarm.get("MetricName")} | {
+            q["MetricStat"]["Metric"]["MetricName"] for q in alarm.get("Metrics", []) if "MetricStat" in q
+        }
+        assert names - {None} <= NAMES, alarm["AlarmName"]
+    waiting = {q["Id"]: q for q in by_kind["job-waiting"]["Metrics"]}
+    assert "oldest > 600" in waiting["waiting"]["Expression"]
