@@ -97,7 +97,7 @@ def ecs_rules(monkeypatch: pytest.MonkeyPatch) -> EcsRules:
 
 # The layers (CONTRIBUTING.md): what talks over sockets (the emulator's HTTP API, serve, the Lambda
 # runtime's processes, Terraform) is `slow`, deploy tests also `deploy`, so that `pytest -m "not slow and
-# not deploy"` is the fast loop: unit, contract and in-process adapter tests, under a minute here.
+# not deploy"` is the fast loop: unit, contract and in-process adapter tests (with `-n 2`, under a minute here).
 SLOW_LAYERS = frozenset(
     {"integration", "workflow", "agent", "sdk", "hostile", "sim", "deploy", "emulator", "environments"}
 )
