@@ -7,7 +7,7 @@ export PATH="$PWD/.venv/bin:$PATH"
 echo "== ruff"; ruff check src lab tests benchmarks
 echo "== ruff format"; ruff format --check src lab tests benchmarks
 echo "== mypy --strict"; mypy
-echo "== pytest (two workers)"; pytest -n 2 --dist loadfile -m "not serial" "$@"
+echo "== pytest (two workers)"; pytest -n 2 --dist loadfile -m "not serial" --durations=15 "$@"
 # The tests whose timing bounds assume nothing else runs beside them; exit 5 (none selected, e.g. when the
 # arguments name other tests) is not a failure.
 echo "== pytest (serial)"; pytest -m serial "$@" || [ $? -eq 5 ]
