@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 CONDITIONAL_FAILED = "ConditionalCheckFailedException"
 
 
+_NAMES = {"#p": "pool", "#o": "owner", "#e": "expires_at"}
+
+
 class DynamoLease:
     def __init__(
         self,
@@ -40,7 +43,9 @@ class DynamoLease:
         self._clock = clock
         self._skew = skew_margin_s
 
-    def acquire(self, pool: str, owner: str, ttl_s: float) -> LeaseHeld | None:
+    def _put(self, pool: str, owner: str, ttl_s: float, condition: str, values: dict[str, Any]) -> None:
+        """Write the lease item (`owner` until now + `ttl_s`) if `condition` holds; a throttled or unavailable
+        table is `AwsUnavailableError`, a failed condition the caller's `ClientError` to read."""
         from botocore.exceptions import ClientError
 
         now = self._clock().timestamp()
@@ -52,17 +57,30 @@ class DynamoLease:
                     "owner": {"S": owner},
                     "expires_at": {"N": str(math.ceil(now + ttl_s))},
                 },
-                ConditionExpression="attribute_not_exists(#p) OR #o = :owner OR #e <= :now",
-                ExpressionAttributeNames={"#p": "pool", "#o": "owner", "#e": "expires_at"},
-                ExpressionAttributeValues={":owner": {"S": owner}, ":now": {"N": str(math.floor(now - self._skew))}},
+                ConditionExpression=condition,
+                # DynamoDB refuses a name the expression does not use: only those it names.
+                ExpressionAttributeNames={k: v for k, v in _NAMES.items() if k in condition},
+                ExpressionAttributeValues={":owner": {"S": owner}, **values},
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
             code = error_code(exc)
-            if code == CONDITIONAL_FAILED:
-                return _holder(exc.response.get("Item"))
-            if is_transient_aws(exc):
+            if code != CONDITIONAL_FAILED and is_transient_aws(exc):
                 raise AwsUnavailableError(f"lease table {self._table}: {code}") from exc
+            raise
+
+    def acquire(self, pool: str, owner: str, ttl_s: float) -> LeaseHeld | None:
+        from botocore.exceptions import ClientError
+
+        # Taken over only `skew_margin_s` after its holder's own expiry, whatever this clock says.
+        now = math.floor(self._clock().timestamp() - self._skew)
+        try:
+            self._put(
+                pool, owner, ttl_s, "attribute_not_exists(#p) OR #o = :owner OR #e <= :now", {":now": {"N": str(now)}}
+            )
+        except ClientError as exc:
+            if error_code(exc) == CONDITIONAL_FAILED:
+                return _holder(exc.response.get("Item"))
             raise
         return None
 
@@ -85,25 +103,11 @@ class DynamoLease:
     def renew(self, pool: str, owner: str, ttl_s: float) -> bool:
         from botocore.exceptions import ClientError
 
-        now = self._clock().timestamp()
         try:
-            self._db.put_item(
-                TableName=self._table,
-                Item={
-                    "pool": {"S": pool},
-                    "owner": {"S": owner},
-                    "expires_at": {"N": str(math.ceil(now + ttl_s))},
-                },
-                ConditionExpression="#o = :owner",
-                ExpressionAttributeNames={"#o": "owner"},
-                ExpressionAttributeValues={":owner": {"S": owner}},
-            )
+            self._put(pool, owner, ttl_s, "#o = :owner", {})
         except ClientError as exc:
-            code = error_code(exc)
-            if code == CONDITIONAL_FAILED:
+            if error_code(exc) == CONDITIONAL_FAILED:
                 return False  # taken over (or given back): this pass may no longer act
-            if is_transient_aws(exc):
-                raise AwsUnavailableError(f"lease table {self._table}: {code}") from exc
             raise
         return True
 
