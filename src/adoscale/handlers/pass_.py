@@ -5,6 +5,9 @@ Two actions, both thin translations onto `adoscale.control.Reconciler` (wired by
 - `{"action": "round", "offset": S, "task_wait_s": W}` reads the organization's parallel-job limit once for
   the round and answers the pools to visit. The workflow decides when rounds run (one at each offset of its
   input, `adoscale.workflow`); the round only says what to visit, so it needs no clock.
+- `{"action": "plan", "offsets": [...], "started": ISO, "idle_every_minutes": N, "task_wait_s": W}` (with
+  hooks, first in each execution) reads each pool's live tasks (no Azure DevOps call) and answers the rounds
+  and pools this execution visits (`adoscale.workflow.backoff`); a round given `pools` visits only those.
 - `{"action": "pass", "pool": NAME, "parallel": {...} | null, "pass_id": ID}` runs one pass over one pool
   (lease, observe, decide, act) and answers its report and the ARNs of the tasks it launched, for the
   workflow's wait. The pool's queue metrics go out in CloudWatch embedded metric format from the report.
@@ -23,14 +26,16 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
+from adoscale.bootstrap import compute_router
 from adoscale.config import Config, PoolConfig
 from adoscale.control import ParallelShare, PoolReport, Reconciler, new_pass_id
 from adoscale.handlers._control import BadEventError, load_config, pool_config, with_rotation
-from adoscale.handlers._runtime import deployment
+from adoscale.handlers._runtime import aws_calls, client, deployment
 from adoscale.metrics import DIMENSION, pool_metrics
 from adoscale.validation import one_line
+from adoscale.workflow.backoff import MAX_IDLE_EVERY_MINUTES, activity, plan_execution
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "adoscale"))
 
@@ -49,6 +54,16 @@ class RoundEvent(_Event):
     # Seconds after the execution's start at which the workflow started this round (logged, and passed on).
     offset: StrictInt = Field(0, ge=0, le=300)
     task_wait_s: StrictInt = Field(10, ge=0, le=120)
+    # From the plan (with hooks): the pools this round visits; None (the default) visits every pool.
+    pools: list[PoolName] | None = Field(None, max_length=10_000)
+
+
+class PlanEvent(_Event):
+    action: Literal["plan"]
+    offsets: list[StrictInt] = Field(min_length=1, max_length=20)
+    started: AwareDatetime
+    idle_every_minutes: StrictInt = Field(ge=1, le=MAX_IDLE_EVERY_MINUTES)
+    task_wait_s: StrictInt = Field(10, ge=0, le=120)
 
 
 class ParallelIn(_Event):
@@ -65,10 +80,10 @@ class PassEvent(_Event):
 
 
 class Event(BaseModel):
-    body: Annotated[RoundEvent | PassEvent, Field(discriminator="action")]
+    body: Annotated[RoundEvent | PlanEvent | PassEvent, Field(discriminator="action")]
 
 
-def parse_event(event: Any) -> RoundEvent | PassEvent:
+def parse_event(event: Any) -> RoundEvent | PlanEvent | PassEvent:
     """The event as the workflow sends it, or BadEventError naming the field."""
     try:
         return parse(event={"body": event}, model=Event).body
@@ -82,6 +97,8 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
         config = load_config()
         if isinstance(request, RoundEvent):
             return _round(request, config)
+        if isinstance(request, PlanEvent):
+            return _plan(request, config)
         pool = pool_config(config, request.pool)
     except BadEventError as exc:
         logger.error("bad event", extra={"reason": str(exc)})  # noqa: TRY400 - bad input, no traceback
@@ -89,13 +106,25 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     return _pass(request, pool, config, context)
 
 
+def _plan(request: PlanEvent, config: Config) -> dict[str, Any]:
+    compute_for = compute_router(config, client)
+    with aws_calls():
+        pools = [activity(pool, compute_for(pool).list_tasks(pool.name)) for pool in config.pools]
+    plan = plan_execution(request.offsets, request.started, pools, request.idle_every_minutes)
+    logger.info("plan", extra={"offsets": plan.offsets, "pools": plan.pools, "reason": plan.reason})
+    return plan.as_dict(request.task_wait_s)
+
+
 def _round(request: RoundEvent, config: Config) -> dict[str, Any]:
-    share = with_rotation(config, lambda rec: rec.parallel_share())
-    logger.info("round", extra={"offset": request.offset, "pools": len(config.pools)})
+    wanted = None if request.pools is None else set(request.pools)
+    pools = [p for p in config.pools if wanted is None or p.name in wanted]
+    # No pool to visit: no Azure DevOps call either.
+    share = with_rotation(config, lambda rec: rec.parallel_share()) if pools else None
+    logger.info("round", extra={"offset": request.offset, "pools": len(pools)})
     return {
         "offset": request.offset,
         "task_wait_s": request.task_wait_s,
-        "pools": [{"pool": p.name} for p in config.pools],
+        "pools": [{"pool": p.name} for p in pools],
         "parallel": share.as_dict() if share is not None else None,
     }
 
