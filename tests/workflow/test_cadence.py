@@ -9,14 +9,10 @@ from __future__ import annotations
 
 import itertools
 import json
-import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import pytest
-from moto.awslambda.models import LambdaBackend
 from moto.ecs.models import EC2ContainerServiceBackend
 
 from adoscale.workflow import (
@@ -26,75 +22,18 @@ from adoscale.workflow import (
     PLACEHOLDERS,
     ROUNDS,
     TASK_CHECKS,
+    longest_execution_s,
     longest_round_s,
     render,
     round_offsets,
     schedule_input,
 )
 from adoscale_lab.emulator import AdoModel
-from tests.lambda_package import LambdaPackage
-from tests.lambda_runtime import Function, InvocationError, LambdaRuntime, configured_function
+from tests.workflow.conftest import Routing
 from tests.workflow.test_workflow import _alerts, _finish, _machine, _world
 
 # How far an observation may fall from its offset (the issue's acceptance: 15 s ± 3 s).
 TOLERANCE_S = 3.0
-
-
-@dataclass(frozen=True)
-class Invocation:
-    at: float  # wall-clock seconds (time.time()), comparable with the execution's startDate
-    function: str
-    event: Any
-
-
-class Routing:
-    """moto's Lambda invoke wants Docker: run each invocation's configured handler from the built zip (in
-    its own interpreter, `tests.lambda_runtime`), recording when it came; `fail_rounds_at` makes the `round`
-    action at those offsets fail as a function error would."""
-
-    def __init__(self, runtime: LambdaRuntime) -> None:
-        self.runtime = runtime
-        self.invocations: list[Invocation] = []
-        self.fail_rounds_at: set[int] = set()
-
-    def invoke(self, function: Function, body: Any, response_headers: Any) -> bytes:
-        event = json.loads(body) if body else {}
-        self.invocations.append(Invocation(time.time(), function.name, event))
-        try:
-            if event.get("action") == "round" and event.get("offset") in self.fail_rounds_at:
-                raise InvocationError("RuntimeError", f"injected failure of the round at +{event['offset']} s")
-            result = self.runtime.invoke(function, event)
-        except InvocationError as exc:  # a function error, as Lambda reports it
-            response_headers["x-amz-function-error"] = "Unhandled"
-            return json.dumps({"errorType": exc.error_type, "errorMessage": exc.message}).encode()
-        return json.dumps(result).encode()
-
-    def passes(self, pool: str) -> list[float]:
-        return [
-            i.at
-            for i in self.invocations
-            if i.function == "adoscale-pass" and i.event.get("action") == "pass" and i.event.get("pool") == pool
-        ]
-
-    def checks(self, pool: str) -> list[float]:
-        return [i.at for i in self.invocations if i.function == "adoscale-waiter" and i.event.get("pool") == pool]
-
-
-@pytest.fixture
-def routing(aws: str, lambda_package: LambdaPackage, monkeypatch: pytest.MonkeyPatch) -> Iterator[Routing]:
-    runtime = LambdaRuntime(lambda_package, endpoint_url=aws)
-    routing = Routing(runtime)
-
-    def invoke(
-        self: LambdaBackend, function_name: str, qualifier: str | None, body: Any, headers: Any, response_headers: Any
-    ) -> bytes:
-        return routing.invoke(configured_function(self, function_name, qualifier), body, response_headers)
-
-    monkeypatch.setattr(LambdaBackend, "invoke", invoke)
-    try:
-        yield routing
-    finally:
-        runtime.close()
 
 
 @pytest.fixture
@@ -128,14 +67,15 @@ def test_schedule_input_is_the_default_cadence() -> None:
 
 
 def test_the_timeout_fits_the_last_round() -> None:
-    """Only a retried failure may reach the execution's timeout: the latest allowed offset plus a round whose
-    every Task takes its full timeout once (round, pass, and every task check after its wait) fits, with 5 s
-    left for the transitions; and an Express execution may not last over 5 minutes."""
+    """Only a retried failure may reach the execution's timeout: the plan (with hooks), the latest allowed
+    offset and a round whose every Task takes its full timeout once (round, pass, and every task check after
+    its wait) fit, with 5 s left for the transitions; and an Express execution may not last over 5 minutes."""
     values = {name: f"arn:aws:lambda:us-east-1:123456789012:function:{name}" for name in PLACEHOLDERS}
     machine = json.loads(render(values))
     longest = longest_round_s(machine, DEFAULT_INPUT["task_wait_s"])
     assert longest == 20 + 30 + TASK_CHECKS * (10 + 15)  # the arithmetic docs/architecture.md states
-    assert MAX_OFFSET_S + longest + 5 <= machine["TimeoutSeconds"] <= 300
+    assert longest_execution_s(machine) == machine["States"]["Plan"]["TimeoutSeconds"] + MAX_OFFSET_S + longest
+    assert longest_execution_s(machine) + 5 <= machine["TimeoutSeconds"] <= 300
     still_starting = machine["States"]["Rounds"]["Iterator"]["States"]["EachPool"]["Iterator"]["States"]
     bound = still_starting["StillStarting"]["Choices"][0]["And"][1]
     assert bound == {"Variable": "$.wait_rounds", "NumericLessThan": TASK_CHECKS}

@@ -32,6 +32,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from adoscale.workflow.backoff import IDLE_EVERY_MINUTES
+
 # The definition lives with the Terraform module that deploys it (a module needs nothing outside its folder);
 # only the tests read it from Python, in a source checkout.
 ASL = Path(__file__).resolve().parents[3] / "deploy" / "terraform" / "modules" / "control-plane" / "workflow.asl.json"
@@ -42,6 +44,8 @@ PLACEHOLDERS = ("pass_arn", "waiter_arn", "alert_topic_arn")
 # task wait is fixed in the schedule's input.
 SCHEDULE_INTERVAL_S = 60
 ROUNDS = 4
+# With `enable_hooks`, `rounds_per_execution` defaults to one round (`hooks_input`).
+HOOK_ROUNDS = 1
 CADENCE_S = 15
 TASK_WAIT_S = 10
 # The waiter checks a launch's tasks at most this many times (the ASL's `StillStarting` choice).
@@ -72,9 +76,27 @@ def round_offsets(rounds: int = ROUNDS, cadence_s: int = CADENCE_S) -> list[int]
     return offsets
 
 
-def schedule_input(rounds: int = ROUNDS, cadence_s: int = CADENCE_S, task_wait_s: int = TASK_WAIT_S) -> dict[str, Any]:
-    """The execution input the schedule sends (Terraform's `aws_scheduler_schedule.workflow` target input)."""
-    return {"offsets": round_offsets(rounds, cadence_s), "task_wait_s": task_wait_s}
+def schedule_input(
+    rounds: int = ROUNDS,
+    cadence_s: int = CADENCE_S,
+    task_wait_s: int = TASK_WAIT_S,
+    *,
+    idle_every_minutes: int | None = None,
+) -> dict[str, Any]:
+    """The execution input the schedule sends (Terraform's `aws_scheduler_schedule.workflow` target input).
+    With `idle_every_minutes` (Terraform: `enable_hooks` and `idle_observe_minutes` above 1), the execution
+    first asks the plan (`adoscale.workflow.backoff`) which rounds to run and which pools to visit."""
+    body: dict[str, Any] = {"offsets": round_offsets(rounds, cadence_s), "task_wait_s": task_wait_s}
+    if idle_every_minutes is not None and idle_every_minutes > 1:
+        body["backoff"] = {"idle_every_minutes": idle_every_minutes}
+    return body
+
+
+def hooks_input(idle_every_minutes: int = IDLE_EVERY_MINUTES, rounds: int = HOOK_ROUNDS) -> dict[str, Any]:
+    """The input Terraform's schedule sends with `enable_hooks` and the module's defaults: one round a minute
+    while a pool has work (hooks start a pass for each job within seconds: more rounds would buy no wait and
+    cost 45 s of Express duration a minute), idle pools every `idle_every_minutes`."""
+    return schedule_input(rounds, CADENCE_S, TASK_WAIT_S, idle_every_minutes=idle_every_minutes)
 
 
 DEFAULT_INPUT = schedule_input()
@@ -122,3 +144,9 @@ def longest_round_s(machine: Mapping[str, Any], task_wait_s: int = TASK_WAIT_S) 
         + per_pool["PoolPass"]["TimeoutSeconds"]
         + TASK_CHECKS * (task_wait_s + per_pool["CheckTasks"]["TimeoutSeconds"])
     )
+
+
+def longest_execution_s(machine: Mapping[str, Any], task_wait_s: int = TASK_WAIT_S) -> float:
+    """An execution's longest path without a retry: the plan (with hooks), the last round's offset, that
+    round's longest path."""
+    return float(machine["States"]["Plan"]["TimeoutSeconds"]) + MAX_OFFSET_S + longest_round_s(machine, task_wait_s)

@@ -113,6 +113,19 @@ resource "aws_iam_role_policy" "scheduler" {
   })
 }
 
+locals {
+  rounds_per_execution = coalesce(var.rounds_per_execution, var.enable_hooks ? 1 : 4)
+  # With hooks and idle_observe_minutes above 1, `backoff` makes each execution ask its plan first
+  # (adoscale.workflow.schedule_input / hooks_input compute the same object).
+  schedule_input = merge(
+    {
+      offsets     = [for i in range(local.rounds_per_execution) : i * var.cadence_seconds]
+      task_wait_s = 10
+    },
+    { for key, value in { backoff = { idle_every_minutes = var.idle_observe_minutes } } : key => value if var.enable_hooks && var.idle_observe_minutes > 1 },
+  )
+}
+
 resource "aws_scheduler_schedule" "workflow" {
   name                = var.name
   kms_key_arn         = aws_kms_key.this.arn
@@ -133,10 +146,7 @@ resource "aws_scheduler_schedule" "workflow" {
     # Each execution observes every pool once at each offset (seconds from its start); all rounds run at
     # once, each waiting for its offset, so a round's task wait never delays the next. The same list as
     # adoscale.workflow.schedule_input() (tests/deploy/test_schedule_input.py compares them).
-    input = jsonencode({
-      offsets     = [for i in range(var.rounds_per_execution) : i * var.cadence_seconds]
-      task_wait_s = 10
-    })
+    input = jsonencode(local.schedule_input)
   }
 }
 
