@@ -64,6 +64,8 @@ class PolicyResult:
     # time that no policy avoids, one start-up per job, but by serving a job from a warm agent's start-up.
     startup_minutes: float = 0.0
     quiet_passes_skipped: int = 0  # passes the event-driven loop did not run through HTTP (`_QuietPasses`)
+    executions: int = 0  # runs of the schedule (adoscale: workflow executions)
+    observing_executions: int = 0  # of which ran at least one round (the back-off's plan may run none)
 
     def percentile(self, q: float) -> float:
         return self.pooled_percentile(self.waits_s, q)
@@ -417,12 +419,17 @@ def simulate(
             state["done"] = True
 
     schedule = policy.schedule
+    executions = {"all": 0, "observing": 0}
 
     def run() -> None:
-        """One run of the schedule (for adoscale, one workflow execution): an observation at each offset."""
+        """One run of the schedule (for adoscale, one workflow execution): an observation at each offset (with
+        the back-off, at the offsets its plan picks: `Schedule.offsets_now`)."""
         if state["done"]:
             return
-        for offset in schedule.offsets:
+        offsets = schedule.offsets_now(events.now, reconciler.pool(POOL), lambda: fargate.list_tasks(POOL))
+        executions["all"] += 1
+        executions["observing"] += bool(offsets)
+        for offset in offsets:
             events.after(offset + schedule.latency_s, tick)
         events.after(schedule.interval_s, run)
 
@@ -495,4 +502,6 @@ def simulate(
         measured_from_h=measure_from_s / 3600,
         startup_minutes=startup_minutes,
         quiet_passes_skipped=skipper.skipped if skipper is not None else 0,
+        executions=executions["all"],
+        observing_executions=executions["observing"],
     )
