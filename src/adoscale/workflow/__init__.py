@@ -55,6 +55,9 @@ TASK_CHECKS = 3
 # An assumption checked against two measurements: issue 19 saw the deployed first pass about 1 s into each
 # minute, and moto's interpreter with the handlers in-process shows 0.2-0.5 s (tests/workflow/test_cadence.py).
 ROUND_LATENCY_S = 1.0
+# With the back-off, the plan (one Lambda reading the pools' tasks, and its transitions) comes first: an
+# assumption, as ROUND_LATENCY_S (a warm Lambda answering one ECS ListTasks, about 0.1-0.3 s).
+PLAN_LATENCY_S = 0.5
 # The last round starts at most this long after the execution: it must leave most of the minute to the
 # next execution's first round, and it bounds `TimeoutSeconds` (the module docstring).
 MAX_OFFSET_S = 50

@@ -47,7 +47,7 @@ def simulate(
         "--policy",
         "-p",
         help="Policy to run (repeatable): seed, naive-fast, keda-scaledjob, adoscale, adoscale-standby, "
-        "adoscale-hooks, adoscale-predictive. Default: all.",
+        "adoscale-hooks, adoscale-backoff, adoscale-predictive. Default: all.",
     ),
     days: int = typer.Option(1, "--days", min=1, help="Days of the seed-day or bursty workloads."),
     seed: int = typer.Option(1, "--seed", help="Random seed (workload, start-up times, faults)."),
