@@ -5,9 +5,12 @@ Two actions, both thin translations onto `adoscale.control.Reconciler` (wired by
 - `{"action": "round", "offset": S, "task_wait_s": W}` reads the organization's parallel-job limit once for
   the round and answers the pools to visit. The workflow decides when rounds run (one at each offset of its
   input, `adoscale.workflow`); the round only says what to visit, so it needs no clock.
-- `{"action": "plan", "offsets": [...], "started": ISO, "idle_every_minutes": N, "task_wait_s": W}` (with
-  hooks, first in each execution) reads each pool's live tasks (no Azure DevOps call) and answers the rounds
-  and pools this execution visits (`adoscale.workflow.backoff`); a round given `pools` visits only those.
+- `{"action": "tick", "state_machine_arn": ARN, "started": ISO, "offsets": [...], "idle_every_minutes": N,
+  "task_wait_s": W}` (with hooks, from the schedule each minute instead of the workflow) reads each pool's
+  live tasks (no Azure DevOps call), decides the rounds and pools (`adoscale.workflow.backoff`) and starts an
+  execution with them only when there is a round to run; a round given `pools` visits only those. When the
+  tasks cannot be read, every pool is visited at every offset (observing too often is safe, missing a job
+  is not), logged at ERROR.
 - `{"action": "pass", "pool": NAME, "parallel": {...} | null, "pass_id": ID}` runs one pass over one pool
   (lease, observe, decide, act) and answers its report and the ARNs of the tasks it launched, for the
   workflow's wait. The pool's queue metrics go out in CloudWatch embedded metric format from the report.
@@ -18,8 +21,11 @@ caught and alerted, never retried); only the errors in `adoscale.transient` are 
 
 from __future__ import annotations
 
+import json
 import os
 import time
+import uuid
+from datetime import UTC
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools import Logger
@@ -34,8 +40,10 @@ from adoscale.control import ParallelShare, PoolReport, Reconciler, new_pass_id
 from adoscale.handlers._control import BadEventError, load_config, pool_config, with_rotation
 from adoscale.handlers._runtime import aws_calls, client, deployment
 from adoscale.metrics import DIMENSION, pool_metrics
+from adoscale.secrets import redact
 from adoscale.validation import one_line
-from adoscale.workflow.backoff import MAX_IDLE_EVERY_MINUTES, activity, plan_execution
+from adoscale.workflow import MAX_OFFSET_S
+from adoscale.workflow.backoff import MAX_IDLE_EVERY_MINUTES, ExecutionPlan, activity, plan_execution
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "adoscale"))
 
@@ -58,9 +66,15 @@ class RoundEvent(_Event):
     pools: list[PoolName] | None = Field(None, max_length=10_000)
 
 
-class PlanEvent(_Event):
-    action: Literal["plan"]
-    offsets: list[StrictInt] = Field(min_length=1, max_length=20)
+STATE_MACHINE_ARN = r"^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[\w.-]{1,80}$"
+
+
+class TickEvent(_Event):
+    action: Literal["tick"]
+    state_machine_arn: Annotated[
+        str, Field(pattern=r"^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[\w.-]{1,80}$")
+    ]
+    offsets: list[Annotated[int, Field(strict=True, ge=0, le=MAX_OFFSET_S)]] = Field(min_length=1, max_length=12)
     started: AwareDatetime
     idle_every_minutes: StrictInt = Field(ge=1, le=MAX_IDLE_EVERY_MINUTES)
     task_wait_s: StrictInt = Field(10, ge=0, le=120)
@@ -80,10 +94,10 @@ class PassEvent(_Event):
 
 
 class Event(BaseModel):
-    body: Annotated[RoundEvent | PlanEvent | PassEvent, Field(discriminator="action")]
+    body: Annotated[RoundEvent | TickEvent | PassEvent, Field(discriminator="action")]
 
 
-def parse_event(event: Any) -> RoundEvent | PlanEvent | PassEvent:
+def parse_event(event: Any) -> RoundEvent | TickEvent | PassEvent:
     """The event as the workflow sends it, or BadEventError naming the field."""
     try:
         return parse(event={"body": event}, model=Event).body
@@ -97,8 +111,8 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
         config = load_config()
         if isinstance(request, RoundEvent):
             return _round(request, config)
-        if isinstance(request, PlanEvent):
-            return _plan(request, config)
+        if isinstance(request, TickEvent):
+            return _tick(request, config)
         pool = pool_config(config, request.pool)
     except BadEventError as exc:
         logger.error("bad event", extra={"reason": str(exc)})  # noqa: TRY400 - bad input, no traceback
@@ -106,13 +120,27 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     return _pass(request, pool, config, context)
 
 
-def _plan(request: PlanEvent, config: Config) -> dict[str, Any]:
-    compute_for = compute_router(config, client)
-    with aws_calls():
-        pools = [activity(pool, compute_for(pool).list_tasks(pool.name)) for pool in config.pools]
-    plan = plan_execution(request.offsets, request.started, pools, request.idle_every_minutes)
-    logger.info("plan", extra={"offsets": plan.offsets, "pools": plan.pools, "reason": plan.reason})
-    return plan.as_dict(request.task_wait_s)
+def _tick(request: TickEvent, config: Config) -> dict[str, Any]:
+    try:
+        compute_for = compute_router(config, client)
+        with aws_calls():
+            pools = [activity(pool, compute_for(pool).list_tasks(pool.name)) for pool in config.pools]
+        plan = plan_execution(request.offsets, request.started, pools, request.idle_every_minutes)
+    except Exception as exc:  # fail open: every pool at every offset, and say so once
+        reason = redact(f"{type(exc).__name__}: {exc}")[:300]
+        logger.error("tick: the pools' tasks could not be read; observing every pool", extra={"reason": reason})  # noqa: TRY400
+        plan = ExecutionPlan(tuple(request.offsets), tuple(p.name for p in config.pools), f"fail-open: {reason}")
+    body = plan.as_dict(request.task_wait_s)
+    if plan.offsets:
+        with aws_calls():
+            # Named after the minute it serves (and unique: a retried tick starts its own), to find it in the logs.
+            name = f"tick-{request.started.astimezone(UTC):%Y%m%dT%H%M}-{uuid.uuid4().hex[:12]}"
+            started = client("stepfunctions").start_execution(
+                stateMachineArn=request.state_machine_arn, name=name, input=json.dumps(body)
+            )
+        body["execution_arn"] = started["executionArn"]
+    logger.info("tick", extra=body)
+    return body
 
 
 def _round(request: RoundEvent, config: Config) -> dict[str, Any]:
