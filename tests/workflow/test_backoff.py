@@ -1,7 +1,8 @@
-"""The schedule's back-off with hooks (`adoscale.workflow.backoff`): the pure plan, the schedule's input, and
-the rendered workflow run in moto's interpreter with the built zip's handlers against the ADO emulator: an
-idle execution that is not due makes no Azure DevOps call and runs no round; a pool with a live task is
-observed; a failed plan alerts and observes every pool."""
+"""The schedule's back-off with hooks (`adoscale.workflow.backoff`): the pure plan, the tick's input, and the
+tick (the pass function's handler, in this process) starting the rendered workflow in moto's interpreter,
+whose functions run the built zip's handlers against the ADO emulator: an idle minute starts nothing and
+makes no Azure DevOps call; a pool with a live task is observed every minute, an idle one on due minutes; a
+tick that cannot read the tasks observes every pool."""
 
 from __future__ import annotations
 
@@ -9,11 +10,12 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import botocore.client
 import pytest
 
 from adoscale.compute.base import TaskInfo
 from adoscale.config import parse_config
-from adoscale.workflow import DEFAULT_INPUT, HOOK_ROUNDS, hooks_input, schedule_input
+from adoscale.workflow import DEFAULT_INPUT, HOOK_ROUNDS, schedule_input, tick_input
 from adoscale.workflow.backoff import (
     IDLE_EVERY_MINUTES,
     PoolActivity,
@@ -23,8 +25,9 @@ from adoscale.workflow.backoff import (
     plan_execution,
 )
 from adoscale_lab.emulator import AdoModel
+from adoscale_lab.packaging import deployed_functions
 from tests.workflow.conftest import Routing
-from tests.workflow.test_workflow import _alerts, _finish, _machine, _world
+from tests.workflow.test_workflow import Context, _alerts, _finish, _machine, _world
 
 OFFSETS = [0, 15, 30, 45]
 ECS = {"cluster": "adoscale", "task_definition": "agent", "subnets": ["subnet-1"]}
@@ -88,110 +91,158 @@ def test_work_is_a_live_task_or_agents_kept_by_configuration() -> None:
     assert not activity(_pool(warm_pool={"mode": "predictive"}), []).idle
 
 
-def test_the_schedule_input_with_hooks() -> None:
-    assert schedule_input() == DEFAULT_INPUT  # without hooks: unchanged, no plan
-    assert "backoff" not in schedule_input(idle_every_minutes=1)  # 1 turns the back-off off
-    assert hooks_input() == {
+def test_the_tick_input() -> None:
+    arn = "arn:aws:states:us-east-1:123456789012:stateMachine:adoscale"
+    assert schedule_input() == DEFAULT_INPUT  # without hooks: unchanged
+    assert tick_input(arn) == {
+        "action": "tick",
+        "state_machine_arn": arn,
+        "started": "<aws.scheduler.scheduled-time>",
+        "idle_every_minutes": IDLE_EVERY_MINUTES,
         "offsets": [0] * HOOK_ROUNDS,
         "task_wait_s": 10,
-        "backoff": {"idle_every_minutes": IDLE_EVERY_MINUTES},
     }
 
 
-# -- the rendered workflow -------------------------------------------------------------------------------
+# -- the tick and the rendered workflow ------------------------------------------------------------------
 
 
-def _plans(routing: Routing) -> list[Any]:
-    return [i.event for i in routing.invocations if i.event.get("action") == "plan"]
+class Calls:
+    """The AWS calls the handler makes (service:Operation), as the least-privilege tests record them."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.made: list[str] = []
+        original = botocore.client.BaseClient._make_api_call
+        calls = self
+
+        def recording(client: Any, operation: str, params: Any) -> Any:
+            model = client.meta.service_model
+            calls.made.append(f"{model.signing_name or model.endpoint_prefix}:{operation}")
+            return original(client, operation, params)
+
+        monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", recording)
 
 
-def _started(sfn: Any, execution: str) -> datetime:
-    started: datetime = sfn.describe_execution(executionArn=execution)["startDate"]
-    return started
+def _tick(machine: str, started: datetime, idle_every_minutes: int = 5) -> dict[str, Any]:
+    from adoscale.handlers import _runtime, pass_
+
+    _runtime.clear_cache()
+    _runtime.client.cache_clear()
+    event = {**tick_input(machine, idle_every_minutes), "started": started.isoformat()}
+    answer: dict[str, Any] = pass_.handler(event, Context("adoscale-pass"))
+    return answer
 
 
-def test_an_idle_execution_calls_no_ado_unless_due(
+def _pools_world(model: AdoModel, org_url: str, monkeypatch: pytest.MonkeyPatch, jobs: dict[str, int]) -> Any:
+    ecs, world = _world(model, org_url, monkeypatch, [{"name": name, "max_agents": 5} for name in jobs])
+    for name, count in jobs.items():
+        pool = model.create_pool(name)
+        model.register_agent(pool, "adoscale-placeholder", online=False)
+        for _ in range(count):
+            model.queue_job(pool)
+    return ecs, world
+
+
+def test_an_idle_minute_starts_nothing_and_calls_no_ado(
     aws: None, routing: Routing, model: AdoModel, org_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Two pools with nothing queued and no task, the hooks input with idle pools every 2 minutes: the
-    execution asks the plan, then runs one round for both pools if it started on an even minute, else none
-    and no Azure DevOps call at all."""
-    _world(model, org_url, monkeypatch, [{"name": "a"}, {"name": "b"}])
-    for name in ("a", "b"):
-        model.register_agent(model.create_pool(name), "adoscale-placeholder", online=False)
+    """Two idle pools (no task, nothing queued): off the due minutes the tick reads their tasks and starts no
+    execution, with no Azure DevOps call; on a due minute it starts one round that visits both."""
+    _pools_world(model, org_url, monkeypatch, {"a": 0, "b": 0})
     sfn, machine, queue = _machine()
-    calls_before = model.stats.total
-    run = json.dumps(hooks_input(idle_every_minutes=2))
-    execution = sfn.start_execution(stateMachineArn=machine, input=run)["executionArn"]
-    status = _finish(sfn, execution)
-    assert status["status"] == "SUCCEEDED", status
-    plans = _plans(routing)
-    assert len(plans) == 1 and plans[0]["idle_every_minutes"] == 2, plans
-    # The plan was told when the execution started ($$.Execution.StartTime), and judged by that minute.
-    started = datetime.fromisoformat(plans[0]["started"].replace("Z", "+00:00"))
-    assert abs((started - _started(sfn, execution)).total_seconds()) < 2
-    if due(started, 2):
-        assert routing.passes("a") and routing.passes("b")
-        assert model.stats.total > calls_before
-    else:
-        assert routing.passes("a") == routing.passes("b") == []
-        assert [i.event.get("action") for i in routing.invocations] == ["plan"]  # no round either
-        assert model.stats.total == calls_before  # not one Azure DevOps call
+    calls = Calls(monkeypatch)
+    before = model.stats.total
+    for minute in range(1, 5):
+        answer = _tick(machine, ON_THE_HOUR + timedelta(minutes=minute))
+        assert answer["offsets"] == [] and "execution_arn" not in answer, answer
+    assert model.stats.total == before  # not one Azure DevOps call
+    assert set(calls.made) <= {"ssm:GetParameter", "ecs:ListTasks", "ecs:DescribeTasks"}, calls.made
+    assert sfn.list_executions(stateMachineArn=machine)["executions"] == []
+    assert routing.invocations == []
+
+    answer = _tick(machine, ON_THE_HOUR)
+    assert answer["offsets"] == [0] and answer["pools"] == ["a", "b"], answer
+    assert _finish(sfn, answer["execution_arn"])["status"] == "SUCCEEDED"
+    assert len(routing.passes("a")) == len(routing.passes("b")) == 1
     assert _alerts(queue) == []
 
 
-def test_a_pool_with_a_live_task_is_observed_and_an_idle_one_is_not(
+def test_a_pool_with_a_live_task_is_observed_every_minute_and_an_idle_one_is_not(
     aws: None, routing: Routing, model: AdoModel, org_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """`busy` got a task from an earlier execution (its job is queued); with idle pools every 60 minutes,
-    the next execution observes `busy` at its round and leaves `idle` alone (unless it started on the hour)."""
-    ecs, world = _world(model, org_url, monkeypatch, [{"name": "busy", "max_agents": 5}, {"name": "idle"}])
-    for name, jobs in (("busy", 1), ("idle", 0)):
-        pool = model.create_pool(name)
-        model.register_agent(pool, "adoscale-placeholder", online=False)
-        for _ in range(jobs):
-            model.queue_job(pool)
+    """`busy` got a task from a due minute's round (its job was queued and its hook lost); on the next
+    minutes the tick starts an execution for `busy` alone, which counts the task and launches nothing more."""
+    ecs, world = _pools_world(model, org_url, monkeypatch, {"busy": 1, "idle": 0})
     sfn, machine, _queue = _machine()
-    first = sfn.start_execution(
-        stateMachineArn=machine, name="first", input=json.dumps({**DEFAULT_INPUT, "offsets": [0]})
-    )
-    assert _finish(sfn, first["executionArn"])["status"] == "SUCCEEDED"
+    first = _tick(machine, ON_THE_HOUR)
+    assert first["pools"] == ["busy", "idle"]
+    assert _finish(sfn, first["execution_arn"])["status"] == "SUCCEEDED"
     assert len(ecs.list_tasks(cluster=world.cluster)["taskArns"]) == 1
     routing.invocations.clear()
-
-    second = sfn.start_execution(
-        stateMachineArn=machine, name="second", input=json.dumps(hooks_input(idle_every_minutes=60))
-    )
-    assert _finish(sfn, second["executionArn"])["status"] == "SUCCEEDED"
-    started = datetime.fromisoformat(_plans(routing)[0]["started"].replace("Z", "+00:00"))
-    assert len(routing.passes("busy")) == HOOK_ROUNDS
-    assert len(routing.passes("idle")) == (1 if due(started, 60) else 0)
-    assert len(ecs.list_tasks(cluster=world.cluster)["taskArns"]) == 1  # the task is counted: nothing more
+    for minute in (1, 2):
+        answer = _tick(machine, ON_THE_HOUR + timedelta(minutes=minute))
+        assert answer["pools"] == ["busy"] and answer["offsets"] == [0], answer
+        assert answer["reason"] == "1 pool(s) with work"
+        assert _finish(sfn, answer["execution_arn"])["status"] == "SUCCEEDED"
+    assert len(routing.passes("busy")) == 2 and routing.passes("idle") == []
+    assert len(ecs.list_tasks(cluster=world.cluster)["taskArns"]) == 1  # the task was counted: nothing more
 
 
-def test_a_failed_plan_alerts_and_observes_every_pool(
+def test_a_tick_that_cannot_read_the_tasks_observes_every_pool(
     aws: None, routing: Routing, model: AdoModel, org_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The plan cannot read the pools' tasks (ECS refuses: a missing permission, say): observing too often is
-    safe and missing a job is not, so the execution alerts and runs every pool at every offset."""
-    _world(model, org_url, monkeypatch, [{"name": "linux"}])
-    model.register_agent(model.create_pool("linux"), "adoscale-placeholder", online=False)
-    routing.fail_actions = {"plan"}
-    sfn, machine, queue = _machine()
-    execution = sfn.start_execution(stateMachineArn=machine, input=json.dumps(hooks_input()))["executionArn"]
-    status = _finish(sfn, execution)
-    assert status["status"] == "SUCCEEDED", status
-    assert len(routing.passes("linux")) == HOOK_ROUNDS
-    bodies = _alerts(queue)
-    assert any("the plan failed, so every pool is observed" in body for body in bodies), bodies
+    """ECS refuses the task list (a missing permission, say): observing too often is safe and missing a job is
+    not, so the tick starts a round for every pool (and logs the reason at ERROR)."""
+    from adoscale.compute.ecs import EcsCompute
+
+    _pools_world(model, org_url, monkeypatch, {"linux": 1})
+    sfn, machine, _queue = _machine()
+
+    def refused(self: Any, pool: str) -> list[Any]:
+        raise RuntimeError("AccessDeniedException: not authorized to perform ecs:ListTasks")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(EcsCompute, "list_tasks", refused)
+        answer = _tick(machine, ON_THE_HOUR + timedelta(minutes=1))
+    assert answer["pools"] == ["linux"] and answer["offsets"] == [0], answer
+    assert answer["reason"].startswith("fail-open: RuntimeError: AccessDeniedException"), answer
+    # The execution's pass (its own function, the zip's handler) reads the tasks as usual and launches.
+    assert _finish(sfn, answer["execution_arn"])["status"] == "SUCCEEDED"
+    assert len(routing.passes("linux")) == 1
 
 
-def test_the_plan_event_is_validated(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_tick_calls_what_its_backoff_grant_adds(
+    aws: None, routing: Routing, model: AdoModel, org_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Least privilege: the tick's AWS calls are granted to the pass function, StartExecution only with the
+    back-off (`backoff_actions` in functions.json, granted by main.tf when enable_hooks)."""
+    spec = deployed_functions()["control-plane"]["pass"]
+    assert spec["backoff_actions"] == ["states:StartExecution"]
+    _pools_world(model, org_url, monkeypatch, {"linux": 0})
+    sfn, machine, _queue = _machine()
+    calls = Calls(monkeypatch)
+    answer = _tick(machine, ON_THE_HOUR)
+    made = set(calls.made) - {"states:DescribeExecution"}
+    assert "states:StartExecution" in made
+    assert made <= set(spec["actions"]) | set(spec["backoff_actions"]), made
+    _finish(sfn, answer["execution_arn"])
+
+
+def test_the_tick_event_is_validated() -> None:
     from adoscale.handlers._control import BadEventError
     from adoscale.handlers.pass_ import parse_event
 
-    good = {"action": "plan", "offsets": [0], "started": "2026-12-05T03:00:01Z", "idle_every_minutes": 5}
-    assert parse_event(good).action == "plan"
-    for bad in ({**good, "idle_every_minutes": 0}, {**good, "offsets": []}, {**good, "started": "yesterday"}):
+    good = {
+        **tick_input("arn:aws:states:us-east-1:123456789012:stateMachine:adoscale"),
+        "started": "2026-12-05T03:00:01Z",
+    }
+    assert parse_event(good).action == "tick"
+    for bad in (
+        {**good, "idle_every_minutes": 0},
+        {**good, "offsets": []},
+        {**good, "offsets": [0, 75]},
+        {**good, "started": "<aws.scheduler.scheduled-time>"},  # not filled in: not a time
+        {**good, "state_machine_arn": "arn:aws:lambda:us-east-1:123456789012:function:x"},
+    ):
         with pytest.raises(BadEventError):
             parse_event(bad)

@@ -55,8 +55,9 @@ TASK_CHECKS = 3
 # An assumption checked against two measurements: issue 19 saw the deployed first pass about 1 s into each
 # minute, and moto's interpreter with the handlers in-process shows 0.2-0.5 s (tests/workflow/test_cadence.py).
 ROUND_LATENCY_S = 1.0
-# With the back-off, the plan (one Lambda reading the pools' tasks, and its transitions) comes first: an
-# assumption, as ROUND_LATENCY_S (a warm Lambda answering one ECS ListTasks, about 0.1-0.3 s).
+# With the back-off, the tick comes first: the schedule invokes the pass function, which reads the pools'
+# tasks and starts the execution (an assumption, as ROUND_LATENCY_S: a warm Lambda answering one ECS ListTasks
+# and one StartExecution, about 0.1-0.3 s each).
 PLAN_LATENCY_S = 0.5
 # The last round starts at most this long after the execution: it must leave most of the minute to the
 # next execution's first round, and it bounds `TimeoutSeconds` (the module docstring).
@@ -79,27 +80,35 @@ def round_offsets(rounds: int = ROUNDS, cadence_s: int = CADENCE_S) -> list[int]
     return offsets
 
 
-def schedule_input(
-    rounds: int = ROUNDS,
+def schedule_input(rounds: int = ROUNDS, cadence_s: int = CADENCE_S, task_wait_s: int = TASK_WAIT_S) -> dict[str, Any]:
+    """The execution input the schedule sends (Terraform's `aws_scheduler_schedule.workflow` target input)."""
+    return {"offsets": round_offsets(rounds, cadence_s), "task_wait_s": task_wait_s}
+
+
+# EventBridge Scheduler replaces this in a target's input with the invocation's scheduled time (ISO 8601, UTC):
+# the same for a retried invocation, so a retry judges the same minute.
+SCHEDULED_TIME = "<aws.scheduler.scheduled-time>"
+
+
+def tick_input(
+    state_machine_arn: str,
+    idle_every_minutes: int = IDLE_EVERY_MINUTES,
+    rounds: int = HOOK_ROUNDS,
     cadence_s: int = CADENCE_S,
     task_wait_s: int = TASK_WAIT_S,
-    *,
-    idle_every_minutes: int | None = None,
 ) -> dict[str, Any]:
-    """The execution input the schedule sends (Terraform's `aws_scheduler_schedule.workflow` target input).
-    With `idle_every_minutes` (Terraform: `enable_hooks` and `idle_observe_minutes` above 1), the execution
-    first asks the plan (`adoscale.workflow.backoff`) which rounds to run and which pools to visit."""
-    body: dict[str, Any] = {"offsets": round_offsets(rounds, cadence_s), "task_wait_s": task_wait_s}
-    if idle_every_minutes is not None and idle_every_minutes > 1:
-        body["backoff"] = {"idle_every_minutes": idle_every_minutes}
-    return body
-
-
-def hooks_input(idle_every_minutes: int = IDLE_EVERY_MINUTES, rounds: int = HOOK_ROUNDS) -> dict[str, Any]:
-    """The input Terraform's schedule sends with `enable_hooks` and the module's defaults: one round a minute
-    while a pool has work (hooks start a pass for each job within seconds: more rounds would buy no wait and
-    cost 45 s of Express duration a minute), idle pools every `idle_every_minutes`."""
-    return schedule_input(rounds, CADENCE_S, TASK_WAIT_S, idle_every_minutes=idle_every_minutes)
+    """What the schedule sends the pass function each minute with `enable_hooks` (Terraform's
+    `aws_scheduler_schedule.tick`): the tick reads the pools' tasks and starts an execution of
+    `state_machine_arn` only when a pool is due (`adoscale.workflow.backoff`). One round by default: hooks
+    start a pass for each job within seconds, so more rounds would buy no wait and cost 45 s of Express
+    duration a minute."""
+    return {
+        "action": "tick",
+        "state_machine_arn": state_machine_arn,
+        "started": SCHEDULED_TIME,
+        "idle_every_minutes": idle_every_minutes,
+        **schedule_input(rounds, cadence_s, task_wait_s),
+    }
 
 
 DEFAULT_INPUT = schedule_input()
@@ -147,9 +156,3 @@ def longest_round_s(machine: Mapping[str, Any], task_wait_s: int = TASK_WAIT_S) 
         + per_pool["PoolPass"]["TimeoutSeconds"]
         + TASK_CHECKS * (task_wait_s + per_pool["CheckTasks"]["TimeoutSeconds"])
     )
-
-
-def longest_execution_s(machine: Mapping[str, Any], task_wait_s: int = TASK_WAIT_S) -> float:
-    """An execution's longest path without a retry: the plan (with hooks), the last round's offset, that
-    round's longest path."""
-    return float(machine["States"]["Plan"]["TimeoutSeconds"]) + MAX_OFFSET_S + longest_round_s(machine, task_wait_s)

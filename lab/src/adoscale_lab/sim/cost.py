@@ -195,3 +195,163 @@ def network_costs(usage: Usage, prices: dict[str, Any], task_hours: float) -> li
 
 def usage_dict(usage: Usage) -> dict[str, Any]:
     return asdict(usage)
+
+
+# -- The control plane per design (issue 25): what the schedule, the hooks and the lease cost a month ---------
+
+# Assumptions, each used the same way for every design (docs/performance.md, "The control plane per design").
+PLAN_SECONDS = 0.5  # an execution that only asks its plan: the plan Lambda (one ECS read) and the transitions
+LOG_BYTES_PER_EVENT = 800  # an Express history event at level ALL with its data (a pass's output is ~1 KB)
+LAMBDA_LOG_BYTES = 1500  # START/END/REPORT and adoscale's lines (with the EMF metrics of a pass)
+# History events of an execution (entered/exited, scheduled/started/succeeded): counted from the ASL's states.
+EVENTS_EXECUTION = 8  # started, the back-off choice (or the seed's run), the Map around the rounds, succeeded
+EVENTS_PLAN = 6  # a Lambda task: entered, scheduled, started, succeeded, exited, and the Choice
+EVENTS_ROUND = 12  # the iteration, the Wait, the round task, the pools' Map
+EVENTS_PASS = 9  # the iteration, the pass task, the Launched choice, the Succeed
+EVENTS_SEED_OBSERVATION = 17  # the seed: three Lambda tasks in a row
+
+
+@dataclass(frozen=True, slots=True)
+class Design:
+    """How a control plane runs: its schedule and what each observation invokes."""
+
+    name: str
+    description: str
+    lambdas_per_pass: int  # the seed: queue data, decide, act; adoscale: the pass
+    lambdas_per_round: int  # adoscale: the round action (the parallel-job limit)
+    plan: bool  # the back-off's plan, first in each execution
+    hooks: bool
+    lease: bool  # a DynamoDB lease around each pass
+    metrics_per_pool: int  # custom CloudWatch metrics each pool publishes
+
+
+def _adoscale_metrics() -> int:
+    from adoscale.metrics import METRICS
+
+    return len(METRICS)
+
+
+DESIGNS: dict[str, Design] = {
+    d.name: d
+    for d in (
+        Design("seed", "the seed: a 2-minute schedule, 3 Lambdas an observation", 3, 0, False, False, False, 2),
+        Design("adoscale", "no hooks: an execution a minute, 4 rounds", 1, 1, False, False, True, _adoscale_metrics()),
+        Design(
+            "adoscale-backoff",
+            "hooks, the schedule backing off (a plan first; a round a minute with work, idle every 5 min)",
+            1,
+            1,
+            True,
+            True,
+            True,
+            _adoscale_metrics(),
+        ),
+    )
+}
+# The simulator's policy that runs each design.
+DESIGN_POLICY = {"seed": "seed", "adoscale": "adoscale", "adoscale-backoff": "adoscale-backoff"}
+
+
+@dataclass(frozen=True, slots=True)
+class ControlDay:
+    """One day of a design's control plane, counted by the simulator (`from_result`)."""
+
+    design: str
+    executions: float
+    observing_executions: float
+    rounds: float  # observations of the pool (passes run by the schedule)
+    last_offset_s: float  # the latest round's offset in an observing execution
+    hook_passes: float
+    launches: float
+    ado_calls: float
+    aws_calls: float
+    pools: int = 1
+
+
+def control_day(design: Design, result: Any, interval_s: float, last_offset_s: float) -> ControlDay:
+    """`result` (a `PolicyResult` whose schedule ran over whole days) scaled to one day."""
+    days = max(result.executions * interval_s / 86400, 1e-9)
+    return ControlDay(
+        design.name,
+        result.executions / days,
+        result.observing_executions / days,
+        result.ticks / days,
+        last_offset_s,
+        result.hook_passes / days,
+        result.launched / days,
+        result.ado_calls / days,
+        result.aws_calls / days,
+    )
+
+
+def control_costs(
+    design: Design, day: ControlDay, prices: dict[str, Any], *, lambda_ms: float = 300.0
+) -> list[CostLine]:
+    """The control plane's monthly cost, by service, for `day` repeated over a month: Step Functions Express
+    (requests and duration), Lambda (requests and duration, arm64 at 128 MB), EventBridge Scheduler, API
+    Gateway (hook deliveries), DynamoDB on demand (the lease, the hooks' coalescing), CloudWatch (the custom
+    metrics, and the logs the workflow and the functions write). Free tiers ignored."""
+    month = DAYS_PER_MONTH
+    sfn, lam, cw = prices["step_functions_express"], prices["lambda"], prices["cloudwatch"]
+    observing = day.observing_executions
+    plan_only = day.executions - observing
+    if design.plan:
+        seconds = plan_only * PLAN_SECONDS + observing * (PLAN_SECONDS + day.last_offset_s + ROUND_SECONDS)
+    else:
+        seconds = observing * (day.last_offset_s + ROUND_SECONDS)
+    # Express bills duration in 100 ms steps at 64 MB at least: every execution rounded up by half a step.
+    seconds += day.executions * 0.05
+    workflow = month * (day.executions * sfn["request"] + seconds * 0.064 * sfn["gb_second"])
+    passes = day.rounds * day.pools
+    invocations = (
+        (day.executions if design.plan else 0.0)
+        + day.rounds * design.lambdas_per_round
+        + passes * design.lambdas_per_pass
+        + day.launches * design.lambdas_per_round * TASK_CHECKS  # the waiter (adoscale), an upper bound
+        + (2 * day.hook_passes if design.hooks else 0.0)  # the delivery, then the queued pass
+    )
+    lambda_cost = month * invocations * (lam["request"] + lambda_ms / 1000 * 0.128 * lam["gb_second_arm64"])
+    scheduler = month * day.executions * prices["eventbridge_scheduler"]["invocation"]
+    api = month * (day.hook_passes if design.hooks else 0.0) * prices["api_gateway_http"]["request"]
+    ddb = prices["dynamodb_on_demand"]
+    all_passes = passes + (day.hook_passes if design.hooks else 0.0)
+    writes = (2 * all_passes if design.lease else 0.0) + (day.hook_passes if design.hooks else 0.0)
+    reads = 2 * day.hook_passes if design.hooks else 0.0  # the hook's lease read, the queued pass's
+    dynamodb = month * (writes * ddb["write_request"] + reads * ddb["read_request"])
+    if design.plan or design.lambdas_per_round:
+        events = (
+            day.executions * EVENTS_EXECUTION
+            + (day.executions * EVENTS_PLAN if design.plan else 0.0)
+            + day.rounds * EVENTS_ROUND
+            + passes * EVENTS_PASS
+        )
+    else:
+        events = day.executions * EVENTS_EXECUTION + passes * EVENTS_SEED_OBSERVATION
+    log_gb = month * (events * LOG_BYTES_PER_EVENT + invocations * LAMBDA_LOG_BYTES) / 1e9
+    metrics = design.metrics_per_pool * day.pools
+    return [
+        CostLine(
+            "Step Functions (Express)",
+            workflow,
+            f"{day.executions * month:,.0f} executions, {seconds * month / 3600:,.1f} hours",
+        ),
+        CostLine("AWS Lambda", lambda_cost, f"{invocations * month:,.0f} invocations of {lambda_ms:.0f} ms"),
+        CostLine("EventBridge Scheduler", scheduler, f"{day.executions * month:,.0f} invocations"),
+        CostLine("API Gateway (hooks)", api, f"{(day.hook_passes if design.hooks else 0) * month:,.0f} requests"),
+        CostLine("DynamoDB", dynamodb, f"{writes * month:,.0f} writes, {reads * month:,.0f} reads"),
+        CostLine("CloudWatch Logs", log_gb * cw["log_gb_ingested"], f"{log_gb:.2f} GB ingested"),
+        CostLine("CloudWatch metrics", metrics * cw["metric_month"], f"{metrics} custom metrics"),
+    ]
+
+
+# The lines the schedule's design drives; the custom metrics are what the deployment chooses to watch.
+SCHEDULE_DRIVEN = frozenset(
+    {
+        "Step Functions (Express)",
+        "AWS Lambda",
+        "EventBridge Scheduler",
+        "API Gateway (hooks)",
+        "DynamoDB",
+        "CloudWatch Logs",
+    }
+)

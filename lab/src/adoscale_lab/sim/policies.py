@@ -11,7 +11,7 @@ from typing import Any
 from adoscale.compute.base import TaskInfo
 from adoscale.config import PoolConfig
 from adoscale.scaling import Launch, Plan, PoolPolicy, PoolSnapshot, classify, plan
-from adoscale.workflow import PLAN_LATENCY_S, ROUND_LATENCY_S, SCHEDULE_INTERVAL_S, hooks_input, schedule_input
+from adoscale.workflow import PLAN_LATENCY_S, ROUND_LATENCY_S, SCHEDULE_INTERVAL_S, schedule_input, tick_input
 from adoscale.workflow.backoff import IDLE_EVERY_MINUTES, activity, plan_execution
 
 Decide = Callable[[PoolSnapshot, PoolPolicy], Plan]
@@ -92,15 +92,15 @@ def polled(interval_s: float) -> Schedule:
 
 
 def hooks_workflow(idle_every_minutes: int = IDLE_EVERY_MINUTES) -> Schedule:
-    """The workflow as Terraform deploys it with `enable_hooks` (`adoscale.workflow.hooks_input`): one
-    execution a minute, each first asking the plan, one round while the pool has work, idle every
-    `idle_every_minutes`."""
-    body = hooks_input(idle_every_minutes)
+    """The schedule as Terraform deploys it with `enable_hooks` (`adoscale.workflow.tick_input`): a tick a
+    minute that starts an execution of one round while the pool has work, and for an idle pool every
+    `idle_every_minutes`; the tick's own latency comes before the round's."""
+    body = tick_input("arn:aws:states:us-east-1:123456789012:stateMachine:sim", idle_every_minutes)
     return Schedule(
         float(SCHEDULE_INTERVAL_S),
         tuple(float(o) for o in body["offsets"]),
         ROUND_LATENCY_S + PLAN_LATENCY_S,
-        idle_every_minutes=body["backoff"]["idle_every_minutes"],
+        idle_every_minutes=body["idle_every_minutes"],
     )
 
 

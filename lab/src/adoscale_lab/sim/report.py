@@ -6,9 +6,20 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from adoscale_lab.sim.cost import DAYS_PER_MONTH, Usage, deployed_workflow, monthly_costs
+from adoscale_lab.sim.cost import (
+    DAYS_PER_MONTH,
+    DESIGN_POLICY,
+    DESIGNS,
+    SCHEDULE_DRIVEN,
+    Usage,
+    control_costs,
+    control_day,
+    deployed_workflow,
+    monthly_costs,
+)
 from adoscale_lab.sim.policies import POLICIES
 from adoscale_lab.sim.runner import TASK_GB, TASK_VCPU, PolicyResult
+from adoscale_lab.sim.workloads import JobSpec
 
 
 def cost_per_month(result: PolicyResult, prices: dict[str, Any]) -> float:
@@ -112,3 +123,60 @@ def markdown(rows: list[dict[str, Any]], title: str, notes: list[str]) -> str:
         " (prices: lab/src/adoscale_lab/sim/prices.json)."
     )
     return "\n".join(lines) + "\n"
+
+
+def control_plane_rows(
+    jobs: list[JobSpec],
+    prices: dict[str, Any],
+    *,
+    seed: int = 1,
+    compute: str = "fargate",
+    designs: tuple[str, ...] = tuple(DESIGNS),
+    measure_from_s: float = 0.0,
+    hook_loss: float = 0.0,
+) -> list[dict[str, Any]]:
+    """Each design on the same trace, its schedule running over whole days (`observe_s`: the quiet hours
+    cost too): waits, Azure DevOps calls a day, and the control plane's monthly cost by service
+    (`control_costs`), with the total of the lines the schedule drives and the total with the metrics."""
+    from adoscale_lab.sim.ec2 import Ec2StartModel
+    from adoscale_lab.sim.fargate import FargateProfile
+    from adoscale_lab.sim.runner import simulate
+
+    if compute not in ("fargate", "ec2"):
+        raise ValueError(f"compute must be fargate or ec2, not {compute!r}")
+    profile = Ec2StartModel().profile() if compute == "ec2" else FargateProfile()
+    last = max((j.queued_at_s for j in jobs), default=0.0)
+    whole_days = max(1, int(last // 86400) + 1)
+    rows: list[dict[str, Any]] = []
+    for name in designs:
+        design = DESIGNS[name]
+        policy = POLICIES[DESIGN_POLICY[name]]
+        result = simulate(
+            jobs,
+            policy,
+            seed=seed,
+            profile=profile,
+            measure_from_s=measure_from_s,
+            observe_s=(measure_from_s, whole_days * 86400.0),
+            hook_loss=hook_loss,
+        )
+        last_offset = max(policy.schedule.offsets)
+        day = control_day(design, result, policy.schedule.interval_s, last_offset)
+        lines = control_costs(design, day, prices)
+        driven = sum(line.monthly_usd for line in lines if line.service in SCHEDULE_DRIVEN)
+        rows.append(
+            {
+                "design": name,
+                "compute": compute,
+                "wait_p50_s": round(result.percentile(0.5), 1),
+                "wait_p95_s": round(result.percentile(0.95), 1),
+                "stranded": result.stranded,
+                "executions_day": round(day.executions),
+                "observing_day": round(day.observing_executions),
+                "ado_calls_day": round(day.ado_calls),
+                "lines": {line.service: round(line.monthly_usd, 4) for line in lines},
+                "schedule_usd_month": round(driven, 3),
+                "total_usd_month": round(sum(line.monthly_usd for line in lines), 3),
+            }
+        )
+    return rows
