@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from moto import mock_aws
 from moto.awslambda.models import LambdaBackend
+from moto.ecs.models import EC2ContainerServiceBackend
 
 from adoscale.handlers import _runtime
 from tests.aws import served_moto
@@ -96,3 +97,19 @@ def routing(aws: str, lambda_package: LambdaPackage, monkeypatch: pytest.MonkeyP
         yield routing
     finally:
         runtime.close()
+
+
+@pytest.fixture
+def fargate_still_starting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fargate takes 30-60 s to bring a task to RUNNING; moto creates it RUNNING. Leave new tasks
+    PROVISIONING, so that a launch makes the workflow wait its full task wait (every check finds them
+    pending): the case in which a round's wait used to push the next round late."""
+    original = EC2ContainerServiceBackend.run_task
+
+    def run_task(self: EC2ContainerServiceBackend, *args: Any, **kwargs: Any) -> Any:
+        tasks = original(self, *args, **kwargs)
+        for task in tasks:
+            task.last_status = "PROVISIONING"
+        return tasks
+
+    monkeypatch.setattr(EC2ContainerServiceBackend, "run_task", run_task)

@@ -1,7 +1,7 @@
 """The schedule's back-off with hooks (`adoscale.workflow.backoff`): the pure plan, the tick's input, and the
 tick (the pass function's handler, in this process) starting the rendered workflow in moto's interpreter,
 whose functions run the built zip's handlers against the ADO emulator: an idle minute starts nothing and
-makes no Azure DevOps call; a pool with a live task is observed every minute, an idle one on due minutes; a
+makes no Azure DevOps call; a pool with a task starting is observed every minute, others on due minutes; a
 tick that cannot read the tasks observes every pool."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any
 
 import botocore.client
 import pytest
+from moto.ecs.models import ecs_backends
 
 from adoscale.compute.base import TaskInfo
 from adoscale.config import parse_config
@@ -64,7 +65,7 @@ def test_idle_pools_are_observed_once_on_due_minutes_only() -> None:
 
 
 def test_a_pool_with_work_is_observed_at_every_offset_every_minute() -> None:
-    pools = [PoolActivity("busy", "1 live task(s)"), PoolActivity("idle")]
+    pools = [PoolActivity("busy", "1 task(s) starting"), PoolActivity("idle")]
     off_minute = plan_execution(OFFSETS, ON_THE_HOUR + timedelta(minutes=2), pools, 5)
     assert off_minute.offsets == tuple(OFFSETS) and off_minute.pools == ("busy",)
     on_minute = plan_execution(OFFSETS, ON_THE_HOUR, pools, 5)
@@ -78,13 +79,14 @@ def test_the_plan_refuses_nonsense() -> None:
         plan_execution(OFFSETS, ON_THE_HOUR, [], 0)
 
 
-def test_work_is_a_live_task_or_agents_kept_by_configuration() -> None:
+def test_work_is_a_starting_task_or_agents_kept_by_configuration() -> None:
     plain = _pool()
     assert activity(plain, []).idle
     assert activity(plain, [_task("STOPPED", "STOPPED"), _task("DEPROVISIONING", "STOPPED")]).idle
-    assert activity(plain, [_task("RUNNING", "STOPPED")]).idle  # being stopped: holds no agent for long
-    for status in ("PROVISIONING", "PENDING", "ACTIVATING", "RUNNING"):
-        assert activity(plain, [_task(status)]).work == "1 live task(s)", status
+    assert activity(plain, [_task("RUNNING")]).idle  # an agent running its job leaves by itself
+    assert activity(plain, [_task("PENDING", "STOPPED")]).idle  # being stopped
+    for status in ("PROVISIONING", "PENDING", "ACTIVATING"):
+        assert activity(plain, [_task(status), _task("RUNNING")]).work == "1 task(s) starting", status
     assert keeps_agents(_pool(min_agents=1)) == "min_agents 1"
     assert keeps_agents(_pool(standby_agents=2)) == "standby_agents 2"
     assert keeps_agents(_pool(warm_pool={"mode": "predictive"})) == "warm pool predictive"
@@ -167,11 +169,17 @@ def test_an_idle_minute_starts_nothing_and_calls_no_ado(
     assert _alerts(queue) == []
 
 
-def test_a_pool_with_a_live_task_is_observed_every_minute_and_an_idle_one_is_not(
-    aws: None, routing: Routing, model: AdoModel, org_url: str, monkeypatch: pytest.MonkeyPatch
+def test_a_pool_with_a_task_starting_is_observed_every_minute_and_an_idle_one_is_not(
+    aws: None,
+    routing: Routing,
+    fargate_still_starting: None,
+    model: AdoModel,
+    org_url: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """`busy` got a task from a due minute's round (its job was queued and its hook lost); on the next
-    minutes the tick starts an execution for `busy` alone, which counts the task and launches nothing more."""
+    """`busy` got a task from a due minute's round (its job was queued and its hook lost), still starting
+    (PROVISIONING); on the next minutes the tick starts an execution for `busy` alone, which counts the task
+    and launches nothing more. Once the task runs, `busy` is observed as an idle pool again."""
     ecs, world = _pools_world(model, org_url, monkeypatch, {"busy": 1, "idle": 0})
     sfn, machine, _queue = _machine()
     first = _tick(machine, ON_THE_HOUR)
@@ -185,7 +193,13 @@ def test_a_pool_with_a_live_task_is_observed_every_minute_and_an_idle_one_is_not
         assert answer["reason"] == "1 pool(s) with work"
         assert _finish(sfn, answer["execution_arn"])["status"] == "SUCCEEDED"
     assert len(routing.passes("busy")) == 2 and routing.passes("idle") == []
-    assert len(ecs.list_tasks(cluster=world.cluster)["taskArns"]) == 1  # the task was counted: nothing more
+    tasks = ecs.list_tasks(cluster=world.cluster)["taskArns"]
+    assert len(tasks) == 1  # the task was counted: nothing more
+    ecs_backend = ecs_backends["123456789012"]["us-east-1"]
+    for task in ecs_backend.list_tasks():
+        task.last_status = "RUNNING"  # Fargate brought it up; its agent takes the job and leaves after it
+    answer = _tick(machine, ON_THE_HOUR + timedelta(minutes=3))
+    assert answer["offsets"] == [] and "execution_arn" not in answer, answer
 
 
 def test_a_tick_that_cannot_read_the_tasks_observes_every_pool(
@@ -246,3 +260,33 @@ def test_the_tick_event_is_validated() -> None:
     ):
         with pytest.raises(BadEventError):
             parse_event(bad)
+
+
+def test_history_events_per_execution_are_the_cost_models(
+    aws: None, routing: Routing, model: AdoModel, org_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The control plane's log cost (`adoscale_lab.sim.cost`, the workflow logs at level ALL with execution
+    data) counts history events and their bytes per execution: measured here on the rendered workflow, for
+    the tick's executions (`pools` given) and the schedule's (every pool), one and two rounds and pools, no
+    launch. Prints the figures; the model's constants must match the counts and be within 25 % of the bytes."""
+    from adoscale_lab.sim.cost import EXECUTION_HISTORY
+
+    _pools_world(model, org_url, monkeypatch, {"a": 0, "b": 0})
+    sfn, machine, _queue = _machine()
+    measured: dict[tuple[str, int, int], tuple[int, int]] = {}
+    # The schedule's executions visit every configured pool: two here.
+    cases = [("tick", 1, 1), ("tick", 1, 2), ("tick", 2, 1), ("schedule", 1, 2), ("schedule", 2, 2)]
+    for index, (kind, rounds, pools) in enumerate(cases):
+        body: dict[str, Any] = {"offsets": list(range(rounds)), "task_wait_s": 1}
+        if kind == "tick":
+            body["pools"] = ["a", "b"][:pools]
+        arn = sfn.start_execution(stateMachineArn=machine, name=f"m{index}", input=json.dumps(body))["executionArn"]
+        assert _finish(sfn, arn)["status"] == "SUCCEEDED"
+        events = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+        measured[(kind, rounds, pools)] = (len(events), sum(len(json.dumps(e, default=str)) for e in events))
+    print(f"\nhistory events (kind, rounds, pools) -> (events, bytes): {measured}")
+    for (kind, rounds, pools), (count, size) in measured.items():
+        base, per_round, per_pass = EXECUTION_HISTORY[kind]
+        assert base[0] + rounds * per_round[0] + rounds * pools * per_pass[0] == count, (kind, rounds, pools)
+        modelled = base[1] + rounds * per_round[1] + rounds * pools * per_pass[1]
+        assert abs(modelled - size) <= 0.25 * size, (kind, rounds, pools, modelled, size)

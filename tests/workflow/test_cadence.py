@@ -13,7 +13,6 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from moto.ecs.models import EC2ContainerServiceBackend
 
 from adoscale.workflow import (
     CADENCE_S,
@@ -33,22 +32,6 @@ from tests.workflow.test_workflow import _alerts, _finish, _machine, _world
 
 # How far an observation may fall from its offset (the issue's acceptance: 15 s ± 3 s).
 TOLERANCE_S = 3.0
-
-
-@pytest.fixture
-def fargate_still_starting(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fargate takes 30-60 s to bring a task to RUNNING; moto creates it RUNNING. Leave new tasks
-    PROVISIONING, so that a launch makes the workflow wait its full task wait (every check finds them
-    pending): the case in which a round's wait used to push the next round late."""
-    original = EC2ContainerServiceBackend.run_task
-
-    def run_task(self: EC2ContainerServiceBackend, *args: Any, **kwargs: Any) -> Any:
-        tasks = original(self, *args, **kwargs)
-        for task in tasks:
-            task.last_status = "PROVISIONING"
-        return tasks
-
-    monkeypatch.setattr(EC2ContainerServiceBackend, "run_task", run_task)
 
 
 def _started(sfn: Any, execution: str) -> datetime:

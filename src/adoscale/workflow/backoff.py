@@ -6,21 +6,20 @@ then starts with a plan (the pass function's `plan` action, `plan_execution` bel
 DevOps data at all, only the pools' configuration and their live tasks (one compute read a pool: ECS
 ListTasks, or EC2 DescribeInstances), and decides:
 
-- a pool **has work** when it has a live task or instance (starting, running a job, or idle), or keeps
+- a pool **has work** when a task or instance is starting (a job waits for its agent), or when it keeps
   agents by configuration (`min_agents`, `standby_agents`, a warm pool that is not off: their targets
-  change with the clock, so they are never backed off); it is observed at every offset of the execution,
-  as without hooks;
-- an **idle** pool (no live task, nothing kept) is observed once, at the execution's first round, only in
-  the executions that start on a minute divisible by `idle_every_minutes` (counted from the Unix epoch, so
-  every execution agrees without any state kept between them);
-- an execution with no pool to observe runs no round: it ends after its plan, with no Azure DevOps call.
+  change with the clock, so they are never backed off); it is observed at every offset, every minute;
+- any other pool (nothing running, or agents that only run their jobs: each leaves after its job by
+  itself) is observed once, at the first offset, only on minutes divisible by `idle_every_minutes` (Unix
+  minutes of the schedule's time, so every tick agrees without any state kept between them);
+- with no pool to observe, no execution is started: the tick ends there, with no Azure DevOps call.
 
-The bound this gives: a job whose hook is lost in an idle pool is seen by the first execution that starts
-on a due minute, at most `idle_every_minutes` minutes (plus the round's latency, about a second, and the
-schedule's own jitter) after it was queued; in a pool with work, by the next execution's round (a minute).
-Once the pass that sees it launches, the pool has a live task and is observed every minute again.
+The bound this gives: a job whose hook is lost is seen at most `idle_every_minutes` minutes after it was
+queued (plus the tick's and the round's latency, about two seconds), or within a minute while its pool has
+a task starting. Once a pass launches for it, the pool has a task starting and is observed every minute
+until the task runs.
 
-Without hooks, the plan is not asked (the schedule's input has no `backoff`): every pool at every offset.
+Without hooks, the schedule starts the workflow itself each minute: every pool at every offset.
 """
 
 from __future__ import annotations
@@ -34,7 +33,7 @@ from adoscale.config import PoolConfig
 
 IDLE_EVERY_MINUTES = 5
 MAX_IDLE_EVERY_MINUTES = 60
-LIVE_STATUSES = frozenset({"PROVISIONING", "PENDING", "ACTIVATING", "RUNNING"})
+STARTING_STATUSES = frozenset({"PROVISIONING", "PENDING", "ACTIVATING"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,17 +76,21 @@ def keeps_agents(pool: PoolConfig) -> str:
     return ""
 
 
-def live(task: TaskInfo) -> bool:
-    """A task (or instance) that holds or will hold an agent: not stopped, not being stopped."""
-    return task.last_status.upper() in LIVE_STATUSES and task.desired_status.upper() != "STOPPED"
+def starting(task: TaskInfo) -> bool:
+    """A task (or instance) on its way to an agent, for a job that waits for it: not yet RUNNING, not being
+    stopped. (ECS: PROVISIONING, PENDING, ACTIVATING; EC2: pending.)"""
+    return task.last_status.upper() in STARTING_STATUSES and task.desired_status.upper() != "STOPPED"
 
 
 def activity(pool: PoolConfig, tasks: Iterable[TaskInfo]) -> PoolActivity:
+    """The pool has work when its configuration keeps agents or a task is starting. A pool whose agents only
+    run their jobs is observed as an idle one: each agent leaves after its job by itself, and a job queued
+    meanwhile is the hooks' (a lost hook: the bound)."""
     kept = keeps_agents(pool)
     if kept:
         return PoolActivity(pool.name, kept)
-    count = sum(1 for task in tasks if live(task))
-    return PoolActivity(pool.name, f"{count} live task(s)" if count else "")
+    count = sum(1 for task in tasks if starting(task))
+    return PoolActivity(pool.name, f"{count} task(s) starting" if count else "")
 
 
 def due(started: datetime, idle_every_minutes: int) -> bool:
@@ -115,4 +118,4 @@ def plan_execution(
         return ExecutionPlan(tuple(offsets), tuple(visited), f"{len(working)} pool(s) with work")
     if idle and observe_idle:
         return ExecutionPlan((offsets[0],), tuple(idle), f"idle pools observed every {idle_every_minutes} min")
-    return ExecutionPlan((), (), "every pool idle, none due: no round")
+    return ExecutionPlan((), (), "no pool with work, none due: no round")

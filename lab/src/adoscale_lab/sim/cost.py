@@ -199,16 +199,18 @@ def usage_dict(usage: Usage) -> dict[str, Any]:
 
 # -- The control plane per design (issue 25): what the schedule, the hooks and the lease cost a month ---------
 
-# Assumptions, each used the same way for every design (docs/performance.md, "The control plane per design").
-PLAN_SECONDS = 0.5  # an execution that only asks its plan: the plan Lambda (one ECS read) and the transitions
-LOG_BYTES_PER_EVENT = 800  # an Express history event at level ALL with its data (a pass's output is ~1 KB)
-LAMBDA_LOG_BYTES = 1500  # START/END/REPORT and adoscale's lines (with the EMF metrics of a pass)
-# History events of an execution (entered/exited, scheduled/started/succeeded): counted from the ASL's states.
-EVENTS_EXECUTION = 8  # started, the back-off choice (or the seed's run), the Map around the rounds, succeeded
-EVENTS_PLAN = 6  # a Lambda task: entered, scheduled, started, succeeded, exited, and the Choice
-EVENTS_ROUND = 12  # the iteration, the Wait, the round task, the pools' Map
-EVENTS_PASS = 9  # the iteration, the pass task, the Launched choice, the Succeed
-EVENTS_SEED_OBSERVATION = 17  # the seed: three Lambda tasks in a row
+# History events of an execution and their bytes (the workflow logs at level ALL, with execution data): (events,
+# bytes) for the execution itself, each round, each pool's pass in a round (no launch), measured on the rendered
+# workflow in moto's interpreter (tests/workflow/test_backoff.py::test_history_events_per_execution_are_the_cost_
+# models; boto3's JSON of each event, about what CloudWatch Logs ingests). "tick": an execution the back-off's
+# tick starts (`pools` given); "schedule": one the schedule starts (every pool). "seed": an assumption, the
+# seed's three Lambda tasks in a row per observation, each logged like adoscale's pass (5 events of ~550 bytes).
+EXECUTION_HISTORY: dict[str, tuple[tuple[int, int], tuple[int, int], tuple[int, int]]] = {
+    "tick": ((14, 3222), (15, 3633), (11, 6041)),
+    "schedule": ((16, 3688), (15, 3535), (11, 6041)),
+    "seed": ((2, 600), (0, 0), (15, 8250)),
+}
+LAMBDA_LOG_BYTES = 1500  # an assumption: START/END/REPORT and adoscale's lines (with a pass's EMF metrics)
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,7 +221,7 @@ class Design:
     description: str
     lambdas_per_pass: int  # the seed: queue data, decide, act; adoscale: the pass
     lambdas_per_round: int  # adoscale: the round action (the parallel-job limit)
-    plan: bool  # the back-off's plan, first in each execution
+    tick: bool  # the back-off: the schedule invokes the tick each minute, which starts an execution if due
     hooks: bool
     lease: bool  # a DynamoDB lease around each pass
     metrics_per_pool: int  # custom CloudWatch metrics each pool publishes
@@ -238,7 +240,7 @@ DESIGNS: dict[str, Design] = {
         Design("adoscale", "no hooks: an execution a minute, 4 rounds", 1, 1, False, False, True, _adoscale_metrics()),
         Design(
             "adoscale-backoff",
-            "hooks, the schedule backing off (a plan first; a round a minute with work, idle every 5 min)",
+            "hooks; the schedule backs off (a tick a minute; a round a minute with work, idle every 5 min)",
             1,
             1,
             True,
@@ -289,55 +291,46 @@ def control_costs(
 ) -> list[CostLine]:
     """The control plane's monthly cost, by service, for `day` repeated over a month: Step Functions Express
     (requests and duration), Lambda (requests and duration, arm64 at 128 MB), EventBridge Scheduler, API
-    Gateway (hook deliveries), DynamoDB on demand (the lease, the hooks' coalescing), CloudWatch (the custom
-    metrics, and the logs the workflow and the functions write). Free tiers ignored."""
+    Gateway (hook deliveries), DynamoDB on demand (the lease, the hooks' coalescing), CloudWatch (the logs the
+    workflow and the functions write, and the custom metrics). Free tiers ignored."""
     month = DAYS_PER_MONTH
     sfn, lam, cw = prices["step_functions_express"], prices["lambda"], prices["cloudwatch"]
-    observing = day.observing_executions
-    plan_only = day.executions - observing
-    if design.plan:
-        seconds = plan_only * PLAN_SECONDS + observing * (PLAN_SECONDS + day.last_offset_s + ROUND_SECONDS)
-    else:
-        seconds = observing * (day.last_offset_s + ROUND_SECONDS)
+    # With the tick, the schedule's invocations are the ticks and only observing minutes start an execution.
+    schedule_calls = day.executions
+    executions = day.observing_executions if design.tick else day.executions
     # Express bills duration in 100 ms steps at 64 MB at least: every execution rounded up by half a step.
-    seconds += day.executions * 0.05
-    workflow = month * (day.executions * sfn["request"] + seconds * 0.064 * sfn["gb_second"])
+    seconds = executions * (day.last_offset_s + ROUND_SECONDS + 0.05)
+    workflow = month * (executions * sfn["request"] + seconds * 0.064 * sfn["gb_second"])
     passes = day.rounds * day.pools
+    hooks = day.hook_passes if design.hooks else 0.0
     invocations = (
-        (day.executions if design.plan else 0.0)
+        (day.executions if design.tick else 0.0)
         + day.rounds * design.lambdas_per_round
         + passes * design.lambdas_per_pass
         + day.launches * design.lambdas_per_round * TASK_CHECKS  # the waiter (adoscale), an upper bound
-        + (2 * day.hook_passes if design.hooks else 0.0)  # the delivery, then the queued pass
+        + 2 * hooks  # the delivery, then the queued pass
     )
     lambda_cost = month * invocations * (lam["request"] + lambda_ms / 1000 * 0.128 * lam["gb_second_arm64"])
-    scheduler = month * day.executions * prices["eventbridge_scheduler"]["invocation"]
-    api = month * (day.hook_passes if design.hooks else 0.0) * prices["api_gateway_http"]["request"]
+    scheduler = month * schedule_calls * prices["eventbridge_scheduler"]["invocation"]
+    api = month * hooks * prices["api_gateway_http"]["request"]
     ddb = prices["dynamodb_on_demand"]
-    all_passes = passes + (day.hook_passes if design.hooks else 0.0)
-    writes = (2 * all_passes if design.lease else 0.0) + (day.hook_passes if design.hooks else 0.0)
-    reads = 2 * day.hook_passes if design.hooks else 0.0  # the hook's lease read, the queued pass's
+    writes = (2 * (passes + hooks) if design.lease else 0.0) + hooks  # lease acquire and release; hook#pool
+    reads = 2 * hooks  # the hook's lease read, the queued pass's
     dynamodb = month * (writes * ddb["write_request"] + reads * ddb["read_request"])
-    if design.plan or design.lambdas_per_round:
-        events = (
-            day.executions * EVENTS_EXECUTION
-            + (day.executions * EVENTS_PLAN if design.plan else 0.0)
-            + day.rounds * EVENTS_ROUND
-            + passes * EVENTS_PASS
-        )
-    else:
-        events = day.executions * EVENTS_EXECUTION + passes * EVENTS_SEED_OBSERVATION
-    log_gb = month * (events * LOG_BYTES_PER_EVENT + invocations * LAMBDA_LOG_BYTES) / 1e9
+    kind = "seed" if not design.lambdas_per_round else ("tick" if design.tick else "schedule")
+    base, per_round, per_pass = EXECUTION_HISTORY[kind]
+    log_bytes = executions * base[1] + day.rounds * per_round[1] + passes * per_pass[1] + invocations * LAMBDA_LOG_BYTES
+    log_gb = month * log_bytes / 1e9
     metrics = design.metrics_per_pool * day.pools
     return [
         CostLine(
             "Step Functions (Express)",
             workflow,
-            f"{day.executions * month:,.0f} executions, {seconds * month / 3600:,.1f} hours",
+            f"{executions * month:,.0f} executions, {seconds * month / 3600:,.1f} hours",
         ),
         CostLine("AWS Lambda", lambda_cost, f"{invocations * month:,.0f} invocations of {lambda_ms:.0f} ms"),
-        CostLine("EventBridge Scheduler", scheduler, f"{day.executions * month:,.0f} invocations"),
-        CostLine("API Gateway (hooks)", api, f"{(day.hook_passes if design.hooks else 0) * month:,.0f} requests"),
+        CostLine("EventBridge Scheduler", scheduler, f"{schedule_calls * month:,.0f} invocations"),
+        CostLine("API Gateway (hooks)", api, f"{hooks * month:,.0f} requests"),
         CostLine("DynamoDB", dynamodb, f"{writes * month:,.0f} writes, {reads * month:,.0f} reads"),
         CostLine("CloudWatch Logs", log_gb * cw["log_gb_ingested"], f"{log_gb:.2f} GB ingested"),
         CostLine("CloudWatch metrics", metrics * cw["metric_month"], f"{metrics} custom metrics"),
