@@ -31,7 +31,7 @@ from datetime import datetime
 from adoscale.compute.base import TaskInfo
 from adoscale.config import PoolConfig
 
-IDLE_EVERY_MINUTES = 5
+IDLE_EVERY_MINUTES = 10
 MAX_IDLE_EVERY_MINUTES = 60
 STARTING_STATUSES = frozenset({"PROVISIONING", "PENDING", "ACTIVATING"})
 

@@ -105,7 +105,7 @@ variable "rounds_per_execution" {
 variable "idle_observe_minutes" {
   description = "With enable_hooks: observe a pool with nothing running every this many minutes (a lost hook is caught within it); 1 observes every minute."
   type        = number
-  default     = 5
+  default     = 10
   validation {
     condition     = var.idle_observe_minutes >= 1 && var.idle_observe_minutes <= 60 && floor(var.idle_observe_minutes) == var.idle_observe_minutes
     error_message = "idle_observe_minutes must be a whole number of minutes between 1 and 60."

@@ -240,7 +240,7 @@ DESIGNS: dict[str, Design] = {
         Design("adoscale", "no hooks: an execution a minute, 4 rounds", 1, 1, False, False, True, _adoscale_metrics()),
         Design(
             "adoscale-backoff",
-            "hooks; the schedule backs off (a tick a minute; a round a minute with work, idle every 5 min)",
+            "hooks; the schedule backs off (a tick a minute; a round a minute while a task starts, else every 10 min)",
             1,
             1,
             True,

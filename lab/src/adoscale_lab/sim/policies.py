@@ -165,7 +165,7 @@ POLICIES: dict[str, SimPolicy] = {
             plan,
             hook_delay_s=HOOK_DELAY_S,
             description="adoscale-hooks as deployed with enable_hooks: a round a minute while the pool has a task, "
-            "an idle pool every 5 minutes",
+            "other pools every 10 minutes",
         ),
         SimPolicy(
             "adoscale-predictive",

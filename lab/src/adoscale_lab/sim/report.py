@@ -34,6 +34,11 @@ def cost_per_month(result: PolicyResult, prices: dict[str, Any]) -> float:
         memory_gb=TASK_GB,
         lambda_arch="arm64",
     )
+    if result.policy == "adoscale-backoff":
+        # The tick's design: its control plane from what the run counted, the rest (agents, network) as usual.
+        control = control_per_month(result, prices) or 0.0
+        replaced = ("Step Functions (Express)", "AWS Lambda")
+        return control + sum(line.monthly_usd for line in monthly_costs(usage, prices) if line.service not in replaced)
     if result.policy.startswith("adoscale"):
         # Every launch counted as its own round's: each pays the waiter's checks (an upper bound).
         usage = replace(deployed_workflow(usage), launches_per_day=result.launched / days)
@@ -42,11 +47,42 @@ def cost_per_month(result: PolicyResult, prices: dict[str, Any]) -> float:
     return sum(line.monthly_usd for line in monthly_costs(usage, prices))
 
 
+# The control-plane design each policy runs (`adoscale_lab.sim.cost.DESIGNS`): the pollers as the seed's (at their
+# own cadence), the workflow's policies as adoscale's, with hooks as the back-off's only when it is deployed so.
+POLICY_DESIGN = {
+    "seed": "seed",
+    "naive-fast": "seed",
+    "keda-scaledjob": "seed",
+    "adoscale": "adoscale",
+    "adoscale-standby": "adoscale",
+    "adoscale-hooks": "adoscale",
+    "adoscale-predictive": "adoscale",
+    "adoscale-backoff": "adoscale-backoff",
+}
+
+
+def control_per_month(result: PolicyResult, prices: dict[str, Any]) -> float | None:
+    """The control plane's monthly cost (`control_costs`, the lines the schedule drives) at the rate of the
+    run's observed hours (a run observes from shortly before its first job: `adoscale cost --designs` runs
+    whole days, quiet hours included). None for a policy without a design."""
+    name = POLICY_DESIGN.get(result.policy)
+    policy = POLICIES.get(result.policy)
+    if name is None or policy is None or not result.executions:
+        return None
+    design = DESIGNS[name]
+    if result.hook_passes and not design.hooks:
+        design = replace(design, hooks=True)  # adoscale-hooks: the workflow as without hooks, plus the hooks
+    day = control_day(design, result, policy.schedule.interval_s, max(policy.schedule.offsets))
+    return sum(line.monthly_usd for line in control_costs(design, day, prices) if line.service in SCHEDULE_DRIVEN)
+
+
 def summaries(results: list[PolicyResult], prices: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for result in results:
         row: dict[str, Any] = dict(result.summary())
         row["cost_usd_month"] = round(cost_per_month(result, prices), 2)
+        control = control_per_month(result, prices)
+        row["control_usd_month"] = round(control, 3) if control is not None else "-"
         rows.append(row)
     return rows
 
@@ -108,6 +144,7 @@ COLUMNS = (
     ("ado_calls", "ADO calls"),
     ("aws_calls", "AWS calls"),
     ("cost_usd_month", "USD/month"),
+    ("control_usd_month", "control USD/month"),
 )
 
 
@@ -120,7 +157,9 @@ def markdown(rows: list[dict[str, Any]], title: str, notes: list[str]) -> str:
     lines.append("")
     lines.append(
         f"Costs scale the simulated days to a month of {DAYS_PER_MONTH} days"
-        " (prices: lab/src/adoscale_lab/sim/prices.json)."
+        " (prices: lab/src/adoscale_lab/sim/prices.json). The control plane's column is the lines the schedule's"
+        " design drives (Step Functions, Lambda, Scheduler, API Gateway, DynamoDB, CloudWatch Logs) at the rate of"
+        " the run's observed hours; `adoscale cost --designs` runs whole days."
     )
     return "\n".join(lines) + "\n"
 
