@@ -113,8 +113,8 @@ HOOK_SECRET = "sim-hook-secret"  # noqa: S105 - the simulator's own, checked by 
 class _HookDelivery:
     """ADO's service hooks in virtual time: each job event the model emits reaches the production
     validator `delay_s` later (uniform), as the HTTP endpoint would receive it; a delivery it accepts
-    (a job waiting) starts that pool's pass through the same `Reconciler.run_pool` and lease as the
-    schedule. `loss` of them never arrive.
+    (a job waiting) starts that pool's hook pass (`Reconciler.hook_pass`: its queue read, then the same
+    `Reconciler.run_pool` and lease as the schedule). `loss` of them never arrive.
 
     The emulator also reports a job's assignment to an agent as a "waiting" event; the service's own
     states are waiting, inProgress and completed, so that one is not delivered here, lest the simulator
@@ -160,7 +160,7 @@ class _HookDelivery:
         if decision.action != "run":
             return
         self.passes += 1
-        self._reconciler.run_pool(self._reconciler.pool(decision.pool), parallel=self._reconciler.parallel_share())
+        self._reconciler.hook_pass(self._reconciler.pool(decision.pool))
 
 
 class _SimHistory:
