@@ -60,7 +60,7 @@ def test_a_lost_hook_is_caught_within_the_bound() -> None:
     kept = simulate(jobs, policy, seed=2)
     bound = IDLE_EVERY_MINUTES * 60 + PLAN_LATENCY_S + ROUND_LATENCY_S + 80.0
     print(f"\nwaits with every hook lost: {[round(w) for w in lost.waits_s]} (bound {bound:.0f} s)")
-    assert lost.hooks_lost == len(jobs) and lost.stranded == 0
+    assert lost.hook_passes == 0 and lost.hooks_lost >= len(jobs) and lost.stranded == 0
     assert max(lost.waits_s) <= bound
     assert max(lost.waits_s) > 120  # the bound is the schedule's, not the hooks': some job did wait for it
     assert max(kept.waits_s) <= 2.0 + 80.0  # hooks: the delivery, then the start-up

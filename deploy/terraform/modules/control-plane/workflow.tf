@@ -146,6 +146,12 @@ resource "aws_scheduler_schedule" "workflow" {
   }
 }
 
+# The schedule became conditional (count) with the back-off: an existing deployment keeps its schedule.
+moved {
+  from = aws_scheduler_schedule.workflow
+  to   = aws_scheduler_schedule.workflow[0]
+}
+
 # With hooks, the schedule backs off (adoscale.workflow.backoff, docs/deploy.md): each minute it invokes the
 # pass function's tick, which reads the pools' tasks (no Azure DevOps call) and starts an execution, naming
 # the pools and offsets, only when a pool has work or idle pools are due (every idle_observe_minutes). An idle
@@ -153,7 +159,7 @@ resource "aws_scheduler_schedule" "workflow" {
 # adoscale.workflow.tick_input() computes; Scheduler fills in the scheduled time.
 resource "aws_scheduler_schedule" "tick" {
   count               = local.backoff ? 1 : 0
-  name                = var.name
+  name                = "${var.name}-tick" # not the workflow schedule's: switching hooks on creates one, then deletes the other
   kms_key_arn         = aws_kms_key.this.arn
   schedule_expression = var.schedule_expression
   flexible_time_window {
