@@ -207,13 +207,18 @@ def cost(
     designs: bool = typer.Option(
         False,
         "--designs",
-        help="Instead: the control plane's monthly cost and Azure DevOps calls a day for each design (the seed's, "
-        "adoscale without hooks, adoscale with hooks and the schedule's back-off), each run in the simulator over "
-        "whole days of --workload on --compute.",
+        help="Instead: the control plane's monthly cost and Azure DevOps calls a day for each design (the original "
+        "design's 2-minute schedule, adoscale without hooks, adoscale with hooks and the schedule's back-off), each "
+        "run in the simulator over whole days of --workload on --compute.",
     ),
-    workload: str = typer.Option("seed-day", "--workload", "-w", help="With --designs: a built-in trace or a CSV."),
+    workload: str = typer.Option(
+        "seed-day",
+        "--workload",
+        "-w",
+        help="With --designs: a built-in trace (default: a working day of about 100 five-minute jobs) or a CSV.",
+        show_default=False,
+    ),
     compute: str = typer.Option("fargate", "--compute", help="With --designs: fargate or ec2 pools."),
-    seed: int = typer.Option(1, "--seed", help="With --designs: the simulation's random seed."),
     as_json: bool = typer.Option(False, "--json", help="Print the estimate as JSON."),
 ) -> None:
     """Estimate adoscale's monthly AWS bill from a dated price file: by default for what Terraform deploys
@@ -222,7 +227,7 @@ def cost(
     from adoscale_lab.sim.cost import NETWORK_MODES, Usage, deployed_workflow, load_prices, monthly_costs, usage_dict
 
     if designs:
-        _designs(workload, compute, seed, _prices_or_exit(prices, load_prices), as_json)
+        _designs(workload, compute, 1, _prices_or_exit(prices, load_prices), as_json)
         raise typer.Exit(EXIT_OK)
     if network not in NETWORK_MODES:
         raise typer.BadParameter(f"{network!r}: expected one of {', '.join(NETWORK_MODES)}", param_hint="--network")
