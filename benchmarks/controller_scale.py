@@ -31,7 +31,7 @@ from adoscale.config import MAX_POOLS, parse_config
 from adoscale.control import Reconciler
 from adoscale_lab.emulator import AdoModel, make_app
 from adoscale_lab.sim.fargate import EventQueue, SimFargate
-from benchmarks.results import BenchResult, RunInfo, add_output_options, emit
+from benchmarks.results import BenchResult, RunInfo, add_output_options, ado_calls, emit
 
 
 class _Timed:
@@ -61,6 +61,7 @@ class ControllerScaleResult(BenchResult):
     emulator_cpu_s: float  # inside the emulator's WSGI application
     compute_cpu_s: float  # inside the simulated Fargate
     ado_calls: int
+    ado_calls_by_route: dict[str, int]  # `METHOD route template` -> count, as the emulator routed them
     launched: int
     pools_with_errors: int
     steady_peak_traced_bytes: int  # tracemalloc's peak over a second, steady-state pass
@@ -128,6 +129,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> ControllerScaleResult:
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
         emulator_cpu, compute_cpu = emulator.seconds, sum(t.seconds for t in compute)
         calls = model.stats.total
+        by_route = ado_calls(model.stats.by_route)
         # A second, steady-state pass (every task now starting) under tracemalloc for the memory figure.
         tracemalloc.start()
         for reconciler in reconcilers:
@@ -147,6 +149,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> ControllerScaleResult:
         emulator_cpu_s=emulator_cpu,
         compute_cpu_s=compute_cpu,
         ado_calls=calls,
+        ado_calls_by_route=by_route,
         launched=sum(p.launched for p in pools),
         pools_with_errors=sum(1 for p in pools if p.errors),
         steady_peak_traced_bytes=peak,

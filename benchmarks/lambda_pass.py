@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Literal, cast
 from pydantic import BaseModel, ConfigDict
 
 from benchmarks.common import PAT, bench_config, seeded_model
-from benchmarks.results import BenchResult, RunInfo, add_output_options, aws_calls, emit, render_calls
+from benchmarks.results import BenchResult, RunInfo, add_output_options, ado_calls, aws_calls, emit, render_calls
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -55,6 +55,7 @@ class LambdaRound(BaseModel):
     number: int
     round_ado_calls: int  # the `round` action's (the organization's parallel-job limit)
     pass_ado_calls: int  # every pool's `pass` action together
+    ado_calls_by_route: dict[str, int]  # the round's (its action and its passes), `METHOD route template` -> count
     launched: int
     errors: int
     aws_calls: dict[str, int]  # `service:Operation` -> count, the round's passes together
@@ -153,6 +154,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> LambdaPassResult:
                         number=number,
                         round_ado_calls=round_calls,
                         pass_ado_calls=model.stats.total - round_calls,
+                        ado_calls_by_route=ado_calls(model.stats.by_route),
                         launched=launched,
                         errors=errors,
                         aws_calls=aws_calls(counter.by_operation),

@@ -17,7 +17,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from benchmarks.results import BenchResult, RunInfo, add_output_options, aws_calls, emit, render_calls
+from benchmarks.results import BenchResult, RunInfo, add_output_options, ado_calls, aws_calls, emit, render_calls
 
 
 class PassFigures(BaseModel):
@@ -28,6 +28,7 @@ class PassFigures(BaseModel):
     wall_s: float
     cpu_s: float
     ado_calls: int
+    ado_calls_by_route: dict[str, int]  # `METHOD route template` -> count, as the emulator routed them
     aws_calls: dict[str, int]  # `service:Operation` -> count
     launched: int
     errors: int
@@ -97,6 +98,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> ReconcilePassResult:
                     wall_s=wall,
                     cpu_s=cpu,
                     ado_calls=model.stats.total,
+                    ado_calls_by_route=ado_calls(model.stats.by_route),
                     aws_calls=aws_calls(counter.by_operation),
                     launched=sum(p.launched for p in report.pools),
                     errors=sum(len(p.errors) for p in report.pools),

@@ -68,6 +68,11 @@ def aws_calls(by_operation: Mapping[tuple[str, str], int]) -> dict[str, int]:
     return {call_key(service, operation): count for (service, operation), count in by_operation.items()}
 
 
+def ado_calls(by_route: Mapping[tuple[str, str], int]) -> dict[str, int]:
+    """The emulator's request counts (`model.stats.by_route`) with JSON keys: `GET /{org}/_apis/...`."""
+    return {f"{method} {route}": count for (method, route), count in by_route.items()}
+
+
 def render_calls(calls: Mapping[str, int]) -> str:
     """The counts as the benchmarks have always printed them: `{('ecs', 'ListTasks'): 100, ...}`."""
     return str({tuple(key.split(":", 1)): count for key, count in calls.items()})

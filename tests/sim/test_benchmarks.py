@@ -28,6 +28,7 @@ from adoscale_lab.sim.workloads import named
 
 ROOT = Path(__file__).resolve().parents[2]
 R = TypeVar("R", bound=BenchResult)
+POOL_ROUTE = "/{org}/_apis/distributedtask/pools/{pool_id}"  # the emulator's route templates
 
 
 def _command(module: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -60,6 +61,12 @@ def test_lambda_path_makes_two_ado_calls_per_pool_per_steady_pass(tmp_path: Path
     assert first.pass_ado_calls == 3 * pools
     assert [r.pass_ado_calls for r in steady] == [2 * pools, 2 * pools]
     assert result.steady_ado_calls_per_pool_pass == 2.0
+    for r in steady:  # the round action's one read, then each pass lists its jobs and its agents, nothing else
+        assert r.ado_calls_by_route == {
+            "GET /{org}/_apis/distributedtask/resourceusage": 1,
+            f"GET {POOL_ROUTE}/jobrequests": pools,
+            f"GET {POOL_ROUTE}/agents": pools,
+        }
     assert (first.launched, first.errors) == (pools * max_agents, 0)
     assert all((r.launched, r.errors) == (0, 0) for r in steady)
     # Each pass takes and releases the pool's lease; only the first round launches.
@@ -80,6 +87,7 @@ def test_reconcile_pass_counts_the_calls_of_a_first_and_a_steady_pass(tmp_path: 
     assert first.ado_calls == 3 * pools + 1
     assert first.aws_calls == {"ecs:ListTasks": 2 * pools, "ecs:RunTask": pools}
     assert (steady.launched, steady.errors, steady.ado_calls) == (0, 0, 2 * pools)
+    assert steady.ado_calls_by_route == {f"GET {POOL_ROUTE}/jobrequests": pools, f"GET {POOL_ROUTE}/agents": pools}
     assert steady.aws_calls == {"ecs:ListTasks": 2 * pools, "ecs:DescribeTasks": pools}
     assert first.wall_s > 0 and steady.wall_s > 0 and result.peak_rss_mb > 0
 
@@ -88,7 +96,12 @@ def test_controller_scale_splits_pools_over_configurations(tmp_path: Path) -> No
     result = _run(ControllerScaleResult, tmp_path, "--pools", "101", "--queued", "202", "--agents", "101")
     assert (result.configurations, result.max_pools_per_configuration) == (2, MAX_POOLS)
     assert (result.launched, result.pools_with_errors) == (202, 0)
-    assert result.ado_calls > 0 and result.steady_peak_traced_bytes > 0
+    assert result.steady_peak_traced_bytes > 0
+    # Its pools have no placeholder yet: the first pass registers one in each and reads the pool again.
+    pools = 101
+    assert result.ado_calls == sum(result.ado_calls_by_route.values())
+    assert result.ado_calls_by_route[f"POST {POOL_ROUTE}/agents"] == pools
+    assert result.ado_calls_by_route[f"GET {POOL_ROUTE}/jobrequests"] == 2 * pools
     # adoscale's own CPU is taken apart from the emulator's and the simulated Fargate's (issue 25).
     assert 0 < result.emulator_cpu_s < result.cpu_s and result.compute_cpu_s >= 0
     assert 0 < result.own_cpu_s < result.cpu_s
