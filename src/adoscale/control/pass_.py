@@ -30,8 +30,8 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import UTC
 from typing import Any
 
-from adoscale.ado.errors import AdoAuthError, AdoError
-from adoscale.ado.placeholder import PlaceholderAction, PlaceholderSpec, ensure_placeholder
+from adoscale.ado.errors import AdoAuthError, AdoError, AdoScopeError
+from adoscale.ado.placeholder import PlaceholderAction, PlaceholderSpec, confirm_manage, ensure_placeholder
 from adoscale.ado.queue import SeenJobs
 from adoscale.aws import CallBudget
 from adoscale.config import Config, PoolConfig
@@ -41,7 +41,7 @@ from adoscale.control.observe import Observation, ParallelShare, PoolIds, observ
 from adoscale.history import MemoryHistory
 from adoscale.lease import Unleased, while_held
 from adoscale.ports import AdoPort, Clock, Compute, ComputeFor, History, Lease, Monotonic
-from adoscale.scaling import plan
+from adoscale.scaling import Plan, plan
 from adoscale.scaling.warm import WarmMode
 from adoscale.transient import AwsUnavailableError
 
@@ -356,6 +356,11 @@ class Reconciler:
                     log.info("%s: %s%s", pool.name, "" if act else "(dry run) ", line)
                 if not act:
                     return report_of(pass_id, observation, decision, None)
+                if placeholder not in _WROTE and _changes_ado(decision.plan):
+                    # The manage scope before anything is launched or changed (a registration this pass made
+                    # has just proved it): `AdoScopeError` fails this pool's pass, never the controller.
+                    name = pool.agent_name_prefix + pool.placeholder_name
+                    confirm_manage(self._ado, observation.pool_id, name, observation.agents, pool=pool.name)
                 actor = Actor(
                     pool.name,
                     observation.pool_id,
@@ -389,9 +394,9 @@ class Reconciler:
             name=pool.agent_name_prefix + pool.placeholder_name, platform=pool.platform, capabilities=pool.capabilities
         )
         try:
-            return ensure_placeholder(self._ado, observation.pool_id, spec, observation.agents).value
-        except AdoAuthError:
-            raise
+            return ensure_placeholder(self._ado, observation.pool_id, spec, observation.agents, pool=pool.name).value
+        except (AdoAuthError, AdoScopeError):
+            raise  # the PAT refused (every pool), or it may not manage this pool (this pass fails)
         except AdoError as exc:
             log.error("pool %s: placeholder: %s", pool.name, exc)  # noqa: TRY400 (expected: one line)
             return f"error: {exc}"
@@ -456,6 +461,16 @@ def held_after(parallel: ParallelShare | None, report: PoolReport) -> ParallelSh
     if parallel is None or observation is None:
         return parallel
     return parallel.after(observation.pool_id, observation.live_tasks + report.launched)
+
+
+# Placeholder actions that wrote a registration in this pass: the PAT's manage scope is proven.
+_WROTE = frozenset({PlaceholderAction.CREATE.value, PlaceholderAction.REPLACE.value})
+
+
+def _changes_ado(decision: Plan) -> bool:
+    """The plan launches agents or changes registrations (what needs the manage scope, or strands agents
+    without it); stopping tasks alone reads ADO only."""
+    return decision.launch_count > 0 or bool(decision.enable or decision.drain or decision.delete)
 
 
 def _everywhere(compute: Compute) -> ComputeFor:
