@@ -32,7 +32,7 @@ from typing import Any
 
 from adoscale.ado.errors import AdoAuthError, AdoError, AdoScopeError
 from adoscale.ado.placeholder import PlaceholderAction, PlaceholderSpec, confirm_manage, ensure_placeholder
-from adoscale.ado.queue import SeenJobs
+from adoscale.ado.queue import KnownUnservable, SeenJobs
 from adoscale.aws import CallBudget
 from adoscale.config import Config, PoolConfig
 from adoscale.control.act import LAUNCH_ERROR, Actor, ActResult, Guard, LeaseLostError
@@ -46,6 +46,9 @@ from adoscale.scaling.warm import WarmMode
 from adoscale.transient import AwsUnavailableError
 
 log = logging.getLogger("adoscale.reconcile")
+
+# Jobs found unservable by a pool's own agents (`control.observe.refused_by_own_agents`), for this process.
+KNOWN_UNSERVABLE = KnownUnservable()
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,6 +217,7 @@ class Reconciler:
         pool_ids: MutableMapping[str, int] | None = None,
         history: History | None = None,
         compute_for: ComputeFor | None = None,
+        known_unservable: KnownUnservable | None = None,
     ) -> None:
         self._config = config
         self._ado = ado
@@ -233,6 +237,8 @@ class Reconciler:
         self._pool_ids = PoolIds(ado, pool_ids)
         self._history: History = history or MemoryHistory()
         self._unservable_seen = SeenJobs()
+        # Process-wide by default, so that a warm Lambda container remembers across its invocations too.
+        self._known_unservable = known_unservable if known_unservable is not None else KNOWN_UNSERVABLE
 
     @property
     def config(self) -> Config:
@@ -335,6 +341,8 @@ class Reconciler:
                         pool_ids=self._pool_ids,
                         history=history,
                         parallel=parallel,
+                        known=self._known_unservable,
+                        organization=self._config.organization_url,
                     )
 
                 observation = look()
