@@ -36,6 +36,7 @@ from adoscale.ado.queue import KnownUnservable, SeenJobs
 from adoscale.aws import CallBudget
 from adoscale.config import Config, PoolConfig
 from adoscale.control.act import LAUNCH_ERROR, Actor, ActResult, Guard, LeaseLostError
+from adoscale.control.backoff import StartIncidents
 from adoscale.control.decide import Decide, Decision, PolicyFor, decide, default_policy, describe, warm_policy_for
 from adoscale.control.observe import Observation, ParallelShare, PoolIds, observe
 from adoscale.history import MemoryHistory
@@ -49,6 +50,9 @@ log = logging.getLogger("adoscale.reconcile")
 
 # Jobs found unservable by a pool's own agents (`control.observe.refused_by_own_agents`), for this process.
 KNOWN_UNSERVABLE = KnownUnservable()
+# The pools in a start-failure incident, for this process: one alert per incident (`control.backoff`).
+START_INCIDENTS = StartIncidents()
+alerts = logging.getLogger("adoscale.alerts")
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,6 +222,7 @@ class Reconciler:
         history: History | None = None,
         compute_for: ComputeFor | None = None,
         known_unservable: KnownUnservable | None = None,
+        incidents: StartIncidents | None = None,
     ) -> None:
         self._config = config
         self._ado = ado
@@ -239,6 +244,7 @@ class Reconciler:
         self._unservable_seen = SeenJobs()
         # Process-wide by default, so that a warm Lambda container remembers across its invocations too.
         self._known_unservable = known_unservable if known_unservable is not None else KNOWN_UNSERVABLE
+        self._incidents = incidents if incidents is not None else START_INCIDENTS
 
     @property
     def config(self) -> Config:
@@ -364,6 +370,7 @@ class Reconciler:
                     log.info("%s: %s%s", pool.name, "" if act else "(dry run) ", line)
                 if not act:
                     return report_of(pass_id, observation, decision, None)
+                self._alert_on_incident(pool.name, decision)
                 if placeholder not in _WROTE and _changes_ado(decision.plan):
                     # The manage scope before anything is launched or changed (a registration this pass made
                     # has just proved it): `AdoScopeError` fails this pool's pass, never the controller.
@@ -408,6 +415,20 @@ class Reconciler:
         except AdoError as exc:
             log.error("pool %s: placeholder: %s", pool.name, exc)  # noqa: TRY400 (expected: one line)
             return f"error: {exc}"
+
+    def _alert_on_incident(self, pool: str, decision: Decision) -> None:
+        """One alert when the pool's tasks begin failing to start, one notice when a task starts again; not
+        one a pass (`control.backoff`, "one alert per incident")."""
+        change = self._incidents.update((self._config.organization_url, pool), decision.backoff)
+        if change == "opened" and decision.backoff is not None:
+            alerts.error(
+                "ALERT pool %s: tasks fail to start: %s (the jobs stay queued; launches back off; one alert until "
+                "a task starts)",
+                pool,
+                decision.backoff.reason,
+            )
+        elif change == "closed":
+            alerts.warning("pool %s: tasks start again (the start-failure incident is over)", pool)
 
     def _log_unservable(self, pool: PoolConfig, observation: Observation) -> None:
         for request_id, demand in observation.unservable_jobs:
