@@ -33,7 +33,8 @@ class ParallelShare:
     started beyond the limit waits idle. So after each pool's pass, a round run in one process (`run`,
     `serve`, the demo, the simulator) records what that pool now holds, its live tasks (`after`), and the
     next pool's capacity leaves those slots out: limit 4 and two pools of 4 queued jobs start 4 tasks in all,
-    not 8."""
+    not 8. Where passes run at once (the workflow's Map), the launch is made in a critical section that counts
+    the other pools' live tasks again (`control.pass_.Reconciler._parallel_gate`)."""
 
     total: int
     running_by_pool: Mapping[int, int]

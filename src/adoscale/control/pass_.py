@@ -25,7 +25,8 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Iterable, Iterator, MutableMapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC
 from typing import Any
@@ -35,7 +36,7 @@ from adoscale.ado.placeholder import PlaceholderAction, PlaceholderSpec, confirm
 from adoscale.ado.queue import KnownUnservable, SeenJobs
 from adoscale.aws import CallBudget
 from adoscale.config import Config, PoolConfig
-from adoscale.control.act import LAUNCH_ERROR, Actor, ActResult, Guard, LeaseLostError
+from adoscale.control.act import LAUNCH_ERROR, Actor, ActResult, Guard, LaunchGate, LeaseLostError
 from adoscale.control.backoff import StartIncidents
 from adoscale.control.decide import Decide, Decision, PolicyFor, decide, default_policy, describe, warm_policy_for
 from adoscale.control.observe import Observation, ParallelShare, PoolIds, observe
@@ -50,6 +51,14 @@ log = logging.getLogger("adoscale.reconcile")
 
 # Jobs found unservable by a pool's own agents (`control.observe.refused_by_own_agents`), for this process.
 KNOWN_UNSERVABLE = KnownUnservable()
+# The critical section around a launch under the organization's parallel-job limit (`_parallel_gate`): a lease
+# in the lease table under a key no pool's item uses, held for a launch (about a second), taken over from a
+# crashed holder like any lease; a pass that cannot take it within PARALLEL_WAIT_S launches nothing this time.
+PARALLEL_LEASE = "parallel-job-limit#"
+PARALLEL_LEASE_TTL_S = 15.0
+PARALLEL_POLL_S = 0.2
+PARALLEL_WAIT_S = 5.0  # a launch takes about a second; longer means a crashed holder: launch next round
+
 # The pools in a start-failure incident, for this process: one alert per incident (`control.backoff`).
 START_INCIDENTS = StartIncidents()
 alerts = logging.getLogger("adoscale.alerts")
@@ -325,6 +334,40 @@ class Reconciler:
 
         return guard
 
+    def _parallel_gate(
+        self, pool: PoolConfig, pass_id: str, parallel: ParallelShare | None, observation: Observation, ends_at: float
+    ) -> LaunchGate | None:
+        """The organization's parallel-job share, applied in the same round when pools' passes run at once
+        (the workflow's Map, hook passes): the launch happens inside a critical section, an org-wide lease in
+        the lease table (`PARALLEL_LEASE`), where the share is counted again with the other pools' live tasks
+        as ECS lists them now (tasks a concurrent pass has just launched included: they exist once RunTask has
+        answered, before that pass leaves the section). None when there is nothing to share: no limit known,
+        or one pool."""
+        others = [p for p in self._config.pools if p.name != pool.name]
+        if parallel is None or not others:
+            return None
+
+        @contextmanager
+        def gate(wanted: int) -> Iterator[int]:
+            key = PARALLEL_LEASE
+            give_up = min(ends_at, self._monotonic() + PARALLEL_WAIT_S)
+            while self._lease.acquire(key, pass_id, PARALLEL_LEASE_TTL_S) is not None:
+                if self._monotonic() + PARALLEL_POLL_S >= give_up:
+                    log.warning("%s: launch held back: the parallel-job share stayed taken by another pass", pool.name)
+                    yield 0
+                    return
+                time.sleep(PARALLEL_POLL_S)  # another pass is launching: its tasks count against this one
+            try:
+                share = parallel
+                for other in others:
+                    live = sum(1 for t in self._compute_for(other).list_tasks(other.name) if t.last_status != "STOPPED")
+                    share = share.after(self._pool_ids(other.name), live)
+                yield max(0, min(wanted, share.capacity_for(observation.pool_id) - observation.live_tasks))
+            finally:
+                self._lease.release(key, pass_id)
+
+        return gate
+
     def _seconds(self, deadline_s: float | None) -> float:
         return min(deadline_s, self._limits.deadline_s) if deadline_s is not None else self._limits.deadline_s
 
@@ -386,6 +429,7 @@ class Reconciler:
                     ends_at=ends_at,
                     monotonic=self._monotonic,
                     guard=self._fence(pool.name, pass_id),
+                    launch_gate=self._parallel_gate(pool, pass_id, parallel, observation, ends_at),
                 )
                 result = actor.act(decision)
         except AdoAuthError:
