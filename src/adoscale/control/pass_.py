@@ -360,8 +360,15 @@ class Reconciler:
             try:
                 share = parallel
                 for other in others:
+                    try:
+                        other_id = self._pool_ids(other.name)
+                    except AdoAuthError:
+                        raise
+                    except AdoError as exc:  # another pool's fault (say, not in ADO) is that pool's to report
+                        log.warning("%s: parallel share: pool %s left out: %s", pool.name, other.name, exc)
+                        continue
                     live = sum(1 for t in self._compute_for(other).list_tasks(other.name) if t.last_status != "STOPPED")
-                    share = share.after(self._pool_ids(other.name), live)
+                    share = share.after(other_id, live)
                 yield max(0, min(wanted, share.capacity_for(observation.pool_id) - observation.live_tasks))
             finally:
                 self._lease.release(key, pass_id)
