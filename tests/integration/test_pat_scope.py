@@ -35,9 +35,12 @@ def test_the_emulator_refuses_a_write_the_pats_scopes_do_not_grant_as_the_servic
 ) -> None:
     pool = model.create_pool("linux")
     agent = model.register_agent(pool, "adoscale-placeholder", online=False)
-    model.pat_scopes = READ_ONLY
     base = f"{org_url}/_apis/distributedtask/pools/{pool}/agents"
+    admin = org_url.rsplit("/", 1)[0] + "/_emulator/pat-scopes"
     with httpx.Client(auth=("", PAT), params={"api-version": "7.1"}) as http:
+        assert http.put(admin, json={"scopes": ["vso.nothing"]}).status_code == 400  # unknown scope named
+        assert http.put(admin, json={"scopes": sorted(READ_ONLY)}).json() == {"scopes": sorted(READ_ONLY)}
+        assert model.pat_scopes == READ_ONLY
         assert http.get(base).status_code == 200  # reading needs the read scope only
         for headers in ({}, {"X-TFS-FedAuthRedirect": "Suppress"}):
             # A PAT the service knows: 401 JSON, never the 203 sign-in page of an unknown one.
