@@ -8,6 +8,7 @@ hook on the client the adapter uses, for the tasks the fault stopped).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -121,3 +122,49 @@ def test_tasks_that_fail_to_start_back_off_keep_the_jobs_queued_and_say_why(worl
             break
     assert served, [world.model.job(j) for j in jobs]
     assert world.reconciler.run().pools[0].start_failures == 0
+
+
+def _serve_agents(world: World, pool: int) -> None:
+    """The agents of the tasks still up register, as the image's entrypoint makes them."""
+    known = {a.name for a in world.model.agents(pool)}
+    for task in world.compute.list_tasks("linux"):
+        if task.last_status != "STOPPED" and task.task_id not in known:
+            world.model.register_agent(pool, task.task_id, {"docker": ""}, once=True)
+
+
+def test_one_alert_per_start_failure_incident_not_per_pass(world: World, caplog: pytest.LogCaptureFixture) -> None:
+    """A long-running controller (`serve`'s passes) alerts once when a pool's tasks begin failing to start,
+    naming the pool and the reason, says once that they start again, and alerts again for a new incident.
+    Before: no alert at all, only the pass report's error line every pass."""
+    caplog.set_level(logging.INFO, logger="adoscale.alerts")
+    pool = world.model.create_pool("linux")
+    world.model.register_agent(pool, "adoscale-placeholder", {"docker": ""}, online=False)
+    jobs = [world.model.queue_job(pool, ["docker"]) for _ in range(3)]
+    for _ in range(12):  # one incident: the batch, then probes that fail too
+        report = world.reconciler.run().pools[0]
+        world.fault.strike(report.launched_tasks)
+        world.clock.advance(PASS_INTERVAL_S)
+    first_incident = [r for r in caplog.records if r.name == "adoscale.alerts"]
+    world.fault.on = False
+    for _ in range(int(BACKOFF_MAX_S / PASS_INTERVAL_S) + 6):  # the fault clears: a probe starts, the rest follow
+        world.clock.advance(PASS_INTERVAL_S)
+        world.reconciler.run()
+        _serve_agents(world, pool)
+        if all(world.model.job(j).reserved_agent is not None for j in jobs):
+            break
+    world.reconciler.run()
+    over = [r for r in caplog.records if r.name == "adoscale.alerts"][len(first_incident) :]
+    world.fault.on = True  # a second incident: a new job's task fails to start
+    world.model.queue_job(pool, ["docker"])
+    for _ in range(4):
+        world.clock.advance(PASS_INTERVAL_S)
+        world.fault.strike(world.reconciler.run().pools[0].launched_tasks)
+    second = [r for r in caplog.records if r.name == "adoscale.alerts"][len(first_incident) + len(over) :]
+    assert [(r.levelno, r.getMessage()) for r in first_incident] == [
+        (logging.ERROR, f"ALERT pool linux: tasks fail to start: TaskFailedToStart: {PULL_ERROR} (the jobs stay "
+         "queued; launches back off; one alert until a task starts)")
+    ]  # fmt: skip
+    assert [(r.levelno, r.getMessage()) for r in over] == [
+        (logging.WARNING, "pool linux: tasks start again (the start-failure incident is over)")
+    ]
+    assert [r.levelno for r in second] == [logging.ERROR] and "ALERT pool linux" in second[0].getMessage()

@@ -56,9 +56,10 @@ def test_lambda_path_makes_two_ado_calls_per_pool_per_steady_pass(tmp_path: Path
     assert [r.number for r in result.rounds] == [0, 1, 2]
     first, *steady = result.rounds
     # The round action reads the parallel-job limit once for every pool; the first passes also look up the
-    # pool ids (3 calls a pool), the steady ones list the jobs and the agents only (issue 10's goal: 2).
+    # pool ids and, as they launch, check the PAT's manage scope (a PATCH of the placeholder as it is): 4 calls
+    # a pool; the steady ones list the jobs and the agents only (issue 10's goal: 2).
     assert all(r.round_ado_calls == 1 for r in result.rounds)
-    assert first.pass_ado_calls == 3 * pools
+    assert first.pass_ado_calls == 4 * pools
     assert [r.pass_ado_calls for r in steady] == [2 * pools, 2 * pools]
     assert result.steady_ado_calls_per_pool_pass == 2.0
     for r in steady:  # the round action's one read, then each pass lists its jobs and its agents, nothing else
@@ -83,8 +84,9 @@ def test_reconcile_pass_counts_the_calls_of_a_first_and_a_steady_pass(tmp_path: 
     assert (result.pools, result.queued_per_pool, result.max_agents) == (pools, 4, max_agents)
     first, steady = result.first, result.steady
     assert (first.launched, first.errors) == (pools * max_agents, 0)
-    # Pool id, job requests and agents per pool, plus the organization's parallel-job limit once.
-    assert first.ado_calls == 3 * pools + 1
+    # Pool id, job requests, agents and the manage-scope check before launching (a PATCH of the placeholder as
+    # it is) per pool, plus the organization's parallel-job limit once.
+    assert first.ado_calls == 4 * pools + 1
     assert first.aws_calls == {"ecs:ListTasks": 2 * pools, "ecs:RunTask": pools}
     assert (steady.launched, steady.errors, steady.ado_calls) == (0, 0, 2 * pools)
     assert steady.ado_calls_by_route == {f"GET {POOL_ROUTE}/jobrequests": pools, f"GET {POOL_ROUTE}/agents": pools}

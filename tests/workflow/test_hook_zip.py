@@ -15,6 +15,7 @@ from typing import Any
 import boto3
 import pytest
 
+from adoscale.hooks.requests import PREFIX
 from adoscale_lab.emulator import AdoModel
 from tests.aws import create_lease_table
 from tests.hooks.payloads import SECRET, basic, body, http_event, job_event
@@ -73,3 +74,33 @@ def test_the_zips_hook_function_queues_one_pass_that_launches_and_answers_what_k
     assert forged[0] == 401
     assert routed_lambdas.count("adoscale-hook") == 6  # nothing more was queued
     assert len(ecs.list_tasks(cluster=world.cluster)["taskArns"]) == 1
+
+
+def test_the_zips_hook_pass_reads_a_rotated_pat_again_when_its_cached_one_is_refused(
+    aws: str, routed_lambdas: list[str], model: AdoModel, org_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 22 item 4 (rotation) for the hook function: its queued pass runs in a warm execution environment
+    whose PAT is cached (300 s); after a rotation (new value stored, old one revoked) the refused PAT is read
+    again from its secret once and the pass goes on, as the pass function's does (`_control.with_rotation`).
+    Before: the queued pass failed with the revoked PAT (logged, nothing launched) until the cache expired."""
+    ecs, world = _world(model, org_url, monkeypatch, [{"name": "linux", "max_agents": 5}])
+    secrets = boto3.client("secretsmanager", region_name="us-east-1")
+    lam = _hook_function()
+    secrets.put_secret_value(SecretId="adoscale/pat", SecretString=model.pat)
+    pool = model.create_pool("linux")
+    model.register_agent(pool, "adoscale-placeholder", online=False)
+    model.queue_job(pool)
+    assert _deliver(lam, job_event(), basic(SECRET))[1]["queued"] is True
+    assert len(ecs.list_tasks(cluster=world.cluster)["taskArns"]) == 1  # the queued pass ran, its PAT now cached
+
+    model.pat = "rotated-pat-0123456789abcdef"  # the old value is revoked ...
+    secrets.put_secret_value(SecretId="adoscale/pat", SecretString=model.pat)  # ... and the new one stored
+    model.queue_job(pool)
+    # The 3 s coalescing window of the first hook ends (its marker in the lease table expires).
+    dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+    dynamodb.delete_item(TableName="adoscale-leases", Key={"pool": {"S": PREFIX + "linux"}})
+    status, answer = _deliver(lam, job_event(), basic(SECRET))
+    assert (status, answer["queued"]) == (202, True), answer
+    # The queued pass ran in the warm environment that cached the revoked PAT, and still launched for the job.
+    assert routed_lambdas == ["adoscale-hook"] * 4
+    assert len(ecs.list_tasks(cluster=world.cluster)["taskArns"]) == 2

@@ -20,6 +20,25 @@ class AdoAuthError(AdoError):
     """The PAT was refused: invalid, expired, or lacking a scope (HTTP 203 sign-in page, or 401)."""
 
 
+class AdoScopeError(AdoError):
+    """The PAT reads the pool but may not change it: it lacks the "Agent Pools (read & manage)" scope. Found by a
+    write refused (401/203) right after reads with the same PAT succeeded, before the pass launches anything.
+    Not an `AdoAuthError`: the PAT works, so it fails this pool's pass (reported, alerted), not the controller."""
+
+
+MANAGE_SCOPE = "Agent Pools (read & manage)"
+
+
+def scope_error(pool: str, refused: AdoAuthError) -> AdoScopeError:
+    return AdoScopeError(
+        f"the PAT reads pool {pool} but may not manage it: it lacks the {MANAGE_SCOPE} scope "
+        f"(vso.agentpools_manage; HTTP {refused.status} on a change); nothing was launched",
+        status=refused.status,
+        type_key=refused.type_key,
+        url=refused.url,
+    )
+
+
 class AdoNotFoundError(AdoError):
     """HTTP 404, or a lookup by name that found nothing."""
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
-from adoscale.ado.errors import AdoConflictError
+from adoscale.ado.errors import AdoAuthError, AdoConflictError, scope_error
 from adoscale.ado.models import Agent
 
 log = logging.getLogger("adoscale.placeholder")
@@ -226,33 +226,62 @@ class PlaceholderPort(Protocol):
 
     def replace_agent(self, pool_id: int, agent_id: int, body: Mapping[str, Any]) -> Agent: ...
 
+    def set_agent_enabled(self, pool_id: int, agent_id: int, enabled: bool) -> Agent: ...
+
 
 def ensure_placeholder(
-    ado: PlaceholderPort, pool_id: int, spec: PlaceholderSpec, agents: Iterable[Agent] | None = None
+    ado: PlaceholderPort,
+    pool_id: int,
+    spec: PlaceholderSpec,
+    agents: Iterable[Agent] | None = None,
+    *,
+    pool: str = "",
 ) -> PlaceholderAction:
     """Create or re-register the pool's placeholder when it is missing or out of date.
 
     `agents`: the pool's agents with their capabilities, as the pass has just read them (then a steady pass
-    costs no call at all); without them, the placeholder is read by name (one call).
+    costs no call at all); without them, the placeholder is read by name (one call). A registration refused
+    as unauthorised after those reads succeeded is `AdoScopeError` (the PAT lacks the manage scope).
     """
     if agents is None:
         agents = ado.list_agents(pool_id, name=spec.name)
     existing = next((a for a in agents if a.name.lower() == spec.name.lower()), None)
     action = decide(spec, existing)
-    if action is PlaceholderAction.CREATE:
-        try:
-            ado.add_agent(pool_id, registration_body(spec, placeholder_key()))
-        except AdoConflictError:
-            # Registered meanwhile (a concurrent pass, or a retried POST whose first answer was lost): the next
-            # pass compares its capabilities.
-            return PlaceholderAction.KEEP
-        log.info("pool %d: registered placeholder %s", pool_id, spec.name)
-    elif action is PlaceholderAction.REPLACE and existing is not None:
-        ado.replace_agent(pool_id, existing.id, {**registration_body(spec, placeholder_key()), "id": existing.id})
-        log.info("pool %d: placeholder %s registered again: the pool's capabilities changed", pool_id, spec.name)
-    elif action is PlaceholderAction.FOREIGN:
-        log.warning("pool %d: an online agent is named %s; the placeholder is left to it", pool_id, spec.name)
+    try:
+        if action is PlaceholderAction.CREATE:
+            try:
+                ado.add_agent(pool_id, registration_body(spec, placeholder_key()))
+            except AdoConflictError:
+                # Registered meanwhile (a concurrent pass, or a retried POST whose first answer was lost): the
+                # next pass compares its capabilities.
+                return PlaceholderAction.KEEP
+            log.info("pool %d: registered placeholder %s", pool_id, spec.name)
+        elif action is PlaceholderAction.REPLACE and existing is not None:
+            ado.replace_agent(pool_id, existing.id, {**registration_body(spec, placeholder_key()), "id": existing.id})
+            log.info("pool %d: placeholder %s registered again: the pool's capabilities changed", pool_id, spec.name)
+        elif action is PlaceholderAction.FOREIGN:
+            log.warning("pool %d: an online agent is named %s; the placeholder is left to it", pool_id, spec.name)
+    except AdoAuthError as exc:
+        raise scope_error(pool or str(pool_id), exc) from None
     return action
+
+
+def confirm_manage(ado: PlaceholderPort, pool_id: int, name: str, agents: Iterable[Agent], *, pool: str = "") -> bool:
+    """Check, before a pass changes anything, that the PAT may manage the pool (the "Agent Pools (read &
+    manage)" scope): the pool's placeholder registration (`name`) is written again as it is (its `enabled`
+    unchanged: nothing changes in ADO). Needed because reading the pool needs only the read scope, and without
+    this the first write is the drain of an agent already launched, which then idles for ever.
+
+    `AdoScopeError` when the write is refused as unauthorised (the reads with the same PAT just succeeded);
+    False when the pool has no registration of that name to write (nothing checked)."""
+    existing = next((a for a in agents if a.name.lower() == name.lower()), None)
+    if existing is None:
+        return False
+    try:
+        ado.set_agent_enabled(pool_id, existing.id, bool(existing.enabled))
+    except AdoAuthError as exc:
+        raise scope_error(pool or str(pool_id), exc) from None
+    return True
 
 
 __all__ = [
@@ -261,6 +290,7 @@ __all__ = [
     "PlaceholderAction",
     "PlaceholderPort",
     "PlaceholderSpec",
+    "confirm_manage",
     "decide",
     "ensure_placeholder",
     "pool_agent_capabilities",

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 
 from adoscale.ado.errors import AdoAuthError, AdoError
@@ -36,6 +37,10 @@ class LeaseLostError(Exception):
 
 Guard = Callable[[str], None]
 """Called before each action with what it is about to do; raises to stop the pass acting (a lost lease)."""
+
+LaunchGate = Callable[[int], AbstractContextManager[int]]
+"""Around the launch: given the count decided, holds what must not change meanwhile (the organization's
+parallel-job share, `control.pass_`) and yields the count that may still be launched."""
 
 
 LAUNCH_ERROR = "launch: "  # the prefix of each launch ECS refused, in `ActResult.errors`
@@ -97,6 +102,7 @@ class Actor:
         ends_at: float,
         monotonic: Monotonic,
         guard: Guard | None = None,
+        launch_gate: LaunchGate | None = None,
     ) -> None:
         self._pool = pool
         self._pool_id = pool_id
@@ -107,6 +113,7 @@ class Actor:
         self._ends_at = ends_at
         self._monotonic = monotonic
         self._guard = guard
+        self._launch_gate = launch_gate
         self._tally = _Tally()
 
     def act(self, decision: Decision) -> ActResult:
@@ -133,13 +140,15 @@ class Actor:
         plan, tally, ado, pool_id = decision.plan, self._tally, self._ado, self._pool_id
         if plan.launch_count > 0:
             self._in_time("launch")
-            result = self._compute.launch(self._pool, plan.launch_count, token=self._token)
-            tally.launched_tasks = [task.task_arn for task in result.started]
-            tally.errors.extend(f"{LAUNCH_ERROR}{failure}" for failure in result.failures)
-            # Why Spot refused matters to the operator: a shortage passes, a platform version or CPU
-            # architecture that FARGATE_SPOT does not take will refuse every launch until changed.
-            if (fallback := result.fallback_warning()) is not None:
-                tally.warnings.append(fallback)
+            gate = self._launch_gate or nullcontext
+            with gate(plan.launch_count) as count:
+                if count < plan.launch_count:
+                    tally.warnings.append(
+                        f"launch {count} of {plan.launch_count}: the parallel-job limit is held by other pools' "
+                        "agents (the rest waits for a later pass)"
+                    )
+                if count > 0:
+                    self._launch(count)
         for enable in plan.enable:
             self._in_time(f"enable {enable.agent_name}")
             ado.set_agent_enabled(pool_id, enable.agent_id, True)
@@ -162,6 +171,16 @@ class Actor:
                 continue
             if ado.delete_agent(pool_id, delete.agent_id):
                 tally.deleted += 1
+
+    def _launch(self, count: int) -> None:
+        tally = self._tally
+        result = self._compute.launch(self._pool, count, token=self._token)
+        tally.launched_tasks = [task.task_arn for task in result.started]
+        tally.errors.extend(f"{LAUNCH_ERROR}{failure}" for failure in result.failures)
+        # Why Spot refused matters to the operator: a shortage passes, a platform version or CPU
+        # architecture that FARGATE_SPOT does not take will refuse every launch until changed.
+        if (fallback := result.fallback_warning()) is not None:
+            tally.warnings.append(fallback)
 
     def _drain(self, drain: Drain) -> bool:
         """Read, disable, read again, stop only if still idle; otherwise enable again. Never disables an

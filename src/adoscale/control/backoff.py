@@ -11,7 +11,12 @@ same jobs every pass would only fail again (3 queued jobs got 60 tasks in 20 pas
   the newest one (exponential, bounded, reset by a success);
 - when that time comes, one task is launched, not the batch (a probe): if it starts, the next pass
   launches the rest; if it fails, the wait doubles;
-- the jobs stay queued (nothing is cancelled), and the pool's report says why, each pass, until it works.
+- the jobs stay queued (nothing is cancelled), and the pool's report says why, each pass, until it works;
+- one alert per incident, not per round: an incident starts when the pool's tasks begin failing to start and
+  ends at the next successful start. The deployed workflow alerts from the waiter only for a launch made
+  outside an incident (the pass says whether its launch was a probe inside one: every launch after the first
+  failure is seen is one); a long-running process (`serve`) alerts when a pool's back-off appears
+  (`StartIncidents`).
 
 The state is ECS's: stopped tasks stay listed for at least an hour, longer than the longest wait, so every
 pass (any runtime, any Lambda container) reads the same back-off without anything stored by adoscale.
@@ -96,3 +101,22 @@ def start_backoff(tasks: Iterable[TaskInfo], registered: Iterable[str], prefix: 
     newest, reason = max(recent, key=lambda pair: (pair[0].stopped_at or pair[0].created_at, pair[0].task_arn))
     delay = min(BACKOFF_MAX_S, BACKOFF_BASE_S * 2 ** min(len(recent) - 1, 30))
     return StartBackoff(len(recent), reason, (newest.stopped_at or newest.created_at) + timedelta(seconds=delay))
+
+
+class StartIncidents:
+    """Which pools of a long-running process are in a start-failure incident: the transitions give one alert
+    when an incident opens (the pool's back-off appears) and one notice when it ends (the back-off is gone: a
+    task started). The back-off itself stays derived from ECS; this only remembers what was already said."""
+
+    def __init__(self) -> None:
+        self._open: set[tuple[str, str]] = set()
+
+    def update(self, key: tuple[str, str], backoff: StartBackoff | None) -> str:
+        """ "opened", "closed" or "" (no change) for the pool `key` (organization, pool) seeing `backoff`."""
+        if backoff is not None and key not in self._open:
+            self._open.add(key)
+            return "opened"
+        if backoff is None and key in self._open:
+            self._open.discard(key)
+            return "closed"
+        return ""

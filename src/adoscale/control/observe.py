@@ -14,9 +14,9 @@ from datetime import datetime
 from typing import Any
 
 from adoscale.ado.demands import satisfies
-from adoscale.ado.models import Agent, JobState, ParallelLimit
+from adoscale.ado.models import Agent, JobRequest, JobState, ParallelLimit
 from adoscale.ado.placeholder import pool_agent_capabilities
-from adoscale.ado.queue import count_queued_for, count_running, unservable
+from adoscale.ado.queue import KnownUnservable, count_queued_for, count_running, unmet_by_agents, unservable
 from adoscale.compute.base import TaskInfo
 from adoscale.config import PoolConfig
 from adoscale.history.base import HistoryCorruptError, HistoryRecord
@@ -33,7 +33,8 @@ class ParallelShare:
     started beyond the limit waits idle. So after each pool's pass, a round run in one process (`run`,
     `serve`, the demo, the simulator) records what that pool now holds, its live tasks (`after`), and the
     next pool's capacity leaves those slots out: limit 4 and two pools of 4 queued jobs start 4 tasks in all,
-    not 8."""
+    not 8. Where passes run at once (the workflow's Map), the launch is made in a critical section that counts
+    the other pools' live tasks again (`control.pass_.Reconciler._parallel_gate`)."""
 
     total: int
     running_by_pool: Mapping[int, int]
@@ -157,19 +158,26 @@ def observe(
     pool_ids: PoolIds,
     history: History | None,
     parallel: ParallelShare | None,
+    known: KnownUnservable | None = None,
+    organization: str = "",
 ) -> Observation:
     """Read the pool: its jobs and agents in ADO, its tasks, and its demand history when `history` is given
-    (the pool has a warm pool)."""
+    (the pool has a warm pool). `known`: the jobs already found unservable by the pool's own agents (kept by
+    the caller across passes, by `organization` and pool)."""
     pool_id = pool_ids(pool.name)
     jobs = ado.list_job_requests(pool_id)
     # The pool's agents offer their platform's system capabilities (Agent.OS, ...) and the configured ones.
     capabilities = pool_agent_capabilities(pool.capabilities, pool.platform, pool.agent_name_prefix)
-    # Demand matching once: the jobs this pool's agents can run feed both the queue count and the warm
-    # pool's arrivals.
-    ours = [job for job in jobs if capabilities is None or satisfies(capabilities, job.demands)]
-    arrivals = tuple((job.request_id, job.queue_time) for job in ours if job.queue_time is not None)
     agents = ado.list_agents(pool_id, last_completed=True)
     tasks = tuple(compute.list_tasks(pool.name))
+    # Demand matching once: the jobs this pool's agents can run feed both the queue count and the warm
+    # pool's arrivals. What the pool's own agents report overrules the configuration: a job none of them can
+    # take is not demand (its idle agents are surplus, drained as any other).
+    matching = [job for job in jobs if capabilities is None or satisfies(capabilities, job.demands)]
+    refused = refused_by_own_agents(pool, matching, agents, tasks, known, (organization, pool.name))
+    refused_ids = {job.request_id for job, _ in refused}
+    ours = [job for job in matching if job.request_id not in refused_ids]
+    arrivals = tuple((job.request_id, job.queue_time) for job in ours if job.queue_time is not None)
     snapshot = PoolSnapshot(
         pool=pool.name,
         now=clock(),
@@ -199,6 +207,36 @@ def observe(
         problem,
         unservable=count_queued_for(jobs, None) - snapshot.queued,
         oldest_queued_at=min(waiting, default=None),
-        unservable_jobs=tuple((job.request_id, demand) for job, demand in unservable(jobs, capabilities)),
+        unservable_jobs=tuple((job.request_id, demand) for job, demand in [*unservable(jobs, capabilities), *refused]),
         agents=tuple(agents),
     )
+
+
+def refused_by_own_agents(
+    pool: PoolConfig,
+    jobs: list[JobRequest],
+    agents: list[Agent],
+    tasks: tuple[TaskInfo, ...],
+    known: KnownUnservable | None,
+    scope: tuple[str, str],
+) -> list[tuple[JobRequest, str]]:
+    """Queued `jobs` that the pool's own agents cannot take, with the demand that fails: those none of its
+    online agents launched by adoscale (named after a live task) meets, as they report their capabilities
+    (an image without what the configuration claims, or a pool without `capabilities` given jobs its image
+    cannot run: ADO leaves such a job queued while another registration meets it, and the agents launched for
+    it idle). Found once, a job is remembered in `known`, so that it is not taken for demand again once those
+    agents are drained (with no agent online, nothing else would tell)."""
+    live = {(pool.agent_name_prefix + task.task_id).lower() for task in tasks if task.last_status.upper() != "STOPPED"}
+    own = [agent.capabilities for agent in agents if agent.online and agent.name.lower() in live]
+    found = unmet_by_agents(jobs, own)
+    if known is None:
+        return found
+    for job, demand in found:
+        known.remember(scope, job.request_id, demand)
+    seen = {job.request_id for job, _ in found}
+    for job in jobs:
+        if job.state is JobState.QUEUED and job.request_id not in seen:
+            remembered = known.demand(scope, job.request_id)
+            if remembered is not None:
+                found.append((job, remembered))
+    return found

@@ -25,28 +25,44 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Iterable, Iterator, MutableMapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC
 from typing import Any
 
-from adoscale.ado.errors import AdoAuthError, AdoError
+from adoscale.ado.errors import AdoAuthError, AdoError, AdoScopeError
 from adoscale.ado.models import JobState
-from adoscale.ado.placeholder import PlaceholderAction, PlaceholderSpec, ensure_placeholder
-from adoscale.ado.queue import SeenJobs
+from adoscale.ado.placeholder import PlaceholderAction, PlaceholderSpec, confirm_manage, ensure_placeholder
+from adoscale.ado.queue import KnownUnservable, SeenJobs
 from adoscale.aws import CallBudget
 from adoscale.config import Config, PoolConfig
-from adoscale.control.act import LAUNCH_ERROR, Actor, ActResult, Guard, LeaseLostError
+from adoscale.control.act import LAUNCH_ERROR, Actor, ActResult, Guard, LaunchGate, LeaseLostError
+from adoscale.control.backoff import StartIncidents
 from adoscale.control.decide import Decide, Decision, PolicyFor, decide, default_policy, describe, warm_policy_for
 from adoscale.control.observe import Observation, ParallelShare, PoolIds, observe
 from adoscale.history import MemoryHistory
 from adoscale.lease import Unleased, while_held
 from adoscale.ports import AdoPort, Clock, Compute, ComputeFor, History, Lease, Monotonic
-from adoscale.scaling import plan
+from adoscale.scaling import Plan, plan
 from adoscale.scaling.warm import WarmMode
 from adoscale.transient import AwsUnavailableError
 
 log = logging.getLogger("adoscale.reconcile")
+
+# Jobs found unservable by a pool's own agents (`control.observe.refused_by_own_agents`), for this process.
+KNOWN_UNSERVABLE = KnownUnservable()
+# The critical section around a launch under the organization's parallel-job limit (`_parallel_gate`): a lease
+# in the lease table under a key no pool's item uses, held for a launch (about a second), taken over from a
+# crashed holder like any lease; a pass that cannot take it within PARALLEL_WAIT_S launches nothing this time.
+PARALLEL_LEASE = "parallel-job-limit#"
+PARALLEL_LEASE_TTL_S = 15.0
+PARALLEL_POLL_S = 0.2
+PARALLEL_WAIT_S = 5.0  # a launch takes about a second; longer means a crashed holder: launch next round
+
+# The pools in a start-failure incident, for this process: one alert per incident (`control.backoff`).
+START_INCIDENTS = StartIncidents()
+alerts = logging.getLogger("adoscale.alerts")
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,6 +231,8 @@ class Reconciler:
         pool_ids: MutableMapping[str, int] | None = None,
         history: History | None = None,
         compute_for: ComputeFor | None = None,
+        known_unservable: KnownUnservable | None = None,
+        incidents: StartIncidents | None = None,
     ) -> None:
         self._config = config
         self._ado = ado
@@ -234,6 +252,9 @@ class Reconciler:
         self._pool_ids = PoolIds(ado, pool_ids)
         self._history: History = history or MemoryHistory()
         self._unservable_seen = SeenJobs()
+        # Process-wide by default, so that a warm Lambda container remembers across its invocations too.
+        self._known_unservable = known_unservable if known_unservable is not None else KNOWN_UNSERVABLE
+        self._incidents = incidents if incidents is not None else START_INCIDENTS
 
     @property
     def config(self) -> Config:
@@ -341,6 +362,47 @@ class Reconciler:
 
         return guard
 
+    def _parallel_gate(
+        self, pool: PoolConfig, pass_id: str, parallel: ParallelShare | None, observation: Observation, ends_at: float
+    ) -> LaunchGate | None:
+        """The organization's parallel-job share, applied in the same round when pools' passes run at once
+        (the workflow's Map, hook passes): the launch happens inside a critical section, an org-wide lease in
+        the lease table (`PARALLEL_LEASE`), where the share is counted again with the other pools' live tasks
+        as ECS lists them now (tasks a concurrent pass has just launched included: they exist once RunTask has
+        answered, before that pass leaves the section). None when there is nothing to share: no limit known,
+        or one pool."""
+        others = [p for p in self._config.pools if p.name != pool.name]
+        if parallel is None or not others:
+            return None
+
+        @contextmanager
+        def gate(wanted: int) -> Iterator[int]:
+            key = PARALLEL_LEASE
+            give_up = min(ends_at, self._monotonic() + PARALLEL_WAIT_S)
+            while self._lease.acquire(key, pass_id, PARALLEL_LEASE_TTL_S) is not None:
+                if self._monotonic() + PARALLEL_POLL_S >= give_up:
+                    log.warning("%s: launch held back: the parallel-job share stayed taken by another pass", pool.name)
+                    yield 0
+                    return
+                time.sleep(PARALLEL_POLL_S)  # another pass is launching: its tasks count against this one
+            try:
+                share = parallel
+                for other in others:
+                    try:
+                        other_id = self._pool_ids(other.name)
+                    except AdoAuthError:
+                        raise
+                    except AdoError as exc:  # another pool's fault (say, not in ADO) is that pool's to report
+                        log.warning("%s: parallel share: pool %s left out: %s", pool.name, other.name, exc)
+                        continue
+                    live = sum(1 for t in self._compute_for(other).list_tasks(other.name) if t.last_status != "STOPPED")
+                    share = share.after(other_id, live)
+                yield max(0, min(wanted, share.capacity_for(observation.pool_id) - observation.live_tasks))
+            finally:
+                self._lease.release(key, pass_id)
+
+        return gate
+
     def _seconds(self, deadline_s: float | None) -> float:
         return min(deadline_s, self._limits.deadline_s) if deadline_s is not None else self._limits.deadline_s
 
@@ -363,6 +425,8 @@ class Reconciler:
                         pool_ids=self._pool_ids,
                         history=history,
                         parallel=parallel,
+                        known=self._known_unservable,
+                        organization=self._config.organization_url,
                     )
 
                 observation = look()
@@ -384,6 +448,12 @@ class Reconciler:
                     log.info("%s: %s%s", pool.name, "" if act else "(dry run) ", line)
                 if not act:
                     return report_of(pass_id, observation, decision, None)
+                self._alert_on_incident(pool.name, decision)
+                if placeholder not in _WROTE and _changes_ado(decision.plan):
+                    # The manage scope before anything is launched or changed (a registration this pass made
+                    # has just proved it): `AdoScopeError` fails this pool's pass, never the controller.
+                    name = pool.agent_name_prefix + pool.placeholder_name
+                    confirm_manage(self._ado, observation.pool_id, name, observation.agents, pool=pool.name)
                 actor = Actor(
                     pool.name,
                     observation.pool_id,
@@ -394,6 +464,7 @@ class Reconciler:
                     ends_at=ends_at,
                     monotonic=self._monotonic,
                     guard=self._fence(pool.name, pass_id),
+                    launch_gate=self._parallel_gate(pool, pass_id, parallel, observation, ends_at),
                 )
                 result = actor.act(decision)
         except AdoAuthError:
@@ -417,12 +488,26 @@ class Reconciler:
             name=pool.agent_name_prefix + pool.placeholder_name, platform=pool.platform, capabilities=pool.capabilities
         )
         try:
-            return ensure_placeholder(self._ado, observation.pool_id, spec, observation.agents).value
-        except AdoAuthError:
-            raise
+            return ensure_placeholder(self._ado, observation.pool_id, spec, observation.agents, pool=pool.name).value
+        except (AdoAuthError, AdoScopeError):
+            raise  # the PAT refused (every pool), or it may not manage this pool (this pass fails)
         except AdoError as exc:
             log.error("pool %s: placeholder: %s", pool.name, exc)  # noqa: TRY400 (expected: one line)
             return f"error: {exc}"
+
+    def _alert_on_incident(self, pool: str, decision: Decision) -> None:
+        """One alert when the pool's tasks begin failing to start, one notice when a task starts again; not
+        one a pass (`control.backoff`, "one alert per incident")."""
+        change = self._incidents.update((self._config.organization_url, pool), decision.backoff)
+        if change == "opened" and decision.backoff is not None:
+            alerts.error(
+                "ALERT pool %s: tasks fail to start: %s (the jobs stay queued; launches back off; one alert until "
+                "a task starts)",
+                pool,
+                decision.backoff.reason,
+            )
+        elif change == "closed":
+            alerts.warning("pool %s: tasks start again (the start-failure incident is over)", pool)
 
     def _log_unservable(self, pool: PoolConfig, observation: Observation) -> None:
         for request_id, demand in observation.unservable_jobs:
@@ -484,6 +569,16 @@ def held_after(parallel: ParallelShare | None, report: PoolReport) -> ParallelSh
     if parallel is None or observation is None:
         return parallel
     return parallel.after(observation.pool_id, observation.live_tasks + report.launched)
+
+
+# Placeholder actions that wrote a registration in this pass: the PAT's manage scope is proven.
+_WROTE = frozenset({PlaceholderAction.CREATE.value, PlaceholderAction.REPLACE.value})
+
+
+def _changes_ado(decision: Plan) -> bool:
+    """The plan launches agents or changes registrations (what needs the manage scope, or strands agents
+    without it); stopping tasks alone reads ADO only."""
+    return decision.launch_count > 0 or bool(decision.enable or decision.drain or decision.delete)
 
 
 def _everywhere(compute: Compute) -> ComputeFor:

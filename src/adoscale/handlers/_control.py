@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from typing import TypeVar
 
 from adoscale import bootstrap
-from adoscale.ado.errors import AdoAuthError
+from adoscale.ado.errors import AdoAuthError, AdoScopeError
 from adoscale.config import Config, PoolConfig
 from adoscale.control import Reconciler
 from adoscale.handlers._runtime import aws_calls, clear_cache, client, deployment, pat, settings
@@ -53,12 +53,13 @@ def reconciler(config: Config) -> Iterator[Reconciler]:
 def with_rotation(config: Config, work: Callable[[Reconciler], T]) -> T:
     """`work` on a controller; when Azure DevOps refuses the PAT, the secret is read again once (the warm
     container's cache dropped) and, if it now holds another value (the PAT was rotated), `work` runs again
-    with it. The same PAT, or a second refusal: `AdoAuthError`, as before."""
+    with it. The same PAT, or a second refusal: `AdoAuthError`, as before. A PAT that lacks the manage scope
+    (`AdoScopeError`) is read again the same way: the fix is a new PAT with the scope, stored in the secret."""
     used = pat(config)
     try:
         with reconciler(config) as rec:
             return work(rec)
-    except AdoAuthError:
+    except (AdoAuthError, AdoScopeError):
         clear_cache()
         if pat(config) == used:
             raise

@@ -12,7 +12,8 @@ Two kinds of event reach it:
   that is not a delivery; 404 for another method or path.
 - `{"adoscale_hook_pass": {"pool": NAME, "event_id": ID}}`, the queued pass: the pool's lease is checked
   first (held: done, no Azure DevOps call), then the pool's queue (nothing queued: the event was another
-  pool's, done after that one read), then the parallel-job share and the pass, as the workflow runs it.
+  pool's, done after that one read), then the parallel-job share and the pass, as the workflow runs it
+  (through `_control.with_rotation`, as the pass function: a refused PAT is read again from its secret once).
   Failures are logged, never raised: the asynchronous retry would only repeat them, and the workflow's next
   round (which alerts on failures) is the backstop.
 
@@ -37,8 +38,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from adoscale.config import Config, ConfigError
-from adoscale.control import new_pass_id
-from adoscale.handlers._control import BadEventError, load_config, pool_config, reconciler
+from adoscale.control import PoolReport, Reconciler, new_pass_id
+from adoscale.handlers._control import BadEventError, load_config, pool_config, with_rotation
 from adoscale.handlers._runtime import SettingsError, client, deployment, source
 from adoscale.hooks import HookRejected, HookValidator, resolve_hook_secret
 from adoscale.hooks.requests import QUEUED_PASS, LambdaPassRequests, lease_held
@@ -128,11 +129,16 @@ def run_queued(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             logger.info("queued hook pass skipped", extra={"pool": pool.name, "holder": holder})
             return {"status": "skipped", "pool": pool.name, "holder": holder}
         deadline = max(1.0, context.get_remaining_time_in_millis() / 1000.0 - LAMBDA_MARGIN_S)
-        with reconciler(config) as rec:
+        pass_id = new_pass_id(f"hook:{context.aws_request_id}")
+
+        def one_pass(rec: Reconciler) -> PoolReport | None:
             # One read of the pool's queue first: the job event reached every pool's subscription, and only
             # a pool with a job queued goes on (the parallel-job cap applies then, as on the schedule).
-            pass_id = new_pass_id(f"hook:{context.aws_request_id}")
-            report = rec.hook_pass(pool, pass_id=pass_id, deadline_s=deadline)
+            return rec.hook_pass(pool, pass_id=pass_id, deadline_s=deadline)
+
+        # As the pass function does: a refused PAT is read again once from its secret (rotation; the warm
+        # container's cache dropped) before the pass fails.
+        report = with_rotation(config, one_pass)
     except Exception as exc:  # logged once; the workflow's next round retries and alerts
         logger.error("hook pass failed", extra={"pool": pool.name, "reason": redact(f"{type(exc).__name__}: {exc}")})  # noqa: TRY400
         return {"status": "failed", "pool": pool.name}

@@ -186,6 +186,9 @@ def _pass(request: PassEvent, pool: PoolConfig, config: Config, context: LambdaC
         "launched": report.launched_tasks,
         "task_wait_s": request.task_wait_s,
         "wait_rounds": 0,
+        # The pool was already in a start-failure incident when this pass launched (its launch, if any, is
+        # a probe): the workflow alerts on failed starts only outside one, once per incident.
+        "start_incident_open": report.start_failures > 0,
     }
 
 

@@ -3,7 +3,9 @@
 Event: the pass's output (`"pool"`, `"launched"`: task ARNs, `"wait_rounds"`); result: the same with
 `"pending"` (tasks still starting) and `"failed"` (tasks that stopped before running, with their reasons;
 a task the compute service does not know is failed as `MISSING`, ECS's word for it), and `wait_rounds`
-increased. Read-only, through the pool's `Compute` port (`describe`): it never changes anything.
+increased; `start_incident_open` passed on from the pass (the workflow alerts on failed starts only when it is
+false: one alert per start-failure incident). Read-only, through the pool's `Compute` port (`describe`): it
+never changes anything.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ class WaitEvent(BaseModel):
     launched: list[TaskArn] = Field(max_length=1000)
     wait_rounds: StrictInt = Field(0, ge=0, le=100)
     task_wait_s: StrictInt = Field(10, ge=0, le=120)
+    start_incident_open: bool = False  # the pass's: its launch was a probe inside a start-failure incident
 
 
 def compute(config: Config) -> Compute:
@@ -72,4 +75,5 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         "pending": pending,
         "failed": failed,
         "wait_rounds": request.wait_rounds + 1,
+        "start_incident_open": request.start_incident_open,
     }

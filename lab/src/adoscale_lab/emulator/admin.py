@@ -21,6 +21,7 @@ from adoscale_lab.emulator.messages import LoggedRequest, Request, Response
 from adoscale_lab.emulator.model import AdoModel
 from adoscale_lab.emulator.router import Route
 from adoscale_lab.emulator.scenario import FaultsSpec, ScenarioError, apply_faults, apply_scenario, parse_scenario
+from adoscale_lab.emulator.scopes import parse_scopes
 
 JSON = dict[str, Any]
 PREFIX = "/_emulator"
@@ -244,6 +245,15 @@ def _parallel_limit(ctx: AdminContext, body: JSON, query: dict[str, str]) -> JSO
     return {"total": total}
 
 
+def _pat_scopes(ctx: AdminContext, body: JSON, query: dict[str, str]) -> JSON:
+    try:
+        scopes = parse_scopes(body.get("scopes"))
+    except ValueError as exc:
+        raise AdminError(400, str(exc)) from None
+    ctx.model.pat_scopes = scopes
+    return {"scopes": sorted(scopes) if scopes is not None else None}
+
+
 def _faults(ctx: AdminContext, body: JSON, query: dict[str, str]) -> JSON:
     return {"seed": ctx.faults.seed, "rules": [vars(rule) for rule in ctx.faults.rules]}
 
@@ -302,6 +312,7 @@ def admin_routes(ctx: AdminContext) -> list[Route]:
         ("POST", "/projects/{project}/environments", _add_environment),
         ("POST", "/projects/{project}/environments/{env}/vms", _add_vm),
         ("PUT", "/parallel-limit", _parallel_limit),
+        ("PUT", "/pat-scopes", _pat_scopes),
         ("GET", "/faults", _faults),
         ("PUT", "/faults", _set_faults),
         ("GET", "/hooks/deliveries", _deliveries),

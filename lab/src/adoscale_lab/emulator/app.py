@@ -29,6 +29,7 @@ from adoscale_lab.emulator.locations import check_version
 from adoscale_lab.emulator.messages import LoggedRequest, Request, Response
 from adoscale_lab.emulator.model import AdoModel
 from adoscale_lab.emulator.router import Router
+from adoscale_lab.emulator.scopes import granted, required_scope
 from adoscale_lab.emulator.wire import error_envelope
 
 JSON = dict[str, Any]
@@ -64,6 +65,20 @@ class CutShortError(Exception):
 
 def _error(exc: EmulatorError) -> Response:
     return Response(exc.status, error_envelope(exc.type_key, exc.message, exc.type_name))
+
+
+def _lacks_scope() -> Response:
+    """A PAT the service knows, without the scope the call needs: 401 TF400813 as JSON (`emulator.scopes`; not
+    the sign-in page, which answers a PAT it does not know). As the service's, the answer does not name the
+    scope."""
+    return Response(
+        401,
+        error_envelope(
+            "UnauthorizedRequestException",
+            "TF400813: The user 'emulated-user' is not authorized to access this resource.",
+            _FRAMEWORK + "UnauthorizedRequestException",
+        ),
+    )
 
 
 # -- the WSGI application ------------------------------------------------------------------------------
@@ -133,6 +148,8 @@ class EmulatorApp:
                 ),
             )
         req.route = route.template
+        if not granted(self.model.pat_scopes, required_scope(req.method, location)):
+            return _lacks_scope()
         self.model.stats.total += 1
         self.model.stats.by_route[(route.method, route.template)] += 1
         try:

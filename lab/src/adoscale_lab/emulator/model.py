@@ -41,6 +41,9 @@ class AdoModel:
     ) -> None:
         self.org = org
         self.pat = pat
+        # The PAT's scopes (`emulator.scopes`): None is "Full access"; a set is a custom-defined PAT, refused
+        # with 401 TF400813 on a route whose scope it lacks.
+        self.pat_scopes: frozenset[str] | None = None
         self.clock = clock  # replaceable (tests swap it): the parts read the time through `now`
         self.host_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"adoscale-emulator/{org}"))
         self.lock = threading.RLock()
