@@ -221,9 +221,9 @@ def family(name: str, count: int, first_seed: int = 1) -> list[Trace]:
 MAX_AGENTS = 100
 
 
-def run(trace: Trace, policy: SimPolicy) -> PolicyResult:
+def run(trace: Trace, policy: SimPolicy, *, event_driven: bool = True) -> PolicyResult:
     """The measured day of `trace` under `policy`, observed from its start to its end, the earlier days given
-    to the warm pool's history."""
+    to the warm pool's history. `event_driven=False` runs every pass and read through HTTP (`simulate`)."""
     return simulate(
         trace.jobs,
         policy,
@@ -232,4 +232,5 @@ def run(trace: Trace, policy: SimPolicy) -> PolicyResult:
         measure_from_s=trace.measure_from_s,
         history_s=trace.history_s,
         observe_s=(trace.measure_from_s, trace.measure_until_s),
+        event_driven=event_driven,
     )
