@@ -1,7 +1,7 @@
 """Issue 25's goals for the warm pool over generated families of traces (`adoscale_lab.sim.families`):
 `adoscale-predictive` on days it was not built on. ADOSCALE_FAMILY_TRACES=N judges N traces per family: 13 by
-default, the most that keeps this file near 90 s of CPU here (92 s; 20 per family, the issue's minimum, took
-124 s, and 13.6 minutes of CI before the simulator's busy-day costs were cut: docs/performance.md);
+default, the most that keeps this file near 90 s of CPU here (83-92 s; 20 per family, the issue's minimum, took
+124-130 s, and 13.6 minutes of CI before the simulator's busy-day costs were cut: docs/performance.md);
 `ADOSCALE_FAMILY_TRACES=20` runs the issue's count. Each family is simulated once for the whole file.
 Figures are printed (`pytest -s`); docs/performance.md has the distribution over 60, and over a fresh 60.
 The generator is seeded: a failing trace is named and can be run alone
