@@ -18,9 +18,10 @@ from datetime import UTC, datetime, timedelta, timezone
 import boto3
 import pytest
 from moto import mock_aws
+from pydantic import TypeAdapter
 
 from adoscale.history import DynamoHistory, History, HistoryRecord, MemoryHistory
-from adoscale.history.base import MAX_ARRIVALS
+from adoscale.history.base import MAX_ARRIVALS, observe
 from tests.aws import create_lease_table
 
 TABLE = "adoscale-leases"
@@ -140,3 +141,26 @@ def test_a_record_at_the_arrivals_bound_round_trips(history: History) -> None:
     loaded = history.load("linux")
     assert len(loaded.arrivals) == MAX_ARRIVALS
     assert loaded == record
+
+
+def test_a_record_s_copy_is_equal_and_shares_nothing_mutable() -> None:
+    """`HistoryRecord.copy` is what a pass uses instead of `copy.deepcopy` (which was most of a warm pool's
+    pass CPU on two weeks of arrivals): equal, and appending to the copy leaves the original alone."""
+    original = _record()
+    copied = original.copy()
+    assert copied == original and copied.arrivals is not original.arrivals
+    copied.arrivals.append(MONDAY_9 + timedelta(hours=1))
+    copied.max_request_id += 1
+    assert original == _record()
+
+
+def test_observed_arrivals_are_kept_in_utc_s_own_tzinfo() -> None:
+    """Job times decoded from ADO carry pydantic's tzinfo; compared with the clock's and the stored arrivals'
+    (datetime.UTC), every comparison asks both for their offsets, which made the forecast's searches over two
+    weeks of arrivals ten times slower (docs/performance.md). The instant is kept, the tzinfo made UTC's."""
+    decoded = TypeAdapter(datetime).validate_python("2026-01-05T08:59:00Z")
+    local = datetime(2026, 1, 5, 10, 0, 7, tzinfo=CET)
+    record = HistoryRecord()
+    observe(record, [(1, decoded), (2, local)], 0, MONDAY_9)
+    assert record.arrivals == [decoded, local]
+    assert all(at.tzinfo is UTC for at in record.arrivals)

@@ -1,8 +1,9 @@
 """Issue 25's goals for the warm pool over generated families of traces (`adoscale_lab.sim.families`):
-`adoscale-predictive` on days it was not built on. ADOSCALE_FAMILY_TRACES=N judges N traces per family: 3 by
-default, which is what the suite can afford (a busy simulated day still costs seconds: 20 per family, the
-issue's minimum, took 13.6 minutes on two workers here); `ADOSCALE_FAMILY_TRACES=20` runs the issue's count.
-Figures are printed (`pytest -s`); docs/performance.md has the distribution over 60.
+`adoscale-predictive` on days it was not built on. ADOSCALE_FAMILY_TRACES=N judges N traces per family: 13 by
+default, the most that keeps this file near 90 s of CPU here (83-92 s; 20 per family, the issue's minimum, took
+124-130 s, and 13.6 minutes of CI before the simulator's busy-day costs were cut: docs/performance.md);
+`ADOSCALE_FAMILY_TRACES=20` runs the issue's count. Each family is simulated once for the whole file.
+Figures are printed (`pytest -s`); docs/performance.md has the distribution over 60, and over a fresh 60.
 The generator is seeded: a failing trace is named and can be run alone
 (`generate(family, seed)`)."""
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import os
 import random
+from functools import cache
 
 import pytest
 
@@ -23,11 +25,12 @@ from adoscale_lab.sim.families import (
     busy_periods,
     family,
     generate,
+    idle_floor_minutes,
     judge,
     run,
 )
 
-COUNT = int(os.environ.get("ADOSCALE_FAMILY_TRACES", "3"))
+COUNT = int(os.environ.get("ADOSCALE_FAMILY_TRACES", "13"))
 NIGHT_IDLE_MINUTES = 45
 
 
@@ -87,14 +90,20 @@ def _show(trace: Trace, result: PolicyResult) -> None:
     )
 
 
-@pytest.fixture(scope="module", params=FAMILIES)
-def judged(request: pytest.FixtureRequest) -> list[tuple[Trace, PolicyResult]]:
+@cache
+def _judged(name: str) -> list[tuple[Trace, PolicyResult]]:
+    """Each family's runs, once for the whole file (the night goal reads the nights' again)."""
     pairs = []
-    for trace in family(request.param, COUNT):
+    for trace in family(name, COUNT):
         result = run(trace, POLICIES["adoscale-predictive"])
         _show(trace, result)
         pairs.append((trace, result))
     return pairs
+
+
+@pytest.fixture(scope="module", params=FAMILIES)
+def judged(request: pytest.FixtureRequest) -> list[tuple[Trace, PolicyResult]]:
+    return _judged(request.param)
 
 
 def test_nothing_is_stranded_killed_or_leaked(judged: list[tuple[Trace, PolicyResult]]) -> None:
@@ -119,24 +128,53 @@ def test_median_wait_at_most_15_s_where_the_median_job_is_in_a_recurring_or_ongo
     )
 
 
+def test_no_policy_idles_less_than_the_start_up_floor(judged: list[tuple[Trace, PolicyResult]]) -> None:
+    """`idle_floor_minutes` is a lower bound (one agent a job, each idle for its start-up, billed a minute
+    at least): what makes a trace under it out of reach for every policy, below."""
+    for trace, result in judged:
+        floor = idle_floor_minutes(trace)
+        assert result.idle_agent_minutes >= floor - 1e-6, (trace.name, floor)
+        assert result.startup_minutes >= len(trace.jobs) * 40 / 60 - 1e-6, trace.name  # 40 s each at least
+
+
 def test_idle_at_most_half_the_busy_minutes(judged: list[tuple[Trace, PolicyResult]]) -> None:
-    """Where the start-up of each job's agent alone is more than half the busy minutes (jobs shorter than
-    about twice a start-up), no policy can meet it: those are named apart."""
+    """Where the start-up floor alone is over half the busy minutes (jobs shorter than about 80 s: no policy
+    can meet the goal, `idle_floor_minutes`), the trace is named as out of reach and passes; where the
+    start-up this run measured is over it but the floor is not, it is named apart among the misses."""
     over = [(t, r) for t, r in judged if r.idle_agent_minutes > r.busy_minutes / 2]
+    out_of_reach = [(t, r) for t, r in over if idle_floor_minutes(t) > r.busy_minutes / 2]
+    print(
+        "\nout of reach for any policy: "
+        + ("; ".join(f"{t.name} (floor {idle_floor_minutes(t):.1f})" for t, _ in out_of_reach) or "none")
+    )
+    named = {t.name for t, _ in out_of_reach}
+    rest = [(t, r) for t, r in over if t.name not in named]
     infeasible = [
-        f"{t.name} (start-up alone {r.startup_minutes:.1f})" for t, r in over if r.startup_minutes > r.busy_minutes / 2
+        f"{t.name} (start-up alone {r.startup_minutes:.1f})" for t, r in rest if r.startup_minutes > r.busy_minutes / 2
     ]
     missed = [
         f"{t.name} idle {r.idle_agent_minutes:.1f} > {r.busy_minutes / 2:.1f}"
-        for t, r in over
+        for t, r in rest
         if r.startup_minutes <= r.busy_minutes / 2
     ]
     _not_met("idle <= half the busy minutes", missed + infeasible)
 
 
+def test_the_start_up_floor_puts_the_idle_goal_out_of_reach_on_a_day_of_one_minute_jobs() -> None:
+    """The floor's arithmetic on a trace made for it: 100 jobs of 60 s, busy 100 minutes; each agent idles
+    40 s at least (the start-up) and is billed a minute at least, so 66.7 idle minutes at the least, over the
+    50 the goal allows, for any policy; the simulator agrees."""
+    jobs = [JobSpec(36000.0 + 150 * i, 60.0) for i in range(100)]
+    trace = Trace("t", 0, jobs, [], 0.0, DAY_S, "", False, 1.0)
+    assert idle_floor_minutes(trace) == pytest.approx(100 * 40 / 60)
+    result = run(trace, POLICIES["adoscale-hooks"])  # no warm pool: the floor is all it idles, and more
+    assert result.busy_minutes == pytest.approx(100.0)
+    assert idle_floor_minutes(trace) <= result.idle_agent_minutes
+    assert idle_floor_minutes(trace) > result.busy_minutes / 2
+
+
 def test_a_quiet_night_idles_at_most_45_agent_minutes() -> None:
-    for trace in family("night", COUNT):
-        result = run(trace, POLICIES["adoscale-predictive"])
+    for trace, result in _judged("night"):
         assert result.idle_agent_minutes <= NIGHT_IDLE_MINUTES, trace.name
 
 

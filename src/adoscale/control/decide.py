@@ -7,7 +7,6 @@ record as updated by this observation is part of the decision: act saves it, a d
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -82,7 +81,7 @@ def decide(
     warm = warm_policy_for(pool)
     if warm.mode is WarmMode.OFF or observation.history is None:
         return Decision(_backed_off(engine(snapshot, base), backoff, snapshot.now), base, None, None, backoff)
-    record = copy.deepcopy(observation.history)
+    record = observation.history.copy()
     idle = sum(1 for a in snapshot.agents if a.online and a.enabled and not a.busy)
     observe_demand(record, observation.arrivals, min(idle, max(base.standby_agents, warm.max_agents)), snapshot.now)
     trim(record, snapshot.now, warm.seasonal_days)

@@ -7,7 +7,6 @@ or acts; the result is an `Observation` that decide and act, the report and the 
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -191,7 +190,7 @@ def observe(
     problem: str | None = None
     if history is not None:
         try:
-            record = copy.deepcopy(history.load(pool.name))
+            record = history.load(pool.name).copy()
         except HistoryCorruptError as exc:
             # Ignored and reported: the pool is served without its past demand, and this pass's record
             # replaces the damaged one.

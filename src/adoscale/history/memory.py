@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import copy
-
 from adoscale.history.base import HistoryRecord
 
 
@@ -12,7 +10,7 @@ class MemoryHistory:
         self._records: dict[str, HistoryRecord] = {}
 
     def load(self, pool: str) -> HistoryRecord:
-        return copy.deepcopy(self._records.get(pool, HistoryRecord()))
+        return self._records.get(pool, HistoryRecord()).copy()
 
     def save(self, pool: str, record: HistoryRecord) -> None:
-        self._records[pool] = copy.deepcopy(record)
+        self._records[pool] = record.copy()

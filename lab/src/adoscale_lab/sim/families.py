@@ -34,6 +34,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from adoscale_lab.sim.fargate import FargateProfile
 from adoscale_lab.sim.policies import SimPolicy
 from adoscale_lab.sim.runner import PolicyResult, simulate
 from adoscale_lab.sim.workloads import WORK_END_H, WORK_START_H, JobSpec
@@ -216,14 +217,25 @@ def family(name: str, count: int, first_seed: int = 1) -> list[Trace]:
     return [generate(name, seed) for seed in range(first_seed, first_seed + count)]
 
 
+def idle_floor_minutes(trace: Trace, profile: FargateProfile | None = None) -> float:
+    """The fewest idle agent-minutes any policy can have on `trace` in the simulator: each job runs on an
+    agent of its own (an agent runs one job and exits), which idles from its task's launch until it is
+    online, at least the profile's shortest start-up (30 s to RUNNING and 10 s to connect by default), and
+    is billed a minute at least (`simulate`'s agent-minutes). Where this is over half the busy minutes, the
+    idle goal is out of reach for every policy, not missed by the forecast."""
+    fargate = profile or FargateProfile()
+    startup = fargate.running_range_s()[0] + fargate.agent_connect_s[0]
+    return sum(max(60.0, startup + j.duration_s) - j.duration_s for j in trace.jobs) / 60
+
+
 # The pool's max_agents in a family's runs: above any trace's need (60 burst jobs and a 30-an-hour stream of
 # 30-minute jobs), so that what is judged is the forecast, not the pool's cap.
 MAX_AGENTS = 100
 
 
-def run(trace: Trace, policy: SimPolicy) -> PolicyResult:
+def run(trace: Trace, policy: SimPolicy, *, event_driven: bool = True) -> PolicyResult:
     """The measured day of `trace` under `policy`, observed from its start to its end, the earlier days given
-    to the warm pool's history."""
+    to the warm pool's history. `event_driven=False` runs every pass and read through HTTP (`simulate`)."""
     return simulate(
         trace.jobs,
         policy,
@@ -232,4 +244,5 @@ def run(trace: Trace, policy: SimPolicy) -> PolicyResult:
         measure_from_s=trace.measure_from_s,
         history_s=trace.history_s,
         observe_s=(trace.measure_from_s, trace.measure_until_s),
+        event_driven=event_driven,
     )
