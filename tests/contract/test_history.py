@@ -140,3 +140,20 @@ def test_a_record_at_the_arrivals_bound_round_trips(history: History) -> None:
     loaded = history.load("linux")
     assert len(loaded.arrivals) == MAX_ARRIVALS
     assert loaded == record
+
+
+def test_the_metrics_marks_round_trip_exactly(history: History) -> None:
+    """The marks of what the metrics counted (`Watermark`) compare the service's stamps for equality, so they
+    round-trip to the microsecond, unlike the warm pool's times."""
+    from adoscale.history import Watermark
+
+    stamp = datetime(2026, 1, 5, 9, 0, 0, 123456, tzinfo=UTC)
+    record = HistoryRecord(
+        max_request_id=3,
+        jobs_counted=Watermark(stamp, (41, 42)),
+        agents_counted=Watermark(stamp + timedelta(microseconds=1), (7,)),
+    )
+    history.save("linux", record)
+    assert history.load("linux") == record
+    history.save("linux", HistoryRecord(jobs_counted=Watermark(stamp, ())))
+    assert history.load("linux") == HistoryRecord(jobs_counted=Watermark(stamp, ()))

@@ -45,3 +45,19 @@ def test_a_corrupt_history_item_is_ignored_reported_and_replaced(model: AdoModel
     )
     assert not any("unreadable" in w for w in second.warnings)  # replaced by the first pass's record
     assert stored.max_request_id > 0 and len(stored.arrivals) == 2
+
+
+def test_a_damaged_metrics_mark_is_reported_as_a_corrupt_item() -> None:
+    """A mark that cannot be read back is the item's corruption (the pass starts the record afresh and says
+    so), never a pass failure."""
+    import pytest
+    from moto import mock_aws
+
+    from adoscale.history import HistoryCorruptError
+
+    with mock_aws():
+        dynamodb = create_lease_table(boto3.client("dynamodb", region_name="us-east-1"), TABLE)
+        for at in ("yesterday", "2026-01-05T09:00:00"):  # not a time; a time without its zone
+            dynamodb.put_item(TableName=TABLE, Item={"pool": {"S": "history#linux"}, "jobs_counted_at": {"S": at}})
+            with pytest.raises(HistoryCorruptError, match="history#linux is unreadable"):
+                DynamoHistory(dynamodb, TABLE).load("linux")

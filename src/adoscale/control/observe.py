@@ -20,6 +20,7 @@ from adoscale.ado.queue import count_queued_for, count_running, unservable
 from adoscale.compute.base import TaskInfo
 from adoscale.config import PoolConfig
 from adoscale.history.base import HistoryCorruptError, HistoryRecord
+from adoscale.history.seen import assigned_jobs
 from adoscale.ports import AdoPort, Clock, Compute, History
 from adoscale.scaling import AgentView, PoolSnapshot, TaskStatus, TaskView
 
@@ -91,6 +92,8 @@ class Observation:
     unservable_jobs: tuple[tuple[int, str], ...] = ()
     # The pool's agents as read (with their capabilities): the placeholder step compares from them.
     agents: tuple[Agent, ...] = ()
+    # (request id, queue time, assign time) of the jobs these reads show assigned, for the wait metric.
+    assigned_jobs: tuple[tuple[int, datetime, datetime], ...] = ()
 
     @property
     def live_tasks(self) -> int:
@@ -201,4 +204,5 @@ def observe(
         oldest_queued_at=min(waiting, default=None),
         unservable_jobs=tuple((job.request_id, demand) for job, demand in unservable(jobs, capabilities)),
         agents=tuple(agents),
+        assigned_jobs=assigned_jobs(jobs, agents),
     )

@@ -19,6 +19,7 @@ for the workflow's retry); an authentication failure is raised, since every pool
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import logging
 import os
@@ -36,13 +37,13 @@ from adoscale.ado.queue import SeenJobs
 from adoscale.aws import CallBudget
 from adoscale.config import Config, PoolConfig
 from adoscale.control.act import LAUNCH_ERROR, Actor, ActResult, Guard, LeaseLostError
-from adoscale.control.decide import Decide, Decision, PolicyFor, decide, default_policy, describe, warm_policy_for
+from adoscale.control.decide import Decide, Decision, PolicyFor, decide, default_policy, describe
 from adoscale.control.observe import Observation, ParallelShare, PoolIds, observe
-from adoscale.history import MemoryHistory
+from adoscale.history import HistoryRecord, MemoryHistory
+from adoscale.history.seen import AgentStartup, FirstSeen, JobWait, first_seen
 from adoscale.lease import Unleased, while_held
 from adoscale.ports import AdoPort, Clock, Compute, ComputeFor, History, Lease, Monotonic
 from adoscale.scaling import plan
-from adoscale.scaling.warm import WarmMode
 from adoscale.transient import AwsUnavailableError
 
 log = logging.getLogger("adoscale.reconcile")
@@ -110,6 +111,9 @@ class PoolReport:
     placeholder: str = ""  # what the pass did about the pool's placeholder (keep, create, replace, foreign)
     oldest_queued_s: float | None = None  # how long the oldest queued job this pool can run has waited
     launch_failures: int = 0  # tasks ECS refused to launch in this pass
+    # Each job this pass saw assigned and each agent it saw online, for the first time (`adoscale.metrics`).
+    job_waits: list[JobWait] = field(default_factory=list)
+    agent_startups: list[AgentStartup] = field(default_factory=list)
     # (Further per-pool figures are added here and filled in `report_of`.)
     failure: BaseException | None = field(default=None, compare=False, repr=False)
     observation: Observation | None = field(default=None, compare=False, repr=False)
@@ -138,9 +142,16 @@ class PassReport:
 
 
 def report_of(
-    pass_id: str, observation: Observation, decision: Decision, result: ActResult | None, *, failure_line: str = ""
+    pass_id: str,
+    observation: Observation,
+    decision: Decision,
+    result: ActResult | None,
+    *,
+    failure_line: str = "",
+    seen: FirstSeen | None = None,
 ) -> PoolReport:
-    """The pool's report from the pass's frozen results; `result` None: a dry run (the plan's counts)."""
+    """The pool's report from the pass's frozen results; `result` None: a dry run (the plan's counts). `seen`:
+    the jobs and agents counted for the first time (None: none, or not recorded, so not reported)."""
     snapshot, p, backoff = observation.snapshot, decision.plan, decision.backoff
     errors = [
         *([backoff.describe()] if backoff is not None else []),
@@ -178,6 +189,8 @@ def report_of(
             else None
         ),
         launch_failures=sum(1 for e in result.errors if e.startswith(LAUNCH_ERROR)) if result else 0,
+        job_waits=list(seen.job_waits) if seen else [],
+        agent_startups=list(seen.agent_startups) if seen else [],
         failure=result.failure if result else None,
         observation=observation,
         decision=decision,
@@ -320,7 +333,9 @@ class Reconciler:
         self, pool: PoolConfig, pass_id: str, seconds: float, parallel: ParallelShare | None, *, act: bool
     ) -> PoolReport:
         compute = self._compute_for(pool)
-        history = self._history if warm_policy_for(pool).mode is not WarmMode.OFF else None
+        # Every pool's record is read and kept: the warm pool's demand, and the marks of what the metrics
+        # counted (a record that could not be saved is not counted from).
+        history = _Saving(self._history)
         placeholder = ""
         try:
             with self._ado.bounded(seconds):
@@ -346,6 +361,7 @@ class Reconciler:
                         observation = look()
                 self._log_unservable(pool, observation)
                 decision = decide(pool, observation, policy=self._policy, engine=self._engine)
+                seen, decision = _count_first_seen(pool, observation, decision)
                 if observation.history_error:
                     log.warning("%s: %s", pool.name, observation.history_error)
                 if decision.backoff is not None:
@@ -355,7 +371,7 @@ class Reconciler:
                 for line in describe(decision.plan):
                     log.info("%s: %s%s", pool.name, "" if act else "(dry run) ", line)
                 if not act:
-                    return report_of(pass_id, observation, decision, None)
+                    return report_of(pass_id, observation, decision, None, seen=seen)
                 actor = Actor(
                     pool.name,
                     observation.pool_id,
@@ -372,11 +388,12 @@ class Reconciler:
             raise
         except Exception as exc:  # one pool's failure must not stop the others
             return PoolReport(pool=pool.name, pass_id=pass_id, errors=[_failure_line(pool.name, exc)], failure=exc)
+        counted = seen if history.saved else None
         if result.failure is not None:
             line = _failure_line(pool.name, result.failure)
-            report = report_of(pass_id, observation, decision, result, failure_line=line)
+            report = report_of(pass_id, observation, decision, result, failure_line=line, seen=counted)
         else:
-            report = report_of(pass_id, observation, decision, result)
+            report = report_of(pass_id, observation, decision, result, seen=counted)
         if placeholder.startswith("error: "):
             errors = [*report.errors, f"placeholder: {placeholder.removeprefix('error: ')}"]
             return replace(report, errors=errors)
@@ -456,6 +473,38 @@ def held_after(parallel: ParallelShare | None, report: PoolReport) -> ParallelSh
     if parallel is None or observation is None:
         return parallel
     return parallel.after(observation.pool_id, observation.live_tasks + report.launched)
+
+
+def _count_first_seen(pool: PoolConfig, observation: Observation, decision: Decision) -> tuple[FirstSeen, Decision]:
+    """The jobs and agents this pass counts for the first time, and the decision with the record to save
+    carrying the pool's marks past them (the warm pool's record, or the pool's as loaded)."""
+    record = decision.history if decision.history is not None else copy.deepcopy(observation.history)
+    record = record if record is not None else HistoryRecord()
+    seen = first_seen(
+        observation.assigned_jobs,
+        observation.agents,
+        observation.tasks,
+        agent_name_prefix=pool.agent_name_prefix,
+        jobs=record.jobs_counted,
+        started=record.agents_counted,
+    )
+    record.jobs_counted, record.agents_counted = seen.jobs, seen.agents
+    return seen, replace(decision, history=record)
+
+
+class _Saving:
+    """The history port for one pass, noting whether the pass's record was saved."""
+
+    def __init__(self, history: History) -> None:
+        self._history = history
+        self.saved = False
+
+    def load(self, pool: str) -> HistoryRecord:
+        return self._history.load(pool)
+
+    def save(self, pool: str, record: HistoryRecord) -> None:
+        self._history.save(pool, record)
+        self.saved = True
 
 
 def _everywhere(compute: Compute) -> ComputeFor:

@@ -5,9 +5,9 @@ the Lambdas read it cheaply: one item per pool in the lease table (`DynamoHistor
 CLI's `serve` and the simulator (`MemoryHistory`).
 """
 
-from adoscale.history.base import HistoryCorruptError, HistoryRecord, trim
+from adoscale.history.base import HistoryCorruptError, HistoryRecord, Watermark, trim
 from adoscale.history.dynamodb import DynamoHistory
 from adoscale.history.memory import MemoryHistory
 from adoscale.ports import History
 
-__all__ = ["DynamoHistory", "History", "HistoryCorruptError", "HistoryRecord", "MemoryHistory", "trim"]
+__all__ = ["DynamoHistory", "History", "HistoryCorruptError", "HistoryRecord", "MemoryHistory", "Watermark", "trim"]
