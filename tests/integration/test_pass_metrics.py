@@ -19,11 +19,15 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from adoscale.ado import AdoClient
+from adoscale.compute import EcsCompute
+from adoscale.control import Reconciler
 from adoscale.handlers import _runtime, pass_
+from adoscale.history import HistoryRecord, MemoryHistory
 from adoscale.metrics import METRICS, NAMES
 from adoscale.transient import AwsUnavailableError
 from adoscale_lab.emulator import AdoModel
-from tests.aws import config_for, create_lease_table, served_moto
+from tests.aws import config_for, create_lease_table, ecs_world, served_moto
 from tests.clock import Clock
 from tests.conftest import PAT
 from tests.integration.test_retried_pass import Context
@@ -214,3 +218,45 @@ def test_the_zips_pass_publishes_each_jobs_wait_and_each_agents_start_up_once(
         finally:
             runtime.close()
     _runtime.client.cache_clear()
+
+
+class _FailingSave(MemoryHistory):
+    """History whose next save fails as an unavailable table does, when told to."""
+
+    fail_next = False
+
+    def save(self, pool: str, record: HistoryRecord) -> None:
+        if self.fail_next:
+            self.fail_next = False
+            raise AwsUnavailableError("PutItem: ProvisionedThroughputExceededException")
+        super().save(pool, record)
+
+
+def test_a_pass_that_could_not_keep_its_marks_reports_nothing_the_next_pass_counts_once(
+    model: AdoModel, org_url: str
+) -> None:
+    """The figures are reported only once the record carrying the marks past them is saved: a pass whose save
+    failed publishes no wait (the next pass, which sees the same job, would count it again), and the next one
+    counts it, once."""
+    clock = Clock(datetime.now(UTC))
+    model.clock = clock
+    pool = model.create_pool("linux")
+    model.register_agent(pool, "adoscale-placeholder", online=False)
+    job = model.queue_job(pool)
+    history = _FailingSave()
+    with ecs_world() as (ecs, resources):
+        config = config_for(resources, org_url, [{"name": "linux"}])
+        compute = EcsCompute(ecs, {p.name: p.ecs for p in config.pools}, organization_url=org_url, clock=clock)
+        with AdoClient(org_url, PAT) as ado:
+            reconciler = Reconciler(config, ado, compute, clock, history=history)
+            [task] = reconciler.run().pools[0].launched_tasks
+            clock.advance(30)
+            model.register_agent(pool, task.rsplit("/", 1)[-1], once=True)
+            history.fail_next = True
+            unsaved = reconciler.run().pools[0]
+            counted = reconciler.run().pools[0]
+            after = reconciler.run().pools[0]
+    assert unsaved.errors and unsaved.job_waits == [] and unsaved.agent_startups == [], unsaved.as_dict()
+    assert counted.errors == [] and counted.job_waits == [{"request_id": job, "wait_s": 30.0}]
+    assert len(counted.agent_startups) == 1
+    assert (after.job_waits, after.agent_startups) == ([], [])
