@@ -11,8 +11,9 @@ The CLI (`reconcile`, `serve`), the Lambda behind the workflow, the demo and the
 5. gives the lease back; the `PoolReport` is built from the three results.
 
 A dry run (`preview`) is the same observe and decide, with the plan reported instead of acted on (no lease,
-nothing saved). Level-triggered: nothing is kept between passes that cannot be read again (a cache of pool ids
-and the warm pool's demand history aside), so a pass that fails half-way is repaired by the next one. One
+nothing saved). Level-triggered: nothing is kept between passes that cannot be read again (a cache of pool ids,
+the warm pool's demand history and the marks of what the metrics counted aside), so a pass that fails half-way
+is repaired by the next one. One
 pool's failure is its report's `errors` and `failure` (the caller decides: the Lambda raises a transient one
 for the workflow's retry); an authentication failure is raised, since every pool would fail the same way.
 """
