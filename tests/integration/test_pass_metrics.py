@@ -13,11 +13,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
+from typer.testing import CliRunner
 
 from adoscale.ado import AdoClient
 from adoscale.compute import EcsCompute
@@ -260,3 +262,42 @@ def test_a_pass_that_could_not_keep_its_marks_reports_nothing_the_next_pass_coun
     assert counted.errors == [] and counted.job_waits == [{"request_id": job, "wait_s": 30.0}]
     assert len(counted.agent_startups) == 1
     assert (after.job_waits, after.agent_startups) == ([], [])
+
+
+def test_reconcile_json_reports_each_jobs_wait_and_each_agents_start_up_once(
+    model: AdoModel, org_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`adoscale reconcile --json` carries the same figures (issue 24 item 1), counted once across runs that
+    share the lease table; `--dry-run` shows what the next pass would count and keeps nothing."""
+    from adoscale.cli import app
+    from adoscale.cli.commands import register
+    from adoscale_lab.moto_rules.ecs import created_at
+
+    register()
+    clock = Clock(datetime.now(UTC))
+    model.clock = clock
+    pool = model.create_pool("linux")
+    model.register_agent(pool, "adoscale-placeholder", online=False)
+    job = model.queue_job(pool)
+    with ecs_world() as (_ecs, resources):
+        created_at(monkeypatch)
+        create_lease_table(boto3.client("dynamodb", region_name="us-east-1"), TABLE)
+        path = tmp_path / "adoscale.json"
+        path.write_text(config_for(resources, org_url, [{"name": "linux"}]).model_dump_json())
+        monkeypatch.setenv("AZP_TOKEN", PAT)
+        monkeypatch.setenv("ADOSCALE_LEASE_TABLE", TABLE)
+
+        def reconcile(*extra: str) -> dict[str, Any]:
+            result = CliRunner().invoke(app, ["reconcile", "-c", str(path), "--json", *extra])
+            assert result.exit_code == 0, result.output
+            report: dict[str, Any] = json.loads(result.stdout)["pools"][0]
+            return report
+
+        [task] = reconcile()["launched_tasks"]
+        clock.advance(45)
+        model.register_agent(pool, task.rsplit("/", 1)[-1], once=True)
+        dry, real, again = reconcile("--dry-run"), reconcile(), reconcile()
+    assert dry["job_waits"] == real["job_waits"] == [{"request_id": job, "wait_s": 45.0}]
+    assert [a["agent"] for a in real["agent_startups"]] == [task.rsplit("/", 1)[-1]]
+    assert 0.0 < real["agent_startups"][0]["startup_s"] <= 45.0
+    assert (again["job_waits"], again["agent_startups"]) == ([], [])
