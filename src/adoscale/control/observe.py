@@ -7,7 +7,6 @@ or acts; the result is an `Observation` that decide and act, the report and the 
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -186,7 +185,9 @@ def observe(
     problem: str | None = None
     if history is not None:
         try:
-            record = copy.deepcopy(history.load(pool.name))
+            # The port hands out a record of the caller's own (its contract, tests/contract/test_history.py): no
+            # copy here, which cost a week of warm history's arrivals on every pass of every pool.
+            record = history.load(pool.name)
         except HistoryCorruptError as exc:
             # Ignored and reported: the pool is served without its past demand, and this pass's record
             # replaces the damaged one.

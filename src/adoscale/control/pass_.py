@@ -20,7 +20,6 @@ for the workflow's retry); an authentication failure is raised, since every pool
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import logging
 import os
@@ -479,7 +478,7 @@ def held_after(parallel: ParallelShare | None, report: PoolReport) -> ParallelSh
 def _count_first_seen(pool: PoolConfig, observation: Observation, decision: Decision) -> tuple[FirstSeen, Decision]:
     """The jobs and agents this pass counts for the first time, and the decision with the record to save
     carrying the pool's marks past them (the warm pool's record, or the pool's as loaded)."""
-    record = decision.history if decision.history is not None else copy.deepcopy(observation.history)
+    record = decision.history if decision.history is not None else observation.history
     record = record if record is not None else HistoryRecord()
     seen = first_seen(
         observation.assigned_jobs,
@@ -489,8 +488,8 @@ def _count_first_seen(pool: PoolConfig, observation: Observation, decision: Deci
         jobs=record.jobs_counted,
         started=record.agents_counted,
     )
-    record.jobs_counted, record.agents_counted = seen.jobs, seen.agents
-    return seen, replace(decision, history=record)
+    # A new record (sharing the arrivals, which nothing changes from here on): the observation stays as read.
+    return seen, replace(decision, history=replace(record, jobs_counted=seen.jobs, agents_counted=seen.agents))
 
 
 class _Saving:
