@@ -10,7 +10,7 @@ first seen assigned (its `assignTime` - `queueTime`) and `AgentStartupSeconds` f
 online (its `statusChangedOn` - its task's launch, ECS `createdAt` or the EC2 instance's `LaunchTime`, both
 already in the pass's compute read). "First seen" is `adoscale.history.seen.first_seen` over the pool's
 `Watermark`s, kept in its history record, so each job and agent is counted by one pass only
-(docs/operations.md, "Metrics").
+(docs/operations.md, "Wait and start-up").
 """
 
 from __future__ import annotations

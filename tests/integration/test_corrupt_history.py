@@ -5,11 +5,13 @@ failed (5 of 5, 0 of 2 jobs served). The ADO emulator over HTTP, ECS and DynamoD
 from __future__ import annotations
 
 import boto3
+import pytest
+from moto import mock_aws
 
 from adoscale.ado import AdoClient
 from adoscale.compute import EcsCompute
 from adoscale.control import Reconciler
-from adoscale.history import DynamoHistory
+from adoscale.history import DynamoHistory, HistoryCorruptError
 from adoscale_lab.emulator import AdoModel
 from tests.aws import config_for, create_lease_table, ecs_world
 from tests.clock import Clock
@@ -50,11 +52,6 @@ def test_a_corrupt_history_item_is_ignored_reported_and_replaced(model: AdoModel
 def test_a_damaged_metrics_mark_is_reported_as_a_corrupt_item() -> None:
     """A mark that cannot be read back is the item's corruption (the pass starts the record afresh and says
     so), never a pass failure."""
-    import pytest
-    from moto import mock_aws
-
-    from adoscale.history import HistoryCorruptError
-
     with mock_aws():
         dynamodb = create_lease_table(boto3.client("dynamodb", region_name="us-east-1"), TABLE)
         for at in ("yesterday", "2026-01-05T09:00:00"):  # not a time; a time without its zone

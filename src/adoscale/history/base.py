@@ -1,5 +1,5 @@
 """The record behind the history port (`adoscale.ports.History`): the warm pool's demand, and what the pool's
-passes have counted for the per-job and per-agent metrics (`Watermark`, `adoscale.metrics.first_seen`)."""
+passes have counted for the per-job and per-agent metrics (`Watermark`, `adoscale.history.seen`)."""
 
 from __future__ import annotations
 

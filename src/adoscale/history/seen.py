@@ -66,7 +66,7 @@ def first_seen(
     A job's wait is its `assignTime` - `queueTime` (both the service's). An agent counts once it is online and
     paired with one of the pool's tasks (named `agent_name_prefix` + the task id): its start-up is its
     `statusChangedOn` (when it connected) - the task's launch as the compute read gave it (ECS `createdAt`,
-    shifted onto the controller's clock when that is off by more than a second or two; the EC2 `LaunchTime`).
+    shifted onto the controller's clock when the two are more than 5 s apart; the EC2 `LaunchTime`).
     An agent without a task (the placeholder, one registered by hand) has no launch to measure from."""
     waits = [(rid, assign, max(0.0, (assign - queued).total_seconds())) for rid, queued, assign in assigned]
     new_jobs = [(rid, at, wait) for rid, at, wait in waits if jobs.new(rid, at)]
