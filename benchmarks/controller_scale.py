@@ -9,7 +9,8 @@ taken off the total: what remains is adoscale's own code, the HTTP client includ
 A configuration holds at most `MAX_POOLS` (100) pools, so more pools are split into several configurations,
 one reconciler each (as several controllers would run), passing one after the other in the same process.
 
-    .venv/bin/python -m benchmarks.controller_scale [--pools 200] [--queued 10000] [--agents 2000]
+    .venv/bin/python -m benchmarks.controller_scale [--pools 200] [--queued 10000] [--agents 2000] [--json]
+        [--out FILE]
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import sys
 import time
 import tracemalloc
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 
@@ -29,6 +31,7 @@ from adoscale.config import MAX_POOLS, parse_config
 from adoscale.control import Reconciler
 from adoscale_lab.emulator import AdoModel, make_app
 from adoscale_lab.sim.fargate import EventQueue, SimFargate
+from benchmarks.results import BenchResult, RunInfo, add_output_options, ado_calls, emit
 
 
 class _Timed:
@@ -46,12 +49,45 @@ class _Timed:
             self.seconds += time.process_time() - started
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--pools", type=int, default=200)
-    parser.add_argument("--queued", type=int, default=10_000)
-    parser.add_argument("--agents", type=int, default=2_000)
-    args = parser.parse_args()
+class ControllerScaleResult(BenchResult):
+    benchmark: Literal["controller_scale"] = "controller_scale"
+    pools: int
+    queued: int
+    agents: int  # busy: registered, online, each running one job
+    configurations: int
+    max_pools_per_configuration: int
+    cpu_s: float  # one pass over every configuration: adoscale, the emulator and the simulated Fargate
+    wall_s: float
+    emulator_cpu_s: float  # inside the emulator's WSGI application
+    compute_cpu_s: float  # inside the simulated Fargate
+    ado_calls: int
+    ado_calls_by_route: dict[str, int]  # `METHOD route template` -> count, as the emulator routed them
+    launched: int
+    pools_with_errors: int
+    steady_peak_traced_bytes: int  # tracemalloc's peak over a second, steady-state pass
+
+    @property
+    def own_cpu_s(self) -> float:
+        """adoscale's own code, the HTTP client included: the pass less the emulator and the simulated Fargate."""
+        return self.cpu_s - self.emulator_cpu_s - self.compute_cpu_s
+
+    def render(self) -> str:
+        return "\n".join(
+            [
+                f"pools {self.pools}, queued {self.queued}, agents {self.agents} (busy), in-process emulator",
+                f"configurations: {self.configurations} (at most {self.max_pools_per_configuration} pools each)",
+                f"one pass: CPU {self.cpu_s:.2f} s, wall {self.wall_s:.2f} s "
+                "(adoscale and the emulator in one process)",
+                f"  of which adoscale's own code: {self.own_cpu_s:.2f} s CPU (goal: under 2 s); "
+                f"the emulator {self.emulator_cpu_s:.2f} s, the simulated Fargate {self.compute_cpu_s:.2f} s",
+                f"ADO calls: {self.ado_calls} ({self.ado_calls / self.pools:.2f} per pool)",
+                f"tasks launched: {self.launched}, pools with errors: {self.pools_with_errors}",
+                f"peak traced memory of a steady-state pass: {self.steady_peak_traced_bytes / 1e6:.0f} MB",
+            ]
+        )
+
+
+def run(args: argparse.Namespace, argv: list[str]) -> ControllerScaleResult:
     events = EventQueue(datetime(2026, 11, 23, 9, tzinfo=UTC))
     model = AdoModel(org="scale", pat="scale-pat-0000", clock=events.clock)
     names = [f"pool-{i:03d}" for i in range(args.pools)]
@@ -93,6 +129,7 @@ def main() -> None:
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
         emulator_cpu, compute_cpu = emulator.seconds, sum(t.seconds for t in compute)
         calls = model.stats.total
+        by_route = ado_calls(model.stats.by_route)
         # A second, steady-state pass (every task now starting) under tracemalloc for the memory figure.
         tracemalloc.start()
         for reconciler in reconcilers:
@@ -100,18 +137,34 @@ def main() -> None:
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
     pools = [pool for report in reports for pool in report.pools]
-    print(f"pools {args.pools}, queued {args.queued}, agents {args.agents} (busy), in-process emulator")
-    print(f"configurations: {len(configs)} (at most {MAX_POOLS} pools each)")
-    print(f"one pass: CPU {cpu:.2f} s, wall {wall:.2f} s (adoscale and the emulator in one process)")
-    own = cpu - emulator_cpu - compute_cpu
-    print(
-        f"  of which adoscale's own code: {own:.2f} s CPU (goal: under 2 s); the emulator {emulator_cpu:.2f} s, "
-        f"the simulated Fargate {compute_cpu:.2f} s"
+    return ControllerScaleResult(
+        run=RunInfo.here("controller_scale", argv),
+        pools=args.pools,
+        queued=args.queued,
+        agents=args.agents,
+        configurations=len(configs),
+        max_pools_per_configuration=MAX_POOLS,
+        cpu_s=cpu,
+        wall_s=wall,
+        emulator_cpu_s=emulator_cpu,
+        compute_cpu_s=compute_cpu,
+        ado_calls=calls,
+        ado_calls_by_route=by_route,
+        launched=sum(p.launched for p in pools),
+        pools_with_errors=sum(1 for p in pools if p.errors),
+        steady_peak_traced_bytes=peak,
     )
-    print(f"ADO calls: {calls} ({calls / args.pools:.2f} per pool)")
-    launched = sum(p.launched for p in pools)
-    print(f"tasks launched: {launched}, pools with errors: {sum(1 for p in pools if p.errors)}")
-    print(f"peak traced memory of a steady-state pass: {peak / 1e6:.0f} MB")
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pools", type=int, default=200)
+    parser.add_argument("--queued", type=int, default=10_000)
+    parser.add_argument("--agents", type=int, default=2_000)
+    add_output_options(parser)
+    args = parser.parse_args(argv)
+    emit(run(args, argv), args)
 
 
 if __name__ == "__main__":

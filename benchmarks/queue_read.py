@@ -3,32 +3,86 @@
 Every queued request carries `matchedAgents` (one reference per agent that meets its demands), so the body
 grows as queued x agents. Prints figures; asserts nothing about time (issue 21, item 5; docs/performance.md).
 
-    .venv/bin/python -m benchmarks.queue_read [--queued 300] [--agents 300]
+    .venv/bin/python -m benchmarks.queue_read [--queued 300] [--agents 300] [--json] [--out FILE]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 import tracemalloc
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import httpx
-from pydantic import TypeAdapter
+from pydantic import BaseModel, ConfigDict, TypeAdapter
 
 from adoscale.ado import AdoClient
 from adoscale.ado.client import _without_matched_agents
 from adoscale.ado.models import JobRequest
 from adoscale.compute import EcsCompute
 from adoscale.config import parse_config
-from adoscale.control import Reconciler
+from adoscale.control import PassLimits, Reconciler
 from adoscale_lab.emulator import AdoModel, make_app, serve
 from benchmarks.common import PAT, bench_config
+from benchmarks.results import BenchResult, RunInfo, add_output_options, emit
 
 _jobs = TypeAdapter(list[JobRequest])
+
+
+class Measured(BaseModel):
+    """One piece of work under tracemalloc (which slows it about threefold: compare ratios, not seconds)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    wall_s: float
+    peak_bytes: int
+    requests: int  # what the decoded body held
+
+
+class OnePass(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    wall_s: float
+    deadline_s: float
+    queued: int
+    launched: int
+    errors: list[str]
+
+
+class QueueReadResult(BenchResult):
+    benchmark: Literal["queue_read"] = "queue_read"
+    queued: int
+    agents: int  # registered in the pool (the placeholder included), all offline, all matching
+    body_bytes: int
+    served_s: float  # the emulator's answer over loopback, read whole
+    decode_keeping_matched_agents: Measured  # as the client decoded before issue 21
+    decode_dropping_matched_agents: Measured  # as the client decodes now (an object_hook per request)
+    list_job_requests_s: float  # AdoClient.list_job_requests over loopback
+    listed: int
+    one_pass: OnePass
+
+    def render(self) -> str:
+        def measured(what: str, m: Measured) -> str:
+            return f"  {what}: {m.wall_s:.2f} s, peak Python memory {m.peak_bytes / 2**20:.1f} MB"
+
+        p = self.one_pass
+        return "\n".join(
+            [
+                f"queued {self.queued} x registered agents {self.agents}",
+                f"  body: {self.body_bytes / 2**20:.1f} MB ({self.body_bytes // self.queued} bytes per queued "
+                f"request); emulator served it in {self.served_s:.2f} s",
+                measured("decode, keeping matchedAgents (before)", self.decode_keeping_matched_agents),
+                measured("decode, matchedAgents dropped per request (now)", self.decode_dropping_matched_agents),
+                f"  AdoClient.list_job_requests over loopback (emulator serving in this process): "
+                f"{self.list_job_requests_s:.2f} s, {self.listed} requests",
+                f"one pass (emulator, client and moto in this process): {p.wall_s:.2f} s, deadline {p.deadline_s:g} s; "
+                f"queued {p.queued}, launched {p.launched}, errors {p.errors}",
+            ]
+        )
 
 
 def seeded(queued: int, agents: int) -> tuple[AdoModel, int]:
@@ -43,23 +97,17 @@ def seeded(queued: int, agents: int) -> tuple[AdoModel, int]:
     return model, pool_id
 
 
-def measured(what: str, work: Callable[[], Any]) -> Any:
+def measured(work: Callable[[], list[Any]]) -> Measured:
     tracemalloc.start()
     started = time.perf_counter()
     result = work()
     wall = time.perf_counter() - started
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    print(f"  {what}: {wall:.2f} s, peak Python memory {peak / 2**20:.1f} MB")
-    return result
+    return Measured(wall_s=wall, peak_bytes=peak, requests=len(result))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--queued", type=int, default=300)
-    parser.add_argument("--agents", type=int, default=300)
-    args = parser.parse_args()
-
+def run(args: argparse.Namespace, argv: list[str]) -> QueueReadResult:
     import boto3
     from moto import mock_aws
 
@@ -73,23 +121,14 @@ def main() -> None:
         started = time.perf_counter()
         raw = httpx.get(url, params=params, auth=("", PAT), timeout=60).content
         served = time.perf_counter() - started
-        print(f"queued {args.queued} x registered agents {args.agents}")
-        print(
-            f"  body: {len(raw) / 2**20:.1f} MB ({len(raw) // args.queued} bytes per queued request); "
-            f"emulator served it in {served:.2f} s"
-        )
-        measured("decode, keeping matchedAgents (before)", lambda: _jobs.validate_python(json.loads(raw)["value"]))
-        measured(
-            "decode, matchedAgents dropped per request (now)",
-            lambda: _jobs.validate_python(json.loads(raw, object_hook=_without_matched_agents)["value"]),
+        keeping = measured(lambda: _jobs.validate_python(json.loads(raw)["value"]))
+        dropping = measured(
+            lambda: _jobs.validate_python(json.loads(raw, object_hook=_without_matched_agents)["value"])
         )
         with AdoClient(f"{server.url}/bench", PAT, timeout=10) as ado:
             started = time.perf_counter()
             jobs = ado.list_job_requests(pool_id)
-            print(
-                f"  AdoClient.list_job_requests over loopback (emulator serving in this process): "
-                f"{time.perf_counter() - started:.2f} s, {len(jobs)} requests"
-            )
+            listed_s = time.perf_counter() - started
             hold_tasks_running()
             ecs = boto3.client("ecs", region_name="us-east-1")
             world = create_ecs_world(boto3.client("ec2", region_name="us-east-1"), ecs)
@@ -98,10 +137,34 @@ def main() -> None:
             started = time.perf_counter()
             report = reconciler.run().pools[0]
             wall = time.perf_counter() - started
-    print(
-        f"one pass (emulator, client and moto in this process): {wall:.2f} s, deadline 20 s; "
-        f"queued {report.queued}, launched {report.launched}, errors {report.errors}"
+    return QueueReadResult(
+        run=RunInfo.here("queue_read", argv),
+        queued=args.queued,
+        agents=args.agents,
+        body_bytes=len(raw),
+        served_s=served,
+        decode_keeping_matched_agents=keeping,
+        decode_dropping_matched_agents=dropping,
+        list_job_requests_s=listed_s,
+        listed=len(jobs),
+        one_pass=OnePass(
+            wall_s=wall,
+            deadline_s=PassLimits().deadline_s,
+            queued=report.queued,
+            launched=report.launched,
+            errors=list(report.errors),
+        ),
     )
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--queued", type=int, default=300)
+    parser.add_argument("--agents", type=int, default=300)
+    add_output_options(parser)
+    args = parser.parse_args(argv)
+    emit(run(args, argv), args)
 
 
 if __name__ == "__main__":

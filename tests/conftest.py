@@ -106,9 +106,17 @@ SLOW_FILES = frozenset(
 )
 
 
+# The unit layer, `pytest -m unit`: pure decisions, models, parsing and validation, in process (moto in-process
+# where a reader needs AWS); the loop that runs in seconds.
+UNIT_LAYERS = frozenset({"scaling", "ado", "config"})
+UNIT_FILES = frozenset({"test_import_graph.py", "test_secrets.py", "hooks/test_validate.py"})
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         parts = Path(str(item.path)).relative_to(REPO / "tests").parts
+        if parts and (parts[0] in UNIT_LAYERS or "/".join(parts) in UNIT_FILES):
+            item.add_marker(pytest.mark.unit)
         if parts and (parts[0] in SLOW_LAYERS or "/".join(parts) in SLOW_FILES):
             item.add_marker(pytest.mark.slow)
         if parts and parts[0] == "deploy":

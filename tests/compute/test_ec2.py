@@ -83,7 +83,7 @@ def test_spot_short_of_capacity_falls_back_to_on_demand_and_says_why(fleets: Ec2
         fleets.limit(1, "spot")
         result = Ec2Compute(ec2, {"docker": world.settings(spot=True)}).launch("docker", 4, token="pass-1")
         assert len(result.started) == 4 and result.failures == ()
-        assert result.fell_back_to_fargate == 3  # the count of the fallback, whatever the service
+        assert result.fell_back == 3  # the count of the fallback, whatever the service
         assert len(result.spot_refusals) == 1 and "InsufficientInstanceCapacity" in result.spot_refusals[0]
         kinds = [c["TargetCapacitySpecification"]["DefaultTargetCapacityType"] for c in fleets.calls]
         assert kinds == ["spot", "on-demand"]
@@ -192,3 +192,14 @@ def test_an_instance_that_ends_at_once_counts_as_a_failed_start() -> None:
         assert start_failure(task, registered=False) == (
             "TaskFailedToStart: Client.VolumeLimitExceeded: Volume limit exceeded"
         )
+
+
+def test_the_fallback_is_said_in_ec2_terms(fleets: Ec2Fleets) -> None:
+    """The pass report's line comes from the adapter: Spot and On-Demand instances, never FARGATE_SPOT."""
+    with ec2_world() as (ec2, world):
+        fleets.limit(0, "spot")
+        result = Ec2Compute(ec2, {"docker": world.settings(spot=True)}).launch("docker", 2, token="pass-1")
+        warning = result.fallback_warning()
+        assert warning is not None
+        assert warning.startswith("2 instance(s) fell back from Spot to On-Demand: CreateFleet (spot): ")
+        assert "FARGATE" not in warning

@@ -79,7 +79,7 @@ def test_any_spot_failure_falls_back_to_fargate_and_says_why(reason: str) -> Non
         refused = refuse_spot(ecs, failure=reason)
         result = EcsCompute(ecs, {pool.name: pool.ecs}).launch(pool.name, 4, token="t")
         assert len(result.started) == 4
-        assert result.fell_back_to_fargate == 4
+        assert result.fell_back == 4
         assert refused == [4] and calls[1]["launchType"] == "FARGATE"
         assert any(reason in refusal for refusal in result.spot_refusals)
         assert result.failures == ()
@@ -93,7 +93,7 @@ def test_spot_refusing_the_request_falls_back_and_later_batches_go_to_fargate() 
         calls = _run_task_calls(ecs)
         refused = refuse_spot(ecs, error="Fargate Spot is not supported for platform version 1.3.0")
         result = EcsCompute(ecs, {pool.name: pool.ecs}).launch(pool.name, 25, token="t")
-        assert len(result.started) == 25 and result.fell_back_to_fargate == 10
+        assert len(result.started) == 25 and result.fell_back == 10
         assert refused == [10]
         assert [c.get("launchType") for c in calls[1:]] == ["FARGATE", "FARGATE", "FARGATE"]
         assert len({c["clientToken"] for c in calls}) == len(calls)
@@ -113,7 +113,7 @@ def test_a_broken_connection_on_spot_is_no_refusal_to_fall_back_from() -> None:
 
         ecs.meta.events.register("before-call.ecs.RunTask", broken)
         result = EcsCompute(ecs, {pool.name: pool.ecs}).launch(pool.name, 4, token="t")
-        assert result.started == () and result.fell_back_to_fargate == 0 and result.spot_refusals == ()
+        assert result.started == () and result.fell_back == 0 and result.spot_refusals == ()
         assert all("capacityProviderStrategy" in c for c in calls)
         assert any("EndpointConnectionError" in f for f in result.failures)
 

@@ -84,6 +84,8 @@ def destroyed(example: Example, label: str, timings: dict[str, float]) -> None:
 
 
 @pytest.mark.slow
+# The aws provider's polls (SQS attribute propagation, Lambda and ECS states) are most of its four minutes.
+@pytest.mark.background
 def test_deploy_destroy_redeploy_and_a_second_deployment(tmp_path: Path, model: AdoModel, org_url: str) -> None:
     timings: dict[str, float] = {}
     again: Example | None = None

@@ -114,6 +114,21 @@ def test_four_docker_jobs_get_four_instances_then_nothing(world: World) -> None:
     assert len(world.fleets.calls) == 1 and len(world.instances()) == 4
 
 
+def test_a_spot_shortage_is_reported_in_ec2_terms(world: World) -> None:
+    """The pass report says what happened to an EC2 pool (Spot instances to On-Demand ones), not Fargate's words."""
+    pool = world.model.create_pool("docker")
+    world.model.register_agent(pool, "adoscale-placeholder", {"docker": ""}, online=False)
+    for _ in range(3):
+        world.model.queue_job(pool, ["docker"])
+    world.fleets.limit(1, "spot")
+    report = world.reconciler.run().pools[0]
+    assert report.launched == 3 and report.errors == []
+    [warning] = [w for w in report.warnings if "fell back" in w]
+    assert warning.startswith("2 instance(s) fell back from Spot to On-Demand: ")
+    assert "InsufficientInstanceCapacity" in warning
+    assert "FARGATE" not in warning and "task(s)" not in warning
+
+
 def test_an_idle_instance_is_terminated_after_its_drain_a_busy_one_never(world: World) -> None:
     pool = world.model.create_pool("docker")
     world.model.register_agent(pool, "adoscale-placeholder", {"docker": ""}, online=False)

@@ -120,6 +120,16 @@ def test_interrupted_drain_is_finished_or_undone() -> None:
     assert needed.launch_count == 0
 
 
+def test_an_interrupted_drain_that_min_agents_needs_is_undone_not_replaced() -> None:
+    """Found by `test_a_second_pass_launches_nothing_more`: finishing the drain and launching a replacement
+    for `min_agents` would start again what is already running."""
+    task = _task(_tid(1), 900)
+    disabled = [PLACEHOLDER, _agent(2, _tid(1), enabled=False, idle_s=50)]
+    decision = plan(_snapshot(0, disabled, [task]), replace(POLICY, min_agents=1))
+    assert [(e.agent_id, e.reason) for e in decision.enable] == [(2, "needed for min_agents")]
+    assert not decision.drain and decision.launch is None
+
+
 # -- properties ---------------------------------------------------------------------------------------
 
 

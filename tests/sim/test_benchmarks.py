@@ -1,33 +1,171 @@
-"""The benchmarks still run and count what they claim. Counts are asserted; their timings never are."""
+"""The benchmarks still run and count what they claim, read from their structured results (`benchmarks.results`),
+never from their prose. Counts are asserted; their timings never are (only that they were taken).
+
+Each benchmark runs as its documented command (`python -m benchmarks.X`), small, with `--out FILE`: the JSON
+file is read back with the benchmark's own model, and what it printed must be that result's rendering and
+nothing else (the prose is only a view of the figures)."""
 
 from __future__ import annotations
 
-import re
+import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import TypeVar
+
+import pytest
+from benchmarks.cold_import import ColdImportResult
+from benchmarks.controller_scale import ControllerScaleResult
+from benchmarks.lambda_pass import LambdaPassResult
+from benchmarks.queue_read import QueueReadResult
+from benchmarks.reconcile_pass import ReconcilePassResult
+from benchmarks.results import BenchResult
+from benchmarks.sim_speed import SimSpeedResult
+from benchmarks.sim_speed import main as sim_speed_main
+
+from adoscale.config import MAX_POOLS
+from adoscale_lab.sim.workloads import named
 
 ROOT = Path(__file__).resolve().parents[2]
+R = TypeVar("R", bound=BenchResult)
+POOL_ROUTE = "/{org}/_apis/distributedtask/pools/{pool_id}"  # the emulator's route templates
 
 
-def _run(module: str, *args: str) -> str:
-    done = subprocess.run(
+def _command(module: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         [sys.executable, "-m", module, *args], cwd=ROOT, capture_output=True, text=True, timeout=300, check=False
     )
+
+
+def _run(model: type[R], tmp_path: Path, *args: str) -> R:
+    """Run the benchmark with `--out`, read the file back as `model`, and check the prose is its rendering."""
+    out = tmp_path / "result.json"
+    module = f"benchmarks.{model.model_fields['benchmark'].default}"
+    done = _command(module, *args, "--out", str(out))
     assert done.returncode == 0, done.stderr[-2000:]
-    return done.stdout
+    result = model.model_validate_json(out.read_text())
+    assert done.stdout == result.render() + "\n"
+    assert result.run.command == ["python", "-m", module, *args, "--out", str(out)]
+    return result
 
 
-def test_lambda_path_makes_two_ado_calls_per_pool_per_steady_pass() -> None:
-    out = _run("benchmarks.lambda_pass", "--pools", "3", "--queued", "4", "--max-agents", "2", "--rounds", "3")
-    assert "round 0: ADO calls: round action 1, passes 9 (3.00 per pool" in out  # the pool ids, looked up once
-    assert "launched 6; errors 0" in out
-    assert "ADO calls per pool per steady pass (rounds 1..2): 2.00 (goal: 2)" in out
+def test_lambda_path_makes_two_ado_calls_per_pool_per_steady_pass(tmp_path: Path) -> None:
+    pools, max_agents = 3, 2
+    args = ("--pools", str(pools), "--queued", "4", "--max-agents", str(max_agents), "--rounds", "3")
+    result = _run(LambdaPassResult, tmp_path, *args)
+    assert [r.number for r in result.rounds] == [0, 1, 2]
+    first, *steady = result.rounds
+    # The round action reads the parallel-job limit once for every pool; the first passes also look up the
+    # pool ids (3 calls a pool), the steady ones list the jobs and the agents only (issue 10's goal: 2).
+    assert all(r.round_ado_calls == 1 for r in result.rounds)
+    assert first.pass_ado_calls == 3 * pools
+    assert [r.pass_ado_calls for r in steady] == [2 * pools, 2 * pools]
+    assert result.steady_ado_calls_per_pool_pass == 2.0
+    for r in steady:  # the round action's one read, then each pass lists its jobs and its agents, nothing else
+        assert r.ado_calls_by_route == {
+            "GET /{org}/_apis/distributedtask/resourceusage": 1,
+            f"GET {POOL_ROUTE}/jobrequests": pools,
+            f"GET {POOL_ROUTE}/agents": pools,
+        }
+    assert (first.launched, first.errors) == (pools * max_agents, 0)
+    assert all((r.launched, r.errors) == (0, 0) for r in steady)
+    # Each pass takes and releases the pool's lease; only the first round launches.
+    assert all(r.aws_calls["dynamodb:DeleteItem"] == pools for r in result.rounds)
+    assert first.aws_calls["ecs:RunTask"] == pools
+    assert all("ecs:RunTask" not in r.aws_calls for r in steady)
 
 
-def test_controller_scale_splits_pools_over_configurations() -> None:
-    out = _run("benchmarks.controller_scale", "--pools", "101", "--queued", "202", "--agents", "101")
-    assert "configurations: 2 (at most 100 pools each)" in out
-    assert "tasks launched: 202, pools with errors: 0" in out
-    # adoscale's own CPU is printed apart from the emulator's and the simulated Fargate's (issue 25).
-    assert re.search(r"of which adoscale's own code: \d+\.\d\d s CPU .* the emulator \d+\.\d\d s", out)
+def test_reconcile_pass_counts_the_calls_of_a_first_and_a_steady_pass(tmp_path: Path) -> None:
+    pools, max_agents = 3, 2
+    result = _run(
+        ReconcilePassResult, tmp_path, "--pools", str(pools), "--queued", "4", "--max-agents", str(max_agents)
+    )
+    assert (result.pools, result.queued_per_pool, result.max_agents) == (pools, 4, max_agents)
+    first, steady = result.first, result.steady
+    assert (first.launched, first.errors) == (pools * max_agents, 0)
+    # Pool id, job requests and agents per pool, plus the organization's parallel-job limit once.
+    assert first.ado_calls == 3 * pools + 1
+    assert first.aws_calls == {"ecs:ListTasks": 2 * pools, "ecs:RunTask": pools}
+    assert (steady.launched, steady.errors, steady.ado_calls) == (0, 0, 2 * pools)
+    assert steady.ado_calls_by_route == {f"GET {POOL_ROUTE}/jobrequests": pools, f"GET {POOL_ROUTE}/agents": pools}
+    assert steady.aws_calls == {"ecs:ListTasks": 2 * pools, "ecs:DescribeTasks": pools}
+    assert first.wall_s > 0 and steady.wall_s > 0 and result.peak_rss_mb > 0
+
+
+def test_controller_scale_splits_pools_over_configurations(tmp_path: Path) -> None:
+    result = _run(ControllerScaleResult, tmp_path, "--pools", "101", "--queued", "202", "--agents", "101")
+    assert (result.configurations, result.max_pools_per_configuration) == (2, MAX_POOLS)
+    assert (result.launched, result.pools_with_errors) == (202, 0)
+    assert result.steady_peak_traced_bytes > 0
+    # Its pools have no placeholder yet: the first pass registers one in each and reads the pool again.
+    pools = 101
+    assert result.ado_calls == sum(result.ado_calls_by_route.values())
+    assert result.ado_calls_by_route[f"POST {POOL_ROUTE}/agents"] == pools
+    assert result.ado_calls_by_route[f"GET {POOL_ROUTE}/jobrequests"] == 2 * pools
+    # adoscale's own CPU is taken apart from the emulator's and the simulated Fargate's (issue 25).
+    assert 0 < result.emulator_cpu_s < result.cpu_s and result.compute_cpu_s >= 0
+    assert 0 < result.own_cpu_s < result.cpu_s
+
+
+def test_queue_read_decodes_every_request_both_ways_and_one_pass_launches(tmp_path: Path) -> None:
+    queued, agents = 5, 4
+    result = _run(QueueReadResult, tmp_path, "--queued", str(queued), "--agents", str(agents))
+    assert result.listed == queued
+    assert result.decode_keeping_matched_agents.requests == result.decode_dropping_matched_agents.requests == queued
+    # Dropping each request's matchedAgents as it is decoded keeps less in memory than decoding them all.
+    assert result.decode_dropping_matched_agents.peak_bytes < result.decode_keeping_matched_agents.peak_bytes
+    # Every queued request names every registered agent: the body grows with the agents.
+    assert result.body_bytes // queued > agents * 200
+    one = result.one_pass
+    assert (one.queued, one.launched, one.errors, one.deadline_s) == (queued, queued, [], 20.0)
+
+
+def test_sim_speed_skips_quiet_passes_and_prints_json_on_request() -> None:
+    done = _command("benchmarks.sim_speed", "--workload", "burst", "--days", "1", "--json")
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = SimSpeedResult.model_validate_json(done.stdout)
+    jobs, _ = named("burst", 1, 1)
+    assert (result.policy, result.workload, result.days, result.seed) == ("adoscale", "burst", 1, 1)
+    assert result.event_driven and result.jobs == len(jobs)
+    assert result.sim_seconds > 0 and result.wall_s > 0
+    assert 0 < result.quiet_passes_skipped < result.scheduled_passes
+
+
+def test_cold_import_times_each_module_in_fresh_interpreters(tmp_path: Path) -> None:
+    result = _run(ColdImportResult, tmp_path, "--runs", "2", "--module", "adoscale.handlers.waiter")
+    [waiter] = result.modules
+    assert waiter.module == "adoscale.handlers.waiter" and len(waiter.runs_s) == 2
+    assert all(run > 0 for run in waiter.runs_s)
+
+
+def test_a_result_file_in_a_missing_folder_is_refused_before_measuring(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        sim_speed_main(["--days", "1", "--out", str(tmp_path / "nowhere" / "result.json")])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert f"no such directory: {tmp_path / 'nowhere'}" in err and "Traceback" not in err
+
+
+def test_every_result_file_says_which_benchmark_wrote_it() -> None:
+    """`benchmark` is a literal per model: a file from one benchmark does not read as another's result."""
+    models: list[type[BenchResult]] = [
+        ColdImportResult,
+        ControllerScaleResult,
+        LambdaPassResult,
+        QueueReadResult,
+        ReconcilePassResult,
+        SimSpeedResult,
+    ]
+    names = [m.model_fields["benchmark"].default for m in models]
+    assert len(set(names)) == len(models)
+    assert all((ROOT / "benchmarks" / f"{name}.py").is_file() for name in names)
+    cold = {"benchmark": "cold_import", "run": _run_info(), "modules": [{"module": "m", "runs_s": [0.1]}]}
+    assert ColdImportResult.model_validate_json(json.dumps(cold)).render().startswith("m ")
+    with pytest.raises(ValueError, match="benchmark"):
+        SimSpeedResult.model_validate_json(json.dumps({**cold, "benchmark": "cold_import"}))
+
+
+def _run_info() -> dict[str, object]:
+    return {"command": ["python"], "measured_at": "2026-12-05T00:00:00Z", "python": "3.11", "machine": "x", "cpus": 2}

@@ -142,6 +142,7 @@ def test_the_timeout_fits_the_last_round() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.background  # real Wait states: about 45 s of waiting for 12 s of CPU
 def test_each_pool_is_observed_every_15_s_while_a_launch_waits_for_its_tasks(
     aws: None,
     routing: Routing,

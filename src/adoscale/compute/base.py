@@ -30,10 +30,22 @@ class TaskInfo:
 class LaunchResult:
     started: tuple[TaskInfo, ...]
     failures: tuple[str, ...] = ()
-    fell_back_to_fargate: int = 0
-    # Why FARGATE_SPOT refused the tasks that fell back (a shortage, or a platform version or CPU
-    # architecture Spot does not take): the pass reports them.
+    # How many were started by the adapter's fallback from Spot (FARGATE_SPOT to FARGATE on ECS, Spot to
+    # On-Demand instances on EC2), whatever the service.
+    fell_back: int = 0
+    # Why Spot refused the ones that fell back (a shortage, its quota, or a platform version or CPU
+    # architecture FARGATE_SPOT does not take): the pass reports them.
     spot_refusals: tuple[str, ...] = ()
+    # What fell back to what, in the service's own terms; the adapter says, since only it knows (the pass
+    # report's warning is `fallback_warning`).
+    fallback: str = "launched without Spot"
+
+    def fallback_warning(self) -> str | None:
+        """The pass report's line for a Spot fallback, or None when Spot refused nothing."""
+        if not (self.spot_refusals or self.fell_back):
+            return None
+        reasons = "; ".join(dict.fromkeys(self.spot_refusals)) or "no reason given"
+        return f"{self.fell_back} {self.fallback}: {reasons}"
 
 
 def task_id_of(task_arn: str) -> str:

@@ -98,6 +98,11 @@ STATES: dict[str, tuple[str, str]] = {
 }
 
 
+# The pass report's words for this adapter's fallback (`LaunchResult.fallback_warning`): EC2 calls the two
+# purchase options Spot and On-Demand Instances.
+FALLBACK = "instance(s) fell back from Spot to On-Demand"
+
+
 def fleet_token(token: str, fallback: bool = False) -> str:
     """CreateFleet's `ClientToken` (at most 64 ASCII characters) for one launch, or its on-demand fallback."""
     return hashlib.sha256(f"{token}/ec2/{'on-demand' if fallback else 'first'}".encode()).hexdigest()
@@ -213,7 +218,7 @@ class Ec2Compute:
             more, failures, outcome = self._create(pool, short, False, fleet_token(token, fallback=True))
             started += more
             fell_back = len(more)
-        return LaunchResult(tuple(started), tuple(failures), fell_back, tuple(refusals))
+        return LaunchResult(tuple(started), tuple(failures), fell_back, tuple(refusals), FALLBACK)
 
     def _create(self, pool: str, count: int, spot: bool, token: str) -> tuple[list[TaskInfo], list[str], str]:
         """One instant fleet: (started, failures, outcome), the outcome `ok` (EC2 answered, perhaps with

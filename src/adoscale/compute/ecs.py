@@ -47,6 +47,10 @@ RUN_TASK_MAX = 10
 DESCRIBE_MAX = 100
 
 
+# The pass report's words for this adapter's fallback (`LaunchResult.fallback_warning`).
+FALLBACK = "task(s) fell back from FARGATE_SPOT to FARGATE"
+
+
 def client_token(token: str, batch: int, fallback: bool = False) -> str:
     """RunTask's `clientToken` (at most 64 characters, ASCII 33-126) for one batch of one launch."""
     return hashlib.sha256(f"{token}/{batch}/{'fargate' if fallback else 'strategy'}".encode()).hexdigest()
@@ -155,7 +159,7 @@ class EcsCompute:
                 # The service refused or the connection failed: later batches would most likely fail the
                 # same way, and the next pass sees what did start and launches what is still missing.
                 break
-        return LaunchResult(tuple(started), tuple(failures), fell_back, tuple(refusals))
+        return LaunchResult(tuple(started), tuple(failures), fell_back, tuple(refusals), FALLBACK)
 
     def _run(self, pool: str, count: int, use_strategy: bool, token: str) -> tuple[list[TaskInfo], list[str], str]:
         """One RunTask call: (started, failures, outcome), the outcome `ok` (ECS answered, perhaps with

@@ -136,13 +136,10 @@ class Actor:
             result = self._compute.launch(self._pool, plan.launch_count, token=self._token)
             tally.launched_tasks = [task.task_arn for task in result.started]
             tally.errors.extend(f"{LAUNCH_ERROR}{failure}" for failure in result.failures)
-            if result.spot_refusals or result.fell_back_to_fargate:
-                # Why Spot refused matters to the operator: a shortage passes, a platform version or CPU
-                # architecture that FARGATE_SPOT does not take will refuse every launch until changed.
-                reasons = "; ".join(dict.fromkeys(result.spot_refusals)) or "no reason given"
-                tally.warnings.append(
-                    f"{result.fell_back_to_fargate} task(s) fell back from FARGATE_SPOT to FARGATE: {reasons}"
-                )
+            # Why Spot refused matters to the operator: a shortage passes, a platform version or CPU
+            # architecture that FARGATE_SPOT does not take will refuse every launch until changed.
+            if (fallback := result.fallback_warning()) is not None:
+                tally.warnings.append(fallback)
         for enable in plan.enable:
             self._in_time(f"enable {enable.agent_name}")
             ado.set_agent_enabled(pool_id, enable.agent_id, True)

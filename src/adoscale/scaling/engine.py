@@ -114,17 +114,21 @@ class _Reclaim:
 
 
 def _reclaim_disabled(c: Classification, queued: int, policy: PoolPolicy) -> _Reclaim:
-    """Disabled idle agents are left over from an interrupted drain: take them back if the queue needs
-    them, otherwise finish the drain."""
+    """Disabled idle agents are left over from an interrupted drain: take them back if the queue, the
+    standby target or `min_agents` needs them, otherwise finish the drain. Finishing a drain that
+    `min_agents` then replaces would launch again what is already running."""
     supply = len(c.idle) + len(c.starting)
+    total = len(c.busy) + supply
     enable: list[EnableAgent] = []
     finish_drain: list[tuple[AgentView, TaskView | None]] = []
     for agent, task in sorted(c.disabled_idle, key=lambda pair: pair[0].agent_id):
         if task is None or not task.status.live:
             continue  # not an agent of ours, or its task is already gone: leave it to its owner
-        if queued + policy.standby_agents > supply:
-            enable.append(EnableAgent(agent.agent_id, agent.name, "needed for queued jobs"))
+        if queued + policy.standby_agents > supply or total < policy.min_agents:
+            reason = "needed for queued jobs" if queued + policy.standby_agents > supply else "needed for min_agents"
+            enable.append(EnableAgent(agent.agent_id, agent.name, reason))
             supply += 1
+            total += 1
         else:
             finish_drain.append((agent, task))
     return _Reclaim(enable, finish_drain, supply)
@@ -140,7 +144,7 @@ def _launch(
     reasons: list[str] = []
     if want > 0:
         reasons.append(f"{queued} queued + {policy.standby_agents} standby - {supply} idle or starting")
-    if policy.min_agents - total > want:
+    if policy.min_agents - total > max(want, 0):
         want = policy.min_agents - total
         reasons = [f"min_agents={policy.min_agents} with {total} agents"]
     launch_count = max(0, want)

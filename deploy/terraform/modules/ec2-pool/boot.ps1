@@ -10,18 +10,22 @@
 # process tree is ended (taskkill /T) and the registration removed before the instance goes.
 #
 # Terraform renders this file with templatefile(): the template variables are the dollar-brace
-# assignments at the top only; below them the script uses PowerShell variables with no braces.
+# assignments at the top only; below them the script uses PowerShell variables with no braces. Each value
+# lands in a verbatim (single-quoted) string with its quote characters doubled: PowerShell ends such a
+# string at ' and at the typographic U+2018-U+201B as well (PowerShell Language Specification 3.0, B.1,
+# single-quote-character), so a pool named "Bob's pool" stays one string instead of breaking the script.
 #
-# Not run here: PowerShell is not on the machine that tests adoscale, so this script is checked for its
-# structure only (tests/agent/test_ec2_boot_windows.py), not linted with PSScriptAnalyzer or executed.
+# Not run here: PowerShell is not on the machine that tests adoscale. This script is parsed with a
+# PowerShell grammar (tree-sitter-powershell), as written and as Terraform renders it, and checked for its
+# structure (tests/agent/test_ec2_boot_windows.py); it is not linted with PSScriptAnalyzer or executed.
 
 $ErrorActionPreference = 'Stop'
-$AdoUrl = '${ado_url}'
-$Pool = '${pool}'
-$PatSecretArn = '${pat_secret_arn}'
-$PatParameterName = '${pat_parameter_name}'
-$AgentNamePrefix = '${agent_name_prefix}'
-$AgentDir = '${agent_dir}'
+$AdoUrl = '${replace(ado_url, "/[\u0027\u2018-\u201B]/", "$0$0")}'
+$Pool = '${replace(pool, "/[\u0027\u2018-\u201B]/", "$0$0")}'
+$PatSecretArn = '${replace(pat_secret_arn, "/[\u0027\u2018-\u201B]/", "$0$0")}'
+$PatParameterName = '${replace(pat_parameter_name, "/[\u0027\u2018-\u201B]/", "$0$0")}'
+$AgentNamePrefix = '${replace(agent_name_prefix, "/[\u0027\u2018-\u201B]/", "$0$0")}'
+$AgentDir = '${replace(agent_dir, "/[\u0027\u2018-\u201B]/", "$0$0")}'
 $Imds = 'http://169.254.169.254'
 $JobUser = 'azjob'
 

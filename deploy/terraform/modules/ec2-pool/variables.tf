@@ -10,11 +10,21 @@ variable "name" {
 variable "pool_name" {
   description = "The Azure DevOps agent pool the instances join (the pool's `name` in adoscale's configuration)."
   type        = string
+  # boot.sh holds it in a double-quoted bash string: these characters would end or expand it.
+  validation {
+    condition     = !can(regex("[\"$`\\\\\n]", var.pool_name))
+    error_message = "pool_name must not hold a double quote, a dollar sign, a backquote, a backslash or a line break (the boot script quotes it for bash)."
+  }
 }
 
 variable "azp_url" {
   description = "Azure DevOps organization URL."
   type        = string
+  # boot.sh holds it in a double-quoted bash string: these characters would end or expand it.
+  validation {
+    condition     = !can(regex("[\"$`\\\\\n]", var.azp_url))
+    error_message = "azp_url must not hold a double quote, a dollar sign, a backquote, a backslash or a line break (the boot script quotes it for bash)."
+  }
 }
 
 variable "pat_secret_arn" {
@@ -68,6 +78,11 @@ variable "agent_name_prefix" {
   description = "Prefix of the agents' names (the pool's `agent_name_prefix`); the name is prefix + instance id."
   type        = string
   default     = ""
+  # boot.sh holds it in a double-quoted bash string: these characters would end or expand it.
+  validation {
+    condition     = !can(regex("[\"$`\\\\\n]", var.agent_name_prefix))
+    error_message = "agent_name_prefix must not hold a double quote, a dollar sign, a backquote, a backslash or a line break (the boot script quotes it for bash)."
+  }
 }
 
 variable "vpc_id" {
