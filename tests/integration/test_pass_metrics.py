@@ -223,11 +223,13 @@ def test_the_zips_pass_publishes_each_jobs_wait_and_each_agents_start_up_once(
 
 
 class _FailingSave(MemoryHistory):
-    """History whose next save fails as an unavailable table does, when told to."""
+    """History whose next save fails as an unavailable table does, when told to; counts the saves."""
 
     fail_next = False
+    saves = 0
 
     def save(self, pool: str, record: HistoryRecord) -> None:
+        self.saves += 1
         if self.fail_next:
             self.fail_next = False
             raise AwsUnavailableError("PutItem: ProvisionedThroughputExceededException")
@@ -239,7 +241,7 @@ def test_a_pass_that_could_not_keep_its_marks_reports_nothing_the_next_pass_coun
 ) -> None:
     """The figures are reported only once the record carrying the marks past them is saved: a pass whose save
     failed publishes no wait (the next pass, which sees the same job, would count it again), and the next one
-    counts it, once."""
+    counts it, once. A pass that counts nothing new writes nothing (no warm pool here)."""
     clock = Clock(datetime.now(UTC))
     model.clock = clock
     pool = model.create_pool("linux")
@@ -257,11 +259,14 @@ def test_a_pass_that_could_not_keep_its_marks_reports_nothing_the_next_pass_coun
             history.fail_next = True
             unsaved = reconciler.run().pools[0]
             counted = reconciler.run().pools[0]
+            saves = history.saves
             after = reconciler.run().pools[0]
     assert unsaved.errors and unsaved.job_waits == [] and unsaved.agent_startups == [], unsaved.as_dict()
     assert counted.errors == [] and counted.job_waits == [{"request_id": job, "wait_s": 30.0}]
     assert len(counted.agent_startups) == 1
     assert (after.job_waits, after.agent_startups) == ([], [])
+    # A pool without a warm pool writes its record only when a mark moved: the steady pass wrote nothing.
+    assert history.saves == saves
 
 
 def test_reconcile_json_reports_each_jobs_wait_and_each_agents_start_up_once(

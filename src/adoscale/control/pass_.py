@@ -477,7 +477,8 @@ def held_after(parallel: ParallelShare | None, report: PoolReport) -> ParallelSh
 
 def _count_first_seen(pool: PoolConfig, observation: Observation, decision: Decision) -> tuple[FirstSeen, Decision]:
     """The jobs and agents this pass counts for the first time, and the decision with the record to save
-    carrying the pool's marks past them (the warm pool's record, or the pool's as loaded)."""
+    carrying the pool's marks past them (the warm pool's record, saved by every pass; a pool without a warm
+    pool's record as loaded, saved only when its marks moved: a steady pass writes nothing more)."""
     record = decision.history if decision.history is not None else observation.history
     record = record if record is not None else HistoryRecord()
     seen = first_seen(
@@ -488,6 +489,8 @@ def _count_first_seen(pool: PoolConfig, observation: Observation, decision: Deci
         jobs=record.jobs_counted,
         started=record.agents_counted,
     )
+    if decision.history is None and (seen.jobs, seen.agents) == (record.jobs_counted, record.agents_counted):
+        return seen, decision  # nothing new (a new job or agent always moves its mark)
     # A new record (sharing the arrivals, which nothing changes from here on): the observation stays as read.
     return seen, replace(decision, history=replace(record, jobs_counted=seen.jobs, agents_counted=seen.agents))
 
