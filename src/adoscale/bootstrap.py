@@ -129,12 +129,22 @@ def controller(
         yield build_controller(config, ado, ecs, compute_for=compute_for, lease=lease, history=kept, pool_ids=pool_ids)
 
 
+def compute_router(config: Config, client: ClientFactory = bounded_client) -> ComputeFor:
+    """Each pool to its compute adapter, as `controller` wires them, for a caller that needs no Azure DevOps
+    (the workflow's plan reads only the pools' tasks)."""
+    if any(pool.ec2 is not None for pool in config.pools):
+        return RoutedCompute.for_config(client, config).for_pool
+    ecs = EcsCompute.for_config(client("ecs"), config)
+    return lambda _pool: ecs
+
+
 __all__ = [
     "LEASE_SKEW_MARGIN_S",
     "ClientFactory",
     "bounded_client",
     "build_controller",
     "call_budget",
+    "compute_router",
     "controller",
     "stores",
     "utc_now",

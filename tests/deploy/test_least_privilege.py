@@ -93,9 +93,16 @@ def test_each_handler_calls_exactly_what_its_role_grants(
         for job in model.unfinished_jobs(pool):
             model.finish_job(job.request_id, result="canceled")
         task_id = boto3.client("ecs", region_name="us-east-1").list_tasks(cluster=world.cluster)["taskArns"]
-        hooked = [arn.rsplit("/", 1)[-1] for arn in task_id if arn.rsplit("/", 1)[-1] not in acted_ids(acted)]
-        idle = model.register_agent(pool, hooked[0], {}, online=True)
-        model.agent(pool, idle).status_changed_on -= timedelta(minutes=5)
+        # A hook pass runs only for a pool with a job queued (`Reconciler.hook_wanted`): one that the idle
+        # agents cannot run (an offline agent meets its demand, so the service keeps it queued), and two
+        # agents idle past their timeout (every live task's), one more than the queue needs: drained.
+        registered = {agent.name for agent in model.agents(pool)}
+        for live in [arn.rsplit("/", 1)[-1] for arn in task_id]:
+            if live not in registered:
+                idle = model.register_agent(pool, live, {}, online=True)
+                model.agent(pool, idle).status_changed_on -= timedelta(minutes=5)
+        model.register_agent(pool, "offline-special", {"special": "1"}, online=False)
+        model.queue_job(pool, ["special"])
         boto3.client("dynamodb", region_name="us-east-1").delete_item(
             TableName="adoscale-leases", Key={"pool": {"S": "hook#linux"}}
         )  # the coalescing window of the first hook, over

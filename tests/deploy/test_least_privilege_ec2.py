@@ -96,10 +96,18 @@ def test_each_handler_calls_exactly_its_ec2_grants_for_an_ec2_pool(
             i["InstanceId"]
             for r in ec2.describe_instances()["Reservations"]
             for i in r["Instances"]
-            if i["State"]["Name"] == "running" and i["InstanceId"] not in acted["launched"]
+            if i["State"]["Name"] == "running"
         ]
-        idle = model.register_agent(pool, live[0], {}, online=True)
-        model.agent(pool, idle).status_changed_on -= timedelta(minutes=5)
+        # A hook pass runs only for a pool with a job queued (`Reconciler.hook_wanted`): one that the idle
+        # agents cannot run (an offline agent meets its demand, so the service keeps it queued), and two
+        # agents idle past their timeout (every live instance's), one more than the queue needs: drained.
+        registered = {agent.name for agent in model.agents(pool)}
+        for instance in live:
+            if instance not in registered:
+                idle = model.register_agent(pool, instance, {}, online=True)
+                model.agent(pool, idle).status_changed_on -= timedelta(minutes=5)
+        model.register_agent(pool, "offline-special", {"special": "1"}, online=False)
+        model.queue_job(pool, ["special"])
         boto3.client("dynamodb", region_name="us-east-1").delete_item(
             TableName="adoscale-leases", Key={"pool": {"S": "hook#docker"}}
         )  # the coalescing window of the first hook, over

@@ -4,6 +4,7 @@ input is tested against in tests/deploy/test_schedule_input.py), plus the modell
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from dataclasses import replace
@@ -69,3 +70,35 @@ def test_the_cost_model_follows_the_deployed_workflow() -> None:
     body = json.loads(CliRunner().invoke(app, ["cost", "--deployed", "--json"]).stdout)
     assert body["usage"]["workflow_seconds"] == offsets[-1] + ROUND_SECONDS
     assert body["usage"]["observations_per_execution"] == len(offsets)
+
+
+def test_the_backoff_observes_when_the_deployed_tick_would() -> None:
+    """`adoscale-backoff` runs the deployed tick's decision (`plan_execution`) each minute: with every hook
+    lost, a job queued in an idle pool is first observed on the next minute divisible by IDLE_EVERY_MINUTES
+    (Unix minutes), the tick's and the round's latency after it; then every minute while its task starts; and
+    on due minutes only once its agent runs the job."""
+    from datetime import timedelta
+
+    from adoscale.workflow import PLAN_LATENCY_S
+    from adoscale.workflow.backoff import IDLE_EVERY_MINUTES
+    from adoscale_lab.sim.runner import START
+
+    queued_s = 3 * 3600 + 61.0  # 03:01:01, minute 181 of the day: the next due minute is 190
+    result = simulate(
+        [JobSpec(queued_at_s=queued_s, duration_s=900.0)], POLICIES["adoscale-backoff"], seed=4, hook_loss=1.0
+    )
+    observed = [START + timedelta(hours=hours) for hours, *_ in result.timeline]
+    latency = PLAN_LATENCY_S + ROUND_LATENCY_S
+    runs = [t - timedelta(seconds=latency) for t in observed]
+    after = [t for t in runs if t >= START + timedelta(seconds=queued_s)]
+    assert after, observed
+    first = after[0]
+    assert int(first.timestamp() // 60) % IDLE_EVERY_MINUTES == 0, first
+    assert (first - START).total_seconds() - queued_s <= IDLE_EVERY_MINUTES * 60
+    # Then a minute later only if its task was still starting at that tick (30-60 s to RUNNING: here it ran
+    # by then), else only due minutes, through the 15-minute job and after.
+    for previous, run in itertools.pairwise(after):
+        due_minute = int(run.timestamp() // 60) % IDLE_EVERY_MINUTES == 0
+        assert due_minute or (run - previous).total_seconds() == pytest.approx(60.0, abs=1e-6), (previous, run)
+    assert len(after) >= 3 and len(result.waits_s) == 1
+    assert result.executions >= 9 * result.observing_executions  # the ticks that started no round

@@ -9,15 +9,10 @@ from __future__ import annotations
 
 import itertools
 import json
-import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import pytest
-from moto.awslambda.models import LambdaBackend
-from moto.ecs.models import EC2ContainerServiceBackend
 
 from adoscale.workflow import (
     CADENCE_S,
@@ -32,85 +27,11 @@ from adoscale.workflow import (
     schedule_input,
 )
 from adoscale_lab.emulator import AdoModel
-from tests.lambda_package import LambdaPackage
-from tests.lambda_runtime import Function, InvocationError, LambdaRuntime, configured_function
+from tests.workflow.conftest import Routing
 from tests.workflow.test_workflow import _alerts, _finish, _machine, _world
 
 # How far an observation may fall from its offset (the issue's acceptance: 15 s ± 3 s).
 TOLERANCE_S = 3.0
-
-
-@dataclass(frozen=True)
-class Invocation:
-    at: float  # wall-clock seconds (time.time()), comparable with the execution's startDate
-    function: str
-    event: Any
-
-
-class Routing:
-    """moto's Lambda invoke wants Docker: run each invocation's configured handler from the built zip (in
-    its own interpreter, `tests.lambda_runtime`), recording when it came; `fail_rounds_at` makes the `round`
-    action at those offsets fail as a function error would."""
-
-    def __init__(self, runtime: LambdaRuntime) -> None:
-        self.runtime = runtime
-        self.invocations: list[Invocation] = []
-        self.fail_rounds_at: set[int] = set()
-
-    def invoke(self, function: Function, body: Any, response_headers: Any) -> bytes:
-        event = json.loads(body) if body else {}
-        self.invocations.append(Invocation(time.time(), function.name, event))
-        try:
-            if event.get("action") == "round" and event.get("offset") in self.fail_rounds_at:
-                raise InvocationError("RuntimeError", f"injected failure of the round at +{event['offset']} s")
-            result = self.runtime.invoke(function, event)
-        except InvocationError as exc:  # a function error, as Lambda reports it
-            response_headers["x-amz-function-error"] = "Unhandled"
-            return json.dumps({"errorType": exc.error_type, "errorMessage": exc.message}).encode()
-        return json.dumps(result).encode()
-
-    def passes(self, pool: str) -> list[float]:
-        return [
-            i.at
-            for i in self.invocations
-            if i.function == "adoscale-pass" and i.event.get("action") == "pass" and i.event.get("pool") == pool
-        ]
-
-    def checks(self, pool: str) -> list[float]:
-        return [i.at for i in self.invocations if i.function == "adoscale-waiter" and i.event.get("pool") == pool]
-
-
-@pytest.fixture
-def routing(aws: str, lambda_package: LambdaPackage, monkeypatch: pytest.MonkeyPatch) -> Iterator[Routing]:
-    runtime = LambdaRuntime(lambda_package, endpoint_url=aws)
-    routing = Routing(runtime)
-
-    def invoke(
-        self: LambdaBackend, function_name: str, qualifier: str | None, body: Any, headers: Any, response_headers: Any
-    ) -> bytes:
-        return routing.invoke(configured_function(self, function_name, qualifier), body, response_headers)
-
-    monkeypatch.setattr(LambdaBackend, "invoke", invoke)
-    try:
-        yield routing
-    finally:
-        runtime.close()
-
-
-@pytest.fixture
-def fargate_still_starting(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fargate takes 30-60 s to bring a task to RUNNING; moto creates it RUNNING. Leave new tasks
-    PROVISIONING, so that a launch makes the workflow wait its full task wait (every check finds them
-    pending): the case in which a round's wait used to push the next round late."""
-    original = EC2ContainerServiceBackend.run_task
-
-    def run_task(self: EC2ContainerServiceBackend, *args: Any, **kwargs: Any) -> Any:
-        tasks = original(self, *args, **kwargs)
-        for task in tasks:
-            task.last_status = "PROVISIONING"
-        return tasks
-
-    monkeypatch.setattr(EC2ContainerServiceBackend, "run_task", run_task)
 
 
 def _started(sfn: Any, execution: str) -> datetime:

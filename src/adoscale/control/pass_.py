@@ -32,6 +32,7 @@ from datetime import UTC
 from typing import Any
 
 from adoscale.ado.errors import AdoAuthError, AdoError
+from adoscale.ado.models import JobState
 from adoscale.ado.placeholder import PlaceholderAction, PlaceholderSpec, ensure_placeholder
 from adoscale.ado.queue import SeenJobs
 from adoscale.aws import CallBudget
@@ -311,6 +312,33 @@ class Reconciler:
             log.info("%s: skipped: %s", pool.name, held.describe())
             return PoolReport(pool=pool.name, pass_id=pass_id, skipped=held.describe())
         return done[0]
+
+    def hook_wanted(self, pool: PoolConfig) -> bool:
+        """Whether a job-waiting hook for `pool` calls for a pass: a job is queued in the pool. Azure DevOps'
+        job events name no pool, so every pool's subscription receives every job event (with 20 pools, one
+        job is 20 deliveries); this one read of the pool's job requests keeps the others from reading the
+        parallel-job limit, the agents and the lease. A failing read answers True: the pass reports it."""
+        try:
+            jobs = self._ado.list_job_requests(self._pool_ids(pool.name))
+        except AdoAuthError:
+            raise
+        except AdoError as exc:
+            log.info("%s: hook: the queue read failed (%s); running the pass", pool.name, exc)
+            return True
+        if any(job.state is JobState.QUEUED for job in jobs):
+            return True
+        log.info("%s: hook: no job queued in this pool; nothing to do", pool.name)
+        return False
+
+    def hook_pass(
+        self, pool: PoolConfig, *, pass_id: str | None = None, deadline_s: float | None = None
+    ) -> PoolReport | None:
+        """The pass a job-waiting hook asks for (`hook_wanted` first; None when not): the parallel-job share,
+        then the pool's pass."""
+        if not self.hook_wanted(pool):
+            return None
+        share = self.parallel_share()
+        return self.run_pool(pool, parallel=share, pass_id=pass_id, deadline_s=deadline_s)
 
     def preview(self, pool: PoolConfig, *, parallel: ParallelShare | None = None) -> PoolReport:
         """A dry run: observe and decide, report the plan, change nothing (no lease, no history saved)."""

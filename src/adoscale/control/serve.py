@@ -74,9 +74,14 @@ def serve_loop(
                         break
                     busy.set()
                     try:
-                        # The parallel-job cap applies to hook passes too: read once per batch of hooks.
+                        # A job event reaches every pool's subscription: a pool with no job queued stops
+                        # after that one read. The parallel-job cap applies to hook passes too: read once
+                        # per batch of hooks.
+                        config = reconciler.pool(name)
+                        if not reconciler.hook_wanted(config):
+                            continue
                         share = share or reconciler.parallel_share()
-                        hooked = reconciler.run_pool(reconciler.pool(name), parallel=share)
+                        hooked = reconciler.run_pool(config, parallel=share)
                         share = held_after(share, hooked)
                         record(hooked)
                     finally:

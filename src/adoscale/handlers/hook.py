@@ -11,7 +11,8 @@ Two kinds of event reach it:
   subscription on probation); 401 for a wrong or missing secret; 413 over the size cap; 400 for a request
   that is not a delivery; 404 for another method or path.
 - `{"adoscale_hook_pass": {"pool": NAME, "event_id": ID}}`, the queued pass: the pool's lease is checked
-  first (held: done, no Azure DevOps call), then the parallel-job share and the pass, as the workflow runs it.
+  first (held: done, no Azure DevOps call), then the pool's queue (nothing queued: the event was another
+  pool's, done after that one read), then the parallel-job share and the pass, as the workflow runs it.
   Failures are logged, never raised: the asynchronous retry would only repeat them, and the workflow's next
   round (which alerts on failures) is the backstop.
 
@@ -128,12 +129,16 @@ def run_queued(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             return {"status": "skipped", "pool": pool.name, "holder": holder}
         deadline = max(1.0, context.get_remaining_time_in_millis() / 1000.0 - LAMBDA_MARGIN_S)
         with reconciler(config) as rec:
-            share = rec.parallel_share()  # the cap applies here as on the schedule
+            # One read of the pool's queue first: the job event reached every pool's subscription, and only
+            # a pool with a job queued goes on (the parallel-job cap applies then, as on the schedule).
             pass_id = new_pass_id(f"hook:{context.aws_request_id}")
-            report = rec.run_pool(pool, parallel=share, pass_id=pass_id, deadline_s=deadline)
+            report = rec.hook_pass(pool, pass_id=pass_id, deadline_s=deadline)
     except Exception as exc:  # logged once; the workflow's next round retries and alerts
         logger.error("hook pass failed", extra={"pool": pool.name, "reason": redact(f"{type(exc).__name__}: {exc}")})  # noqa: TRY400
         return {"status": "failed", "pool": pool.name}
+    if report is None:
+        logger.info("hook pass not needed", extra={"event_id": request.event_id, "pool": pool.name})
+        return {"status": "nothing queued", "pool": pool.name}
     logger.info("hook pass", extra={"event_id": request.event_id, **report.as_dict()})
     return {"status": "ran", "pool": pool.name, "skipped": report.skipped, "launched": report.launched}
 

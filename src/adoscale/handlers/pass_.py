@@ -5,6 +5,12 @@ Two actions, both thin translations onto `adoscale.control.Reconciler` (wired by
 - `{"action": "round", "offset": S, "task_wait_s": W}` reads the organization's parallel-job limit once for
   the round and answers the pools to visit. The workflow decides when rounds run (one at each offset of its
   input, `adoscale.workflow`); the round only says what to visit, so it needs no clock.
+- `{"action": "tick", "state_machine_arn": ARN, "started": ISO, "offsets": [...], "idle_every_minutes": N,
+  "task_wait_s": W}` (with hooks, from the schedule each minute instead of the workflow) reads each pool's
+  live tasks (no Azure DevOps call), decides the rounds and pools (`adoscale.workflow.backoff`) and starts an
+  execution with them only when there is a round to run; a round given `pools` visits only those. When the
+  tasks cannot be read, every pool is visited at every offset (observing too often is safe, missing a job
+  is not), logged at ERROR.
 - `{"action": "pass", "pool": NAME, "parallel": {...} | null, "pass_id": ID}` runs one pass over one pool
   (lease, observe, decide, act) and answers its report and the ARNs of the tasks it launched, for the
   workflow's wait. The pool's queue metrics go out in CloudWatch embedded metric format from the report.
@@ -15,22 +21,29 @@ caught and alerted, never retried); only the errors in `adoscale.transient` are 
 
 from __future__ import annotations
 
+import json
 import os
 import time
+import uuid
+from datetime import UTC
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
+from adoscale.bootstrap import compute_router
 from adoscale.config import Config, PoolConfig
 from adoscale.control import ParallelShare, PoolReport, Reconciler, new_pass_id
 from adoscale.handlers._control import BadEventError, load_config, pool_config, with_rotation
-from adoscale.handlers._runtime import deployment
+from adoscale.handlers._runtime import aws_calls, client, deployment
 from adoscale.metrics import DIMENSION, pool_metrics
+from adoscale.secrets import redact
 from adoscale.validation import one_line
+from adoscale.workflow import MAX_OFFSET_S
+from adoscale.workflow.backoff import MAX_IDLE_EVERY_MINUTES, ExecutionPlan, activity, plan_execution
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "adoscale"))
 
@@ -49,6 +62,22 @@ class RoundEvent(_Event):
     # Seconds after the execution's start at which the workflow started this round (logged, and passed on).
     offset: StrictInt = Field(0, ge=0, le=300)
     task_wait_s: StrictInt = Field(10, ge=0, le=120)
+    # From the plan (with hooks): the pools this round visits; None (the default) visits every pool.
+    pools: list[PoolName] | None = Field(None, max_length=10_000)
+
+
+STATE_MACHINE_ARN = r"^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[\w.-]{1,80}$"
+
+
+class TickEvent(_Event):
+    action: Literal["tick"]
+    state_machine_arn: Annotated[
+        str, Field(pattern=r"^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[\w.-]{1,80}$")
+    ]
+    offsets: list[Annotated[int, Field(strict=True, ge=0, le=MAX_OFFSET_S)]] = Field(min_length=1, max_length=12)
+    started: AwareDatetime
+    idle_every_minutes: StrictInt = Field(ge=1, le=MAX_IDLE_EVERY_MINUTES)
+    task_wait_s: StrictInt = Field(10, ge=0, le=120)
 
 
 class ParallelIn(_Event):
@@ -65,10 +94,10 @@ class PassEvent(_Event):
 
 
 class Event(BaseModel):
-    body: Annotated[RoundEvent | PassEvent, Field(discriminator="action")]
+    body: Annotated[RoundEvent | TickEvent | PassEvent, Field(discriminator="action")]
 
 
-def parse_event(event: Any) -> RoundEvent | PassEvent:
+def parse_event(event: Any) -> RoundEvent | TickEvent | PassEvent:
     """The event as the workflow sends it, or BadEventError naming the field."""
     try:
         return parse(event={"body": event}, model=Event).body
@@ -82,6 +111,8 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
         config = load_config()
         if isinstance(request, RoundEvent):
             return _round(request, config)
+        if isinstance(request, TickEvent):
+            return _tick(request, config)
         pool = pool_config(config, request.pool)
     except BadEventError as exc:
         logger.error("bad event", extra={"reason": str(exc)})  # noqa: TRY400 - bad input, no traceback
@@ -89,13 +120,39 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     return _pass(request, pool, config, context)
 
 
+def _tick(request: TickEvent, config: Config) -> dict[str, Any]:
+    try:
+        compute_for = compute_router(config, client)
+        with aws_calls():
+            pools = [activity(pool, compute_for(pool).list_tasks(pool.name)) for pool in config.pools]
+        plan = plan_execution(request.offsets, request.started, pools, request.idle_every_minutes)
+    except Exception as exc:  # fail open: every pool at every offset, and say so once
+        reason = redact(f"{type(exc).__name__}: {exc}")[:300]
+        logger.error("tick: the pools' tasks could not be read; observing every pool", extra={"reason": reason})  # noqa: TRY400
+        plan = ExecutionPlan(tuple(request.offsets), tuple(p.name for p in config.pools), f"fail-open: {reason}")
+    body = plan.as_dict(request.task_wait_s)
+    if plan.offsets:
+        with aws_calls():
+            # Named after the minute it serves (and unique: a retried tick starts its own), to find it in the logs.
+            name = f"tick-{request.started.astimezone(UTC):%Y%m%dT%H%M}-{uuid.uuid4().hex[:12]}"
+            started = client("stepfunctions").start_execution(
+                stateMachineArn=request.state_machine_arn, name=name, input=json.dumps(body)
+            )
+        body["execution_arn"] = started["executionArn"]
+    logger.info("tick", extra=body)
+    return body
+
+
 def _round(request: RoundEvent, config: Config) -> dict[str, Any]:
-    share = with_rotation(config, lambda rec: rec.parallel_share())
-    logger.info("round", extra={"offset": request.offset, "pools": len(config.pools)})
+    wanted = None if request.pools is None else set(request.pools)
+    pools = [p for p in config.pools if wanted is None or p.name in wanted]
+    # No pool to visit: no Azure DevOps call either.
+    share = with_rotation(config, lambda rec: rec.parallel_share()) if pools else None
+    logger.info("round", extra={"offset": request.offset, "pools": len(pools)})
     return {
         "offset": request.offset,
         "task_wait_s": request.task_wait_s,
-        "pools": [{"pool": p.name} for p in config.pools],
+        "pools": [{"pool": p.name} for p in pools],
         "parallel": share.as_dict() if share is not None else None,
     }
 

@@ -32,6 +32,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from adoscale.workflow.backoff import IDLE_EVERY_MINUTES
+
 # The definition lives with the Terraform module that deploys it (a module needs nothing outside its folder);
 # only the tests read it from Python, in a source checkout.
 ASL = Path(__file__).resolve().parents[3] / "deploy" / "terraform" / "modules" / "control-plane" / "workflow.asl.json"
@@ -42,6 +44,8 @@ PLACEHOLDERS = ("pass_arn", "waiter_arn", "alert_topic_arn")
 # task wait is fixed in the schedule's input.
 SCHEDULE_INTERVAL_S = 60
 ROUNDS = 4
+# With `enable_hooks`, `rounds_per_execution` defaults to one round (`hooks_input`).
+HOOK_ROUNDS = 1
 CADENCE_S = 15
 TASK_WAIT_S = 10
 # The waiter checks a launch's tasks at most this many times (the ASL's `StillStarting` choice).
@@ -51,6 +55,10 @@ TASK_CHECKS = 3
 # An assumption checked against two measurements: issue 19 saw the deployed first pass about 1 s into each
 # minute, and moto's interpreter with the handlers in-process shows 0.2-0.5 s (tests/workflow/test_cadence.py).
 ROUND_LATENCY_S = 1.0
+# With the back-off, the tick comes first: the schedule invokes the pass function, which reads the pools'
+# tasks and starts the execution (an assumption, as ROUND_LATENCY_S: a warm Lambda answering one ECS ListTasks
+# and one StartExecution, about 0.1-0.3 s each).
+PLAN_LATENCY_S = 0.5
 # The last round starts at most this long after the execution: it must leave most of the minute to the
 # next execution's first round, and it bounds `TimeoutSeconds` (the module docstring).
 MAX_OFFSET_S = 50
@@ -75,6 +83,32 @@ def round_offsets(rounds: int = ROUNDS, cadence_s: int = CADENCE_S) -> list[int]
 def schedule_input(rounds: int = ROUNDS, cadence_s: int = CADENCE_S, task_wait_s: int = TASK_WAIT_S) -> dict[str, Any]:
     """The execution input the schedule sends (Terraform's `aws_scheduler_schedule.workflow` target input)."""
     return {"offsets": round_offsets(rounds, cadence_s), "task_wait_s": task_wait_s}
+
+
+# EventBridge Scheduler replaces this in a target's input with the invocation's scheduled time (ISO 8601, UTC):
+# the same for a retried invocation, so a retry judges the same minute.
+SCHEDULED_TIME = "<aws.scheduler.scheduled-time>"
+
+
+def tick_input(
+    state_machine_arn: str,
+    idle_every_minutes: int = IDLE_EVERY_MINUTES,
+    rounds: int = HOOK_ROUNDS,
+    cadence_s: int = CADENCE_S,
+    task_wait_s: int = TASK_WAIT_S,
+) -> dict[str, Any]:
+    """What the schedule sends the pass function each minute with `enable_hooks` (Terraform's
+    `aws_scheduler_schedule.tick`): the tick reads the pools' tasks and starts an execution of
+    `state_machine_arn` only when a pool is due (`adoscale.workflow.backoff`). One round by default: hooks
+    start a pass for each job within seconds, so more rounds would buy no wait and cost 45 s of Express
+    duration a minute."""
+    return {
+        "action": "tick",
+        "state_machine_arn": state_machine_arn,
+        "started": SCHEDULED_TIME,
+        "idle_every_minutes": idle_every_minutes,
+        **schedule_input(rounds, cadence_s, task_wait_s),
+    }
 
 
 DEFAULT_INPUT = schedule_input()

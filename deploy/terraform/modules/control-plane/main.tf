@@ -13,12 +13,22 @@ locals {
   # EC2 pools' actions (`ec2_actions`) are granted only when some pool launches from a template here.
   ec2_pools = length(var.ec2_launch_template_arns) > 0
   function_actions = {
-    for name, spec in local.function_specs : name => concat(spec.actions, local.ec2_pools ? lookup(spec, "ec2_actions", []) : [])
+    for name, spec in local.function_specs : name => concat(
+      spec.actions,
+      local.ec2_pools ? lookup(spec, "ec2_actions", []) : [],
+      local.backoff ? lookup(spec, "backoff_actions", []) : [],
+    )
   }
-  ec2_arn      = "arn:${local.partition}:ec2:${local.region}:${local.account}"
-  template_ids = [for arn in var.ec2_launch_template_arns : element(split("/", arn), length(split("/", arn)) - 1)]
-  cluster_name = element(split("/", var.cluster_arn), length(split("/", var.cluster_arn)) - 1)
-  task_arns    = "arn:${local.partition}:ecs:${local.region}:${local.account}:task/${local.cluster_name}/*"
+  # With hooks the schedule backs off (workflow.tf): it invokes the pass function's tick, which starts the
+  # workflow only when a pool is due (`backoff_actions`).
+  backoff = var.enable_hooks && var.idle_observe_minutes > 1
+  # The state machine's ARN from its name: a reference to the resource would be a cycle (the machine's
+  # definition names the pass function).
+  state_machine_arn = "arn:${local.partition}:states:${local.region}:${local.account}:stateMachine:${var.name}"
+  ec2_arn           = "arn:${local.partition}:ec2:${local.region}:${local.account}"
+  template_ids      = [for arn in var.ec2_launch_template_arns : element(split("/", arn), length(split("/", arn)) - 1)]
+  cluster_name      = element(split("/", var.cluster_arn), length(split("/", var.cluster_arn)) - 1)
+  task_arns         = "arn:${local.partition}:ecs:${local.region}:${local.account}:task/${local.cluster_name}/*"
   action_resources = {
     "secretsmanager:GetSecretValue" = [aws_secretsmanager_secret.pat.arn]
     "ssm:GetParameter"              = [aws_ssm_parameter.config.arn]
@@ -31,6 +41,7 @@ locals {
     "dynamodb:PutItem"              = [aws_dynamodb_table.lease.arn]
     "dynamodb:DeleteItem"           = [aws_dynamodb_table.lease.arn]
     "dynamodb:GetItem"              = [aws_dynamodb_table.lease.arn]
+    "states:StartExecution"         = [local.state_machine_arn]
     # The hook function queues a pool's pass as an asynchronous invocation of itself (adoscale.hooks.requests):
     # its own ARN, built from its name (a reference to the module's output would be a cycle).
     "lambda:InvokeFunction" = ["arn:${local.partition}:lambda:${local.region}:${local.account}:function:${var.name}-hook"]

@@ -90,12 +90,25 @@ variable "schedule_expression" {
 }
 
 variable "rounds_per_execution" {
-  description = "Observations of each pool per execution (4 with a 15 s cadence gives sub-minute reaction)."
+  description = "Observations of each pool per execution. Default (null): 4 (with a 15 s cadence, sub-minute reaction), or 1 with enable_hooks (hooks start a pass for each job within seconds; the schedule is the backstop)."
   type        = number
-  default     = 4
+  default     = null
   validation {
-    condition     = var.rounds_per_execution >= 1 && var.rounds_per_execution <= 12
+    condition     = var.rounds_per_execution == null || try(var.rounds_per_execution >= 1 && var.rounds_per_execution <= 12, false)
     error_message = "rounds_per_execution must be between 1 and 12."
+  }
+}
+
+# With hooks, the schedule backs off (adoscale.workflow.backoff, docs/deploy.md): a pool with no live task and
+# no kept agents is observed only by the executions that start on a minute divisible by this; a job whose hook
+# is lost in such a pool is seen within this many minutes. 1 turns the back-off off. Ignored without hooks.
+variable "idle_observe_minutes" {
+  description = "With enable_hooks: observe a pool with nothing running every this many minutes (a lost hook is caught within it); 1 observes every minute."
+  type        = number
+  default     = 10
+  validation {
+    condition     = var.idle_observe_minutes >= 1 && var.idle_observe_minutes <= 60 && floor(var.idle_observe_minutes) == var.idle_observe_minutes
+    error_message = "idle_observe_minutes must be a whole number of minutes between 1 and 60."
   }
 }
 

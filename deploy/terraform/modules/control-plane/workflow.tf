@@ -106,14 +106,23 @@ resource "aws_iam_role_policy" "scheduler" {
   policy = jsonencode({
     Version = "2012-10-17"
     Statement = [
-      { Effect = "Allow", Action = "states:StartExecution", Resource = aws_sfn_state_machine.this.arn },
+      # Without hooks the schedule starts the workflow; with the back-off it invokes the pass function's tick.
+      local.backoff
+      ? { Effect = "Allow", Action = "lambda:InvokeFunction", Resource = module.function["pass"].arn }
+      : { Effect = "Allow", Action = "states:StartExecution", Resource = aws_sfn_state_machine.this.arn },
       # The schedule is encrypted with the module's key: Scheduler decrypts it as this role.
       { Effect = "Allow", Action = "kms:Decrypt", Resource = aws_kms_key.this.arn },
     ]
   })
 }
 
+locals {
+  rounds_per_execution = coalesce(var.rounds_per_execution, var.enable_hooks ? 1 : 4)
+  offsets              = [for i in range(local.rounds_per_execution) : i * var.cadence_seconds]
+}
+
 resource "aws_scheduler_schedule" "workflow" {
+  count               = local.backoff ? 0 : 1
   name                = var.name
   kms_key_arn         = aws_kms_key.this.arn
   schedule_expression = var.schedule_expression
@@ -133,9 +142,43 @@ resource "aws_scheduler_schedule" "workflow" {
     # Each execution observes every pool once at each offset (seconds from its start); all rounds run at
     # once, each waiting for its offset, so a round's task wait never delays the next. The same list as
     # adoscale.workflow.schedule_input() (tests/deploy/test_schedule_input.py compares them).
+    input = jsonencode({ offsets = local.offsets, task_wait_s = 10 })
+  }
+}
+
+# The schedule became conditional (count) with the back-off: an existing deployment keeps its schedule.
+moved {
+  from = aws_scheduler_schedule.workflow
+  to   = aws_scheduler_schedule.workflow[0]
+}
+
+# With hooks, the schedule backs off (adoscale.workflow.backoff, docs/deploy.md): each minute it invokes the
+# pass function's tick, which reads the pools' tasks (no Azure DevOps call) and starts an execution, naming
+# the pools and offsets, only when a pool has work or idle pools are due (every idle_observe_minutes). An idle
+# minute costs one short Lambda invocation instead of an execution. The input is what
+# adoscale.workflow.tick_input() computes; Scheduler fills in the scheduled time.
+resource "aws_scheduler_schedule" "tick" {
+  count               = local.backoff ? 1 : 0
+  name                = "${var.name}-tick" # not the workflow schedule's: switching hooks on creates one, then deletes the other
+  kms_key_arn         = aws_kms_key.this.arn
+  schedule_expression = var.schedule_expression
+  flexible_time_window {
+    mode = "OFF"
+  }
+  target {
+    retry_policy {
+      maximum_event_age_in_seconds = var.schedule_max_event_age_seconds
+      maximum_retry_attempts       = 2
+    }
+    arn      = module.function["pass"].arn
+    role_arn = aws_iam_role.scheduler.arn
     input = jsonencode({
-      offsets     = [for i in range(var.rounds_per_execution) : i * var.cadence_seconds]
-      task_wait_s = 10
+      action             = "tick"
+      state_machine_arn  = aws_sfn_state_machine.this.arn
+      started            = "<aws.scheduler.scheduled-time>"
+      idle_every_minutes = var.idle_observe_minutes
+      offsets            = local.offsets
+      task_wait_s        = 10
     })
   }
 }

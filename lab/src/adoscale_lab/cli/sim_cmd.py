@@ -47,7 +47,7 @@ def simulate(
         "--policy",
         "-p",
         help="Policy to run (repeatable): seed, naive-fast, keda-scaledjob, adoscale, adoscale-standby, "
-        "adoscale-hooks, adoscale-predictive. Default: all.",
+        "adoscale-hooks, adoscale-backoff, adoscale-predictive. Default: all.",
     ),
     days: int = typer.Option(1, "--days", min=1, help="Days of the seed-day or bursty workloads."),
     seed: int = typer.Option(1, "--seed", help="Random seed (workload, start-up times, faults)."),
@@ -204,6 +204,21 @@ def cost(
         None, "--prices", help="A price file like the built-in one (every price it has).", dir_okay=False
     ),
     deployed: bool = typer.Option(False, "--deployed", hidden=True, help="The default now; kept for scripts."),
+    designs: bool = typer.Option(
+        False,
+        "--designs",
+        help="Instead: the control plane's monthly cost and Azure DevOps calls a day for each design (the original "
+        "design's 2-minute schedule, adoscale without hooks, adoscale with hooks and the schedule's back-off), each "
+        "run in the simulator over whole days of --workload on --compute.",
+    ),
+    workload: str = typer.Option(
+        "seed-day",
+        "--workload",
+        "-w",
+        help="With --designs: a built-in trace (default: a working day of about 100 five-minute jobs) or a CSV.",
+        show_default=False,
+    ),
+    compute: str = typer.Option("fargate", "--compute", help="With --designs: fargate or ec2 pools."),
     as_json: bool = typer.Option(False, "--json", help="Print the estimate as JSON."),
 ) -> None:
     """Estimate adoscale's monthly AWS bill from a dated price file: by default for what Terraform deploys
@@ -211,6 +226,9 @@ def cost(
     0.25 vCPU and 512 MB agents in us-east-1. Fixed charges (the NAT gateway) are paid even with no job."""
     from adoscale_lab.sim.cost import NETWORK_MODES, Usage, deployed_workflow, load_prices, monthly_costs, usage_dict
 
+    if designs:
+        _designs(workload, compute, 1, _prices_or_exit(prices, load_prices), as_json)
+        raise typer.Exit(EXIT_OK)
     if network not in NETWORK_MODES:
         raise typer.BadParameter(f"{network!r}: expected one of {', '.join(NETWORK_MODES)}", param_hint="--network")
     usage = replace(
@@ -245,6 +263,43 @@ def cost(
     title = f"Monthly cost estimate (prices as of {price_data.get('as_of')}, {price_data.get('region')})"
     print_rows(Console(), title, ("service", "USD / month", "basis"), rows, right=("USD / month",), wrap=("basis",))
     raise typer.Exit(EXIT_OK)
+
+
+def _designs(workload: str, compute: str, seed: int, price_data: dict[str, Any], as_json: bool) -> None:
+    """`cost --designs`: `adoscale_lab.sim.report.control_plane_rows` as a table or JSON."""
+    from adoscale_lab.sim.cost import DESIGNS, SCHEDULE_DRIVEN
+    from adoscale_lab.sim.report import control_plane_rows
+
+    if compute not in ("fargate", "ec2"):
+        raise typer.BadParameter(f"{compute!r}: fargate or ec2", param_hint="--compute")
+    jobs, measure_from_s = _workload(workload, 1, seed)
+    rows = control_plane_rows(jobs, price_data, seed=seed, compute=compute, measure_from_s=measure_from_s)
+    if as_json:
+        body = {"as_of": price_data.get("as_of"), "workload": workload, "compute": compute, "designs": rows}
+        typer.echo(json.dumps(body, indent=2))
+        return
+    services = list(rows[0]["lines"])
+    labels = ["design", "p50 s", "p95 s", "ADO calls/day", "executions/day", *services, "schedule total", "total"]
+    cells = [
+        [
+            str(row["design"]),
+            str(row["wait_p50_s"]),
+            str(row["wait_p95_s"]),
+            f"{row['ado_calls_day']:,}",
+            f"{row['observing_day']:,}",
+            *(f"{row['lines'][name]:.3f}" for name in services),
+            f"{row['schedule_usd_month']:.3f}",
+            f"{row['total_usd_month']:.3f}",
+        ]
+        for row in rows
+    ]
+    title = f"Control plane per design, USD a month — {workload} on {compute} (prices as of {price_data.get('as_of')})"
+    print_rows(Console(), title, labels, cells, right=labels[1:])
+    described = "; ".join(f"{d.name}: {d.description}" for d in DESIGNS.values())
+    Console().print(
+        f"{described}. The schedule total is the lines the design drives ({', '.join(sorted(SCHEDULE_DRIVEN))}); "
+        "the custom metrics are what the deployment publishes."
+    )
 
 
 def _prices_or_exit(path: Path | None, load: Callable[[Path | None], dict[str, Any]]) -> dict[str, Any]:

@@ -195,3 +195,156 @@ def network_costs(usage: Usage, prices: dict[str, Any], task_hours: float) -> li
 
 def usage_dict(usage: Usage) -> dict[str, Any]:
     return asdict(usage)
+
+
+# -- The control plane per design (issue 25): what the schedule, the hooks and the lease cost a month ---------
+
+# History events of an execution and their bytes (the workflow logs at level ALL, with execution data): (events,
+# bytes) for the execution itself, each round, each pool's pass in a round (no launch), measured on the rendered
+# workflow in moto's interpreter (tests/workflow/test_backoff.py::test_history_events_per_execution_are_the_cost_
+# models; boto3's JSON of each event, about what CloudWatch Logs ingests). "tick": an execution the back-off's
+# tick starts (`pools` given); "schedule": one the schedule starts (every pool). "seed": an assumption, the
+# seed's three Lambda tasks in a row per observation, each logged like adoscale's pass (5 events of ~550 bytes).
+EXECUTION_HISTORY: dict[str, tuple[tuple[int, int], tuple[int, int], tuple[int, int]]] = {
+    "tick": ((14, 3222), (15, 3633), (11, 6041)),
+    "schedule": ((16, 3688), (15, 3535), (11, 6041)),
+    "seed": ((2, 600), (0, 0), (15, 8250)),
+}
+LAMBDA_LOG_BYTES = 1500  # an assumption: START/END/REPORT and adoscale's lines (with a pass's EMF metrics)
+
+
+@dataclass(frozen=True, slots=True)
+class Design:
+    """How a control plane runs: its schedule and what each observation invokes."""
+
+    name: str
+    description: str
+    lambdas_per_pass: int  # the seed: queue data, decide, act; adoscale: the pass
+    lambdas_per_round: int  # adoscale: the round action (the parallel-job limit)
+    tick: bool  # the back-off: the schedule invokes the tick each minute, which starts an execution if due
+    hooks: bool
+    lease: bool  # a DynamoDB lease around each pass
+    metrics_per_pool: int  # custom CloudWatch metrics each pool publishes
+
+
+def _adoscale_metrics() -> int:
+    from adoscale.metrics import METRICS
+
+    return len(METRICS)
+
+
+DESIGNS: dict[str, Design] = {
+    d.name: d
+    for d in (
+        Design("seed", "the seed: a 2-minute schedule, 3 Lambdas an observation", 3, 0, False, False, False, 2),
+        Design("adoscale", "no hooks: an execution a minute, 4 rounds", 1, 1, False, False, True, _adoscale_metrics()),
+        Design(
+            "adoscale-backoff",
+            "hooks; the schedule backs off (a tick a minute; a round a minute while a task starts, else every 10 min)",
+            1,
+            1,
+            True,
+            True,
+            True,
+            _adoscale_metrics(),
+        ),
+    )
+}
+# The simulator's policy that runs each design.
+DESIGN_POLICY = {"seed": "seed", "adoscale": "adoscale", "adoscale-backoff": "adoscale-backoff"}
+
+
+@dataclass(frozen=True, slots=True)
+class ControlDay:
+    """One day of a design's control plane, counted by the simulator (`from_result`)."""
+
+    design: str
+    executions: float
+    observing_executions: float
+    rounds: float  # observations of the pool (passes run by the schedule)
+    last_offset_s: float  # the latest round's offset in an observing execution
+    hook_passes: float
+    launches: float
+    ado_calls: float
+    aws_calls: float
+    pools: int = 1
+
+
+def control_day(design: Design, result: Any, interval_s: float, last_offset_s: float) -> ControlDay:
+    """`result` (a `PolicyResult` whose schedule ran over whole days) scaled to one day."""
+    days = max(result.executions * interval_s / 86400, 1e-9)
+    return ControlDay(
+        design.name,
+        result.executions / days,
+        result.observing_executions / days,
+        result.ticks / days,
+        last_offset_s,
+        result.hook_passes / days,
+        result.launched / days,
+        result.ado_calls / days,
+        result.aws_calls / days,
+    )
+
+
+def control_costs(
+    design: Design, day: ControlDay, prices: dict[str, Any], *, lambda_ms: float = 300.0
+) -> list[CostLine]:
+    """The control plane's monthly cost, by service, for `day` repeated over a month: Step Functions Express
+    (requests and duration), Lambda (requests and duration, arm64 at 128 MB), EventBridge Scheduler, API
+    Gateway (hook deliveries), DynamoDB on demand (the lease, the hooks' coalescing), CloudWatch (the logs the
+    workflow and the functions write, and the custom metrics). Free tiers ignored."""
+    month = DAYS_PER_MONTH
+    sfn, lam, cw = prices["step_functions_express"], prices["lambda"], prices["cloudwatch"]
+    # With the tick, the schedule's invocations are the ticks and only observing minutes start an execution.
+    schedule_calls = day.executions
+    executions = day.observing_executions if design.tick else day.executions
+    # Express bills duration in 100 ms steps at 64 MB at least: every execution rounded up by half a step.
+    seconds = executions * (day.last_offset_s + ROUND_SECONDS + 0.05)
+    workflow = month * (executions * sfn["request"] + seconds * 0.064 * sfn["gb_second"])
+    passes = day.rounds * day.pools
+    hooks = day.hook_passes if design.hooks else 0.0
+    invocations = (
+        (day.executions if design.tick else 0.0)
+        + day.rounds * design.lambdas_per_round
+        + passes * design.lambdas_per_pass
+        + day.launches * design.lambdas_per_round * TASK_CHECKS  # the waiter (adoscale), an upper bound
+        + 2 * hooks  # the delivery, then the queued pass
+    )
+    lambda_cost = month * invocations * (lam["request"] + lambda_ms / 1000 * 0.128 * lam["gb_second_arm64"])
+    scheduler = month * schedule_calls * prices["eventbridge_scheduler"]["invocation"]
+    api = month * hooks * prices["api_gateway_http"]["request"]
+    ddb = prices["dynamodb_on_demand"]
+    writes = (2 * (passes + hooks) if design.lease else 0.0) + hooks  # lease acquire and release; hook#pool
+    reads = 2 * hooks  # the hook's lease read, the queued pass's
+    dynamodb = month * (writes * ddb["write_request"] + reads * ddb["read_request"])
+    kind = "seed" if not design.lambdas_per_round else ("tick" if design.tick else "schedule")
+    base, per_round, per_pass = EXECUTION_HISTORY[kind]
+    log_bytes = executions * base[1] + day.rounds * per_round[1] + passes * per_pass[1] + invocations * LAMBDA_LOG_BYTES
+    log_gb = month * log_bytes / 1e9
+    metrics = design.metrics_per_pool * day.pools
+    return [
+        CostLine(
+            "Step Functions (Express)",
+            workflow,
+            f"{executions * month:,.0f} executions, {seconds * month / 3600:,.1f} hours",
+        ),
+        CostLine("AWS Lambda", lambda_cost, f"{invocations * month:,.0f} invocations of {lambda_ms:.0f} ms"),
+        CostLine("EventBridge Scheduler", scheduler, f"{schedule_calls * month:,.0f} invocations"),
+        CostLine("API Gateway (hooks)", api, f"{hooks * month:,.0f} requests"),
+        CostLine("DynamoDB", dynamodb, f"{writes * month:,.0f} writes, {reads * month:,.0f} reads"),
+        CostLine("CloudWatch Logs", log_gb * cw["log_gb_ingested"], f"{log_gb:.2f} GB ingested"),
+        CostLine("CloudWatch metrics", metrics * cw["metric_month"], f"{metrics} custom metrics"),
+    ]
+
+
+# The lines the schedule's design drives; the custom metrics are what the deployment chooses to watch.
+SCHEDULE_DRIVEN = frozenset(
+    {
+        "Step Functions (Express)",
+        "AWS Lambda",
+        "EventBridge Scheduler",
+        "API Gateway (hooks)",
+        "DynamoDB",
+        "CloudWatch Logs",
+    }
+)

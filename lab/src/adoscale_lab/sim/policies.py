@@ -8,8 +8,11 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from adoscale.compute.base import TaskInfo
+from adoscale.config import PoolConfig
 from adoscale.scaling import Launch, Plan, PoolPolicy, PoolSnapshot, classify, plan
-from adoscale.workflow import ROUND_LATENCY_S, SCHEDULE_INTERVAL_S, schedule_input
+from adoscale.workflow import PLAN_LATENCY_S, ROUND_LATENCY_S, SCHEDULE_INTERVAL_S, schedule_input, tick_input
+from adoscale.workflow.backoff import IDLE_EVERY_MINUTES, activity, plan_execution
 
 Decide = Callable[[PoolSnapshot, PoolPolicy], Plan]
 
@@ -65,15 +68,40 @@ class Schedule:
     interval_s: float
     offsets: tuple[float, ...] = (0.0,)
     latency_s: float = 0.0
+    # The workflow's back-off with hooks (`adoscale.workflow.backoff`): each run first asks the plan, which
+    # reads the pool's tasks; None: every offset of every run.
+    idle_every_minutes: int | None = None
 
     @property
     def observations_per_run(self) -> int:
         return len(self.offsets)
 
+    def offsets_now(self, now: datetime, pool: PoolConfig, tasks: Callable[[], list[TaskInfo]]) -> tuple[float, ...]:
+        """The offsets of the run starting at `now`: the deployed plan's decision (`plan_execution`) with the
+        back-off, else all of them. `tasks` reads the pool's tasks (an AWS call, as the deployed plan makes)."""
+        if self.idle_every_minutes is None:
+            return self.offsets
+        whole = [int(o) for o in self.offsets]
+        plan = plan_execution(whole, now, [activity(pool, tasks())], self.idle_every_minutes)
+        return tuple(float(o) for o in plan.offsets)
+
 
 def polled(interval_s: float) -> Schedule:
     """A poller that observes once every `interval_s` (the seed, KEDA): one observation a run."""
     return Schedule(interval_s)
+
+
+def hooks_workflow(idle_every_minutes: int = IDLE_EVERY_MINUTES) -> Schedule:
+    """The schedule as Terraform deploys it with `enable_hooks` (`adoscale.workflow.tick_input`): a tick a
+    minute that starts an execution of one round while the pool has work, and for an idle pool every
+    `idle_every_minutes`; the tick's own latency comes before the round's."""
+    body = tick_input("arn:aws:states:us-east-1:123456789012:stateMachine:sim", idle_every_minutes)
+    return Schedule(
+        float(SCHEDULE_INTERVAL_S),
+        tuple(float(o) for o in body["offsets"]),
+        ROUND_LATENCY_S + PLAN_LATENCY_S,
+        idle_every_minutes=body["idle_every_minutes"],
+    )
 
 
 def deployed_workflow() -> Schedule:
@@ -130,6 +158,14 @@ POLICIES: dict[str, SimPolicy] = {
             plan,
             hook_delay_s=HOOK_DELAY_S,
             description="adoscale + a pass on each job-queued hook (1-2 s after the job is queued)",
+        ),
+        SimPolicy(
+            "adoscale-backoff",
+            hooks_workflow(),
+            plan,
+            hook_delay_s=HOOK_DELAY_S,
+            description="adoscale-hooks as deployed with enable_hooks: a round a minute while the pool has a task, "
+            "other pools every 10 minutes",
         ),
         SimPolicy(
             "adoscale-predictive",

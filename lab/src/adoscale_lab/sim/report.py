@@ -6,9 +6,20 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from adoscale_lab.sim.cost import DAYS_PER_MONTH, Usage, deployed_workflow, monthly_costs
+from adoscale_lab.sim.cost import (
+    DAYS_PER_MONTH,
+    DESIGN_POLICY,
+    DESIGNS,
+    SCHEDULE_DRIVEN,
+    Usage,
+    control_costs,
+    control_day,
+    deployed_workflow,
+    monthly_costs,
+)
 from adoscale_lab.sim.policies import POLICIES
 from adoscale_lab.sim.runner import TASK_GB, TASK_VCPU, PolicyResult
+from adoscale_lab.sim.workloads import JobSpec
 
 
 def cost_per_month(result: PolicyResult, prices: dict[str, Any]) -> float:
@@ -23,6 +34,11 @@ def cost_per_month(result: PolicyResult, prices: dict[str, Any]) -> float:
         memory_gb=TASK_GB,
         lambda_arch="arm64",
     )
+    if result.policy == "adoscale-backoff":
+        # The tick's design: its control plane from what the run counted, the rest (agents, network) as usual.
+        control = control_per_month(result, prices) or 0.0
+        replaced = ("Step Functions (Express)", "AWS Lambda")
+        return control + sum(line.monthly_usd for line in monthly_costs(usage, prices) if line.service not in replaced)
     if result.policy.startswith("adoscale"):
         # Every launch counted as its own round's: each pays the waiter's checks (an upper bound).
         usage = replace(deployed_workflow(usage), launches_per_day=result.launched / days)
@@ -31,11 +47,42 @@ def cost_per_month(result: PolicyResult, prices: dict[str, Any]) -> float:
     return sum(line.monthly_usd for line in monthly_costs(usage, prices))
 
 
+# The control-plane design each policy runs (`adoscale_lab.sim.cost.DESIGNS`): the pollers as the seed's (at their
+# own cadence), the workflow's policies as adoscale's, with hooks as the back-off's only when it is deployed so.
+POLICY_DESIGN = {
+    "seed": "seed",
+    "naive-fast": "seed",
+    "keda-scaledjob": "seed",
+    "adoscale": "adoscale",
+    "adoscale-standby": "adoscale",
+    "adoscale-hooks": "adoscale",
+    "adoscale-predictive": "adoscale",
+    "adoscale-backoff": "adoscale-backoff",
+}
+
+
+def control_per_month(result: PolicyResult, prices: dict[str, Any]) -> float | None:
+    """The control plane's monthly cost (`control_costs`, the lines the schedule drives) at the rate of the
+    run's observed hours (a run observes from shortly before its first job: `adoscale cost --designs` runs
+    whole days, quiet hours included). None for a policy without a design."""
+    name = POLICY_DESIGN.get(result.policy)
+    policy = POLICIES.get(result.policy)
+    if name is None or policy is None or not result.executions:
+        return None
+    design = DESIGNS[name]
+    if result.hook_passes and not design.hooks:
+        design = replace(design, hooks=True)  # adoscale-hooks: the workflow as without hooks, plus the hooks
+    day = control_day(design, result, policy.schedule.interval_s, max(policy.schedule.offsets))
+    return sum(line.monthly_usd for line in control_costs(design, day, prices) if line.service in SCHEDULE_DRIVEN)
+
+
 def summaries(results: list[PolicyResult], prices: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for result in results:
         row: dict[str, Any] = dict(result.summary())
         row["cost_usd_month"] = round(cost_per_month(result, prices), 2)
+        control = control_per_month(result, prices)
+        row["control_usd_month"] = round(control, 3) if control is not None else "-"
         rows.append(row)
     return rows
 
@@ -97,6 +144,7 @@ COLUMNS = (
     ("ado_calls", "ADO calls"),
     ("aws_calls", "AWS calls"),
     ("cost_usd_month", "USD/month"),
+    ("control_usd_month", "control USD/month"),
 )
 
 
@@ -109,6 +157,65 @@ def markdown(rows: list[dict[str, Any]], title: str, notes: list[str]) -> str:
     lines.append("")
     lines.append(
         f"Costs scale the simulated days to a month of {DAYS_PER_MONTH} days"
-        " (prices: lab/src/adoscale_lab/sim/prices.json)."
+        " (prices: lab/src/adoscale_lab/sim/prices.json). The control plane's column is the lines the schedule's"
+        " design drives (Step Functions, Lambda, Scheduler, API Gateway, DynamoDB, CloudWatch Logs) at the rate of"
+        " the run's observed hours; `adoscale cost --designs` runs whole days."
     )
     return "\n".join(lines) + "\n"
+
+
+def control_plane_rows(
+    jobs: list[JobSpec],
+    prices: dict[str, Any],
+    *,
+    seed: int = 1,
+    compute: str = "fargate",
+    designs: tuple[str, ...] = tuple(DESIGNS),
+    measure_from_s: float = 0.0,
+    hook_loss: float = 0.0,
+) -> list[dict[str, Any]]:
+    """Each design on the same trace, its schedule running over whole days (`observe_s`: the quiet hours
+    cost too): waits, Azure DevOps calls a day, and the control plane's monthly cost by service
+    (`control_costs`), with the total of the lines the schedule drives and the total with the metrics."""
+    from adoscale_lab.sim.ec2 import Ec2StartModel
+    from adoscale_lab.sim.fargate import FargateProfile
+    from adoscale_lab.sim.runner import simulate
+
+    if compute not in ("fargate", "ec2"):
+        raise ValueError(f"compute must be fargate or ec2, not {compute!r}")
+    profile = Ec2StartModel().profile() if compute == "ec2" else FargateProfile()
+    last = max((j.queued_at_s for j in jobs), default=0.0)
+    whole_days = max(1, int(last // 86400) + 1)
+    rows: list[dict[str, Any]] = []
+    for name in designs:
+        design = DESIGNS[name]
+        policy = POLICIES[DESIGN_POLICY[name]]
+        result = simulate(
+            jobs,
+            policy,
+            seed=seed,
+            profile=profile,
+            measure_from_s=measure_from_s,
+            observe_s=(measure_from_s, whole_days * 86400.0),
+            hook_loss=hook_loss,
+        )
+        last_offset = max(policy.schedule.offsets)
+        day = control_day(design, result, policy.schedule.interval_s, last_offset)
+        lines = control_costs(design, day, prices)
+        driven = sum(line.monthly_usd for line in lines if line.service in SCHEDULE_DRIVEN)
+        rows.append(
+            {
+                "design": name,
+                "compute": compute,
+                "wait_p50_s": round(result.percentile(0.5), 1),
+                "wait_p95_s": round(result.percentile(0.95), 1),
+                "stranded": result.stranded,
+                "executions_day": round(day.executions),
+                "observing_day": round(day.observing_executions),
+                "ado_calls_day": round(day.ado_calls),
+                "lines": {line.service: round(line.monthly_usd, 4) for line in lines},
+                "schedule_usd_month": round(driven, 3),
+                "total_usd_month": round(sum(line.monthly_usd for line in lines), 3),
+            }
+        )
+    return rows

@@ -64,6 +64,8 @@ class PolicyResult:
     # time that no policy avoids, one start-up per job, but by serving a job from a warm agent's start-up.
     startup_minutes: float = 0.0
     quiet_passes_skipped: int = 0  # passes the event-driven loop did not run through HTTP (`_QuietPasses`)
+    executions: int = 0  # runs of the schedule (adoscale: workflow executions)
+    observing_executions: int = 0  # of which ran at least one round (the back-off's plan may run none)
 
     def percentile(self, q: float) -> float:
         return self.pooled_percentile(self.waits_s, q)
@@ -111,8 +113,8 @@ HOOK_SECRET = "sim-hook-secret"  # noqa: S105 - the simulator's own, checked by 
 class _HookDelivery:
     """ADO's service hooks in virtual time: each job event the model emits reaches the production
     validator `delay_s` later (uniform), as the HTTP endpoint would receive it; a delivery it accepts
-    (a job waiting) starts that pool's pass through the same `Reconciler.run_pool` and lease as the
-    schedule. `loss` of them never arrive.
+    (a job waiting) starts that pool's hook pass (`Reconciler.hook_pass`: its queue read, then the same
+    `Reconciler.run_pool` and lease as the schedule). `loss` of them never arrive.
 
     The emulator also reports a job's assignment to an agent as a "waiting" event; the service's own
     states are waiting, inProgress and completed, so that one is not delivered here, lest the simulator
@@ -158,7 +160,7 @@ class _HookDelivery:
         if decision.action != "run":
             return
         self.passes += 1
-        self._reconciler.run_pool(self._reconciler.pool(decision.pool), parallel=self._reconciler.parallel_share())
+        self._reconciler.hook_pass(self._reconciler.pool(decision.pool))
 
 
 class _SimHistory:
@@ -417,12 +419,17 @@ def simulate(
             state["done"] = True
 
     schedule = policy.schedule
+    executions = {"all": 0, "observing": 0}
 
     def run() -> None:
-        """One run of the schedule (for adoscale, one workflow execution): an observation at each offset."""
+        """One run of the schedule (for adoscale, one workflow execution): an observation at each offset (with
+        the back-off, at the offsets its plan picks: `Schedule.offsets_now`)."""
         if state["done"]:
             return
-        for offset in schedule.offsets:
+        offsets = schedule.offsets_now(events.now, reconciler.pool(POOL), lambda: fargate.list_tasks(POOL))
+        executions["all"] += 1
+        executions["observing"] += bool(offsets)
+        for offset in offsets:
             events.after(offset + schedule.latency_s, tick)
         events.after(schedule.interval_s, run)
 
@@ -495,4 +502,6 @@ def simulate(
         measured_from_h=measure_from_s / 3600,
         startup_minutes=startup_minutes,
         quiet_passes_skipped=skipper.skipped if skipper is not None else 0,
+        executions=executions["all"],
+        observing_executions=executions["observing"],
     )
