@@ -4,6 +4,13 @@ Terraform dashboard and alarms may reference only names in `METRICS` (a test che
 
 Dimension: `Pool`. The queued-jobs metric's name can be renamed by the deployment (`metric_name`, the seed's
 `agent_cw_metric`); every other name is fixed.
+
+Two metrics are one value per event rather than one per pass (`Metric.each`): `JobWaitSeconds` for each job
+first seen assigned (its `assignTime` - `queueTime`) and `AgentStartupSeconds` for each agent first seen
+online (its `statusChangedOn` - its task's launch, ECS `createdAt` or the EC2 instance's `LaunchTime`, both
+already in the pass's compute read). "First seen" is `adoscale.history.seen.first_seen` over the pool's
+`Watermark`s, kept in its history record, so each job and agent is counted by one pass only
+(docs/operations.md, "Wait and start-up").
 """
 
 from __future__ import annotations
@@ -22,6 +29,9 @@ class Metric:
     name: str
     unit: str  # CloudWatch's unit names (powertools' MetricUnit values)
     meaning: str
+    # One value per event, published only when there is one (no zero that would pull the percentiles down);
+    # the others are one value per pass.
+    each: bool = False
 
 
 METRICS: tuple[Metric, ...] = (
@@ -40,6 +50,8 @@ METRICS: tuple[Metric, ...] = (
     Metric("PassErrors", "Count", "errors of this pass"),
     Metric("PassSkipped", "Count", "1 when another pass held the pool's lease"),
     Metric("PassDuration", "Seconds", "how long the pass took"),
+    Metric("JobWaitSeconds", "Seconds", "each job first seen assigned: assign time - queue time", each=True),
+    Metric("AgentStartupSeconds", "Seconds", "each agent first seen online: online - its task's launch", each=True),
 )
 NAMES = frozenset(m.name for m in METRICS)
 _UNITS = {m.name: m.unit for m in METRICS}
@@ -72,4 +84,7 @@ def pool_metrics(report: PoolReport, duration_s: float) -> list[tuple[str, str, 
             "PassSkipped": 0,
             "PassDuration": round(duration_s, 3),
         }
-    return [(name, _UNITS[name], float(value)) for name, value in values.items()]
+    published = [(name, _UNITS[name], float(value)) for name, value in values.items()]
+    published += [("JobWaitSeconds", "Seconds", float(w["wait_s"])) for w in report.job_waits]
+    published += [("AgentStartupSeconds", "Seconds", float(s["startup_s"])) for s in report.agent_startups]
+    return published

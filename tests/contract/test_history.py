@@ -164,3 +164,20 @@ def test_observed_arrivals_are_kept_in_utc_s_own_tzinfo() -> None:
     observe(record, [(1, decoded), (2, local)], 0, MONDAY_9)
     assert record.arrivals == [decoded, local]
     assert all(at.tzinfo is UTC for at in record.arrivals)
+
+
+def test_the_metrics_marks_round_trip_exactly(history: History) -> None:
+    """The marks of what the metrics counted (`Watermark`) compare the service's stamps for equality, so they
+    round-trip to the microsecond, unlike the warm pool's times."""
+    from adoscale.history import Watermark
+
+    stamp = datetime(2026, 1, 5, 9, 0, 0, 123456, tzinfo=UTC)
+    record = HistoryRecord(
+        max_request_id=3,
+        jobs_counted=Watermark(stamp, (41, 42)),
+        agents_counted=Watermark(stamp + timedelta(microseconds=1), (7,)),
+    )
+    history.save("linux", record)
+    assert history.load("linux") == record
+    history.save("linux", HistoryRecord(jobs_counted=Watermark(stamp, ())))
+    assert history.load("linux") == HistoryRecord(jobs_counted=Watermark(stamp, ()))

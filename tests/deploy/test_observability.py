@@ -13,7 +13,7 @@ from typing import Any
 import boto3
 import pytest
 
-from adoscale.metrics import NAMES
+from adoscale.metrics import METRICS, NAMES
 from tests.deploy.terraform import TERRAFORM_DIR
 
 MODULE = TERRAFORM_DIR / "modules" / "control-plane"
@@ -42,6 +42,18 @@ def test_the_module_names_only_published_metrics() -> None:
     assert not re.search(r'\[var\.metrics_namespace,\s*"', source)
 
 
+def test_the_per_event_metrics_are_drawn_as_percentiles() -> None:
+    """Issue 24 item 3: each job's wait and each agent's start-up, per pool, at p50 and p95. Every value of a
+    per-event metric is a data point (EMF), so CloudWatch's percentile statistics apply to them."""
+    each = {m.name for m in METRICS if m.each}
+    drawn = {value.strip('"') for value in _metric_local().values()}
+    assert each <= drawn, each - drawn
+    source = (MODULE / "observability.tf").read_text()
+    assert re.search(r'percentiles\s*=\s*\["p50", "p95"\]', source)
+    for role in ("job_wait", "startup"):
+        assert re.search(rf"for stat in local\.percentiles : \[var\.metrics_namespace, local\.metric\.{role},", source)
+
+
 def _dashboard_metrics(body: dict[str, Any]) -> set[tuple[str, str]]:
     found = set()
     for widget in body["widgets"]:
@@ -63,6 +75,15 @@ def assert_dashboard_and_alarms(endpoint: str, outputs: dict[str, str]) -> None:
     assert {name for namespace, name in used if namespace == "adoscale"} <= NAMES
     assert {name for namespace, name in used if namespace == "AWS/States"} <= STATES
     assert {namespace for namespace, _ in used} == {"adoscale", "AWS/States"}
+    # Each job's wait and each agent's start-up at p50 and p95, per pool (the example's one pool).
+    percentiles = {
+        (row[1], row[3], row[-1].get("stat"))
+        for widget in body["widgets"]
+        for row in widget["properties"].get("metrics", [])
+        if row[0] == "adoscale" and isinstance(row[-1], dict)
+    }
+    for name in ("JobWaitSeconds", "AgentStartupSeconds"):
+        assert {(name, "linux-fargate", "p50"), (name, "linux-fargate", "p95")} <= percentiles, percentiles
     alarms = cloudwatch.describe_alarms(AlarmNamePrefix="adoscale-linux-fargate-")["MetricAlarms"]
     by_kind = {a["AlarmName"].removeprefix("adoscale-linux-fargate-"): a for a in alarms}
     assert set(by_kind) == {"job-waiting", "launch-failures", "pass-errors"}

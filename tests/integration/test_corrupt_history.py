@@ -5,11 +5,13 @@ failed (5 of 5, 0 of 2 jobs served). The ADO emulator over HTTP, ECS and DynamoD
 from __future__ import annotations
 
 import boto3
+import pytest
+from moto import mock_aws
 
 from adoscale.ado import AdoClient
 from adoscale.compute import EcsCompute
 from adoscale.control import Reconciler
-from adoscale.history import DynamoHistory
+from adoscale.history import DynamoHistory, HistoryCorruptError
 from adoscale_lab.emulator import AdoModel
 from tests.aws import config_for, create_lease_table, ecs_world
 from tests.clock import Clock
@@ -45,3 +47,14 @@ def test_a_corrupt_history_item_is_ignored_reported_and_replaced(model: AdoModel
     )
     assert not any("unreadable" in w for w in second.warnings)  # replaced by the first pass's record
     assert stored.max_request_id > 0 and len(stored.arrivals) == 2
+
+
+def test_a_damaged_metrics_mark_is_reported_as_a_corrupt_item() -> None:
+    """A mark that cannot be read back is the item's corruption (the pass starts the record afresh and says
+    so), never a pass failure."""
+    with mock_aws():
+        dynamodb = create_lease_table(boto3.client("dynamodb", region_name="us-east-1"), TABLE)
+        for at in ("yesterday", "2026-01-05T09:00:00"):  # not a time; a time without its zone
+            dynamodb.put_item(TableName=TABLE, Item={"pool": {"S": "history#linux"}, "jobs_counted_at": {"S": at}})
+            with pytest.raises(HistoryCorruptError, match="history#linux is unreadable"):
+                DynamoHistory(dynamodb, TABLE).load("linux")

@@ -11,8 +11,9 @@ The CLI (`reconcile`, `serve`), the Lambda behind the workflow, the demo and the
 5. gives the lease back; the `PoolReport` is built from the three results.
 
 A dry run (`preview`) is the same observe and decide, with the plan reported instead of acted on (no lease,
-nothing saved). Level-triggered: nothing is kept between passes that cannot be read again (a cache of pool ids
-and the warm pool's demand history aside), so a pass that fails half-way is repaired by the next one. One
+nothing saved). Level-triggered: nothing is kept between passes that cannot be read again (a cache of pool ids,
+the warm pool's demand history and the marks of what the metrics counted aside), so a pass that fails half-way
+is repaired by the next one. One
 pool's failure is its report's `errors` and `failure` (the caller decides: the Lambda raises a transient one
 for the workflow's retry); an authentication failure is raised, since every pool would fail the same way.
 """
@@ -39,13 +40,13 @@ from adoscale.aws import CallBudget
 from adoscale.config import Config, PoolConfig
 from adoscale.control.act import LAUNCH_ERROR, Actor, ActResult, Guard, LaunchGate, LeaseLostError
 from adoscale.control.backoff import StartIncidents
-from adoscale.control.decide import Decide, Decision, PolicyFor, decide, default_policy, describe, warm_policy_for
+from adoscale.control.decide import Decide, Decision, PolicyFor, decide, default_policy, describe
 from adoscale.control.observe import Observation, ParallelShare, PoolIds, observe
-from adoscale.history import MemoryHistory
+from adoscale.history import HistoryRecord, MemoryHistory
+from adoscale.history.seen import AgentStartup, FirstSeen, JobWait, first_seen
 from adoscale.lease import Unleased, while_held
 from adoscale.ports import AdoPort, Clock, Compute, ComputeFor, History, Lease, Monotonic
 from adoscale.scaling import Plan, plan
-from adoscale.scaling.warm import WarmMode
 from adoscale.transient import AwsUnavailableError
 
 log = logging.getLogger("adoscale.reconcile")
@@ -127,6 +128,9 @@ class PoolReport:
     placeholder: str = ""  # what the pass did about the pool's placeholder (keep, create, replace, foreign)
     oldest_queued_s: float | None = None  # how long the oldest queued job this pool can run has waited
     launch_failures: int = 0  # tasks ECS refused to launch in this pass
+    # Each job this pass saw assigned and each agent it saw online, for the first time (`adoscale.metrics`).
+    job_waits: list[JobWait] = field(default_factory=list)
+    agent_startups: list[AgentStartup] = field(default_factory=list)
     # (Further per-pool figures are added here and filled in `report_of`.)
     failure: BaseException | None = field(default=None, compare=False, repr=False)
     observation: Observation | None = field(default=None, compare=False, repr=False)
@@ -155,9 +159,16 @@ class PassReport:
 
 
 def report_of(
-    pass_id: str, observation: Observation, decision: Decision, result: ActResult | None, *, failure_line: str = ""
+    pass_id: str,
+    observation: Observation,
+    decision: Decision,
+    result: ActResult | None,
+    *,
+    failure_line: str = "",
+    seen: FirstSeen | None = None,
 ) -> PoolReport:
-    """The pool's report from the pass's frozen results; `result` None: a dry run (the plan's counts)."""
+    """The pool's report from the pass's frozen results; `result` None: a dry run (the plan's counts). `seen`:
+    the jobs and agents counted for the first time (None: none, or not recorded, so not reported)."""
     snapshot, p, backoff = observation.snapshot, decision.plan, decision.backoff
     errors = [
         *([backoff.describe()] if backoff is not None else []),
@@ -195,6 +206,8 @@ def report_of(
             else None
         ),
         launch_failures=sum(1 for e in result.errors if e.startswith(LAUNCH_ERROR)) if result else 0,
+        job_waits=list(seen.job_waits) if seen else [],
+        agent_startups=list(seen.agent_startups) if seen else [],
         failure=result.failure if result else None,
         observation=observation,
         decision=decision,
@@ -410,7 +423,9 @@ class Reconciler:
         self, pool: PoolConfig, pass_id: str, seconds: float, parallel: ParallelShare | None, *, act: bool
     ) -> PoolReport:
         compute = self._compute_for(pool)
-        history = self._history if warm_policy_for(pool).mode is not WarmMode.OFF else None
+        # Every pool's record is read and kept: the warm pool's demand, and the marks of what the metrics
+        # counted (a record that could not be saved is not counted from).
+        history = _Saving(self._history)
         placeholder = ""
         try:
             with self._ado.bounded(seconds):
@@ -438,6 +453,7 @@ class Reconciler:
                         observation = look()
                 self._log_unservable(pool, observation)
                 decision = decide(pool, observation, policy=self._policy, engine=self._engine)
+                seen, decision = _count_first_seen(pool, observation, decision)
                 if observation.history_error:
                     log.warning("%s: %s", pool.name, observation.history_error)
                 if decision.backoff is not None:
@@ -447,7 +463,7 @@ class Reconciler:
                 for line in describe(decision.plan):
                     log.info("%s: %s%s", pool.name, "" if act else "(dry run) ", line)
                 if not act:
-                    return report_of(pass_id, observation, decision, None)
+                    return report_of(pass_id, observation, decision, None, seen=seen)
                 self._alert_on_incident(pool.name, decision)
                 if placeholder not in _WROTE and _changes_ado(decision.plan):
                     # The manage scope before anything is launched or changed (a registration this pass made
@@ -471,11 +487,12 @@ class Reconciler:
             raise
         except Exception as exc:  # one pool's failure must not stop the others
             return PoolReport(pool=pool.name, pass_id=pass_id, errors=[_failure_line(pool.name, exc)], failure=exc)
+        counted = seen if history.saved else None
         if result.failure is not None:
             line = _failure_line(pool.name, result.failure)
-            report = report_of(pass_id, observation, decision, result, failure_line=line)
+            report = report_of(pass_id, observation, decision, result, failure_line=line, seen=counted)
         else:
-            report = report_of(pass_id, observation, decision, result)
+            report = report_of(pass_id, observation, decision, result, seen=counted)
         if placeholder.startswith("error: "):
             errors = [*report.errors, f"placeholder: {placeholder.removeprefix('error: ')}"]
             return replace(report, errors=errors)
@@ -579,6 +596,41 @@ def _changes_ado(decision: Plan) -> bool:
     """The plan launches agents or changes registrations (what needs the manage scope, or strands agents
     without it); stopping tasks alone reads ADO only."""
     return decision.launch_count > 0 or bool(decision.enable or decision.drain or decision.delete)
+
+
+def _count_first_seen(pool: PoolConfig, observation: Observation, decision: Decision) -> tuple[FirstSeen, Decision]:
+    """The jobs and agents this pass counts for the first time, and the decision with the record to save
+    carrying the pool's marks past them (the warm pool's record, saved by every pass; a pool without a warm
+    pool's record as loaded, saved only when its marks moved: a steady pass writes nothing more)."""
+    record = decision.history if decision.history is not None else observation.history
+    record = record if record is not None else HistoryRecord()
+    seen = first_seen(
+        observation.assigned_jobs,
+        observation.agents,
+        observation.tasks,
+        agent_name_prefix=pool.agent_name_prefix,
+        jobs=record.jobs_counted,
+        started=record.agents_counted,
+    )
+    if decision.history is None and (seen.jobs, seen.agents) == (record.jobs_counted, record.agents_counted):
+        return seen, decision  # nothing new (a new job or agent always moves its mark)
+    # A new record (sharing the arrivals, which nothing changes from here on): the observation stays as read.
+    return seen, replace(decision, history=replace(record, jobs_counted=seen.jobs, agents_counted=seen.agents))
+
+
+class _Saving:
+    """The history port for one pass, noting whether the pass's record was saved."""
+
+    def __init__(self, history: History) -> None:
+        self._history = history
+        self.saved = False
+
+    def load(self, pool: str) -> HistoryRecord:
+        return self._history.load(pool)
+
+    def save(self, pool: str, record: HistoryRecord) -> None:
+        self._history.save(pool, record)
+        self.saved = True
 
 
 def _everywhere(compute: Compute) -> ComputeFor:

@@ -1,13 +1,14 @@
-"""Demand history for the warm pool: job arrivals a pass has seen and the warm agents' idle time today.
+"""Each pool's record kept between passes: the warm pool's demand history (job arrivals a pass has seen and the
+warm agents' idle time today) and the marks of the jobs and agents the metrics have counted (`seen`).
 
 Written by the pass that holds the pool's lease, so there is one writer per pool at a time. Kept where
 the Lambdas read it cheaply: one item per pool in the lease table (`DynamoHistory`), or in memory for the
 CLI's `serve` and the simulator (`MemoryHistory`).
 """
 
-from adoscale.history.base import HistoryCorruptError, HistoryRecord, trim
+from adoscale.history.base import HistoryCorruptError, HistoryRecord, Watermark, trim
 from adoscale.history.dynamodb import DynamoHistory
 from adoscale.history.memory import MemoryHistory
 from adoscale.ports import History
 
-__all__ = ["DynamoHistory", "History", "HistoryCorruptError", "HistoryRecord", "MemoryHistory", "trim"]
+__all__ = ["DynamoHistory", "History", "HistoryCorruptError", "HistoryRecord", "MemoryHistory", "Watermark", "trim"]

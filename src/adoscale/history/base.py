@@ -1,4 +1,5 @@
-"""The record behind the history port (`adoscale.ports.History`)."""
+"""The record behind the history port (`adoscale.ports.History`): the warm pool's demand, and what the pool's
+passes have counted for the per-job and per-agent metrics (`Watermark`, `adoscale.history.seen`)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,35 @@ class HistoryCorruptError(ValueError):
     the pool's history afresh and says so, rather than failing the pool."""
 
 
+@dataclass(frozen=True, slots=True)
+class Watermark:
+    """What a pool's passes have counted of one kind of event (a job assigned, an agent come online), each
+    stamped by the one clock that stamps them all (Azure DevOps's `assignTime`, `statusChangedOn`): the newest
+    stamp counted, and the ids counted at exactly that stamp. An event is counted once, by the first pass that
+    sees it with a stamp past the mark, whichever controller runs that pass (the record lives beside the lease).
+
+    No controller clock is compared with the service's, so a controller whose clock is wrong counts nothing
+    twice and misses nothing; the ids at the mark keep two events stamped in the same instant, the second one
+    seen a pass later, from being lost. Never counted yet (`at` None): every event seen is new."""
+
+    at: datetime | None = None
+    ids: tuple[int, ...] = ()
+
+    def new(self, key: int, stamp: datetime) -> bool:
+        return self.at is None or stamp > self.at or (stamp == self.at and key not in self.ids)
+
+    def after(self, counted: Iterable[tuple[int, datetime]]) -> Watermark:
+        """The mark once `counted` (id, stamp; each `new`) are counted too."""
+        events = list(counted)
+        if not events:
+            return self
+        newest = max(stamp for _, stamp in events)
+        if self.at is not None and self.at > newest:
+            return self  # not reached: every event counted is `new`, so at or past the mark
+        kept = self.ids if newest == self.at else ()
+        return Watermark(newest, tuple(sorted({*kept, *(key for key, stamp in events if stamp == newest)})))
+
+
 @dataclass(slots=True)
 class HistoryRecord:
     arrivals: list[datetime] = field(default_factory=list)
@@ -23,6 +53,10 @@ class HistoryRecord:
     idle_day: str = ""  # the UTC date `idle_seconds` belongs to
     idle_seconds: float = 0.0
     last_pass: datetime | None = None
+    # For the metrics, kept for every pool (with or without a warm pool): jobs counted as assigned (request
+    # ids) and agents counted as online (agent ids).
+    jobs_counted: Watermark = field(default_factory=Watermark)
+    agents_counted: Watermark = field(default_factory=Watermark)
 
     def copy(self) -> HistoryRecord:
         """An independent copy, as `copy.deepcopy` makes one: the arrivals list is the record's only mutable

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from adoscale.history.base import HistoryCorruptError, HistoryRecord
+from adoscale.history.base import HistoryCorruptError, HistoryRecord, Watermark
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -31,6 +31,8 @@ class DynamoHistory:
                 idle_day=str(item.get("idle_day", {}).get("S", "")),
                 idle_seconds=float(item.get("idle_seconds", {}).get("N", "0")),
                 last_pass=datetime.fromtimestamp(float(last), UTC) if last else None,
+                jobs_counted=_mark(item, "jobs_counted"),
+                agents_counted=_mark(item, "agents_counted"),
             )
         except (AttributeError, KeyError, TypeError, ValueError, OverflowError, OSError) as exc:
             # Which attribute, not its value: a damaged item may hold anything.
@@ -47,4 +49,19 @@ class DynamoHistory:
         item["arrivals"] = {"L": [{"N": str(int(t.timestamp()))} for t in sorted(record.arrivals)]}
         if record.last_pass is not None:
             item["last_pass"] = {"N": f"{record.last_pass.timestamp():.0f}"}
+        for name, mark in (("jobs_counted", record.jobs_counted), ("agents_counted", record.agents_counted)):
+            if mark.at is not None:
+                # The service's stamp exactly (ISO text, to the microsecond): a mark compares equal stamps.
+                item[f"{name}_at"] = {"S": mark.at.isoformat()}
+                item[f"{name}_ids"] = {"L": [{"N": str(key)} for key in mark.ids]}
         self._db.put_item(TableName=self._table, Item=item)
+
+
+def _mark(item: dict[str, Any], name: str) -> Watermark:
+    at = item.get(f"{name}_at", {}).get("S")
+    if not at:
+        return Watermark()
+    stamp = datetime.fromisoformat(at)
+    if stamp.tzinfo is None:
+        raise ValueError("naive")
+    return Watermark(stamp, tuple(int(n["N"]) for n in item.get(f"{name}_ids", {}).get("L", [])))

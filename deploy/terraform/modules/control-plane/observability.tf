@@ -19,11 +19,16 @@ locals {
     launch_fails = "LaunchFailures"
     pass_errors  = "PassErrors"
     duration     = "PassDuration"
+    job_wait     = "JobWaitSeconds"      # one value per job, when first seen assigned
+    startup      = "AgentStartupSeconds" # one value per agent, when first seen online
   }
+  # The per-event metrics are drawn as percentiles over their values (no value: no job assigned, no agent
+  # started in the period; the line has a gap rather than a zero).
+  percentiles = ["p50", "p95"]
   pool_widgets = flatten([
     for index, pool in keys(local.pool_limits) : [
       {
-        type = "metric", x = 0, y = index * 6, width = 8, height = 6
+        type = "metric", x = 0, y = index * 6, width = 6, height = 6
         properties = {
           title = "${pool}: queue and oldest wait", region = local.region, stat = "Maximum", period = 60
           metrics = [
@@ -34,7 +39,17 @@ locals {
         }
       },
       {
-        type = "metric", x = 8, y = index * 6, width = 8, height = 6
+        type = "metric", x = 6, y = index * 6, width = 6, height = 6
+        properties = {
+          title = "${pool}: job wait and agent start-up", region = local.region, period = 300
+          metrics = concat(
+            [for stat in local.percentiles : [var.metrics_namespace, local.metric.job_wait, "Pool", pool, { stat = stat, label = "job wait ${stat}" }]],
+            [for stat in local.percentiles : [var.metrics_namespace, local.metric.startup, "Pool", pool, { stat = stat, label = "agent start-up ${stat}" }]],
+          )
+        }
+      },
+      {
+        type = "metric", x = 12, y = index * 6, width = 6, height = 6
         properties = {
           title = "${pool}: agents by state (max ${local.pool_limits[pool]})", region = local.region, stat = "Maximum", period = 60, view = "timeSeries", stacked = true
           metrics = [
@@ -46,7 +61,7 @@ locals {
         }
       },
       {
-        type = "metric", x = 16, y = index * 6, width = 8, height = 6
+        type = "metric", x = 18, y = index * 6, width = 6, height = 6
         properties = {
           title = "${pool}: launches, failures, pass errors", region = local.region, stat = "Sum", period = 300
           metrics = [
@@ -75,6 +90,8 @@ resource "aws_cloudwatch_dashboard" "this" {
 
 # A job has waited longer than alarm_queue_wait_seconds while its pool had room for another agent: adoscale
 # should have started one (not at max_agents), so something stops it (launch failures, the PAT, ECS quotas).
+# On the oldest queued job's age rather than JobWaitSeconds: that is known only once a job is assigned, so a
+# job that never starts would never raise it, and it cannot say whether the pool was below max_agents.
 resource "aws_cloudwatch_metric_alarm" "queue_wait" {
   for_each            = local.pool_limits
   alarm_name          = "${var.name}-${each.key}-job-waiting"

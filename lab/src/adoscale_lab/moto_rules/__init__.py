@@ -6,6 +6,7 @@ the demo and the Terraform tests' moto server (scripts/moto_server.py) through `
 - `ecs.EcsRules`: ECS's request rules (startedBy, tags, ListTasks filters and default status, overrides size).
 - `ecs.run_task_client_token`: RunTask's clientToken idempotency.
 - `ecs.hold_tasks_running`: tasks stay RUNNING until stopped.
+- `ecs.created_at`: tasks carry `createdAt` (opt-in: the agent start-up metric's test).
 - `ec2.Ec2Fleets`: CreateFleet's ClientToken idempotency and instant-fleet capacity errors.
 - `autoscaling.lifecycle_actions`, `autoscaling.notification_configurations`: calls moto lacks.
 - `provider`: what the Terraform AWS provider needs of moto (scripts/moto_server.py).

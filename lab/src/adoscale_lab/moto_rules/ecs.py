@@ -19,6 +19,8 @@ Sources (Amazon ECS API Reference, docs.aws.amazon.com/AmazonECS/latest/APIRefer
   It must be unique and is case sensitive." A repeated token answers the first call's result.
 - Task lifecycle (developerguide/task-lifecycle-explanation.html): a task stays RUNNING until its essential
   container exits or it is stopped; moto advances it a step on every DescribeTasks.
+- API_Task.html `createdAt`: "The Unix timestamp for the time when the task was created. More specifically,
+  it's for the time when the task entered the PENDING state." moto 5.2 omits it (`created_at`).
 - API_Tag.html: key 1-128 and value 0-256 characters, pattern `^([\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*)$`; "Do not
   use aws:, AWS:, or any upper or lowercase combination of such as a prefix for either keys or values".
 """
@@ -194,3 +196,20 @@ def hold_tasks_running() -> None:
     from moto.moto_api import state_manager
 
     state_manager.set_transition(model_name="ecs::task", transition={"progression": "manual", "times": 10**9})
+
+
+def created_at(monkeypatch: Patcher) -> None:
+    """Every task carries `createdAt`, the time moto created it (its server's clock), as ECS's tasks do: moto
+    5.2 sends none, and a reader then has only the time it first saw the task. moto answers an attribute named
+    like the API's field (`created_at`) in DescribeTasks and RunTask."""
+    from moto.core.utils import utcnow
+    from moto.ecs.models import Task
+
+    original = Task.__init__
+
+    @functools.wraps(original)
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        self.created_at = utcnow()
+
+    monkeypatch.setattr(Task, "__init__", init)

@@ -314,8 +314,11 @@ def control_costs(
     scheduler = month * schedule_calls * prices["eventbridge_scheduler"]["invocation"]
     api = month * hooks * prices["api_gateway_http"]["request"]
     ddb = prices["dynamodb_on_demand"]
-    writes = (2 * (passes + hooks) if design.lease else 0.0) + hooks  # lease acquire and release; hook#pool
-    reads = 2 * hooks  # the hook's lease read, the queued pass's
+    # Lease acquire and release; hook#pool; the pool's record (history#pool) when a pass counted a job or an
+    # agent for the wait and start-up metrics: at most two a launch (its job assigned, its agent online).
+    writes = (2 * (passes + hooks) + 2 * day.launches if design.lease else 0.0) + hooks
+    # The hook's lease read, the queued pass's; the pool's record, read by every pass.
+    reads = 2 * hooks + (passes + hooks if design.lease else 0.0)
     dynamodb = month * (writes * ddb["write_request"] + reads * ddb["read_request"])
     kind = "seed" if not design.lambdas_per_round else ("tick" if design.tick else "schedule")
     base, per_round, per_pass = EXECUTION_HISTORY[kind]

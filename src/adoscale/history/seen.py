@@ -1,0 +1,88 @@
+"""What a pass sees for the first time, for the per-event metrics (`adoscale.metrics`): each job first seen
+assigned, with its wait, and each agent first seen online, with its start-up time, counted against the pool's
+marks (`Watermark`, kept in its history record). Pure: the pass's own reads in, the figures and the marks out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, TypedDict
+
+from adoscale.history.base import Watermark
+
+if TYPE_CHECKING:
+    from adoscale.ado.models import Agent, JobRequest
+    from adoscale.compute.base import TaskInfo
+
+
+class JobWait(TypedDict):
+    request_id: int
+    wait_s: float
+
+
+class AgentStartup(TypedDict):
+    agent: str
+    startup_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class FirstSeen:
+    """What one pass counts for the first time, and the pool's marks once it has (to be saved with the pool's
+    history before the figures are published)."""
+
+    job_waits: tuple[JobWait, ...] = ()
+    agent_startups: tuple[AgentStartup, ...] = ()
+    jobs: Watermark = field(default_factory=Watermark)
+    agents: Watermark = field(default_factory=Watermark)
+
+
+def assigned_jobs(jobs: Iterable[JobRequest], agents: Iterable[Agent]) -> tuple[tuple[int, datetime, datetime], ...]:
+    """(request id, queue time, assign time) of every job the pass's reads show assigned: the pool's unfinished
+    requests and its agents' assigned and last completed ones (a job that ran and finished between two passes
+    is only there), each once."""
+    found: dict[int, tuple[int, datetime, datetime]] = {}
+    requests = list(jobs)
+    for agent in agents:
+        requests += [r for r in (agent.assigned_request, agent.last_completed_request) if r is not None]
+    for request in requests:
+        if request.queue_time is not None and request.assign_time is not None:
+            found.setdefault(request.request_id, (request.request_id, request.queue_time, request.assign_time))
+    return tuple(sorted(found.values()))
+
+
+def first_seen(
+    assigned: Iterable[tuple[int, datetime, datetime]],
+    agents: Iterable[Agent],
+    tasks: Iterable[TaskInfo],
+    *,
+    agent_name_prefix: str,
+    jobs: Watermark,
+    started: Watermark,
+) -> FirstSeen:
+    """The jobs and agents not counted before (by the pool's marks `jobs` and `started`), with their figures.
+
+    A job's wait is its `assignTime` - `queueTime` (both the service's). An agent counts once it is online and
+    paired with one of the pool's tasks (named `agent_name_prefix` + the task id): its start-up is its
+    `statusChangedOn` (when it connected) - the task's launch as the compute read gave it (ECS `createdAt`,
+    shifted onto the controller's clock when the two are more than 5 s apart; the EC2 `LaunchTime`).
+    An agent without a task (the placeholder, one registered by hand) has no launch to measure from."""
+    waits = [(rid, assign, max(0.0, (assign - queued).total_seconds())) for rid, queued, assign in assigned]
+    new_jobs = [(rid, at, wait) for rid, at, wait in waits if jobs.new(rid, at)]
+    launched = {agent_name_prefix + task.task_id: task.created_at for task in tasks}
+    online = [
+        (agent.id, agent.name, agent.status_changed_on, launched[agent.name])
+        for agent in agents
+        if agent.online and agent.status_changed_on is not None and agent.name in launched
+    ]
+    new_agents = [(aid, name, at, launch) for aid, name, at, launch in online if started.new(aid, at)]
+    return FirstSeen(
+        job_waits=tuple(JobWait(request_id=rid, wait_s=round(wait, 3)) for rid, _, wait in new_jobs),
+        agent_startups=tuple(
+            AgentStartup(agent=name, startup_s=round(max(0.0, (at - launch).total_seconds()), 3))
+            for _, name, at, launch in sorted(new_agents, key=lambda a: (a[2], a[0]))
+        ),
+        jobs=jobs.after((rid, at) for rid, at, _ in new_jobs),
+        agents=started.after((aid, at) for aid, _, at, _ in new_agents),
+    )
