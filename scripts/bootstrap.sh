@@ -21,8 +21,16 @@ if [ ! -x .venv/bin/python ]; then
 fi
 stamp=".venv/.adoscale-$extras"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ lab/pyproject.toml -nt "$stamp" ]; then
-  .venv/bin/python -m pip install --quiet --upgrade pip >/dev/null 2> >(grep -v "is ignored" >&2)
-  # pip warns about every missing local index entry; those lines say nothing about this project.
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[$extras]" -e ./lab 2> >(grep -v "is ignored" >&2)
+  # uv (from PyPI, into the venv) installs the same packages from the same index in about 7 s where pip
+  # takes about 40 s here; pip does it when uv cannot be had. pip warns about every missing local index
+  # entry: those lines say nothing about this project.
+  if .venv/bin/python -m pip install --quiet --disable-pip-version-check uv 2> >(grep -v "is ignored" >&2) &&
+     .venv/bin/uv pip install --quiet --python .venv/bin/python -e ".[$extras]" -e ./lab; then
+    :
+  else
+    echo "bootstrap: uv was not usable; installing with pip" >&2
+    .venv/bin/python -m pip install --quiet --upgrade pip >/dev/null 2> >(grep -v "is ignored" >&2)
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[$extras]" -e ./lab 2> >(grep -v "is ignored" >&2)
+  fi
   touch "$stamp"
 fi

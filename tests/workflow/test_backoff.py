@@ -169,6 +169,7 @@ def test_an_idle_minute_starts_nothing_and_calls_no_ado(
     assert _alerts(queue) == []
 
 
+@pytest.mark.background  # the executions' real Wait states: about 33 s of waiting for a few of CPU
 def test_a_pool_with_a_task_starting_is_observed_every_minute_and_an_idle_one_is_not(
     aws: None,
     routing: Routing,
@@ -202,6 +203,7 @@ def test_a_pool_with_a_task_starting_is_observed_every_minute_and_an_idle_one_is
     assert answer["offsets"] == [] and "execution_arn" not in answer, answer
 
 
+@pytest.mark.background  # the execution's real Wait states: mostly waiting
 def test_a_tick_that_cannot_read_the_tasks_observes_every_pool(
     aws: None, routing: Routing, model: AdoModel, org_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
