@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from adoscale_lab.moto_rules.ec2 import create_pool_launch_template
+
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
     from mypy_boto3_ecs import ECSClient
@@ -61,17 +63,5 @@ def create_ecs_world(
 
 
 def create_ec2_launch_template(ec2: EC2Client, world: EcsWorld, name: str = "adoscale-docker") -> str:
-    """The launch template of an EC2 pool (what the ec2-pool module makes: IMDSv2 with one hop, shutdown
-    terminates), in the demo's VPC. Returns its id."""
-    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
-    template = ec2.create_launch_template(
-        LaunchTemplateName=name,
-        LaunchTemplateData={
-            "ImageId": image,
-            "InstanceType": "m7i.large",
-            "InstanceInitiatedShutdownBehavior": "terminate",
-            "MetadataOptions": {"HttpTokens": "required", "HttpPutResponseHopLimit": 1},
-            "SecurityGroupIds": list(world.security_groups),
-        },
-    )
-    return str(template["LaunchTemplate"]["LaunchTemplateId"])
+    """The launch template of an EC2 pool, in the demo's VPC's security groups. Returns its id."""
+    return create_pool_launch_template(ec2, name, tuple(world.security_groups))[0]

@@ -140,17 +140,24 @@ def create_ec2_world(ec2: Any, name: str = "adoscale-docker") -> Ec2World:
         ]
         for i, zone in enumerate("ab", start=1)
     )
+    template, image = create_pool_launch_template(ec2, name)
+    return Ec2World(template, name, image, subnets)
+
+
+def create_pool_launch_template(ec2: Any, name: str, security_groups: tuple[str, ...] = ()) -> tuple[str, str]:
+    """The launch template the `ec2-pool` module makes (IMDSv2 with one hop, shutdown terminates), on one of
+    moto's images. Returns its id and the image id."""
     image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
-    template = ec2.create_launch_template(
-        LaunchTemplateName=name,
-        LaunchTemplateData={
-            "ImageId": image,
-            "InstanceType": "m7i.large",
-            "InstanceInitiatedShutdownBehavior": "terminate",
-            "MetadataOptions": {"HttpTokens": "required", "HttpPutResponseHopLimit": 1},
-        },
-    )["LaunchTemplate"]
-    return Ec2World(template["LaunchTemplateId"], name, image, subnets)
+    data: dict[str, Any] = {
+        "ImageId": image,
+        "InstanceType": "m7i.large",
+        "InstanceInitiatedShutdownBehavior": "terminate",
+        "MetadataOptions": {"HttpTokens": "required", "HttpPutResponseHopLimit": 1},
+    }
+    if security_groups:
+        data["SecurityGroupIds"] = list(security_groups)
+    template = ec2.create_launch_template(LaunchTemplateName=name, LaunchTemplateData=data)["LaunchTemplate"]
+    return str(template["LaunchTemplateId"]), str(image)
 
 
 @contextmanager
