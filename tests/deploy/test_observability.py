@@ -182,3 +182,18 @@ def assert_dashboard_and_alarms(endpoint: str, outputs: dict[str, str]) -> None:
         assert names - {None} <= NAMES, alarm["AlarmName"]
     waiting = {q["Id"]: q for q in by_kind["job-waiting"]["Metrics"]}
     assert "oldest > 600" in waiting["waiting"]["Expression"]
+    # The apply has hooks on, so the back-off's default cadence: the pass-errors alarm in 10-minute windows.
+    expected = pass_errors_alarm(10, 5)
+    errors = by_kind["pass-errors"]
+    assert (errors["MetricName"], errors["Dimensions"]) == ("PassErrors", [{"Name": "Pool", "Value": "linux-fargate"}])
+    assert (errors["Period"], errors["EvaluationPeriods"], errors["DatapointsToAlarm"]) == (
+        expected.period_minutes * 60,
+        expected.evaluation_periods,
+        expected.datapoints_to_alarm,
+    )
+    assert (errors.get("Statistic"), errors["ExtendedStatistic"], errors["EvaluateLowSampleCountPercentile"]) == (
+        None,
+        expected.statistic,
+        expected.evaluate_low_sample_count_percentiles,
+    )
+    assert (errors["Threshold"], errors["TreatMissingData"]) == (expected.threshold, expected.treat_missing_data)
