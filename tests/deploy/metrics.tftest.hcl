@@ -137,6 +137,14 @@ run "backoff_every_5_minutes" {
   # EXPECT 5 12
 }
 
+run "backoff_alarm_on_one_failing_window" {
+  variables {
+    enable_hooks             = true
+    alarm_pass_error_minutes = 1
+  }
+  # EXPECT 10 1
+}
+
 run "hooks_without_backoff" {
   variables {
     enable_hooks         = true

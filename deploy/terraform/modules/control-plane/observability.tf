@@ -184,7 +184,8 @@ resource "aws_cloudwatch_metric_alarm" "launch_failures" {
 # A long window holds many passes of a pool observed every minute (and their retries) and one of an idle
 # pool: it breaches when most of its passes failed (p50 > 0; the percentile is evaluated on the one sample of
 # an idle window only with evaluate_low_sample_count_percentiles = "evaluate": below 20 samples CloudWatch
-# otherwise leaves the alarm as it is). A failure in each window (Maximum) would make two transient failures
+# otherwise leaves the alarm as it is; alarm-evaluation.html above, "Percentile-based alarms and low data
+# samples"). A failure in each window (Maximum) would make two transient failures
 # ten minutes apart an alarm, and ADO's retried 503s publish one each. One-minute windows keep the
 # alarm as it was: a failing pass in each minute (Sum > 0).
 #
