@@ -41,6 +41,7 @@ from adoscale.config import Config, PoolConfig
 from adoscale.control.act import LAUNCH_ERROR, Actor, ActResult, Guard, LaunchGate, LeaseLostError
 from adoscale.control.backoff import StartIncidents
 from adoscale.control.decide import Decide, Decision, PolicyFor, decide, default_policy, describe
+from adoscale.control.incidents import PassIncidents
 from adoscale.control.observe import Observation, ParallelShare, PoolIds, observe
 from adoscale.history import HistoryRecord, MemoryHistory
 from adoscale.history.seen import AgentStartup, FirstSeen, JobWait, first_seen
@@ -63,6 +64,8 @@ PARALLEL_WAIT_S = 5.0  # a launch takes about a second; longer means a crashed h
 
 # The pools in a start-failure incident, for this process: one alert per incident (`control.backoff`).
 START_INCIDENTS = StartIncidents()
+# The pools whose passes fail, for this process: one ERROR when an incident opens (`control.incidents`).
+PASS_INCIDENTS = PassIncidents()
 alerts = logging.getLogger("adoscale.alerts")
 
 
@@ -216,11 +219,13 @@ def report_of(
 
 
 def _failure_line(pool: str, exc: BaseException) -> str:
+    # A WARNING each failed pass; the ERROR is the incident's, once (`Reconciler._note_incident`): a pool that
+    # keeps failing is one ERROR, not four a minute.
     if isinstance(exc, AdoError | AwsUnavailableError):
         # An expected failure (a service down, slow or answering nonsense): one line, no traceback.
-        log.error("pool %s: pass failed: %s", pool, exc)
+        log.warning("pool %s: pass failed: %s", pool, exc)
     else:
-        log.error("pool %s: pass failed", pool, exc_info=exc)
+        log.warning("pool %s: pass failed", pool, exc_info=exc)
     return f"{type(exc).__name__}: {exc}"
 
 
@@ -246,6 +251,7 @@ class Reconciler:
         compute_for: ComputeFor | None = None,
         known_unservable: KnownUnservable | None = None,
         incidents: StartIncidents | None = None,
+        pass_incidents: PassIncidents | None = None,
     ) -> None:
         self._config = config
         self._ado = ado
@@ -268,6 +274,7 @@ class Reconciler:
         # Process-wide by default, so that a warm Lambda container remembers across its invocations too.
         self._known_unservable = known_unservable if known_unservable is not None else KNOWN_UNSERVABLE
         self._incidents = incidents if incidents is not None else START_INCIDENTS
+        self._pass_incidents = pass_incidents if pass_incidents is not None else PASS_INCIDENTS
 
     @property
     def config(self) -> Config:
@@ -309,6 +316,13 @@ class Reconciler:
     ) -> PoolReport:
         """One pass over one pool, under its lease. A failure is the report's `errors` and `failure`; an
         authentication failure is raised."""
+        report = self._run_pool(pool, parallel=parallel, pass_id=pass_id, deadline_s=deadline_s)
+        self._note_incident(report)
+        return report
+
+    def _run_pool(
+        self, pool: PoolConfig, *, parallel: ParallelShare | None, pass_id: str | None, deadline_s: float | None
+    ) -> PoolReport:
         pass_id = pass_id or new_pass_id(self._pass_id_prefix)
         seconds = self._seconds(deadline_s)
         done: list[PoolReport] = []  # the pass's report, once it ran
@@ -525,6 +539,23 @@ class Reconciler:
             )
         elif change == "closed":
             alerts.warning("pool %s: tasks start again (the start-failure incident is over)", pool)
+
+    def _note_incident(self, report: PoolReport) -> None:
+        """One ERROR when the pool's passes begin failing (and a reminder a day while they go on), one WARNING
+        when a pass succeeds again; not one a failed pass (`control.incidents`). A skipped pass (another holds
+        the lease) says nothing either way."""
+        if report.skipped:
+            return
+        key = (self._config.organization_url, report.pool)
+        if report.failure is not None:
+            reason = f"{type(report.failure).__name__}: {report.failure}"
+            change = self._pass_incidents.failed(key, reason, self._clock())
+        else:
+            change = self._pass_incidents.succeeded(key, self._clock())
+        if change.notice in ("opened", "reminder"):
+            alerts.error("ALERT %s", change.message)
+        elif change.notice == "closed":
+            alerts.warning("%s (the failing-pass incident is over)", change.message)
 
     def _log_unservable(self, pool: PoolConfig, observation: Observation) -> None:
         for request_id, demand in observation.unservable_jobs:

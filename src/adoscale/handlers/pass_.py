@@ -13,7 +13,14 @@ Two actions, both thin translations onto `adoscale.control.Reconciler` (wired by
   is not), logged at ERROR.
 - `{"action": "pass", "pool": NAME, "parallel": {...} | null, "pass_id": ID}` runs one pass over one pool
   (lease, observe, decide, act) and answers its report and the ARNs of the tasks it launched, for the
-  workflow's wait. The pool's queue metrics go out in CloudWatch embedded metric format from the report.
+  workflow's wait. The pool's queue metrics go out in CloudWatch embedded metric format from the report. A
+  pass that succeeds closes the pool's failing-pass incident, if one is open, and answers `recovered` (the
+  message the workflow publishes once).
+- `{"action": "failed", "pool": NAME, "error": {"Error": ..., "Cause": ...}, "remind_after_hours": H}` (the
+  workflow's Catch of a pass, after its retries) records the failure in the pool's failing-pass incident
+  (`adoscale.control.incidents`, kept in the lease table) and answers whether to alert (`alert`, `subject`,
+  `message`): once when the incident opens, then a reminder every H hours (0: never). When this fails too, the
+  workflow alerts anyway: an alert too many beats none.
 
 A malformed event is logged and rejected with `BadEventError` (not in the workflow's Retry list, so it is
 caught and alerted, never retried); only the errors in `adoscale.transient` are retried.
@@ -25,7 +32,7 @@ import json
 import os
 import time
 import uuid
-from datetime import UTC
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools import Logger
@@ -38,8 +45,10 @@ from adoscale.bootstrap import compute_router
 from adoscale.config import Config, MetricSet, PoolConfig
 from adoscale.config.settings import METRICS_ENV
 from adoscale.control import ParallelShare, PoolReport, Reconciler, new_pass_id
+from adoscale.control.incidents import REMIND_EVERY, failed, record, succeeded
 from adoscale.handlers._control import BadEventError, load_config, pool_config, with_rotation
 from adoscale.handlers._runtime import SettingsError, aws_calls, client, deployment
+from adoscale.history.incidents import DynamoIncidents, IncidentStore, MemoryIncidents
 from adoscale.metrics import DIMENSION, METRIC_SETS, pool_metrics
 from adoscale.secrets import redact
 from adoscale.validation import one_line
@@ -94,11 +103,25 @@ class PassEvent(_Event):
     task_wait_s: StrictInt = Field(10, ge=0, le=120)
 
 
+class StepError(_Event):
+    """A Step Functions error as a Catch hands it on (`ResultPath` `$.error`)."""
+
+    Error: str = Field("", max_length=1_000)
+    Cause: str = Field("", max_length=40_000)  # Step Functions bounds a cause at 32,768 characters
+
+
+class FailedEvent(_Event):
+    action: Literal["failed"]
+    pool: PoolName
+    error: StepError = StepError()
+    remind_after_hours: StrictInt = Field(int(REMIND_EVERY.total_seconds() // 3600), ge=0, le=24 * 30)
+
+
 class Event(BaseModel):
-    body: Annotated[RoundEvent | TickEvent | PassEvent, Field(discriminator="action")]
+    body: Annotated[RoundEvent | TickEvent | PassEvent | FailedEvent, Field(discriminator="action")]
 
 
-def parse_event(event: Any) -> RoundEvent | TickEvent | PassEvent:
+def parse_event(event: Any) -> RoundEvent | TickEvent | PassEvent | FailedEvent:
     """The event as the workflow sends it, or BadEventError naming the field."""
     try:
         return parse(event={"body": event}, model=Event).body
@@ -114,6 +137,8 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
             return _round(request, config)
         if isinstance(request, TickEvent):
             return _tick(request, config)
+        if isinstance(request, FailedEvent):
+            return _failed(request, config)
         pool = pool_config(config, request.pool)
     except BadEventError as exc:
         logger.error("bad event", extra={"reason": str(exc)})  # noqa: TRY400 - bad input, no traceback
@@ -195,7 +220,9 @@ def _pass(request: PassEvent, pool: PoolConfig, config: Config, context: LambdaC
     report = with_rotation(config, one_pass)
     _publish(report, config, metric_set, time.monotonic() - started)
     logger.info("pass", extra=report.as_dict())
+    recovered = _recovered(pool.name, config)
     return {
+        **({"recovered": recovered} if recovered else {}),
         "pool": pool.name,
         "report": report.as_dict(),
         "launched": report.launched_tasks,
@@ -205,6 +232,61 @@ def _pass(request: PassEvent, pool: PoolConfig, config: Config, context: LambdaC
         # a probe): the workflow alerts on failed starts only outside one, once per incident.
         "start_incident_open": report.start_failures > 0,
     }
+
+
+# A pool's failing-pass incident without a lease table: this container's (a cold one alerts again: too many
+# beats none).
+_MEMORY_INCIDENTS = MemoryIncidents()
+
+
+def _incidents(config: Config) -> IncidentStore:
+    """Where the pools' failing-pass incidents live: the lease table (`incident#<pool>`), as the history does."""
+    table = config.lease_table or deployment().lease_table
+    return DynamoIncidents(client("dynamodb"), table) if table else _MEMORY_INCIDENTS
+
+
+def error_reason(error: StepError) -> str:
+    """`Error: message` from a Catch's error: a Lambda's cause is its JSON error (`errorMessage`), any other
+    (a Task timeout, Step Functions' own) the text itself."""
+    message = error.Cause
+    try:
+        decoded = json.loads(error.Cause)
+    except ValueError:
+        decoded = None
+    if isinstance(decoded, dict) and isinstance(decoded.get("errorMessage"), str):
+        message = decoded["errorMessage"]
+    return f"{error.Error or 'error'}: {message or 'no cause given'}"
+
+
+def _failed(request: FailedEvent, config: Config) -> dict[str, Any]:
+    every = timedelta(hours=request.remind_after_hours) if request.remind_after_hours else None
+    reason = error_reason(request.error)
+    now = datetime.now(UTC)
+    with aws_calls():
+        change = record(_incidents(config), request.pool, lambda cur: failed(request.pool, cur, reason, now, every))
+    body = {"pool": request.pool, "notice": change.notice, "alert": change.alert, "subject": change.subject,
+            "message": change.message, "failures": change.incident.failures if change.incident else 0}  # fmt: skip
+    if change.alert:
+        logger.error("pool pass incident", extra=body)
+    else:
+        logger.warning("pool pass failed (incident open: no alert)", extra=body)
+    return body
+
+
+def _recovered(pool: str, config: Config) -> str | None:
+    """Close the pool's failing-pass incident after a pass that succeeded: the message to publish, or None
+    (none was open). A failure here does not fail the pass (it worked): the next pass closes the incident."""
+    try:
+        with aws_calls():
+            change = record(_incidents(config), pool, lambda cur: succeeded(pool, cur, datetime.now(UTC)))
+    except Exception as exc:
+        reason = redact(f"{type(exc).__name__}: {exc}")[:300]
+        logger.warning("the pool's failing-pass incident could not be read or closed", extra={"reason": reason})
+        return None
+    if not change.alert:
+        return None
+    logger.warning("pool pass incident over", extra={"pool": pool, "message": change.message})
+    return change.message
 
 
 def _publish(report: PoolReport, config: Config, metric_set: MetricSet, duration_s: float) -> None:
