@@ -220,7 +220,9 @@ def _pass(request: PassEvent, pool: PoolConfig, config: Config, context: LambdaC
     report = with_rotation(config, one_pass)
     _publish(report, config, metric_set, time.monotonic() - started)
     logger.info("pass", extra=report.as_dict())
-    recovered = _recovered(pool.name, config)
+    # A skipped pass (another holds the pool's lease) did not observe the pool: it neither proves the pool
+    # works nor that it fails, so the incident stays as it is.
+    recovered = None if report.skipped else _recovered(pool.name, config)
     return {
         **({"recovered": recovered} if recovered else {}),
         "pool": pool.name,
@@ -266,10 +268,11 @@ def _failed(request: FailedEvent, config: Config) -> dict[str, Any]:
         change = record(_incidents(config), request.pool, lambda cur: failed(request.pool, cur, reason, now, every))
     body = {"pool": request.pool, "notice": change.notice, "alert": change.alert, "subject": change.subject,
             "message": change.message, "failures": change.incident.failures if change.incident else 0}  # fmt: skip
+    context = {"pool": request.pool, "notice": change.notice, "failures": body["failures"]}
     if change.alert:
-        logger.error("pool pass incident", extra=body)
+        logger.error(change.message, extra=context)
     else:
-        logger.warning("pool pass failed (incident open: no alert)", extra=body)
+        logger.warning("pass failed: the pool's failing-pass incident is open (no alert)", extra=context)
     return body
 
 
@@ -285,7 +288,7 @@ def _recovered(pool: str, config: Config) -> str | None:
         return None
     if not change.alert:
         return None
-    logger.warning("pool pass incident over", extra={"pool": pool, "message": change.message})
+    logger.warning(change.message, extra={"pool": pool, "notice": change.notice})
     return change.message
 
 
