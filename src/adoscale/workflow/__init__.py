@@ -17,8 +17,11 @@ next execution's first rounds, which is harmless (the waiter only reads; passes 
 (`longest_round_s()`) fits, with room for the transitions (`test_the_timeout_fits_the_last_round`).
 
 Retry lists only the transient errors of `adoscale.transient` and re-runs the whole pass, which observes
-again; a pool's failure alerts naming the pool and does not stop the others; a failed round alerts, lets the
-other rounds finish, and then fails the execution (so the state machine's failed-execution metric counts it).
+again; a pool's failure alerts naming the pool and does not stop the others, once per failing-pass incident
+(`RecordFailure` asks the pass function, which keeps the incident in the lease table:
+`adoscale.control.incidents`; a pass that succeeds closes it and the workflow says so once); a failed round
+alerts, lets the other rounds finish, and then fails the execution (so the state machine's failed-execution
+metric counts it).
 
 The definition carries `${name}` placeholders for the function ARNs and the alert topic; Terraform renders
 it with `templatefile()`, and `render()` does the same in Python.
