@@ -5,6 +5,13 @@ Terraform dashboard and alarms may reference only names in `METRICS` (a test che
 Dimension: `Pool`. The queued-jobs metric's name can be renamed by the deployment (`metric_name`, the seed's
 `agent_cw_metric`); every other name is fixed.
 
+Which of them a pass publishes is the deployment's choice (`MetricSet`, the setting `metrics`): `full`, every
+metric below (17 a pool, about $5.10 a month at CloudWatch's first-tier $0.30 a metric), or `essential`, the two
+marked `essential` (about $0.60, the seed's own two): the queued jobs (the seed's scaling signal) and the pass's
+errors (launch refusals and tasks failing to start included), on which the pass-errors alarm stands. The
+Terraform module creates only the alarms and dashboard widgets whose metrics the chosen set publishes
+(docs/operations.md, "Choosing the metrics").
+
 Two metrics are one value per event rather than one per pass (`Metric.each`): `JobWaitSeconds` for each job
 first seen assigned (its `assignTime` - `queueTime`) and `AgentStartupSeconds` for each agent first seen
 online (its `statusChangedOn` - its task's launch, ECS `createdAt` or the EC2 instance's `LaunchTime`, both
@@ -16,12 +23,17 @@ already in the pass's compute read). "First seen" is `adoscale.history.seen.firs
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, get_args
+
+from adoscale.config.model import MetricSet
 
 if TYPE_CHECKING:
     from adoscale.control import PoolReport
 
 DIMENSION = "Pool"
+
+METRIC_SETS: tuple[MetricSet, ...] = get_args(MetricSet)
+DEFAULT_METRIC_SET: MetricSet = "full"
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,10 +44,12 @@ class Metric:
     # One value per event, published only when there is one (no zero that would pull the percentiles down);
     # the others are one value per pass.
     each: bool = False
+    # Published with `essential` too: what an operator cannot do without (the queue, and that passes fail).
+    essential: bool = False
 
 
 METRICS: tuple[Metric, ...] = (
-    Metric("QueuedJobs", "Count", "queued jobs this pool's agents can run"),
+    Metric("QueuedJobs", "Count", "queued jobs this pool's agents can run", essential=True),
     Metric("OldestQueuedSeconds", "Seconds", "how long the oldest of them has waited (0: none queued)"),
     Metric("UnservableJobs", "Count", "queued jobs whose demands this pool's agents do not meet"),
     Metric("RunningJobs", "Count", "jobs an agent holds"),
@@ -47,7 +61,7 @@ METRICS: tuple[Metric, ...] = (
     Metric("LaunchFailures", "Count", "tasks ECS refused to launch in this pass"),
     Metric("DrainedAgents", "Count", "idle agents drained by this pass"),
     Metric("StoppedTasks", "Count", "tasks stopped by this pass"),
-    Metric("PassErrors", "Count", "errors of this pass"),
+    Metric("PassErrors", "Count", "errors of this pass", essential=True),
     Metric("PassSkipped", "Count", "1 when another pass held the pool's lease"),
     Metric("PassDuration", "Seconds", "how long the pass took"),
     Metric("JobWaitSeconds", "Seconds", "each job first seen assigned: assign time - queue time", each=True),
@@ -55,11 +69,18 @@ METRICS: tuple[Metric, ...] = (
 )
 NAMES = frozenset(m.name for m in METRICS)
 _UNITS = {m.name: m.unit for m in METRICS}
+PUBLISHED: dict[MetricSet, frozenset[str]] = {
+    "full": NAMES,
+    "essential": frozenset(m.name for m in METRICS if m.essential),
+}
 
 
-def pool_metrics(report: PoolReport, duration_s: float) -> list[tuple[str, str, float]]:
-    """(name, unit, value) for one pass's report. A skipped pass, or one that failed before it had read the
-    pool, publishes only that (and its errors and duration): its counts would be zeros never observed."""
+def pool_metrics(
+    report: PoolReport, duration_s: float, metric_set: MetricSet = DEFAULT_METRIC_SET
+) -> list[tuple[str, str, float]]:
+    """(name, unit, value) for one pass's report, only the metrics of `metric_set`. A skipped pass, or one that
+    failed before it had read the pool, publishes only that (and its errors and duration): its counts would be
+    zeros never observed."""
     values: dict[str, float]
     if report.skipped:
         values = {"PassSkipped": 1, "PassErrors": len(report.errors), "PassDuration": round(duration_s, 3)}
@@ -87,4 +108,5 @@ def pool_metrics(report: PoolReport, duration_s: float) -> list[tuple[str, str, 
     published = [(name, _UNITS[name], float(value)) for name, value in values.items()]
     published += [("JobWaitSeconds", "Seconds", float(w["wait_s"])) for w in report.job_waits]
     published += [("AgentStartupSeconds", "Seconds", float(s["startup_s"])) for s in report.agent_startups]
-    return published
+    chosen = PUBLISHED[metric_set]
+    return [metric for metric in published if metric[0] in chosen]

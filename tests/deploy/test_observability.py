@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 
-from adoscale.metrics import METRICS, NAMES
-from tests.deploy.terraform import TERRAFORM_DIR
+from adoscale.metrics import METRICS, NAMES, PUBLISHED
+from tests.deploy.terraform import TERRAFORM_DIR, cli_env, run
 
 MODULE = TERRAFORM_DIR / "modules" / "control-plane"
 # Step Functions' metrics for Express workflows (docs.aws.amazon.com/step-functions/latest/dg/procedure-cw-metrics.html)
@@ -52,6 +54,52 @@ def test_the_per_event_metrics_are_drawn_as_percentiles() -> None:
     assert re.search(r'percentiles\s*=\s*\["p50", "p95"\]', source)
     for role in ("job_wait", "startup"):
         assert re.search(rf"for stat in local\.percentiles : \[var\.metrics_namespace, local\.metric\.{role},", source)
+
+
+def test_the_lambdas_publish_the_set_the_module_alarms_on() -> None:
+    """The module's `metrics` reaches the functions as ADOSCALE_METRICS (which the pass Lambda reads:
+    tests/integration/test_pass_metrics.py), and its `essential` roles are adoscale's essential set."""
+    assert re.search(r"\n\s*ADOSCALE_METRICS\s*=\s*var\.metrics\n", (MODULE / "lambda.tf").read_text())
+    source = (MODULE / "observability.tf").read_text()
+    roles = re.search(r"essential_roles\s*=\s*\[([^\]]*)\]", source)
+    assert roles, "observability.tf: essential_roles lists the roles `essential` publishes"
+    metric = _metric_local()
+    names = {metric[role.strip().strip('"')].strip('"') for role in roles.group(1).split(",")}
+    assert names == (PUBLISHED["essential"] - {"QueuedJobs"}) | {"var.metric_name"}
+    sets = re.search(
+        r'variable "metrics" \{.*?contains\(\[([^\]]*)\], var\.metrics\)', (MODULE / "variables.tf").read_text(), re.S
+    )
+    assert sets and {v.strip().strip('"') for v in sets.group(1).split(",")} == set(PUBLISHED)
+
+
+# `terraform test` with a mocked AWS provider (Terraform >= 1.7): the module planned and "applied" against
+# mocks in seconds, offline; what it would create is asserted in HCL (metrics.tftest.hcl, beside this file, not
+# shipped in the module, whose users may run Terraform 1.5). The expected names come from adoscale.metrics.
+TFTEST = Path(__file__).with_name("metrics.tftest.hcl")  # ZIP, FULL and ESSENTIAL filled in below
+
+
+def test_the_module_alarms_on_and_draws_only_the_published_metrics(tmp_path: Path) -> None:
+    """Issue 25 item 3: with `metrics = "essential"` the module creates no alarm and draws no widget on a metric
+    the functions do not publish (an alarm on one would never fire: observability.tf says why); with `full`,
+    everything as before. `create_dashboard = false` leaves the dashboard out."""
+    modules = tmp_path / "modules"
+    shutil.copytree(MODULE.parent, modules)
+    zip_path = tmp_path / "adoscale.zip"
+    zip_path.write_bytes(b"PK\x05\x06" + bytes(18))  # an empty zip: the module only hashes it
+    used = {value.strip('"') for value in _metric_local().values()} - {"var.metric_name"}
+    full = sorted(used | {"queue_depth"})
+    essential = sorted((PUBLISHED["essential"] - {"QueuedJobs"}) | {"queue_depth"})
+    text = TFTEST.read_text().replace("ZIP", str(zip_path)).replace("FULL", json.dumps(full))
+    (modules / "control-plane" / "tests").mkdir()
+    (modules / "control-plane" / "tests" / "metrics.tftest.hcl").write_text(
+        text.replace("ESSENTIAL", json.dumps(essential))
+    )
+    env = cli_env(tmp_path)
+    root = modules / "control-plane"
+    init = run(["init", "-backend=false", "-input=false", "-no-color"], root, env)
+    assert init.returncode == 0, init.stdout + init.stderr
+    done = run(["test", "-no-color"], root, env)
+    assert done.returncode == 0 and "3 passed, 0 failed" in done.stdout, done.stdout + done.stderr
 
 
 def _dashboard_metrics(body: dict[str, Any]) -> set[tuple[str, str]]:

@@ -26,7 +26,7 @@ from adoscale.compute import EcsCompute
 from adoscale.control import Reconciler
 from adoscale.handlers import _runtime, pass_
 from adoscale.history import HistoryRecord, MemoryHistory
-from adoscale.metrics import METRICS, NAMES
+from adoscale.metrics import METRICS, NAMES, PUBLISHED
 from adoscale.transient import AwsUnavailableError
 from adoscale_lab.emulator import AdoModel
 from tests.aws import config_for, create_lease_table, ecs_world, served_moto
@@ -34,7 +34,7 @@ from tests.clock import Clock
 from tests.conftest import PAT
 from tests.integration.test_retried_pass import Context
 from tests.lambda_package import LambdaPackage
-from tests.lambda_runtime import Function, LambdaRuntime
+from tests.lambda_runtime import Function, InvocationError, LambdaRuntime
 
 TABLE = "adoscale-leases"
 
@@ -220,6 +220,118 @@ def test_the_zips_pass_publishes_each_jobs_wait_and_each_agents_start_up_once(
         finally:
             runtime.close()
     _runtime.client.cache_clear()
+
+
+def test_the_zips_pass_publishes_only_the_essential_metrics_when_the_deployment_says_so(
+    model: AdoModel,
+    org_url: str,
+    lambda_package: LambdaPackage,
+    capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 25 item 3: with ADOSCALE_METRICS=essential (Terraform's `metrics`) the pass Lambda of the built zip
+    publishes two metrics a pool, the queued jobs under the deployment's name (the seed's `agent_cw_metric`)
+    and the pass's errors, with the pass's figures, and nothing else: not the counts, not the per-event waits.
+    The configuration's own `metrics: full` loses to the deployment's choice, which also decides the alarms.
+    A value the code does not know fails the invocation in one line before the pass runs (nothing launched)."""
+    from adoscale_lab.demo.aws import create_ecs_world
+    from adoscale_lab.moto_rules.ecs import created_at, hold_tasks_running
+
+    clock = Clock(datetime.now(UTC))
+    model.clock = clock
+    pool = model.create_pool("linux")
+    model.register_agent(pool, "adoscale-placeholder", online=False)
+    model.queue_job(pool)
+    model.queue_job(pool)
+    _runtime.client.cache_clear()
+    with mock_aws(), served_moto() as endpoint:
+        hold_tasks_running()
+        created_at(monkeypatch)
+        ecs = boto3.client("ecs", region_name="us-east-1")
+        world = create_ecs_world(boto3.client("ec2", region_name="us-east-1"), ecs)
+        create_lease_table(boto3.client("dynamodb", region_name="us-east-1"), TABLE)
+        config = config_for(world, org_url, [{"name": "linux", "max_agents": 5}]).model_copy(update={"metrics": "full"})
+        environment = {
+            "ADOSCALE_CONFIG": config.model_dump_json(),
+            "ADOSCALE_LEASE_TABLE": TABLE,
+            "AZP_TOKEN": PAT,
+            "POWERTOOLS_METRICS_NAMESPACE": "adoscale",
+            "ADOSCALE_METRICS_NAMESPACE": "ado-agents",
+            "ADOSCALE_METRIC_NAME": "queue_depth",
+            "ADOSCALE_METRICS": "essential",
+        }
+        function = Function("adoscale-pass", "adoscale.handlers.pass_.handler", environment, timeout_s=30)
+        wrong = Function(
+            "adoscale-pass-wrong",
+            "adoscale.handlers.pass_.handler",
+            {**environment, "ADOSCALE_METRICS": "everything"},
+            timeout_s=30,
+        )
+        runtime = LambdaRuntime(lambda_package, endpoint_url=endpoint)
+        try:
+            capfd.readouterr()
+            with pytest.raises(InvocationError) as refused:
+                runtime.invoke(wrong, {"action": "pass", "pool": "linux"})
+            assert refused.value.error_type == "SettingsError"
+            assert refused.value.message == "ADOSCALE_METRICS must be one of full, essential, not 'everything'"
+            assert ecs.list_tasks(cluster="ado-agents")["taskArns"] == []  # refused before the pass
+            capfd.readouterr()
+
+            launching = runtime.invoke(function, {"action": "pass", "pool": "linux"})["report"]
+            assert launching["launched"] == 2, launching
+            [record] = _emf(capfd.readouterr().err)
+            [directive] = record["_aws"]["CloudWatchMetrics"]
+            assert directive["Namespace"] == "ado-agents" and record["Pool"] == "linux"
+            assert {m["Name"]: m["Unit"] for m in directive["Metrics"]} == {
+                "queue_depth": "Count",
+                "PassErrors": "Count",
+            }
+            assert (record["queue_depth"], record["PassErrors"]) == (2, 0)
+            assert not set(record) & (NAMES - PUBLISHED["essential"])
+
+            # An agent connects and takes a job: the pass counts a wait and a start-up (its report says so) but
+            # publishes neither; the queue shrinks.
+            clock.advance(30)
+            model.register_agent(pool, launching["launched_tasks"][0].rsplit("/", 1)[-1], once=True)
+            report = runtime.invoke(function, {"action": "pass", "pool": "linux"})["report"]
+            assert len(report["job_waits"]) == 1 and len(report["agent_startups"]) == 1
+            [record] = _emf(capfd.readouterr().err)
+            assert {m["Name"] for m in record["_aws"]["CloudWatchMetrics"][0]["Metrics"]} == {
+                "queue_depth",
+                "PassErrors",
+            }
+            assert (record["queue_depth"], record["PassErrors"]) == (1, 0)
+        finally:
+            runtime.close()
+    _runtime.client.cache_clear()
+
+
+def test_the_configurations_metric_set_applies_when_the_deployment_names_none(
+    pass_world: Any, model: AdoModel, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`metrics: essential` in the configuration (a deployment of one's own, without ADOSCALE_METRICS); a pass
+    that raises publishes its error in that set too."""
+    from adoscale.config import Config
+
+    config = Config.model_validate_json(__import__("os").environ["ADOSCALE_CONFIG"])
+    monkeypatch.setenv("ADOSCALE_CONFIG", config.model_copy(update={"metrics": "essential"}).model_dump_json())
+    pool = model.create_pool("linux")
+    model.register_agent(pool, "adoscale-placeholder", {"docker": ""}, online=False)
+    model.queue_job(pool, ["docker"])
+    pass_.handler({"action": "pass", "pool": "linux"}, Context())
+    [record] = _emf(capsys.readouterr().out)
+    assert {m["Name"] for m in record["_aws"]["CloudWatchMetrics"][0]["Metrics"]} == {"QueuedJobs", "PassErrors"}
+    assert (record["QueuedJobs"], record["PassErrors"]) == (1, 0)
+
+    def unavailable(self: EcsCompute, pool: str) -> list[Any]:
+        raise AwsUnavailableError("ListTasks: ThrottlingException")
+
+    monkeypatch.setattr(EcsCompute, "list_tasks", unavailable)
+    with pytest.raises(AwsUnavailableError):
+        pass_.handler({"action": "pass", "pool": "linux"}, Context())
+    [failed] = _emf(capsys.readouterr().out)
+    assert {m["Name"] for m in failed["_aws"]["CloudWatchMetrics"][0]["Metrics"]} == {"PassErrors"}
+    assert failed["PassErrors"] == 1
 
 
 class _FailingSave(MemoryHistory):

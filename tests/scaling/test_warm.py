@@ -24,6 +24,7 @@ from adoscale.scaling.warm import (
     WarmSchedule,
     WarmTarget,
     background_rate,
+    burst_in_progress,
     expected_arrivals,
     parse_cron,
     poisson_quantile,
@@ -310,3 +311,39 @@ def test_a_60_minute_window_stays_open_60_minutes_across_a_dst_change(
     window = WarmSchedule(cron, duration_minutes=60, agents=1, timezone="Europe/Berlin")
     minutes = _open_minutes(window, day, 6)
     assert minutes == [opens_utc + timedelta(minutes=m) for m in range(60)]
+
+
+def test_four_arrivals_in_a_minute_are_a_burst_on_a_quiet_day_and_chance_in_a_busy_stream() -> None:
+    """At 30 an hour, four arrivals within a minute come about four times a day by chance: read as a burst
+    at 180 an hour, each warmed four agents for nothing (issue 25's `trickle-112`). The same run is a burst
+    on a quiet day, and six are one over the busy stream too."""
+    four = [MONDAY_9 + timedelta(seconds=18 * i) for i in range(4)]
+    now = four[-1] + timedelta(seconds=5)
+    assert burst_in_progress(four, now) == pytest.approx(3 / 59)
+    assert burst_in_progress(four, now, stream_per_s=30 / 3600) == 0
+    six = [MONDAY_9 + timedelta(seconds=10 * i) for i in range(6)]
+    assert burst_in_progress(six, six[-1] + timedelta(seconds=5), stream_per_s=30 / 3600) > 0
+
+
+def _stream(days: range, every_s: int, hours: tuple[int, int] = (8, 18)) -> list[datetime]:
+    """A steady stream on each of `days` before MONDAY_9's day, an arrival every `every_s` seconds."""
+    midnight = MONDAY_9.replace(hour=0)
+    return [
+        midnight - timedelta(days=d) + timedelta(seconds=s)
+        for d in days
+        for s in range(hours[0] * 3600 + 7 * d, hours[1] * 3600, every_s)
+    ]
+
+
+def test_a_stream_that_puts_an_arrival_in_most_windows_is_not_read_as_recurring() -> None:
+    """20 an hour on each of seven days puts an arrival in most 150-second windows at any time of day:
+    counted as recurring it kept an agent warm all day (issue 25's `trickle-117`). What recurs above the
+    stream still does: a burst of 8 at noon on each day, over the same stream."""
+    policy = replace(BURSTY_POLICY, seasonal_days=7)
+    stream = _stream(range(1, 8), 180)
+    noon = MONDAY_9.replace(hour=12)
+    assert recurring_count([1] * 7) == 1  # what the seasonal count alone would have said
+    assert expected_arrivals(policy, stream, noon)[0] == 0
+    burst = [noon - timedelta(days=d) + timedelta(seconds=60 + 5 * i) for d in range(1, 8) for i in range(8)]
+    expected, why = expected_arrivals(policy, sorted(stream + burst), noon)
+    assert expected >= 6 and "same time" in why

@@ -41,6 +41,9 @@ MAX_POOLS = 100
 _POOL = PoolPolicy()
 _WARM = WarmPolicy()
 
+# Which per-pool metrics the pass publishes (`adoscale.metrics.PUBLISHED` says which names each set holds).
+MetricSet = Literal["full", "essential"]
+
 
 Name = Annotated[str, Field(min_length=1, max_length=255)]
 AgentCount = Annotated[StrictInt, Field(ge=0, le=MAX_AGENTS)]
@@ -307,6 +310,11 @@ class Config(_Strict):
     pat_parameter: str | None = Field(None, description="SSM SecureString parameter (name or ARN) holding the PAT.")
     metrics_namespace: Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[^:]")] = Field(
         "adoscale", description="CloudWatch namespace of the per-pool metrics the Lambdas publish (EMF)."
+    )
+    metrics: MetricSet = Field(
+        "full",
+        description="Which per-pool metrics the pass Lambda publishes: full (17, the dashboard's) or essential "
+        "(the queued jobs and the pass errors: the seed's cost); ADOSCALE_METRICS (Terraform's `metrics`) wins.",
     )
     lease_table: str | None = Field(
         None,

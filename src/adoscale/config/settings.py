@@ -24,6 +24,7 @@ HEARTBEAT_ENV = "ADOSCALE_HOOK_HEARTBEAT_SECONDS"
 ENVIRONMENTS_ENV = "ADOSCALE_ENVIRONMENTS"
 METRICS_NAMESPACE_ENV = "ADOSCALE_METRICS_NAMESPACE"
 METRIC_NAME_ENV = "ADOSCALE_METRIC_NAME"
+METRICS_ENV = "ADOSCALE_METRICS"
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +45,7 @@ class Settings:
     environments: str | None = None  # ADOSCALE_ENVIRONMENTS: JSON list of Environments to sweep
     metrics_namespace: str | None = None  # ADOSCALE_METRICS_NAMESPACE
     metric_name: str | None = None  # ADOSCALE_METRIC_NAME: the queued-jobs metric's name
+    metrics: str | None = None  # ADOSCALE_METRICS: which per-pool metrics are published (full, essential)
 
     @property
     def has_config(self) -> bool:
@@ -71,4 +73,5 @@ class Settings:
             environments=get(ENVIRONMENTS_ENV),
             metrics_namespace=get(METRICS_NAMESPACE_ENV),
             metric_name=get(METRIC_NAME_ENV),
+            metrics=get(METRICS_ENV),
         )

@@ -35,11 +35,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
 from adoscale.bootstrap import compute_router
-from adoscale.config import Config, PoolConfig
+from adoscale.config import Config, MetricSet, PoolConfig
+from adoscale.config.settings import METRICS_ENV
 from adoscale.control import ParallelShare, PoolReport, Reconciler, new_pass_id
 from adoscale.handlers._control import BadEventError, load_config, pool_config, with_rotation
-from adoscale.handlers._runtime import aws_calls, client, deployment
-from adoscale.metrics import DIMENSION, pool_metrics
+from adoscale.handlers._runtime import SettingsError, aws_calls, client, deployment
+from adoscale.metrics import DIMENSION, METRIC_SETS, pool_metrics
 from adoscale.secrets import redact
 from adoscale.validation import one_line
 from adoscale.workflow import MAX_OFFSET_S
@@ -157,7 +158,21 @@ def _round(request: RoundEvent, config: Config) -> dict[str, Any]:
     }
 
 
+def _metric_set(config: Config) -> MetricSet:
+    """The deployment's choice (Terraform's `metrics`, which also decides the alarms and the dashboard, so it
+    wins over the configuration's, like the namespace), else the configuration's."""
+    chosen = deployment().metrics
+    if chosen is None:
+        return config.metrics
+    for known in METRIC_SETS:
+        if chosen == known:
+            return known
+    raise SettingsError(f"{METRICS_ENV} must be one of {', '.join(METRIC_SETS)}, not {chosen[:20]!r}")
+
+
 def _pass(request: PassEvent, pool: PoolConfig, config: Config, context: LambdaContext) -> dict[str, Any]:
+    # Read before the pass: a deployment that names no known set fails here, before anything is launched.
+    metric_set = _metric_set(config)
     parallel = ParallelShare.from_dict(request.parallel.model_dump()) if request.parallel else None
     remaining = context.get_remaining_time_in_millis() / 1000.0
     pass_id = request.pass_id or new_pass_id(f"lambda:{context.aws_request_id}")
@@ -172,13 +187,13 @@ def _pass(request: PassEvent, pool: PoolConfig, config: Config, context: LambdaC
             # failure by re-running the whole pass and alerts on any other. Raised inside the controller's
             # block, whose `aws_calls` names a throttled AWS call as the workflow's Retry knows it. Its metrics
             # first: a failed pass counts for the repeated-errors alarm.
-            _publish(report, config, time.monotonic() - started)
+            _publish(report, config, metric_set, time.monotonic() - started)
             raise report.failure
         return report
 
     # A refused PAT is read again once from its secret (rotation) before the pass fails.
     report = with_rotation(config, one_pass)
-    _publish(report, config, time.monotonic() - started)
+    _publish(report, config, metric_set, time.monotonic() - started)
     logger.info("pass", extra=report.as_dict())
     return {
         "pool": pool.name,
@@ -192,13 +207,13 @@ def _pass(request: PassEvent, pool: PoolConfig, config: Config, context: LambdaC
     }
 
 
-def _publish(report: PoolReport, config: Config, duration_s: float) -> None:
-    """The pool's metrics (`adoscale.metrics`), from the pass's own report (no extra reads)."""
+def _publish(report: PoolReport, config: Config, metric_set: MetricSet, duration_s: float) -> None:
+    """The pool's metrics of the chosen set (`adoscale.metrics`), from the pass's own report (no extra reads)."""
     # The deployment's namespace (Terraform's metrics_namespace, the seed's agent_cw_namespace) wins over the
     # configuration's, like the queued-jobs metric's name; docs/configuration.md says so.
     metrics = EphemeralMetrics(namespace=deployment().metrics_namespace or config.metrics_namespace)
     metrics.add_dimension(name=DIMENSION, value=report.pool)
     renamed = deployment().metric_name or "QueuedJobs"
-    for name, unit, value in pool_metrics(report, duration_s):
+    for name, unit, value in pool_metrics(report, duration_s, metric_set):
         metrics.add_metric(name=renamed if name == "QueuedJobs" else name, unit=MetricUnit(unit), value=value)
     metrics.flush_metrics()

@@ -140,24 +140,42 @@ def expected_arrivals(policy: WarmPolicy, arrivals: Sequence[datetime], now: dat
         return counts
 
     lead = timedelta(seconds=SEASONAL_LEAD_S)
+    # The stream the earlier days saw around this time of day (per second): the median count of the
+    # STREAM_PARTS windows that make up STREAM_S around it, over those days, so a burst (in one or two of
+    # them) is not part of it. What recurs only because a steady stream puts an arrival in most windows is
+    # not a recurring burst.
+    part = timedelta(seconds=STREAM_S / STREAM_PARTS)
+    first = now - timedelta(seconds=STREAM_S / 2)
+    parts = [c for j in range(STREAM_PARTS) for c in seasonal_counts(first + j * part, ahead=part - horizon)]
+    stream = sorted(parts)[len(parts) // 2] / part.total_seconds() if parts else 0.0
+    stream_window = stream * (policy.horizon_s + SEASONAL_LEAD_S)
+    typical, unusual = poisson_quantile(stream_window, 0.5), poisson_quantile(stream_window, STREAM_UNUSUAL)
+
+    def recurring(counts: Sequence[int]) -> int:
+        """What recurs above the stream: a count that most days saw and that the stream alone brings on
+        fewer than 1 - STREAM_UNUSUAL of them, less what the stream typically adds to it."""
+        most = recurring_count(counts)
+        return most - typical if most > unusual else 0
 
     @cache  # the last horizon's arrivals are asked about again below
     def foreseen(arrival: datetime) -> bool:
         # What the forecasts made in the horizon before the arrival looked into, with their lead.
-        return recurring_count(seasonal_counts(arrival - horizon, back=timedelta(0), ahead=lead)) > 0
+        return recurring(seasonal_counts(arrival - horizon, back=timedelta(0), ahead=lead)) > 0
 
     # Only the last window (and a cluster's reach before it) says anything about today's rate.
     reach = timedelta(seconds=max(policy.window_s, BURST_SPAN_S) + CLUSTER_S)
     recent_times = times[bisect_right(times, now - reach) : bisect_right(times, now)]
     unforeseen = [at for at in recent_times if not foreseen(at)]
-    burst_rate = burst_in_progress(unforeseen, now)
     background = background_rate(unforeseen, now, policy.window_s)
+    # A run of arrivals is a burst when today's stream, or the stream earlier days saw at this hour, would
+    # rarely bring it: the same four arrivals in a minute are a burst on a quiet day and chance in a busy one.
+    burst_rate = burst_in_progress(unforeseen, now, max(background, stream))
     recent_expected = max(burst_rate, background) * policy.horizon_s
     # The same window a minute later too, on each day, whichever saw more: agents are warm for a recurring
     # burst that starts a minute early today (a scheduled trigger's start varies by about that), and the
     # size stays what one horizon of the burst needs, not what a longer window would add up to.
     counts = [max(a, b) for a, b in zip(seasonal_counts(now + lead), seasonal_counts(now), strict=False)]
-    seasonal_expected = float(recurring_count(counts))
+    seasonal_expected = float(recurring(counts))
     # Inside a recurring burst (an arrival within the last horizon was foreseen), what it brought on
     # earlier days by the end of the coming horizon and has not brought today is still to come: a burst
     # that runs late today is served in full rather than dropped where earlier days' had ended.
@@ -172,29 +190,58 @@ def expected_arrivals(policy: WarmPolicy, arrivals: Sequence[datetime], now: dat
     return recent_expected, f"{background * 3600:.1f} an hour outside bursts over the last {policy.window_s:.0f} s"
 
 
-BURST_MIN_ARRIVALS = 4  # what a burst in progress is read from: fewer is a trickle's chance
+BURST_MIN_ARRIVALS = 4  # a burst in progress is read from at least this many arrivals: from fewer, its rate
+# is a guess (two jobs ten seconds apart would warm nine agents)
 BURST_MAX_ARRIVALS = 10  # ... and at most this many: a longer run's rate lingers after the burst stops
 BURST_SPAN_S = 600.0  # ... within this long: older arrivals no longer say that a burst goes on
+# ... and only when the stream would bring that many that fast less often than this. At 30 an hour a run of
+# four arrivals within a minute comes about four times a day by chance (each, read as a burst at 180 an hour,
+# warmed four agents for nothing); at this bound such a stream needs five (about once in two days), and a
+# quiet pool still reads four.
+BURST_SURPRISE = 1e-3
+QUIET_STREAM_PER_S = 1 / 3600  # the stream assumed where none is seen yet
 # An arrival with CLUSTER_MIN_ARRIVALS or more (itself included) within CLUSTER_S around it is a burst's: a
 # local rate of 60 an hour, twice the busiest trickle the generated families draw.
 CLUSTER_S = 300.0
 CLUSTER_MIN_ARRIVALS = 5
+STREAM_S = 3600.0  # the stream earlier days saw at this time of day: over this long around it,
+STREAM_PARTS = 6  # ... in this many windows
+# A recurring count is a burst's (or a scheduled job's) when the stream brings as many in a window on fewer
+# than one day in ten: at 14 an hour, one arrival in the coming 150 s on four days of seven is chance a third
+# of the time, and kept an agent warm for most of such a day.
+STREAM_UNUSUAL = 0.9
 
 
-def burst_in_progress(arrivals: Sequence[datetime], now: datetime) -> float:
+def burst_in_progress(arrivals: Sequence[datetime], now: datetime, stream_per_s: float = 0.0) -> float:
     """The arrival rate (per second) of a burst still going on, from the last arrivals alone: the largest
-    (k - 1) / (now - t_k) over the k-th most recent arrival t_k, for k from BURST_MIN_ARRIVALS to
-    BURST_MAX_ARRIVALS and t_k within BURST_SPAN_S. The open gap since the last arrival counts, so the
-    rate falls as soon as the burst stops, and is 0 once its arrivals are BURST_SPAN_S old; it needs no
+    (k - 1) / (now - t_k) over the k-th most recent arrival t_k within BURST_SPAN_S, k up to
+    BURST_MAX_ARRIVALS, where k arrivals in that time are unlikely (under BURST_SURPRISE) for a Poisson
+    stream of `stream_per_s` (QUIET_STREAM_PER_S at least). The open gap since the last arrival counts, so
+    the rate falls as soon as the burst stops, and is 0 once its arrivals are BURST_SPAN_S old; it needs no
     history, so it works from a pool's first day."""
     rate = 0.0
     span = timedelta(seconds=BURST_SPAN_S)
+    stream = max(stream_per_s, QUIET_STREAM_PER_S)
     for k in range(BURST_MIN_ARRIVALS, min(BURST_MAX_ARRIVALS, len(arrivals)) + 1):
         at = arrivals[-k]
         if now - at > span:
             break
-        rate = max(rate, (k - 1) / max(1.0, (now - at).total_seconds()))
+        seconds = max(1.0, (now - at).total_seconds())
+        if poisson_tail(stream * seconds, k) < BURST_SURPRISE:
+            rate = max(rate, (k - 1) / seconds)
     return rate
+
+
+def poisson_tail(mean: float, k: int) -> float:
+    """P(N >= k) for N ~ Poisson(mean)."""
+    if k <= 0:
+        return 1.0
+    term = math.exp(-mean)
+    below = term
+    for i in range(1, k):
+        term *= mean / i
+        below += term
+    return max(0.0, 1.0 - below)
 
 
 def background_rate(arrivals: Sequence[datetime], now: datetime, window_s: float) -> float:

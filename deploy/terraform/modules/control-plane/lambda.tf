@@ -27,6 +27,7 @@ module "function" {
     ADOSCALE_CONFIG_PARAMETER  = aws_ssm_parameter.config.name
     ADOSCALE_METRICS_NAMESPACE = var.metrics_namespace
     ADOSCALE_METRIC_NAME       = var.metric_name
+    ADOSCALE_METRICS           = var.metrics
     ADOSCALE_LEASE_TABLE       = aws_dynamodb_table.lease.name
   }
   tags = var.tags

@@ -44,6 +44,6 @@ output "hook_secret_name" {
 }
 
 output "dashboard_name" {
-  description = "The CloudWatch dashboard of the deployment: per pool queue, oldest wait, job wait and agent start-up p50/p95, agents by state, launches, failures and pass errors; the workflow's executions."
-  value       = aws_cloudwatch_dashboard.this.dashboard_name
+  description = "The CloudWatch dashboard of the deployment (null without create_dashboard): per pool, the published metrics (with metrics = full: queue, oldest wait, job wait and agent start-up p50/p95, agents by state, launches, failures and pass errors); the workflow's executions."
+  value       = one(aws_cloudwatch_dashboard.this[*].dashboard_name) # null with create_dashboard = false
 }

@@ -67,6 +67,24 @@ variable "metric_name" {
   default     = "QueuedJobs"
 }
 
+# Which per-pool metrics the pass function publishes (adoscale.metrics.PUBLISHED), and so which alarms and
+# dashboard widgets this module creates (observability.tf): never one on a metric that is not published.
+variable "metrics" {
+  description = "Per-pool metrics the pass function publishes (ADOSCALE_METRICS): full (17 a pool, about $5.10 a month; every alarm and widget) or essential (the queued jobs and the pass errors, about $0.60, the seed's two; only the pass-errors alarm, and the queue and errors on the dashboard). See docs/operations.md."
+  type        = string
+  default     = "full"
+  validation {
+    condition     = contains(["full", "essential"], var.metrics)
+    error_message = "metrics must be full or essential."
+  }
+}
+
+variable "create_dashboard" {
+  description = "Create the CloudWatch dashboard ($3 a month beyond an account's first three). The alarms do not need it."
+  type        = bool
+  default     = true
+}
+
 variable "function_timeout_seconds" {
   description = "Lambda timeout."
   type        = number

@@ -208,8 +208,9 @@ def cost(
         False,
         "--designs",
         help="Instead: the control plane's monthly cost and Azure DevOps calls a day for each design (the original "
-        "design's 2-minute schedule, adoscale without hooks, adoscale with hooks and the schedule's back-off), each "
-        "run in the simulator over whole days of --workload on --compute.",
+        "design's 2-minute schedule, adoscale without hooks, adoscale with hooks and the schedule's back-off, and "
+        "the same with the essential metrics and no dashboard), each run in the simulator over whole days of "
+        "--workload on --compute.",
     ),
     workload: str = typer.Option(
         "seed-day",
@@ -279,7 +280,7 @@ def _designs(workload: str, compute: str, seed: int, price_data: dict[str, Any],
         typer.echo(json.dumps(body, indent=2))
         return
     services = list(rows[0]["lines"])
-    labels = ["design", "p50 s", "p95 s", "ADO calls/day", "executions/day", *services, "schedule total", "total"]
+    labels = ["design", "p50 s", "p95 s", "ADO calls/day", "executions/day", *services, "schedule", "watch", "total"]
     cells = [
         [
             str(row["design"]),
@@ -289,6 +290,7 @@ def _designs(workload: str, compute: str, seed: int, price_data: dict[str, Any],
             f"{row['observing_day']:,}",
             *(f"{row['lines'][name]:.3f}" for name in services),
             f"{row['schedule_usd_month']:.3f}",
+            f"{row['watch_usd_month']:.3f}",
             f"{row['total_usd_month']:.3f}",
         ]
         for row in rows
@@ -297,8 +299,9 @@ def _designs(workload: str, compute: str, seed: int, price_data: dict[str, Any],
     print_rows(Console(), title, labels, cells, right=labels[1:])
     described = "; ".join(f"{d.name}: {d.description}" for d in DESIGNS.values())
     Console().print(
-        f"{described}. The schedule total is the lines the design drives ({', '.join(sorted(SCHEDULE_DRIVEN))}); "
-        "the custom metrics are what the deployment publishes."
+        f"{described}. The schedule column is the lines the design drives ({', '.join(sorted(SCHEDULE_DRIVEN))}); "
+        "watch, what the deployment watches with (custom metrics and their requests, alarms, dashboard: Terraform's "
+        "metrics and create_dashboard); total, both. Free tiers ignored."
     )
 
 

@@ -12,6 +12,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from adoscale.config import MetricSet
+from adoscale.metrics import PUBLISHED
 from adoscale.workflow import SCHEDULE_INTERVAL_S, TASK_CHECKS, schedule_input
 
 DAYS_PER_MONTH = 30.42
@@ -215,7 +217,7 @@ LAMBDA_LOG_BYTES = 1500  # an assumption: START/END/REPORT and adoscale's lines 
 
 @dataclass(frozen=True, slots=True)
 class Design:
-    """How a control plane runs: its schedule and what each observation invokes."""
+    """How a control plane runs: its schedule and what each observation invokes, and what it watches with."""
 
     name: str
     description: str
@@ -225,33 +227,90 @@ class Design:
     hooks: bool
     lease: bool  # a DynamoDB lease around each pass
     metrics_per_pool: int  # custom CloudWatch metrics each pool publishes
+    # PutMetricData requests per observation of a pool: the seed's Lambda calls the API (its estimate counts
+    # 43,200 requests a month for 21,600 executions: two an observation). adoscale publishes through EMF, log
+    # lines CloudWatch turns into metrics: no request; the bytes are in the Logs line, and the metrics extracted
+    # are billed as custom metrics (https://aws.amazon.com/cloudwatch/pricing/, "Embedded Metric Format").
+    put_metric_data_per_pass: int = 0
+    # Alarm metrics (CloudWatch bills "per alarm metric": a metric-math alarm once per metric it reads) the
+    # deployment creates: per pool, and once (the workflow's), and dashboards.
+    alarm_metrics_per_pool: int = 0
+    alarm_metrics_fixed: int = 0
+    dashboards: int = 0
 
 
-def _adoscale_metrics() -> int:
-    from adoscale.metrics import METRICS
+# What the control-plane module creates to watch (deploy/terraform/modules/control-plane; checked against its
+# source by tests/sim/test_control_plane_cost.py): per pool, the alarms on the metrics each set publishes
+# (observability.tf's alarm_metrics: job-waiting reads 4, launch failures 1, pass errors 1); the workflow's
+# three alarms on AWS/States (workflow.tf); the dashboard (create_dashboard, default true).
+POOL_ALARM_METRICS: dict[MetricSet, int] = {"full": 6, "essential": 1}
+WORKFLOW_ALARM_METRICS = 3
 
-    return len(METRICS)
+
+def _adoscale(metric_set: MetricSet, *, dashboard: bool) -> dict[str, int]:
+    """A deployment's watch as the module creates it with `metrics = metric_set`."""
+    return {
+        "metrics_per_pool": len(PUBLISHED[metric_set]),
+        "alarm_metrics_per_pool": POOL_ALARM_METRICS[metric_set],
+        "alarm_metrics_fixed": WORKFLOW_ALARM_METRICS,
+        "dashboards": int(dashboard),
+    }
 
 
+_BACKOFF = "hooks; the schedule backs off (a tick a minute; a round a minute while a task starts, else every 10 min)"
 DESIGNS: dict[str, Design] = {
     d.name: d
     for d in (
-        Design("seed", "the seed: a 2-minute schedule, 3 Lambdas an observation", 3, 0, False, False, False, 2),
-        Design("adoscale", "no hooks: an execution a minute, 4 rounds", 1, 1, False, False, True, _adoscale_metrics()),
+        Design(
+            "seed",
+            "the seed: a 2-minute schedule, 3 Lambdas an observation, 2 metrics by PutMetricData",
+            3,
+            0,
+            False,
+            False,
+            False,
+            2,
+            put_metric_data_per_pass=2,
+        ),
+        Design(
+            "adoscale",
+            "no hooks: an execution a minute, 4 rounds; metrics full, alarms, dashboard",
+            1,
+            1,
+            False,
+            False,
+            True,
+            **_adoscale("full", dashboard=True),
+        ),
         Design(
             "adoscale-backoff",
-            "hooks; the schedule backs off (a tick a minute; a round a minute while a task starts, else every 10 min)",
+            f"{_BACKOFF}; metrics full, alarms, dashboard",
             1,
             1,
             True,
             True,
             True,
-            _adoscale_metrics(),
+            **_adoscale("full", dashboard=True),
+        ),
+        Design(
+            "adoscale-backoff-essential",
+            "the same with metrics = essential (2 a pool, the pass-errors and workflow alarms) and no dashboard",
+            1,
+            1,
+            True,
+            True,
+            True,
+            **_adoscale("essential", dashboard=False),
         ),
     )
 }
-# The simulator's policy that runs each design.
-DESIGN_POLICY = {"seed": "seed", "adoscale": "adoscale", "adoscale-backoff": "adoscale-backoff"}
+# The simulator's policy that runs each design (the metrics change nothing the simulator sees).
+DESIGN_POLICY = {
+    "seed": "seed",
+    "adoscale": "adoscale",
+    "adoscale-backoff": "adoscale-backoff",
+    "adoscale-backoff-essential": "adoscale-backoff",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,6 +384,8 @@ def control_costs(
     log_bytes = executions * base[1] + day.rounds * per_round[1] + passes * per_pass[1] + invocations * LAMBDA_LOG_BYTES
     log_gb = month * log_bytes / 1e9
     metrics = design.metrics_per_pool * day.pools
+    put_requests = passes * design.put_metric_data_per_pass
+    alarm_metrics = design.alarm_metrics_per_pool * day.pools + design.alarm_metrics_fixed
     return [
         CostLine(
             "Step Functions (Express)",
@@ -336,11 +397,19 @@ def control_costs(
         CostLine("API Gateway (hooks)", api, f"{hooks * month:,.0f} requests"),
         CostLine("DynamoDB", dynamodb, f"{writes * month:,.0f} writes, {reads * month:,.0f} reads"),
         CostLine("CloudWatch Logs", log_gb * cw["log_gb_ingested"], f"{log_gb:.2f} GB ingested"),
-        CostLine("CloudWatch metrics", metrics * cw["metric_month"], f"{metrics} custom metrics"),
+        CostLine(
+            "CloudWatch metrics",
+            metrics * cw["metric_month"] + month * put_requests * cw["api_request"],
+            f"{metrics} custom metrics"
+            + (f", {put_requests * month:,.0f} PutMetricData requests" if put_requests else " (EMF: no request)"),
+        ),
+        CostLine("CloudWatch alarms", alarm_metrics * cw["alarm_metric_month"], f"{alarm_metrics} alarm metrics"),
+        CostLine("CloudWatch dashboard", design.dashboards * cw["dashboard_month"], f"{design.dashboards} dashboard"),
     ]
 
 
-# The lines the schedule's design drives; the custom metrics are what the deployment chooses to watch.
+# The lines the schedule's design drives; the metrics, alarms and dashboard are what the deployment chooses to
+# watch with (`metrics`, `create_dashboard`), shown apart and counted in the total.
 SCHEDULE_DRIVEN = frozenset(
     {
         "Step Functions (Express)",

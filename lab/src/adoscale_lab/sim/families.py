@@ -8,6 +8,8 @@ arrival times the pool's passes would have recorded (`simulate(..., history_s=..
   17:00, starting 0-10 minutes late on each day (a trigger's lateness varies), on weekdays only or every
   day; in a third of the traces the measured day's burst comes at another time than on the earlier days
   (a day whose shape the history has never seen); plus a trickle of 0-30 jobs an hour from 08:00 to 18:00.
+- `fanout`: the same as `burst` with a trickle of 0-3 an hour, so that the burst carries the day's median
+  job and the median-wait goal applies (in `burst`, up to 300 trickle jobs carry it).
 - `trickle`: the trickle alone, 0-30 an hour, weekdays only or every day.
 - `night`: a quiet 8-hour night, 22:00 to 06:00, with 0-6 jobs at random, after nights like it.
 
@@ -39,7 +41,8 @@ from adoscale_lab.sim.policies import SimPolicy
 from adoscale_lab.sim.runner import PolicyResult, simulate
 from adoscale_lab.sim.workloads import WORK_END_H, WORK_START_H, JobSpec
 
-FAMILIES = ("burst", "trickle", "night")
+FAMILIES = ("burst", "fanout", "trickle", "night")
+BURSTS = ("burst", "fanout")  # the families with a daily fan-out
 DAY_S = 86400.0
 BUSY_MIN_JOBS = 5
 BUSY_GAP_S = 300.0
@@ -47,6 +50,7 @@ NOTICE_S = 120.0
 NIGHT_START_H = 22
 NIGHT_HOURS = 8
 MAX_NIGHT_JOBS = 6
+FANOUT_TRICKLE_PER_HOUR = 3.0  # `fanout`: so thin that the burst carries the day's median job
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,12 +113,12 @@ def generate(family: str, seed: int) -> Trace:
         measure_from = history_days * DAY_S + NIGHT_START_H * 3600.0
         measure_until = measure_from + NIGHT_HOURS * 3600.0
     else:
-        per_hour = rng.uniform(0.0, 30.0)
-        size = rng.randint(10, 60) if family == "burst" else 0
+        per_hour = rng.uniform(0.0, FANOUT_TRICKLE_PER_HOUR if family == "fanout" else 30.0)
+        size = rng.randint(10, 60) if family in BURSTS else 0
         at_s = rng.uniform(7.0, 17.0) * 3600.0
         spread_s = rng.uniform(60.0, 600.0)
         late_s = rng.uniform(0.0, 600.0)
-        new_shape = family == "burst" and rng.random() < 1 / 3
+        new_shape = family in BURSTS and rng.random() < 1 / 3
         today_at_s = rng.uniform(7.0, 17.0) * 3600.0 if new_shape else at_s
         for day in range(history_days + 1):
             if weekdays_only and not _is_weekday(day):
