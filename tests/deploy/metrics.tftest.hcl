@@ -40,7 +40,7 @@ mock_provider "aws" {
     defaults = { arn = "arn:aws:ssm:us-east-1:123456789012:parameter/p" }
   }
   mock_resource "aws_apigatewayv2_api" {
-    defaults = { arn = "arn:aws:apigateway:us-east-1::/apis/a" }
+    defaults = { arn = "arn:aws:apigateway:us-east-1::/apis/a", execution_arn = "arn:aws:execute-api:us-east-1:123456789012:a" }
   }
   mock_resource "aws_scheduler_schedule" {
     defaults = { arn = "arn:aws:scheduler:us-east-1:123456789012:schedule/default/s" }
@@ -104,4 +104,67 @@ run "no_dashboard" {
     condition     = length(aws_cloudwatch_dashboard.this) == 0 && output.dashboard_name == null
     error_message = "create_dashboard = false: no dashboard"
   }
+}
+
+# The pass-errors alarm for each cadence (observability.tf): the settings adoscale_lab.alarms.pass_errors_alarm
+# gives, whose bounds tests/deploy/test_pass_errors_alarm.py checks against CloudWatch's documented rules.
+# Each "EXPECT window alarm_minutes" line becomes the assertions for that alarm (test_observability.py).
+run "every_minute" {
+  # EXPECT 1 5
+}
+
+run "backoff" {
+  variables {
+    enable_hooks = true
+  }
+  # EXPECT 10 5
+}
+
+run "backoff_essential" {
+  variables {
+    enable_hooks = true
+    metrics      = "essential"
+  }
+  # EXPECT 10 5
+}
+
+run "backoff_every_5_minutes" {
+  variables {
+    enable_hooks             = true
+    idle_observe_minutes     = 5
+    alarm_pass_error_minutes = 12
+  }
+  # EXPECT 5 12
+}
+
+run "backoff_alarm_on_one_failing_window" {
+  variables {
+    enable_hooks             = true
+    alarm_pass_error_minutes = 1
+  }
+  # EXPECT 10 1
+}
+
+run "hooks_without_backoff" {
+  variables {
+    enable_hooks         = true
+    idle_observe_minutes = 1
+  }
+  # EXPECT 1 5
+}
+
+run "the_seeds_interval" {
+  variables {
+    schedule_expression = "rate(2 minutes)"
+  }
+  # EXPECT 2 5
+}
+
+run "backoff_needs_a_tick_every_minute" {
+  command = plan
+  variables {
+    enable_hooks        = true
+    schedule_expression = "rate(2 minutes)"
+  }
+  expect_failures = [aws_scheduler_schedule.tick]
 }

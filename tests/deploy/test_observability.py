@@ -16,6 +16,7 @@ import boto3
 import pytest
 
 from adoscale.metrics import METRICS, NAMES, PUBLISHED
+from adoscale_lab.alarms import pass_errors_alarm
 from tests.deploy.terraform import TERRAFORM_DIR, cli_env, run
 
 MODULE = TERRAFORM_DIR / "modules" / "control-plane"
@@ -75,13 +76,49 @@ def test_the_lambdas_publish_the_set_the_module_alarms_on() -> None:
 # `terraform test` with a mocked AWS provider (Terraform >= 1.7): the module planned and "applied" against
 # mocks in seconds, offline; what it would create is asserted in HCL (metrics.tftest.hcl, beside this file, not
 # shipped in the module, whose users may run Terraform 1.5). The expected names come from adoscale.metrics.
-TFTEST = Path(__file__).with_name("metrics.tftest.hcl")  # ZIP, FULL and ESSENTIAL filled in below
+TFTEST = Path(__file__).with_name("metrics.tftest.hcl")  # ZIP, FULL, ESSENTIAL and EXPECT filled in below
+
+
+def _expect(match: re.Match[str]) -> str:
+    """The assertions on each pool's pass-errors alarm for windows of `window` minutes and the module's
+    alarm_pass_error_minutes, from adoscale_lab.alarms.pass_errors_alarm (whose bounds
+    tests/deploy/test_pass_errors_alarm.py checks)."""
+    indent, window, minutes = match.group(1), int(match.group(2)), int(match.group(3))
+    alarm = pass_errors_alarm(window, minutes)
+    percentile = alarm.statistic.startswith("p")
+    fields = {
+        "period": str(alarm.period_minutes * 60),
+        "evaluation_periods": str(alarm.evaluation_periods),
+        "datapoints_to_alarm": str(alarm.datapoints_to_alarm),
+        "threshold": "0",
+        "comparison_operator": '"GreaterThanThreshold"',
+        "treat_missing_data": f'"{alarm.treat_missing_data}"',
+        "statistic": "null" if percentile else f'"{alarm.statistic}"',
+        "extended_statistic": f'"{alarm.statistic}"' if percentile else "null",
+    }
+    if percentile:  # otherwise unset, which the mocked provider fills with anything (the attribute is computed)
+        fields["evaluate_low_sample_count_percentiles"] = f'"{alarm.evaluate_low_sample_count_percentiles}"'
+    blocks = []
+    for pool in ("linux", "windows"):
+        for field, value in fields.items():
+            shown = value.strip('"')
+            blocks += [
+                f"{indent}assert {{",
+                f'{indent}  condition     = aws_cloudwatch_metric_alarm.pass_errors["{pool}"].{field} == {value}',
+                f'{indent}  error_message = "pass-errors alarm of {pool}: {field} is not {shown}"',
+                f"{indent}}}",
+            ]
+    return "\n".join(blocks)
 
 
 def test_the_module_alarms_on_and_draws_only_the_published_metrics(tmp_path: Path) -> None:
     """Issue 25 item 3: with `metrics = "essential"` the module creates no alarm and draws no widget on a metric
     the functions do not publish (an alarm on one would never fire: observability.tf says why); with `full`,
-    everything as before. `create_dashboard = false` leaves the dashboard out."""
+    everything as before. `create_dashboard = false` leaves the dashboard out. And the pass-errors alarm for
+    each cadence (H3): one-minute windows without the back-off (5 of them, a failing pass in each, as
+    before), windows of idle_observe_minutes with it (p50 of the window's passes, evaluated on an idle pool's
+    one sample), of the schedule's interval without hooks; the back-off refused with a tick slower than a
+    minute."""
     modules = tmp_path / "modules"
     shutil.copytree(MODULE.parent, modules)
     zip_path = tmp_path / "adoscale.zip"
@@ -90,6 +127,8 @@ def test_the_module_alarms_on_and_draws_only_the_published_metrics(tmp_path: Pat
     full = sorted(used | {"queue_depth"})
     essential = sorted((PUBLISHED["essential"] - {"QueuedJobs"}) | {"queue_depth"})
     text = TFTEST.read_text().replace("ZIP", str(zip_path)).replace("FULL", json.dumps(full))
+    text = re.sub(r"^( *)# EXPECT (\d+) (\d+)$", _expect, text, flags=re.MULTILINE)
+    runs = len(re.findall(r'^run "', text, re.MULTILINE))
     (modules / "control-plane" / "tests").mkdir()
     (modules / "control-plane" / "tests" / "metrics.tftest.hcl").write_text(
         text.replace("ESSENTIAL", json.dumps(essential))
@@ -99,7 +138,7 @@ def test_the_module_alarms_on_and_draws_only_the_published_metrics(tmp_path: Pat
     init = run(["init", "-backend=false", "-input=false", "-no-color"], root, env)
     assert init.returncode == 0, init.stdout + init.stderr
     done = run(["test", "-no-color"], root, env)
-    assert done.returncode == 0 and "3 passed, 0 failed" in done.stdout, done.stdout + done.stderr
+    assert done.returncode == 0 and f"{runs} passed, 0 failed" in done.stdout, done.stdout + done.stderr
 
 
 def _dashboard_metrics(body: dict[str, Any]) -> set[tuple[str, str]]:
@@ -143,3 +182,18 @@ def assert_dashboard_and_alarms(endpoint: str, outputs: dict[str, str]) -> None:
         assert names - {None} <= NAMES, alarm["AlarmName"]
     waiting = {q["Id"]: q for q in by_kind["job-waiting"]["Metrics"]}
     assert "oldest > 600" in waiting["waiting"]["Expression"]
+    # The apply has hooks on, so the back-off's default cadence: the pass-errors alarm in 10-minute windows.
+    expected = pass_errors_alarm(10, 5)
+    errors = by_kind["pass-errors"]
+    assert (errors["MetricName"], errors["Dimensions"]) == ("PassErrors", [{"Name": "Pool", "Value": "linux-fargate"}])
+    assert (errors["Period"], errors["EvaluationPeriods"], errors["DatapointsToAlarm"]) == (
+        expected.period_minutes * 60,
+        expected.evaluation_periods,
+        expected.datapoints_to_alarm,
+    )
+    assert (errors.get("Statistic"), errors["ExtendedStatistic"], errors["EvaluateLowSampleCountPercentile"]) == (
+        None,
+        expected.statistic,
+        expected.evaluate_low_sample_count_percentiles,
+    )
+    assert (errors["Threshold"], errors["TreatMissingData"]) == (expected.threshold, expected.treat_missing_data)

@@ -36,9 +36,14 @@ def test_every_module_is_documented_like_a_published_module() -> None:
         assert variables.count('variable "') == variables.count("description"), f"{module.name}: undocumented variable"
 
 
-def test_module_readmes_list_every_input_and_output() -> None:
+def test_module_and_example_readmes_list_every_input_and_output() -> None:
     from adoscale_lab.tfdocs import render_tables
 
     for module in MODULES:
         readme = (module / "README.md").read_text()
         assert render_tables(module) in readme, f"{module.name}: regenerate with `python -m adoscale_lab.tfdocs`"
+    for example in EXAMPLES:
+        readme = (example / "README.md").read_text()
+        assert render_tables(example) in readme, (
+            f"{example.name}: regenerate with `python -m adoscale_lab.tfdocs deploy/terraform/examples`"
+        )

@@ -347,3 +347,24 @@ def test_a_stream_that_puts_an_arrival_in_most_windows_is_not_read_as_recurring(
     burst = [noon - timedelta(days=d) + timedelta(seconds=60 + 5 * i) for d in range(1, 8) for i in range(8)]
     expected, why = expected_arrivals(policy, sorted(stream + burst), noon)
     assert expected >= 6 and "same time" in why
+
+
+def test_a_recurring_burst_whose_start_moves_from_day_to_day_finds_agents_warm() -> None:
+    """Earlier days: 8 jobs in 40 s, beginning at 09:00, 09:03, 09:06 and 09:09. At 09:04 today the
+    same-time estimate sees one day's burst in its window (09:06), not most days'; the burst is due: by the
+    coming horizon and lead it had begun on three days of four, and today it has not. Once today's has
+    begun (5 arrivals) the estimate is the burst's own; once every earlier day's began more than a horizon
+    ago, it is not coming."""
+    starts = (0, 3, 6, 9)
+    earlier = [
+        MONDAY_9 - timedelta(days=d) + timedelta(minutes=m, seconds=5 * i)
+        for d, m in zip((1, 2, 3, 4), starts, strict=True)
+        for i in range(8)
+    ]
+    now = MONDAY_9 + timedelta(minutes=4)
+    expected, why = expected_arrivals(BURSTY_POLICY, earlier, now)
+    assert expected == 8 and "burst due" in why
+    today = [now + timedelta(seconds=5 * i) for i in range(5)]
+    assert "burst due" not in expected_arrivals(BURSTY_POLICY, earlier + today, today[-1])[1]
+    passed = MONDAY_9 + timedelta(minutes=9) + timedelta(seconds=BURSTY_POLICY.horizon_s + 60)
+    assert expected_arrivals(BURSTY_POLICY, earlier, passed)[0] == 0

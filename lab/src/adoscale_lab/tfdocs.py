@@ -1,6 +1,7 @@
 """Inputs and outputs tables for the Terraform modules' READMEs, generated from their .tf files.
 
 python -m adoscale_lab.tfdocs    # rewrites the tables between the markers in each module's README
+python -m adoscale_lab.tfdocs deploy/terraform/examples    # and in each example's
 """
 
 from __future__ import annotations

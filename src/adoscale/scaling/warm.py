@@ -6,14 +6,19 @@ every rule of docs/scaling.md still holds: warm agents are launched, kept and dr
 
 - `schedule`: a fixed number of agents while a cron window is open (in its time zone).
 - `predictive`: the arrivals expected within one cold start, at a chosen quantile of a Poisson count,
-  from the larger of two estimates:
-  - recent: the rate over the last `window_s` seconds;
+  from the largest of four estimates (`expected_arrivals`; docs/performance.md, "What the forecast learns
+  now"):
   - seasonal: the arrivals in the coming cold start at the same time of day, as many as recur on most of
-    the recent days that the history covers (so agents are warm before a recurring burst, and neither one
-    unusual day nor a trickle's chance arrivals warm the pool); looking a minute further ahead for a burst
-    that comes early, and, inside a recurring burst, expecting what today has not yet brought of it (one
-    that runs late).
-  The recent rate counts only arrivals the seasonal forecast did not foresee, so a recurring burst does
+    the recent days that the history covers, above what the stream those days saw at this hour explains
+    (so agents are warm before a recurring burst, and neither one unusual day nor a stream's chance
+    arrivals warm the pool); looking a minute further ahead for a burst that comes early, and, inside a
+    recurring burst, expecting what today has not yet brought of it (one that runs late);
+  - a burst due: a recurring burst whose start moves by minutes from day to day, begun by now on most
+    earlier days and not yet today (`due_burst`);
+  - a burst in progress, from today's last arrivals alone, where the stream would rarely bring them
+    (`burst_in_progress`): it works from a pool's first day;
+  - today's trickle: the rate over the last `window_s` of the arrivals outside bursts.
+  The recent estimates count only arrivals the seasonal forecast did not foresee, so a recurring burst does
   not keep agents warm for the window after it. No recent arrival and no recurring one: the size falls to
   zero.
 
@@ -25,7 +30,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -126,18 +131,9 @@ def expected_arrivals(policy: WarmPolicy, arrivals: Sequence[datetime], now: dat
 
     def seasonal_counts(at: datetime, back: timedelta = timedelta(0), ahead: timedelta = timedelta(0)) -> list[int]:
         """Arrivals from `back` before `at` to `horizon` and `ahead` after it, at the same time on each
-        earlier day that the history covers; on a Saturday or Sunday (UTC), on the weekend days only: a
-        pool busy on weekdays is quiet at the weekend, and five weekdays of seven would read as recurring."""
-        counts: list[int] = []
-        weekend = at.weekday() >= WEEKEND
-        for days in range(1, policy.seasonal_days + 1):
-            start = at - timedelta(days=days)
-            if start - back < history_starts:
-                break
-            if weekend and start.weekday() < WEEKEND:
-                continue
-            counts.append(count(start - back, start + horizon + ahead))
-        return counts
+        comparable earlier day (`_earlier_days`)."""
+        days = _earlier_days(at, policy.seasonal_days, history_starts, back)
+        return [count(then - back, then + horizon + ahead) for then in days]
 
     lead = timedelta(seconds=SEASONAL_LEAD_S)
     # The stream the earlier days saw around this time of day (per second): the median count of the
@@ -183,6 +179,9 @@ def expected_arrivals(policy: WarmPolicy, arrivals: Sequence[datetime], now: dat
         catch_up = timedelta(seconds=CATCH_UP_S)
         behind = recurring_count(seasonal_counts(now, catch_up)) - count(now - catch_up, now)
         seasonal_expected = max(seasonal_expected, float(behind))
+    due = due_burst(policy, times, now, stream)
+    if due > max(seasonal_expected, recent_expected):
+        return due, "a burst due: begun in this band on most days, not yet today"
     if seasonal_expected > recent_expected:
         return seasonal_expected, f"same time on {len(counts)} day(s), seen on most"
     if burst_rate > background:
@@ -232,6 +231,63 @@ def burst_in_progress(arrivals: Sequence[datetime], now: datetime, stream_per_s:
     return rate
 
 
+def _earlier_days(at: datetime, days: int, history_starts: datetime, back: timedelta) -> Iterator[datetime]:
+    """The same time as `at` on each of the last `days` days whose stretch from `back` before it the history
+    covers; on a Saturday or Sunday (UTC), the weekend days only: a pool busy on weekdays is quiet at the
+    weekend, and five weekdays of seven would read as recurring."""
+    weekend = at.weekday() >= WEEKEND
+    for day in range(1, days + 1):
+        then = at - timedelta(days=day)
+        if then - back < history_starts:
+            return
+        if not weekend or then.weekday() >= WEEKEND:
+            yield then
+
+
+def _burst_start(times: Sequence[datetime], start: datetime, end: datetime, need: int) -> datetime | None:
+    """The first arrival in (start, end] that begins a burst: `need` arrivals within CLUSTER_S of it."""
+    cluster = timedelta(seconds=CLUSTER_S)
+    last = len(times) - need
+    for i in range(bisect_right(times, start), min(bisect_right(times, end), last + 1)):
+        if times[i + need - 1] - times[i] <= cluster:
+            return times[i]
+    return None
+
+
+def due_burst(policy: WarmPolicy, times: Sequence[datetime], now: datetime, stream_per_s: float) -> float:
+    """A recurring burst whose start moves from day to day (its trigger's lateness): on most earlier days of
+    the same kind (three at least) a burst had begun by the coming horizon and lead, within DUE_BAND_S
+    before now, and today none has begun in that band yet. Then agents are kept for its first horizon, as
+    most of those days saw it (less the stream's typical share), until it begins today or every earlier
+    day's began more than a horizon ago. The same-time estimate compares the clock, and misses a burst that
+    comes a few minutes later than on most days; a burst is `need` arrivals within CLUSTER_S, as many as the
+    stream rarely brings."""
+    band, horizon = timedelta(seconds=DUE_BAND_S), timedelta(seconds=policy.horizon_s)
+    ahead = horizon + timedelta(seconds=SEASONAL_LEAD_S)
+    # A burst is CLUSTER_MIN_ARRIVALS within CLUSTER_S at least, and as many as the stream rarely brings
+    # (at 27 an hour five in five minutes come most days by chance: nine do not).
+    stream = max(stream_per_s, QUIET_STREAM_PER_S) * CLUSTER_S
+    need = CLUSTER_MIN_ARRIVALS
+    while poisson_tail(stream, need) >= BURST_SURPRISE:
+        need += 1
+    if not times or _burst_start(times, now - band, now, need) is not None:
+        return 0.0
+    history_starts = times[0].replace(hour=0, minute=0, second=0, microsecond=0)
+    sizes: list[int] = []
+    latest = None
+    for then in _earlier_days(now, policy.seasonal_days, history_starts, band):
+        begun = _burst_start(times, then - band, then + ahead, need)
+        if begun is None:
+            sizes.append(0)
+            continue
+        sizes.append(bisect_right(times, begun + horizon) - bisect_right(times, begun - timedelta(microseconds=1)))
+        latest = max(latest or begun - then, begun - then)
+    if latest is None or latest < -horizon:  # every day's had begun more than a horizon ago: it is not coming
+        return 0.0
+    typical = poisson_quantile(stream_per_s * policy.horizon_s, 0.5)
+    return float(max(0, recurring_count(sizes) - typical))
+
+
 def poisson_tail(mean: float, k: int) -> float:
     """P(N >= k) for N ~ Poisson(mean)."""
     if k <= 0:
@@ -261,6 +317,7 @@ def background_rate(arrivals: Sequence[datetime], now: datetime, window_s: float
 RECURRING_MIN_DAYS = 3
 WEEKEND = 5  # datetime.weekday() of Saturday
 SEASONAL_LEAD_S = 60.0  # how early a recurring burst may come and still find agents warm
+DUE_BAND_S = 900.0  # how far before now a recurring burst's start is looked for on earlier days (its lateness)
 CATCH_UP_S = 600.0  # how far back today's part of a recurring burst is compared with earlier days'
 
 

@@ -40,6 +40,9 @@ module "control_plane" {
   ado_pat                     = var.ado_pat
   metrics_namespace           = var.agent_cw_namespace
   metric_name                 = var.agent_cw_metric
+  metrics                     = var.metrics
+  create_dashboard            = var.create_dashboard
+  idle_observe_minutes        = var.idle_observe_minutes
   function_timeout_seconds    = var.function_timeout_seconds
   enable_hooks                = var.enable_hooks
   hook_reserved_concurrency   = var.hook_reserved_concurrency

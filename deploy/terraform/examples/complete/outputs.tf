@@ -57,3 +57,8 @@ output "docker_launch_template_id" {
   description = "enable_docker_pool: the EC2 pool's launch template."
   value       = one(module.docker_pool[*].launch_template_id)
 }
+
+output "dashboard_name" {
+  description = "The CloudWatch dashboard (null with create_dashboard = false)."
+  value       = module.control_plane.dashboard_name
+}

@@ -186,3 +186,21 @@ variable "docker_spot" {
   type        = bool
   default     = true
 }
+
+variable "metrics" {
+  description = "Per-pool metrics the pass function publishes: full (17 a pool: every alarm and dashboard widget) or essential (the queued jobs and the pass errors, the seed's two: only the pass-errors alarm). See docs/operations.md (Choosing the metrics)."
+  type        = string
+  default     = "full"
+}
+
+variable "create_dashboard" {
+  description = "Create the CloudWatch dashboard ($3 a month beyond an account's first three); the alarms do not need it."
+  type        = bool
+  default     = true
+}
+
+variable "idle_observe_minutes" {
+  description = "enable_hooks: the schedule observes a pool with nothing running every this many minutes (a lost hook is caught within it, and the pass-errors alarm's windows are this long); 1 observes every minute."
+  type        = number
+  default     = 10
+}

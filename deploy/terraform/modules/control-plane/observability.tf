@@ -167,22 +167,70 @@ resource "aws_cloudwatch_metric_alarm" "launch_failures" {
   tags                = var.tags
 }
 
-# A pool's pass has failed in every one of alarm_pass_error_minutes consecutive minutes: not a blip the next
-# round repairs, but something that keeps failing (ADO down or refusing the PAT, ECS or the lease table).
+# A pool's passes keep failing (ADO down for the pool's reads, ECS refusing launches, tasks failing to
+# start, the lease table): not a blip the next pass repairs. A refused PAT publishes no PassErrors at all: the
+# round fails before any pool's pass, and the workflow's ExecutionsFailed alarm reports it (workflow.tf).
+#
+# The alarm's windows are as long as the longest time between two observations of a pool: one minute
+# without the back-off, idle_observe_minutes with it (an idle pool is observed once every that many minutes,
+# on the minutes divisible by it: any window of that length holds exactly one). With one-minute windows and
+# an idle pool's data point every 10 minutes, the alarm that needed 5 failing minutes never fired:
+# CloudWatch fills the missing minutes as not breaching whenever fewer than N real data points are in its
+# evaluation range (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/alarms-and-missing-data.html),
+# so an idle pool gave one breaching point in five. With windows that always hold an observation, nothing is
+# missing and the plain M-of-N rule applies
+# (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/alarm-evaluation.html).
+#
+# A long window holds many passes of a pool observed every minute (and their retries) and one of an idle
+# pool: it breaches when most of its passes failed (p50 > 0; the percentile is evaluated on the one sample of
+# an idle window only with evaluate_low_sample_count_percentiles = "evaluate": below 20 samples CloudWatch
+# otherwise leaves the alarm as it is; alarm-evaluation.html above, "Percentile-based alarms and low data
+# samples"). A failure in each window (Maximum) would make two transient failures
+# ten minutes apart an alarm, and ADO's retried 503s publish one each. One-minute windows keep the
+# alarm as it was: a failing pass in each minute (Sum > 0).
+#
+# The windows needed: enough to cover alarm_pass_error_minutes from a first failing pass at a window's end,
+# so at least two (one failing observation, a transient, is one window) when that is 2 or more. Bounds (from
+# the first failing observation; adoscale_lab.alarms evaluates CloudWatch's documented rules over every onset,
+# tests/deploy/test_pass_errors_alarm.py): one-minute windows, alarm_pass_error_minutes; at the defaults with
+# the back-off (10-minute windows, two), 11 minutes for an idle pool, 16 for a pool observed every minute
+# (docs/operations.md).
+locals {
+  # The schedule's interval from a rate() expression; anything else (cron, at) is taken as one minute.
+  schedule_rate    = try(regex("^rate\\((\\d+) (minute|minutes|hour|hours)\\)$", var.schedule_expression), null)
+  schedule_minutes = local.schedule_rate == null ? 1 : tonumber(local.schedule_rate[0]) * (startswith(local.schedule_rate[1], "hour") ? 60 : 1)
+  pass_errors = {
+    window_minutes = local.backoff ? var.idle_observe_minutes : local.schedule_minutes
+    windows        = ceil((var.alarm_pass_error_minutes - 1) / (local.backoff ? var.idle_observe_minutes : local.schedule_minutes)) + 1
+    percentile     = (local.backoff ? var.idle_observe_minutes : local.schedule_minutes) > 1
+  }
+}
+
 resource "aws_cloudwatch_metric_alarm" "pass_errors" {
   for_each            = local.alarmed.pass_errors ? local.pool_limits : {}
   alarm_name          = "${var.name}-${each.key}-pass-errors"
-  alarm_description   = "${var.name}: pool ${each.key}'s pass failed in ${var.alarm_pass_error_minutes} consecutive minutes (docs/operations.md)"
+  alarm_description   = "${var.name}: pool ${each.key}'s passes failed in ${local.pass_errors.windows} consecutive ${local.pass_errors.window_minutes}-minute windows (${local.pass_errors.percentile ? "most of each window's passes" : "a pass each minute"}; docs/operations.md)"
   namespace           = var.metrics_namespace
   metric_name         = local.metric.pass_errors
   dimensions          = { Pool = each.key }
-  statistic           = "Sum"
-  period              = 60
-  evaluation_periods  = var.alarm_pass_error_minutes
-  datapoints_to_alarm = var.alarm_pass_error_minutes
+  statistic           = local.pass_errors.percentile ? null : "Sum"
+  extended_statistic  = local.pass_errors.percentile ? "p50" : null
+  period              = local.pass_errors.window_minutes * 60
+  evaluation_periods  = local.pass_errors.windows
+  datapoints_to_alarm = local.pass_errors.windows
   comparison_operator = "GreaterThanThreshold"
   threshold           = 0
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_sns_topic.alerts.arn]
-  tags                = var.tags
+  treat_missing_data  = "notBreaching" # no pass in a window (a lost tick, a failed round): not a failing pass
+  # An idle pool's window holds one sample; p50 needs 20 before CloudWatch evaluates it otherwise.
+  evaluate_low_sample_count_percentiles = local.pass_errors.percentile ? "evaluate" : null
+  alarm_actions                         = [aws_sns_topic.alerts.arn]
+  tags                                  = var.tags
+
+  lifecycle {
+    precondition {
+      # PutMetricAlarm: for a period under an hour, period x evaluation periods at most one day.
+      condition     = local.pass_errors.window_minutes * 60 * local.pass_errors.windows <= (local.pass_errors.window_minutes >= 60 ? 604800 : 86400)
+      error_message = "The pass-errors alarm would span ${local.pass_errors.windows} windows of ${local.pass_errors.window_minutes} minutes, longer than CloudWatch allows: lower alarm_pass_error_minutes."
+    }
+  }
 }

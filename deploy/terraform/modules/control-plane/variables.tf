@@ -219,7 +219,7 @@ variable "alarm_queue_wait_seconds" {
 }
 
 variable "alarm_pass_error_minutes" {
-  description = "Alarm when a pool's pass has failed in this many consecutive minutes (one failed pass is retried by the next round)."
+  description = "Alarm when a pool's passes have failed for this many minutes (one failed pass is retried by the next round). The alarm's windows are as long as a pool can go unobserved (idle_observe_minutes with the back-off, else the schedule's interval), at least two when this is 2 or more: with the back-off's defaults, two 10-minute windows (docs/operations.md)."
   type        = number
   default     = 5
   validation {

@@ -181,6 +181,16 @@ resource "aws_scheduler_schedule" "tick" {
       task_wait_s        = 10
     })
   }
+  lifecycle {
+    precondition {
+      # The tick observes idle pools on the minutes divisible by idle_observe_minutes: a tick every N > 1
+      # minutes, started at whatever minute the schedule was created, may never land on one (rate(2 minutes)
+      # from an odd minute never does), and idle pools, lost hooks and the pass-errors alarm's windows with them
+      # would go unobserved.
+      condition     = local.schedule_minutes == 1
+      error_message = "With enable_hooks and idle_observe_minutes > 1, schedule_expression must run every minute (rate(1 minute)): the back-off's tick picks which minutes observe the idle pools."
+    }
+  }
 }
 
 # Express workflows emit no "Step Functions Execution Status Change" events to EventBridge (only Standard

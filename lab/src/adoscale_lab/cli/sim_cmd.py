@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import fields, replace
 from functools import partial
@@ -33,12 +34,23 @@ def _workload(name: str, days: int, seed: int) -> tuple[list, float]:  # type: i
         raise typer.BadParameter(str(exc), param_hint="--workload") from None
 
 
+def _quiet_simulated_controller(ctx: typer.Context) -> None:
+    """The controller under simulation talks to a simulated organization (the emulator), and its warnings
+    describe that organization (it has no parallel-job limit, so every simulated pass says so once): they
+    are not the user's to act on, so the command keeps adoscale's loggers at ERROR while it runs."""
+    logger = logging.getLogger("adoscale")
+    previous = logger.level
+    logger.setLevel(logging.ERROR)
+    ctx.call_on_close(lambda: logger.setLevel(previous))
+
+
 def _advance(progress: Progress, task: TaskID, horizon_h: float, hours: float) -> None:
     progress.update(task, completed=min(hours, horizon_h))
 
 
 @app.command()
 def simulate(
+    ctx: typer.Context,
     workload: str = typer.Option(
         "seed-day", "--workload", "-w", help="seed-day, burst, bursty, bursty-steady, quiet, or a CSV trace file."
     ),
@@ -75,6 +87,7 @@ def simulate(
     after the last arrival counts as stranded."""
     if compute not in ("fargate", "both"):
         raise typer.BadParameter(f"{compute!r}: fargate or both", param_hint="--compute")
+    _quiet_simulated_controller(ctx)
     if compute == "both":
         _compare_compute(workload, policy, days, seed, max_agents, as_json, ec2_spot)
         raise typer.Exit(EXIT_OK)
@@ -178,6 +191,7 @@ def _compare_compute(
 
 @app.command()
 def cost(
+    ctx: typer.Context,
     interval: float | None = typer.Option(
         None,
         "--interval",
@@ -228,6 +242,7 @@ def cost(
     from adoscale_lab.sim.cost import NETWORK_MODES, Usage, deployed_workflow, load_prices, monthly_costs, usage_dict
 
     if designs:
+        _quiet_simulated_controller(ctx)
         _designs(workload, compute, 1, _prices_or_exit(prices, load_prices), as_json)
         raise typer.Exit(EXIT_OK)
     if network not in NETWORK_MODES:
