@@ -274,14 +274,14 @@ def due_burst(policy: WarmPolicy, times: Sequence[datetime], now: datetime, stre
         return 0.0
     history_starts = times[0].replace(hour=0, minute=0, second=0, microsecond=0)
     sizes: list[int] = []
-    latest = None
+    latest: timedelta | None = None  # the latest start, from the same time on its day
     for then in _earlier_days(now, policy.seasonal_days, history_starts, band):
         begun = _burst_start(times, then - band, then + ahead, need)
         if begun is None:
             sizes.append(0)
             continue
         sizes.append(bisect_right(times, begun + horizon) - bisect_right(times, begun - timedelta(microseconds=1)))
-        latest = max(latest or begun - then, begun - then)
+        latest = begun - then if latest is None else max(latest, begun - then)
     if latest is None or latest < -horizon:  # every day's had begun more than a horizon ago: it is not coming
         return 0.0
     typical = poisson_quantile(stream_per_s * policy.horizon_s, 0.5)
