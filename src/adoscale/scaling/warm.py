@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -131,18 +131,9 @@ def expected_arrivals(policy: WarmPolicy, arrivals: Sequence[datetime], now: dat
 
     def seasonal_counts(at: datetime, back: timedelta = timedelta(0), ahead: timedelta = timedelta(0)) -> list[int]:
         """Arrivals from `back` before `at` to `horizon` and `ahead` after it, at the same time on each
-        earlier day that the history covers; on a Saturday or Sunday (UTC), on the weekend days only: a
-        pool busy on weekdays is quiet at the weekend, and five weekdays of seven would read as recurring."""
-        counts: list[int] = []
-        weekend = at.weekday() >= WEEKEND
-        for days in range(1, policy.seasonal_days + 1):
-            start = at - timedelta(days=days)
-            if start - back < history_starts:
-                break
-            if weekend and start.weekday() < WEEKEND:
-                continue
-            counts.append(count(start - back, start + horizon + ahead))
-        return counts
+        comparable earlier day (`_earlier_days`)."""
+        days = _earlier_days(at, policy.seasonal_days, history_starts, back)
+        return [count(then - back, then + horizon + ahead) for then in days]
 
     lead = timedelta(seconds=SEASONAL_LEAD_S)
     # The stream the earlier days saw around this time of day (per second): the median count of the
@@ -240,6 +231,19 @@ def burst_in_progress(arrivals: Sequence[datetime], now: datetime, stream_per_s:
     return rate
 
 
+def _earlier_days(at: datetime, days: int, history_starts: datetime, back: timedelta) -> Iterator[datetime]:
+    """The same time as `at` on each of the last `days` days whose stretch from `back` before it the history
+    covers; on a Saturday or Sunday (UTC), the weekend days only: a pool busy on weekdays is quiet at the
+    weekend, and five weekdays of seven would read as recurring."""
+    weekend = at.weekday() >= WEEKEND
+    for day in range(1, days + 1):
+        then = at - timedelta(days=day)
+        if then - back < history_starts:
+            return
+        if not weekend or then.weekday() >= WEEKEND:
+            yield then
+
+
 def _burst_start(times: Sequence[datetime], start: datetime, end: datetime, need: int) -> datetime | None:
     """The first arrival in (start, end] that begins a burst: `need` arrivals within CLUSTER_S of it."""
     cluster = timedelta(seconds=CLUSTER_S)
@@ -268,22 +272,16 @@ def due_burst(policy: WarmPolicy, times: Sequence[datetime], now: datetime, stre
         need += 1
     if not times or _burst_start(times, now - band, now, need) is not None:
         return 0.0
-    weekend = now.weekday() >= WEEKEND
     history_starts = times[0].replace(hour=0, minute=0, second=0, microsecond=0)
     sizes: list[int] = []
-    latest = None
-    for days in range(1, policy.seasonal_days + 1):
-        then = now - timedelta(days=days)
-        if then - band < history_starts:
-            break
-        if weekend and then.weekday() < WEEKEND:
-            continue
+    latest: timedelta | None = None  # the latest start, from the same time on its day
+    for then in _earlier_days(now, policy.seasonal_days, history_starts, band):
         begun = _burst_start(times, then - band, then + ahead, need)
         if begun is None:
             sizes.append(0)
             continue
         sizes.append(bisect_right(times, begun + horizon) - bisect_right(times, begun - timedelta(microseconds=1)))
-        latest = max(latest or begun - then, begun - then)
+        latest = begun - then if latest is None else max(latest, begun - then)
     if latest is None or latest < -horizon:  # every day's had begun more than a horizon ago: it is not coming
         return 0.0
     typical = poisson_quantile(stream_per_s * policy.horizon_s, 0.5)

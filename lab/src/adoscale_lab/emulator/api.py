@@ -20,6 +20,7 @@ from adoscale_lab.emulator.messages import Request, Response
 from adoscale_lab.emulator.model import AdoModel
 from adoscale_lab.emulator.router import Route
 from adoscale_lab.emulator.wire import (
+    MatchedMemo,
     agent_json,
     environment_json,
     job_json,
@@ -227,7 +228,9 @@ def _job_requests(model: AdoModel, req: Request, pool_id: str) -> Response:
     if "$top" in req.query:
         # The real service drops matchedAgents and caps the page at 200 when $top is given.
         return _page([job_json(model, j, matched=False) for j in jobs], req.query, cap=200)
-    value = [job_json(model, j) for j in jobs]
+    # Each pool's jobs with the same demands match the same agents: their list is built and encoded once.
+    memo: MatchedMemo = {}
+    value = [job_json(model, j, memo=memo) for j in jobs]
     return Response(200, {"count": len(value), "value": value})
 
 

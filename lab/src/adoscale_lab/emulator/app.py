@@ -30,7 +30,7 @@ from adoscale_lab.emulator.messages import LoggedRequest, Request, Response
 from adoscale_lab.emulator.model import AdoModel
 from adoscale_lab.emulator.router import Router
 from adoscale_lab.emulator.scopes import granted, required_scope
-from adoscale_lab.emulator.wire import error_envelope
+from adoscale_lab.emulator.wire import encode, error_envelope
 
 JSON = dict[str, Any]
 _FRAMEWORK = "Microsoft.TeamFoundation.Framework.Server."
@@ -304,7 +304,7 @@ class EmulatorApp:
             payload = b""
             content_type = "application/json; charset=utf-8"
         else:
-            payload = json.dumps(response.body, separators=(",", ":")).encode()
+            payload = encode(response.body)
             content_type = "application/json; charset=utf-8; api-version=7.1"
         headers = [("Content-Type", content_type), ("Content-Length", str(len(payload)))]
         headers += list(response.headers.items())

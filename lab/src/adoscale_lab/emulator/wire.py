@@ -3,7 +3,11 @@
 
 from __future__ import annotations
 
+import json
+import re
+import secrets
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Protocol
 
 from adoscale_lab.emulator.entities import Agent, Environment, Job, Pool, Project, VmResource
@@ -30,7 +34,9 @@ class ModelView(Protocol):
     def matched_agents(self, job: Job) -> list[Agent]: ...
 
 
+@lru_cache(maxsize=8192)
 def timestamp(value: datetime) -> str:
+    # Cached: a job's times are written in every answer that lists it, pass after pass.
     base = value.strftime("%Y-%m-%dT%H:%M:%S")
     fraction = f"{value.microsecond:06d}0".rstrip("0")
     return f"{base}.{fraction}Z" if fraction else f"{base}Z"
@@ -138,7 +144,58 @@ def agent_json(
     return body
 
 
-def job_json(model: ModelView, job: Job, *, matched: bool = True) -> JSON:
+class Encoded:
+    """A value already encoded as compact JSON, written into an answer as is by `encode`: a value that one
+    answer repeats (each unfinished job's `matchedAgents`, the same list for every job of a pool with the same
+    demands) is built and encoded once instead of once a job. The bytes are those of the value itself."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, value: Any) -> None:
+        self.text = json.dumps(value, separators=(",", ":"))
+
+
+# Where an `Encoded` goes, while the rest of the body is encoded: a string no real value holds (a NUL and a
+# random token), replaced by the encoded text afterwards.
+_MARK = f"\x00encoded-{secrets.token_hex(16)}:"
+_MARKED = re.compile(re.escape(json.dumps(_MARK)[:-1]) + r'(\d+)"')
+
+
+def encode(body: Any) -> bytes:
+    """`body` as compact JSON, the same bytes as `json.dumps(body, separators=(",", ":"))` with every
+    `Encoded` in it replaced by the value it was made from."""
+    texts: list[str] = []
+
+    def mark(value: object) -> str:
+        if not isinstance(value, Encoded):
+            raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+        texts.append(value.text)
+        return f"{_MARK}{len(texts) - 1}"
+
+    text = json.dumps(body, separators=(",", ":"), default=mark)
+    if texts:
+        text = _MARKED.sub(lambda found: texts[int(found[1])], text)
+    return text.encode()
+
+
+# The matched agents of one answer's jobs, by pool and demands (what matching depends on): None when none match.
+MatchedMemo = dict[tuple[int, tuple[str, ...]], Encoded | None]
+
+
+def _matched_agents(model: ModelView, job: Job, memo: MatchedMemo | None) -> Any:
+    if memo is None:
+        agents = model.matched_agents(job)
+        return [agent_reference_json(model, a) for a in agents] if agents else None
+    key = (job.pool_id, tuple(job.demands))
+    if key not in memo:
+        agents = model.matched_agents(job)
+        memo[key] = Encoded([agent_reference_json(model, a) for a in agents]) if agents else None
+    return memo[key]
+
+
+def job_json(model: ModelView, job: Job, *, matched: bool = True, memo: MatchedMemo | None = None) -> JSON:
+    """A job request as the service writes it. `memo`: the answer's matched agents so far (one per answer, as
+    `Encoded` values: the body must then be written with `encode`)."""
     base = f"https://dev.azure.com/{model.org}"
     body: JSON = {"requestId": job.request_id, "queueTime": timestamp(job.queue_time)}
     if job.assign_time is not None:
@@ -168,9 +225,9 @@ def job_json(model: ModelView, job: Job, *, matched: bool = True) -> JSON:
         if agent is not None:
             body["reservedAgent"] = agent_reference_json(model, agent)
     if matched and job.result is None:
-        agents = model.matched_agents(job)
-        if agents:  # omitted when empty, like the service's private field
-            body["matchedAgents"] = [agent_reference_json(model, a) for a in agents]
+        agents = _matched_agents(model, job, memo)
+        if agents is not None:  # omitted when empty, like the service's private field
+            body["matchedAgents"] = agents
     project = body["scopeId"]
     body["definition"] = {
         "_links": {

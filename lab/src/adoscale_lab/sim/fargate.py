@@ -11,6 +11,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import random
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -179,6 +180,13 @@ class SimFargate:
         self._running_range = self.profile.running_range_s()
         self._capabilities = capabilities or {}
         self.tasks: dict[str, SimTask] = {}
+        # Indexes over `tasks`, in launch order as `tasks` is, so that a listing (every pass) costs the tasks it
+        # shows rather than every task of the day: the live ones, each pool's live or stopped within the hour
+        # (what ListTasks shows), and when each stopped task leaves that hour.
+        self._live: dict[str, SimTask] = {}
+        self._listed: dict[str, dict[str, SimTask]] = {}
+        self._leaving: deque[tuple[datetime, str, str]] = deque()  # (stopped at, pool, arn), in stop order
+        self._infos: dict[str, tuple[tuple[object, ...], TaskInfo]] = {}  # arn -> (the fields it shows, the info)
         self._waiting_agents: set[str] = set()  # tasks whose agent is online without a job
         self._ids = itertools.count(1)
         self.stats = SimStats()
@@ -203,6 +211,8 @@ class SimFargate:
             task_id = f"{next(self._ids):032x}"
             task = SimTask(f"arn:aws:ecs:sim:0:task/sim/{task_id}", task_id, pool, self._events.now)
             self.tasks[task.arn] = task
+            self._live[task.arn] = task
+            self._listed.setdefault(pool, {})[task.arn] = task
             self.stats.launched += 1
             self._events.after(self._rng.uniform(*self._running_range), partial(self._running, task))
             started.append(self._info(task))
@@ -210,12 +220,13 @@ class SimFargate:
         return self._launches[token]
 
     def list_tasks(self, pool: str) -> list[TaskInfo]:
+        """The pool's tasks that are live or stopped within the hour (ECS keeps a stopped task listed about
+        an hour), in launch order."""
         horizon = self._events.now - timedelta(hours=1)
-        mine = [
-            t
-            for t in self.tasks.values()
-            if t.pool == pool and (t.live or (t.stopped_at is not None and t.stopped_at > horizon))
-        ]
+        while self._leaving and self._leaving[0][0] <= horizon:
+            _, owner, arn = self._leaving.popleft()
+            self._listed[owner].pop(arn, None)
+        mine = list(self._listed.get(pool, {}).values())
         self.stats.calls += 1 + (len(mine) + 99) // 100
         return [self._info(t) for t in mine]
 
@@ -232,7 +243,12 @@ class SimFargate:
         return [self._info(task) for task in found if task is not None and task.pool == pool]
 
     def _info(self, task: SimTask) -> TaskInfo:
-        return TaskInfo(
+        # A task's info is rebuilt only when a field it shows has changed (TaskInfo is frozen: sharing is safe).
+        shown = (task.status, task.started_at, task.stopped_at, task.stopped_reason, task.stop_code)
+        cached = self._infos.get(task.arn)
+        if cached is not None and cached[0] == shown:
+            return cached[1]
+        info = TaskInfo(
             task_arn=task.arn,
             task_id=task.task_id,
             last_status=task.status,
@@ -245,6 +261,8 @@ class SimFargate:
             stop_code=task.stop_code,
             stopped_at=task.stopped_at,
         )
+        self._infos[task.arn] = (shown, info)
+        return info
 
     # -- what happens inside a task: the emulated agent, woken in virtual time --------------------------
 
@@ -313,6 +331,8 @@ class SimFargate:
         task.stopped_at = self._events.now
         task.stopped_reason = reason
         self._waiting_agents.discard(task.arn)
+        self._live.pop(task.arn, None)
+        self._leaving.append((self._events.now, task.pool, task.arn))
 
     def _kill(self, task: SimTask, reason: str) -> None:
         """The task is stopped from outside: a running job dies with it."""
@@ -335,4 +355,5 @@ class SimFargate:
         self.collect_assignments()
 
     def live_tasks(self) -> list[SimTask]:
-        return [t for t in self.tasks.values() if t.live]
+        """The tasks not stopped, in launch order."""
+        return list(self._live.values())

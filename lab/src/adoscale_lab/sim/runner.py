@@ -3,7 +3,6 @@ virtual time. Nothing here decides anything: the policies do, through `Reconcile
 
 from __future__ import annotations
 
-import copy
 import json
 import random
 import statistics
@@ -277,25 +276,26 @@ class _QuietPasses:
 _T = TypeVar("_T")
 
 
-_Fields = tuple[Callable[[object], object], tuple[str, ...]]
+_Values = Callable[[object], tuple[object, ...]]
 
 
-def _fields_of(kind: type[ModelAgent] | type[ModelJob]) -> _Fields:
-    """A getter of an emulator record's immutable fields (one tuple, built in C), and the names of the fields
-    the model may change in place (dicts and lists), which are copied."""
+def _fields_of(kind: type[ModelAgent] | type[ModelJob]) -> _Values:
+    """Every field of an emulator record as one tuple: the immutable ones read at once (in C), the ones the
+    model may change in place (dicts and lists) copied."""
     names = [f.name for f in fields(kind)]
-    mutable = tuple(f.name for f in fields(kind) if str(f.type).startswith(("dict", "list")))
-    return attrgetter(*(n for n in names if n not in mutable)), mutable
+    mutable = [f.name for f in fields(kind) if str(f.type).startswith(("dict", "list"))]
+    plain = attrgetter(*(n for n in names if n not in mutable))
+    changing = attrgetter(*mutable, *mutable)  # (named twice: a single name would give a value, not a tuple)
+    count = len(mutable)
+
+    def values(record: object) -> tuple[object, ...]:
+        return plain(record), *[None if v is None else v.copy() for v in changing(record)[:count]]
+
+    return values
 
 
-_AGENT_FIELDS = _fields_of(ModelAgent)
-_JOB_FIELDS = _fields_of(ModelJob)
-
-
-def _values(record: ModelAgent | ModelJob, kind: _Fields) -> tuple[object, ...]:
-    """Every field of an emulator record, its dicts and lists copied."""
-    plain, mutable = kind
-    return plain(record), *(copy.copy(getattr(record, name)) for name in mutable)
+_AGENT_VALUES = _fields_of(ModelAgent)
+_JOB_VALUES = _fields_of(ModelJob)
 
 
 class _UnchangedReads(AdoClient):
@@ -319,22 +319,24 @@ class _UnchangedReads(AdoClient):
         self._last: dict[Hashable, tuple[object, object, Counter[tuple[str, str]], Counter[str], int]] = {}
         self.reused = 0
 
-    def _state(self, pool_id: int) -> object:
+    def _state(self, pool_id: int, *, jobs: bool) -> object:
+        """What a read's answer is a function of: the pool's agents and the jobs they name, and for the job
+        requests (`jobs`) the pool's unfinished jobs too. (An agent list shows each agent's assigned and last
+        completed job and, in those, their reserved agent: an agent of the pool. It shows no other job, so a
+        job queued does not change it.)"""
         model = self._model
         with model.lock:
             pool = model.pool(pool_id)
             agents = list(pool.agents.values())
             named = [r for a in agents for r in (a.assigned_request, a.last_completed_request) if r is not None]
-            return (
-                pool.finished_count,
-                [_values(a, _AGENT_FIELDS) for a in agents],
-                [_values(j, _JOB_FIELDS) for j in pool.unfinished.values()],
-                [_values(model.job(r), _JOB_FIELDS) for r in named],
-            )
+            seen = ([_AGENT_VALUES(a) for a in agents], [_JOB_VALUES(model.job(r)) for r in named])
+            if not jobs:
+                return seen
+            return pool.finished_count, [_JOB_VALUES(j) for j in pool.unfinished.values()], seen
 
-    def _read(self, key: Hashable, pool_id: int, read: Callable[[], _T]) -> _T:
+    def _read(self, key: tuple[Hashable, ...], pool_id: int, read: Callable[[], _T]) -> _T:
         self._model.tick()  # what the request would do first: finish the jobs due by now
-        state = self._state(pool_id)
+        state = self._state(pool_id, jobs=key[0] == "jobrequests")
         last = self._last.get(key)
         if last is not None and last[0] == state:
             _, answer, routes, client_routes, requests = last
