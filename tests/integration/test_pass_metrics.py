@@ -172,7 +172,6 @@ def test_the_pass_publishes_every_metric_with_its_figures(
 def test_a_pass_that_raises_still_publishes_its_error(
     pass_world: Any, model: AdoModel, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-
     pool = model.create_pool("linux")
     model.register_agent(pool, "adoscale-placeholder", {"docker": ""}, online=False)
 
