@@ -4,7 +4,7 @@ before and after a change meant to make the simulator cheaper, and the digests m
 .venv/bin/python -m benchmarks.sim_fingerprint [--family burst --family trickle --family night] [--seeds 1-8]
     [--policy adoscale-predictive] [--every-pass] [--json] [--out FILE]
 
-Each trace is `run(generate(family, seed), POLICIES[policy])` (what tests/sim/test_families.py judges). Its
+Each trace is `run(generate(family, seed), POLICIES[policy])` (what tests/sim/test_family_*.py judge). Its
 digest is a SHA-256 over every field of the `PolicyResult` (the summary, each job's wait, the idle, busy and
 start-up minutes, every count, the timeline, the hourly waits) written as JSON, whose floats are exact (`repr`),
 except the two counts of work the event-driven loop saved (`quiet_passes_skipped`, `reads_reused`): those say

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -58,6 +60,62 @@ def pass_world(model: AdoModel, org_url: str, monkeypatch: pytest.MonkeyPatch) -
         monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "adoscale")
         yield ecs
     _runtime.client.cache_clear()
+
+
+@dataclass
+class ZipWorld:
+    """A pool with a placeholder and two queued jobs, ECS and the lease table in moto on 127.0.0.1, and the
+    built zip's runtime: what the zip's pass tests start from."""
+
+    clock: Clock
+    pool: Any
+    jobs: tuple[int, int]
+    ecs: Any
+    environment: dict[str, str]
+    runtime: LambdaRuntime
+
+    def function(self, name: str = "adoscale-pass", **settings: str) -> Function:
+        environment = {**self.environment, **settings}
+        return Function(name, "adoscale.handlers.pass_.handler", environment, timeout_s=30)
+
+
+@contextmanager
+def zip_world(
+    model: AdoModel, org_url: str, lambda_package: LambdaPackage, monkeypatch: pytest.MonkeyPatch, **settings: str
+) -> Iterator[ZipWorld]:
+    from adoscale_lab.demo.aws import create_ecs_world
+    from adoscale_lab.moto_rules.ecs import created_at, hold_tasks_running
+
+    clock = Clock(datetime.now(UTC))
+    model.clock = clock
+    pool = model.create_pool("linux")
+    model.register_agent(pool, "adoscale-placeholder", online=False)
+    jobs = (model.queue_job(pool), model.queue_job(pool))
+    _runtime.client.cache_clear()
+    with mock_aws(), served_moto() as endpoint:
+        hold_tasks_running()
+        created_at(monkeypatch)
+        ecs = boto3.client("ecs", region_name="us-east-1")
+        world = create_ecs_world(boto3.client("ec2", region_name="us-east-1"), ecs)
+        create_lease_table(boto3.client("dynamodb", region_name="us-east-1"), TABLE)
+        config = config_for(world, org_url, [{"name": "linux", "max_agents": 5}]).model_copy(update={"metrics": "full"})
+        environment = {
+            "ADOSCALE_CONFIG": config.model_dump_json(),
+            "ADOSCALE_LEASE_TABLE": TABLE,
+            "AZP_TOKEN": PAT,
+            "POWERTOOLS_METRICS_NAMESPACE": "adoscale",
+            **settings,
+        }
+        runtime = LambdaRuntime(lambda_package, endpoint_url=endpoint)
+        try:
+            yield ZipWorld(clock, pool, jobs, ecs, environment, runtime)
+        finally:
+            runtime.close()
+    _runtime.client.cache_clear()
+
+
+def _throttled(self: EcsCompute, pool: str) -> list[Any]:
+    raise AwsUnavailableError("ListTasks: ThrottlingException")
 
 
 def _emf(out: str) -> list[dict[str, Any]]:
@@ -114,15 +172,10 @@ def test_the_pass_publishes_every_metric_with_its_figures(
 def test_a_pass_that_raises_still_publishes_its_error(
     pass_world: Any, model: AdoModel, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from adoscale.compute import EcsCompute
-
     pool = model.create_pool("linux")
     model.register_agent(pool, "adoscale-placeholder", {"docker": ""}, online=False)
 
-    def unavailable(self: EcsCompute, pool: str) -> list[Any]:
-        raise AwsUnavailableError("ListTasks: ThrottlingException")
-
-    monkeypatch.setattr(EcsCompute, "list_tasks", unavailable)
+    monkeypatch.setattr(EcsCompute, "list_tasks", _throttled)
     with pytest.raises(AwsUnavailableError):
         pass_.handler({"action": "pass", "pool": "linux"}, Context())
     [record] = _emf(capsys.readouterr().out)
@@ -150,76 +203,51 @@ def test_the_zips_pass_publishes_each_jobs_wait_and_each_agents_start_up_once(
     a job it sees assigned and the start-up of an agent it sees online, on the pass that first sees them; the
     passes after it, in the same warm environment or in another controller on the same lease table, publish
     neither again. The emulator's clock is moved on between the launch and the agent's connection."""
-    from adoscale_lab.demo.aws import create_ecs_world
-    from adoscale_lab.moto_rules.ecs import created_at, hold_tasks_running
-
-    clock = Clock(datetime.now(UTC))
-    model.clock = clock
-    pool = model.create_pool("linux")
-    model.register_agent(pool, "adoscale-placeholder", online=False)
-    first_job, second_job = model.queue_job(pool), model.queue_job(pool)
-    _runtime.client.cache_clear()
-    with mock_aws(), served_moto() as endpoint:
-        hold_tasks_running()
-        created_at(monkeypatch)
-        ecs = boto3.client("ecs", region_name="us-east-1")
-        world = create_ecs_world(boto3.client("ec2", region_name="us-east-1"), ecs)
-        create_lease_table(boto3.client("dynamodb", region_name="us-east-1"), TABLE)
-        config = config_for(world, org_url, [{"name": "linux", "max_agents": 5}])
-        environment = {
-            "ADOSCALE_CONFIG": config.model_dump_json(),
-            "ADOSCALE_LEASE_TABLE": TABLE,
-            "AZP_TOKEN": PAT,
-            "POWERTOOLS_METRICS_NAMESPACE": "adoscale",
-        }
-        function = Function("adoscale-pass", "adoscale.handlers.pass_.handler", environment, timeout_s=30)
-        runtime = LambdaRuntime(lambda_package, endpoint_url=endpoint)
+    with zip_world(model, org_url, lambda_package, monkeypatch) as world:
+        clock, pool, (first_job, second_job), environment = world.clock, world.pool, world.jobs, world.environment
+        function, runtime = world.function(), world.runtime
 
         def zip_pass() -> tuple[dict[str, Any], list[dict[str, Any]]]:
             result = runtime.invoke(function, {"action": "pass", "pool": "linux"})
             return result["report"], _emf(capfd.readouterr().err)
 
-        try:
-            capfd.readouterr()
-            launching, records = zip_pass()
-            assert launching["launched"] == 2, launching
-            assert _per_event(records, "JobWaitSeconds") == _per_event(records, "AgentStartupSeconds") == []
-            [first_task, second_task] = [t.rsplit("/", 1)[-1] for t in launching["launched_tasks"]]
+        capfd.readouterr()
+        launching, records = zip_pass()
+        assert launching["launched"] == 2, launching
+        assert _per_event(records, "JobWaitSeconds") == _per_event(records, "AgentStartupSeconds") == []
+        [first_task, second_task] = [t.rsplit("/", 1)[-1] for t in launching["launched_tasks"]]
 
-            # 40 s after the jobs were queued, the first task's agent connects and takes the older job.
-            clock.advance(40)
-            model.register_agent(pool, first_task, once=True)
-            report, records = zip_pass()
-            assert _per_event(records, "JobWaitSeconds") == [40.0]
-            [startup] = _per_event(records, "AgentStartupSeconds")
-            # From the task's createdAt (moto's clock, the real one, a few seconds after the clock above
-            # started, when the first pass launched) to the agent's connection on the emulator's clock.
-            assert 20.0 < startup <= 40.0, startup
-            assert report["job_waits"] == [{"request_id": first_job, "wait_s": 40.0}]
-            assert report["agent_startups"] == [{"agent": first_task, "startup_s": startup}]
+        # 40 s after the jobs were queued, the first task's agent connects and takes the older job.
+        clock.advance(40)
+        model.register_agent(pool, first_task, once=True)
+        report, records = zip_pass()
+        assert _per_event(records, "JobWaitSeconds") == [40.0]
+        [startup] = _per_event(records, "AgentStartupSeconds")
+        # From the task's createdAt (moto's clock, the real one, a few seconds after the clock above
+        # started, when the first pass launched) to the agent's connection on the emulator's clock.
+        assert 20.0 < startup <= 40.0, startup
+        assert report["job_waits"] == [{"request_id": first_job, "wait_s": 40.0}]
+        assert report["agent_startups"] == [{"agent": first_task, "startup_s": startup}]
 
-            # Passes that see nothing new publish neither: the zip's warm environment again, then another
-            # controller (this process's handler) reading the same lease table.
-            report, records = zip_pass()
-            assert (report["job_waits"], report["agent_startups"]) == ([], [])
-            assert _per_event(records, "JobWaitSeconds") == _per_event(records, "AgentStartupSeconds") == []
-            for name, value in environment.items():
-                monkeypatch.setenv(name, value)
-            other = pass_.handler({"action": "pass", "pool": "linux"}, Context())["report"]
-            assert (other["job_waits"], other["agent_startups"], other["errors"]) == ([], [], [])
-            assert _per_event(_emf(capfd.readouterr().out), "JobWaitSeconds") == []
+        # Passes that see nothing new publish neither: the zip's warm environment again, then another
+        # controller (this process's handler) reading the same lease table.
+        report, records = zip_pass()
+        assert (report["job_waits"], report["agent_startups"]) == ([], [])
+        assert _per_event(records, "JobWaitSeconds") == _per_event(records, "AgentStartupSeconds") == []
+        for name, value in environment.items():
+            monkeypatch.setenv(name, value)
+        other = pass_.handler({"action": "pass", "pool": "linux"}, Context())["report"]
+        assert (other["job_waits"], other["agent_startups"], other["errors"]) == ([], [], [])
+        assert _per_event(_emf(capfd.readouterr().out), "JobWaitSeconds") == []
 
-            # The second agent connects 20 s later: only its job and itself are new.
-            clock.advance(20)
-            model.register_agent(pool, second_task, once=True)
-            report, records = zip_pass()
-            assert _per_event(records, "JobWaitSeconds") == [60.0]
-            assert [s["agent"] for s in report["agent_startups"]] == [second_task]
-            assert report["job_waits"] == [{"request_id": second_job, "wait_s": 60.0}]
-            assert _per_event(records, "AgentStartupSeconds") == [report["agent_startups"][0]["startup_s"]]
-        finally:
-            runtime.close()
-    _runtime.client.cache_clear()
+        # The second agent connects 20 s later: only its job and itself are new.
+        clock.advance(20)
+        model.register_agent(pool, second_task, once=True)
+        report, records = zip_pass()
+        assert _per_event(records, "JobWaitSeconds") == [60.0]
+        assert [s["agent"] for s in report["agent_startups"]] == [second_task]
+        assert report["job_waits"] == [{"request_id": second_job, "wait_s": 60.0}]
+        assert _per_event(records, "AgentStartupSeconds") == [report["agent_startups"][0]["startup_s"]]
 
 
 def test_the_zips_pass_publishes_only_the_essential_metrics_when_the_deployment_says_so(
@@ -234,76 +262,42 @@ def test_the_zips_pass_publishes_only_the_essential_metrics_when_the_deployment_
     and the pass's errors, with the pass's figures, and nothing else: not the counts, not the per-event waits.
     The configuration's own `metrics: full` loses to the deployment's choice, which also decides the alarms.
     A value the code does not know fails the invocation in one line before the pass runs (nothing launched)."""
-    from adoscale_lab.demo.aws import create_ecs_world
-    from adoscale_lab.moto_rules.ecs import created_at, hold_tasks_running
+    settings = {"ADOSCALE_METRICS_NAMESPACE": "ado-agents", "ADOSCALE_METRIC_NAME": "queue_depth"}
+    with zip_world(model, org_url, lambda_package, monkeypatch, ADOSCALE_METRICS="essential", **settings) as world:
+        clock, pool, ecs, runtime = world.clock, world.pool, world.ecs, world.runtime
+        function, wrong = world.function(), world.function("adoscale-pass-wrong", ADOSCALE_METRICS="everything")
+        capfd.readouterr()
+        with pytest.raises(InvocationError) as refused:
+            runtime.invoke(wrong, {"action": "pass", "pool": "linux"})
+        assert refused.value.error_type == "SettingsError"
+        assert refused.value.message == "ADOSCALE_METRICS must be one of full, essential, not 'everything'"
+        assert ecs.list_tasks(cluster="ado-agents")["taskArns"] == []  # refused before the pass
+        capfd.readouterr()
 
-    clock = Clock(datetime.now(UTC))
-    model.clock = clock
-    pool = model.create_pool("linux")
-    model.register_agent(pool, "adoscale-placeholder", online=False)
-    model.queue_job(pool)
-    model.queue_job(pool)
-    _runtime.client.cache_clear()
-    with mock_aws(), served_moto() as endpoint:
-        hold_tasks_running()
-        created_at(monkeypatch)
-        ecs = boto3.client("ecs", region_name="us-east-1")
-        world = create_ecs_world(boto3.client("ec2", region_name="us-east-1"), ecs)
-        create_lease_table(boto3.client("dynamodb", region_name="us-east-1"), TABLE)
-        config = config_for(world, org_url, [{"name": "linux", "max_agents": 5}]).model_copy(update={"metrics": "full"})
-        environment = {
-            "ADOSCALE_CONFIG": config.model_dump_json(),
-            "ADOSCALE_LEASE_TABLE": TABLE,
-            "AZP_TOKEN": PAT,
-            "POWERTOOLS_METRICS_NAMESPACE": "adoscale",
-            "ADOSCALE_METRICS_NAMESPACE": "ado-agents",
-            "ADOSCALE_METRIC_NAME": "queue_depth",
-            "ADOSCALE_METRICS": "essential",
+        launching = runtime.invoke(function, {"action": "pass", "pool": "linux"})["report"]
+        assert launching["launched"] == 2, launching
+        [record] = _emf(capfd.readouterr().err)
+        [directive] = record["_aws"]["CloudWatchMetrics"]
+        assert directive["Namespace"] == "ado-agents" and record["Pool"] == "linux"
+        assert {m["Name"]: m["Unit"] for m in directive["Metrics"]} == {
+            "queue_depth": "Count",
+            "PassErrors": "Count",
         }
-        function = Function("adoscale-pass", "adoscale.handlers.pass_.handler", environment, timeout_s=30)
-        wrong = Function(
-            "adoscale-pass-wrong",
-            "adoscale.handlers.pass_.handler",
-            {**environment, "ADOSCALE_METRICS": "everything"},
-            timeout_s=30,
-        )
-        runtime = LambdaRuntime(lambda_package, endpoint_url=endpoint)
-        try:
-            capfd.readouterr()
-            with pytest.raises(InvocationError) as refused:
-                runtime.invoke(wrong, {"action": "pass", "pool": "linux"})
-            assert refused.value.error_type == "SettingsError"
-            assert refused.value.message == "ADOSCALE_METRICS must be one of full, essential, not 'everything'"
-            assert ecs.list_tasks(cluster="ado-agents")["taskArns"] == []  # refused before the pass
-            capfd.readouterr()
+        assert (record["queue_depth"], record["PassErrors"]) == (2, 0)
+        assert not set(record) & (NAMES - PUBLISHED["essential"])
 
-            launching = runtime.invoke(function, {"action": "pass", "pool": "linux"})["report"]
-            assert launching["launched"] == 2, launching
-            [record] = _emf(capfd.readouterr().err)
-            [directive] = record["_aws"]["CloudWatchMetrics"]
-            assert directive["Namespace"] == "ado-agents" and record["Pool"] == "linux"
-            assert {m["Name"]: m["Unit"] for m in directive["Metrics"]} == {
-                "queue_depth": "Count",
-                "PassErrors": "Count",
-            }
-            assert (record["queue_depth"], record["PassErrors"]) == (2, 0)
-            assert not set(record) & (NAMES - PUBLISHED["essential"])
-
-            # An agent connects and takes a job: the pass counts a wait and a start-up (its report says so) but
-            # publishes neither; the queue shrinks.
-            clock.advance(30)
-            model.register_agent(pool, launching["launched_tasks"][0].rsplit("/", 1)[-1], once=True)
-            report = runtime.invoke(function, {"action": "pass", "pool": "linux"})["report"]
-            assert len(report["job_waits"]) == 1 and len(report["agent_startups"]) == 1
-            [record] = _emf(capfd.readouterr().err)
-            assert {m["Name"] for m in record["_aws"]["CloudWatchMetrics"][0]["Metrics"]} == {
-                "queue_depth",
-                "PassErrors",
-            }
-            assert (record["queue_depth"], record["PassErrors"]) == (1, 0)
-        finally:
-            runtime.close()
-    _runtime.client.cache_clear()
+        # An agent connects and takes a job: the pass counts a wait and a start-up (its report says so) but
+        # publishes neither; the queue shrinks.
+        clock.advance(30)
+        model.register_agent(pool, launching["launched_tasks"][0].rsplit("/", 1)[-1], once=True)
+        report = runtime.invoke(function, {"action": "pass", "pool": "linux"})["report"]
+        assert len(report["job_waits"]) == 1 and len(report["agent_startups"]) == 1
+        [record] = _emf(capfd.readouterr().err)
+        assert {m["Name"] for m in record["_aws"]["CloudWatchMetrics"][0]["Metrics"]} == {
+            "queue_depth",
+            "PassErrors",
+        }
+        assert (record["queue_depth"], record["PassErrors"]) == (1, 0)
 
 
 def test_the_configurations_metric_set_applies_when_the_deployment_names_none(
@@ -323,10 +317,7 @@ def test_the_configurations_metric_set_applies_when_the_deployment_names_none(
     assert {m["Name"] for m in record["_aws"]["CloudWatchMetrics"][0]["Metrics"]} == {"QueuedJobs", "PassErrors"}
     assert (record["QueuedJobs"], record["PassErrors"]) == (1, 0)
 
-    def unavailable(self: EcsCompute, pool: str) -> list[Any]:
-        raise AwsUnavailableError("ListTasks: ThrottlingException")
-
-    monkeypatch.setattr(EcsCompute, "list_tasks", unavailable)
+    monkeypatch.setattr(EcsCompute, "list_tasks", _throttled)
     with pytest.raises(AwsUnavailableError):
         pass_.handler({"action": "pass", "pool": "linux"}, Context())
     [failed] = _emf(capsys.readouterr().out)
