@@ -79,11 +79,14 @@ def pool_metrics(
     report: PoolReport, duration_s: float, metric_set: MetricSet = DEFAULT_METRIC_SET
 ) -> list[tuple[str, str, float]]:
     """(name, unit, value) for one pass's report, only the metrics of `metric_set`. A skipped pass, or one that
-    failed before it had read the pool, publishes only that (and its errors and duration): its counts would be
-    zeros never observed."""
+    failed before it had read the pool, publishes only that (and its errors, if any, and duration): its counts
+    would be zeros never observed."""
     values: dict[str, float]
     if report.skipped:
-        values = {"PassSkipped": 1, "PassErrors": len(report.errors), "PassDuration": round(duration_s, 3)}
+        # No PassErrors 0: the pass that held the lease publishes its own, and a skipped pass's zero would
+        # count as a pass that worked in the pass-errors alarm's p50 over a window (observability.tf).
+        errors = {"PassErrors": len(report.errors)} if report.errors else {}
+        values = {"PassSkipped": 1, **errors, "PassDuration": round(duration_s, 3)}
     elif report.observation is None:
         # The pass failed before it had read the pool: an error, and no counts it never saw.
         values = {"PassErrors": max(1, len(report.errors)), "PassSkipped": 0, "PassDuration": round(duration_s, 3)}

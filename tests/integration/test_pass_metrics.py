@@ -409,3 +409,31 @@ def test_reconcile_json_reports_each_jobs_wait_and_each_agents_start_up_once(
     assert [a["agent"] for a in real["agent_startups"]] == [task.rsplit("/", 1)[-1]]
     assert 0.0 < real["agent_startups"][0]["startup_s"] <= 45.0
     assert (again["job_waits"], again["agent_startups"]) == ([], [])
+
+
+def test_a_skipped_pass_publishes_no_pass_errors_and_with_essential_nothing(
+    pass_world: Any, model: AdoModel, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another pass holds the pool's lease: this one is skipped. It publishes that it was skipped, but no
+    PassErrors 0, which would count as a pass that worked in the pass-errors alarm's p50 over a window (the
+    pass holding the lease publishes its own); with `essential` it publishes nothing, and no empty flush."""
+    import warnings
+
+    from adoscale.config import Config
+    from adoscale.lease import DynamoLease
+
+    pool = model.create_pool("linux")
+    model.register_agent(pool, "adoscale-placeholder", {"docker": ""}, online=False)
+    leases = DynamoLease(boto3.client("dynamodb", region_name="us-east-1"), TABLE)
+    assert leases.acquire("linux", "another", 60) is None  # taken (None: nobody else held it)
+    report = pass_.handler({"action": "pass", "pool": "linux"}, Context())["report"]
+    assert report["skipped"], report
+    [record] = _emf(capsys.readouterr().out)
+    assert record["PassSkipped"] == 1 and "PassErrors" not in record
+
+    config = Config.model_validate_json(__import__("os").environ["ADOSCALE_CONFIG"])
+    monkeypatch.setenv("ADOSCALE_CONFIG", config.model_copy(update={"metrics": "essential"}).model_dump_json())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        pass_.handler({"action": "pass", "pool": "linux"}, Context())
+    assert _emf(capsys.readouterr().out) == []

@@ -296,9 +296,12 @@ def _publish(report: PoolReport, config: Config, metric_set: MetricSet, duration
     """The pool's metrics of the chosen set (`adoscale.metrics`), from the pass's own report (no extra reads)."""
     # The deployment's namespace (Terraform's metrics_namespace, the seed's agent_cw_namespace) wins over the
     # configuration's, like the queued-jobs metric's name; docs/configuration.md says so.
+    published = pool_metrics(report, duration_s, metric_set)
+    if not published:  # a skipped pass with `essential`: nothing to say (powertools warns on an empty flush)
+        return
     metrics = EphemeralMetrics(namespace=deployment().metrics_namespace or config.metrics_namespace)
     metrics.add_dimension(name=DIMENSION, value=report.pool)
     renamed = deployment().metric_name or "QueuedJobs"
-    for name, unit, value in pool_metrics(report, duration_s, metric_set):
+    for name, unit, value in published:
         metrics.add_metric(name=renamed if name == "QueuedJobs" else name, unit=MetricUnit(unit), value=value)
     metrics.flush_metrics()
