@@ -127,12 +127,11 @@ def expected_arrivals(policy: WarmPolicy, arrivals: Sequence[datetime], now: dat
         return bisect_right(times, end) - bisect_right(times, start)
 
     horizon = timedelta(seconds=policy.horizon_s)
-    history_starts = times[0].replace(hour=0, minute=0, second=0, microsecond=0) if times else now
 
     def seasonal_counts(at: datetime, back: timedelta = timedelta(0), ahead: timedelta = timedelta(0)) -> list[int]:
         """Arrivals from `back` before `at` to `horizon` and `ahead` after it, at the same time on each
         comparable earlier day (`_earlier_days`)."""
-        days = _earlier_days(at, policy.seasonal_days, history_starts, back)
+        days = _earlier_days(at, policy.seasonal_days, times, back)
         return [count(then - back, then + horizon + ahead) for then in days]
 
     lead = timedelta(seconds=SEASONAL_LEAD_S)
@@ -231,10 +230,14 @@ def burst_in_progress(arrivals: Sequence[datetime], now: datetime, stream_per_s:
     return rate
 
 
-def _earlier_days(at: datetime, days: int, history_starts: datetime, back: timedelta) -> Iterator[datetime]:
+def _earlier_days(at: datetime, days: int, times: Sequence[datetime], back: timedelta) -> Iterator[datetime]:
     """The same time as `at` on each of the last `days` days whose stretch from `back` before it the history
-    covers; on a Saturday or Sunday (UTC), the weekend days only: a pool busy on weekdays is quiet at the
-    weekend, and five weekdays of seven would read as recurring."""
+    (`times`, sorted: it starts on the day of its oldest arrival) covers; on a Saturday or Sunday (UTC), the
+    weekend days only: a pool busy on weekdays is quiet at the weekend, and five weekdays of seven would read
+    as recurring."""
+    if not times:
+        return
+    history_starts = times[0].replace(hour=0, minute=0, second=0, microsecond=0)
     weekend = at.weekday() >= WEEKEND
     for day in range(1, days + 1):
         then = at - timedelta(days=day)
@@ -272,10 +275,9 @@ def due_burst(policy: WarmPolicy, times: Sequence[datetime], now: datetime, stre
         need += 1
     if not times or _burst_start(times, now - band, now, need) is not None:
         return 0.0
-    history_starts = times[0].replace(hour=0, minute=0, second=0, microsecond=0)
     sizes: list[int] = []
     latest: timedelta | None = None  # the latest start, from the same time on its day
-    for then in _earlier_days(now, policy.seasonal_days, history_starts, band):
+    for then in _earlier_days(now, policy.seasonal_days, times, band):
         begun = _burst_start(times, then - band, then + ahead, need)
         if begun is None:
             sizes.append(0)
