@@ -153,7 +153,7 @@ def test_a_recurring_burst_is_not_counted_again_as_a_recent_rate_once_it_is_over
 def test_a_burst_never_seen_before_is_served_while_it_lasts_from_the_first_day() -> None:
     """No history at all: 8 jobs in the last 70 s (one every 10 s) read as a burst in progress, 7 in 70 s,
     9 expected within the next cold start; once it has stopped, the estimate falls with the open gap, and
-    is gone when its last arrivals are BURST_SPAN_S old: a burst that is over keeps no agent for the hour after."""
+    is gone once the silence is BURST_OVER of its mean gaps: a burst that is over keeps no agent for the hour after."""
     one_off = [MONDAY_9 + timedelta(seconds=10 * i) for i in range(8)]
     now = one_off[-1]
     expected, why = expected_arrivals(BURSTY_POLICY, one_off, now)
@@ -368,3 +368,34 @@ def test_a_recurring_burst_whose_start_moves_from_day_to_day_finds_agents_warm()
     assert "burst due" not in expected_arrivals(BURSTY_POLICY, earlier + today, today[-1])[1]
     passed = MONDAY_9 + timedelta(minutes=9) + timedelta(seconds=BURSTY_POLICY.horizon_s + 60)
     assert expected_arrivals(BURSTY_POLICY, earlier, passed)[0] == 0
+
+
+def test_a_fast_burst_is_over_once_its_silence_would_be_unlikely_had_it_gone_on() -> None:
+    """Ten arrivals two seconds apart, then 20 s of silence: at that burst's rate ten arrivals would have
+    come in it, and none did (a silence that long comes under 5 % of the time while such a burst goes on:
+    BURST_OVER mean gaps), so no agent is kept for it. Agents launched for it would come online to nothing.
+    A slow burst (one every 20 s) after the same 20 s of silence is still going on."""
+    fast = [MONDAY_9 + timedelta(seconds=2 * i) for i in range(10)]
+    assert burst_in_progress(fast, fast[-1]) > 0
+    assert burst_in_progress(fast, fast[-1] + timedelta(seconds=20)) == 0
+    slow = [MONDAY_9 + timedelta(seconds=20 * i) for i in range(10)]
+    assert burst_in_progress(slow, slow[-1] + timedelta(seconds=20)) > 0
+
+
+def test_a_recurring_burst_that_came_earlier_today_is_not_expected_again_at_its_usual_time() -> None:
+    """Earlier days: 20 jobs at 14:00. Today they came at 09:00 (a new time), and at 13:59 the day has had
+    the burst most days had by now: no agent is kept for it (it kept 20 warm for nothing). A day whose burst
+    has not come yet still finds them warm, and a burst under way is still served."""
+    two_pm = timedelta(hours=5)
+    earlier = _daily_burst((1, 2, 3, 4), two_pm, 20, 3)
+    before = MONDAY_9 + two_pm - timedelta(seconds=60)
+    assert warm_target(BURSTY_POLICY, Demand(arrivals=earlier), before).agents >= 15
+    moved = _daily_burst((0,), timedelta(0), 20, 3)
+    assert warm_target(BURSTY_POLICY, Demand(arrivals=earlier + moved), before).agents == 0
+    under_way = _daily_burst((0,), two_pm, 5, 3)
+    assert (
+        warm_target(
+            BURSTY_POLICY, Demand(arrivals=earlier + under_way), MONDAY_9 + two_pm + timedelta(seconds=13)
+        ).agents
+        >= 10
+    )

@@ -69,11 +69,13 @@ class WarmPolicy:
 
 @dataclass(frozen=True, slots=True)
 class Demand:
-    """What the forecast needs to know of the past: job arrival times (oldest first or in any order) and
-    the warm agents' idle time already spent today."""
+    """What the forecast needs to know of the past: job arrival times (oldest first or in any order), the
+    warm agents' idle time already spent today, and how long the pool's jobs typically run (seconds; None
+    until enough have been seen to finish)."""
 
     arrivals: Sequence[datetime] = ()
     idle_agent_seconds_today: float = 0.0
+    job_seconds: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +181,10 @@ def expected_arrivals(policy: WarmPolicy, arrivals: Sequence[datetime], now: dat
         behind = recurring_count(seasonal_counts(now, catch_up)) - count(now - catch_up, now)
         seasonal_expected = max(seasonal_expected, float(behind))
     due = due_burst(policy, times, now, stream)
+    # The day's shape so far: a recurring burst that came earlier today, at a new time, is not due again
+    # where it came on earlier days. Counted only where it would decide (bursts are scanned from midnight).
+    if max(due, seasonal_expected) > recent_expected and came_early(policy, times, now, stream):
+        due = seasonal_expected = 0.0
     if due > max(seasonal_expected, recent_expected):
         return due, "a burst due: begun in this band on most days, not yet today"
     if seasonal_expected > recent_expected:
@@ -198,6 +204,10 @@ BURST_SPAN_S = 600.0  # ... within this long: older arrivals no longer say that 
 # quiet pool still reads four.
 BURST_SURPRISE = 1e-3
 QUIET_STREAM_PER_S = 1 / 3600  # the stream assumed where none is seen yet
+# A burst is over once the silence since its last arrival is this many of its own mean gaps: while it goes
+# on, a silence that long comes under 5 % of the time (e^-3). Fifteen a minute that stop are over in 12 s;
+# the 1/t fall of the rate alone kept agents for them minutes after, each to come online to nothing.
+BURST_OVER = 3.0
 # An arrival with CLUSTER_MIN_ARRIVALS or more (itself included) within CLUSTER_S around it is a burst's: a
 # local rate of 60 an hour, twice the busiest trickle the generated families draw.
 CLUSTER_S = 300.0
@@ -215,17 +225,22 @@ def burst_in_progress(arrivals: Sequence[datetime], now: datetime, stream_per_s:
     (k - 1) / (now - t_k) over the k-th most recent arrival t_k within BURST_SPAN_S, k up to
     BURST_MAX_ARRIVALS, where k arrivals in that time are unlikely (under BURST_SURPRISE) for a Poisson
     stream of `stream_per_s` (QUIET_STREAM_PER_S at least). The open gap since the last arrival counts, so
-    the rate falls as soon as the burst stops, and is 0 once its arrivals are BURST_SPAN_S old; it needs no
-    history, so it works from a pool's first day."""
+    the rate falls as soon as the burst stops, and is 0 once that silence is BURST_OVER of the run's own mean
+    gaps (or its arrivals are BURST_SPAN_S old); it needs no history, so it works from a pool's first day."""
     rate = 0.0
     span = timedelta(seconds=BURST_SPAN_S)
     stream = max(stream_per_s, QUIET_STREAM_PER_S)
+    silence = (now - arrivals[-1]).total_seconds() if arrivals else 0.0
     for k in range(BURST_MIN_ARRIVALS, min(BURST_MAX_ARRIVALS, len(arrivals)) + 1):
         at = arrivals[-k]
         if now - at > span:
             break
         seconds = max(1.0, (now - at).total_seconds())
-        if poisson_tail(stream * seconds, k) < BURST_SURPRISE:
+        if poisson_tail(stream * seconds, k) >= BURST_SURPRISE:
+            continue
+        # Over once the silence since its last arrival is BURST_OVER of the run's own mean gaps.
+        run_s = max(1.0, (arrivals[-1] - at).total_seconds())
+        if (k - 1) / run_s * silence <= BURST_OVER:
             rate = max(rate, (k - 1) / seconds)
     return rate
 
@@ -267,12 +282,7 @@ def due_burst(policy: WarmPolicy, times: Sequence[datetime], now: datetime, stre
     stream rarely brings."""
     band, horizon = timedelta(seconds=DUE_BAND_S), timedelta(seconds=policy.horizon_s)
     ahead = horizon + timedelta(seconds=SEASONAL_LEAD_S)
-    # A burst is CLUSTER_MIN_ARRIVALS within CLUSTER_S at least, and as many as the stream rarely brings
-    # (at 27 an hour five in five minutes come most days by chance: nine do not).
-    stream = max(stream_per_s, QUIET_STREAM_PER_S) * CLUSTER_S
-    need = CLUSTER_MIN_ARRIVALS
-    while poisson_tail(stream, need) >= BURST_SURPRISE:
-        need += 1
+    need = _burst_need(stream_per_s)
     if not times or _burst_start(times, now - band, now, need) is not None:
         return 0.0
     sizes: list[int] = []
@@ -288,6 +298,53 @@ def due_burst(policy: WarmPolicy, times: Sequence[datetime], now: datetime, stre
         return 0.0
     typical = poisson_quantile(stream_per_s * policy.horizon_s, 0.5)
     return float(max(0, recurring_count(sizes) - typical))
+
+
+def _burst_need(stream_per_s: float) -> int:
+    """How many arrivals within CLUSTER_S make a burst: CLUSTER_MIN_ARRIVALS at least, and as many as the
+    stream rarely brings (at 27 an hour five in five minutes come most days by chance: nine do not)."""
+    stream = max(stream_per_s, QUIET_STREAM_PER_S) * CLUSTER_S
+    need = CLUSTER_MIN_ARRIVALS
+    while poisson_tail(stream, need) >= BURST_SURPRISE:
+        need += 1
+    return need
+
+
+def _bursts_begun(times: Sequence[datetime], start: datetime, end: datetime, need: int) -> int:
+    """How many bursts began in (start, end]: each a run of arrivals in which every `need` in a row fall
+    within CLUSTER_S, counted once however long it lasts."""
+    cluster = timedelta(seconds=CLUSTER_S)
+    i, stop, bursts = bisect_right(times, start), bisect_right(times, end), 0
+    while i < stop and i + need - 1 < len(times):
+        if times[i + need - 1] - times[i] <= cluster:
+            bursts += 1
+            while i + need < len(times) and times[i + need] - times[i + 1] <= cluster:
+                i += 1
+            i += need
+        else:
+            i += 1
+    return bursts
+
+
+def came_early(policy: WarmPolicy, times: Sequence[datetime], now: datetime, stream_per_s: float) -> bool:
+    """Whether today has already had the bursts that most earlier days of the same kind had begun by the
+    end of the coming horizon: bursts begun today before the last DUE_BAND_S (the one under way, or late
+    in this band, is not counted), against those days' bursts from midnight to the same time, the one
+    expected now included. Then the burst expected now came earlier today, at a new time, and agents kept
+    for it would wait for nothing: the day's shape so far, which the clock alone does not see."""
+    need = _burst_need(stream_per_s)
+    ahead = timedelta(seconds=policy.horizon_s + SEASONAL_LEAD_S)
+    midnight = timedelta(hours=now.hour, minutes=now.minute, seconds=now.second, microseconds=now.microsecond)
+    earlier = [
+        _bursts_begun(times, then - midnight - _JUST, then + ahead, need)
+        for then in _earlier_days(now, policy.seasonal_days, times, midnight)
+    ]
+    expected = recurring_count(earlier)
+    today = _bursts_begun(times, now - midnight - _JUST, now - timedelta(seconds=DUE_BAND_S), need)
+    return expected > 0 and today >= expected
+
+
+_JUST = timedelta(microseconds=1)  # (start, end] intervals that include an arrival at midnight itself
 
 
 def poisson_tail(mean: float, k: int) -> float:
