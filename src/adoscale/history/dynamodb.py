@@ -39,9 +39,9 @@ class DynamoHistory:
                 agents_counted=_mark(item, "agents_counted"),
                 running={
                     int(rid): datetime.fromtimestamp(int(n["N"]), UTC)
-                    for rid, n in item.get("running", {}).get("M", {}).items()
+                    for rid, n in (_typed(item, "running", "M") or {}).items()
                 },
-                durations=[_seconds(n["N"]) for n in item.get("durations", {}).get("L", [])][-DURATIONS_KEPT:],
+                durations=[_seconds(n["N"]) for n in _typed(item, "durations", "L") or []][-DURATIONS_KEPT:],
                 finished_counted=_mark(item, "finished_counted"),
             )
         except (AttributeError, KeyError, TypeError, ValueError, OverflowError, OSError) as exc:
@@ -83,6 +83,12 @@ def _mark(item: dict[str, Any], name: str) -> Watermark:
     if stamp.tzinfo is None:
         raise ValueError("naive")
     return Watermark(stamp, tuple(int(n["N"]) for n in item.get(f"{name}_ids", {}).get("L", [])))
+
+
+def _typed(item: dict[str, Any], name: str, kind: str) -> Any:
+    """The value of attribute `name`, which must be of DynamoDB type `kind` (KeyError otherwise); None when the
+    item has no such attribute (an item written before it was kept)."""
+    return item[name][kind] if name in item else None
 
 
 def _seconds(text: str) -> float:
