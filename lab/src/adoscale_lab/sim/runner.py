@@ -208,7 +208,8 @@ class _QuietPasses:
     """Passes in virtual time that skip the ones known to change nothing: the event-driven simulator.
 
     A pass over a quiet pool (no job queued or running, no live task, no registration but the
-    placeholder, no standby or warm agent wanted) observes an empty pool and decides nothing, and what
+    placeholder, no standby or warm agent wanted, no job the history last saw running: the pass after a
+    job's end records how long it ran) observes an empty pool and decides nothing, and what
     it costs is a fixed number of calls. Such a pass is not run through HTTP: its calls are counted as
     the last quiet pass that did run made them (`quiet_calls`), and time goes on to the next event. The
     warm pool's forecast is asked at each skipped pass (a pure function: microseconds), so a pass that
