@@ -208,9 +208,21 @@ def test_durations_round_trip_in_whole_seconds(history: History) -> None:
     assert [round(d) for d in history.load("linux").durations] == [281, 60]
 
 
-def test_a_record_at_the_durations_bound_round_trips(history: History) -> None:
+def test_a_record_at_every_bound_round_trips(history: History) -> None:
+    """The arrivals' bound, a job running on each of the most agents a pool may have (config's MAX_AGENTS)
+    and the durations kept: still within DynamoDB's 400 KB item."""
+    from adoscale.config.model import MAX_AGENTS
     from adoscale.history.base import DURATIONS_KEPT
 
-    record = HistoryRecord(durations=[float(60 + i) for i in range(DURATIONS_KEPT)])
+    start = MONDAY_9 - timedelta(days=7)
+    record = HistoryRecord(
+        arrivals=[start + timedelta(seconds=30 * i) for i in range(MAX_ARRIVALS)],
+        max_request_id=10**9,
+        idle_day="2026-01-05",
+        idle_seconds=86_400.0,
+        last_pass=MONDAY_9,
+        running={10**9 - i: MONDAY_9 - timedelta(seconds=i) for i in range(MAX_AGENTS)},
+        durations=[float(1800 + i) for i in range(DURATIONS_KEPT)],
+    )
     history.save("linux", record)
     assert history.load("linux") == record
