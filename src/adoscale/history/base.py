@@ -152,8 +152,12 @@ def finish_jobs(
     ran: list[tuple[datetime, float]] = []  # (finished at, seconds), for the order kept
     counted: list[tuple[int, datetime]] = []
     for rid, at in sorted(finish_at.items(), key=lambda item: (item[1], item[0])):
-        if rid in record.running or record.finished_counted.new(rid, at):
+        fresh = record.finished_counted.new(rid, at)
+        # One the last pass saw running is this pass's to count, even with a stamp behind the mark (finish
+        # stamps need not be seen in order); it leaves `running`, so nothing counts it again.
+        if fresh or rid in record.running:
             ran.append((at, max(0.0, (at - assign_at[rid]).total_seconds())))
+        if fresh:
             counted.append((rid, at))
     record.finished_counted = record.finished_counted.after(counted)
     midpoint = now if record.last_pass is None else record.last_pass + (now - record.last_pass) / 2
