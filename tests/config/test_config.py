@@ -242,3 +242,15 @@ def test_config_push_asks_for_the_intelligent_tiering_tier_whatever_the_size(
     assert [request["Tier"] for request in sent] == ["Intelligent-Tiering"]
     assert described["Tier"] == "Intelligent-Tiering" and described["Version"] == 2
     assert "Intelligent-Tiering tier" in pushed.output  # the tier PutParameter answered with
+
+
+def test_a_warm_pool_s_idle_share_reaches_the_forecast_and_a_bad_one_is_named() -> None:
+    from adoscale.control.decide import warm_policy_for
+
+    warm = "    warm_pool: {mode: predictive, idle_share: 0.5, startup_seconds: 45}\n"
+    pool = parse_config(GOOD + warm, "c.yaml").pools[0]
+    policy = warm_policy_for(pool)
+    assert (policy.idle_share, policy.startup_s) == (0.5, 45.0)
+    assert warm_policy_for(parse_config(GOOD, "c.yaml").pools[0]).idle_share is None  # off unless asked for
+    with pytest.raises(ConfigError, match=r"c\.yaml.*linux-fargate.*idle_share"):
+        parse_config(GOOD + warm.replace("0.5", "-1"), "c.yaml")

@@ -23,6 +23,7 @@ from adoscale.scaling.warm import (
     WarmPolicy,
     WarmSchedule,
     WarmTarget,
+    affordable_quantile,
     background_rate,
     burst_in_progress,
     expected_arrivals,
@@ -399,3 +400,30 @@ def test_a_recurring_burst_that_came_earlier_today_is_not_expected_again_at_its_
         ).agents
         >= 10
     )
+
+
+SHARED = replace(BURSTY_POLICY, quantile=0.9, idle_share=0.5, startup_s=60, drain_after_s=60)
+
+
+def test_the_quantile_falls_to_what_the_jobs_idle_allowance_affords() -> None:
+    """Each job earns half its length in idle time; its own agent's start-up (60 s) spends part of it, and
+    a warm agent no job takes costs its start-up and the minute before it drains (120 s). Jobs of 40
+    minutes afford the configured share; jobs of 3 minutes leave 30 s, a share of 30 / 150; jobs of two
+    minutes leave nothing, and a burst in progress then keeps no agent warm (it kept 14)."""
+    assert affordable_quantile(SHARED, 40 * 60) == 0.9
+    assert affordable_quantile(SHARED, 180) == pytest.approx(0.2)
+    assert affordable_quantile(SHARED, 120) == 0
+    assert affordable_quantile(SHARED, None) == 0.9  # not known yet: the configured share
+    assert affordable_quantile(replace(SHARED, idle_share=None), 120) == 0.9  # not asked for
+    burst = [MONDAY_9 + timedelta(seconds=6 * i) for i in range(10)]
+    now = burst[-1]
+    assert warm_target(SHARED, Demand(arrivals=burst), now).agents >= 14
+    short = warm_target(SHARED, Demand(arrivals=burst, job_seconds=120), now)
+    assert short.agents == 0 and "jobs of 120 s" in short.reason
+    assert 0 < warm_target(SHARED, Demand(arrivals=burst, job_seconds=240), now).agents < 14
+
+
+@given(st.floats(min_value=0, max_value=86400), st.floats(min_value=0, max_value=86400))
+def test_longer_jobs_never_afford_fewer_warm_agents(a: float, b: float) -> None:
+    short, long = sorted((a, b))
+    assert affordable_quantile(SHARED, short) <= affordable_quantile(SHARED, long) <= SHARED.quantile

@@ -187,6 +187,16 @@ class WarmPoolConfig(_Strict):
         int(_WARM.drain_after_s),
         description="Idle agents beyond the warm size drain after this (if sooner than idle_timeout_seconds).",
     )
+    idle_share: Number | None = Field(
+        None,
+        gt=0,
+        le=10,
+        description="Predictive: idle agent-minutes allowed per busy minute; where jobs are short the quantile "
+        "falls to what that affords. None: the quantile alone.",
+    )
+    startup_seconds: Seconds = Field(
+        int(_WARM.startup_s), description="Predictive: an agent's launch to online, for idle_share."
+    )
 
 
 class PoolConfig(_Strict):

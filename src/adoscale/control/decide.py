@@ -48,6 +48,8 @@ def warm_policy_for(pool: PoolConfig) -> WarmPolicy:
         window_s=float(warm.window_seconds),
         seasonal_days=warm.seasonal_days,
         drain_after_s=float(warm.drain_after_seconds),
+        idle_share=warm.idle_share,
+        startup_s=float(warm.startup_seconds),
     )
 
 

@@ -65,6 +65,10 @@ class WarmPolicy:
     window_s: float = 600.0
     seasonal_days: int = 7
     drain_after_s: float = 60.0  # idle agents above the target (and the queue) drain after this long idle
+    # The idle agent-time the warm pool may cost per minute of the pool's jobs (None: the quantile alone).
+    # Where jobs are short, the quantile falls to what that allows (`affordable_quantile`).
+    idle_share: float | None = None
+    startup_s: float = 60.0  # an agent's launch to online: what each job's own agent idles, warm or not
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,9 +100,30 @@ def warm_target(policy: WarmPolicy, demand: Demand, now: datetime) -> WarmTarget
         reason = f"schedule {open_[0].cron!r} open" if open_ else "no schedule open"
     else:
         expected, why = expected_arrivals(policy, demand.arrivals, now)
-        size = poisson_quantile(expected, policy.quantile)
-        reason = f"{why}: {expected:.2f} arrivals expected within {policy.horizon_s:.0f} s, q={policy.quantile}"
+        q = affordable_quantile(policy, demand.job_seconds)
+        size = poisson_quantile(expected, q)
+        reason = f"{why}: {expected:.2f} arrivals expected within {policy.horizon_s:.0f} s, q={q:.2g}"
+        if q < policy.quantile:
+            reason += f" (jobs of {demand.job_seconds:.0f} s)"
     return WarmTarget(min(size, policy.max_agents), reason)
+
+
+def affordable_quantile(policy: WarmPolicy, job_seconds: float | None) -> float:
+    """The share of likely arrivals the warm pool covers: `quantile`, or less where the pool's jobs are too
+    short to pay for it (`idle_share` set and their typical length known).
+
+    Each job earns `idle_share` of its length in idle agent-time; its own agent's start-up spends
+    `startup_s` of that whether it was warm or not. A warm agent no job takes idles its start-up and
+    `drain_after_s` before it drains. With `spare` the idle a job leaves and `waste` what an untaken agent
+    costs, the share is the newsvendor's critical ratio spare / (spare + waste): agents kept past the
+    point where each more one is likelier to go untaken than that. Jobs of 40 minutes leave 19 minutes
+    each (`quantile` stays); jobs of 3 minutes leave 30 s, a share of 0.2; jobs of 2 minutes or less leave
+    nothing, and no agent is kept warm for them (at idle_share 0.5, start-up 60 s, drain 60 s)."""
+    if policy.idle_share is None or job_seconds is None:
+        return policy.quantile
+    spare = max(0.0, policy.idle_share * job_seconds - policy.startup_s)
+    waste = policy.startup_s + policy.drain_after_s
+    return min(policy.quantile, spare / (spare + waste))
 
 
 def with_warm_pool(policy: PoolPolicy, target: WarmTarget, warm: WarmPolicy) -> PoolPolicy:

@@ -57,6 +57,7 @@ PREDICTIVE_WARM_POOL: Mapping[str, Any] = {
     "window_seconds": 3600,
     "seasonal_days": 7,
     "horizon_seconds": 90,
+    "idle_share": 0.5,
 }
 
 
