@@ -1,9 +1,9 @@
 """History in the lease table: the item `history#<pool>` beside the pool's lease item. Read and written by
 the pass that holds the lease, so a plain GetItem/PutItem pair is safe.
 
-Times are epoch seconds (the arrivals, the running jobs' assign times and the durations whole seconds), but
-the marks' stamps, which are compared for equality and kept exactly. An item written before an attribute
-existed loads with that part empty."""
+Times are epoch seconds (the arrivals and the durations whole seconds, the running jobs' assign times to the
+millisecond), but the marks' stamps, which are compared for equality and kept exactly. An item written before
+an attribute existed loads with that part empty."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ class DynamoHistory:
                 jobs_counted=_mark(item, "jobs_counted"),
                 agents_counted=_mark(item, "agents_counted"),
                 running={
-                    int(rid): datetime.fromtimestamp(int(n["N"]), UTC)
+                    int(rid): datetime.fromtimestamp(float(n["N"]), UTC)
                     for rid, n in (_typed(item, "running", "M") or {}).items()
                 },
                 durations=[_seconds(n["N"]) for n in _typed(item, "durations", "L") or []][-DURATIONS_KEPT:],
@@ -59,8 +59,10 @@ class DynamoHistory:
         item["arrivals"] = {"L": [{"N": str(int(t.timestamp()))} for t in sorted(record.arrivals)]}
         if record.last_pass is not None:
             item["last_pass"] = {"N": f"{record.last_pass.timestamp():.0f}"}
-        # The running jobs by request id (a map's keys are strings); the durations oldest first.
-        item["running"] = {"M": {str(rid): {"N": str(int(at.timestamp()))} for rid, at in record.running.items()}}
+        # The running jobs by request id (a map's keys are strings), their assign times to the millisecond (a
+        # duration is measured from them: truncated to the second, it came out up to a second long); the
+        # durations oldest first.
+        item["running"] = {"M": {str(rid): {"N": f"{at.timestamp():.3f}"} for rid, at in record.running.items()}}
         item["durations"] = {"L": [{"N": f"{seconds:.0f}"} for seconds in record.durations[-DURATIONS_KEPT:]]}
         marks = (
             ("jobs_counted", record.jobs_counted),
