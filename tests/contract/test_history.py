@@ -181,3 +181,48 @@ def test_the_metrics_marks_round_trip_exactly(history: History) -> None:
     assert history.load("linux") == record
     history.save("linux", HistoryRecord(jobs_counted=Watermark(stamp, ())))
     assert history.load("linux") == HistoryRecord(jobs_counted=Watermark(stamp, ()))
+
+
+def test_the_running_jobs_and_durations_round_trip(history: History) -> None:
+    """What the history learns of how long the pool's jobs run: the running jobs' assign times (to the second,
+    as the other times), the durations in whole seconds, oldest first, and the mark of the finishes counted
+    exactly."""
+    from adoscale.history import Watermark
+
+    record = HistoryRecord(
+        max_request_id=12,
+        running={11: MONDAY_9 - timedelta(minutes=3), 12: MONDAY_9},
+        durations=[281.0, 0.0, 1799.0, 45.0, 300.0, 12.0],
+        finished_counted=Watermark(datetime(2026, 1, 5, 8, 59, 1, 5, tzinfo=UTC), (9, 10)),
+        last_pass=MONDAY_9,
+    )
+    history.save("linux", record)
+    loaded = history.load("linux")
+    assert loaded == record
+    assert loaded.demand(MONDAY_9).job_seconds == 163.0  # between 45 and 281
+    assert all(at.tzinfo is not None for at in loaded.running.values())
+
+
+def test_durations_round_trip_in_whole_seconds(history: History) -> None:
+    history.save("linux", HistoryRecord(durations=[281.4, 59.6]))
+    assert [round(d) for d in history.load("linux").durations] == [281, 60]
+
+
+def test_a_record_at_every_bound_round_trips(history: History) -> None:
+    """The arrivals' bound, a job running on each of the most agents a pool may have (config's MAX_AGENTS)
+    and the durations kept: still within DynamoDB's 400 KB item."""
+    from adoscale.config.model import MAX_AGENTS
+    from adoscale.history.base import DURATIONS_KEPT
+
+    start = MONDAY_9 - timedelta(days=7)
+    record = HistoryRecord(
+        arrivals=[start + timedelta(seconds=30 * i) for i in range(MAX_ARRIVALS)],
+        max_request_id=10**9,
+        idle_day="2026-01-05",
+        idle_seconds=86_400.0,
+        last_pass=MONDAY_9,
+        running={10**9 - i: MONDAY_9 - timedelta(seconds=i) for i in range(MAX_AGENTS)},
+        durations=[float(1800 + i) for i in range(DURATIONS_KEPT)],
+    )
+    history.save("linux", record)
+    assert history.load("linux") == record

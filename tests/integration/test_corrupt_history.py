@@ -4,6 +4,9 @@ failed (5 of 5, 0 of 2 jobs served). The ADO emulator over HTTP, ECS and DynamoD
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
 import boto3
 import pytest
 from moto import mock_aws
@@ -11,7 +14,7 @@ from moto import mock_aws
 from adoscale.ado import AdoClient
 from adoscale.compute import EcsCompute
 from adoscale.control import Reconciler
-from adoscale.history import DynamoHistory, HistoryCorruptError
+from adoscale.history import DynamoHistory, HistoryCorruptError, Watermark
 from adoscale_lab.emulator import AdoModel
 from tests.aws import config_for, create_lease_table, ecs_world
 from tests.clock import Clock
@@ -58,3 +61,45 @@ def test_a_damaged_metrics_mark_is_reported_as_a_corrupt_item() -> None:
             dynamodb.put_item(TableName=TABLE, Item={"pool": {"S": "history#linux"}, "jobs_counted_at": {"S": at}})
             with pytest.raises(HistoryCorruptError, match="history#linux is unreadable"):
                 DynamoHistory(dynamodb, TABLE).load("linux")
+
+
+def test_an_item_from_before_the_durations_loads_with_them_empty() -> None:
+    """An item written before the record kept running jobs and durations (no such attributes) loads with
+    both empty, the rest as it was: an upgrade needs no migration."""
+    with mock_aws():
+        dynamodb = create_lease_table(boto3.client("dynamodb", region_name="us-east-1"), TABLE)
+        old = {
+            "pool": {"S": "history#linux"},
+            "max_request_id": {"N": "41"},
+            "idle_day": {"S": "2026-01-05"},
+            "idle_seconds": {"N": "600"},
+            "arrivals": {"L": [{"N": "1767603600"}, {"N": "1767603660"}]},
+            "last_pass": {"N": "1767603690"},
+            "jobs_counted_at": {"S": "2026-01-05T09:01:00.123000+00:00"},
+            "jobs_counted_ids": {"L": [{"N": "41"}]},
+        }
+        dynamodb.put_item(TableName=TABLE, Item=old)
+        loaded = DynamoHistory(dynamodb, TABLE).load("linux")
+    assert (loaded.running, loaded.durations, loaded.finished_counted) == ({}, [], Watermark())
+    assert loaded.max_request_id == 41 and len(loaded.arrivals) == 2 and loaded.jobs_counted.ids == (41,)
+    assert loaded.demand(datetime(2026, 1, 5, 9, 2, tzinfo=UTC)).job_seconds is None
+
+
+@pytest.mark.parametrize(
+    "damaged",
+    [
+        {"durations": {"L": [{"N": "300"}, {"S": "five minutes"}]}},
+        {"durations": {"L": [{"N": "-5"}]}},  # no job runs for less than nothing
+        {"durations": {"S": "300,240"}},
+        {"running": {"M": {"job-7": {"N": "1767603600"}}}},  # a request id is a number
+        {"running": {"M": {"7": {"S": "yesterday"}}}},
+        {"running": {"L": [{"N": "7"}]}},
+        {"finished_counted_at": {"S": "2026-01-05T09:00:00"}},  # a stamp without its zone
+    ],
+)
+def test_a_damaged_duration_or_running_job_is_reported_as_a_corrupt_item(damaged: dict[str, Any]) -> None:
+    with mock_aws():
+        dynamodb = create_lease_table(boto3.client("dynamodb", region_name="us-east-1"), TABLE)
+        dynamodb.put_item(TableName=TABLE, Item={"pool": {"S": "history#linux"}, **damaged})
+        with pytest.raises(HistoryCorruptError, match=r"^history item history#linux is unreadable \(\w+\)$"):
+            DynamoHistory(dynamodb, TABLE).load("linux")

@@ -85,7 +85,14 @@ def decide(
         return Decision(_backed_off(engine(snapshot, base), backoff, snapshot.now), base, None, None, backoff)
     record = observation.history.copy()
     idle = sum(1 for a in snapshot.agents if a.online and a.enabled and not a.busy)
-    observe_demand(record, observation.arrivals, min(idle, max(base.standby_agents, warm.max_agents)), snapshot.now)
+    observe_demand(
+        record,
+        observation.arrivals,
+        min(idle, max(base.standby_agents, warm.max_agents)),
+        snapshot.now,
+        observation.assigned_jobs,
+        observation.finished_jobs,
+    )
     trim(record, snapshot.now, warm.seasonal_days)
     target = warm_target(warm, record.demand(snapshot.now), snapshot.now)
     warmed = with_warm_pool(base, target, warm)

@@ -19,7 +19,7 @@ from adoscale.ado.queue import KnownUnservable, count_queued_for, count_running,
 from adoscale.compute.base import TaskInfo
 from adoscale.config import PoolConfig
 from adoscale.history.base import HistoryCorruptError, HistoryRecord
-from adoscale.history.seen import assigned_jobs
+from adoscale.history.seen import assigned_jobs, finished_jobs
 from adoscale.ports import AdoPort, Clock, Compute, History
 from adoscale.scaling import AgentView, PoolSnapshot, TaskStatus, TaskView
 
@@ -94,6 +94,8 @@ class Observation:
     agents: tuple[Agent, ...] = ()
     # (request id, queue time, assign time) of the jobs these reads show assigned, for the wait metric.
     assigned_jobs: tuple[tuple[int, datetime, datetime], ...] = ()
+    # (request id, finish time) of the jobs these reads show finished, for the durations the history keeps.
+    finished_jobs: tuple[tuple[int, datetime], ...] = ()
 
     @property
     def live_tasks(self) -> int:
@@ -214,6 +216,7 @@ def observe(
         unservable_jobs=tuple((job.request_id, demand) for job, demand in [*unservable(jobs, capabilities), *refused]),
         agents=tuple(agents),
         assigned_jobs=assigned_jobs(jobs, agents),
+        finished_jobs=finished_jobs(jobs, agents),
     )
 
 

@@ -1,8 +1,10 @@
-"""The record behind the history port (`adoscale.ports.History`): the warm pool's demand, and what the pool's
-passes have counted for the per-job and per-agent metrics (`Watermark`, `adoscale.history.seen`)."""
+"""The record behind the history port (`adoscale.ports.History`): the warm pool's demand (the jobs' arrival
+times, the warm agents' idle time today, how long the pool's last jobs ran), and what the pool's passes have
+counted for the per-job and per-agent metrics (`Watermark`, `adoscale.history.seen`)."""
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -10,6 +12,8 @@ from datetime import UTC, datetime, timedelta
 from adoscale.scaling.warm import Demand
 
 MAX_ARRIVALS = 20_000  # bounds an item: about 200 KB of DynamoDB numbers at most
+DURATIONS_KEPT = 50  # the finished jobs' durations a record keeps, the newest
+DURATIONS_NEEDED = 5  # the fewest durations the forecast is given a typical job length from
 
 
 class HistoryCorruptError(ValueError):
@@ -57,16 +61,30 @@ class HistoryRecord:
     # ids) and agents counted as online (agent ids).
     jobs_counted: Watermark = field(default_factory=Watermark)
     agents_counted: Watermark = field(default_factory=Watermark)
+    # How long the pool's jobs run (`observe`): the jobs last seen assigned and not finished (request id ->
+    # the service's assign time), the seconds each of the last DURATIONS_KEPT finished jobs ran (oldest
+    # first), and the finished jobs whose exact finish time was counted (by the service's finish stamps).
+    running: dict[int, datetime] = field(default_factory=dict)
+    durations: list[float] = field(default_factory=list)
+    finished_counted: Watermark = field(default_factory=Watermark)
 
     def copy(self) -> HistoryRecord:
-        """An independent copy, as `copy.deepcopy` makes one: the arrivals list is the record's only mutable
-        part (datetimes are immutable), so copying it is enough. A deep copy of two weeks of arrivals (36
-        million calls a day for a busy pool) was most of a warm pool's pass CPU."""
-        return replace(self, arrivals=list(self.arrivals))
+        """An independent copy, as `copy.deepcopy` makes one: the arrivals, the running jobs and the durations
+        are the record's only mutable parts (datetimes and marks are immutable), so copying them is enough. A
+        deep copy of two weeks of arrivals (36 million calls a day for a busy pool) was most of a warm pool's
+        pass CPU."""
+        return replace(self, arrivals=list(self.arrivals), running=dict(self.running), durations=list(self.durations))
 
     def demand(self, now: datetime) -> Demand:
         idle = self.idle_seconds if self.idle_day == now.date().isoformat() else 0.0
-        return Demand(arrivals=tuple(self.arrivals), idle_agent_seconds_today=idle)
+        return Demand(arrivals=tuple(self.arrivals), idle_agent_seconds_today=idle, job_seconds=self.job_seconds())
+
+    def job_seconds(self) -> float | None:
+        """How long the pool's jobs typically run: the median of the kept durations (robust to the odd job
+        that hangs or fails at once), None until DURATIONS_NEEDED have finished."""
+        if len(self.durations) < DURATIONS_NEEDED:
+            return None
+        return statistics.median(self.durations)
 
 
 def trim(record: HistoryRecord, now: datetime, keep_days: int) -> HistoryRecord:
@@ -75,15 +93,30 @@ def trim(record: HistoryRecord, now: datetime, keep_days: int) -> HistoryRecord:
     return record
 
 
-def observe(record: HistoryRecord, jobs: Iterable[tuple[int, datetime]], idle_agents: int, now: datetime) -> None:
-    """Count new arrivals (by request id) and the idle agent time since the pool's last pass."""
-    new = sorted((rid, at) for rid, at in jobs if rid > record.max_request_id)
+def observe(
+    record: HistoryRecord,
+    jobs: Iterable[tuple[int, datetime]],
+    idle_agents: int,
+    now: datetime,
+    assigned: Iterable[tuple[int, datetime, datetime]] = (),
+    finished: Iterable[tuple[int, datetime]] = (),
+) -> None:
+    """Count new arrivals (by request id), the idle agent time since the pool's last pass, and how long the
+    jobs that finished since then ran (`finish_jobs`).
+
+    `jobs` (request id, queue time): the pool's unfinished requests that its agents can run. `assigned`
+    (request id, queue time, assign time): every job the pass's reads show assigned, finished ones included
+    (`Observation.assigned_jobs`); `finished` (request id, finish time): the requests the reads show finished
+    (`Observation.finished_jobs`)."""
+    listed = list(jobs)
+    new = sorted((rid, at) for rid, at in listed if rid > record.max_request_id)
     # In UTC's own tzinfo, as the stored arrivals and the clock are: the job times decoded from ADO carry
     # pydantic's, and a comparison of datetimes with different tzinfo objects asks each for its offset,
     # which made the forecast's searches over two weeks of arrivals ten times slower.
     record.arrivals.extend(at.astimezone(UTC) for _, at in new)
     if new:
         record.max_request_id = new[-1][0]
+    finish_jobs(record, assigned, finished, now, unfinished={rid for rid, _ in listed})
     today = now.date().isoformat()
     if record.idle_day != today:
         record.idle_day, record.idle_seconds = today, 0.0
@@ -92,3 +125,46 @@ def observe(record: HistoryRecord, jobs: Iterable[tuple[int, datetime]], idle_ag
         gap = min(300.0, max(0.0, (now - record.last_pass).total_seconds()))
         record.idle_seconds += idle_agents * gap
     record.last_pass = now
+
+
+def finish_jobs(
+    record: HistoryRecord,
+    assigned: Iterable[tuple[int, datetime, datetime]],
+    finished: Iterable[tuple[int, datetime]],
+    now: datetime,
+    *,
+    unfinished: set[int] | frozenset[int] = frozenset(),
+) -> None:
+    """Add the durations of the jobs finished since the pool's last pass (`record.last_pass`, not yet moved
+    to `now`) to `record.durations`, and keep the jobs assigned and unfinished now in `record.running`.
+
+    A job whose finish the reads show (`finished`: an agent's last completed request) ran its finish - its
+    assign time exactly, both the service's stamps; it is counted once, by the pass that first sees it
+    finished (`record.finished_counted`, a mark on the finish stamps like the metrics' own), or, when it was
+    running at the last pass, by this one. A job last seen running that the reads no longer show assigned
+    (the agent ran it, removed its registration and exited: its last completed request went with it)
+    finished between the two passes: at their midpoint, as far as is known (half a pass interval off at most).
+    One still among the pool's unfinished requests (`unfinished`: handed back to the queue) has not finished:
+    it leaves `running` uncounted, and comes back with its new assign time when an agent takes it again. The
+    exact and the estimated are never both counted for one job."""
+    assign_at = {rid: assign for rid, _, assign in assigned}
+    finish_at = {rid: at for rid, at in finished if rid in assign_at}
+    ran: list[tuple[datetime, float]] = []  # (finished at, seconds), for the order kept
+    counted: list[tuple[int, datetime]] = []
+    for rid, at in sorted(finish_at.items(), key=lambda item: (item[1], item[0])):
+        fresh = record.finished_counted.new(rid, at)
+        # One the last pass saw running is this pass's to count, even with a stamp behind the mark (finish
+        # stamps need not be seen in order); it leaves `running`, so nothing counts it again.
+        if fresh or rid in record.running:
+            ran.append((at, max(0.0, (at - assign_at[rid]).total_seconds())))
+        if fresh:
+            counted.append((rid, at))
+    record.finished_counted = record.finished_counted.after(counted)
+    midpoint = now if record.last_pass is None else record.last_pass + (now - record.last_pass) / 2
+    for rid, assign in record.running.items():
+        if rid not in assign_at and rid not in unfinished:
+            ran.append((midpoint, max(0.0, (midpoint - assign).total_seconds())))
+    if ran:
+        ran.sort(key=lambda item: item[0])
+        record.durations = [*record.durations, *(seconds for _, seconds in ran)][-DURATIONS_KEPT:]
+    record.running = {rid: assign.astimezone(UTC) for rid, assign in assign_at.items() if rid not in finish_at}

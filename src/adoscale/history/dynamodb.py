@@ -1,12 +1,16 @@
 """History in the lease table: the item `history#<pool>` beside the pool's lease item. Read and written by
-the pass that holds the lease, so a plain GetItem/PutItem pair is safe."""
+the pass that holds the lease, so a plain GetItem/PutItem pair is safe.
+
+Times are epoch seconds (the arrivals and the durations whole seconds, the running jobs' assign times to the
+millisecond), but the marks' stamps, which are compared for equality and kept exactly. An item written before
+an attribute existed loads with that part empty."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from adoscale.history.base import HistoryCorruptError, HistoryRecord, Watermark
+from adoscale.history.base import DURATIONS_KEPT, HistoryCorruptError, HistoryRecord, Watermark
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -33,6 +37,12 @@ class DynamoHistory:
                 last_pass=datetime.fromtimestamp(float(last), UTC) if last else None,
                 jobs_counted=_mark(item, "jobs_counted"),
                 agents_counted=_mark(item, "agents_counted"),
+                running={
+                    int(rid): datetime.fromtimestamp(float(n["N"]), UTC)
+                    for rid, n in (_typed(item, "running", "M") or {}).items()
+                },
+                durations=[_seconds(n["N"]) for n in _typed(item, "durations", "L") or []][-DURATIONS_KEPT:],
+                finished_counted=_mark(item, "finished_counted"),
             )
         except (AttributeError, KeyError, TypeError, ValueError, OverflowError, OSError) as exc:
             # Which attribute, not its value: a damaged item may hold anything.
@@ -49,7 +59,17 @@ class DynamoHistory:
         item["arrivals"] = {"L": [{"N": str(int(t.timestamp()))} for t in sorted(record.arrivals)]}
         if record.last_pass is not None:
             item["last_pass"] = {"N": f"{record.last_pass.timestamp():.0f}"}
-        for name, mark in (("jobs_counted", record.jobs_counted), ("agents_counted", record.agents_counted)):
+        # The running jobs by request id (a map's keys are strings), their assign times to the millisecond (a
+        # duration is measured from them: truncated to the second, it came out up to a second long); the
+        # durations oldest first.
+        item["running"] = {"M": {str(rid): {"N": f"{at.timestamp():.3f}"} for rid, at in record.running.items()}}
+        item["durations"] = {"L": [{"N": f"{seconds:.0f}"} for seconds in record.durations[-DURATIONS_KEPT:]]}
+        marks = (
+            ("jobs_counted", record.jobs_counted),
+            ("agents_counted", record.agents_counted),
+            ("finished_counted", record.finished_counted),
+        )
+        for name, mark in marks:
             if mark.at is not None:
                 # The service's stamp exactly (ISO text, to the microsecond): a mark compares equal stamps.
                 item[f"{name}_at"] = {"S": mark.at.isoformat()}
@@ -65,3 +85,16 @@ def _mark(item: dict[str, Any], name: str) -> Watermark:
     if stamp.tzinfo is None:
         raise ValueError("naive")
     return Watermark(stamp, tuple(int(n["N"]) for n in item.get(f"{name}_ids", {}).get("L", [])))
+
+
+def _typed(item: dict[str, Any], name: str, kind: str) -> Any:
+    """The value of attribute `name`, which must be of DynamoDB type `kind` (KeyError otherwise); None when the
+    item has no such attribute (an item written before it was kept)."""
+    return item[name][kind] if name in item else None
+
+
+def _seconds(text: str) -> float:
+    seconds = float(text)
+    if not 0.0 <= seconds < float("inf"):
+        raise ValueError("not a duration")
+    return seconds

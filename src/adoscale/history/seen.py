@@ -52,6 +52,20 @@ def assigned_jobs(jobs: Iterable[JobRequest], agents: Iterable[Agent]) -> tuple[
     return tuple(sorted(found.values()))
 
 
+def finished_jobs(jobs: Iterable[JobRequest], agents: Iterable[Agent]) -> tuple[tuple[int, datetime], ...]:
+    """(request id, finish time) of every job the pass's reads show finished: the agents' last completed
+    requests (the job requests read holds the unfinished ones only), each once. For the durations the warm
+    pool's history keeps (`adoscale.history.base.finish_jobs`), beside `assigned_jobs`."""
+    found: dict[int, datetime] = {}
+    requests = list(jobs)
+    for agent in agents:
+        requests += [r for r in (agent.assigned_request, agent.last_completed_request) if r is not None]
+    for request in requests:
+        if request.finish_time is not None:
+            found.setdefault(request.request_id, request.finish_time)
+    return tuple(sorted(found.items()))
+
+
 def first_seen(
     assigned: Iterable[tuple[int, datetime, datetime]],
     agents: Iterable[Agent],

@@ -2,7 +2,9 @@
 from a seed, rather than on the project's own few traces.
 
 Each trace is one measured day (or night) plus 0-14 earlier days of history, given to the forecast as the
-arrival times the pool's passes would have recorded (`simulate(..., history_s=...)`). The draws, per trace:
+arrival times and job durations the pool's passes would have recorded (`simulate(..., history_s=...,
+history_job_s=...)`; the durations drawn from a generator of their own, so that adding them changed no other
+draw). The draws, per trace:
 
 - `burst`: a scheduled fan-out of 10-60 jobs queued over 1-10 minutes at a time of day between 07:00 and
   17:00, starting 0-10 minutes late on each day (a trigger's lateness varies), on weekdays only or every
@@ -65,6 +67,7 @@ class Trace:
     weekdays_only: bool
     job_minutes: float
     bursts: tuple[tuple[float, float], ...] = ()  # each day's burst, first and last arrival (the generator's truth)
+    history_job_s: tuple[float, ...] = ()  # how long each earlier day's job ran, in the order of `history_s`
 
     @property
     def name(self) -> str:
@@ -144,9 +147,23 @@ def generate(family: str, seed: int) -> Trace:
     today = days[-1]
     jobs = [JobSpec(t, d) for t, d in zip(today, _durations(rng, len(today), job_minutes * 60), strict=True)]
     history = [t for day in days[:-1] for t in day]
+    # From a generator of their own, so that every other draw of the trace is what it was before the earlier
+    # days' durations were drawn at all.
+    history_rng = random.Random(f"{family}:{seed}:history-durations")
+    history_job_s = tuple(_durations(history_rng, len(history), job_minutes * 60))
     description += f"; jobs of about {job_minutes:.1f} min"
     return Trace(
-        family, seed, jobs, history, measure_from, measure_until, description, weekdays_only, job_minutes, tuple(bursts)
+        family,
+        seed,
+        jobs,
+        history,
+        measure_from,
+        measure_until,
+        description,
+        weekdays_only,
+        job_minutes,
+        tuple(bursts),
+        history_job_s,
     )
 
 
@@ -247,6 +264,7 @@ def run(trace: Trace, policy: SimPolicy, *, event_driven: bool = True) -> Policy
         max_agents=MAX_AGENTS,
         measure_from_s=trace.measure_from_s,
         history_s=trace.history_s,
+        history_job_s=trace.history_job_s,
         observe_s=(trace.measure_from_s, trace.measure_until_s),
         event_driven=event_driven,
     )

@@ -8,7 +8,7 @@ import random
 import statistics
 from collections import Counter
 from collections.abc import Callable, Hashable, Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from operator import attrgetter
 from typing import TypeVar
@@ -21,6 +21,7 @@ from adoscale.bootstrap import build_controller
 from adoscale.config import parse_config
 from adoscale.control import Reconciler, policy_for, warm_policy_for
 from adoscale.history import HistoryRecord
+from adoscale.history.base import DURATIONS_KEPT
 from adoscale.hooks import HookRejected, HookValidator
 from adoscale.hooks.validate import POOL_PARAMETER, SECRET_HEADER
 from adoscale.lease import MemoryLease
@@ -170,19 +171,19 @@ class _HookDelivery:
 
 
 class _SimHistory:
-    """`MemoryHistory`'s behaviour (a pass gets its own copy of the record) without its deep copy, which
-    took half the simulator's time on a week of history: a record holds immutable datetimes, so copying
-    its list is copy enough."""
+    """`MemoryHistory`'s behaviour (a pass gets its own copy of the record) with the record's own cheap copy
+    (`HistoryRecord.copy`: its lists and its running jobs), never a deep copy, which took half the
+    simulator's time on a week of history."""
 
     def __init__(self) -> None:
         self._records: dict[str, HistoryRecord] = {}
 
     def load(self, pool: str) -> HistoryRecord:
         record = self._records.get(pool)
-        return HistoryRecord() if record is None else replace(record, arrivals=list(record.arrivals))
+        return HistoryRecord() if record is None else record.copy()
 
     def save(self, pool: str, record: HistoryRecord) -> None:
-        self._records[pool] = replace(record, arrivals=list(record.arrivals))
+        self._records[pool] = record.copy()
 
     def peek(self, pool: str) -> HistoryRecord:
         """The stored record itself, to read without a copy."""
@@ -207,7 +208,8 @@ class _QuietPasses:
     """Passes in virtual time that skip the ones known to change nothing: the event-driven simulator.
 
     A pass over a quiet pool (no job queued or running, no live task, no registration but the
-    placeholder, no standby or warm agent wanted) observes an empty pool and decides nothing, and what
+    placeholder, no standby or warm agent wanted, no job the history last saw running: the pass after a
+    job's end records how long it ran) observes an empty pool and decides nothing, and what
     it costs is a fixed number of calls. Such a pass is not run through HTTP: its calls are counted as
     the last quiet pass that did run made them (`quiet_calls`), and time goes on to the next event. The
     warm pool's forecast is asked at each skipped pass (a pure function: microseconds), so a pass that
@@ -250,7 +252,13 @@ class _QuietPasses:
             return False
         if self._warm.mode is WarmMode.OFF:
             return True
-        return warm_target(self._warm, self._history.peek(POOL).demand(now), now).agents == 0
+        record = self._history.peek(POOL)
+        if record.running:
+            # A job the history last saw running has finished since (nothing is unfinished): the pass that
+            # follows records how long it ran, from the time between it and the last pass, as a deployed
+            # pass would. Skipped, the next pass to run (maybe the next morning's) would take the night for it.
+            return False
+        return warm_target(self._warm, record.demand(now), now).agents == 0
 
     def run(self) -> None:
         """What `Reconciler.run` does for the one pool: the parallel-job limit (read for real: the client
@@ -386,6 +394,19 @@ def _capabilities_for(jobs: list[JobSpec]) -> dict[str, str]:
     return caps
 
 
+def _earlier_days(history_s: Sequence[float], history_job_s: Sequence[float]) -> HistoryRecord:
+    """The history record the earlier days' passes would have left: every arrival, and the durations of the
+    last DURATIONS_KEPT jobs to finish (each finishing its duration after it was queued: the earlier days'
+    waits are not simulated), oldest first."""
+    if history_job_s and len(history_job_s) != len(history_s):
+        raise ValueError(f"{len(history_job_s)} durations for {len(history_s)} earlier arrivals")
+    finished = sorted(zip(history_s, history_job_s, strict=False), key=lambda job: job[0] + job[1])
+    return HistoryRecord(
+        arrivals=[START + timedelta(seconds=t) for t in sorted(history_s)],
+        durations=[seconds for _, seconds in finished][-DURATIONS_KEPT:],
+    )
+
+
 def simulate(
     jobs: list[JobSpec],
     policy: SimPolicy,
@@ -400,14 +421,20 @@ def simulate(
     event_driven: bool = True,
     history_s: Sequence[float] = (),
     observe_s: tuple[float, float] | None = None,
+    history_job_s: Sequence[float] = (),
+    on_history: Callable[[HistoryRecord], None] | None = None,
 ) -> PolicyResult:
     """Run `jobs` under `policy`. Only the jobs queued, and the tasks launched, from `measure_from_s` on
     are measured: the days before it are there for the warm pool's history to learn from. With
     `hook_loss`, that share of job-queued hooks never arrives (the schedule is the backstop).
 
     `history_s`: arrival times (seconds from the start) of earlier days that are not simulated but given to
-    the warm pool's history as the pool's passes would have recorded them (a record holds arrival times
-    only), so a trace with two weeks of history costs one simulated day.
+    the warm pool's history as the pool's passes would have recorded them, so a trace with two weeks of
+    history costs one simulated day. `history_job_s`: how long each of those jobs ran (in the order of
+    `history_s`; empty: not known), the last DURATIONS_KEPT of them (by when they finished) given to the
+    history's durations as the passes would have recorded them.
+
+    `on_history`: called at the end with the pool's history record as the last pass saved it.
 
     `observe_s` (from, until): the schedule runs over all of it, even with no job in it (what a warm pool
     spends on a day with no work counts too); by default from ten minutes before the first job.
@@ -454,7 +481,7 @@ def simulate(
     client_time = _ClientTime(events)
     history = _SimHistory()
     if history_s:
-        history.save(POOL, HistoryRecord(arrivals=[START + timedelta(seconds=t) for t in sorted(history_s)]))
+        history.save(POOL, _earlier_days(history_s, history_job_s))
     http = httpx.Client(transport=httpx.WSGITransport(app=app), base_url="http://ado.sim")
     client_args: dict[str, object] = {
         "http": http,
@@ -556,6 +583,8 @@ def simulate(
         events.run_next()
     ado.close()
 
+    if on_history is not None:
+        on_history(history.peek(POOL))
     measure_from = START + timedelta(seconds=measure_from_s)
     tasks = [t for t in fargate.tasks.values() if t.launched_at >= measure_from]
     end = events.now
