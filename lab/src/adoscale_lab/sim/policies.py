@@ -46,14 +46,13 @@ HOOK_DELAY_S = (1.0, 2.0)
 
 # `adoscale-predictive`'s pool configuration (docs/performance.md says why each value, and what the others
 # measured): up to 30 warm agents (a burst in progress is served in proportion to its rate: the family's
-# bursts reach 15 jobs a minute); the median of the Poisson count (quantile 0.5: one agent kept warm for a
-# steady stream from about 28 jobs an hour; a warm agent waiting for a trickle idles the mean gap between
-# its jobs, more than half of most jobs' length, so the idle goal leaves no room for more); the trickle's
-# rate over an hour, a week of days.
+# bursts reach 15 jobs a minute); issue 25's idle goal as the idle share (0.5: the quantile falls to what
+# the jobs' lengths afford, none for jobs of 2 minutes or less), under a quantile of 0.9 where they afford
+# it or are not known yet (jobs of 20 minutes and more); the trickle's rate over an hour, a week of days.
 PREDICTIVE_WARM_POOL: Mapping[str, Any] = {
     "mode": "predictive",
     "max_agents": 30,
-    "quantile": 0.5,
+    "quantile": 0.9,
     "window_seconds": 3600,
     "seasonal_days": 7,
     "horizon_seconds": 90,
