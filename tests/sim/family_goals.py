@@ -4,10 +4,10 @@
 side, each once.
 
 ADOSCALE_FAMILY_TRACES=N judges N traces per family: 20 by default, the issue's minimum (seeds 1-20); more on
-demand. Figures are printed (`pytest -s`); docs/performance.md has the distribution over these 80, over a fresh
-80 (seeds 101-120) and over a holdout (seeds 301-320). The generator is seeded: a failing trace is named and
-can be run alone (`generate(family, seed)`). A goal missed on named traces is reported as not met (xfail,
-with the traces and their figures), never hidden by changing a trace."""
+demand. Figures are printed (`pytest -s`); docs/performance.md has the distribution over these 80, over a
+fresh 80 (seeds 101-120), and over holdouts (seeds 301-320, then 401-420). The generator is seeded: a failing
+trace is named and can be run alone (`generate(family, seed)`). A goal missed on named traces is reported
+as not met (xfail, with the traces and their figures), never hidden by changing a trace."""
 
 from __future__ import annotations
 

@@ -101,7 +101,8 @@ def _issue_monday() -> list[JobSpec]:
 def test_the_issue_s_monday_with_no_history() -> None:
     """Issue 25's example: the median wait was 21.3 s before issue 25. Its median job is one of the stream's
     (about 18 of the 83 jobs are in an ongoing burst: by the families' rule the median goal does not apply),
-    and a stream of 20 an hour is served cold by design (`PREDICTIVE_WARM_POOL`'s quantile). The forecast met
+    and a stream of 20 an hour of 4.6-minute jobs is served cold by design (`idle_share`: such jobs cannot pay
+    for an agent waiting the stream's mean gap). The forecast met
     the median here until the stream's chance runs stopped being read as bursts (docs/performance.md, "The
     issue's Monday"): both goals are reported, met or not, never hidden."""
     result = simulate(_issue_monday(), POLICIES["adoscale-predictive"], seed=1)
