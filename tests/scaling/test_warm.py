@@ -27,6 +27,7 @@ from adoscale.scaling.warm import (
     background_rate,
     burst_in_progress,
     expected_arrivals,
+    lookahead_s,
     parse_cron,
     poisson_quantile,
     recurring_count,
@@ -427,3 +428,17 @@ def test_the_quantile_falls_to_what_the_jobs_idle_allowance_affords() -> None:
 def test_longer_jobs_never_afford_fewer_warm_agents(a: float, b: float) -> None:
     short, long = sorted((a, b))
     assert affordable_quantile(SHARED, short) <= affordable_quantile(SHARED, long) <= SHARED.quantile
+
+
+def test_agents_for_jobs_too_short_to_pay_for_the_notice_time_are_kept_one_start_up_ahead() -> None:
+    """Jobs of 150 s leave 15 s of idle each after their own agent's start-up, less than the 30 s a warm
+    agent kept a horizon (90 s) ahead waits beyond its start-up: the forecast counts the arrivals of one
+    start-up (60 s) instead. A burst of one every 6 s: 10 expected, not 15. Jobs of 4 minutes pay for it."""
+    assert lookahead_s(SHARED, 150) == 60 and lookahead_s(SHARED, 240) == 90 and lookahead_s(SHARED, None) == 90
+    burst = [MONDAY_9 + timedelta(seconds=6 * i) for i in range(10)]
+    short = warm_target(SHARED, Demand(arrivals=burst, job_seconds=150), burst[-1])
+    assert "10.00 arrivals expected within 60 s" in short.reason
+    assert (
+        "15.00 arrivals expected within 90 s"
+        in warm_target(SHARED, Demand(arrivals=burst, job_seconds=240), burst[-1]).reason
+    )

@@ -99,10 +99,11 @@ def warm_target(policy: WarmPolicy, demand: Demand, now: datetime) -> WarmTarget
         size = max((s.agents for s in open_), default=0)
         reason = f"schedule {open_[0].cron!r} open" if open_ else "no schedule open"
     else:
-        expected, why = expected_arrivals(policy, demand.arrivals, now)
+        ahead = replace(policy, horizon_s=lookahead_s(policy, demand.job_seconds))
+        expected, why = expected_arrivals(ahead, demand.arrivals, now)
         q = affordable_quantile(policy, demand.job_seconds)
         size = poisson_quantile(expected, q)
-        reason = f"{why}: {expected:.2f} arrivals expected within {policy.horizon_s:.0f} s, q={q:.2g}"
+        reason = f"{why}: {expected:.2f} arrivals expected within {ahead.horizon_s:.0f} s, q={q:.2g}"
         if q < policy.quantile:
             reason += f" (jobs of {demand.job_seconds:.0f} s)"
     return WarmTarget(min(size, policy.max_agents), reason)
@@ -124,6 +125,18 @@ def affordable_quantile(policy: WarmPolicy, job_seconds: float | None) -> float:
     spare = max(0.0, policy.idle_share * job_seconds - policy.startup_s)
     waste = policy.startup_s + policy.drain_after_s
     return min(policy.quantile, spare / (spare + waste))
+
+
+def lookahead_s(policy: WarmPolicy, job_seconds: float | None) -> float:
+    """How far ahead the forecast counts arrivals: `horizon_s` (a cold start and the time to notice a job),
+    or only `startup_s` where a job's idle allowance after its own agent's start-up is less than the rest
+    of the horizon (`idle_share` set, jobs of under 3 minutes at the defaults). Agents kept a horizon
+    ahead of their jobs wait the notice time for them, which such jobs cannot pay for; kept a start-up
+    ahead, they come online about when their jobs arrive."""
+    if policy.idle_share is None or job_seconds is None:
+        return policy.horizon_s
+    spare = policy.idle_share * job_seconds - policy.startup_s
+    return min(policy.horizon_s, policy.startup_s) if spare < policy.horizon_s - policy.startup_s else policy.horizon_s
 
 
 def with_warm_pool(policy: PoolPolicy, target: WarmTarget, warm: WarmPolicy) -> PoolPolicy:
