@@ -43,10 +43,7 @@ def assigned_jobs(jobs: Iterable[JobRequest], agents: Iterable[Agent]) -> tuple[
     requests and its agents' assigned and last completed ones (a job that ran and finished between two passes
     is only there), each once."""
     found: dict[int, tuple[int, datetime, datetime]] = {}
-    requests = list(jobs)
-    for agent in agents:
-        requests += [r for r in (agent.assigned_request, agent.last_completed_request) if r is not None]
-    for request in requests:
+    for request in _shown(jobs, agents):
         if request.queue_time is not None and request.assign_time is not None:
             found.setdefault(request.request_id, (request.request_id, request.queue_time, request.assign_time))
     return tuple(sorted(found.values()))
@@ -57,13 +54,19 @@ def finished_jobs(jobs: Iterable[JobRequest], agents: Iterable[Agent]) -> tuple[
     requests (the job requests read holds the unfinished ones only), each once. For the durations the warm
     pool's history keeps (`adoscale.history.base.finish_jobs`), beside `assigned_jobs`."""
     found: dict[int, datetime] = {}
-    requests = list(jobs)
-    for agent in agents:
-        requests += [r for r in (agent.assigned_request, agent.last_completed_request) if r is not None]
-    for request in requests:
+    for request in _shown(jobs, agents):
         if request.finish_time is not None:
             found.setdefault(request.request_id, request.finish_time)
     return tuple(sorted(found.items()))
+
+
+def _shown(jobs: Iterable[JobRequest], agents: Iterable[Agent]) -> list[JobRequest]:
+    """Every request the pass's reads show: the pool's unfinished ones, then its agents' assigned and last
+    completed ones (the same request may be among them more than once)."""
+    requests = list(jobs)
+    for agent in agents:
+        requests += [r for r in (agent.assigned_request, agent.last_completed_request) if r is not None]
+    return requests
 
 
 def first_seen(

@@ -120,9 +120,10 @@ def affordable_quantile(policy: WarmPolicy, job_seconds: float | None) -> float:
     point where each more one is likelier to go untaken than that. Jobs of 40 minutes leave 19 minutes
     each (`quantile` stays); jobs of 3 minutes leave 30 s, a share of 0.2; jobs of 2 minutes or less leave
     nothing, and no agent is kept warm for them (at idle_share 0.5, start-up 60 s, drain 60 s)."""
-    if policy.idle_share is None or job_seconds is None:
+    spare = _spare_s(policy, job_seconds)
+    if spare is None:
         return policy.quantile
-    spare = max(0.0, policy.idle_share * job_seconds - policy.startup_s)
+    spare = max(0.0, spare)
     waste = policy.startup_s + policy.drain_after_s
     return min(policy.quantile, spare / (spare + waste))
 
@@ -133,10 +134,18 @@ def lookahead_s(policy: WarmPolicy, job_seconds: float | None) -> float:
     of the horizon (`idle_share` set, jobs of under 3 minutes at the defaults). Agents kept a horizon
     ahead of their jobs wait the notice time for them, which such jobs cannot pay for; kept a start-up
     ahead, they come online about when their jobs arrive."""
-    if policy.idle_share is None or job_seconds is None:
+    spare = _spare_s(policy, job_seconds)
+    if spare is None or spare >= policy.horizon_s - policy.startup_s:
         return policy.horizon_s
-    spare = policy.idle_share * job_seconds - policy.startup_s
-    return min(policy.horizon_s, policy.startup_s) if spare < policy.horizon_s - policy.startup_s else policy.horizon_s
+    return min(policy.horizon_s, policy.startup_s)
+
+
+def _spare_s(policy: WarmPolicy, job_seconds: float | None) -> float | None:
+    """The idle a job leaves once its own agent's start-up is paid (negative: not even that); None where
+    `idle_share` is not set or the jobs' length is not known yet."""
+    if policy.idle_share is None or job_seconds is None:
+        return None
+    return policy.idle_share * job_seconds - policy.startup_s
 
 
 def with_warm_pool(policy: PoolPolicy, target: WarmTarget, warm: WarmPolicy) -> PoolPolicy:
@@ -372,7 +381,7 @@ def came_early(policy: WarmPolicy, times: Sequence[datetime], now: datetime, str
     for it would wait for nothing: the day's shape so far, which the clock alone does not see."""
     need = _burst_need(stream_per_s)
     ahead = timedelta(seconds=policy.horizon_s + SEASONAL_LEAD_S)
-    midnight = timedelta(hours=now.hour, minutes=now.minute, seconds=now.second, microseconds=now.microsecond)
+    midnight = now - now.replace(hour=0, minute=0, second=0, microsecond=0)  # since midnight
     earlier = [
         _bursts_begun(times, then - midnight - _JUST, then + ahead, need)
         for then in _earlier_days(now, policy.seasonal_days, times, midnight)
