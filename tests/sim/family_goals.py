@@ -17,7 +17,14 @@ from functools import cache
 import pytest
 
 from adoscale_lab.sim import POLICIES, PolicyResult
-from adoscale_lab.sim.families import Trace, family, idle_floor_minutes, judge, run
+from adoscale_lab.sim.families import (
+    Trace,
+    expected_idle_floor_minutes,
+    family,
+    idle_floor_minutes,
+    judge,
+    run,
+)
 
 COUNT = int(os.environ.get("ADOSCALE_FAMILY_TRACES", "20"))
 NIGHT_IDLE_MINUTES = 45
@@ -75,9 +82,16 @@ class FamilyGoals:
             assert result.startup_minutes >= len(trace.jobs) * 40 / 60 - 1e-6, trace.name  # 40 s each at least
 
     def test_idle_at_most_half_the_busy_minutes(self) -> None:
-        """Where the start-up floor alone is over half the busy minutes (jobs shorter than about 80 s: no
-        policy can meet the goal, `idle_floor_minutes`), the trace is named as out of reach and passes; where
-        the start-up this run measured is over it but the floor is not, it is named apart among the misses."""
+        """A trace over the goal is one of three kinds, told apart and named:
+
+        - out of reach for any policy: the start-up floor alone is over half the busy minutes (jobs shorter
+          than about 80 s, `idle_floor_minutes`). It passes.
+        - out of reach on average: the mean start-up alone is (jobs shorter than about 2 minutes,
+          `expected_idle_floor_minutes`). It passes only where the cold start (`adoscale-hooks`: no warm
+          pool, an agent per job) misses the goal on it too, and the warm pool added no more idle to the
+          start-up than half the busy minutes: only start-up draws luckier than the platform's average
+          could meet it, and the forecast did not make it worse by more than the goal allows.
+        - missed: the rest (xfail), those whose measured start-up alone is over the goal named apart."""
         over = [(t, r) for t, r in judged(self.family) if r.idle_agent_minutes > r.busy_minutes / 2]
         out_of_reach = [(t, r) for t, r in over if idle_floor_minutes(t) > r.busy_minutes / 2]
         print(
@@ -85,6 +99,21 @@ class FamilyGoals:
             + ("; ".join(f"{t.name} (floor {idle_floor_minutes(t):.1f})" for t, _ in out_of_reach) or "none")
         )
         named = {t.name for t, _ in out_of_reach}
+        on_average = []
+        for t, r in over:
+            if t.name in named or expected_idle_floor_minutes(t) <= r.busy_minutes / 2:
+                continue
+            cold = run(t, POLICIES["adoscale-hooks"])
+            added = r.idle_agent_minutes - r.startup_minutes
+            print(
+                f"\n{t.name}: mean start-up floor {expected_idle_floor_minutes(t):.1f} over "
+                f"{r.busy_minutes / 2:.1f}; the cold start idles {cold.idle_agent_minutes:.1f}; the warm pool "
+                f"adds {added:.1f} to its start-up"
+            )
+            if cold.idle_agent_minutes > cold.busy_minutes / 2 and added <= r.busy_minutes / 2:
+                on_average.append(t.name)
+        print("\nout of reach on average: " + ("; ".join(on_average) or "none"))
+        named |= set(on_average)
         rest = [(t, r) for t, r in over if t.name not in named]
         half = {t.name: r.busy_minutes / 2 for t, r in rest}
         infeasible = [

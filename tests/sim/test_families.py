@@ -16,6 +16,7 @@ from adoscale_lab.sim.families import (
     Trace,
     busy_periods,
     family,
+    expected_idle_floor_minutes,
     generate,
     idle_floor_minutes,
     judge,
@@ -84,6 +85,22 @@ def test_the_start_up_floor_puts_the_idle_goal_out_of_reach_on_a_day_of_one_minu
     assert result.busy_minutes == pytest.approx(100.0)
     assert idle_floor_minutes(trace) <= result.idle_agent_minutes
     assert idle_floor_minutes(trace) > result.busy_minutes / 2
+
+
+def test_the_mean_start_up_puts_the_idle_goal_out_of_reach_on_average_on_a_day_of_100_s_jobs() -> None:
+    """Jobs of 100 s leave 50 s of idle each; the floor (40 s) is under it, the mean start-up (60 s: 45 s to
+    RUNNING and 15 s to connect) over it. Every policy's agents draw their start-ups from the same
+    distribution, so the cold start, which idles its start-up and nothing else, shows what every policy
+    pays on average: over the goal."""
+    jobs = [JobSpec(36000.0 + 150 * i, 100.0) for i in range(100)]
+    trace = Trace("t", 0, jobs, [], 0.0, DAY_S, "", False, 1.0)
+    assert (idle_floor_minutes(trace), expected_idle_floor_minutes(trace)) == pytest.approx((100 * 40 / 60, 100.0))
+    cold = run(trace, POLICIES["adoscale-hooks"])
+    assert cold.busy_minutes / 2 == pytest.approx(250 / 3)
+    assert idle_floor_minutes(trace) < cold.busy_minutes / 2 < expected_idle_floor_minutes(trace)
+    assert cold.idle_agent_minutes == pytest.approx(cold.startup_minutes, abs=0.1)  # start-up and nothing else
+    assert cold.idle_agent_minutes == pytest.approx(expected_idle_floor_minutes(trace), rel=0.05)
+    assert cold.idle_agent_minutes > cold.busy_minutes / 2
 
 
 def _issue_monday() -> list[JobSpec]:

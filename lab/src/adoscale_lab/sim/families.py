@@ -245,8 +245,23 @@ def idle_floor_minutes(trace: Trace, profile: FargateProfile | None = None) -> f
     is billed a minute at least (`simulate`'s agent-minutes). Where this is over half the busy minutes, the
     idle goal is out of reach for every policy, not missed by the forecast."""
     fargate = profile or FargateProfile()
-    startup = fargate.running_range_s()[0] + fargate.agent_connect_s[0]
-    return sum(max(60.0, startup + j.duration_s) - j.duration_s for j in trace.jobs) / 60
+    return _startup_floor_minutes(trace, fargate.running_range_s()[0] + fargate.agent_connect_s[0])
+
+
+def expected_idle_floor_minutes(trace: Trace, profile: FargateProfile | None = None) -> float:
+    """`idle_floor_minutes` at the profile's mean start-up rather than its shortest (45 s to RUNNING and 15 s
+    to connect by default): the idle every policy pays on average on `trace`, since each job's agent draws
+    its start-up from the same distribution whatever the policy (the draw does not depend on when or why
+    the agent was launched), and a minute's billing is at least its mean (Jensen). Where this is over half
+    the busy minutes, only start-up draws luckier than the platform's average meet the idle goal: it is out
+    of reach on average, whatever the forecast does."""
+    fargate = profile or FargateProfile()
+    running, connect = fargate.running_range_s(), fargate.agent_connect_s
+    return _startup_floor_minutes(trace, (running[0] + running[1]) / 2 + (connect[0] + connect[1]) / 2)
+
+
+def _startup_floor_minutes(trace: Trace, startup_s: float) -> float:
+    return sum(max(60.0, startup_s + j.duration_s) - j.duration_s for j in trace.jobs) / 60
 
 
 # The pool's max_agents in a family's runs: above any trace's need (60 burst jobs and a 30-an-hour stream of
