@@ -3,11 +3,12 @@ checks in-process): the pass function of the built zip, invoked through moto's L
 `tests.lambda_runtime` in its own interpreter, against the ADO emulator over HTTP with ECS and the lease table in
 moto, pass after pass while jobs are assigned and finish. From what ships:
 
-- the durations it learns are in the `history#<pool>` item of the lease table (read here with boto3), each within
-  the pass interval of the job's true duration;
+- the durations it learns are in the `history#<pool>` item of the lease table (read here with boto3), each counted
+  once, to the second where the finish was seen and within half the pass interval where it was not;
 - once `DURATIONS_NEEDED` have finished, its warm decision uses them: at `idle_share` 0.5, jobs of about a minute
-  and a half leave nothing to pay a warm agent with (`affordable_quantile`), so the pool that kept one warm for
-  the same recent arrivals keeps none from that pass on; jobs of half an hour keep it;
+  leave nothing to pay a warm agent with (`affordable_quantile`), so the pool that kept agents warm for the jobs
+  still arriving keeps none from that pass on, and its log names the median of the stored durations; jobs of
+  half an hour keep them;
 - a cold start of the function (a fresh interpreter) reads the record back and goes on learning: a job seen
   running before it and finished after it is counted, one counted before it is not counted again.
 
