@@ -442,3 +442,20 @@ def test_agents_for_jobs_too_short_to_pay_for_the_notice_time_are_kept_one_start
         "15.00 arrivals expected within 90 s"
         in warm_target(SHARED, Demand(arrivals=burst, job_seconds=240), burst[-1]).reason
     )
+
+
+def test_a_burst_s_rate_is_read_from_its_longest_run_not_its_fastest_few_arrivals() -> None:
+    """Six a minute, of which the last four came within three seconds by chance: read from those four, the
+    rate was 3,600 an hour and warmed every agent the pool allows for a burst of 360 an hour (issue 25's
+    Monday, at 09:00:10, warmed 30). Read from the whole run of ten, it is 9 in 64 s."""
+    at = [0, 10, 20, 30, 40, 50, 60, 61, 62, 63]
+    run = [MONDAY_9 + timedelta(seconds=s) for s in at]
+    assert burst_in_progress(run, run[-1] + timedelta(seconds=1)) == pytest.approx(9 / 64)
+
+
+def test_a_trickle_job_before_a_burst_is_not_the_start_of_its_run() -> None:
+    """A trickle job five minutes before five arrivals five seconds apart: a gap the burst's rate brings
+    under one time in a thousand, so the run (and its rate) starts after it, not 320 s back."""
+    at = [-300, 0, 5, 10, 15, 20]
+    arrivals = [MONDAY_9 + timedelta(seconds=s) for s in at]
+    assert burst_in_progress(arrivals, arrivals[-1] + timedelta(seconds=1)) == pytest.approx(4 / 21)
