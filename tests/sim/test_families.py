@@ -4,10 +4,13 @@ family are judged in tests/sim/test_family_*.py (tests/sim/family_goals.py)."""
 
 from __future__ import annotations
 
+import importlib
 import random
+from datetime import datetime, time
 
 import pytest
 
+from adoscale.scaling.warm import Demand, WarmPolicy, WarmTarget
 from adoscale_lab.sim import POLICIES, JobSpec, simulate
 from adoscale_lab.sim.families import (
     BUSY_GAP_S,
@@ -131,3 +134,27 @@ def test_the_issue_s_monday_with_no_history() -> None:
     if result.idle_agent_minutes > result.busy_minutes / 2:
         misses.append(f"idle {result.idle_agent_minutes:.1f} > {result.busy_minutes / 2:.1f}")
     not_met("the issue's goals", misses)
+
+
+def test_on_the_issue_s_monday_an_agent_warm_through_the_stream_meets_the_median_and_breaks_the_idle_goal(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Why the Monday's median is left unmet: the forecast's size with one agent more from 09:05 to 11:05, the
+    stream's two hours, known in advance (which no forecast on a pool's first day knows). The stream's jobs
+    are then served warm and the median is met, but each of its 4.6-minute jobs costs the mean gap (3
+    minutes) of waiting, and the day's idle goes over half the busy minutes (docs/performance.md, "The
+    issue's Monday")."""
+    decide = importlib.import_module("adoscale.control.decide")  # the module: `adoscale.control.decide` is a function
+    forecast = decide.warm_target
+
+    def one_more_through_the_stream(policy: WarmPolicy, demand: Demand, now: datetime) -> WarmTarget:
+        target = forecast(policy, demand, now)
+        if time(9, 5) <= now.time() < time(11, 5):
+            return WarmTarget(target.agents + 1, target.reason + "; one more for the stream")
+        return target
+
+    monkeypatch.setattr(decide, "warm_target", one_more_through_the_stream)
+    result = simulate(_issue_monday(), POLICIES["adoscale-predictive"], seed=1)
+    print(f"\nthe Monday with an agent warm through the stream: {result.summary()}")
+    assert result.percentile(0.5) <= 15
+    assert result.idle_agent_minutes > result.busy_minutes / 2
