@@ -124,7 +124,8 @@ def test_the_issue_s_monday_with_no_history() -> None:
     and a stream of 20 an hour of 4.6-minute jobs is served cold by design (`idle_share`: such jobs cannot pay
     for an agent waiting the stream's mean gap). The forecast met
     the median here until the stream's chance runs stopped being read as bursts (docs/performance.md, "The
-    issue's Monday"): both goals are reported, met or not, never hidden."""
+    issue's Monday"; the next test measures what serving the stream warm costs): both goals are reported, met
+    or not, never hidden."""
     result = simulate(_issue_monday(), POLICIES["adoscale-predictive"], seed=1)
     print(f"\nissue 25's Monday: {result.summary()}")
     assert (result.stranded, result.busy_killed, result.leaked) == (0, 0, 0)
