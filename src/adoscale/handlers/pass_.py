@@ -45,14 +45,14 @@ from adoscale.bootstrap import compute_router
 from adoscale.config import Config, MetricSet, PoolConfig
 from adoscale.config.settings import METRICS_ENV
 from adoscale.control import ParallelShare, PoolReport, Reconciler, new_pass_id
-from adoscale.control.incidents import REMIND_EVERY, failed, record, succeeded
+from adoscale.control.incidents import failed, record, succeeded
 from adoscale.handlers._control import BadEventError, load_config, pool_config, with_rotation
 from adoscale.handlers._runtime import SettingsError, aws_calls, client, deployment
 from adoscale.history.incidents import DynamoIncidents, IncidentStore, MemoryIncidents
 from adoscale.metrics import DIMENSION, METRIC_SETS, pool_metrics
 from adoscale.secrets import redact
 from adoscale.validation import one_line
-from adoscale.workflow import MAX_OFFSET_S
+from adoscale.workflow import ALERT_REMINDER_HOURS, MAX_ALERT_REMINDER_HOURS, MAX_OFFSET_S
 from adoscale.workflow.backoff import MAX_IDLE_EVERY_MINUTES, ExecutionPlan, activity, plan_execution
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "adoscale"))
@@ -114,7 +114,7 @@ class FailedEvent(_Event):
     action: Literal["failed"]
     pool: PoolName
     error: StepError = StepError()
-    remind_after_hours: StrictInt = Field(int(REMIND_EVERY.total_seconds() // 3600), ge=0, le=24 * 30)
+    remind_after_hours: StrictInt = Field(ALERT_REMINDER_HOURS, ge=0, le=MAX_ALERT_REMINDER_HOURS)
 
 
 class Event(BaseModel):
