@@ -22,7 +22,18 @@ MOCKS = Path(__file__).with_name("metrics.tftest.hcl")
 MESSAGE = "alert_reminder_hours must be a whole number of hours from 1 to 720 (30 days), or 0 for no reminder."
 # Where the rendered definition carries the interval: each Task that records an incident's failure.
 STATES = "jsondecode(aws_sfn_state_machine.this.definition).States.Rounds.Iterator.States"
-RECORDS = f"{STATES}.EachPool.Iterator.States.RecordFailure.Parameters.Payload.remind_after_hours"
+RECORDS = [
+    f"{STATES}.{path}.Parameters.Payload.remind_after_hours"
+    for path in (
+        "RecordRoundFailure",
+        "EachPool.Iterator.States.RecordFailure",
+        "EachPool.Iterator.States.RecordWaitFailure",
+    )
+]
+
+
+def _every(hours: int) -> str:
+    return " && ".join(f"{record} == {hours}" for record in RECORDS)
 
 
 def _setup() -> str:
@@ -39,7 +50,7 @@ def _runs() -> str:
     alert_reminder_hours = {hours}
   }}
   assert {{
-    condition     = {RECORDS} == {hours}
+    condition     = {_every(hours)}
     error_message = "alert_reminder_hours = {hours} is not what the workflow renders"
   }}
 }}
@@ -59,7 +70,7 @@ def _runs() -> str:
     )
     default = f"""run "the_default" {{
   assert {{
-    condition     = {RECORDS} == {ALERT_REMINDER_HOURS}
+    condition     = {_every(ALERT_REMINDER_HOURS)}
     error_message = "the module's default is not adoscale.workflow.ALERT_REMINDER_HOURS"
   }}
 }}

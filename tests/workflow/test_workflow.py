@@ -77,9 +77,10 @@ def test_render_fills_the_settings_as_terraform_does() -> None:
     def reminders(machine: dict[str, Any]) -> list[Any]:
         return re.findall(r'"remind_after_hours": (\S+?)[,}]', json.dumps(machine))
 
-    assert reminders(definition(values)) == ["24"]
-    assert reminders(definition(values, alert_reminder_hours=6)) == ["6"]
-    assert reminders(definition(values, alert_reminder_hours=0)) == ["0"]
+    # One for each failure recorded: a pass's, a round's, a task wait's.
+    assert reminders(definition(values)) == ["24"] * 3
+    assert reminders(definition(values, alert_reminder_hours=6)) == ["6"] * 3
+    assert reminders(definition(values, alert_reminder_hours=0)) == ["0"] * 3
     for bad in (-1, 721, True):
         with pytest.raises(ValueError, match=r"^alert_reminder_hours must be a whole number of hours from 1 to 720"):
             render(values, alert_reminder_hours=bad)
@@ -166,13 +167,15 @@ def test_retry_lists_exactly_the_transient_errors() -> None:
     values = {name: f"arn:aws:lambda:us-east-1:123456789012:function:{name}" for name in PLACEHOLDERS}
     machine = json.loads(render(values))
     per_round = machine["States"]["Rounds"]["Iterator"]["States"]
-    tasks = [per_round["Round"]]
+    tasks = [per_round["Round"], per_round["RecordRoundFailure"]]
     per_pool = per_round["EachPool"]["Iterator"]["States"].values()
     tasks += [s for s in per_pool if "lambda" in s.get("Resource", "")]
     lambda_tasks = [
         s for s in json.dumps(machine).split('"Resource": ')[1:] if s.startswith('"arn:aws:states:::lambda')
     ]
-    assert len(tasks) == len(lambda_tasks) == 4  # round, pass, recording a failure, check: all Retry-checked
+    # round, recording its failure; pass, recording its failure; check, recording its failure, closing its
+    # incident: all Retry-checked
+    assert len(tasks) == len(lambda_tasks) == 7
     for state in tasks:
         retried = {name for rule in state["Retry"] for name in rule["ErrorEquals"] if not name.startswith("Lambda.")}
         assert retried == set(TRANSIENT_ERROR_NAMES), state

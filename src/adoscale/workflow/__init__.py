@@ -20,8 +20,11 @@ Retry lists only the transient errors of `adoscale.transient` and re-runs the wh
 again; a pool's failure alerts naming the pool and does not stop the others, once per failing-pass incident
 (`RecordFailure` asks the pass function, which keeps the incident in the lease table:
 `adoscale.control.incidents`; a pass that succeeds closes it and the workflow says so once); a failed round
-alerts, lets the other rounds finish, and then fails the execution (so the state machine's failed-execution
-metric counts it).
+alerts once per failing-rounds incident (`RecordRoundFailure`; a round that visits pools closes it), lets the
+other rounds finish, and then fails the execution (so the state machine's failed-execution metric counts
+it); a pool's failed task wait alerts once per the pool's failing-wait incident (`RecordWaitFailure`; a wait
+that completes closes it, `CloseWaitIncident`). Where an incident cannot be recorded, the failure is
+published as it is: an alert too many beats none.
 
 The definition carries `${name}` placeholders for the function ARNs and the alert topic (`PLACEHOLDERS`,
 strings), and for the module's settings rendered as bare JSON numbers (`SETTINGS`: `alert_reminder_hours`,
@@ -174,12 +177,14 @@ def definition(values: Mapping[str, str], *, alert_reminder_hours: int = ALERT_R
 
 def longest_round_s(machine: Mapping[str, Any], task_wait_s: int = TASK_WAIT_S) -> float:
     """A round's longest path when every Task takes its full timeout once (no retry): the round action, a
-    pass, then `TASK_CHECKS` waits each followed by a check. Read from the definition, so that a change to a
-    Task timeout shows in the arithmetic."""
+    pass, then `TASK_CHECKS` waits each followed by a check, then the pool's task-wait incident recorded (the
+    last check failed) or closed (it completed). Read from the definition, so that a change to a Task timeout
+    shows in the arithmetic."""
     rounds = machine["States"]["Rounds"]["Iterator"]["States"]
     per_pool = rounds["EachPool"]["Iterator"]["States"]
     return float(
         rounds["Round"]["TimeoutSeconds"]
         + per_pool["PoolPass"]["TimeoutSeconds"]
         + TASK_CHECKS * (task_wait_s + per_pool["CheckTasks"]["TimeoutSeconds"])
+        + max(per_pool["RecordWaitFailure"]["TimeoutSeconds"], per_pool["CloseWaitIncident"]["TimeoutSeconds"])
     )
