@@ -56,6 +56,7 @@ class Routing:
         self.invocations: list[Invocation] = []
         self.fail_rounds_at: set[int] = set()
         self.fail_actions: set[str] = set()  # actions (`plan`, `round`, `pass`) that fail as a function error
+        self.fail_functions: set[str] = set()  # functions (`adoscale-waiter`) whose every invocation fails so
 
     def invoke(self, function: Function, body: Any, response_headers: Any) -> bytes:
         event = json.loads(body) if body else {}
@@ -65,6 +66,8 @@ class Routing:
                 raise InvocationError("RuntimeError", f"injected failure of the round at +{event['offset']} s")
             if event.get("action") in self.fail_actions:
                 raise InvocationError("RuntimeError", f"injected failure of the {event['action']} action")
+            if function.name in self.fail_functions:
+                raise InvocationError("RuntimeError", f"injected failure of {function.name}")
             result = self.runtime.invoke(function, event)
         except InvocationError as exc:  # a function error, as Lambda reports it
             response_headers["x-amz-function-error"] = "Unhandled"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -20,6 +21,7 @@ import pytest
 from moto.ecs.exceptions import ClusterNotFoundException
 from moto.ecs.models import EC2ContainerServiceBackend
 
+from adoscale.history.incidents import DynamoIncidents, PassIncident
 from adoscale.workflow import DEFAULT_INPUT
 from adoscale_lab.emulator import AdoModel
 from tests.workflow.test_workflow import _alerts, _finish, _machine, _world
@@ -42,8 +44,8 @@ class ClusterFault:
         monkeypatch.setattr(EC2ContainerServiceBackend, "list_tasks", list_tasks)
 
 
-def _executor(offsets: list[int], lease_table: str | None = TABLE) -> Any:
-    sfn, machine, queue = _machine(lease_table=lease_table)
+def _executor(offsets: list[int], lease_table: str | None = TABLE, alert_reminder_hours: int = 24) -> Any:
+    sfn, machine, queue = _machine(lease_table=lease_table, alert_reminder_hours=alert_reminder_hours)
     names = iter(range(1000))
 
     def execute(rounds: list[int] = offsets) -> list[str]:
@@ -118,3 +120,45 @@ def test_a_failure_that_cannot_be_recorded_alerts_every_time(
     assert [len(alerts) for alerts in sent] == [1, 1], sent
     assert all(alerts[0].startswith("pool linux failed: ") for alerts in sent), sent
     assert "ResourceNotFoundException" in sent[0][0], sent
+
+
+def _seed_incident(opened_ago: timedelta, alerted_ago: timedelta) -> None:
+    """The pool's failing-pass incident as an earlier failure left it in the lease table (through the product's
+    own store), opened and last alerted that long ago: the workflow's clock is the Lambda's, which a test cannot
+    move, so the incident is moved back instead."""
+    store = DynamoIncidents(boto3.client("dynamodb", region_name="us-east-1"), TABLE)
+    now = datetime.now(UTC)
+    current, version = store.load("linux")
+    incident = PassIncident(
+        opened_at=now - opened_ago,
+        failures=current.failures if current else 10,
+        reason="ClusterNotFoundException: earlier",
+        last_failure_at=now - timedelta(minutes=1),
+        alerted_at=now - alerted_ago,
+    )
+    assert store.save("linux", incident, version)
+
+
+def test_the_reminder_comes_after_the_configured_hours_and_not_before(
+    aws: None, routed_lambdas: list[str], model: AdoModel, org_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The module's `alert_reminder_hours` (here 2) rendered into the workflow as Terraform renders it: an open
+    incident last alerted 1 h 55 min ago gets no message; one last alerted 2 h 1 min ago gets the reminder, once."""
+    _world(model, org_url, monkeypatch, [{"name": "linux"}])
+    pool = model.create_pool("linux")
+    model.register_agent(pool, "adoscale-placeholder", online=False)
+    ClusterFault(monkeypatch)
+    execute = _executor([0], alert_reminder_hours=2)
+
+    opened = execute()  # the first failure opens the incident, and its alert tells the interval
+    _seed_incident(opened_ago=timedelta(hours=3), alerted_ago=timedelta(hours=1, minutes=55))
+    not_yet = execute()
+    _seed_incident(opened_ago=timedelta(hours=3), alerted_ago=timedelta(hours=2, minutes=1))
+    due, after = execute(), execute()
+
+    assert len(opened) == 1, opened
+    assert opened[0].startswith("pool linux: its passes fail (one alert until a pass succeeds; a reminder every 2 h): ")
+    assert not_yet == [], not_yet
+    assert len(due) == 1 and due[0].startswith("pool linux: its passes still fail, for 3 h 0 min ("), due
+    assert "ClusterNotFoundException" in due[0], due
+    assert after == [], after  # the reminder restarts the interval

@@ -12,6 +12,9 @@ import pytest
 from moto import mock_aws
 
 from adoscale.control.incidents import (
+    PASSES,
+    ROUNDS,
+    WAITS,
     PassIncidents,
     Transition,
     failed,
@@ -155,3 +158,46 @@ def test_a_damaged_incident_item_reads_as_none_open(table: Any) -> None:
     store = DynamoIncidents(table, "leases")
     assert store.load("linux") == (None, 4)
     assert record(store, "linux", lambda cur: failed("linux", cur, REASON, T0)).notice == "opened"
+
+
+def test_rounds_and_task_waits_have_their_own_words() -> None:
+    """The same decision for the workflow's other incidents (H7): the deployment's failing rounds (no pool) and
+    a pool's failing task waits, each message naming what fails and what ends it."""
+    opened = failed("", None, "AdoAuthError: 401", T0, kind=ROUNDS)
+    assert (opened.notice, opened.subject) == ("opened", "adoscale: rounds fail")
+    assert opened.message == (
+        "rounds fail, no pool is observed (one alert until a round succeeds; a reminder every 24 h): AdoAuthError: 401"
+    )
+    reminder = failed("", opened.incident, "AdoAuthError: 401", T0 + timedelta(hours=24), kind=ROUNDS)
+    assert (reminder.notice, reminder.subject) == ("reminder", "adoscale: rounds still fail")
+    assert reminder.message == (
+        "rounds still fail, no pool is observed, for 24 h 0 min (2 failed rounds since 2026-12-05T06:00:00+00:00): "
+        "AdoAuthError: 401"
+    )
+    closed = succeeded("", reminder.incident, T0 + timedelta(hours=25), ROUNDS)
+    assert (closed.notice, closed.subject) == ("closed", "adoscale: rounds succeed again")
+    assert closed.message == "rounds succeed again, after 25 h 0 min and 2 failed rounds (the last: AdoAuthError: 401)"
+
+    wait = failed("linux", None, "RuntimeError: x", T0, None, WAITS)
+    assert (wait.subject, wait.message) == (
+        "adoscale: a pool's task wait fails",
+        "pool linux: the wait for its launched tasks fails (one alert until a wait succeeds): RuntimeError: x",
+    )
+    assert failed("linux", wait.incident, "RuntimeError: y", T0 + timedelta(days=9), None, WAITS).notice == ""
+    assert succeeded("linux", wait.incident, T0 + timedelta(minutes=5), WAITS).message == (
+        "pool linux: the wait for its launched tasks succeeds again, after 5 min and 1 failed waits "
+        "(the last: RuntimeError: x)"
+    )
+    assert succeeded("linux", None, T0, WAITS) == Transition(None, kind=WAITS)
+
+
+def test_each_kind_of_incident_has_its_own_item(table: Any) -> None:
+    """A pool named `round` or `wait#linux` cannot read another kind's incident: each kind's prefix differs from
+    `incident#`, and from each other."""
+    stores = {kind: DynamoIncidents(table, "leases", prefix=kind.prefix) for kind in (PASSES, ROUNDS, WAITS)}
+    assert record(stores[ROUNDS], "", lambda cur: failed("", cur, REASON, T0, kind=ROUNDS)).notice == "opened"
+    assert record(stores[WAITS], "linux", lambda cur: failed("linux", cur, REASON, T0, kind=WAITS)).notice == "opened"
+    assert stores[PASSES].load("round") == (None, 0)
+    assert stores[PASSES].load("linux") == (None, 0)
+    items = table.scan(TableName="leases")["Items"]
+    assert sorted(item["pool"]["S"] for item in items) == ["incident-round", "incident-wait#linux"]

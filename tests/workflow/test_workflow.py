@@ -7,6 +7,7 @@ overlapping executions on one lease table."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -18,7 +19,7 @@ import boto3
 import pytest
 
 from adoscale.handlers import pass_, waiter
-from adoscale.workflow import DEFAULT_INPUT, PLACEHOLDERS, render
+from adoscale.workflow import ALERT_REMINDER_HOURS, DEFAULT_INPUT, PLACEHOLDERS, render
 from adoscale_lab.emulator import AdoModel
 from adoscale_lab.packaging import deployed_functions
 from tests.aws import config_for, create_lease_table, meet_in_observe
@@ -58,9 +59,43 @@ def test_render_refuses_missing_placeholders() -> None:
         render({name: "x" for name in PLACEHOLDERS if name != "alert_topic_arn"})
 
 
-def _machine(*, lease_table: str | None = None) -> tuple[Any, str, str]:
+def test_render_fills_the_settings_as_terraform_does() -> None:
+    """Every `${...}` of the definition is a placeholder Terraform's templatefile() is given in workflow.tf, and
+    render() fills each: the ARNs as strings, `alert_reminder_hours` as a bare number (the module's default when
+    not given), refusing what the module's validation refuses."""
+    from adoscale.workflow import ASL, SETTINGS, definition
+
+    in_template = set(re.findall(r"\$\{(\w+)\}", ASL.read_text()))
+    templatefile = re.search(
+        r"templatefile\(\"\$\{path\.module\}/workflow\.asl\.json\", \{(.*?)\}\)", _WORKFLOW_TF, re.S
+    )
+    assert templatefile is not None
+    given = set(re.findall(r"^\s*(\w+)\s*=", templatefile.group(1), re.M))
+    assert in_template == given == set(PLACEHOLDERS) | set(SETTINGS)
+    values = {name: f"arn:aws:lambda:us-east-1:123456789012:function:{name}" for name in PLACEHOLDERS}
+
+    def reminders(machine: dict[str, Any]) -> list[Any]:
+        return re.findall(r'"remind_after_hours": (\S+?)[,}]', json.dumps(machine))
+
+    # One for each failure recorded: a pass's, a round's, a task wait's.
+    assert reminders(definition(values)) == ["24"] * 3
+    assert reminders(definition(values, alert_reminder_hours=6)) == ["6"] * 3
+    assert reminders(definition(values, alert_reminder_hours=0)) == ["0"] * 3
+    for bad in (-1, 721, True):
+        with pytest.raises(ValueError, match=r"^alert_reminder_hours must be a whole number of hours from 1 to 720"):
+            render(values, alert_reminder_hours=bad)
+
+
+_WORKFLOW_TF = (
+    Path(__file__).parents[2] / "deploy" / "terraform" / "modules" / "control-plane" / "workflow.tf"
+).read_text()
+
+
+def _machine(
+    *, lease_table: str | None = None, alert_reminder_hours: int = ALERT_REMINDER_HOURS
+) -> tuple[Any, str, str]:
     """The workflow as Terraform deploys it: the functions (handlers from functions.json, the environment
-    Terraform gives them), the alert topic (with a queue to read it)."""
+    Terraform gives them), the alert topic (with a queue to read it), the module's `alert_reminder_hours`."""
     iam = boto3.client("iam", region_name="us-east-1")
     role = iam.create_role(RoleName="fn", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
     lam = boto3.client("lambda", region_name="us-east-1")
@@ -86,7 +121,12 @@ def _machine(*, lease_table: str | None = None) -> tuple[Any, str, str]:
     if lease_table:
         create_lease_table(boto3.client("dynamodb", region_name="us-east-1"), lease_table)
     sfn = boto3.client("stepfunctions", region_name="us-east-1")
-    machine = sfn.create_state_machine(name="adoscale", definition=render(arns), roleArn=role, type="EXPRESS")
+    machine = sfn.create_state_machine(
+        name="adoscale",
+        definition=render(arns, alert_reminder_hours=alert_reminder_hours),
+        roleArn=role,
+        type="EXPRESS",
+    )
     return sfn, machine["stateMachineArn"], queue
 
 
@@ -127,13 +167,15 @@ def test_retry_lists_exactly_the_transient_errors() -> None:
     values = {name: f"arn:aws:lambda:us-east-1:123456789012:function:{name}" for name in PLACEHOLDERS}
     machine = json.loads(render(values))
     per_round = machine["States"]["Rounds"]["Iterator"]["States"]
-    tasks = [per_round["Round"]]
+    tasks = [per_round["Round"], per_round["RecordRoundFailure"]]
     per_pool = per_round["EachPool"]["Iterator"]["States"].values()
     tasks += [s for s in per_pool if "lambda" in s.get("Resource", "")]
     lambda_tasks = [
         s for s in json.dumps(machine).split('"Resource": ')[1:] if s.startswith('"arn:aws:states:::lambda')
     ]
-    assert len(tasks) == len(lambda_tasks) == 4  # round, pass, recording a failure, check: all Retry-checked
+    # round, recording its failure; pass, recording its failure; check, recording its failure, closing its
+    # incident: all Retry-checked
+    assert len(tasks) == len(lambda_tasks) == 7
     for state in tasks:
         retried = {name for rule in state["Retry"] for name in rule["ErrorEquals"] if not name.startswith("Lambda.")}
         assert retried == set(TRANSIENT_ERROR_NAMES), state

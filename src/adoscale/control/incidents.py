@@ -12,6 +12,17 @@ misses the next real alert. Now a failing-pass incident per pool:
   knows the pool works again without looking (silence would read the same as a pool still failing), and a
   later failure opens a new incident, which alerts again.
 
+The same holds for the workflow's two other alerts that used to come with every failure (`IncidentKind`):
+
+- **failing rounds** (`ROUNDS`): a round's first step reads the organization's parallel-job limit for every
+  pool, so a broken organization URL or a revoked PAT fails every round, 4 a minute. One incident for the
+  deployment (not per pool: the round fails before any pool is visited, and every round fails alike); it closes
+  at the first round that visits pools again.
+- **failing task waits** (`WAITS`): after a launch the waiter reads the pool's new tasks; when that read keeps
+  failing (ECS or EC2 refusing DescribeTasks/DescribeInstances, the waiter function failing), every launch
+  alerted. One incident per pool (the waiter reads one pool's compute, which can fail for one pool only); it
+  closes at the pool's next wait that completes.
+
 The decision (`failed`, `succeeded`) is pure: the stored incident, the clock's now, and what happened, in; the
 incident to store and what to tell, out. `record` applies it to a store (`adoscale.history.incidents`),
 reading again when another writer came first. `PassIncidents` is the same for a long-running process's logs.
@@ -20,11 +31,11 @@ reading again when another writer came first. `PassIncidents` is the same for a 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Literal
 
-from adoscale.history.incidents import IncidentStore, MemoryIncidents, PassIncident
+from adoscale.history.incidents import PREFIX, IncidentStore, MemoryIncidents, PassIncident
 from adoscale.secrets import redact
 
 REMIND_EVERY = timedelta(hours=24)
@@ -35,13 +46,74 @@ Notice = Literal["opened", "reminder", "closed", ""]
 
 
 @dataclass(frozen=True, slots=True)
+class IncidentKind:
+    """What fails, in the words of its messages, and where its record lives (`prefix` of the lease table's item,
+    followed by the pool's name, or nothing for the deployment's one incident). The message templates are
+    formatted with `pool`, `reason`, `every` (the reminder's clause, or nothing), `since` (how long it has
+    lasted), `failures` and `opened` (when it opened, ISO 8601)."""
+
+    name: str
+    prefix: str
+    opened: str
+    reminder: str
+    closed: str
+    subjects: dict[str, str] = field(hash=False)  # by notice ("opened", "reminder", "closed")
+
+
+PASSES = IncidentKind(
+    name="pass",
+    prefix=PREFIX,
+    opened="pool {pool}: its passes fail (one alert until a pass succeeds{every}): {reason}",
+    reminder="pool {pool}: its passes still fail, for {since} ({failures} failed passes since {opened}): {reason}",
+    closed="pool {pool}: its passes succeed again, after {since} and {failures} failed passes (the last: {reason})",
+    subjects={
+        "opened": "adoscale: a pool's passes fail",
+        "reminder": "adoscale: a pool's passes still fail",
+        "closed": "adoscale: a pool's passes succeed again",
+    },
+)
+ROUNDS = IncidentKind(
+    name="round",
+    prefix="incident-round",
+    opened="rounds fail, no pool is observed (one alert until a round succeeds{every}): {reason}",
+    reminder="rounds still fail, no pool is observed, for {since} ({failures} failed rounds since {opened}): {reason}",
+    closed="rounds succeed again, after {since} and {failures} failed rounds (the last: {reason})",
+    subjects={
+        "opened": "adoscale: rounds fail",
+        "reminder": "adoscale: rounds still fail",
+        "closed": "adoscale: rounds succeed again",
+    },
+)
+WAITS = IncidentKind(
+    name="wait",
+    prefix="incident-wait#",
+    opened="pool {pool}: the wait for its launched tasks fails (one alert until a wait succeeds{every}): {reason}",
+    reminder=(
+        "pool {pool}: the wait for its launched tasks still fails, for {since} ({failures} failed waits since "
+        "{opened}): {reason}"
+    ),
+    closed=(
+        "pool {pool}: the wait for its launched tasks succeeds again, after {since} and {failures} failed waits "
+        "(the last: {reason})"
+    ),
+    subjects={
+        "opened": "adoscale: a pool's task wait fails",
+        "reminder": "adoscale: a pool's task wait still fails",
+        "closed": "adoscale: a pool's task wait succeeds again",
+    },
+)
+KINDS = {kind.name: kind for kind in (PASSES, ROUNDS, WAITS)}
+
+
+@dataclass(frozen=True, slots=True)
 class Transition:
-    """What a pass's outcome does to the pool's incident: the incident to store (None: none open) and what to
-    tell the operator (`notice`, "" for nothing; `message`, one line)."""
+    """What an outcome does to the incident: the incident to store (None: none open) and what to tell the
+    operator (`notice`, "" for nothing; `message`, one line; `subject`, the kind's for the notice)."""
 
     incident: PassIncident | None
     notice: Notice = ""
     message: str = ""
+    kind: IncidentKind = PASSES
 
     @property
     def alert(self) -> bool:
@@ -49,14 +121,10 @@ class Transition:
 
     @property
     def subject(self) -> str:
-        return SUBJECTS.get(self.notice, "")
+        return self.kind.subjects.get(self.notice, "")
 
 
-SUBJECTS: dict[str, str] = {
-    "opened": "adoscale: a pool's passes fail",
-    "reminder": "adoscale: a pool's passes still fail",
-    "closed": "adoscale: a pool's passes succeed again",
-}
+SUBJECTS: dict[str, str] = PASSES.subjects
 
 
 def one_line_reason(reason: str) -> str:
@@ -72,36 +140,42 @@ def _since(opened_at: datetime, now: datetime) -> str:
 
 
 def failed(
-    pool: str, current: PassIncident | None, reason: str, now: datetime, remind_every: timedelta | None = REMIND_EVERY
+    pool: str,
+    current: PassIncident | None,
+    reason: str,
+    now: datetime,
+    remind_every: timedelta | None = REMIND_EVERY,
+    kind: IncidentKind = PASSES,
 ) -> Transition:
-    """A pass of `pool` failed (after its retries) for `reason` at `now`."""
+    """A pass of `pool` (or what `kind` names) failed, after its retries, for `reason` at `now`."""
     reason = one_line_reason(reason)
     if current is None:
         incident = PassIncident(opened_at=now, failures=1, reason=reason, last_failure_at=now, alerted_at=now)
         every = f"; a reminder every {_hours(remind_every)}" if remind_every else ""
-        message = f"pool {pool}: its passes fail (one alert until a pass succeeds{every}): {reason}"
-        return Transition(incident, "opened", message)
+        return Transition(incident, "opened", kind.opened.format(pool=pool, every=every, reason=reason), kind)
     incident = replace(
         current, failures=current.failures + 1, reason=reason, last_failure_at=max(now, current.last_failure_at)
     )
     if remind_every is not None and now - current.alerted_at >= remind_every:
-        message = (
-            f"pool {pool}: its passes still fail, for {_since(current.opened_at, now)} "
-            f"({incident.failures} failed passes since {current.opened_at.isoformat(timespec='seconds')}): {reason}"
+        message = kind.reminder.format(
+            pool=pool,
+            since=_since(current.opened_at, now),
+            failures=incident.failures,
+            opened=current.opened_at.isoformat(timespec="seconds"),
+            reason=reason,
         )
-        return Transition(replace(incident, alerted_at=now), "reminder", message)
-    return Transition(incident)
+        return Transition(replace(incident, alerted_at=now), "reminder", message, kind)
+    return Transition(incident, kind=kind)
 
 
-def succeeded(pool: str, current: PassIncident | None, now: datetime) -> Transition:
-    """A pass of `pool` succeeded at `now`: the incident, if one is open, is over."""
+def succeeded(pool: str, current: PassIncident | None, now: datetime, kind: IncidentKind = PASSES) -> Transition:
+    """A pass of `pool` (or what `kind` names) succeeded at `now`: the incident, if one is open, is over."""
     if current is None:
-        return Transition(None)
-    message = (
-        f"pool {pool}: its passes succeed again, after {_since(current.opened_at, now)} and {current.failures} "
-        f"failed passes (the last: {current.reason})"
+        return Transition(None, kind=kind)
+    message = kind.closed.format(
+        pool=pool, since=_since(current.opened_at, now), failures=current.failures, reason=current.reason
     )
-    return Transition(None, "closed", message)
+    return Transition(None, "closed", message, kind)
 
 
 def _hours(every: timedelta | None) -> str:

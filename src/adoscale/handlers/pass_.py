@@ -1,10 +1,13 @@
 """Lambda entry `adoscale.handlers.pass_.handler`: the workflow's one unit of work.
 
-Two actions, both thin translations onto `adoscale.control.Reconciler` (wired by `adoscale.bootstrap`):
+Its actions, thin translations onto `adoscale.control.Reconciler` (wired by `adoscale.bootstrap`) and onto the
+incidents (`adoscale.control.incidents`):
 
 - `{"action": "round", "offset": S, "task_wait_s": W}` reads the organization's parallel-job limit once for
   the round and answers the pools to visit. The workflow decides when rounds run (one at each offset of its
-  input, `adoscale.workflow`); the round only says what to visit, so it needs no clock.
+  input, `adoscale.workflow`); the round only says what to visit, so it needs no clock. A round that visits
+  pools closes the deployment's failing-rounds incident, if one is open, and answers `recovered` (the message
+  the workflow publishes once).
 - `{"action": "tick", "state_machine_arn": ARN, "started": ISO, "offsets": [...], "idle_every_minutes": N,
   "task_wait_s": W}` (with hooks, from the schedule each minute instead of the workflow) reads each pool's
   live tasks (no Azure DevOps call), decides the rounds and pools (`adoscale.workflow.backoff`) and starts an
@@ -16,11 +19,15 @@ Two actions, both thin translations onto `adoscale.control.Reconciler` (wired by
   workflow's wait. The pool's queue metrics go out in CloudWatch embedded metric format from the report. A
   pass that succeeds closes the pool's failing-pass incident, if one is open, and answers `recovered` (the
   message the workflow publishes once).
-- `{"action": "failed", "pool": NAME, "error": {"Error": ..., "Cause": ...}, "remind_after_hours": H}` (the
-  workflow's Catch of a pass, after its retries) records the failure in the pool's failing-pass incident
-  (`adoscale.control.incidents`, kept in the lease table) and answers whether to alert (`alert`, `subject`,
-  `message`): once when the incident opens, then a reminder every H hours (0: never). When this fails too, the
-  workflow alerts anyway: an alert too many beats none.
+- `{"action": "failed", "scope": "pass" | "round" | "wait", "pool": NAME, "error": {"Error": ..., "Cause": ...},
+  "remind_after_hours": H}` (the workflow's Catch of a pass, of a round, or of a pool's task wait, after their
+  retries) records the failure in its incident (`adoscale.control.incidents`: the pool's failing passes, the
+  deployment's failing rounds (no `pool`), the pool's failing task waits; kept in the lease table) and answers
+  whether to alert (`alert`, `subject`, `message`): once when the incident opens, then a reminder every H hours
+  (0: never). When this fails too, the workflow alerts anyway: an alert too many beats none.
+- `{"action": "waited", "pool": NAME}` (the workflow, after a wait that completed while the pool's task-wait
+  incident was open: a pass that launched answers `wait_incident_open`, and the waiter passes it on) closes
+  that incident and answers the message to publish once (`alert`, `subject`, `message`).
 
 A malformed event is logged and rejected with `BadEventError` (not in the workflow's Retry list, so it is
 caught and alerted, never retried); only the errors in `adoscale.transient` are retried.
@@ -39,20 +46,20 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, ValidationError, model_validator
 
 from adoscale.bootstrap import compute_router
 from adoscale.config import Config, MetricSet, PoolConfig
 from adoscale.config.settings import METRICS_ENV
 from adoscale.control import ParallelShare, PoolReport, Reconciler, new_pass_id
-from adoscale.control.incidents import REMIND_EVERY, failed, record, succeeded
+from adoscale.control.incidents import KINDS, PASSES, ROUNDS, WAITS, IncidentKind, failed, record, succeeded
 from adoscale.handlers._control import BadEventError, load_config, pool_config, with_rotation
 from adoscale.handlers._runtime import SettingsError, aws_calls, client, deployment
 from adoscale.history.incidents import DynamoIncidents, IncidentStore, MemoryIncidents
 from adoscale.metrics import DIMENSION, METRIC_SETS, pool_metrics
 from adoscale.secrets import redact
 from adoscale.validation import one_line
-from adoscale.workflow import MAX_OFFSET_S
+from adoscale.workflow import ALERT_REMINDER_HOURS, MAX_ALERT_REMINDER_HOURS, MAX_OFFSET_S
 from adoscale.workflow.backoff import MAX_IDLE_EVERY_MINUTES, ExecutionPlan, activity, plan_execution
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "adoscale"))
@@ -112,16 +119,32 @@ class StepError(_Event):
 
 class FailedEvent(_Event):
     action: Literal["failed"]
-    pool: PoolName
+    # What failed: a pool's pass (the default, as the workflow before H7 sent it), a round, a pool's task wait.
+    scope: Literal["pass", "round", "wait"] = "pass"
+    pool: PoolName | None = None
     error: StepError = StepError()
-    remind_after_hours: StrictInt = Field(int(REMIND_EVERY.total_seconds() // 3600), ge=0, le=24 * 30)
+    remind_after_hours: StrictInt = Field(ALERT_REMINDER_HOURS, ge=0, le=MAX_ALERT_REMINDER_HOURS)
+
+    @model_validator(mode="after")
+    def _pool_when_per_pool(self) -> FailedEvent:
+        if self.scope != "round" and self.pool is None:
+            raise ValueError(f"pool: required with scope {self.scope!r}")
+        return self
+
+
+class WaitedEvent(_Event):
+    action: Literal["waited"]
+    pool: PoolName
+
+
+AnyEvent = RoundEvent | TickEvent | PassEvent | FailedEvent | WaitedEvent
 
 
 class Event(BaseModel):
-    body: Annotated[RoundEvent | TickEvent | PassEvent | FailedEvent, Field(discriminator="action")]
+    body: Annotated[AnyEvent, Field(discriminator="action")]
 
 
-def parse_event(event: Any) -> RoundEvent | TickEvent | PassEvent | FailedEvent:
+def parse_event(event: Any) -> AnyEvent:
     """The event as the workflow sends it, or BadEventError naming the field."""
     try:
         return parse(event={"body": event}, model=Event).body
@@ -139,6 +162,8 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
             return _tick(request, config)
         if isinstance(request, FailedEvent):
             return _failed(request, config)
+        if isinstance(request, WaitedEvent):
+            return _waited(request, config)
         pool = pool_config(config, request.pool)
     except BadEventError as exc:
         logger.error("bad event", extra={"reason": str(exc)})  # noqa: TRY400 - bad input, no traceback
@@ -175,7 +200,10 @@ def _round(request: RoundEvent, config: Config) -> dict[str, Any]:
     # No pool to visit: no Azure DevOps call either.
     share = with_rotation(config, lambda rec: rec.parallel_share()) if pools else None
     logger.info("round", extra={"offset": request.offset, "pools": len(pools)})
+    # A round that visits no pool made no Azure DevOps call: it proves nothing, and leaves the rounds' incident be.
+    recovered = _close(ROUNDS, "", config) if pools else None
     return {
+        **({"recovered": recovered} if recovered else {}),
         "offset": request.offset,
         "task_wait_s": request.task_wait_s,
         "pools": [{"pool": p.name} for p in pools],
@@ -222,7 +250,7 @@ def _pass(request: PassEvent, pool: PoolConfig, config: Config, context: LambdaC
     logger.info("pass", extra=report.as_dict())
     # A skipped pass (another holds the pool's lease) did not observe the pool: it neither proves the pool
     # works nor that it fails, so the incident stays as it is.
-    recovered = None if report.skipped else _recovered(pool.name, config)
+    recovered = None if report.skipped else _close(PASSES, pool.name, config)
     return {
         **({"recovered": recovered} if recovered else {}),
         "pool": pool.name,
@@ -233,18 +261,23 @@ def _pass(request: PassEvent, pool: PoolConfig, config: Config, context: LambdaC
         # The pool was already in a start-failure incident when this pass launched (its launch, if any, is
         # a probe): the workflow alerts on failed starts only outside one, once per incident.
         "start_incident_open": report.start_failures > 0,
+        # Read only when the workflow will wait (a launch): the waiter passes it on, and a wait that completes
+        # while it is true has the pool's task-wait incident closed (`waited`).
+        "wait_incident_open": bool(report.launched_tasks) and _open(WAITS, pool.name, config),
     }
 
 
-# A pool's failing-pass incident without a lease table: this container's (a cold one alerts again: too many
-# beats none).
-_MEMORY_INCIDENTS = MemoryIncidents()
+# The incidents without a lease table: this container's (a cold one alerts again: too many beats none).
+_MEMORY_INCIDENTS = {kind.name: MemoryIncidents() for kind in KINDS.values()}
 
 
-def _incidents(config: Config) -> IncidentStore:
-    """Where the pools' failing-pass incidents live: the lease table (`incident#<pool>`), as the history does."""
+def _incidents(config: Config, kind: IncidentKind = PASSES) -> IncidentStore:
+    """Where the incidents of `kind` live: the lease table (`incident#<pool>`, `incident-round`,
+    `incident-wait#<pool>`), as the history does."""
     table = config.lease_table or deployment().lease_table
-    return DynamoIncidents(client("dynamodb"), table) if table else _MEMORY_INCIDENTS
+    if not table:
+        return _MEMORY_INCIDENTS[kind.name]
+    return DynamoIncidents(client("dynamodb"), table, prefix=kind.prefix)
 
 
 def error_reason(error: StepError) -> str:
@@ -261,35 +294,64 @@ def error_reason(error: StepError) -> str:
 
 
 def _failed(request: FailedEvent, config: Config) -> dict[str, Any]:
+    kind = KINDS[request.scope]
+    pool = request.pool or ""  # the rounds' incident is the deployment's: no pool
     every = timedelta(hours=request.remind_after_hours) if request.remind_after_hours else None
     reason = error_reason(request.error)
     now = datetime.now(UTC)
     with aws_calls():
-        change = record(_incidents(config), request.pool, lambda cur: failed(request.pool, cur, reason, now, every))
+        change = record(_incidents(config, kind), pool, lambda cur: failed(pool, cur, reason, now, every, kind))
     body = {"pool": request.pool, "notice": change.notice, "alert": change.alert, "subject": change.subject,
             "message": change.message, "failures": change.incident.failures if change.incident else 0}  # fmt: skip
-    context = {"pool": request.pool, "notice": change.notice, "failures": body["failures"]}
+    context = {"pool": request.pool, "scope": kind.name, "notice": change.notice, "failures": body["failures"]}
     if change.alert:
         logger.error(change.message, extra=context)
     else:
-        logger.warning("pass failed: the pool's failing-pass incident is open (no alert)", extra=context)
+        logger.warning(f"{kind.name} failed: its incident is open (no alert)", extra=context)
     return body
 
 
-def _recovered(pool: str, config: Config) -> str | None:
-    """Close the pool's failing-pass incident after a pass that succeeded: the message to publish, or None
-    (none was open). A failure here does not fail the pass (it worked): the next pass closes the incident."""
+def _waited(request: WaitedEvent, config: Config) -> dict[str, Any]:
+    """A wait completed while the pool's task-wait incident was open: close it. Raised when the record cannot be
+    read or written (the workflow then goes on without the message: the next completed wait closes it)."""
+    with aws_calls():
+        change = record(
+            _incidents(config, WAITS), request.pool, lambda cur: succeeded(request.pool, cur, datetime.now(UTC), WAITS)
+        )
+    if change.alert:
+        logger.warning(change.message, extra={"pool": request.pool, "scope": WAITS.name, "notice": change.notice})
+    return {"pool": request.pool, "notice": change.notice, "alert": change.alert, "subject": change.subject,
+            "message": change.message}  # fmt: skip
+
+
+def _close(kind: IncidentKind, pool: str, config: Config) -> str | None:
+    """Close the incident of `kind` after what it names succeeded (a pool's pass, a round): the message to
+    publish, or None (none was open). A failure here does not fail the work (it worked): the next success
+    closes the incident."""
     try:
         with aws_calls():
-            change = record(_incidents(config), pool, lambda cur: succeeded(pool, cur, datetime.now(UTC)))
+            change = record(_incidents(config, kind), pool, lambda cur: succeeded(pool, cur, datetime.now(UTC), kind))
     except Exception as exc:
         reason = redact(f"{type(exc).__name__}: {exc}")[:300]
-        logger.warning("the pool's failing-pass incident could not be read or closed", extra={"reason": reason})
+        logger.warning(f"the {kind.name} incident could not be read or closed", extra={"reason": reason})
         return None
     if not change.alert:
         return None
-    logger.warning(change.message, extra={"pool": pool, "notice": change.notice})
+    logger.warning(change.message, extra={"pool": pool, "scope": kind.name, "notice": change.notice})
     return change.message
+
+
+def _open(kind: IncidentKind, pool: str, config: Config) -> bool:
+    """Whether the pool's incident of `kind` is open; False when it cannot be read (the pass worked: a wait
+    incident left open is closed by a later launch's wait)."""
+    try:
+        with aws_calls():
+            incident, _version = _incidents(config, kind).load(pool)
+    except Exception as exc:
+        reason = redact(f"{type(exc).__name__}: {exc}")[:300]
+        logger.warning(f"the {kind.name} incident could not be read", extra={"pool": pool, "reason": reason})
+        return False
+    return incident is not None
 
 
 def _publish(report: PoolReport, config: Config, metric_set: MetricSet, duration_s: float) -> None:

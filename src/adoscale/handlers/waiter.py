@@ -4,8 +4,9 @@ Event: the pass's output (`"pool"`, `"launched"`: task ARNs, `"wait_rounds"`); r
 `"pending"` (tasks still starting) and `"failed"` (tasks that stopped before running, with their reasons;
 a task the compute service does not know is failed as `MISSING`, ECS's word for it), and `wait_rounds`
 increased; `start_incident_open` passed on from the pass (the workflow alerts on failed starts only when it is
-false: one alert per start-failure incident). Read-only, through the pool's `Compute` port (`describe`): it
-never changes anything.
+false: one alert per start-failure incident) and `wait_incident_open` likewise (the workflow has a wait that
+completes while it is true close the pool's task-wait incident, `adoscale.control.incidents.WAITS`).
+Read-only, through the pool's `Compute` port (`describe`): it never changes anything.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class WaitEvent(BaseModel):
     wait_rounds: StrictInt = Field(0, ge=0, le=100)
     task_wait_s: StrictInt = Field(10, ge=0, le=120)
     start_incident_open: bool = False  # the pass's: its launch was a probe inside a start-failure incident
+    wait_incident_open: bool = False  # the pass's: the pool's task waits were failing when it launched
 
 
 def compute(config: Config) -> Compute:
@@ -76,4 +78,5 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         "failed": failed,
         "wait_rounds": request.wait_rounds + 1,
         "start_incident_open": request.start_incident_open,
+        "wait_incident_open": request.wait_incident_open,
     }

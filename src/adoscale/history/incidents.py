@@ -8,6 +8,11 @@ conditional on the `version` read: two failures recorded at once open one incide
 TTL attribute) is set a week after the newest failure (or the close), so the item of a pool taken out of the
 configuration goes by itself.
 
+The workflow's other incidents (`adoscale.control.incidents.IncidentKind`) live the same way under their own
+prefix (`prefix=`): `incident-round` (the deployment's failing rounds, one item) and `incident-wait#<pool>` (a
+pool's failing task waits). Prefixes that no `incident#<pool>` key can equal, so a pool's incidents of one kind
+never read another's (a pool named `round` has `incident#round`, not `incident-round`).
+
 Without a lease table (`serve` alone, a Lambda without one), the record is the process's (`MemoryIncidents`).
 """
 
@@ -82,23 +87,31 @@ def _at(item: dict[str, Any], name: str) -> datetime:
 
 class DynamoIncidents:
     def __init__(
-        self, dynamodb: DynamoDBClient, table: str, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+        self,
+        dynamodb: DynamoDBClient,
+        table: str,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        prefix: str = PREFIX,
     ) -> None:
         self._db = dynamodb
         self._table = table
         self._now = clock  # only for a closed item's expiry
+        self._prefix = prefix
 
     def load(self, pool: str) -> tuple[PassIncident | None, int]:
         # Strongly consistent: a failure recorded a moment ago by another round must be seen, or it would open
         # a second incident (and alert twice).
-        key = {"pool": {"S": PREFIX + pool}}
+        key = {"pool": {"S": self._prefix + pool}}
         item = self._db.get_item(TableName=self._table, Key=key, ConsistentRead=True).get("Item")
         if not item:
             return None, 0
         try:
             version = int(item["version"]["N"])
         except (KeyError, TypeError, ValueError) as exc:
-            raise IncidentCorruptError(f"incident item {PREFIX}{pool} is unreadable ({type(exc).__name__})") from None
+            raise IncidentCorruptError(
+                f"incident item {self._prefix}{pool} is unreadable ({type(exc).__name__})"
+            ) from None
         if "opened_at" not in item:
             return None, version  # closed
         try:
@@ -116,7 +129,7 @@ class DynamoIncidents:
     def save(self, pool: str, incident: PassIncident | None, version: int) -> bool:
         from botocore.exceptions import ClientError
 
-        key: dict[str, Any] = {"pool": {"S": PREFIX + pool}}
+        key: dict[str, Any] = {"pool": {"S": self._prefix + pool}}
         # Closing keeps the item (without an incident) and every write raises its version, so a version is never
         # seen twice while the item lives: a writer that read an incident since closed and reopened cannot
         # overwrite the new one.

@@ -20,11 +20,16 @@ Retry lists only the transient errors of `adoscale.transient` and re-runs the wh
 again; a pool's failure alerts naming the pool and does not stop the others, once per failing-pass incident
 (`RecordFailure` asks the pass function, which keeps the incident in the lease table:
 `adoscale.control.incidents`; a pass that succeeds closes it and the workflow says so once); a failed round
-alerts, lets the other rounds finish, and then fails the execution (so the state machine's failed-execution
-metric counts it).
+alerts once per failing-rounds incident (`RecordRoundFailure`; a round that visits pools closes it), lets the
+other rounds finish, and then fails the execution (so the state machine's failed-execution metric counts
+it); a pool's failed task wait alerts once per the pool's failing-wait incident (`RecordWaitFailure`; a wait
+that completes closes it, `CloseWaitIncident`). Where an incident cannot be recorded, the failure is
+published as it is: an alert too many beats none.
 
-The definition carries `${name}` placeholders for the function ARNs and the alert topic; Terraform renders
-it with `templatefile()`, and `render()` does the same in Python.
+The definition carries `${name}` placeholders for the function ARNs and the alert topic (`PLACEHOLDERS`,
+strings), and for the module's settings rendered as bare JSON numbers (`SETTINGS`: `alert_reminder_hours`,
+the reminder interval of every incident's alerts); Terraform renders it with `templatefile()`, and `render()`
+does the same in Python, refusing a setting the module's validation refuses.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from adoscale.control.incidents import REMIND_EVERY
 from adoscale.workflow.backoff import IDLE_EVERY_MINUTES
 
 # The definition lives with the Terraform module that deploys it (a module needs nothing outside its folder);
@@ -42,6 +48,13 @@ from adoscale.workflow.backoff import IDLE_EVERY_MINUTES
 ASL = Path(__file__).resolve().parents[3] / "deploy" / "terraform" / "modules" / "control-plane" / "workflow.asl.json"
 
 PLACEHOLDERS = ("pass_arn", "waiter_arn", "alert_topic_arn")
+
+# The module's `alert_reminder_hours` (variables.tf: its default and bounds, which
+# tests/deploy/test_alert_reminder.py compares with these): 0 sends no reminder.
+ALERT_REMINDER_HOURS = int(REMIND_EVERY.total_seconds() // 3600)
+MAX_ALERT_REMINDER_HOURS = 720
+# Settings rendered as bare numbers, with Terraform's defaults.
+SETTINGS: dict[str, int] = {"alert_reminder_hours": ALERT_REMINDER_HOURS}
 
 # Terraform's defaults (`schedule_expression` rate(1 minute), `rounds_per_execution`, `cadence_seconds`); the
 # task wait is fixed in the schedule's input.
@@ -136,26 +149,42 @@ def template() -> str:
     return ASL.read_text()
 
 
-def render(values: Mapping[str, str]) -> str:
+def reminder_hours(value: object) -> int:
+    """`alert_reminder_hours` as the module's validation accepts it (a whole number, 0 to 720), else
+    ValueError with the module's message."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_ALERT_REMINDER_HOURS:
+        raise ValueError(
+            f"alert_reminder_hours must be a whole number of hours from 1 to {MAX_ALERT_REMINDER_HOURS} (30 days), "
+            "or 0 for no reminder."
+        )
+    return value
+
+
+def render(values: Mapping[str, str], *, alert_reminder_hours: int = ALERT_REMINDER_HOURS) -> str:
+    """The definition as Terraform's `templatefile()` renders it: `values` for `PLACEHOLDERS` (strings inside
+    JSON strings), the settings as bare numbers."""
     missing = [name for name in PLACEHOLDERS if name not in values]
     if missing:
         raise KeyError(f"workflow placeholders without a value: {', '.join(missing)}")
-    return re.sub(r"\$\{(\w+)\}", lambda m: values[m.group(1)], template())
+    filled: dict[str, str] = {**values, "alert_reminder_hours": str(reminder_hours(alert_reminder_hours))}
+    return re.sub(r"\$\{(\w+)\}", lambda m: filled[m.group(1)], template())
 
 
-def definition(values: Mapping[str, str]) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(render(values))
+def definition(values: Mapping[str, str], *, alert_reminder_hours: int = ALERT_REMINDER_HOURS) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(render(values, alert_reminder_hours=alert_reminder_hours))
     return data
 
 
 def longest_round_s(machine: Mapping[str, Any], task_wait_s: int = TASK_WAIT_S) -> float:
     """A round's longest path when every Task takes its full timeout once (no retry): the round action, a
-    pass, then `TASK_CHECKS` waits each followed by a check. Read from the definition, so that a change to a
-    Task timeout shows in the arithmetic."""
+    pass, then `TASK_CHECKS` waits each followed by a check, then the pool's task-wait incident recorded (the
+    last check failed) or closed (it completed). Read from the definition, so that a change to a Task timeout
+    shows in the arithmetic."""
     rounds = machine["States"]["Rounds"]["Iterator"]["States"]
     per_pool = rounds["EachPool"]["Iterator"]["States"]
     return float(
         rounds["Round"]["TimeoutSeconds"]
         + per_pool["PoolPass"]["TimeoutSeconds"]
         + TASK_CHECKS * (task_wait_s + per_pool["CheckTasks"]["TimeoutSeconds"])
+        + max(per_pool["RecordWaitFailure"]["TimeoutSeconds"], per_pool["CloseWaitIncident"]["TimeoutSeconds"])
     )

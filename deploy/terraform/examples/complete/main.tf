@@ -43,6 +43,7 @@ module "control_plane" {
   metrics                     = var.metrics
   create_dashboard            = var.create_dashboard
   idle_observe_minutes        = var.idle_observe_minutes
+  alert_reminder_hours        = var.alert_reminder_hours
   function_timeout_seconds    = var.function_timeout_seconds
   enable_hooks                = var.enable_hooks
   hook_reserved_concurrency   = var.hook_reserved_concurrency

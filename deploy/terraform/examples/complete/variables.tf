@@ -204,3 +204,9 @@ variable "idle_observe_minutes" {
   type        = number
   default     = 10
 }
+
+variable "alert_reminder_hours" {
+  description = "While an alert's incident stays open (a pool's passes, the rounds, or a pool's wait for its launched tasks keep failing), remind every this many hours (1 to 720); 0: the first alert only. The control-plane module checks the value."
+  type        = number
+  default     = 24
+}

@@ -228,6 +228,21 @@ variable "alarm_pass_error_minutes" {
   }
 }
 
+# The workflow's alerts come once per incident (a pool's failing passes, failing rounds, a pool's failing task
+# waits: adoscale.control.incidents); while one stays open, a reminder goes out every this many hours. Rendered
+# into workflow.asl.json (remind_after_hours of each Record* state) by templatefile(); the pass function accepts
+# 0 to 720 (adoscale.handlers.pass_.FailedEvent), so the same bounds are checked here, at plan time.
+variable "alert_reminder_hours" {
+  description = "While an alert's incident stays open (a pool's passes, the rounds, or a pool's wait for its launched tasks keep failing), remind every this many hours: a whole number from 1 to 720, or 0 for no reminder (the first alert only)."
+  type        = number
+  default     = 24
+  nullable    = false
+  validation {
+    condition     = var.alert_reminder_hours >= 0 && var.alert_reminder_hours <= 720 && floor(var.alert_reminder_hours) == var.alert_reminder_hours
+    error_message = "alert_reminder_hours must be a whole number of hours from 1 to 720 (30 days), or 0 for no reminder."
+  }
+}
+
 variable "alarm_pools" {
   description = "The pools to draw on the dashboard and alarm on, each with its max_agents (the job-waiting alarm fires only below it): a map known when planning, unlike config_json, which may hold values known only after apply. Empty: no per-pool widget or alarm."
   type        = map(number)

@@ -69,6 +69,8 @@ resource "aws_sfn_state_machine" "this" {
     pass_arn        = module.function["pass"].arn
     waiter_arn      = module.function["waiter"].arn
     alert_topic_arn = aws_sns_topic.alerts.arn
+    # A number, rendered bare into the JSON (adoscale.workflow.SETTINGS renders it the same way for the tests).
+    alert_reminder_hours = var.alert_reminder_hours
   })
   logging_configuration {
     log_destination        = "${aws_cloudwatch_log_group.workflow.arn}:*"
