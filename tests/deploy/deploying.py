@@ -149,3 +149,17 @@ def prepare(workdir: Path, endpoint: str, variables: dict[str, str]) -> Example:
     (example.root / "moto_override.tf").write_text(moto_provider_override(endpoint))
     example.init()
     return example
+
+
+def init_offline(module: Path) -> dict[str, str]:
+    """`terraform init` for a copy of a module whose plan must never reach AWS or moto: the provider points
+    at a closed loopback port with no retries, so should Terraform ever get past the variables it fails at
+    once (each retry would only add its back-off). Returns the environment to run terraform in."""
+    provider = moto_provider_override("http://127.0.0.1:9").replace(
+        "  skip_credentials", "  max_retries = 0\n  skip_credentials", 1
+    )
+    (module / "provider_test.tf").write_text(provider)
+    env = cli_env(module.parent)
+    done = run(["init", "-input=false", "-no-color", "-backend=false"], module, env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return env

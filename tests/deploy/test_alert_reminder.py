@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from adoscale.workflow import ALERT_REMINDER_HOURS, MAX_ALERT_REMINDER_HOURS, render
-from tests.deploy.deploying import moto_provider_override
+from tests.deploy.deploying import init_offline
 from tests.deploy.terraform import TERRAFORM_DIR, cli_env, run
 
 MODULE = TERRAFORM_DIR / "modules" / "control-plane"
@@ -100,14 +100,7 @@ def planned_module(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict
     root = tmp_path_factory.mktemp("control-plane") / "modules"
     shutil.copytree(MODULE.parent, root, ignore=shutil.ignore_patterns(".terraform*"))
     module = root / "control-plane"
-    # Loopback only and no retries: should Terraform get past the variables, the provider meets a closed port.
-    provider = moto_provider_override("http://127.0.0.1:9").replace(
-        "  skip_credentials", "  max_retries = 0\n  skip_credentials", 1
-    )
-    (module / "provider_test.tf").write_text(provider)
-    env = cli_env(root.parent)
-    done = run(["init", "-input=false", "-no-color", "-backend=false"], module, env)
-    assert done.returncode == 0, done.stdout + done.stderr
+    env = init_offline(module)
     return module, env
 
 

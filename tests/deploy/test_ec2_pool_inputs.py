@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy.deploying import moto_provider_override
-from tests.deploy.terraform import TERRAFORM_DIR, cli_env, run
+from tests.deploy.deploying import init_offline
+from tests.deploy.terraform import TERRAFORM_DIR, run
 
 REQUIRED = {
     "name": "adoscale-docker",
@@ -28,15 +28,7 @@ REQUIRED = {
 def module(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
     root = tmp_path_factory.mktemp("ec2-pool") / "ec2-pool"
     shutil.copytree(TERRAFORM_DIR / "modules" / "ec2-pool", root, ignore=shutil.ignore_patterns(".terraform*"))
-    # Loopback only: should Terraform ever get past the variables, the provider talks to a closed local port.
-    # No retries: the port answers nothing, and each retry would only add its back-off.
-    provider = moto_provider_override("http://127.0.0.1:9").replace(
-        "  skip_credentials", "  max_retries = 0\n  skip_credentials", 1
-    )
-    (root / "provider_test.tf").write_text(provider)
-    env = cli_env(root.parent)
-    done = run(["init", "-input=false", "-no-color", "-backend=false"], root, env)
-    assert done.returncode == 0, done.stdout + done.stderr
+    env = init_offline(root)
     return root, env
 
 
