@@ -63,8 +63,8 @@ def test_a_start_up_learnt_to_be_four_minutes_keeps_fewer_warm_agents_for_the_sa
     assumed = warm_target(POLICY, Demand(arrivals=BURST, job_seconds=JOBS_S), NOW)
     learnt = warm_target(POLICY, Demand(arrivals=BURST, job_seconds=JOBS_S, startup_s=240.0), NOW)
     assert 0 < learnt.agents < assumed.agents, (learnt, assumed)
-    assert "q=0.67" in assumed.reason and "start-up 60 s assumed until learnt" in assumed.reason
-    assert "q=0.17" in learnt.reason and "start-up 240 s learnt" in learnt.reason
+    assert assumed.reason.endswith(", start-up 60 s assumed until learnt, q=0.67 (jobs of 600 s)"), assumed
+    assert learnt.reason.endswith(", start-up 240 s learnt, q=0.17 (jobs of 600 s)"), learnt
 
 
 def test_windows_jobs_of_ten_minutes_cannot_pay_for_warm_agents_that_start_in_five() -> None:

@@ -116,10 +116,13 @@ def warm_target(policy: WarmPolicy, demand: Demand, now: datetime) -> WarmTarget
         expected, why = expected_arrivals(ahead, demand.arrivals, now)
         q = affordable_quantile(policy, demand.job_seconds)
         size = poisson_quantile(expected, q)
-        reason = f"{why}: {expected:.2f} arrivals expected within {ahead.horizon_s:.0f} s, q={q:.2g}"
+        reason = f"{why}: {expected:.2f} arrivals expected within {ahead.horizon_s:.0f} s"
         if q < policy.quantile or ahead.horizon_s < policy.horizon_s:
             # The jobs' length and the start-up decided the share or the look-ahead: say which start-up.
-            reason += f" (jobs of {demand.job_seconds:.0f} s, start-up {policy.startup_s:.0f} s {startup})"
+            reason += f", start-up {policy.startup_s:.0f} s {startup}"
+        reason += f", q={q:.2g}"
+        if q < policy.quantile:
+            reason += f" (jobs of {demand.job_seconds:.0f} s)"
     return WarmTarget(min(size, policy.max_agents), reason)
 
 
