@@ -191,12 +191,23 @@ def test_durations_round_trip_in_whole_seconds(history: History) -> None:
     assert [round(d) for d in history.load("linux").durations] == [281, 60]
 
 
+def test_the_agents_start_ups_round_trip_oldest_first_in_whole_seconds(history: History) -> None:
+    """What the history learns of how long the pool's agents take to come online (issue 25)."""
+    record = HistoryRecord(max_request_id=3, startups=[41.0, 238.0, 0.0, 7200.0, 245.0, 252.0])
+    history.save("linux", record)
+    loaded = history.load("linux")
+    assert loaded == record
+    assert loaded.demand(MONDAY_9).startup_s == 241.5  # between 238 and 245
+    history.save("linux", HistoryRecord(startups=[61.4, 59.6]))
+    assert [round(s) for s in history.load("linux").startups] == [61, 60]
+
+
 def test_a_record_at_every_bound_round_trips(history: History) -> None:
     """MAX_ARRIVALS bounds the DynamoDB item (400 KB at most: moto refuses larger items, from about 405,000
     bytes by its count; one arrival every 30 seconds for a week fills it). With a job running on each of the
-    most agents a pool may have (config's MAX_AGENTS) and the durations kept, it still fits."""
+    most agents a pool may have (config's MAX_AGENTS), the durations and the start-ups kept, it still fits."""
     from adoscale.config.model import MAX_AGENTS
-    from adoscale.history.base import DURATIONS_KEPT
+    from adoscale.history.base import DURATIONS_KEPT, STARTUPS_KEPT
 
     start = MONDAY_9 - timedelta(days=7)
     record = HistoryRecord(
@@ -207,6 +218,7 @@ def test_a_record_at_every_bound_round_trips(history: History) -> None:
         last_pass=MONDAY_9,
         running={10**9 - i: MONDAY_9 - timedelta(seconds=i) for i in range(MAX_AGENTS)},
         durations=[float(1800 + i) for i in range(DURATIONS_KEPT)],
+        startups=[float(86_000 + i) for i in range(STARTUPS_KEPT)],  # the widest numbers a start-up stores
     )
     history.save("linux", record)
     loaded = history.load("linux")

@@ -64,8 +64,8 @@ def test_a_damaged_metrics_mark_is_reported_as_a_corrupt_item() -> None:
 
 
 def test_an_item_from_before_the_durations_loads_with_them_empty() -> None:
-    """An item written before the record kept running jobs and durations (no such attributes) loads with
-    both empty, the rest as it was: an upgrade needs no migration."""
+    """An item written before the record kept running jobs, durations and start-ups (no such attributes)
+    loads with them empty, the rest as it was: an upgrade needs no migration."""
     with mock_aws():
         dynamodb = create_lease_table(boto3.client("dynamodb", region_name="us-east-1"), TABLE)
         old = {
@@ -80,9 +80,10 @@ def test_an_item_from_before_the_durations_loads_with_them_empty() -> None:
         }
         dynamodb.put_item(TableName=TABLE, Item=old)
         loaded = DynamoHistory(dynamodb, TABLE).load("linux")
-    assert (loaded.running, loaded.durations, loaded.finished_counted) == ({}, [], Watermark())
+    assert (loaded.running, loaded.durations, loaded.finished_counted, loaded.startups) == ({}, [], Watermark(), [])
     assert loaded.max_request_id == 41 and len(loaded.arrivals) == 2 and loaded.jobs_counted.ids == (41,)
-    assert loaded.demand(datetime(2026, 1, 5, 9, 2, tzinfo=UTC)).job_seconds is None
+    demand = loaded.demand(datetime(2026, 1, 5, 9, 2, tzinfo=UTC))
+    assert demand.job_seconds is None and demand.startup_s is None
 
 
 @pytest.mark.parametrize(
@@ -95,9 +96,12 @@ def test_an_item_from_before_the_durations_loads_with_them_empty() -> None:
         {"running": {"M": {"7": {"S": "yesterday"}}}},
         {"running": {"L": [{"N": "7"}]}},
         {"finished_counted_at": {"S": "2026-01-05T09:00:00"}},  # a stamp without its zone
+        {"startups": {"L": [{"N": "60"}, {"S": "a minute"}]}},
+        {"startups": {"L": [{"N": "-1"}]}},  # no agent comes online before it is launched
+        {"startups": {"NS": ["60", "240"]}},
     ],
 )
-def test_a_damaged_duration_or_running_job_is_reported_as_a_corrupt_item(damaged: dict[str, Any]) -> None:
+def test_a_damaged_duration_start_up_or_running_job_is_reported_as_a_corrupt_item(damaged: dict[str, Any]) -> None:
     with mock_aws():
         dynamodb = create_lease_table(boto3.client("dynamodb", region_name="us-east-1"), TABLE)
         dynamodb.put_item(TableName=TABLE, Item={"pool": {"S": "history#linux"}, **damaged})

@@ -194,8 +194,12 @@ class WarmPoolConfig(_Strict):
         description="Predictive: idle agent-minutes allowed per busy minute; where jobs are short the quantile "
         "falls to what that affords. None: the quantile alone.",
     )
-    startup_seconds: Seconds = Field(
-        int(_WARM.startup_s), description="Predictive: an agent's launch to online, for idle_share."
+    # None (the default) learns it: the pool's agents' measured start-ups once enough have come online. An old
+    # configuration that gave a value keeps it, used as given.
+    startup_seconds: Seconds | None = Field(
+        None,
+        description=f"Predictive: an agent's launch to online, for idle_share. None: learnt from the pool's "
+        f"agents ({int(_WARM.startup_s)} until known); a value is used as given.",
     )
 
 

@@ -36,6 +36,9 @@ def policy_for(pool: PoolConfig) -> PoolPolicy:
     )
 
 
+_ASSUMED_STARTUP_S = WarmPolicy().startup_s  # the start-up assumed until the pool's agents' is learnt
+
+
 def warm_policy_for(pool: PoolConfig) -> WarmPolicy:
     warm = pool.warm_pool
     return WarmPolicy(
@@ -49,7 +52,9 @@ def warm_policy_for(pool: PoolConfig) -> WarmPolicy:
         seasonal_days=warm.seasonal_days,
         drain_after_s=float(warm.drain_after_seconds),
         idle_share=warm.idle_share,
-        startup_s=float(warm.startup_seconds),
+        # Not configured: learnt from the pool's agents, the default start-up until then; configured: as given.
+        startup_s=float(warm.startup_seconds) if warm.startup_seconds is not None else _ASSUMED_STARTUP_S,
+        learn_startup=warm.startup_seconds is None,
     )
 
 

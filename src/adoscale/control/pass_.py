@@ -631,8 +631,13 @@ def _changes_ado(decision: Plan) -> bool:
 
 def _count_first_seen(pool: PoolConfig, observation: Observation, decision: Decision) -> tuple[FirstSeen, Decision]:
     """The jobs and agents this pass counts for the first time, and the decision with the record to save
-    carrying the pool's marks past them (the warm pool's record, saved by every pass; a pool without a warm
-    pool's record as loaded, saved only when its marks moved: a steady pass writes nothing more)."""
+    carrying the pool's marks past them and the new agents' start-ups (the warm pool's record, saved by every
+    pass; a pool without a warm pool's record as loaded, saved only when its marks moved: a steady pass writes
+    nothing more).
+
+    The start-ups are kept for every pool, so a warm pool turned on later starts from them. They serve the
+    warm pool from the next pass on: this pass's target was decided before they were counted (the agents come
+    online since the last pass, one pass late, among the twenty the median is taken over)."""
     record = decision.history if decision.history is not None else observation.history
     record = record if record is not None else HistoryRecord()
     seen = first_seen(
@@ -646,7 +651,8 @@ def _count_first_seen(pool: PoolConfig, observation: Observation, decision: Deci
     if decision.history is None and (seen.jobs, seen.agents) == (record.jobs_counted, record.agents_counted):
         return seen, decision  # nothing new (a new job or agent always moves its mark)
     # A new record (sharing the arrivals, which nothing changes from here on): the observation stays as read.
-    return seen, replace(decision, history=replace(record, jobs_counted=seen.jobs, agents_counted=seen.agents))
+    kept = record.with_startups(s["startup_s"] for s in seen.agent_startups)
+    return seen, replace(decision, history=replace(kept, jobs_counted=seen.jobs, agents_counted=seen.agents))
 
 
 class _Saving:

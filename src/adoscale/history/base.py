@@ -1,6 +1,7 @@
 """The record behind the history port (`adoscale.ports.History`): the warm pool's demand (the jobs' arrival
-times, the warm agents' idle time today, how long the pool's last jobs ran), and what the pool's passes have
-counted for the per-job and per-agent metrics (`Watermark`, `adoscale.history.seen`)."""
+times, the warm agents' idle time today, how long the pool's last jobs ran, how long its last agents took to
+come online), and what the pool's passes have counted for the per-job and per-agent metrics (`Watermark`,
+`adoscale.history.seen`)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,11 @@ from adoscale.scaling.warm import Demand
 MAX_ARRIVALS = 20_000  # bounds an item: about 200 KB of DynamoDB numbers at most
 DURATIONS_KEPT = 50  # the finished jobs' durations a record keeps, the newest
 DURATIONS_NEEDED = 5  # the fewest durations the forecast is given a typical job length from
+# The agents' start-ups (launch to online) a record keeps, the newest: fewer than the durations, because a
+# start-up changes with the image, the instance type or the capacity available, and a median over the last 20
+# agents follows such a change within one busy hour; a pool launches no agent for days only when it is idle.
+STARTUPS_KEPT = 20
+STARTUPS_NEEDED = 5  # the fewest start-ups the forecast is given a learnt start-up from
 
 
 class HistoryCorruptError(ValueError):
@@ -67,17 +73,31 @@ class HistoryRecord:
     running: dict[int, datetime] = field(default_factory=dict)
     durations: list[float] = field(default_factory=list)
     finished_counted: Watermark = field(default_factory=Watermark)
+    # The seconds each of the pool's last STARTUPS_KEPT agents took from launch to online (oldest first), each
+    # agent once: the agents the metrics count (`agents_counted`, `adoscale.history.seen.first_seen`).
+    startups: list[float] = field(default_factory=list)
 
     def copy(self) -> HistoryRecord:
-        """An independent copy, as `copy.deepcopy` makes one: the arrivals, the running jobs and the durations
-        are the record's only mutable parts (datetimes and marks are immutable), so copying them is enough. A
-        deep copy of two weeks of arrivals (36 million calls a day for a busy pool) was most of a warm pool's
-        pass CPU."""
-        return replace(self, arrivals=list(self.arrivals), running=dict(self.running), durations=list(self.durations))
+        """An independent copy, as `copy.deepcopy` makes one: the arrivals, the running jobs, the durations and
+        the start-ups are the record's only mutable parts (datetimes and marks are immutable), so copying them
+        is enough. A deep copy of two weeks of arrivals (36 million calls a day for a busy pool) was most of a
+        warm pool's pass CPU."""
+        return replace(
+            self,
+            arrivals=list(self.arrivals),
+            running=dict(self.running),
+            durations=list(self.durations),
+            startups=list(self.startups),
+        )
 
     def demand(self, now: datetime) -> Demand:
         idle = self.idle_seconds if self.idle_day == now.date().isoformat() else 0.0
-        return Demand(arrivals=tuple(self.arrivals), idle_agent_seconds_today=idle, job_seconds=self.job_seconds())
+        return Demand(
+            arrivals=tuple(self.arrivals),
+            idle_agent_seconds_today=idle,
+            job_seconds=self.job_seconds(),
+            startup_s=self.startup_seconds(),
+        )
 
     def job_seconds(self) -> float | None:
         """How long the pool's jobs typically run: the median of the kept durations (robust to the odd job
@@ -85,6 +105,18 @@ class HistoryRecord:
         if len(self.durations) < DURATIONS_NEEDED:
             return None
         return statistics.median(self.durations)
+
+    def startup_seconds(self) -> float | None:
+        """How long the pool's agents typically take from launch to online: the median of the kept start-ups,
+        None until STARTUPS_NEEDED have come online (`Demand.startup_s` says why the median)."""
+        if len(self.startups) < STARTUPS_NEEDED:
+            return None
+        return statistics.median(self.startups)
+
+    def with_startups(self, seconds: Iterable[float]) -> HistoryRecord:
+        """The record keeping the start-ups of the agents just counted online too (in the order they came
+        online), the newest STARTUPS_KEPT; this record is left as it is (the pass's observation holds it)."""
+        return replace(self, startups=[*self.startups, *seconds][-STARTUPS_KEPT:])
 
 
 def trim(record: HistoryRecord, now: datetime, keep_days: int) -> HistoryRecord:

@@ -1,16 +1,16 @@
 """History in the lease table: the item `history#<pool>` beside the pool's lease item. Read and written by
 the pass that holds the lease, so a plain GetItem/PutItem pair is safe.
 
-Times are epoch seconds (the arrivals and the durations whole seconds, the running jobs' assign times to the
-millisecond), but the marks' stamps, which are compared for equality and kept exactly. An item written before
-an attribute existed loads with that part empty."""
+Times are epoch seconds (the arrivals whole seconds, the running jobs' assign times to the millisecond), and
+the durations and start-ups whole seconds, but the marks' stamps, which are compared for equality and kept
+exactly. An item written before an attribute existed loads with that part empty."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from adoscale.history.base import DURATIONS_KEPT, HistoryCorruptError, HistoryRecord, Watermark
+from adoscale.history.base import DURATIONS_KEPT, STARTUPS_KEPT, HistoryCorruptError, HistoryRecord, Watermark
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -43,6 +43,7 @@ class DynamoHistory:
                 },
                 durations=[_seconds(n["N"]) for n in _typed(item, "durations", "L") or []][-DURATIONS_KEPT:],
                 finished_counted=_mark(item, "finished_counted"),
+                startups=[_seconds(n["N"]) for n in _typed(item, "startups", "L") or []][-STARTUPS_KEPT:],
             )
         except (AttributeError, KeyError, TypeError, ValueError, OverflowError, OSError) as exc:
             # Which attribute, not its value: a damaged item may hold anything.
@@ -64,6 +65,8 @@ class DynamoHistory:
         # durations oldest first.
         item["running"] = {"M": {str(rid): {"N": f"{at.timestamp():.3f}"} for rid, at in record.running.items()}}
         item["durations"] = {"L": [{"N": f"{seconds:.0f}"} for seconds in record.durations[-DURATIONS_KEPT:]]}
+        # The agents' start-ups likewise, whole seconds, oldest first.
+        item["startups"] = {"L": [{"N": f"{seconds:.0f}"} for seconds in record.startups[-STARTUPS_KEPT:]]}
         marks = (
             ("jobs_counted", record.jobs_counted),
             ("agents_counted", record.agents_counted),

@@ -68,18 +68,30 @@ class WarmPolicy:
     # The idle agent-time the warm pool may cost per minute of the pool's jobs (None: the quantile alone).
     # Where jobs are short, the quantile falls to what that allows (`affordable_quantile`).
     idle_share: float | None = None
-    startup_s: float = 60.0  # an agent's launch to online: what each job's own agent idles, warm or not
+    # An agent's launch to online: what each job's own agent idles, warm or not. With `learn_startup`, only
+    # until the pool's history has measured its agents' (`Demand.startup_s`); without, always.
+    startup_s: float = 60.0
+    learn_startup: bool = True
 
 
 @dataclass(frozen=True, slots=True)
 class Demand:
     """What the forecast needs to know of the past: job arrival times (oldest first or in any order), the
-    warm agents' idle time already spent today, and how long the pool's jobs typically run (seconds; None
-    until enough have been seen to finish)."""
+    warm agents' idle time already spent today, how long the pool's jobs typically run (seconds; None
+    until enough have been seen to finish), and how long its agents typically take from launch to online
+    (seconds; None until enough have come online).
+
+    The start-up is the median of the last agents' (`adoscale.history.base.HistoryRecord.startup_seconds`),
+    not a high quantile: the forecast uses it as a cost, the idle each agent spends starting (`_spare_s`,
+    `affordable_quantile`), and how far ahead agents are kept (`lookahead_s`), both about the typical agent;
+    a high quantile would charge every agent the slowest one's start-up. The median is also robust to the odd
+    agent whose start-up is measured wrong (one that reconnected, counted again from its launch hours ago, or
+    a clock skew that makes it zero), which a mean is not."""
 
     arrivals: Sequence[datetime] = ()
     idle_agent_seconds_today: float = 0.0
     job_seconds: float | None = None
+    startup_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,14 +111,30 @@ def warm_target(policy: WarmPolicy, demand: Demand, now: datetime) -> WarmTarget
         size = max((s.agents for s in open_), default=0)
         reason = f"schedule {open_[0].cron!r} open" if open_ else "no schedule open"
     else:
+        policy, startup = startup_policy(policy, demand)
         ahead = replace(policy, horizon_s=lookahead_s(policy, demand.job_seconds))
         expected, why = expected_arrivals(ahead, demand.arrivals, now)
         q = affordable_quantile(policy, demand.job_seconds)
         size = poisson_quantile(expected, q)
-        reason = f"{why}: {expected:.2f} arrivals expected within {ahead.horizon_s:.0f} s, q={q:.2g}"
+        reason = f"{why}: {expected:.2f} arrivals expected within {ahead.horizon_s:.0f} s"
+        if q < policy.quantile or ahead.horizon_s < policy.horizon_s:
+            # The jobs' length and the start-up decided the share or the look-ahead: say which start-up.
+            reason += f", start-up {policy.startup_s:.0f} s {startup}"
+        reason += f", q={q:.2g}"
         if q < policy.quantile:
             reason += f" (jobs of {demand.job_seconds:.0f} s)"
     return WarmTarget(min(size, policy.max_agents), reason)
+
+
+def startup_policy(policy: WarmPolicy, demand: Demand) -> tuple[WarmPolicy, str]:
+    """The policy with the start-up the forecast uses, and where it came from: the pool's agents' measured
+    one (`Demand.startup_s`) where the policy learns it and enough agents have come online, else the
+    configured `startup_s` (given, or assumed until learnt)."""
+    if not policy.learn_startup:
+        return policy, "configured"
+    if demand.startup_s is None:
+        return policy, "assumed until learnt"
+    return replace(policy, startup_s=demand.startup_s), "learnt"
 
 
 def affordable_quantile(policy: WarmPolicy, job_seconds: float | None) -> float:
