@@ -114,9 +114,9 @@ REQUIRED = {
 }
 
 
-@pytest.mark.parametrize(
-    ("value", "refused"), [("1.5", True), ("-2", True), ("721", True), ("0", False), ("48", False)]
-)
+# Each condition of the validation once, and 0 (no reminder) as the control that a valid value is not refused:
+# the mocked `terraform test` above covers the other valid values without a plan each.
+@pytest.mark.parametrize(("value", "refused"), [("1.5", True), ("-2", True), ("721", True), ("0", False)])
 def test_terraform_plan_names_the_variable_when_the_value_is_wrong(
     planned_module: tuple[Path, dict[str, str]], value: str, refused: bool
 ) -> None:
