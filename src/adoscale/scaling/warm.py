@@ -303,10 +303,10 @@ def burst_in_progress(arrivals: Sequence[datetime], now: datetime, stream_per_s:
 
     One burst's run: arrivals within BURST_SPAN_S; past the first BURST_MIN_ARRIVALS, none separated from
     the later ones by a gap their own rate would bring under BURST_SURPRISE of the time (an earlier trickle
-    job is not the burst's start). The longest such run,
-    not the fastest: the largest of the runs' rates picked the most extreme local one, and four arrivals in
-    three seconds of a burst of six a minute, read as 2,600 an hour, warmed 30 agents; over k arrivals the
-    rate's relative error falls as 1/sqrt(k - 1). The open gap since the last arrival counts, so the rate
+    job is not the burst's start). The longest such run, not the fastest: the largest of the runs' rates
+    picked the most extreme local one, and four arrivals in three seconds of a burst of six a minute, read
+    as 2,600 an hour, warmed 30 agents (issue 25's Monday); over k arrivals the rate's relative error falls
+    as 1/sqrt(k - 1). The open gap since the last arrival counts, so the rate
     falls as soon as the burst stops, and is 0 once that silence is BURST_OVER of the run's own mean gaps;
     it needs no history, so it works from a pool's first day."""
     rate = 0.0
