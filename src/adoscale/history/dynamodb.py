@@ -41,9 +41,9 @@ class DynamoHistory:
                     int(rid): datetime.fromtimestamp(float(n["N"]), UTC)
                     for rid, n in (_typed(item, "running", "M") or {}).items()
                 },
-                durations=[_seconds(n["N"]) for n in _typed(item, "durations", "L") or []][-DURATIONS_KEPT:],
+                durations=_load_seconds(item, "durations", DURATIONS_KEPT),
                 finished_counted=_mark(item, "finished_counted"),
-                startups=[_seconds(n["N"]) for n in _typed(item, "startups", "L") or []][-STARTUPS_KEPT:],
+                startups=_load_seconds(item, "startups", STARTUPS_KEPT),
             )
         except (AttributeError, KeyError, TypeError, ValueError, OverflowError, OSError) as exc:
             # Which attribute, not its value: a damaged item may hold anything.
@@ -64,9 +64,9 @@ class DynamoHistory:
         # duration is measured from them: truncated to the second, it came out up to a second long); the
         # durations oldest first.
         item["running"] = {"M": {str(rid): {"N": f"{at.timestamp():.3f}"} for rid, at in record.running.items()}}
-        item["durations"] = {"L": [{"N": f"{seconds:.0f}"} for seconds in record.durations[-DURATIONS_KEPT:]]}
+        item["durations"] = _save_seconds(record.durations, DURATIONS_KEPT)
         # The agents' start-ups likewise, whole seconds, oldest first.
-        item["startups"] = {"L": [{"N": f"{seconds:.0f}"} for seconds in record.startups[-STARTUPS_KEPT:]]}
+        item["startups"] = _save_seconds(record.startups, STARTUPS_KEPT)
         marks = (
             ("jobs_counted", record.jobs_counted),
             ("agents_counted", record.agents_counted),
@@ -94,6 +94,16 @@ def _typed(item: dict[str, Any], name: str, kind: str) -> Any:
     """The value of attribute `name`, which must be of DynamoDB type `kind` (KeyError otherwise); None when the
     item has no such attribute (an item written before it was kept)."""
     return item[name][kind] if name in item else None
+
+
+def _load_seconds(item: dict[str, Any], name: str, kept: int) -> list[float]:
+    """A list of whole seconds (the durations, the start-ups), the newest `kept`; empty when the item has none."""
+    return [_seconds(n["N"]) for n in _typed(item, name, "L") or []][-kept:]
+
+
+def _save_seconds(seconds: list[float], kept: int) -> dict[str, Any]:
+    """The newest `kept` of `seconds`, oldest first, as a DynamoDB list of whole seconds."""
+    return {"L": [{"N": f"{value:.0f}"} for value in seconds[-kept:]]}
 
 
 def _seconds(text: str) -> float:
