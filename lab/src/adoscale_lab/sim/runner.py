@@ -20,7 +20,7 @@ from adoscale.ado.models import Agent, JobRequest
 from adoscale.bootstrap import build_controller
 from adoscale.config import parse_config
 from adoscale.control import Reconciler, policy_for, warm_policy_for
-from adoscale.history import HistoryRecord
+from adoscale.history import HistoryRecord, MemoryHistory
 from adoscale.history.base import DURATIONS_KEPT
 from adoscale.hooks import HookRejected, HookValidator
 from adoscale.hooks.validate import POOL_PARAMETER, SECRET_HEADER
@@ -170,20 +170,9 @@ class _HookDelivery:
         self._reconciler.hook_pass(self._reconciler.pool(decision.pool))
 
 
-class _SimHistory:
-    """`MemoryHistory`'s behaviour (a pass gets its own copy of the record) with the record's own cheap copy
-    (`HistoryRecord.copy`: its lists and its running jobs), never a deep copy, which took half the
-    simulator's time on a week of history."""
-
-    def __init__(self) -> None:
-        self._records: dict[str, HistoryRecord] = {}
-
-    def load(self, pool: str) -> HistoryRecord:
-        record = self._records.get(pool)
-        return HistoryRecord() if record is None else record.copy()
-
-    def save(self, pool: str, record: HistoryRecord) -> None:
-        self._records[pool] = record.copy()
+class _SimHistory(MemoryHistory):
+    """`MemoryHistory` (a pass gets its own cheap copy of the record, `HistoryRecord.copy`), and a look at the
+    stored record without a copy for the simulator's own questions between passes."""
 
     def peek(self, pool: str) -> HistoryRecord:
         """The stored record itself, to read without a copy."""
