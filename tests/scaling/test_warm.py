@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from moto import mock_aws
 
 from adoscale.history import DynamoHistory, HistoryRecord, MemoryHistory
-from adoscale.history.base import observe
+from adoscale.history.base import observe, trim
 from adoscale.scaling import AgentView, PoolPolicy, PoolSnapshot, TaskStatus, TaskView, plan
 from adoscale.scaling.warm import (
     BURST_SPAN_S,
@@ -27,6 +27,7 @@ from adoscale.scaling.warm import (
     background_rate,
     burst_in_progress,
     expected_arrivals,
+    history_days,
     lookahead_s,
     parse_cron,
     poisson_quantile,
@@ -188,6 +189,25 @@ def test_a_weekday_burst_does_not_warm_the_pool_on_a_saturday() -> None:
     assert expected_arrivals(BURSTY_POLICY, weekdays, saturday_9 - timedelta(seconds=30))[0] == 0
     next_monday = MONDAY_9 + timedelta(days=7)
     assert expected_arrivals(BURSTY_POLICY, weekdays, next_monday - timedelta(seconds=30))[0] >= 3
+
+
+def test_a_burst_every_day_warms_the_pool_at_the_weekend_too() -> None:
+    """Six jobs at 09:00 on each of the last 14 days, weekends included. Seven days hold two weekend days,
+    fewer than anything needs to recur on (RECURRING_MIN_DAYS): on a Sunday the forecast compares with the
+    weekend days of the last 14 (four), and the history keeps them (`history_days`, `trim`)."""
+    sunday_9 = MONDAY_9 + timedelta(days=6)
+    daily = [sunday_9 - timedelta(days=d) + timedelta(seconds=10 * i) for d in range(14, 0, -1) for i in range(6)]
+    now = sunday_9 - timedelta(seconds=30)
+    record = trim(HistoryRecord(arrivals=list(daily)), now, history_days(BURSTY_POLICY.seasonal_days))
+    assert record.arrivals == daily
+    expected, why = expected_arrivals(BURSTY_POLICY, record.arrivals, now)
+    assert expected == 6 and "same time on 4 day(s)" in why
+    # A week's history holds Saturday and Sunday once: that is not yet recurring.
+    assert expected_arrivals(BURSTY_POLICY, [t for t in daily if t > now - timedelta(days=7)], now)[0] == 0
+    # A weekday still compares with the last seven days, whatever their kind.
+    friday = sunday_9 - timedelta(days=2)
+    expected, why = expected_arrivals(BURSTY_POLICY, [t for t in daily if t < friday], friday - timedelta(seconds=30))
+    assert expected == 6 and "same time on 7 day(s)" in why
 
 
 def test_a_recurring_burst_that_runs_late_today_is_still_served_in_full() -> None:

@@ -178,7 +178,10 @@ class WarmPoolConfig(_Strict):
         int(_WARM.window_s), description="Predictive: the recent window the arrival rate comes from."
     )
     seasonal_days: StrictInt = Field(
-        _WARM.seasonal_days, ge=0, le=28, description="Predictive: same time of day on this many days."
+        _WARM.seasonal_days,
+        ge=0,
+        le=28,
+        description="Predictive: same time of day on this many days (at the weekend, its days of twice as many).",
     )
     horizon_seconds: Seconds = Field(
         int(_WARM.horizon_s), description="Predictive: a cold start plus the time to notice a job."

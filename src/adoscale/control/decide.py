@@ -17,7 +17,15 @@ from adoscale.control.observe import Observation
 from adoscale.history.base import HistoryRecord, trim
 from adoscale.history.base import observe as observe_demand
 from adoscale.scaling import Launch, Plan, PoolPolicy, PoolSnapshot, plan
-from adoscale.scaling.warm import WarmMode, WarmPolicy, WarmSchedule, WarmTarget, warm_target, with_warm_pool
+from adoscale.scaling.warm import (
+    WarmMode,
+    WarmPolicy,
+    WarmSchedule,
+    WarmTarget,
+    history_days,
+    warm_target,
+    with_warm_pool,
+)
 
 Decide = Callable[[PoolSnapshot, PoolPolicy], Plan]
 PolicyFor = Callable[[PoolConfig, datetime], PoolPolicy]
@@ -98,7 +106,7 @@ def decide(
         observation.assigned_jobs,
         observation.finished_jobs,
     )
-    trim(record, snapshot.now, warm.seasonal_days)
+    trim(record, snapshot.now, history_days(warm.seasonal_days))
     target = warm_target(warm, record.demand(snapshot.now), snapshot.now)
     warmed = with_warm_pool(base, target, warm)
     return Decision(_backed_off(engine(snapshot, warmed), backoff, snapshot.now), warmed, target, record, backoff)

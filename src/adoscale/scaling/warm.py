@@ -332,16 +332,24 @@ def burst_in_progress(arrivals: Sequence[datetime], now: datetime, stream_per_s:
     return rate
 
 
+def history_days(seasonal_days: int) -> int:
+    """How many days back the forecast reads arrivals (and the pool's history keeps them, with the day
+    under way): `seasonal_days` on a weekday, twice that on a weekend (`_earlier_days`)."""
+    return WEEKEND_REACH * seasonal_days
+
+
 def _earlier_days(at: datetime, days: int, times: Sequence[datetime], back: timedelta) -> Iterator[datetime]:
     """The same time as `at` on each of the last `days` days whose stretch from `back` before it the history
     (`times`, sorted: it starts on the day of its oldest arrival) covers; on a Saturday or Sunday (UTC), the
-    weekend days only: a pool busy on weekdays is quiet at the weekend, and five weekdays of seven would read
-    as recurring."""
+    weekend days only, over WEEKEND_REACH times as many days: a pool busy on weekdays is quiet at the
+    weekend, and five weekdays of seven would read as recurring; and seven days hold two weekend days, too
+    few for anything to recur on (RECURRING_MIN_DAYS), so a burst every day at 17:00 would find agents warm
+    on no weekend. Fourteen hold four."""
     if not times:
         return
     history_starts = times[0].replace(hour=0, minute=0, second=0, microsecond=0)
     weekend = at.weekday() >= WEEKEND
-    for day in range(1, days + 1):
+    for day in range(1, (WEEKEND_REACH * days if weekend else days) + 1):
         then = at - timedelta(days=day)
         if then - back < history_starts:
             return
@@ -462,6 +470,7 @@ def background_rate(arrivals: Sequence[datetime], now: datetime, window_s: float
 
 RECURRING_MIN_DAYS = 3
 WEEKEND = 5  # datetime.weekday() of Saturday
+WEEKEND_REACH = 2  # a weekend day is compared with the weekend days of twice `seasonal_days` (`_earlier_days`)
 SEASONAL_LEAD_S = 60.0  # how early a recurring burst may come and still find agents warm
 DUE_BAND_S = 900.0  # how far before now a recurring burst's start is looked for on earlier days (its lateness)
 CATCH_UP_S = 600.0  # how far back today's part of a recurring burst is compared with earlier days'
