@@ -16,6 +16,7 @@ from typing import TypeVar
 import pytest
 from benchmarks.cold_import import ColdImportResult
 from benchmarks.controller_scale import ControllerScaleResult
+from benchmarks.family_table import FamilyTableResult
 from benchmarks.lambda_pass import LambdaPassResult
 from benchmarks.queue_read import QueueReadResult
 from benchmarks.reconcile_pass import ReconcilePassResult
@@ -24,6 +25,8 @@ from benchmarks.sim_speed import SimSpeedResult
 from benchmarks.sim_speed import main as sim_speed_main
 
 from adoscale.config import MAX_POOLS
+from adoscale_lab.sim import POLICIES
+from adoscale_lab.sim.families import generate, run
 from adoscale_lab.sim.workloads import named
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -133,6 +136,37 @@ def test_sim_speed_skips_quiet_passes_and_prints_json_on_request() -> None:
     assert 0 < result.quiet_passes_skipped < result.scheduled_passes
 
 
+def test_family_table_measures_each_trace_as_the_families_are_judged(tmp_path: Path) -> None:
+    """docs/performance.md's family tables come from this command: each row is the trace's own run (the same
+    figures as `run(generate(...))` in this process, whichever worker ran it), and a miss is named with the
+    floor it is over."""
+    result = _run(FamilyTableResult, tmp_path, "--trace", "night-2", "--trace", "burst-3", "--workers", "2")
+    assert [(t.trace, t.family) for t in result.traces] == [("night-2", "night"), ("burst-3", "burst")]
+    night, burst = result.traces
+    direct = run(generate("night", 2), POLICIES["adoscale-predictive"])
+    assert (night.jobs, night.p50_s, night.idle_minutes) == (
+        direct.jobs,
+        direct.percentile(0.5),
+        direct.idle_agent_minutes,
+    )
+    # burst-3's jobs of 1.4 minutes: the mean start-up alone is over half the busy minutes.
+    assert burst.mean_floor_minutes > burst.busy_minutes / 2 > burst.floor_minutes
+    assert [m for m in burst.misses if m.startswith("idle")] == (
+        [
+            f"idle {burst.idle_minutes:.1f} of {burst.busy_minutes / 2:.1f} allowed (start-up "
+            f"{burst.startup_minutes:.1f}; out of reach on average)"
+        ]
+        if burst.idle_minutes > burst.busy_minutes / 2
+        else []
+    )
+    assert "| night | 1 (" in result.render() and "| burst | 1 (" in result.render()
+
+
+def test_family_table_refuses_a_trace_of_no_family() -> None:
+    done = _command("benchmarks.family_table", "--trace", "weekly-3")
+    assert done.returncode == 2 and "'weekly-3' is not FAMILY-SEED" in done.stderr
+
+
 def test_cold_import_times_each_module_in_fresh_interpreters(tmp_path: Path) -> None:
     result = _run(ColdImportResult, tmp_path, "--runs", "2", "--module", "adoscale.handlers.waiter")
     [waiter] = result.modules
@@ -155,6 +189,7 @@ def test_every_result_file_says_which_benchmark_wrote_it() -> None:
     models: list[type[BenchResult]] = [
         ColdImportResult,
         ControllerScaleResult,
+        FamilyTableResult,
         LambdaPassResult,
         QueueReadResult,
         ReconcilePassResult,
