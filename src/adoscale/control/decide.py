@@ -110,7 +110,7 @@ def decide(
         observation.assigned_jobs,
         observation.finished_jobs,
     )
-    trim(record, snapshot.now, history_days(warm.seasonal_days))
+    trim(record, snapshot.now, history_days(warm.seasonal_days, warm.timezone))
     target = warm_target(warm, record.demand(snapshot.now), snapshot.now)
     warmed = with_warm_pool(base, target, warm)
     return Decision(_backed_off(engine(snapshot, warmed), backoff, snapshot.now), warmed, target, record, backoff)
