@@ -128,17 +128,20 @@ class Ec2Settings(_Strict):
     )
 
 
+_NOT_A_ZONE = "unknown time zone: an IANA name is expected, such as 'Europe/Berlin'"  # the loader adds the value
+
+
 def _iana_zone(value: str) -> str:
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
     # `localtime` and `posixrules` are files of the machine's zone database, not zones: the controller's own
     # zone wherever it runs (UTC in Lambda), which is not what a pool's configuration should depend on.
     if value in {"localtime", "posixrules"}:
-        raise ValueError(f"unknown time zone {value!r}: an IANA name is expected, such as 'Europe/Berlin'")
+        raise ValueError(_NOT_A_ZONE)
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {value!r}: an IANA name is expected, such as 'Europe/Berlin'") from None
+        raise ValueError(_NOT_A_ZONE) from None
     return value
 
 
