@@ -10,6 +10,7 @@ import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -127,13 +128,36 @@ class Ec2Settings(_Strict):
     )
 
 
+_NOT_A_ZONE = "unknown time zone: an IANA name is expected, such as 'Europe/Berlin'"  # the loader adds the value
+
+
+def _iana_zone(value: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    # `localtime` and `posixrules` are files of the machine's zone database, not zones: the controller's own
+    # zone wherever it runs (UTC in Lambda), which is not what a pool's configuration should depend on.
+    if value in {"localtime", "posixrules"}:
+        raise ValueError(_NOT_A_ZONE)
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(_NOT_A_ZONE) from None
+    return value
+
+
+# An IANA time zone name, checked against the zone database when the configuration is read.
+Zone = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_iana_zone)]
+
+
 class WarmScheduleConfig(_Strict):
     cron: Annotated[str, Field(min_length=9, max_length=100)] = Field(
         description="When the window opens: minute hour day-of-month month day-of-week (0 = Sunday)."
     )
     duration_minutes: StrictInt = Field(description="How long the window stays open (1-1440).", ge=1, le=1440)
     agents: AgentCount = Field(description="Warm agents while it is open.")
-    timezone: Annotated[str, Field(min_length=1, max_length=64)] = Field("UTC", description="IANA time zone.")
+    # None: the warm pool's `timezone` (UTC unless set), so a pool's zone is written once. A configuration from
+    # before the pool's zone existed has UTC there, and its schedules read the clock as they did.
+    timezone: Zone | None = Field(None, description="IANA time zone; none: the warm pool's timezone.")
 
     @field_validator("cron")
     @classmethod
@@ -141,17 +165,6 @@ class WarmScheduleConfig(_Strict):
         from adoscale.scaling.warm import parse_cron
 
         parse_cron(value)
-        return value
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}") from None
         return value
 
 
@@ -203,6 +216,11 @@ class WarmPoolConfig(_Strict):
         None,
         description=f"Predictive: an agent's launch to online, for idle_share. None: learnt from the pool's "
         f"agents ({int(_WARM.startup_s)} until known); a value is used as given.",
+    )
+    timezone: Zone = Field(
+        _WARM.timezone,
+        description="IANA time zone whose days the forecast compares (the same local time of day, weekdays "
+        "and weekends) and the schedules' default.",
     )
 
 

@@ -53,7 +53,10 @@ def warm_policy_for(pool: PoolConfig) -> WarmPolicy:
         mode=WarmMode(warm.mode),
         max_agents=warm.max_agents,
         budget_agent_hours_per_day=warm.budget_agent_hours_per_day,
-        schedules=tuple(WarmSchedule(s.cron, s.duration_minutes, s.agents, s.timezone) for s in warm.schedules),
+        # A schedule without its own zone reads the clock in the warm pool's.
+        schedules=tuple(
+            WarmSchedule(s.cron, s.duration_minutes, s.agents, s.timezone or warm.timezone) for s in warm.schedules
+        ),
         quantile=warm.quantile,
         horizon_s=float(warm.horizon_seconds),
         window_s=float(warm.window_seconds),
@@ -63,6 +66,7 @@ def warm_policy_for(pool: PoolConfig) -> WarmPolicy:
         # Not configured: learnt from the pool's agents, the default start-up until then; configured: as given.
         startup_s=float(warm.startup_seconds) if warm.startup_seconds is not None else _ASSUMED_STARTUP_S,
         learn_startup=warm.startup_seconds is None,
+        timezone=warm.timezone,
     )
 
 
@@ -106,7 +110,7 @@ def decide(
         observation.assigned_jobs,
         observation.finished_jobs,
     )
-    trim(record, snapshot.now, history_days(warm.seasonal_days))
+    trim(record, snapshot.now, history_days(warm.seasonal_days, warm.timezone))
     target = warm_target(warm, record.demand(snapshot.now), snapshot.now)
     warmed = with_warm_pool(base, target, warm)
     return Decision(_backed_off(engine(snapshot, warmed), backoff, snapshot.now), warmed, target, record, backoff)

@@ -8,7 +8,8 @@ every rule of docs/scaling.md still holds: warm agents are launched, kept and dr
 - `predictive`: the arrivals expected within one cold start, at a chosen quantile of a Poisson count,
   from the largest of four estimates (`expected_arrivals`; docs/performance.md, "What the forecast learns
   now"):
-  - seasonal: the arrivals in the coming cold start at the same time of day, as many as recur on most of
+  - seasonal: the arrivals in the coming cold start at the same time of day (on the clock of the pool's
+    `timezone`, UTC by default: its weekdays and weekends too), as many as recur on most of
     the recent days that the history covers, above what the stream those days saw at this hour explains
     (so agents are warm before a recurring burst, and neither one unusual day nor a stream's chance
     arrivals warm the pool); looking a minute further ahead for a burst that comes early, and, inside a
@@ -72,6 +73,9 @@ class WarmPolicy:
     # until the pool's history has measured its agents' (`Demand.startup_s`); without, always.
     startup_s: float = 60.0
     learn_startup: bool = True
+    # The IANA zone whose days the forecast compares (the same wall-clock time, weekdays and weekends, the
+    # day's midnight): where the pool's demand follows people's working day. UTC: its days are 24 h apart.
+    timezone: str = "UTC"
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,11 +208,12 @@ def expected_arrivals(policy: WarmPolicy, arrivals: Sequence[datetime], now: dat
         return bisect_right(times, end) - bisect_right(times, start)
 
     horizon = timedelta(seconds=policy.horizon_s)
+    zone = _zone(policy.timezone)
 
     def seasonal_counts(at: datetime, back: timedelta = timedelta(0), ahead: timedelta = timedelta(0)) -> list[int]:
         """Arrivals from `back` before `at` to `horizon` and `ahead` after it, at the same time on each
         comparable earlier day (`_earlier_days`)."""
-        days = _earlier_days(at, policy.seasonal_days, times, back)
+        days = _earlier_days(at, policy.seasonal_days, times, back, zone)
         return [count(then - back, then + horizon + ahead) for then in days]
 
     lead = timedelta(seconds=SEASONAL_LEAD_S)
@@ -332,28 +337,85 @@ def burst_in_progress(arrivals: Sequence[datetime], now: datetime, stream_per_s:
     return rate
 
 
-def history_days(seasonal_days: int) -> int:
+def history_days(seasonal_days: int, timezone: str = "UTC") -> int:
     """How many days back the forecast reads arrivals (and the pool's history keeps them, with the day
-    under way): `seasonal_days` on a weekday, twice that on a weekend (`_earlier_days`)."""
-    return WEEKEND_REACH * seasonal_days
+    under way): `seasonal_days` on a weekday, twice that on a weekend (`_earlier_days`).
+
+    In a zone other than UTC, one day more. The history is trimmed in real time (`trim`: these days and one
+    more, 24 h each), the forecast reads local days: the earliest day it reads, from its local midnight
+    (`came_early`), begins up to the day under way plus the zone's daylight-saving shifts before now (an
+    hour in Europe and America, two on Antarctica/Troll), so the one day of slack UTC needs falls short by
+    up to that much after an autumn change. The zone's offset itself does not matter: it moves today and
+    the earlier days alike."""
+    return WEEKEND_REACH * seasonal_days + (0 if _zone(timezone) is None else 1)
 
 
-def _earlier_days(at: datetime, days: int, times: Sequence[datetime], back: timedelta) -> Iterator[datetime]:
-    """The same time as `at` on each of the last `days` days whose stretch from `back` before it the history
-    (`times`, sorted: it starts on the day of its oldest arrival) covers; on a Saturday or Sunday (UTC), the
-    weekend days only, over WEEKEND_REACH times as many days: a pool busy on weekdays is quiet at the
-    weekend, and five weekdays of seven would read as recurring; and seven days hold two weekend days, too
-    few for anything to recur on (RECURRING_MIN_DAYS), so a burst every day at 17:00 would find agents warm
-    on no weekend. Fourteen hold four."""
+@cache
+def _zone(name: str) -> ZoneInfo | None:
+    """The zone whose days the forecast compares; None for UTC, whose days are 24 hours apart: the
+    arithmetic every UTC pool did before zones, kept as it was (and without a conversion per day)."""
+    return None if name == "UTC" else ZoneInfo(name)
+
+
+def _local_instant(wall: datetime, zone: ZoneInfo) -> datetime:
+    """The instant (in UTC) of a naive wall-clock time in `zone`. A time the spring change skips (02:30 in
+    Berlin on the last Sunday of March) or the autumn change repeats is read with the offset in force before
+    the change (fold=0): 24 hours after the same wall-clock time the day before, as a job run every 24 hours
+    would come. The skipped 02:30 is 03:30 summer time; of the two 02:30s in October, the first."""
+    # The offset looked up on the naive time (fold 0 from every caller) and taken off: the same instant as
+    # replace(tzinfo=zone).astimezone(UTC) in two thirds of the time, and this runs for every earlier day.
+    offset = zone.utcoffset(wall)
+    return (wall if offset is None else wall - offset).replace(tzinfo=UTC)
+
+
+def _midnight(at: datetime, zone: ZoneInfo | None) -> datetime:
+    """The start of `at`'s day: its UTC midnight (in `at`'s own tzinfo, as before zones), or its local one."""
+    if zone is None:
+        return at.replace(hour=0, minute=0, second=0, microsecond=0)
+    local = at.astimezone(zone).replace(tzinfo=None, fold=0, hour=0, minute=0, second=0, microsecond=0)
+    return _local_instant(local, zone)
+
+
+def _earlier_days(
+    at: datetime, days: int, times: Sequence[datetime], back: timedelta | None, zone: ZoneInfo | None = None
+) -> Iterator[datetime]:
+    """The same time as `at` on each of the last `days` days whose stretch from `back` before it (None: from
+    its midnight) the history (`times`, sorted: it starts on the day of its oldest arrival) covers; on a
+    Saturday or Sunday, the weekend days only, over WEEKEND_REACH times as many days: a pool busy on weekdays
+    is quiet at the weekend, and five weekdays of seven would read as recurring; and seven days hold two
+    weekend days, too few for anything to recur on (RECURRING_MIN_DAYS), so a burst every day at 17:00 would
+    find agents warm on no weekend. Fourteen hold four.
+
+    The days are `zone`'s (the pool's `timezone`; None: UTC): the same wall-clock time, so a burst at 09:00
+    in Berlin is looked for at 08:00 UTC on a winter day and at 07:00 UTC on a summer one; the weekend and
+    the history's first day are its local ones. A team in Sydney starts its Monday on Sunday in UTC, and
+    compared with UTC weekend days it found no agent warm (`_local_instant`: a time a daylight-saving change
+    skips or repeats that day)."""
     if not times:
         return
-    history_starts = times[0].replace(hour=0, minute=0, second=0, microsecond=0)
-    weekend = at.weekday() >= WEEKEND
+    history_starts = _midnight(times[0], zone)
+    if zone is None:
+        weekend = at.weekday() >= WEEKEND
+        for day in range(1, (WEEKEND_REACH * days if weekend else days) + 1):
+            then = at - timedelta(days=day)
+            if (_midnight(then, None) if back is None else then - back) < history_starts:
+                return
+            if not weekend or then.weekday() >= WEEKEND:
+                yield then
+        return
+    wall = at.astimezone(zone).replace(tzinfo=None)
+    weekend = wall.weekday() >= WEEKEND
     for day in range(1, (WEEKEND_REACH * days if weekend else days) + 1):
-        then = at - timedelta(days=day)
-        if then - back < history_starts:
+        local = wall - timedelta(days=day)  # naive: the same wall-clock time, whatever the offset that day
+        then = _local_instant(local, zone)
+        start = (
+            _local_instant(local.replace(hour=0, minute=0, second=0, microsecond=0), zone)
+            if back is None
+            else then - back
+        )
+        if start < history_starts:
             return
-        if not weekend or then.weekday() >= WEEKEND:
+        if not weekend or local.weekday() >= WEEKEND:
             yield then
 
 
@@ -382,7 +444,7 @@ def due_burst(policy: WarmPolicy, times: Sequence[datetime], now: datetime, stre
         return 0.0
     sizes: list[int] = []
     latest: timedelta | None = None  # the latest start, from the same time on its day
-    for then in _earlier_days(now, policy.seasonal_days, times, band):
+    for then in _earlier_days(now, policy.seasonal_days, times, band, _zone(policy.timezone)):
         begun = _burst_start(times, then - band, then + ahead, need)
         if begun is None:
             sizes.append(0)
@@ -429,13 +491,15 @@ def came_early(policy: WarmPolicy, times: Sequence[datetime], now: datetime, str
     for it would wait for nothing: the day's shape so far, which the clock alone does not see."""
     need = _burst_need(stream_per_s)
     ahead = timedelta(seconds=policy.horizon_s + SEASONAL_LEAD_S)
-    midnight = now - now.replace(hour=0, minute=0, second=0, microsecond=0)  # since midnight
+    zone = _zone(policy.timezone)
+    # Each day from its own midnight, local to the pool's zone: a day a daylight-saving change shortened or
+    # lengthened holds 23 or 25 hours before the same wall-clock time.
     earlier = [
-        _bursts_begun(times, then - midnight - _JUST, then + ahead, need)
-        for then in _earlier_days(now, policy.seasonal_days, times, midnight)
+        _bursts_begun(times, _midnight(then, zone) - _JUST, then + ahead, need)
+        for then in _earlier_days(now, policy.seasonal_days, times, None, zone)
     ]
     expected = recurring_count(earlier)
-    today = _bursts_begun(times, now - midnight - _JUST, now - timedelta(seconds=DUE_BAND_S), need)
+    today = _bursts_begun(times, _midnight(now, zone) - _JUST, now - timedelta(seconds=DUE_BAND_S), need)
     return expected > 0 and today >= expected
 
 
@@ -469,7 +533,7 @@ def background_rate(arrivals: Sequence[datetime], now: datetime, window_s: float
 
 
 RECURRING_MIN_DAYS = 3
-WEEKEND = 5  # datetime.weekday() of Saturday
+WEEKEND = 5  # datetime.weekday() of Saturday (the local day's, in the pool's `timezone`)
 WEEKEND_REACH = 2  # a weekend day is compared with the weekend days of twice `seasonal_days` (`_earlier_days`)
 SEASONAL_LEAD_S = 60.0  # how early a recurring burst may come and still find agents warm
 DUE_BAND_S = 900.0  # how far before now a recurring burst's start is looked for on earlier days (its lateness)
