@@ -92,6 +92,32 @@ def test_every_handler_terraform_deploys_imports_from_the_built_zip(lambda_packa
     assert pydantic_file.startswith(str(lambda_package.task_root))
 
 
+def test_the_zip_brings_its_own_zone_data_for_a_runtime_without_any(lambda_package: LambdaPackage) -> None:
+    """A pool's `timezone` (and a warm schedule's) is read with `zoneinfo`, which looks in the system's zone
+    files first and falls back to the `tzdata` package (the Python docs, `zoneinfo`, "Data sources"). The
+    Lambda runtimes built on Amazon Linux 2023 carry no system zone files (aws/aws-lambda-dotnet#1620, for
+    provided.al2023), so the zip must bring the package: here the system's paths are emptied
+    (`zoneinfo.reset_tzpath(to=[])`, as on such a runtime) and a configuration in Sydney's zone still loads."""
+    config = (
+        "organization_url: https://dev.azure.com/example\n"
+        "pools:\n  - name: p\n    ecs: {cluster: c, task_definition: td, subnets: [subnet-1]}\n"
+        "    warm_pool: {mode: predictive, timezone: Australia/Sydney}\n"
+    )
+    code = (
+        "import zoneinfo\n"
+        "zoneinfo.reset_tzpath(to=[])\n"
+        "from adoscale.config import parse_config\n"
+        "from adoscale.control.decide import warm_policy_for\n"
+        f"pool = parse_config({config!r}, 'c.yaml').pools[0]\n"
+        "import tzdata\n"
+        "print(warm_policy_for(pool).timezone, tzdata.__file__)\n"
+    )
+    done = lambda_package.python(code)
+    assert done.returncode == 0, done.stderr[-3000:]
+    zone, data = done.stdout.split()
+    assert zone == "Australia/Sydney" and data.startswith(str(lambda_package.task_root))
+
+
 def test_a_missing_dependency_fails_the_import_check(lambda_package: LambdaPackage) -> None:
     """The check above can fail: a module the package lacks is not found in the fresh interpreter."""
     done = lambda_package.python("import adoscale_lab.emulator")
