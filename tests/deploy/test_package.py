@@ -95,8 +95,8 @@ def test_every_handler_terraform_deploys_imports_from_the_built_zip(lambda_packa
 def test_the_zip_brings_its_own_zone_data_for_a_runtime_without_any(lambda_package: LambdaPackage) -> None:
     """A pool's `timezone` (and a warm schedule's) is read with `zoneinfo`, which looks in the system's zone
     files first and falls back to the `tzdata` package (the Python docs, `zoneinfo`, "Data sources"). The
-    Lambda runtimes built on Amazon Linux 2023 carry no system zone files (aws/aws-lambda-dotnet#1620, for
-    provided.al2023), so the zip must bring the package: here the system's paths are emptied
+    Lambda runtimes built on Amazon Linux 2023 may carry no system zone files (provided.al2023 has none:
+    aws/aws-lambda-dotnet#1620), so the zip must bring the package: here the system's paths are emptied
     (`zoneinfo.reset_tzpath(to=[])`, as on such a runtime) and a configuration in Sydney's zone still loads."""
     config = (
         "organization_url: https://dev.azure.com/example\n"

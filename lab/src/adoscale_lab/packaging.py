@@ -30,7 +30,7 @@ from typing import TypedDict
 import adoscale
 
 # tzdata: the IANA zone database as a package, which `zoneinfo` falls back to where the system has none (the
-# Lambda runtimes on Amazon Linux 2023 have none): a warm pool's or schedule's `timezone` needs it.
+# Lambda runtimes on Amazon Linux 2023 may have none): a warm pool's or schedule's `timezone` needs it.
 LAMBDA_REQUIREMENTS = ("httpx>=0.27", "pydantic>=2.7", "PyYAML>=6.0", "aws-lambda-powertools>=3.0", "tzdata>=2024.1")
 EXCLUDED_DEPENDENCIES = ("boto3", "botocore", "s3transfer", "jmespath", "python_dateutil", "dateutil", "six", "urllib3")
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
