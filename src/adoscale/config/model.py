@@ -224,6 +224,12 @@ class WarmPoolConfig(_Strict):
     )
 
 
+# The lease table's items that are not a pool's lease, whose key is the pool's name: the pool's demand history
+# (`history#`), a hook's pass request (`hook#`), its incidents (`incident#`, `incident-wait#`) and the
+# deployment's failing rounds (`incident-round`). A pool named like one would share an item with it.
+RESERVED_POOL_PREFIXES = ("history#", "hook#", "incident#", "incident-wait#", "incident-round")
+
+
 class PoolConfig(_Strict):
     name: Name = Field(description="The Azure DevOps agent pool.")
     min_agents: AgentCount = Field(
@@ -262,6 +268,14 @@ class PoolConfig(_Strict):
     warm_pool: WarmPoolConfig = Field(
         default_factory=WarmPoolConfig, description="Idle agents kept ready from a schedule or from recent demand."
     )
+
+    @field_validator("name")
+    @classmethod
+    def _not_a_table_item(cls, value: str) -> str:
+        reserved = next((p for p in RESERVED_POOL_PREFIXES if value.startswith(p)), None)
+        if reserved is not None:
+            raise ValueError(f"a name starting {reserved!r} is adoscale's own item in the lease table")
+        return value
 
     @field_validator("capabilities", mode="before")
     @classmethod
