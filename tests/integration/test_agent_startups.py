@@ -138,3 +138,46 @@ def test_an_agent_that_reconnects_is_counted_once(model: AdoModel, org_url: str)
         stored = history.load("linux")
     assert published == [50.0, 3685.0]
     assert stored.startups == [50.0, 3685.0]
+
+
+def test_an_agent_counted_by_an_earlier_version_is_not_counted_again(model: AdoModel, org_url: str) -> None:
+    """An item the earlier version wrote (the agents' mark, no ids) after it had counted the pool's agent: the
+    upgraded pass counts nothing, saves the item with the agent's id, and the agent's reconnect later is not
+    counted either."""
+    clock = Clock(datetime.now(UTC).replace(microsecond=0))
+    model.clock = clock
+    pool = model.create_pool("linux")
+    model.register_agent(pool, "adoscale-placeholder", online=False)
+    with ecs_world() as (ecs, resources):
+        dynamodb = create_lease_table(boto3.client("dynamodb", region_name="us-east-1"), TABLE)
+        config = config_for(resources, org_url, [{"name": "linux", "max_agents": 1, "standby_agents": 1}])
+        compute = EcsCompute(ecs, {p.name: p.ecs for p in config.pools}, organization_url=org_url, clock=clock)
+        history = DynamoHistory(dynamodb, TABLE)
+        with AdoClient(org_url, PAT) as ado:
+
+            def run_pass() -> PoolReport:
+                report = Reconciler(config, ado, compute, clock, history=history).run().pools[0]
+                assert report.errors == [], report.as_dict()
+                return report
+
+            (launched,) = run_pass().launched_tasks
+            clock.advance(50)
+            agent_id = model.register_agent(pool, launched.rsplit("/", 1)[-1])
+            connected = model.agent(pool, agent_id).status_changed_on
+            old = {
+                "pool": {"S": "history#linux"},
+                "max_request_id": {"N": "0"},
+                "agents_counted_at": {"S": connected.isoformat()},
+                "agents_counted_ids": {"L": [{"N": str(agent_id)}]},
+            }
+            dynamodb.put_item(TableName=TABLE, Item=old)
+            assert history.load("linux").started_agents is None
+            clock.advance(10)
+            assert run_pass().agent_startups == []
+            assert history.load("linux").started_agents == {agent_id}
+            clock.advance(600)
+            model.set_agent_online(pool, agent_id, False)
+            clock.advance(20)
+            model.set_agent_online(pool, agent_id, True)
+            clock.advance(10)
+            assert run_pass().agent_startups == []
