@@ -202,12 +202,24 @@ def test_the_agents_start_ups_round_trip_oldest_first_in_whole_seconds(history: 
     assert [round(s) for s in history.load("linux").startups] == [61, 60]
 
 
+def test_the_agents_counted_round_trip(history: History) -> None:
+    """The ids of the agents counted online (issue 25: a reconnecting agent is not counted again): any ids,
+    none (kept, and empty), and not kept at all (a record from before them: None) are three different records."""
+    for counted in (frozenset({7, 11, 2**31 - 1}), frozenset(), None):
+        record = HistoryRecord(max_request_id=3, started_agents=counted)
+        history.save("linux", record)
+        assert history.load("linux") == record
+
+
 def test_a_record_at_every_bound_round_trips(history: History) -> None:
     """MAX_ARRIVALS bounds the DynamoDB item (400 KB at most: moto refuses larger items, from about 405,000
     bytes by its count; one arrival every 30 seconds for a week fills it). With a job running on each of the
-    most agents a pool may have (config's MAX_AGENTS), the durations and the start-ups kept, it still fits."""
+    most agents a pool may have (config's MAX_AGENTS), the durations and the start-ups kept, and the most
+    agents counted a record keeps (STARTED_KEPT, ids as wide as ADO's 32-bit ids), it still fits."""
     from adoscale.config.model import MAX_AGENTS
-    from adoscale.history.base import DURATIONS_KEPT, STARTUPS_KEPT
+    from adoscale.history.base import DURATIONS_KEPT, STARTED_KEPT, STARTUPS_KEPT
+
+    assert STARTED_KEPT >= MAX_AGENTS  # every agent of the largest pool, counted
 
     start = MONDAY_9 - timedelta(days=7)
     record = HistoryRecord(
@@ -219,6 +231,7 @@ def test_a_record_at_every_bound_round_trips(history: History) -> None:
         running={10**9 - i: MONDAY_9 - timedelta(seconds=i) for i in range(MAX_AGENTS)},
         durations=[float(1800 + i) for i in range(DURATIONS_KEPT)],
         startups=[float(86_000 + i) for i in range(STARTUPS_KEPT)],  # the widest numbers a start-up stores
+        started_agents=frozenset(2**31 - 1 - i for i in range(STARTED_KEPT)),
     )
     history.save("linux", record)
     loaded = history.load("linux")

@@ -5,6 +5,9 @@ the lease table's history item in moto) keeps each agent's start-up once, from i
 finished), the warm decision uses their median in place of the assumed 60 s; a configured `startup_seconds`
 is used as given.
 
+An agent that loses its connection and connects again (ADO stamps `statusChangedOn` anew) came online once:
+one `AgentStartupSeconds` and one kept start-up, whatever the passes see after.
+
 moto 5.2's tasks carry no `createdAt`, so the launch is the controller's clock when RunTask answered (what
 `EcsCompute` falls back to); the emulator's clock and the controller's are the same test clock.
 """
@@ -22,6 +25,7 @@ from adoscale.compute import EcsCompute
 from adoscale.control import PoolReport, Reconciler
 from adoscale.history import DynamoHistory
 from adoscale.history.base import STARTUPS_NEEDED
+from adoscale.metrics import pool_metrics
 from adoscale_lab.emulator import AdoModel
 from tests.aws import config_for, create_lease_table, ecs_world
 from tests.clock import Clock
@@ -91,3 +95,89 @@ def test_the_pass_keeps_each_agent_s_start_up_and_the_warm_pool_uses_their_media
     assert finishing.decision is not None and finishing.decision.warm is not None
     assert expected in finishing.decision.warm.reason, finishing.decision.warm.reason
     assert ("q=0.17" in finishing.decision.warm.reason) == (configured is None)
+
+
+def test_an_agent_that_reconnects_is_counted_once(model: AdoModel, org_url: str) -> None:
+    """Two standby agents: the first connects and is counted; it loses its connection and connects again (a
+    network blip between two passes, `statusChangedOn` stamped anew an hour after its launch), and the second
+    comes online for the first time in the same gap. Each is published and kept once, the first with the
+    start-up it had when it first connected."""
+    clock = Clock(datetime.now(UTC).replace(microsecond=0))
+    model.clock = clock
+    pool = model.create_pool("linux")
+    model.register_agent(pool, "adoscale-placeholder", online=False)
+    with ecs_world() as (ecs, resources):
+        dynamodb = create_lease_table(boto3.client("dynamodb", region_name="us-east-1"), TABLE)
+        config = config_for(resources, org_url, [{"name": "linux", "max_agents": 2, "standby_agents": 2}])
+        compute = EcsCompute(ecs, {p.name: p.ecs for p in config.pools}, organization_url=org_url, clock=clock)
+        history = DynamoHistory(dynamodb, TABLE)
+        published: list[float] = []  # the AgentStartupSeconds values the passes' metrics carry
+        with AdoClient(org_url, PAT) as ado:
+
+            def run_pass() -> PoolReport:
+                report = Reconciler(config, ado, compute, clock, history=history).run().pools[0]
+                assert report.errors == [], report.as_dict()
+                published.extend(v for name, _, v in pool_metrics(report, 0.1) if name == "AgentStartupSeconds")
+                return report
+
+            first_task, second_task = (arn.rsplit("/", 1)[-1] for arn in run_pass().launched_tasks)
+            clock.advance(50)
+            blipping = model.register_agent(pool, first_task)
+            clock.advance(10)
+            assert [s["startup_s"] for s in run_pass().agent_startups] == [50.0]
+            clock.advance(3600)
+            model.set_agent_online(pool, blipping, False)
+            clock.advance(20)
+            model.set_agent_online(pool, blipping, True)
+            clock.advance(5)
+            model.register_agent(pool, second_task)  # online for the first time, 3685 s after its launch
+            clock.advance(10)
+            assert [s["startup_s"] for s in run_pass().agent_startups] == [3685.0]
+            clock.advance(30)
+            assert run_pass().agent_startups == []
+        stored = history.load("linux")
+    assert published == [50.0, 3685.0]
+    assert stored.startups == [50.0, 3685.0]
+
+
+def test_an_agent_counted_by_an_earlier_version_is_not_counted_again(model: AdoModel, org_url: str) -> None:
+    """An item the earlier version wrote (the agents' mark, no ids) after it had counted the pool's agent: the
+    upgraded pass counts nothing, saves the item with the agent's id, and the agent's reconnect later is not
+    counted either."""
+    clock = Clock(datetime.now(UTC).replace(microsecond=0))
+    model.clock = clock
+    pool = model.create_pool("linux")
+    model.register_agent(pool, "adoscale-placeholder", online=False)
+    with ecs_world() as (ecs, resources):
+        dynamodb = create_lease_table(boto3.client("dynamodb", region_name="us-east-1"), TABLE)
+        config = config_for(resources, org_url, [{"name": "linux", "max_agents": 1, "standby_agents": 1}])
+        compute = EcsCompute(ecs, {p.name: p.ecs for p in config.pools}, organization_url=org_url, clock=clock)
+        history = DynamoHistory(dynamodb, TABLE)
+        with AdoClient(org_url, PAT) as ado:
+
+            def run_pass() -> PoolReport:
+                report = Reconciler(config, ado, compute, clock, history=history).run().pools[0]
+                assert report.errors == [], report.as_dict()
+                return report
+
+            (launched,) = run_pass().launched_tasks
+            clock.advance(50)
+            agent_id = model.register_agent(pool, launched.rsplit("/", 1)[-1])
+            connected = model.agent(pool, agent_id).status_changed_on
+            old = {
+                "pool": {"S": "history#linux"},
+                "max_request_id": {"N": "0"},
+                "agents_counted_at": {"S": connected.isoformat()},
+                "agents_counted_ids": {"L": [{"N": str(agent_id)}]},
+            }
+            dynamodb.put_item(TableName=TABLE, Item=old)
+            assert history.load("linux").started_agents is None
+            clock.advance(10)
+            assert run_pass().agent_startups == []
+            assert history.load("linux").started_agents == {agent_id}
+            clock.advance(600)
+            model.set_agent_online(pool, agent_id, False)
+            clock.advance(20)
+            model.set_agent_online(pool, agent_id, True)
+            clock.advance(10)
+            assert run_pass().agent_startups == []

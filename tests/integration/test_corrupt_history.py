@@ -64,8 +64,10 @@ def test_a_damaged_metrics_mark_is_reported_as_a_corrupt_item() -> None:
 
 
 def test_an_item_from_before_the_durations_loads_with_them_empty() -> None:
-    """An item written before the record kept running jobs, durations and start-ups (no such attributes)
-    loads with them empty, the rest as it was: an upgrade needs no migration."""
+    """An item written before the record kept running jobs, durations, start-ups and the agents counted (no
+    such attributes) loads with them empty, the rest as it was: an upgrade needs no migration. The agents
+    counted load as not kept (None, not none counted): the agents' mark decides then, as it did when the item
+    was written, so the upgrade counts no agent again (tests/metrics/test_first_seen.py)."""
     with mock_aws():
         dynamodb = create_lease_table(boto3.client("dynamodb", region_name="us-east-1"), TABLE)
         old = {
@@ -81,6 +83,7 @@ def test_an_item_from_before_the_durations_loads_with_them_empty() -> None:
         dynamodb.put_item(TableName=TABLE, Item=old)
         loaded = DynamoHistory(dynamodb, TABLE).load("linux")
     assert (loaded.running, loaded.durations, loaded.finished_counted, loaded.startups) == ({}, [], Watermark(), [])
+    assert loaded.started_agents is None
     assert loaded.max_request_id == 41 and len(loaded.arrivals) == 2 and loaded.jobs_counted.ids == (41,)
     demand = loaded.demand(datetime(2026, 1, 5, 9, 2, tzinfo=UTC))
     assert demand.job_seconds is None and demand.startup_s is None
@@ -99,6 +102,10 @@ def test_an_item_from_before_the_durations_loads_with_them_empty() -> None:
         {"startups": {"L": [{"N": "60"}, {"S": "a minute"}]}},
         {"startups": {"L": [{"N": "-1"}]}},  # no agent comes online before it is launched
         {"startups": {"NS": ["60", "240"]}},
+        {"started_agents": {"L": [{"N": "7"}, {"S": "agent-8"}]}},
+        {"started_agents": {"L": [{"N": "7.5"}]}},  # an agent id is a whole number
+        {"started_agents": {"NS": ["7", "8"]}},
+        {"started_agents": {"S": "7,8"}},
     ],
 )
 def test_a_damaged_duration_start_up_or_running_job_is_reported_as_a_corrupt_item(damaged: dict[str, Any]) -> None:

@@ -631,9 +631,10 @@ def _changes_ado(decision: Plan) -> bool:
 
 def _count_first_seen(pool: PoolConfig, observation: Observation, decision: Decision) -> tuple[FirstSeen, Decision]:
     """The jobs and agents this pass counts for the first time, and the decision with the record to save
-    carrying the pool's marks past them and the new agents' start-ups (the warm pool's record, saved by every
-    pass; a pool without a warm pool's record as loaded, saved only when its marks moved: a steady pass writes
-    nothing more).
+    carrying the pool's marks past them, the agents counted and the new agents' start-ups (the warm pool's
+    record, saved by every pass; a pool without a warm pool's record as loaded, saved only when it counted a
+    job or an agent, or once when its item was written before the agents' ids were kept: a steady pass writes
+    nothing more, and the counted agents it would prune are agents gone).
 
     The start-ups are kept for every pool, so a warm pool turned on later starts from them. They serve the
     warm pool from the next pass on: this pass's target was decided before they were counted (the agents come
@@ -647,12 +648,18 @@ def _count_first_seen(pool: PoolConfig, observation: Observation, decision: Deci
         agent_name_prefix=pool.agent_name_prefix,
         jobs=record.jobs_counted,
         started=record.agents_counted,
+        started_agents=record.started_agents,
     )
-    if decision.history is None and (seen.jobs, seen.agents) == (record.jobs_counted, record.agents_counted):
-        return seen, decision  # nothing new (a new job or agent always moves its mark)
+    unchanged = not seen.agent_startups and seen.jobs == record.jobs_counted and record.started_agents is not None
+    if decision.history is None and unchanged:
+        # Nothing new (a new job always moves its mark; a new agent need not: it is counted by its id). An item
+        # from before the agents' ids were kept is saved once with them, so an agent it counted that reconnects
+        # later is not counted again.
+        return seen, decision
     # A new record (sharing the arrivals, which nothing changes from here on): the observation stays as read.
     kept = record.with_startups(s["startup_s"] for s in seen.agent_startups)
-    return seen, replace(decision, history=replace(kept, jobs_counted=seen.jobs, agents_counted=seen.agents))
+    kept = replace(kept, jobs_counted=seen.jobs, agents_counted=seen.agents, started_agents=seen.started_agents)
+    return seen, replace(decision, history=kept)
 
 
 class _Saving:

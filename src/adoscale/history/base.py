@@ -20,6 +20,10 @@ DURATIONS_NEEDED = 5  # the fewest durations the forecast is given a typical job
 # agents follows such a change within one busy hour; a pool launches no agent for days only when it is idle.
 STARTUPS_KEPT = 20
 STARTUPS_NEEDED = 5  # the fewest start-ups the forecast is given a learnt start-up from
+# The ids of the agents counted online that a record keeps (`HistoryRecord.started_agents`), the highest (ADO's
+# agent ids grow): twice the most tasks a pool may have (config's MAX_AGENTS, 1000), room for the dead
+# registrations a pass has yet to delete. About 13 KB of DynamoDB numbers at most.
+STARTED_KEPT = 2_000
 
 
 class HistoryCorruptError(ValueError):
@@ -36,7 +40,11 @@ class Watermark:
 
     No controller clock is compared with the service's, so a controller whose clock is wrong counts nothing
     twice and misses nothing; the ids at the mark keep two events stamped in the same instant, the second one
-    seen a pass later, from being lost. Never counted yet (`at` None): every event seen is new."""
+    seen a pass later, from being lost. Never counted yet (`at` None): every event seen is new.
+
+    An agent's stamp moves on every connectivity change, so the agents are counted by their ids instead
+    (`HistoryRecord.started_agents`); their mark is still moved past every agent counted, and decides for a
+    record saved before the ids were kept (and for an earlier version reading this one)."""
 
     at: datetime | None = None
     ids: tuple[int, ...] = ()
@@ -51,7 +59,7 @@ class Watermark:
             return self
         newest = max(stamp for _, stamp in events)
         if self.at is not None and self.at > newest:
-            return self  # not reached: every event counted is `new`, so at or past the mark
+            return self  # an agent counted by its id, online for the first time with an older stamp
         kept = self.ids if newest == self.at else ()
         return Watermark(newest, tuple(sorted({*kept, *(key for key, stamp in events if stamp == newest)})))
 
@@ -76,10 +84,15 @@ class HistoryRecord:
     # The seconds each of the pool's last STARTUPS_KEPT agents took from launch to online (oldest first), each
     # agent once: the agents the metrics count (`agents_counted`, `adoscale.history.seen.first_seen`).
     startups: list[float] = field(default_factory=list)
+    # The ids of the agents counted online that the last pass saw still registered (the highest STARTED_KEPT;
+    # an agent's id stays its own until its registration is deleted): an agent among them is never counted
+    # again, whatever its `statusChangedOn` (ADO stamps it anew when an agent loses its connection and gets it
+    # back). None in a record saved before they were kept: `agents_counted` alone decides, as it did then.
+    started_agents: frozenset[int] | None = field(default_factory=frozenset)
 
     def copy(self) -> HistoryRecord:
         """An independent copy, as `copy.deepcopy` makes one: the arrivals, the running jobs, the durations and
-        the start-ups are the record's only mutable parts (datetimes and marks are immutable), so copying them
+        the start-ups are the record's only mutable parts (datetimes, marks, frozensets are immutable), so copying them
         is enough. A deep copy of two weeks of arrivals (36 million calls a day for a busy pool) was most of a
         warm pool's pass CPU."""
         return replace(

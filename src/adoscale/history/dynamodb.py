@@ -3,14 +3,23 @@ the pass that holds the lease, so a plain GetItem/PutItem pair is safe.
 
 Times are epoch seconds (the arrivals whole seconds, the running jobs' assign times to the millisecond), and
 the durations and start-ups whole seconds, but the marks' stamps, which are compared for equality and kept
-exactly. An item written before an attribute existed loads with that part empty."""
+exactly. An item written before an attribute existed loads with that part empty, but the agents counted
+(`started_agents`), which load as not kept (None: the agents' mark decides, as it did when the item was written).
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from adoscale.history.base import DURATIONS_KEPT, STARTUPS_KEPT, HistoryCorruptError, HistoryRecord, Watermark
+from adoscale.history.base import (
+    DURATIONS_KEPT,
+    STARTED_KEPT,
+    STARTUPS_KEPT,
+    HistoryCorruptError,
+    HistoryRecord,
+    Watermark,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -44,6 +53,7 @@ class DynamoHistory:
                 durations=_load_seconds(item, "durations", DURATIONS_KEPT),
                 finished_counted=_mark(item, "finished_counted"),
                 startups=_load_seconds(item, "startups", STARTUPS_KEPT),
+                started_agents=_load_ids(item, "started_agents", STARTED_KEPT),
             )
         except (AttributeError, KeyError, TypeError, ValueError, OverflowError, OSError) as exc:
             # Which attribute, not its value: a damaged item may hold anything.
@@ -67,6 +77,10 @@ class DynamoHistory:
         item["durations"] = _save_seconds(record.durations, DURATIONS_KEPT)
         # The agents' start-ups likewise, whole seconds, oldest first.
         item["startups"] = _save_seconds(record.startups, STARTUPS_KEPT)
+        if record.started_agents is not None:
+            # A list, not a number set: DynamoDB has no empty set, and none counted (kept) is not "not kept".
+            ids = sorted(record.started_agents)[-STARTED_KEPT:]
+            item["started_agents"] = {"L": [{"N": str(aid)} for aid in ids]}
         marks = (
             ("jobs_counted", record.jobs_counted),
             ("agents_counted", record.agents_counted),
@@ -99,6 +113,14 @@ def _typed(item: dict[str, Any], name: str, kind: str) -> Any:
 def _load_seconds(item: dict[str, Any], name: str, kept: int) -> list[float]:
     """A list of whole seconds (the durations, the start-ups), the newest `kept`; empty when the item has none."""
     return [_seconds(n["N"]) for n in _typed(item, name, "L") or []][-kept:]
+
+
+def _load_ids(item: dict[str, Any], name: str, kept: int) -> frozenset[int] | None:
+    """A list of ids (whole numbers), the highest `kept`; None when the item has none (written before it was kept)."""
+    listed = _typed(item, name, "L")
+    if listed is None:
+        return None
+    return frozenset(sorted(int(n["N"]) for n in listed)[-kept:])
 
 
 def _save_seconds(seconds: list[float], kept: int) -> dict[str, Any]:
