@@ -16,7 +16,8 @@ Two metrics are one value per event rather than one per pass (`Metric.each`): `J
 first seen assigned (its `assignTime` - `queueTime`) and `AgentStartupSeconds` for each agent first seen
 online (its `statusChangedOn` - its task's launch, ECS `createdAt` or the EC2 instance's `LaunchTime`, both
 already in the pass's compute read). "First seen" is `adoscale.history.seen.first_seen` over the pool's
-`Watermark`s, kept in its history record, so each job and agent is counted by one pass only
+job `Watermark` and its agents counted by id, kept in its history record, so each job and agent is counted
+by one pass only
 (docs/operations.md, "Wait and start-up").
 """
 

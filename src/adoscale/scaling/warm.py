@@ -89,8 +89,8 @@ class Demand:
     not a high quantile: the forecast uses it as a cost, the idle each agent spends starting (`_spare_s`,
     `affordable_quantile`), and how far ahead agents are kept (`lookahead_s`), both about the typical agent;
     a high quantile would charge every agent the slowest one's start-up. The median is also robust to the odd
-    agent whose start-up is measured wrong (one that reconnected, counted again from its launch hours ago, or
-    a clock skew that makes it zero), which a mean is not."""
+    agent whose start-up is measured wrong (one whose first connection was lost and regained between two
+    passes, measured to the later one, or a clock skew that makes it zero), which a mean is not."""
 
     arrivals: Sequence[datetime] = ()
     idle_agent_seconds_today: float = 0.0
