@@ -444,10 +444,32 @@ def test_the_quantile_falls_to_what_the_jobs_idle_allowance_affords() -> None:
     assert 0 < warm_target(SHARED, Demand(arrivals=burst, job_seconds=240), now).agents < 14
 
 
-@given(st.floats(min_value=0, max_value=86400), st.floats(min_value=0, max_value=86400))
-def test_longer_jobs_never_afford_fewer_warm_agents(a: float, b: float) -> None:
+@given(st.floats(min_value=0, max_value=86400), st.floats(min_value=0, max_value=86400), st.booleans())
+def test_longer_jobs_never_afford_fewer_warm_agents(a: float, b: float, in_burst: bool) -> None:
     short, long = sorted((a, b))
-    assert affordable_quantile(SHARED, short) <= affordable_quantile(SHARED, long) <= SHARED.quantile
+    assert (
+        affordable_quantile(SHARED, short, in_burst=in_burst)
+        <= affordable_quantile(SHARED, long, in_burst=in_burst)
+        <= SHARED.quantile
+    )
+    assert affordable_quantile(SHARED, long) <= affordable_quantile(SHARED, long, in_burst=True)
+
+
+def test_a_burst_of_jobs_that_pay_for_an_untaken_agent_in_full_keeps_the_configured_share() -> None:
+    """Jobs of 12 minutes leave 300 s each after their own agent's start-up; an agent no job takes costs at
+    most a horizon of waiting, its start-up and its drain (210 s) when the estimate ends with its burst: a
+    burst's size is kept at the configured 0.9. A trickle's estimate does not end (its untaken agent waits
+    the gaps all day): the ratio, 300 / 420. Jobs of 8 minutes (180 s left) keep the ratio in a burst too."""
+    assert affordable_quantile(SHARED, 720, in_burst=True) == 0.9
+    assert affordable_quantile(SHARED, 720) == pytest.approx(300 / 420)
+    assert affordable_quantile(SHARED, 480, in_burst=True) == pytest.approx(180 / 300)
+    burst = [MONDAY_9 + timedelta(seconds=6 * i) for i in range(10)]  # 15 expected within 90 s
+    in_burst = warm_target(SHARED, Demand(arrivals=burst, job_seconds=720), burst[-1])
+    assert "burst in progress" in in_burst.reason and in_burst.agents == poisson_quantile(15, 0.9)
+    trickle = [MONDAY_9 - timedelta(seconds=120 * i + 60) for i in range(30)]  # 30 an hour: 0.75 expected
+    quiet = warm_target(replace(SHARED, window_s=3600), Demand(arrivals=trickle, job_seconds=720), MONDAY_9)
+    assert "outside bursts" in quiet.reason and quiet.agents == poisson_quantile(0.75, 300 / 420)
+    assert poisson_quantile(0.75, 300 / 420) < poisson_quantile(0.75, 0.9)
 
 
 def test_agents_for_jobs_too_short_to_pay_for_the_notice_time_are_kept_one_start_up_ahead() -> None:

@@ -117,8 +117,8 @@ def warm_target(policy: WarmPolicy, demand: Demand, now: datetime) -> WarmTarget
     else:
         policy, startup = startup_policy(policy, demand)
         ahead = replace(policy, horizon_s=lookahead_s(policy, demand.job_seconds))
-        expected, why = expected_arrivals(ahead, demand.arrivals, now)
-        q = affordable_quantile(policy, demand.job_seconds)
+        expected, why, a_burst = _expected(ahead, demand.arrivals, now)
+        q = affordable_quantile(policy, demand.job_seconds, in_burst=a_burst)
         size = poisson_quantile(expected, q)
         reason = f"{why}: {expected:.2f} arrivals expected within {ahead.horizon_s:.0f} s"
         if q < policy.quantile or ahead.horizon_s < policy.horizon_s:
@@ -141,7 +141,7 @@ def startup_policy(policy: WarmPolicy, demand: Demand) -> tuple[WarmPolicy, str]
     return replace(policy, startup_s=demand.startup_s), "learnt"
 
 
-def affordable_quantile(policy: WarmPolicy, job_seconds: float | None) -> float:
+def affordable_quantile(policy: WarmPolicy, job_seconds: float | None, *, in_burst: bool = False) -> float:
     """The share of likely arrivals the warm pool covers: `quantile`, or less where the pool's jobs are too
     short to pay for it (`idle_share` set and their typical length known).
 
@@ -151,12 +151,22 @@ def affordable_quantile(policy: WarmPolicy, job_seconds: float | None) -> float:
     costs, the share is the newsvendor's critical ratio spare / (spare + waste): agents kept past the
     point where each more one is likelier to go untaken than that. Jobs of 40 minutes leave 19 minutes
     each (`quantile` stays); jobs of 3 minutes leave 30 s, a share of 0.2; jobs of 2 minutes or less leave
-    nothing, and no agent is kept warm for them (at idle_share 0.5, start-up 60 s, drain 60 s)."""
+    nothing, and no agent is kept warm for them (at idle_share 0.5, start-up 60 s, drain 60 s).
+
+    `in_burst`: the size is for a burst (in progress, due or recurring), whose estimate ends with it. Where a
+    job's spare pays for an untaken agent in full (`horizon_s` of waiting, its start-up and its drain: jobs of
+    about 9 minutes), such a size is kept at `quantile`: each agent no arrival takes within the horizon costs
+    at most that before the burst's next arrivals take it or, the burst over, it drains. A trickle's estimate
+    does not end: its untaken agent waits the gaps between jobs all day, which the ratio prices in (at
+    `quantile` the idle goal broke on a quarter of the long-job trickles: docs/performance.md, "Tried and
+    dropped ... D")."""
     spare = _spare_s(policy, job_seconds)
     if spare is None:
         return policy.quantile
     spare = max(0.0, spare)
     waste = policy.startup_s + policy.drain_after_s
+    if in_burst and spare >= policy.horizon_s + waste:
+        return policy.quantile
     return min(policy.quantile, spare / (spare + waste))
 
 
@@ -193,7 +203,15 @@ def with_warm_pool(policy: PoolPolicy, target: WarmTarget, warm: WarmPolicy) -> 
 
 
 def expected_arrivals(policy: WarmPolicy, arrivals: Sequence[datetime], now: datetime) -> tuple[float, str]:
-    """Expected arrivals in the next `horizon_s`: the larger of the recent rate and the seasonal count.
+    """Expected arrivals in the next `horizon_s`, and which estimate gave them (`_expected`)."""
+    expected, why, _ = _expected(policy, arrivals, now)
+    return expected, why
+
+
+def _expected(policy: WarmPolicy, arrivals: Sequence[datetime], now: datetime) -> tuple[float, str, bool]:
+    """Expected arrivals in the next `horizon_s`: the larger of the recent rate and the seasonal count; which
+    estimate gave them; and whether it is a burst's (due, recurring or in progress), which ends with the
+    burst, rather than the trickle's, which goes on (`affordable_quantile`).
 
     The seasonal count averages over the days the history covers (from the day of its oldest arrival),
     not over `seasonal_days` regardless: in a pool's first week, dividing three days of bursts by seven
@@ -266,12 +284,13 @@ def expected_arrivals(policy: WarmPolicy, arrivals: Sequence[datetime], now: dat
     if max(due, seasonal_expected) > recent_expected and came_early(policy, times, now, stream):
         due = seasonal_expected = 0.0
     if due > max(seasonal_expected, recent_expected):
-        return due, "a burst due: begun in this band on most days, not yet today"
+        return due, "a burst due: begun in this band on most days, not yet today", True
     if seasonal_expected > recent_expected:
-        return seasonal_expected, f"same time on {len(counts)} day(s), seen on most"
+        return seasonal_expected, f"same time on {len(counts)} day(s), seen on most", True
     if burst_rate > background:
-        return recent_expected, f"a burst in progress: {burst_rate * 3600:.0f} an hour"
-    return recent_expected, f"{background * 3600:.1f} an hour outside bursts over the last {policy.window_s:.0f} s"
+        return recent_expected, f"a burst in progress: {burst_rate * 3600:.0f} an hour", True
+    trickle = f"{background * 3600:.1f} an hour outside bursts over the last {policy.window_s:.0f} s"
+    return recent_expected, trickle, False
 
 
 BURST_MIN_ARRIVALS = 4  # a burst in progress is read from at least this many arrivals: from fewer, its rate
