@@ -413,25 +413,18 @@ def _earlier_days(
     if not times:
         return
     history_starts = _midnight(times[0], zone)
-    if zone is None:
-        weekend = at.weekday() >= WEEKEND
-        for day in range(1, (WEEKEND_REACH * days if weekend else days) + 1):
-            then = at - timedelta(days=day)
-            if (_midnight(then, None) if back is None else then - back) < history_starts:
-                return
-            if not weekend or then.weekday() >= WEEKEND:
-                yield then
-        return
-    wall = at.astimezone(zone).replace(tzinfo=None)
+    # The day's clock: UTC's is `at` itself, days 24 hours apart; a zone's is naive wall-clock time, the same
+    # whatever the offset that day, turned back into an instant by `_local_instant`.
+    wall = at if zone is None else at.astimezone(zone).replace(tzinfo=None)
+
+    def instant(clock: datetime) -> datetime:
+        return clock if zone is None else _local_instant(clock, zone)
+
     weekend = wall.weekday() >= WEEKEND
     for day in range(1, (WEEKEND_REACH * days if weekend else days) + 1):
-        local = wall - timedelta(days=day)  # naive: the same wall-clock time, whatever the offset that day
-        then = _local_instant(local, zone)
-        start = (
-            _local_instant(local.replace(hour=0, minute=0, second=0, microsecond=0), zone)
-            if back is None
-            else then - back
-        )
+        local = wall - timedelta(days=day)
+        then = instant(local)
+        start = instant(local.replace(hour=0, minute=0, second=0, microsecond=0)) if back is None else then - back
         if start < history_starts:
             return
         if not weekend or local.weekday() >= WEEKEND:
