@@ -1,5 +1,6 @@
-"""What the pass benchmarks share: an organization with N pools of queued jobs in the emulator's model, and
-the configuration that points those pools at an ECS world in moto."""
+"""What the benchmarks share: for the pass benchmarks, an organization with N pools of queued jobs in the
+emulator's model and the configuration that points those pools at an ECS world in moto; for the simulator's,
+the `--seeds` they take."""
 
 from __future__ import annotations
 
@@ -10,6 +11,12 @@ from adoscale_lab.demo.aws import EcsWorld
 from adoscale_lab.emulator import AdoModel
 
 PAT = "benchmark-pat-000000"
+
+
+def seed_range(text: str) -> list[int]:
+    """`--seeds`: one seed (`7`) or a range, first to last (`1-20`)."""
+    first, _, last = text.partition("-")
+    return list(range(int(first), int(last or first) + 1))
 
 
 def seeded_model(pools: int, queued: int) -> tuple[AdoModel, list[str]]:

@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict
 
 from adoscale_lab.sim import POLICIES
 from adoscale_lab.sim.families import FAMILIES, expected_idle_floor_minutes, generate, idle_floor_minutes, judge, run
+from benchmarks.common import seed_range
 from benchmarks.results import BenchResult, RunInfo, add_output_options, emit
 
 MEDIAN_GOAL_S = 15.0  # issue 25's goals
@@ -158,11 +159,6 @@ def measure(names: list[str], policy: str, *, workers: int, argv: list[str]) -> 
     return FamilyTableResult(run=RunInfo.here("family_table", argv), policy=policy, traces=rows)
 
 
-def _seeds(text: str) -> list[int]:
-    first, _, last = text.partition("-")
-    return list(range(int(first), int(last or first) + 1))
-
-
 def _trace_name(text: str) -> str:
     family, _, seed = text.rpartition("-")
     if family not in FAMILIES or not seed.isdigit():
@@ -182,7 +178,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.workers < 1:
         parser.error("--workers must be at least 1")
-    names = args.trace or [f"{f}-{s}" for f in args.family or list(FAMILIES) for s in _seeds(args.seeds)]
+    names = args.trace or [f"{f}-{s}" for f in args.family or list(FAMILIES) for s in seed_range(args.seeds)]
     emit(measure(names, args.policy, workers=args.workers, argv=argv), args)
 
 

@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict
 from adoscale_lab.sim import POLICIES
 from adoscale_lab.sim.families import FAMILIES, generate, run
 from adoscale_lab.sim.runner import PolicyResult
+from benchmarks.common import seed_range
 from benchmarks.results import BenchResult, RunInfo, add_output_options, emit
 
 # How a result was reached, not what it is: left out of the digest.
@@ -67,11 +68,6 @@ class SimFingerprintResult(BenchResult):
         ]
         lines.append(f"{len(self.traces)} traces, {self.policy}: digest {self.digest}  {self.cpu_s:.2f} s CPU")
         return "\n".join(lines)
-
-
-def _seeds(text: str) -> list[int]:
-    first, _, last = text.partition("-")
-    return list(range(int(first), int(last or first) + 1))
 
 
 def measure(
@@ -116,7 +112,7 @@ def main(argv: list[str] | None = None) -> None:
     add_output_options(parser)
     args = parser.parse_args(argv)
     families = args.family or list(FAMILIES)
-    emit(measure(families, _seeds(args.seeds), args.policy, event_driven=not args.every_pass, argv=argv), args)
+    emit(measure(families, seed_range(args.seeds), args.policy, event_driven=not args.every_pass, argv=argv), args)
 
 
 if __name__ == "__main__":
