@@ -442,8 +442,9 @@ def _burst_start(times: Sequence[datetime], start: datetime, end: datetime, need
 
 
 def due_burst(policy: WarmPolicy, times: Sequence[datetime], now: datetime, stream_per_s: float) -> float:
-    """A recurring burst whose start moves from day to day (its trigger's lateness): on most earlier days of
-    the same kind (three at least) a burst had begun by the coming horizon and lead, within DUE_BAND_S
+    """A recurring burst whose start moves from day to day (its trigger's lateness): on most of the earlier
+    days compared (`_earlier_days`: the last `seasonal_days` on a weekday, whatever their kind; weekend days
+    at the weekend; three at least) a burst had begun by the coming horizon and lead, within DUE_BAND_S
     before now, and today none has begun in that band yet. Then agents are kept for its first horizon, as
     most of those days saw it (less the stream's typical share), until it begins today or every earlier
     day's began more than a horizon ago. The same-time estimate compares the clock, and misses a burst that
