@@ -3,7 +3,9 @@ unless set, checked when the configuration is read; a schedule without its own `
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from typer.testing import CliRunner
@@ -11,7 +13,10 @@ from typer.testing import CliRunner
 from adoscale.cli import app
 from adoscale.cli.commands import register
 from adoscale.config import ConfigError, load_config, parse_config
-from adoscale.control.decide import warm_policy_for
+from adoscale.control.decide import decide, warm_policy_for
+from adoscale.control.observe import Observation
+from adoscale.history import HistoryRecord
+from adoscale.scaling import AgentView, PoolSnapshot
 from adoscale.scaling.warm import WarmPolicy
 from tests.config.test_config import GOOD
 
@@ -74,3 +79,30 @@ def test_a_schedule_s_unknown_zone_is_still_named() -> None:
             "agents: 1, timezone: Mars/Base}]}\n",
             "c.yaml",
         )
+
+
+def test_the_idle_budget_s_day_starts_at_the_pool_s_own_midnight() -> None:
+    """A Sydney pool (UTC+11 in November) with an agent-hour of idle a day, spent by 23:30 local time on
+    Monday (12:30 UTC): nothing is kept warm. At 00:30 local on Tuesday (13:30 UTC, still Monday in UTC) its
+    day is a new one, and the schedule's two agents are kept again; counted in UTC, the budget stayed spent
+    until 11:00 local time."""
+    pool = parse_config(
+        f"{GOOD}    warm_pool: {{mode: schedule, timezone: Australia/Sydney, budget_agent_hours_per_day: 1,"
+        " schedules: [{cron: '* * * * *', duration_minutes: 1, agents: 2}]}\n",
+        "c.yaml",
+    ).pools[0]
+    monday_2330 = datetime(2026, 11, 16, 23, 30, tzinfo=ZoneInfo("Australia/Sydney")).astimezone(UTC)
+    one_idle = (AgentView(1, "linux-fargate-1", True, True, False, monday_2330 - timedelta(hours=2)),)
+
+    def warm_at(now: datetime, history: HistoryRecord) -> tuple[int, HistoryRecord]:
+        snapshot = PoolSnapshot(pool.name, now, 0, 0, one_idle, ())
+        decision = decide(pool, Observation(pool.name, 1, snapshot, (), (), history=history))
+        assert decision.warm is not None and decision.history is not None
+        return decision.warm.agents, decision.history
+
+    spent = HistoryRecord(idle_day="2026-11-16", idle_seconds=3600.0, last_pass=monday_2330 - timedelta(minutes=1))
+    agents, kept = warm_at(monday_2330, spent)
+    assert agents == 0 and kept.idle_day == "2026-11-16" and kept.idle_seconds == 3660.0
+    agents, kept = warm_at(monday_2330 + timedelta(hours=1), kept)
+    # The hour since the last pass counts five minutes at most, to the new day.
+    assert agents == 2 and kept.idle_day == "2026-11-17" and kept.idle_seconds == 300.0

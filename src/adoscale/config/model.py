@@ -181,7 +181,10 @@ class WarmPoolConfig(_Strict):
     mode: Literal["off", "schedule", "predictive"] = Field(_WARM.mode.value, description="off, schedule or predictive.")
     max_agents: AgentCount = Field(_WARM.max_agents, description="Most warm (idle, ready) agents.")
     budget_agent_hours_per_day: Number | None = Field(
-        None, ge=0, le=24 * MAX_AGENTS, description="Idle warm agent-hours allowed per day (UTC); none: no budget."
+        None,
+        ge=0,
+        le=24 * MAX_AGENTS,
+        description="Idle warm agent-hours allowed per day (the warm pool's `timezone`); none: no budget.",
     )
     schedules: list[WarmScheduleConfig] = Field(
         default_factory=list, max_length=50, description="Windows with a fixed warm size (mode schedule)."

@@ -23,6 +23,7 @@ from adoscale.scaling.warm import (
     WarmSchedule,
     WarmTarget,
     history_days,
+    local_day,
     warm_target,
     with_warm_pool,
 )
@@ -102,6 +103,7 @@ def decide(
         return Decision(_backed_off(engine(snapshot, base), backoff, snapshot.now), base, None, None, backoff)
     record = observation.history.copy()
     idle = sum(1 for a in snapshot.agents if a.online and a.enabled and not a.busy)
+    today = local_day(snapshot.now, warm.timezone)  # the idle budget's day starts at the pool's own midnight
     observe_demand(
         record,
         observation.arrivals,
@@ -109,9 +111,10 @@ def decide(
         snapshot.now,
         observation.assigned_jobs,
         observation.finished_jobs,
+        today,
     )
     trim(record, snapshot.now, history_days(warm.seasonal_days, warm.timezone))
-    target = warm_target(warm, record.demand(snapshot.now), snapshot.now)
+    target = warm_target(warm, record.demand(snapshot.now, today), snapshot.now)
     warmed = with_warm_pool(base, target, warm)
     return Decision(_backed_off(engine(snapshot, warmed), backoff, snapshot.now), warmed, target, record, backoff)
 

@@ -68,7 +68,7 @@ class Watermark:
 class HistoryRecord:
     arrivals: list[datetime] = field(default_factory=list)
     max_request_id: int = 0  # ADO request ids grow: anything at or below was counted already
-    idle_day: str = ""  # the UTC date `idle_seconds` belongs to
+    idle_day: str = ""  # the date `idle_seconds` belongs to: the warm pool's local day (`local_day`), UTC's by default
     idle_seconds: float = 0.0
     last_pass: datetime | None = None
     # For the metrics, kept for every pool (with or without a warm pool): jobs counted as assigned (request
@@ -103,8 +103,10 @@ class HistoryRecord:
             startups=list(self.startups),
         )
 
-    def demand(self, now: datetime) -> Demand:
-        idle = self.idle_seconds if self.idle_day == now.date().isoformat() else 0.0
+    def demand(self, now: datetime, today: str | None = None) -> Demand:
+        """The forecast's input at `now`; the idle counted on `today` (an ISO date, `now`'s in UTC unless given:
+        the pool's local day, as `observe` was given it) only."""
+        idle = self.idle_seconds if self.idle_day == (today or now.date().isoformat()) else 0.0
         return Demand(
             arrivals=tuple(self.arrivals),
             idle_agent_seconds_today=idle,
@@ -145,9 +147,13 @@ def observe(
     now: datetime,
     assigned: Iterable[tuple[int, datetime, datetime]] = (),
     finished: Iterable[tuple[int, datetime]] = (),
+    today: str | None = None,
 ) -> None:
     """Count new arrivals (by request id), the idle agent time since the pool's last pass, and how long the
     jobs that finished since then ran (`finish_jobs`).
+
+    `today`: the ISO date the idle time counts for, the warm pool's local day (`adoscale.scaling.warm.local_day`:
+    its daily budget starts at its own midnight); `now`'s UTC date unless given.
 
     `jobs` (request id, queue time): the pool's unfinished requests that its agents can run. `assigned`
     (request id, queue time, assign time): every job the pass's reads show assigned, finished ones included
@@ -162,7 +168,7 @@ def observe(
     if new:
         record.max_request_id = new[-1][0]
     finish_jobs(record, assigned, finished, now, unfinished={rid for rid, _ in listed})
-    today = now.date().isoformat()
+    today = today or now.date().isoformat()
     if record.idle_day != today:
         record.idle_day, record.idle_seconds = today, 0.0
     if record.last_pass is not None and idle_agents > 0:

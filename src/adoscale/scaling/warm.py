@@ -369,6 +369,13 @@ def history_days(seasonal_days: int, timezone: str = "UTC") -> int:
     return WEEKEND_REACH * seasonal_days + (0 if _zone(timezone) is None else 1)
 
 
+def local_day(at: datetime, timezone: str = "UTC") -> str:
+    """The ISO date of `at`'s day in the pool's `timezone`: the day `budget_agent_hours_per_day` counts for.
+    A team in Sydney spends its budget from its own midnight, not from 10:00 or 11:00 local time."""
+    zone = _zone(timezone)
+    return (at if zone is None else at.astimezone(zone)).date().isoformat()
+
+
 @cache
 def _zone(name: str) -> ZoneInfo | None:
     """The zone whose days the forecast compares; None for UTC, whose days are 24 hours apart: the
