@@ -16,7 +16,8 @@ from typing import TypeVar
 import pytest
 from benchmarks.cold_import import ColdImportResult
 from benchmarks.controller_scale import ControllerScaleResult
-from benchmarks.family_table import FamilyTableResult
+from benchmarks.family_compare import FamilyCompareResult
+from benchmarks.family_table import FamilyTableResult, TraceRow
 from benchmarks.lambda_pass import LambdaPassResult
 from benchmarks.queue_read import QueueReadResult
 from benchmarks.reconcile_pass import ReconcilePassResult
@@ -167,6 +168,71 @@ def test_family_table_refuses_a_trace_of_no_family() -> None:
     assert done.returncode == 2 and "'weekly-3' is not FAMILY-SEED" in done.stderr
 
 
+def _table(path: Path, rows: list[TraceRow]) -> str:
+    table = FamilyTableResult.model_validate({"run": _run_info(), "policy": "adoscale-predictive", "traces": []})
+    path.write_text(table.model_copy(update={"traces": rows}).model_dump_json())
+    return str(path)
+
+
+def _row(trace: str, p50_s: float, idle: float, *, applies: bool = True, mean_floor: float = 10.0) -> TraceRow:
+    return TraceRow(
+        trace=trace,
+        family=trace.rpartition("-")[0],
+        description="d",
+        jobs=40,
+        median_applies=applies,
+        p50_s=p50_s,
+        p95_s=60.0,
+        idle_minutes=idle,
+        busy_minutes=100.0,
+        startup_minutes=mean_floor,
+        floor_minutes=mean_floor * 0.7,
+        mean_floor_minutes=mean_floor,
+        stranded=0,
+        busy_killed=0,
+        leaked=0,
+    )
+
+
+def test_family_compare_lists_what_a_change_moved_and_counts_the_misses_a_policy_could_avoid(tmp_path: Path) -> None:
+    """docs/performance.md's before/after tables: a median met, an idle goal broken, a trace out of reach on
+    average (not counted as a miss either way) and one that did not move (not listed)."""
+    before = [
+        _row("fanout-10", 17.8, 46.0),
+        _row("fanout-11", 0.0, 40.0),
+        _row("burst-3", 55.0, 70.0, applies=False, mean_floor=60.0),
+        _row("trickle-1", 60.0, 20.0, applies=False),
+    ]
+    after = [
+        _row("fanout-10", 9.1, 46.1),
+        _row("fanout-11", 0.0, 51.0),
+        _row("burst-3", 55.0, 80.0, applies=False, mean_floor=60.0),
+        _row("trickle-1", 60.5, 20.2, applies=False),
+    ]
+    result = _run(
+        FamilyCompareResult, tmp_path, _table(tmp_path / "main.json", before), _table(tmp_path / "v.json", after)
+    )
+    assert [m.trace for m in result.moved] == ["fanout-10", "fanout-11", "burst-3"]
+    assert [m.misses for m in result.moved] == [
+        (["median 17.8 s"], []),
+        ([], ["idle 51.0 of 50.0 allowed (start-up 10.0)"]),
+        ([], []),  # over the goal both times, the mean start-up alone over it too
+    ]
+    assert result.misses == (1, 1) and result.traces == 4
+    assert result.idle_minutes == pytest.approx((176.0, 197.3))
+    assert result.render().endswith("4 traces: 1 -> 1 with a counted miss; idle 176.0 -> 197.3 agent-min (+12.1 %)")
+
+
+def test_family_compare_refuses_runs_of_different_traces(tmp_path: Path) -> None:
+    one = _table(tmp_path / "a.json", [_row("fanout-10", 17.8, 46.0)])
+    other = _table(tmp_path / "b.json", [_row("fanout-11", 0.0, 40.0)])
+    done = _command("benchmarks.family_compare", one, other)
+    assert done.returncode == 2 and "not of the same traces: fanout-10, fanout-11 in one only" in done.stderr
+    (tmp_path / "c.json").write_text("{}")
+    done = _command("benchmarks.family_compare", one, str(tmp_path / "c.json"))
+    assert done.returncode == 2 and "c.json: not a family_table result file" in done.stderr
+
+
 def test_cold_import_times_each_module_in_fresh_interpreters(tmp_path: Path) -> None:
     result = _run(ColdImportResult, tmp_path, "--runs", "2", "--module", "adoscale.handlers.waiter")
     [waiter] = result.modules
@@ -189,6 +255,7 @@ def test_every_result_file_says_which_benchmark_wrote_it() -> None:
     models: list[type[BenchResult]] = [
         ColdImportResult,
         ControllerScaleResult,
+        FamilyCompareResult,
         FamilyTableResult,
         LambdaPassResult,
         QueueReadResult,
