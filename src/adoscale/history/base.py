@@ -104,8 +104,8 @@ class HistoryRecord:
         )
 
     def demand(self, now: datetime, today: str | None = None) -> Demand:
-        """The forecast's input at `now`; the idle counted on `today` (an ISO date, `now`'s in UTC unless given:
-        the pool's local day, as `observe` was given it) only."""
+        """The forecast's input at `now`. The idle time is today's only if it was counted for `today` (an ISO
+        date: the pool's local day, as given to `observe`; `now`'s UTC date unless given)."""
         idle = self.idle_seconds if self.idle_day == (today or now.date().isoformat()) else 0.0
         return Demand(
             arrivals=tuple(self.arrivals),
