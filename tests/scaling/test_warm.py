@@ -156,7 +156,8 @@ def test_a_recurring_burst_is_not_counted_again_as_a_recent_rate_once_it_is_over
 def test_a_burst_never_seen_before_is_served_while_it_lasts_from_the_first_day() -> None:
     """No history at all: 8 jobs in the last 70 s (one every 10 s) read as a burst in progress, 7 in 70 s,
     9 expected within the next cold start; once it has stopped, the estimate falls with the open gap, and
-    is gone once the silence is BURST_OVER of its mean gaps: a burst that is over keeps no agent for the hour after."""
+    is gone once the silence is BURST_OVER + ln(gaps) of its mean gaps: a burst that is over keeps no agent
+    for the hour after."""
     one_off = [MONDAY_9 + timedelta(seconds=10 * i) for i in range(8)]
     now = one_off[-1]
     expected, why = expected_arrivals(BURSTY_POLICY, one_off, now)
@@ -394,14 +395,26 @@ def test_a_recurring_burst_whose_start_moves_from_day_to_day_finds_agents_warm()
 
 def test_a_fast_burst_is_over_once_its_silence_would_be_unlikely_had_it_gone_on() -> None:
     """Ten arrivals two seconds apart, then 20 s of silence: at that burst's rate ten arrivals would have
-    come in it, and none did (a silence that long comes under 5 % of the time while such a burst goes on:
-    BURST_OVER mean gaps), so no agent is kept for it. Agents launched for it would come online to nothing.
-    A slow burst (one every 20 s) after the same 20 s of silence is still going on."""
+    come in it, and none did (longer than the longest of its nine gaps is likely to be while such a burst
+    goes on: BURST_OVER + ln 9 mean gaps), so no agent is kept for it. Agents launched for it would come
+    online to nothing. A slow burst (one every 20 s) after the same 20 s of silence is still going on."""
     fast = [MONDAY_9 + timedelta(seconds=2 * i) for i in range(10)]
     assert burst_in_progress(fast, fast[-1]) > 0
     assert burst_in_progress(fast, fast[-1] + timedelta(seconds=20)) == 0
     slow = [MONDAY_9 + timedelta(seconds=20 * i) for i in range(10)]
     assert burst_in_progress(slow, slow[-1] + timedelta(seconds=20)) > 0
+
+
+def test_a_slow_burst_s_longer_gap_does_not_end_it_while_it_goes_on() -> None:
+    """Ten arrivals 20 s apart (nine gaps), then 70 s of silence: 3.5 mean gaps. One gap that long comes
+    under 5 % of the time, but the longest of nine comes that long a quarter of the time while the burst
+    goes on, and the longest of a slow burst's gaps ended it mid-way: its warm agents drained and its next jobs
+    waited a cold start (`fanout-1123`). It is over once the silence is longer than the longest of nine is
+    likely to be: BURST_OVER + ln 9, 5.2 mean gaps (104 s here)."""
+    slow = [MONDAY_9 + timedelta(seconds=20 * i) for i in range(10)]
+    assert burst_in_progress(slow, slow[-1] + timedelta(seconds=70)) == pytest.approx(9 / 250)
+    assert burst_in_progress(slow, slow[-1] + timedelta(seconds=100)) > 0
+    assert burst_in_progress(slow, slow[-1] + timedelta(seconds=110)) == 0
 
 
 def test_a_recurring_burst_that_came_earlier_today_is_not_expected_again_at_its_usual_time() -> None:

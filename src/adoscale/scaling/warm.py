@@ -303,9 +303,13 @@ BURST_SPAN_S = 600.0  # ... within this long: older arrivals no longer say that 
 # quiet pool still reads four.
 BURST_SURPRISE = 1e-3
 QUIET_STREAM_PER_S = 1 / 3600  # the stream assumed where none is seen yet
-# A burst is over once the silence since its last arrival is this many of its own mean gaps: while it goes
-# on, a silence that long comes under 5 % of the time (e^-3). Fifteen a minute that stop are over in 12 s;
-# the 1/t fall of the rate alone kept agents for them minutes after, each to come online to nothing.
+# A burst is over once the silence since its last arrival is this many of its own mean gaps, plus ln(n) for a
+# run of n gaps (`burst_in_progress`): while it goes on, a single gap that long comes under 5 % of the time
+# (e^-3), and the longest of n gaps passes BURST_OVER + ln(n) means under 5 % of the time too. Fifteen a
+# minute that stop are over in 21 s; the 1/t fall of the rate alone kept agents for them minutes after, each
+# to come online to nothing. Without the ln(n), a slow burst's own longer gaps ended it over and over while
+# it went on: three a minute for ten minutes lost its warm agents at each, and the next jobs waited a cold
+# start (`fanout-1123`: four of them, 50 s each).
 BURST_OVER = 3.0
 # An arrival with CLUSTER_MIN_ARRIVALS or more (itself included) within CLUSTER_S around it is a burst's: a
 # local rate of 60 an hour, twice the busiest trickle the generated families draw.
@@ -331,8 +335,8 @@ def burst_in_progress(arrivals: Sequence[datetime], now: datetime, stream_per_s:
     picked the most extreme local one, and four arrivals in three seconds of a burst of six a minute, read
     as 2,600 an hour, warmed 30 agents (issue 25's Monday); over k arrivals the rate's relative error falls
     as 1/sqrt(k - 1). The open gap since the last arrival counts, so the rate
-    falls as soon as the burst stops, and is 0 once that silence is BURST_OVER of the run's own mean gaps;
-    it needs no history, so it works from a pool's first day."""
+    falls as soon as the burst stops, and is 0 once that silence is BURST_OVER + ln(k - 1) of the run's own
+    mean gaps; it needs no history, so it works from a pool's first day."""
     rate = 0.0
     span = timedelta(seconds=BURST_SPAN_S)
     stream = max(stream_per_s, QUIET_STREAM_PER_S)
@@ -350,9 +354,10 @@ def burst_in_progress(arrivals: Sequence[datetime], now: datetime, stream_per_s:
         seconds = max(1.0, (now - at).total_seconds())
         if poisson_tail(stream * seconds, k) >= BURST_SURPRISE:
             continue
-        # Over once the silence since its last arrival is BURST_OVER of the run's own mean gaps.
+        # Over once the silence since its last arrival is longer than the longest of the run's k - 1 gaps
+        # would likely be: BURST_OVER + ln(k - 1) of their mean.
         run_s = max(1.0, (arrivals[-1] - at).total_seconds())
-        rate = (k - 1) / seconds if (k - 1) / run_s * silence <= BURST_OVER else 0.0
+        rate = (k - 1) / seconds if (k - 1) / run_s * silence <= BURST_OVER + math.log(k - 1) else 0.0
     return rate
 
 
