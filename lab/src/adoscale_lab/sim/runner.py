@@ -25,7 +25,7 @@ from adoscale.history.base import DURATIONS_KEPT
 from adoscale.hooks import HookRejected, HookValidator
 from adoscale.hooks.validate import POOL_PARAMETER, SECRET_HEADER
 from adoscale.lease import MemoryLease
-from adoscale.scaling.warm import WarmMode, warm_target
+from adoscale.scaling.warm import WarmMode, local_day, warm_target
 from adoscale_lab.emulator import AdoModel, FaultRule, Faults, make_app
 from adoscale_lab.emulator.entities import Agent as ModelAgent
 from adoscale_lab.emulator.entities import Job as ModelJob
@@ -247,7 +247,8 @@ class _QuietPasses:
             # follows records how long it ran, from the time between it and the last pass, as a deployed
             # pass would. Skipped, the next pass to run (maybe the next morning's) would take the night for it.
             return False
-        return warm_target(self._warm, record.demand(now), now).agents == 0
+        # The idle counted on the pool's own day, as `decide` reads it.
+        return warm_target(self._warm, record.demand(now, local_day(now, self._warm.timezone)), now).agents == 0
 
     def run(self) -> None:
         """What `Reconciler.run` does for the one pool: the parallel-job limit (read for real: the client
