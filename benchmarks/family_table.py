@@ -2,7 +2,7 @@
 docs/performance.md tables it, and the traces that miss a goal, named and described.
 
 .venv/bin/python -m benchmarks.family_table [--family fanout ...] [--seeds 1-20] [--trace fanout-703 ...]
-    [--policy adoscale-predictive] [--workers N] [--json] [--out FILE]
+    [--policy adoscale-predictive] [--idle-share X] [--workers N] [--json] [--out FILE]
 
 Each trace is `run(generate(family, seed), POLICIES[policy])`, as tests/sim/test_family_*.py judge it, on
 `--workers` processes (default: the machine's CPUs; every trace is seeded on its own, so the figures do not
@@ -11,7 +11,9 @@ compared on). The misses are read the families' way (`adoscale_lab.sim.families.
 goal applies); an idle miss is labelled with the floor it is over where one is: "out of reach on average"
 (the mean start-up alone, `expected_idle_floor_minutes`) or "out of reach" (the shortest,
 `idle_floor_minutes`). CI's judge (tests/sim/family_goals.py) also asks, of a trace out of reach on average,
-that the cold start misses there too; this table does not run the cold start.
+that the cold start misses there too; this table does not run the cold start. `--idle-share` runs the policy's
+warm pool at another `idle_share` (the goals stay issue 25's): what the setting trades between the median and
+the idle goal (docs/scaling.md, "What `idle_share` trades").
 """
 
 from __future__ import annotations
@@ -22,11 +24,13 @@ import os
 import statistics
 import sys
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
-from adoscale_lab.sim import POLICIES
+from adoscale.config.model import WarmPoolConfig
+from adoscale_lab.sim import POLICIES, SimPolicy
 from adoscale_lab.sim.families import FAMILIES, expected_idle_floor_minutes, generate, idle_floor_minutes, judge, run
 from benchmarks.common import seed_range
 from benchmarks.results import BenchResult, RunInfo, add_output_options, emit
@@ -90,6 +94,7 @@ class TraceRow(BaseModel):
 class FamilyTableResult(BenchResult):
     benchmark: Literal["family_table"] = "family_table"
     policy: str
+    idle_share: float | None = None  # the warm pool's `idle_share` where `--idle-share` set it
     traces: list[TraceRow]
 
     def render(self) -> str:
@@ -105,7 +110,8 @@ class FamilyTableResult(BenchResult):
         lines.append("")
         lines += [f"- `{t.trace}` ({t.description}): {'; '.join(t.misses)}" for t in missed]
         idle = sum(t.idle_minutes for t in self.traces)
-        lines.append(f"{len(self.traces)} traces, {self.policy}: {len(missed)} miss a goal; idle {idle:.1f} agent-min")
+        policy = self.policy if self.idle_share is None else f"{self.policy} at idle_share {self.idle_share:g}"
+        lines.append(f"{len(self.traces)} traces, {policy}: {len(missed)} miss a goal; idle {idle:.1f} agent-min")
         return "\n".join(lines)
 
 
@@ -133,12 +139,28 @@ def _p90(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))]
 
 
-def measure_trace(name: str, policy: str) -> TraceRow:
-    """One trace, named `family-seed`, run under `policy`."""
+def sim_policy(policy: str, idle_share: float | None = None) -> SimPolicy:
+    """The named policy, its warm pool at `idle_share` where one is given (ValueError: a policy without a
+    predictive warm pool has no share to set)."""
+    chosen = POLICIES[policy]
+    if idle_share is None:
+        return chosen
+    if chosen.warm_pool.get("mode") != "predictive":
+        raise ValueError(f"{policy} has no predictive warm pool: --idle-share sets nothing")
+    warm_pool = {**chosen.warm_pool, "idle_share": idle_share}
+    try:
+        WarmPoolConfig.model_validate(warm_pool)  # the configuration's own bounds
+    except ValidationError as error:
+        raise ValueError(f"idle_share {idle_share:g}: {error.errors()[0]['msg']}") from None
+    return replace(chosen, warm_pool=warm_pool)
+
+
+def measure_trace(name: str, policy: str, idle_share: float | None = None) -> TraceRow:
+    """One trace, named `family-seed`, run under `policy` (its warm pool at `idle_share` where given)."""
     logging.disable(logging.WARNING)  # the passes' own warnings (a worker process starts with none disabled)
     family, _, seed = name.rpartition("-")
     trace = generate(family, int(seed))
-    result = run(trace, POLICIES[policy])
+    result = run(trace, sim_policy(policy, idle_share))
     return TraceRow(
         trace=trace.name,
         family=family,
@@ -158,13 +180,15 @@ def measure_trace(name: str, policy: str) -> TraceRow:
     )
 
 
-def measure(names: list[str], policy: str, *, workers: int, argv: list[str]) -> FamilyTableResult:
+def measure(
+    names: list[str], policy: str, *, workers: int, argv: list[str], idle_share: float | None = None
+) -> FamilyTableResult:
     if workers == 1:
-        rows = [measure_trace(name, policy) for name in names]
+        rows = [measure_trace(name, policy, idle_share) for name in names]
     else:
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            rows = list(pool.map(measure_trace, names, [policy] * len(names)))
-    return FamilyTableResult(run=RunInfo.here("family_table", argv), policy=policy, traces=rows)
+            rows = list(pool.map(measure_trace, names, [policy] * len(names), [idle_share] * len(names)))
+    return FamilyTableResult(run=RunInfo.here("family_table", argv), policy=policy, idle_share=idle_share, traces=rows)
 
 
 def _trace_name(text: str) -> str:
@@ -181,13 +205,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", default="1-20", type=str, help="a seed or a range, FIRST-LAST (default 1-20)")
     parser.add_argument("--trace", action="append", type=_trace_name, help="a trace, FAMILY-SEED (repeat)")
     parser.add_argument("--policy", default="adoscale-predictive", choices=list(POLICIES))
+    parser.add_argument(
+        "--idle-share", type=float, help="the warm pool's idle_share (default: the policy's; 0.5 for predictive)"
+    )
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes (default: the CPUs)")
     add_output_options(parser)
     args = parser.parse_args(argv)
     if args.workers < 1:
         parser.error("--workers must be at least 1")
+    try:
+        sim_policy(args.policy, args.idle_share)
+    except ValueError as error:
+        parser.error(f"--idle-share: {error}")
     names = args.trace or [f"{f}-{s}" for f in args.family or list(FAMILIES) for s in seed_range(args.seeds)]
-    emit(measure(names, args.policy, workers=args.workers, argv=argv), args)
+    emit(measure(names, args.policy, workers=args.workers, argv=argv, idle_share=args.idle_share), args)
 
 
 if __name__ == "__main__":

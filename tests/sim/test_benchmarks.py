@@ -163,6 +163,22 @@ def test_family_table_measures_each_trace_as_the_families_are_judged(tmp_path: P
     assert "| night | 1 (" in result.render() and "| burst | 1 (" in result.render()
 
 
+def test_family_table_runs_the_warm_pool_at_another_idle_share(tmp_path: Path) -> None:
+    """What `idle_share` trades (docs/scaling.md): the same trace at a share of 2 keeps more agents warm for
+    its 2.7-minute jobs than at the predictive policy's 0.5, and the result file says which share ran. A
+    share the configuration refuses, or a policy without a warm pool, is refused before measuring."""
+    half = _run(FamilyTableResult, tmp_path, "--trace", "fanout-10", "--workers", "1")
+    more = _run(FamilyTableResult, tmp_path, "--trace", "fanout-10", "--workers", "1", "--idle-share", "2")
+    assert (half.idle_share, more.idle_share) == (None, 2.0)
+    assert more.traces[0].idle_minutes > half.traces[0].idle_minutes
+    assert more.traces[0].p50_s < half.traces[0].p50_s
+    assert "adoscale-predictive at idle_share 2:" in more.render()
+    refused = _command("benchmarks.family_table", "--trace", "night-2", "--idle-share", "11")
+    assert refused.returncode == 2 and "--idle-share: idle_share 11: Input should be less than" in refused.stderr
+    none = _command("benchmarks.family_table", "--trace", "night-2", "--policy", "adoscale", "--idle-share", "1")
+    assert none.returncode == 2 and "adoscale has no predictive warm pool" in none.stderr
+
+
 def test_family_table_refuses_a_trace_of_no_family() -> None:
     done = _command("benchmarks.family_table", "--trace", "weekly-3")
     assert done.returncode == 2 and "'weekly-3' is not FAMILY-SEED" in done.stderr
