@@ -146,7 +146,7 @@ def sim_policy(policy: str, idle_share: float | None = None) -> SimPolicy:
     if idle_share is None:
         return chosen
     if chosen.warm_pool.get("mode") != "predictive":
-        raise ValueError(f"{policy} has no predictive warm pool: --idle-share sets nothing")
+        raise ValueError(f"{policy} has no predictive warm pool, so no idle_share to set")
     warm_pool = {**chosen.warm_pool, "idle_share": idle_share}
     try:
         WarmPoolConfig.model_validate(warm_pool)  # the configuration's own bounds

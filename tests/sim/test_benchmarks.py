@@ -176,7 +176,7 @@ def test_family_table_runs_the_warm_pool_at_another_idle_share(tmp_path: Path) -
     refused = _command("benchmarks.family_table", "--trace", "night-2", "--idle-share", "11")
     assert refused.returncode == 2 and "--idle-share: idle_share 11: Input should be less than" in refused.stderr
     none = _command("benchmarks.family_table", "--trace", "night-2", "--policy", "adoscale", "--idle-share", "1")
-    assert none.returncode == 2 and "adoscale has no predictive warm pool" in none.stderr
+    assert none.returncode == 2 and "--idle-share: adoscale has no predictive warm pool" in none.stderr
 
 
 def test_family_table_refuses_a_trace_of_no_family() -> None:
