@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -26,6 +27,7 @@ from adoscale.scaling.warm import (
     affordable_quantile,
     background_rate,
     burst_in_progress,
+    burst_under_way,
     expected_arrivals,
     history_days,
     lookahead_s,
@@ -455,6 +457,48 @@ def test_the_quantile_falls_to_what_the_jobs_idle_allowance_affords() -> None:
     short = warm_target(SHARED, Demand(arrivals=burst, job_seconds=120), now)
     assert short.agents == 0 and "jobs of 120 s" in short.reason
     assert 0 < warm_target(SHARED, Demand(arrivals=burst, job_seconds=240), now).agents < 14
+
+
+def test_a_recurring_burst_under_way_is_counted_from_its_own_start() -> None:
+    """Four earlier days saw a burst of 25 at noon; today's begins five minutes late. Counted from its own
+    start, it has brought 10 of its usual 25 at one every 10 s; its rate ends when it falls silent for
+    longer than its longest gap is likely to be (BURST_OVER + ln(gaps) mean gaps), once it has brought its
+    usual size, and where no earlier day had one (a burst of unknown size is `burst_in_progress`'s)."""
+    noon = MONDAY_9 + timedelta(hours=3)
+    earlier = [noon - timedelta(days=d) + timedelta(seconds=10 * i) for d in (1, 2, 3, 4) for i in range(25)]
+    today = [noon + timedelta(minutes=5, seconds=10 * i) for i in range(25)]
+    now = today[9] + timedelta(seconds=5)
+    assert burst_under_way(BURSTY_POLICY, sorted(earlier + today[:10]), now, 0.0) == (pytest.approx(0.1), 10, 25)
+    silent = today[9] + timedelta(seconds=60)  # six mean gaps: over 3 + ln 9 = 5.2
+    assert burst_under_way(BURSTY_POLICY, sorted(earlier + today[:10]), silent, 0.0)[0] == 0
+    assert burst_under_way(BURSTY_POLICY, sorted(earlier + today), today[-1], 0.0) == (0.0, 25, 25)
+    assert burst_under_way(BURSTY_POLICY, today[:10], now, 0.0) == (0.0, 10, 0)
+
+
+def test_a_recurring_burst_under_way_keeps_agents_for_the_rest_of_its_usual_size() -> None:
+    """A seeded burst like the families' (25 jobs over about 4 minutes, 0-9 minutes late each day, 7 days
+    of history): today's, late, is served from its own rate while the clock's count for the same minutes
+    falls as the earlier days' bursts end; and the size never passes what its usual size has still to
+    bring, so its last jobs do not warm agents for jobs that do not come."""
+    rng = random.Random(34)
+    noon = MONDAY_9 + timedelta(hours=3)
+
+    def burst(day: int) -> list[datetime]:
+        late = rng.uniform(0, 540)
+        return sorted(noon - timedelta(days=day) + timedelta(seconds=late + rng.uniform(0, 250)) for _ in range(25))
+
+    earlier = [a for d in range(1, 8) for a in burst(d)]
+    today = burst(0)
+    policy = replace(SHARED, max_agents=30)
+    under_way = 0
+    for seen in range(5, 22):
+        now = today[seen - 1] + timedelta(seconds=1)
+        target = warm_target(policy, Demand(arrivals=earlier + today[:seen], job_seconds=480), now)
+        if target.reason.startswith("a recurring burst under way"):
+            under_way += 1
+            assert f"{seen} of its usual 25 so far (at most {25 - seen} more)" in target.reason, target
+            assert 0 < target.agents <= 25 - seen, target
+    assert under_way >= 10, under_way
 
 
 @given(st.floats(min_value=0, max_value=86400), st.floats(min_value=0, max_value=86400), st.booleans())

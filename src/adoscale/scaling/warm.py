@@ -30,7 +30,7 @@ beyond the size drain after `drain_after_s` (`with_warm_pool`).
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -117,9 +117,14 @@ def warm_target(policy: WarmPolicy, demand: Demand, now: datetime) -> WarmTarget
     else:
         policy, startup = startup_policy(policy, demand)
         ahead = replace(policy, horizon_s=lookahead_s(policy, demand.job_seconds))
-        expected, why, a_burst = _expected(ahead, demand.arrivals, now)
-        q = affordable_quantile(policy, demand.job_seconds, in_burst=a_burst)
+        estimate = _expected(ahead, demand.arrivals, now)
+        expected, why = estimate.arrivals, estimate.why
+        q = affordable_quantile(policy, demand.job_seconds, in_burst=estimate.burst)
         size = poisson_quantile(expected, q)
+        if estimate.at_most is not None:
+            # A recurring burst under way brings at most the rest of its usual size, however its rate's
+            # count varies.
+            size = min(size, estimate.at_most)
         reason = f"{why}: {expected:.2f} arrivals expected within {ahead.horizon_s:.0f} s"
         if q < policy.quantile or ahead.horizon_s < policy.horizon_s:
             # The jobs' length and the start-up decided the share or the look-ahead: say which start-up.
@@ -204,14 +209,25 @@ def with_warm_pool(policy: PoolPolicy, target: WarmTarget, warm: WarmPolicy) -> 
 
 def expected_arrivals(policy: WarmPolicy, arrivals: Sequence[datetime], now: datetime) -> tuple[float, str]:
     """Expected arrivals in the next `horizon_s`, and which estimate gave them (`_expected`)."""
-    expected, why, _ = _expected(policy, arrivals, now)
-    return expected, why
+    estimate = _expected(policy, arrivals, now)
+    if estimate.at_most is not None:
+        return min(estimate.arrivals, float(estimate.at_most)), estimate.why
+    return estimate.arrivals, estimate.why
 
 
-def _expected(policy: WarmPolicy, arrivals: Sequence[datetime], now: datetime) -> tuple[float, str, bool]:
-    """Expected arrivals in the next `horizon_s`: the larger of the recent rate and the seasonal count; which
-    estimate gave them; and whether it is a burst's (due, recurring or in progress), which ends with the
-    burst, rather than the trickle's, which goes on (`affordable_quantile`).
+@dataclass(frozen=True, slots=True)
+class _Estimate:
+    arrivals: float  # expected within the look-ahead
+    why: str  # which estimate gave them
+    burst: bool  # a burst's (due, recurring, under way or in progress), which ends with it; else the trickle's
+    at_most: int | None = None  # a recurring burst under way: the most it has still to bring
+
+
+def _expected(policy: WarmPolicy, arrivals: Sequence[datetime], now: datetime) -> _Estimate:
+    """Expected arrivals in the next `horizon_s`: the largest of the recent rate, the seasonal count and a
+    recurring burst under way (`burst_under_way`); which estimate gave them; and whether it is a burst's
+    (due, recurring, under way or in progress), which ends with the burst, rather than the trickle's, which
+    goes on (`affordable_quantile`).
 
     The seasonal count averages over the days the history covers (from the day of its oldest arrival),
     not over `seasonal_days` regardless: in a pool's first week, dividing three days of bursts by seven
@@ -283,14 +299,18 @@ def _expected(policy: WarmPolicy, arrivals: Sequence[datetime], now: datetime) -
     # where it came on earlier days. Counted only where it would decide (bursts are scanned from midnight).
     if max(due, seasonal_expected) > recent_expected and came_early(policy, times, now, stream):
         due = seasonal_expected = 0.0
+    rate, seen, usual = burst_under_way(policy, times, now, stream)
+    if min(rate * policy.horizon_s, usual - seen) > max(due, seasonal_expected, recent_expected):
+        why = f"a recurring burst under way, {seen} of its usual {usual} so far (at most {usual - seen} more)"
+        return _Estimate(rate * policy.horizon_s, why, True, usual - seen)
     if due > max(seasonal_expected, recent_expected):
-        return due, "a burst due: begun in this band on most days, not yet today", True
+        return _Estimate(due, "a burst due: begun in this band on most days, not yet today", True)
     if seasonal_expected > recent_expected:
-        return seasonal_expected, f"same time on {len(counts)} day(s), seen on most", True
+        return _Estimate(seasonal_expected, f"same time on {len(counts)} day(s), seen on most", True)
     if burst_rate > background:
-        return recent_expected, f"a burst in progress: {burst_rate * 3600:.0f} an hour", True
+        return _Estimate(recent_expected, f"a burst in progress: {burst_rate * 3600:.0f} an hour", True)
     trickle = f"{background * 3600:.1f} an hour outside bursts over the last {policy.window_s:.0f} s"
-    return recent_expected, trickle, False
+    return _Estimate(recent_expected, trickle, False)
 
 
 BURST_MIN_ARRIVALS = 4  # a burst in progress is read from at least this many arrivals: from fewer, its rate
@@ -480,6 +500,46 @@ def due_burst(policy: WarmPolicy, times: Sequence[datetime], now: datetime, stre
         return 0.0
     typical = poisson_quantile(stream_per_s * policy.horizon_s, 0.5)
     return float(max(0, recurring_count(sizes) - typical))
+
+
+def burst_under_way(
+    policy: WarmPolicy, times: Sequence[datetime], now: datetime, stream_per_s: float
+) -> tuple[float, int, int]:
+    """A recurring burst begun today within the last DUE_BAND_S, counted from its own start rather than by the
+    clock: (its rate so far, per second; today's arrivals so far; its usual size). Its usual size is what
+    most earlier days' bursts begun within DUE_BAND_S of the same time brought (each from its start to its
+    end, `_burst_end`). The rate is 0 once today's has brought as many, or its silence says it is over
+    (`BURST_OVER`)."""
+    band = timedelta(seconds=DUE_BAND_S)
+    need = _burst_need(stream_per_s)
+    begun = _burst_start(times, now - band, now, need)
+    if begun is None:
+        return 0.0, 0, 0
+    first = bisect_left(times, begun)
+    seen = bisect_right(times, now) - first
+    sizes = []
+    for then in _earlier_days(begun, policy.seasonal_days, times, band, _zone(policy.timezone)):
+        start = _burst_start(times, then - band, then + band, need)
+        sizes.append(
+            0 if start is None else _burst_end(times, bisect_left(times, start), need) - bisect_left(times, start)
+        )
+    usual = recurring_count(sizes)
+    last = times[first + seen - 1]
+    run_s = max(1.0, (last - begun).total_seconds())
+    rate = (seen - 1) / run_s
+    if usual <= seen or seen < 2 or rate * (now - last).total_seconds() > BURST_OVER + math.log(seen - 1):
+        return 0.0, seen, usual
+    return rate, seen, usual
+
+
+def _burst_end(times: Sequence[datetime], start: int, need: int) -> int:
+    """The index past the last arrival of the burst that begins at `start`: its run, in which every `need`
+    arrivals in a row fall within CLUSTER_S."""
+    cluster = timedelta(seconds=CLUSTER_S)
+    i = start
+    while i + need < len(times) and times[i + need] - times[i + 1] <= cluster:
+        i += 1
+    return min(len(times), i + need)
 
 
 def _burst_need(stream_per_s: float) -> int:
