@@ -374,10 +374,7 @@ def burst_in_progress(arrivals: Sequence[datetime], now: datetime, stream_per_s:
         seconds = max(1.0, (now - at).total_seconds())
         if poisson_tail(stream * seconds, k) >= BURST_SURPRISE:
             continue
-        # Over once the silence since its last arrival is longer than the longest of the run's k - 1 gaps
-        # would likely be: BURST_OVER + ln(k - 1) of their mean.
-        run_s = max(1.0, (arrivals[-1] - at).total_seconds())
-        rate = (k - 1) / seconds if (k - 1) / run_s * silence <= BURST_OVER + math.log(k - 1) else 0.0
+        rate = 0.0 if _fallen_silent(k - 1, arrivals[-1] - at, silence) else (k - 1) / seconds
     return rate
 
 
@@ -525,11 +522,15 @@ def burst_under_way(
         )
     usual = recurring_count(sizes)
     last = times[first + seen - 1]
-    run_s = max(1.0, (last - begun).total_seconds())
-    rate = (seen - 1) / run_s
-    if usual <= seen or seen < 2 or rate * (now - last).total_seconds() > BURST_OVER + math.log(seen - 1):
+    if usual <= seen or seen < 2 or _fallen_silent(seen - 1, last - begun, (now - last).total_seconds()):
         return 0.0, seen, usual
-    return rate, seen, usual
+    return (seen - 1) / max(1.0, (last - begun).total_seconds()), seen, usual
+
+
+def _fallen_silent(gaps: int, run: timedelta, silence_s: float) -> bool:
+    """Whether a burst whose `gaps` gaps spanned `run` is over: its silence since its last arrival is longer
+    than the longest of those gaps would likely be, BURST_OVER + ln(gaps) of their mean."""
+    return gaps / max(1.0, run.total_seconds()) * silence_s > BURST_OVER + math.log(gaps)
 
 
 def _burst_end(times: Sequence[datetime], start: int, need: int) -> int:
@@ -560,9 +561,7 @@ def _bursts_begun(times: Sequence[datetime], start: datetime, end: datetime, nee
     while i < stop and i + need - 1 < len(times):
         if times[i + need - 1] - times[i] <= cluster:
             bursts += 1
-            while i + need < len(times) and times[i + need] - times[i + 1] <= cluster:
-                i += 1
-            i += need
+            i = _burst_end(times, i, need)
         else:
             i += 1
     return bursts
