@@ -163,11 +163,11 @@ def test_the_costliest_megabyte_is_refused_quickly(tmp_path: Path) -> None:
     for name, junk in shapes.items():
         path = tmp_path / f"{name}.yaml"
         path.write_text((GOOD + "junk: " + junk + "\n")[:MAX_CONFIG_BYTES])
-        started = time.perf_counter()
+        started = time.thread_time()  # CPU, not wall time: parsing is CPU, and CI's 2 cores are shared
         result = validate(path)
-        elapsed = time.perf_counter() - started
+        elapsed = time.thread_time() - started
         assert_clean_exit(result, 2)
-        assert elapsed < 3.0, f"{name}: {elapsed:.2f} s"  # about 0.3 s alone; 3 s leaves room on a busy runner
+        assert elapsed < 3.0, f"{name}: {elapsed:.2f} s of CPU"  # about 0.3 s alone
 
 
 def test_the_real_cli_in_a_subprocess_prints_one_error_and_no_traceback(tmp_path: Path) -> None:

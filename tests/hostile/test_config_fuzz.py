@@ -20,7 +20,10 @@ from adoscale.cli.commands import register
 from tests.hostile.paths import paths
 
 # Per file, measured: the loader reads, parses and validates a capped-size document; a second is generous
-# for a shared 2-core runner and two orders of magnitude under what the unbounded loader took.
+# and two orders of magnitude under what the unbounded loader took. The bound is on this thread's CPU time,
+# not the wall clock: on CI's shared 2-core runner a 2-byte file once took 1.4 s of wall time waiting for a
+# core (stop 34; alone, the same file takes 0.01 s, cold), while a loader that blows up on its input burns
+# CPU in this thread and still fails the bound.
 TIME_BOUND_S = 1.0
 
 GOOD: dict[str, Any] = {
@@ -102,13 +105,13 @@ def _commands() -> None:
 def test_any_document_exits_0_or_2_quickly(tmp_path: Path, content: bytes) -> None:
     path = tmp_path / "fuzz.yaml"
     path.write_bytes(content)
-    started = time.perf_counter()
+    started = time.thread_time()
     result = CliRunner().invoke(app, ["config", "validate", str(path)])
-    elapsed = time.perf_counter() - started
+    elapsed = time.thread_time() - started
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
     assert result.exit_code in (0, 2), result.output
     event(f"exit {result.exit_code}")
     assert "Traceback" not in result.output
     if result.exit_code == 2:
         assert str(path) in result.output  # every refusal names the file
-    assert elapsed < TIME_BOUND_S, f"{elapsed:.3f} s for {len(content)} bytes"
+    assert elapsed < TIME_BOUND_S, f"{elapsed:.3f} s of CPU for {len(content)} bytes"
