@@ -6,12 +6,6 @@ than against our client: discovery through the location service, then the genera
 
 from __future__ import annotations
 
-import os
-import tempfile
-
-# The SDK caches discovered locations on disk, keyed by URL: keep that out of the user's home directory.
-os.environ.setdefault("AZURE_DEVOPS_CACHE_DIR", tempfile.mkdtemp(prefix="ado-sdk-cache-"))
-
 from typing import Any
 
 import httpx
