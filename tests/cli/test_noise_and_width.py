@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from adoscale.cli.commands import register
 from adoscale_lab.demo.run import DemoPool, run_demo
 from adoscale_lab.emulator import AdoModel
 from tests.aws import served_moto
@@ -142,3 +143,17 @@ def test_an_html_error_page_is_not_pasted_into_the_table(
     assert result.exit_code == 1, result.output
     assert "<html" not in result.output.lower() and "<!doctype" not in result.output.lower(), result.output
     assert "(HTML page omitted)" in " ".join(result.stdout.split()), result.stdout
+
+
+@pytest.mark.parametrize("columns", [80, 100])
+@pytest.mark.parametrize("group", ["", "config", "hooks", "environments"])
+def test_every_command_is_listed_on_one_line(group: str, columns: int) -> None:
+    """A command list is read down its first column: each command's summary fits on its row. Listed from
+    the whole docstring, as before `short_help`, they ran on for up to six rows broken mid-sentence."""
+    register()
+    result = invoke(*([group] if group else []), "--help", columns=columns)
+    assert result.exit_code == 0, result.output
+    panel = result.output.split("Commands", 1)[1].splitlines()[1:]
+    rows = [line for line in panel if line.startswith("│")]
+    assert len(rows) >= 1 and all(len(line) <= columns for line in result.output.splitlines())
+    assert all(not row[2].isspace() for row in rows), "\n".join(rows)  # no row continues the one above

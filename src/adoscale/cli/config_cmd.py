@@ -38,7 +38,7 @@ FileArgument = typer.Argument(None, help="The configuration file (or -c/--config
 FileOption = typer.Option(None, "--config", "-c", help="The configuration file.", dir_okay=False)
 
 
-@config_app.command("validate")
+@config_app.command("validate", short_help="Check a configuration file; report every problem at once.")
 def config_validate(
     file: Path | None = FileArgument,
     config: Path | None = FileOption,
@@ -68,7 +68,7 @@ def config_validate(
     typer.echo(f"{path}: valid ({'; '.join(parts)})" + ("; PAT readable" if check_pat else ""))
 
 
-@config_app.command("push")
+@config_app.command("push", short_help="Validate a configuration file and write it to SSM.")
 def config_push(
     file: Path | None = FileArgument,
     config: Path | None = FileOption,

@@ -30,7 +30,7 @@ environments_app = typer.Typer(help="Environment VMs: keep VM resources in step 
 app.add_typer(environments_app, name="environments")
 
 
-@environments_app.command("sweep")
+@environments_app.command("sweep", short_help="Remove the VM resources of instances that are provably gone.")
 def sweep_command(
     config: Path = ConfigOption,
     dry_run: bool = typer.Option(False, "--dry-run", help="Report what would be removed; remove nothing."),

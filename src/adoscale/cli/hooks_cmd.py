@@ -48,7 +48,7 @@ def _pools(cfg: Config, config: Path, wanted: list[str] | None) -> list[str]:
     return [n for n in names if not wanted or n in wanted]
 
 
-@hooks_app.command("install")
+@hooks_app.command("install", short_help="Subscribe each pool to job events; repair disabled ones.")
 def install(
     config: Path = ConfigOption,
     url: str = typer.Option(..., "--url", help="The endpoint: the HTTP API's /hooks URL (terraform output hook_url)."),
@@ -102,7 +102,7 @@ def install(
     raise typer.Exit(EXIT_OK)
 
 
-@hooks_app.command("list")
+@hooks_app.command("list", short_help="adoscale's subscriptions, each one's pool and state.")
 def list_command(
     config: Path = ConfigOption,
     as_json: bool = JsonOption,
@@ -131,7 +131,7 @@ def list_command(
     raise typer.Exit(EXIT_OK)
 
 
-@hooks_app.command("remove")
+@hooks_app.command("remove", short_help="Delete adoscale's subscriptions (all or some); never others'.")
 def remove(
     config: Path = ConfigOption,
     pool: list[str] | None = typer.Option(

@@ -73,7 +73,7 @@ def _run_pass(reconciler: Reconciler, pools: list[str] | None, dry_run: bool) ->
         raise typer.Exit(EXIT_AUTH) from None
 
 
-@app.command()
+@app.command(short_help="Run one pass over each pool: observe, decide, act.")
 def reconcile(
     config: Path = ConfigOption,
     pool: list[str] | None = typer.Option(None, "--pool", "-p", help="Only this pool (repeatable)."),
@@ -128,7 +128,7 @@ class SignalStop:
             raise _Shutdown
 
 
-@app.command()
+@app.command(short_help="Reconcile in a loop, and on hooks, until SIGTERM or Ctrl-C.")
 def serve(
     config: Path = ConfigOption,
     interval: float = typer.Option(30.0, "--interval", min=1.0, help="Seconds between passes."),

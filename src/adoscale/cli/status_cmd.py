@@ -129,7 +129,7 @@ def _render(reports: list[PoolReport], leases: dict[str, LeaseState], now: datet
     print_rows(console, title, COLUMNS, rows, notes=notes, right=COLUMNS[1:8], wrap=("lease",))
 
 
-@app.command()
+@app.command(short_help="Each pool's queue, agents, warm target and lease (read-only).")
 def status(
     config: Path = ConfigOption,
     pool: list[str] | None = typer.Option(None, "--pool", "-p", help="Only this pool (repeatable)."),

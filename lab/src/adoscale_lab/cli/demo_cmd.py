@@ -12,7 +12,7 @@ from rich.console import Console
 from adoscale.cli import EXIT_FAILED, EXIT_OK, app
 
 
-@app.command()
+@app.command(short_help="The real loop scales two emulated pools out and back to zero.")
 def demo(
     seed: int = typer.Option(7, "--seed", help="Seed for start-up and job durations."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),

@@ -15,7 +15,7 @@ from adoscale_lab.emulator import AdoModel, EmulatorError, Faults, make_app, ser
 from adoscale_lab.emulator.scenario import ScenarioError, apply_scenario, load_scenario
 
 
-@app.command()
+@app.command(short_help="Serve the Azure DevOps emulator on 127.0.0.1.")
 def emulator(
     port: int = typer.Option(8081, "--port", help="Port on 127.0.0.1 (0: any free port)."),
     org: str = typer.Option("acme", "--org", help="Organization name: the URL is http://127.0.0.1:PORT/ORG."),

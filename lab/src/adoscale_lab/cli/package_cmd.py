@@ -10,7 +10,7 @@ import typer
 from adoscale.cli import EXIT_FAILED, EXIT_OK, app
 
 
-@app.command()
+@app.command(short_help="Build the Lambda zip (reproducible; every handler imports).")
 def package(
     out: Path = typer.Option(Path("dist/adoscale-lambda.zip"), "--out", help="The zip to write."),
     platform: str = typer.Option("manylinux2014_aarch64", "--platform", help="pip platform tag (arm64 Lambda)."),

@@ -14,7 +14,7 @@ import typer
 from adoscale.cli import EXIT_CONFIG, EXIT_OK, app
 
 
-@app.command()
+@app.command(short_help="Serve ADO and AWS stand-ins on 127.0.0.1 to try the CLI on.")
 def sandbox(
     directory: Path | None = typer.Option(
         None,

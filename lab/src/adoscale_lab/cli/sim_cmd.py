@@ -48,7 +48,7 @@ def _advance(progress: Progress, task: TaskID, horizon_h: float, hours: float) -
     progress.update(task, completed=min(hours, horizon_h))
 
 
-@app.command()
+@app.command(short_help="Compare scaling designs on a trace of jobs, in virtual time.")
 def simulate(
     ctx: typer.Context,
     workload: str = typer.Option(
@@ -189,7 +189,7 @@ def _compare_compute(
     print_rows(Console(), title, columns, cells, right=[c for c in columns if c not in ("compute", "policy")])
 
 
-@app.command()
+@app.command(short_help="The monthly AWS bill per design, from a dated price file.")
 def cost(
     ctx: typer.Context,
     interval: float | None = typer.Option(
