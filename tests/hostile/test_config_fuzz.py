@@ -22,7 +22,7 @@ from tests.hostile.paths import paths
 # Per file, measured: the loader reads, parses and validates a capped-size document; a second is generous
 # and two orders of magnitude under what the unbounded loader took. The bound is on this thread's CPU time,
 # not the wall clock: on CI's shared 2-core runner a 2-byte file once took 1.4 s of wall time waiting for a
-# core (stop 34; alone, the same file takes 0.01 s, cold), while a loader that blows up on its input burns
+# core (CI, 2026-12-05; alone, the same file takes 0.01 s, cold), while a loader that blows up on its input burns
 # CPU in this thread and still fails the bound.
 TIME_BOUND_S = 1.0
 
