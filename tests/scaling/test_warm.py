@@ -20,6 +20,7 @@ from adoscale.scaling.warm import (
     RECURRING_MIN_DAYS,
     SEASONAL_LEAD_S,
     Demand,
+    UnderWay,
     WarmMode,
     WarmPolicy,
     WarmSchedule,
@@ -468,11 +469,15 @@ def test_a_recurring_burst_under_way_is_counted_from_its_own_start() -> None:
     earlier = [noon - timedelta(days=d) + timedelta(seconds=10 * i) for d in (1, 2, 3, 4) for i in range(25)]
     today = [noon + timedelta(minutes=5, seconds=10 * i) for i in range(25)]
     now = today[9] + timedelta(seconds=5)
-    assert burst_under_way(BURSTY_POLICY, sorted(earlier + today[:10]), now, 0.0) == (pytest.approx(0.1), 10, 25)
+    assert burst_under_way(BURSTY_POLICY, sorted(earlier + today[:10]), now, 0.0) == UnderWay(
+        pytest.approx(0.1), 10, 25, running=True
+    )
     silent = today[9] + timedelta(seconds=60)  # six mean gaps: over 3 + ln 9 = 5.2
-    assert burst_under_way(BURSTY_POLICY, sorted(earlier + today[:10]), silent, 0.0)[0] == 0
-    assert burst_under_way(BURSTY_POLICY, sorted(earlier + today), today[-1], 0.0) == (0.0, 25, 25)
-    assert burst_under_way(BURSTY_POLICY, today[:10], now, 0.0) == (0.0, 10, 0)
+    assert burst_under_way(BURSTY_POLICY, sorted(earlier + today[:10]), silent, 0.0).rate == 0
+    assert burst_under_way(BURSTY_POLICY, sorted(earlier + today), today[-1], 0.0) == UnderWay(0.0, 25, 25, True)
+    assert burst_under_way(BURSTY_POLICY, today[:10], now, 0.0) == UnderWay(0.0, 10, 0, running=True)
+    over = today[-1] + timedelta(minutes=6)  # past CLUSTER_S: a run begun now would be another burst
+    assert not burst_under_way(BURSTY_POLICY, sorted(earlier + today + [over]), over, 0.0).running
 
 
 def test_a_recurring_burst_under_way_keeps_agents_for_the_rest_of_its_usual_size() -> None:
@@ -499,6 +504,33 @@ def test_a_recurring_burst_under_way_keeps_agents_for_the_rest_of_its_usual_size
             assert f"{seen} of its usual 25 so far (at most {25 - seen} more)" in target.reason, target
             assert 0 < target.agents <= 25 - seen, target
     assert under_way >= 10, under_way
+
+
+def test_the_last_arrivals_of_a_late_recurring_burst_keep_no_more_agents_than_it_has_left() -> None:
+    """Seven earlier days saw a burst of 25 in a minute at noon; today's comes eight minutes late. No earlier
+    day foresaw its arrivals, so they also read as a burst in progress at 25 a minute; near its end that
+    rate alone kept every agent allowed warm for arrivals that were not coming (`fanout-1487`: 30 agents
+    launched in its last 8 s, none taken). Today's is the recurring burst, and brings at most the rest of
+    its usual size; a burst of unknown size, on a pool's first day, is still served at its rate, and so is
+    one that has brought more than its usual size."""
+    noon = MONDAY_9 + timedelta(hours=3)
+    earlier = [noon - timedelta(days=d) + timedelta(seconds=2.4 * i) for d in range(1, 8) for i in range(25)]
+    today = [noon + timedelta(minutes=8, seconds=2.4 * i) for i in range(25)]
+    policy = replace(SHARED, max_agents=30)
+    for seen in (20, 22, 24):
+        now = today[seen - 1] + timedelta(seconds=1)
+        target = warm_target(policy, Demand(arrivals=earlier + today[:seen], job_seconds=720), now)
+        assert target.agents <= 25 - seen, (seen, target)
+        first_day = warm_target(policy, Demand(arrivals=today[:seen], job_seconds=720), now)
+        assert "burst in progress" in first_day.reason and first_day.agents > 25 - seen, (seen, first_day)
+    # Bigger today than on earlier days: up to its usual size it is kept to the rest of that size (its
+    # next jobs wait longer than they would at its rate: the price of the cap), and once past it, served at
+    # its rate again.
+    bigger = [noon + timedelta(minutes=8, seconds=2.4 * i) for i in range(35)]
+    for seen in (27, 30):
+        now = bigger[seen - 1] + timedelta(seconds=1)
+        target = warm_target(policy, Demand(arrivals=earlier + bigger[:seen], job_seconds=720), now)
+        assert "burst in progress" in target.reason and target.agents > 5, (seen, target)
 
 
 @given(st.floats(min_value=0, max_value=86400), st.floats(min_value=0, max_value=86400), st.booleans())

@@ -299,16 +299,31 @@ def _expected(policy: WarmPolicy, arrivals: Sequence[datetime], now: datetime) -
     # where it came on earlier days. Counted only where it would decide (bursts are scanned from midnight).
     if max(due, seasonal_expected) > recent_expected and came_early(policy, times, now, stream):
         due = seasonal_expected = 0.0
-    rate, seen, usual = burst_under_way(policy, times, now, stream)
-    if min(rate * policy.horizon_s, usual - seen) > max(due, seasonal_expected, recent_expected):
-        why = f"a recurring burst under way, {seen} of its usual {usual} so far (at most {usual - seen} more)"
-        return _Estimate(rate * policy.horizon_s, why, True, usual - seen)
+    under_way = burst_under_way(policy, times, now, stream)
+    in_progress_at_most: int | None = None
+    if under_way.usual >= under_way.seen and under_way.running and burst_rate > background:
+        # The burst in progress is today's recurring one, come late: its last arrivals, past where earlier
+        # days' had ended, are not foreseen, and read on their own as a new burst they kept up to max_agents
+        # warm in its last seconds (`fanout-1487`: 30 agents launched in 8 s, none taken). It brings at most
+        # the rest of its usual size; once it has brought more, it is bigger today than usual, and served
+        # at its rate like a burst nobody has seen (docs/performance.md, "The last arrivals of a late
+        # recurring burst", measures what the cap costs on such a day).
+        in_progress_at_most = under_way.rest
+        burst_rate = min(burst_rate, under_way.rest / policy.horizon_s)
+        recent_expected = max(burst_rate, background) * policy.horizon_s
+    if min(under_way.rate * policy.horizon_s, under_way.rest) > max(due, seasonal_expected, recent_expected):
+        seen, usual = under_way.seen, under_way.usual
+        why = f"a recurring burst under way, {seen} of its usual {usual} so far (at most {under_way.rest} more)"
+        return _Estimate(under_way.rate * policy.horizon_s, why, True, under_way.rest)
     if due > max(seasonal_expected, recent_expected):
         return _Estimate(due, "a burst due: begun in this band on most days, not yet today", True)
     if seasonal_expected > recent_expected:
         return _Estimate(seasonal_expected, f"same time on {len(counts)} day(s), seen on most", True)
     if burst_rate > background:
-        return _Estimate(recent_expected, f"a burst in progress: {burst_rate * 3600:.0f} an hour", True)
+        why = f"a burst in progress: {burst_rate * 3600:.0f} an hour"
+        if in_progress_at_most is not None:
+            why += f", today's recurring burst ({under_way.seen} of its usual {under_way.usual} so far)"
+        return _Estimate(recent_expected, why, True, in_progress_at_most)
     trickle = f"{background * 3600:.1f} an hour outside bursts over the last {policy.window_s:.0f} s"
     return _Estimate(recent_expected, trickle, False)
 
@@ -499,21 +514,34 @@ def due_burst(policy: WarmPolicy, times: Sequence[datetime], now: datetime, stre
     return float(max(0, recurring_count(sizes) - typical))
 
 
-def burst_under_way(
-    policy: WarmPolicy, times: Sequence[datetime], now: datetime, stream_per_s: float
-) -> tuple[float, int, int]:
+@dataclass(frozen=True, slots=True)
+class UnderWay:
+    """A recurring burst begun today (`burst_under_way`)."""
+
+    rate: float  # per second so far; 0 once it has brought its usual size or its silence says it is over
+    seen: int  # today's arrivals since its start
+    usual: int  # what most earlier days' bursts begun about then brought (0: none recurs)
+    running: bool  # its run reaches the latest arrival: a burst in progress now is this one
+
+    @property
+    def rest(self) -> int:
+        """The most it has still to bring."""
+        return max(0, self.usual - self.seen)
+
+
+def burst_under_way(policy: WarmPolicy, times: Sequence[datetime], now: datetime, stream_per_s: float) -> UnderWay:
     """A recurring burst begun today within the last DUE_BAND_S, counted from its own start rather than by the
-    clock: (its rate so far, per second; today's arrivals so far; its usual size). Its usual size is what
-    most earlier days' bursts begun within DUE_BAND_S of the same time brought (each from its start to its
-    end, `_burst_end`). The rate is 0 once today's has brought as many, or its silence says it is over
-    (`BURST_OVER`)."""
+    clock. Its usual size is what most earlier days' bursts begun within DUE_BAND_S of the same time brought
+    (each from its start to its end, `_burst_end`). The rate is 0 once today's has brought as many, or its
+    silence says it is over (`BURST_OVER`)."""
     band = timedelta(seconds=DUE_BAND_S)
     need = _burst_need(stream_per_s)
     begun = _burst_start(times, now - band, now, need)
     if begun is None:
-        return 0.0, 0, 0
+        return UnderWay(0.0, 0, 0, running=False)
     first = bisect_left(times, begun)
     seen = bisect_right(times, now) - first
+    running = _burst_end(times, first, need) >= first + seen
     sizes = []
     for then in _earlier_days(begun, policy.seasonal_days, times, band, _zone(policy.timezone)):
         start = _burst_start(times, then - band, then + band, need)
@@ -523,8 +551,8 @@ def burst_under_way(
     usual = recurring_count(sizes)
     last = times[first + seen - 1]
     if usual <= seen or seen < 2 or _fallen_silent(seen - 1, last - begun, (now - last).total_seconds()):
-        return 0.0, seen, usual
-    return (seen - 1) / max(1.0, (last - begun).total_seconds()), seen, usual
+        return UnderWay(0.0, seen, usual, running)
+    return UnderWay((seen - 1) / max(1.0, (last - begun).total_seconds()), seen, usual, running)
 
 
 def _fallen_silent(gaps: int, run: timedelta, silence_s: float) -> bool:
