@@ -31,7 +31,15 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from adoscale.config.model import WarmPoolConfig
 from adoscale_lab.sim import POLICIES, SimPolicy
-from adoscale_lab.sim.families import FAMILIES, expected_idle_floor_minutes, generate, idle_floor_minutes, judge, run
+from adoscale_lab.sim.families import (
+    FAMILIES,
+    expected_idle_floor_minutes,
+    generate,
+    idle_floor_minutes,
+    judge,
+    rescaled,
+    run,
+)
 from benchmarks.common import seed_range
 from benchmarks.results import BenchResult, RunInfo, add_output_options, emit
 
@@ -95,6 +103,7 @@ class FamilyTableResult(BenchResult):
     benchmark: Literal["family_table"] = "family_table"
     policy: str
     idle_share: float | None = None  # the warm pool's `idle_share` where `--idle-share` set it
+    burst_scale: float | None = None  # today's burst this many times its usual size (`--burst-scale`)
     traces: list[TraceRow]
 
     def render(self) -> str:
@@ -111,6 +120,8 @@ class FamilyTableResult(BenchResult):
         lines += [f"- `{t.trace}` ({t.description}): {'; '.join(t.misses)}" for t in missed]
         idle = sum(t.idle_minutes for t in self.traces)
         policy = self.policy if self.idle_share is None else f"{self.policy} at idle_share {self.idle_share:g}"
+        if self.burst_scale is not None:
+            policy += f", today's bursts x{self.burst_scale:g}"
         lines.append(f"{len(self.traces)} traces, {policy}: {len(missed)} miss a goal; idle {idle:.1f} agent-min")
         return "\n".join(lines)
 
@@ -155,11 +166,16 @@ def sim_policy(policy: str, idle_share: float | None = None) -> SimPolicy:
     return replace(chosen, warm_pool=warm_pool)
 
 
-def measure_trace(name: str, policy: str, idle_share: float | None = None) -> TraceRow:
-    """One trace, named `family-seed`, run under `policy` (its warm pool at `idle_share` where given)."""
+def measure_trace(
+    name: str, policy: str, idle_share: float | None = None, burst_scale: float | None = None
+) -> TraceRow:
+    """One trace, named `family-seed`, run under `policy` (its warm pool at `idle_share` where given, today's
+    burst `burst_scale` times its usual size where given: `families.rescaled`)."""
     logging.disable(logging.WARNING)  # the passes' own warnings (a worker process starts with none disabled)
     family, _, seed = name.rpartition("-")
     trace = generate(family, int(seed))
+    if burst_scale is not None:
+        trace = rescaled(trace, burst_scale)
     result = run(trace, sim_policy(policy, idle_share))
     return TraceRow(
         trace=trace.name,
@@ -181,14 +197,27 @@ def measure_trace(name: str, policy: str, idle_share: float | None = None) -> Tr
 
 
 def measure(
-    names: list[str], policy: str, *, workers: int, argv: list[str], idle_share: float | None = None
+    names: list[str],
+    policy: str,
+    *,
+    workers: int,
+    argv: list[str],
+    idle_share: float | None = None,
+    burst_scale: float | None = None,
 ) -> FamilyTableResult:
     if workers == 1:
-        rows = [measure_trace(name, policy, idle_share) for name in names]
+        rows = [measure_trace(name, policy, idle_share, burst_scale) for name in names]
     else:
+        n = len(names)
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            rows = list(pool.map(measure_trace, names, [policy] * len(names), [idle_share] * len(names)))
-    return FamilyTableResult(run=RunInfo.here("family_table", argv), policy=policy, idle_share=idle_share, traces=rows)
+            rows = list(pool.map(measure_trace, names, [policy] * n, [idle_share] * n, [burst_scale] * n))
+    return FamilyTableResult(
+        run=RunInfo.here("family_table", argv),
+        policy=policy,
+        idle_share=idle_share,
+        burst_scale=burst_scale,
+        traces=rows,
+    )
 
 
 def _trace_name(text: str) -> str:
@@ -208,6 +237,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--idle-share", type=float, help="the warm pool's idle_share (default: the policy's; 0.5 for predictive)"
     )
+    parser.add_argument(
+        "--burst-scale",
+        type=float,
+        help="today's burst this many times the size earlier days saw (a fan-out that grew or shrank)",
+    )
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes (default: the CPUs)")
     add_output_options(parser)
     args = parser.parse_args(argv)
@@ -217,8 +251,13 @@ def main(argv: list[str] | None = None) -> None:
         sim_policy(args.policy, args.idle_share)
     except ValueError as error:
         parser.error(f"--idle-share: {error}")
+    if args.burst_scale is not None and args.burst_scale <= 0:
+        parser.error(f"--burst-scale must be over 0, not {args.burst_scale:g}")
     names = args.trace or [f"{f}-{s}" for f in args.family or list(FAMILIES) for s in seed_range(args.seeds)]
-    emit(measure(names, args.policy, workers=args.workers, argv=argv, idle_share=args.idle_share), args)
+    result = measure(
+        names, args.policy, workers=args.workers, argv=argv, idle_share=args.idle_share, burst_scale=args.burst_scale
+    )
+    emit(result, args)
 
 
 if __name__ == "__main__":

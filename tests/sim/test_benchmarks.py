@@ -27,7 +27,7 @@ from benchmarks.sim_speed import main as sim_speed_main
 
 from adoscale.config import MAX_POOLS
 from adoscale_lab.sim import POLICIES
-from adoscale_lab.sim.families import generate, run
+from adoscale_lab.sim.families import generate, rescaled, run
 from adoscale_lab.sim.workloads import named
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -177,6 +177,26 @@ def test_family_table_runs_the_warm_pool_at_another_idle_share(tmp_path: Path) -
     assert refused.returncode == 2 and "--idle-share: idle_share 11: Input should be less than" in refused.stderr
     none = _command("benchmarks.family_table", "--trace", "night-2", "--policy", "adoscale", "--idle-share", "1")
     assert none.returncode == 2 and "--idle-share: adoscale has no predictive warm pool" in none.stderr
+
+
+def test_family_table_runs_today_s_burst_bigger_or_smaller_than_usual(tmp_path: Path) -> None:
+    """A fan-out that grew or shrank (`families.rescaled`): the measured day's burst of `fanout-1` at 1.5 and
+    0.5 times the size the earlier days saw, over the same span, the earlier days unchanged; the same draw
+    for the same trace and scale. The result file says which scale ran; a scale of 0 is refused."""
+    trace = generate("fanout", 1)
+    first, last = trace.bursts[-1]
+    in_burst = sum(first <= j.queued_at_s <= last for j in trace.jobs)
+    bigger, smaller = rescaled(trace, 1.5), rescaled(trace, 0.5)
+    assert len(bigger.jobs) == len(trace.jobs) + round(in_burst * 0.5)
+    assert all(first <= j.queued_at_s <= last for j in bigger.jobs if j not in trace.jobs)
+    assert 0 < len(trace.jobs) - len(smaller.jobs) < in_burst
+    assert bigger.history_s == trace.history_s and rescaled(trace, 1.5) == bigger
+    assert rescaled(generate("trickle", 1), 1.5) == generate("trickle", 1)  # no burst: as it is
+    run = _run(FamilyTableResult, tmp_path, "--trace", "fanout-1", "--workers", "1", "--burst-scale", "1.5")
+    assert run.burst_scale == 1.5 and run.traces[0].jobs == len(bigger.jobs)
+    assert "today's bursts x1.5" in run.render()
+    refused = _command("benchmarks.family_table", "--trace", "fanout-1", "--burst-scale", "0")
+    assert refused.returncode == 2 and "--burst-scale must be over 0" in refused.stderr
 
 
 def test_family_table_refuses_a_trace_of_no_family() -> None:

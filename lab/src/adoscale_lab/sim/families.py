@@ -36,7 +36,7 @@ forbids.) The busy periods are the generator's own record of each day's burst, n
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from adoscale_lab.sim.fargate import FargateProfile
 from adoscale_lab.sim.policies import SimPolicy
@@ -165,6 +165,31 @@ def generate(family: str, seed: int) -> Trace:
         tuple(bursts),
         history_job_s,
     )
+
+
+def rescaled(trace: Trace, factor: float) -> Trace:
+    """The trace with its measured day's burst `factor` times the size the earlier days saw, over the same
+    span: a fan-out that grew (a matrix gained jobs) or shrank, which the families, one size every day, never
+    draw. Bigger: `factor - 1` times as many jobs again, queued uniformly over the burst's span, each as long
+    as one of its jobs drawn at random; smaller: each of its jobs kept with probability `factor`. Seeded by
+    the trace; a trace with no burst on its measured day is returned as it is."""
+    if factor <= 0:
+        raise ValueError(f"a burst's scale must be over 0, not {factor:g}")
+    if not trace.bursts or trace.bursts[-1][0] < trace.measure_from_s:
+        return trace
+    first, last = trace.bursts[-1]
+    rng = random.Random(f"{trace.name}:rescaled:{factor!r}")
+    inside = [j for j in trace.jobs if first <= j.queued_at_s <= last]
+    if factor < 1:
+        dropped = {id(j) for j in inside if rng.random() >= factor}
+        jobs = [j for j in trace.jobs if id(j) not in dropped]
+    else:
+        extra = [
+            JobSpec(rng.uniform(first, last), rng.choice(inside).duration_s)
+            for _ in range(round(len(inside) * (factor - 1)))
+        ]
+        jobs = sorted(trace.jobs + extra, key=lambda j: j.queued_at_s)
+    return replace(trace, jobs=jobs, description=f"{trace.description}; today's burst x{factor:g}")
 
 
 def busy_periods(arrivals: list[float]) -> list[tuple[float, float]]:
