@@ -122,8 +122,8 @@ def warm_target(policy: WarmPolicy, demand: Demand, now: datetime) -> WarmTarget
         q = affordable_quantile(policy, demand.job_seconds, in_burst=estimate.burst)
         size = poisson_quantile(expected, q)
         if estimate.at_most is not None:
-            # A recurring burst under way brings at most the rest of its usual size, however its rate's
-            # count varies.
+            # Today's recurring burst (under way, or in progress past where earlier days' ended) brings at
+            # most the rest of its usual size, however its rate's count varies.
             size = min(size, estimate.at_most)
         reason = f"{why}: {expected:.2f} arrivals expected within {ahead.horizon_s:.0f} s"
         if q < policy.quantile or ahead.horizon_s < policy.horizon_s:
@@ -220,7 +220,7 @@ class _Estimate:
     arrivals: float  # expected within the look-ahead
     why: str  # which estimate gave them
     burst: bool  # a burst's (due, recurring, under way or in progress), which ends with it; else the trickle's
-    at_most: int | None = None  # a recurring burst under way: the most it has still to bring
+    at_most: int | None = None  # today's recurring burst (under way or in progress): the most it has still to bring
 
 
 def _expected(policy: WarmPolicy, arrivals: Sequence[datetime], now: datetime) -> _Estimate:
@@ -545,9 +545,8 @@ def burst_under_way(policy: WarmPolicy, times: Sequence[datetime], now: datetime
     sizes = []
     for then in _earlier_days(begun, policy.seasonal_days, times, band, _zone(policy.timezone)):
         start = _burst_start(times, then - band, then + band, need)
-        sizes.append(
-            0 if start is None else _burst_end(times, bisect_left(times, start), need) - bisect_left(times, start)
-        )
+        at = 0 if start is None else bisect_left(times, start)
+        sizes.append(0 if start is None else _burst_end(times, at, need) - at)
     usual = recurring_count(sizes)
     last = times[first + seen - 1]
     if usual <= seen or seen < 2 or _fallen_silent(seen - 1, last - begun, (now - last).total_seconds()):

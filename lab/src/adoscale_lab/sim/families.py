@@ -181,8 +181,7 @@ def rescaled(trace: Trace, factor: float) -> Trace:
     rng = random.Random(f"{trace.name}:rescaled:{factor!r}")
     inside = [j for j in trace.jobs if first <= j.queued_at_s <= last]
     if factor < 1:
-        dropped = {id(j) for j in inside if rng.random() >= factor}
-        jobs = [j for j in trace.jobs if id(j) not in dropped]
+        jobs = [j for j in trace.jobs if not first <= j.queued_at_s <= last or rng.random() < factor]
     else:
         extra = [
             JobSpec(rng.uniform(first, last), rng.choice(inside).duration_s)
