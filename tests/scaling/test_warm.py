@@ -17,6 +17,7 @@ from adoscale.history.base import observe, trim
 from adoscale.scaling import AgentView, PoolPolicy, PoolSnapshot, TaskStatus, TaskView, plan
 from adoscale.scaling.warm import (
     BURST_SPAN_S,
+    PACE_SHARE,
     RECURRING_MIN_DAYS,
     SEASONAL_LEAD_S,
     Demand,
@@ -31,7 +32,9 @@ from adoscale.scaling.warm import (
     burst_under_way,
     expected_arrivals,
     history_days,
+    lead_s,
     lookahead_s,
+    paced_agents,
     parse_cron,
     poisson_quantile,
     recurring_count,
@@ -590,3 +593,82 @@ def test_a_trickle_job_before_a_burst_is_not_the_start_of_its_run() -> None:
     at = [-300, 0, 5, 10, 15, 20]
     arrivals = [MONDAY_9 + timedelta(seconds=s) for s in at]
     assert burst_in_progress(arrivals, arrivals[-1] + timedelta(seconds=1)) == pytest.approx(4 / 21)
+
+
+def test_paced_agents_keep_the_k_th_arrival_s_expected_wait_within_the_spare() -> None:
+    """`paced_agents`' closed form, E[(T_k - s)+] = (1 / rate) * sum over i < k of P(Poisson(rate * s) <= i),
+    checked against a seeded draw of T_k ~ Gamma(k, rate): the k it returns keeps the k-th agent's mean wait
+    within the spare, and one more agent would not. One agent: e^(-rate * s) / rate, memorylessness."""
+    rng = random.Random(25)
+
+    def mean_wait(k: int, rate: float, startup: float) -> float:
+        draws = 40_000
+        return sum(max(0.0, rng.gammavariate(k, 1 / rate) - startup) for _ in range(draws)) / draws
+
+    assert paced_agents(0.1, 60, 0.0248, 50) == 1 and paced_agents(0.1, 60, 0.0247, 50) == 0  # e^-6 / 0.1
+    for rate, startup, spare in ((0.15, 57, 23), (0.05, 60, 40), (0.5, 45, 10)):
+        k = paced_agents(rate, startup, spare, 1_000)
+        assert 0 < k < 1_000
+        assert mean_wait(k, rate, startup) <= spare * 1.03, (rate, k)
+        assert mean_wait(k + 1, rate, startup) > spare * 0.97, (rate, k)
+    assert paced_agents(0.15, 57, 23, 4) == 4 and paced_agents(0.0, 57, 23, 40) == 0
+
+
+@given(
+    st.floats(min_value=1e-3, max_value=2),
+    st.floats(min_value=0, max_value=120),
+    st.floats(min_value=0, max_value=600),
+    st.floats(min_value=0, max_value=600),
+    st.integers(min_value=0, max_value=200),
+)
+def test_paced_agents_grow_with_the_spare_and_never_pass_the_rest(
+    rate: float, startup: float, a: float, b: float, most: int
+) -> None:
+    less, more = sorted((a, b))
+    assert 0 <= paced_agents(rate, startup, less, most) <= paced_agents(rate, startup, more, most) <= most
+
+
+def test_jobs_too_short_to_pay_for_the_lead_find_no_agent_warm_before_their_burst_is_due() -> None:
+    """Agents kept a minute early for a recurring burst wait that minute when it comes on time. Jobs of
+    2.7 minutes leave 21 s of idle after their own agent's 60 s start-up (at idle_share 0.5), and are
+    counted a start-up ahead (no notice time): a lead of 21 s. Jobs of 4 minutes pay for 30 s of it after
+    the 30 s notice time, jobs of 5 minutes or more for all of it, and so does a pool whose jobs' length is
+    not known yet. Seven earlier days had a burst of 30 in two minutes at 09:00: at 08:58:30 (the burst
+    90 s away, within a horizon and the lead) agents are warm for jobs of 10 minutes and not for jobs of
+    2.7 (60 s and 21 s); at 08:59:10 (within the look-ahead) for both."""
+    assert [lead_s(SHARED, s) for s in (162, 240, 300, 600, None)] == [21, 30, SEASONAL_LEAD_S, 60, 60]
+    earlier = [MONDAY_9 - timedelta(days=d) + timedelta(seconds=4 * i) for d in range(1, 8) for i in range(30)]
+    early = MONDAY_9 - timedelta(seconds=90)
+    assert warm_target(SHARED, Demand(arrivals=earlier, job_seconds=600), early).agents > 0
+    assert warm_target(SHARED, Demand(arrivals=earlier, job_seconds=162), early).agents == 0
+    due = MONDAY_9 - timedelta(seconds=50)
+    assert warm_target(SHARED, Demand(arrivals=earlier, job_seconds=162), due).agents > 0
+
+
+def test_a_recurring_burst_of_short_jobs_under_way_is_paced_to_what_it_has_left() -> None:
+    """`fanout-10`'s shape: 40 jobs of 2.7 minutes over about 4.5 minutes at 09:00 on ten earlier days. At
+    a share of 0.16 the count of a start-up's arrivals kept 5 to 7 agents where 8 to 10 came, and the later
+    jobs waited for agents launched after they came. Inside today's burst the size is the paced one
+    (`paced_agents` at its rate so far, with half the job's 21 s of spare): more than the quantile's, never
+    more than the rest of its usual size; jobs long enough for the configured quantile are not paced."""
+    rng = random.Random(10)
+
+    def burst(day: int) -> list[datetime]:
+        return sorted(MONDAY_9 - timedelta(days=day) + timedelta(seconds=rng.uniform(0, 270)) for _ in range(40))
+
+    earlier = [a for d in range(1, 11) for a in burst(d)]
+    today = burst(0)
+    policy = replace(SHARED, max_agents=30)
+    paced = 0
+    for seen in range(8, 38):
+        now = today[seen - 1] + timedelta(seconds=1)
+        target = warm_target(policy, Demand(arrivals=earlier + today[:seen], job_seconds=162), now)
+        assert target.agents <= 40 - seen, (seen, target)
+        if "paced to today's recurring burst" in target.reason:
+            paced += 1
+            rate = (seen - 1) / (today[seen - 1] - today[0]).total_seconds()
+            assert target.agents == min(paced_agents(rate, 60, 21 * PACE_SHARE, 40 - seen), 30), (seen, target)
+            assert "q=0.1" in target.reason, target
+        long = warm_target(policy, Demand(arrivals=earlier + today[:seen], job_seconds=1800), now)
+        assert "paced" not in long.reason, (seen, long)
+    assert paced >= 15, paced

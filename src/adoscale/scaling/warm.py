@@ -12,8 +12,9 @@ every rule of docs/scaling.md still holds: warm agents are launched, kept and dr
     `timezone`, UTC by default: its weekdays and weekends too), as many as recur on most of
     the recent days that the history covers, above what the stream those days saw at this hour explains
     (so agents are warm before a recurring burst, and neither one unusual day nor a stream's chance
-    arrivals warm the pool); looking a minute further ahead for a burst that comes early, and, inside a
-    recurring burst, expecting what today has not yet brought of it (one that runs late);
+    arrivals warm the pool); looking up to a minute further ahead for a burst that comes early (as much
+    of it as the jobs' idle allowance pays for, `lead_s`), and, inside a recurring burst, expecting what
+    today has not yet brought of it (one that runs late);
   - a burst due: a recurring burst whose start moves by minutes from day to day, begun by now on most
     earlier days and not yet today (`due_burst`);
   - a burst in progress, from today's last arrivals alone, where the stream would rarely bring them
@@ -21,7 +22,8 @@ every rule of docs/scaling.md still holds: warm agents are launched, kept and dr
   - today's trickle: the rate over the last `window_s` of the arrivals outside bursts.
   The recent estimates count only arrivals the seasonal forecast did not foresee, so a recurring burst does
   not keep agents warm for the window after it. No recent arrival and no recurring one: the size falls to
-  zero.
+  zero. Inside today's recurring burst, jobs too short for the quantile keep the agents their idle
+  allowance pays for at the burst's rate (`paced_agents`), up to the rest of its usual size.
 
 Both stop at `max_agents`, and at nothing once the day's idle agent-hours budget is spent. Idle agents
 beyond the size drain after `drain_after_s` (`with_warm_pool`).
@@ -117,10 +119,12 @@ def warm_target(policy: WarmPolicy, demand: Demand, now: datetime) -> WarmTarget
     else:
         policy, startup = startup_policy(policy, demand)
         ahead = replace(policy, horizon_s=lookahead_s(policy, demand.job_seconds))
-        estimate = _expected(ahead, demand.arrivals, now)
+        estimate = _expected(ahead, demand.arrivals, now, lead_s(policy, demand.job_seconds))
         expected, why = estimate.arrivals, estimate.why
         q = affordable_quantile(policy, demand.job_seconds, in_burst=estimate.burst)
-        size = poisson_quantile(expected, q)
+        counted = poisson_quantile(expected, q)
+        paced = _paced_size(policy, demand.job_seconds, estimate.under_way, q)
+        size = max(counted, paced)
         if estimate.at_most is not None:
             # Today's recurring burst (under way, or in progress past where earlier days' ended) brings at
             # most the rest of its usual size, however its rate's count varies.
@@ -132,6 +136,8 @@ def warm_target(policy: WarmPolicy, demand: Demand, now: datetime) -> WarmTarget
         reason += f", q={q:.2g}"
         if q < policy.quantile:
             reason += f" (jobs of {demand.job_seconds:.0f} s)"
+        if paced > counted:
+            reason += f"; {paced} paced to today's recurring burst"
     return WarmTarget(min(size, policy.max_agents), reason)
 
 
@@ -187,6 +193,66 @@ def lookahead_s(policy: WarmPolicy, job_seconds: float | None) -> float:
     return min(policy.horizon_s, policy.startup_s)
 
 
+def lead_s(policy: WarmPolicy, job_seconds: float | None) -> float:
+    """How early a recurring burst may come and still find agents warm for it: SEASONAL_LEAD_S, or less where
+    a job's idle allowance cannot pay for it. Agents kept that far ahead of a burst that comes on time wait
+    the lead for its first jobs, after their start-up and the look-ahead's notice time: what is left of the
+    job's spare (`_spare_s`) after the notice. At `idle_share` 0.5 and a start-up of 60 s, jobs of 5
+    minutes or more keep the whole minute, jobs of 4 minutes keep 30 s, jobs of 2.7 minutes (counted a
+    start-up ahead, without the notice) 21 s. Five agents warm a minute early for `fanout-10`'s 2.7-minute
+    jobs idled about 4 of its 50.5 allowed agent-minutes before its burst came."""
+    spare = _spare_s(policy, job_seconds)
+    if spare is None:
+        return SEASONAL_LEAD_S
+    notice = max(0.0, lookahead_s(policy, job_seconds) - policy.startup_s)
+    return min(SEASONAL_LEAD_S, max(0.0, spare - notice))
+
+
+def _paced_size(policy: WarmPolicy, job_seconds: float | None, under_way: UnderWay | None, q: float) -> int:
+    """The agents kept for today's recurring burst under way where its jobs are too short for the quantile
+    (`q` below it): as many of the rest of its usual size as `paced_agents` allows at its rate so far, each
+    waiting on average PACE_SHARE of the job's spare idle (0 where no such burst is under way, or the jobs'
+    length is not known).
+
+    The look-ahead's count at a low share kept fewer agents than the burst brings within a start-up (5 to 7
+    where 8 to 10 came on `fanout-10`), and the later jobs waited 12-40 s for agents launched after they came.
+    Inside a burst whose rest is known, an agent no arrival takes within the horizon is taken by a later one
+    of the same burst: it costs the wait, which the pacing prices, not a start-up and a drain."""
+    spare = _spare_s(policy, job_seconds)
+    if under_way is None or under_way.rate <= 0 or spare is None or q >= policy.quantile:
+        return 0
+    return paced_agents(under_way.rate, policy.startup_s, PACE_SHARE * max(0.0, spare), under_way.rest)
+
+
+# What of a job's spare idle the pacing spends on its agent's wait: the rest is left for what the same
+# allowance also pays, the lead before the burst (`lead_s`), start-ups longer than the median, and the agents
+# that drain at its end. Pacing with the whole spare went over the idle goal where the median was already met
+# (`fanout-1653`: 135.4 -> 179.3 of 174.9 agent-minutes; docs/performance.md, "A burst of short jobs paced").
+PACE_SHARE = 0.5
+
+
+def paced_agents(rate_per_s: float, startup_s: float, spare_s: float, most: int) -> int:
+    """The most agents k (up to `most`) launched now whose k-th next arrival, at `rate_per_s`, keeps the
+    k-th agent waiting on average no longer than `spare_s` once it is online after `startup_s`:
+    E[(T_k - startup_s)+] <= spare_s, T_k ~ Gamma(k, rate_per_s) the k-th arrival's time.
+
+    E[(T_k - s)+] is the integral of P(T_k > t) from s on, which is (1 / rate) * sum over i < k of
+    P(N <= i), N ~ Poisson(rate * s): each term is one more arrival's share of the wait."""
+    if rate_per_s <= 0 or most <= 0:
+        return 0
+    mean = rate_per_s * startup_s
+    term = math.exp(-mean)  # P(N = i), from i = 0
+    below = 0.0  # P(N <= i)
+    waited = 0.0  # rate * E[(T_(i+1) - s)+]
+    for i in range(most):
+        below += term
+        waited += below
+        if waited / rate_per_s > spare_s:
+            return i
+        term *= mean / (i + 1)
+    return most
+
+
 def _spare_s(policy: WarmPolicy, job_seconds: float | None) -> float | None:
     """The idle a job leaves once its own agent's start-up is paid (negative: not even that); None where
     `idle_share` is not set or the jobs' length is not known yet."""
@@ -209,7 +275,7 @@ def with_warm_pool(policy: PoolPolicy, target: WarmTarget, warm: WarmPolicy) -> 
 
 def expected_arrivals(policy: WarmPolicy, arrivals: Sequence[datetime], now: datetime) -> tuple[float, str]:
     """Expected arrivals in the next `horizon_s`, and which estimate gave them (`_expected`)."""
-    estimate = _expected(policy, arrivals, now)
+    estimate = _expected(policy, arrivals, now, SEASONAL_LEAD_S)
     if estimate.at_most is not None:
         return min(estimate.arrivals, float(estimate.at_most)), estimate.why
     return estimate.arrivals, estimate.why
@@ -221,11 +287,13 @@ class _Estimate:
     why: str  # which estimate gave them
     burst: bool  # a burst's (due, recurring, under way or in progress), which ends with it; else the trickle's
     at_most: int | None = None  # today's recurring burst (under way or in progress): the most it has still to bring
+    under_way: UnderWay | None = None  # today's recurring burst, whichever estimate gave the arrivals
 
 
-def _expected(policy: WarmPolicy, arrivals: Sequence[datetime], now: datetime) -> _Estimate:
-    """Expected arrivals in the next `horizon_s`: the largest of the recent rate, the seasonal count and a
-    recurring burst under way (`burst_under_way`); which estimate gave them; and whether it is a burst's
+def _expected(policy: WarmPolicy, arrivals: Sequence[datetime], now: datetime, early_s: float) -> _Estimate:
+    """Expected arrivals in the next `horizon_s` (and `early_s` further for a recurring burst that comes
+    early, `lead_s`): the largest of the recent rate, the seasonal count and a recurring burst under way
+    (`burst_under_way`); which estimate gave them; and whether it is a burst's
     (due, recurring, under way or in progress), which ends with the burst, rather than the trickle's, which
     goes on (`affordable_quantile`).
 
@@ -282,10 +350,11 @@ def _expected(policy: WarmPolicy, arrivals: Sequence[datetime], now: datetime) -
     # rarely bring it: the same four arrivals in a minute are a burst on a quiet day and chance in a busy one.
     burst_rate = burst_in_progress(unforeseen, now, max(background, stream))
     recent_expected = max(burst_rate, background) * policy.horizon_s
-    # The same window a minute later too, on each day, whichever saw more: agents are warm for a recurring
-    # burst that starts a minute early today (a scheduled trigger's start varies by about that), and the
-    # size stays what one horizon of the burst needs, not what a longer window would add up to.
-    counts = [max(a, b) for a, b in zip(seasonal_counts(now + lead), seasonal_counts(now), strict=False)]
+    # The same window up to a minute later too (`lead_s`), on each day, whichever saw more: agents are warm
+    # for a recurring burst that starts a minute early today (a scheduled trigger's start varies by about
+    # that), and the size stays what one horizon of the burst needs, not what a longer window would add up to.
+    early = timedelta(seconds=early_s)
+    counts = [max(a, b) for a, b in zip(seasonal_counts(now + early), seasonal_counts(now), strict=False)]
     seasonal_expected = float(recurring(counts))
     # Inside a recurring burst (an arrival within the last horizon was foreseen), what it brought on
     # earlier days by the end of the coming horizon and has not brought today is still to come: a burst
@@ -294,7 +363,7 @@ def _expected(policy: WarmPolicy, arrivals: Sequence[datetime], now: datetime) -
         catch_up = timedelta(seconds=CATCH_UP_S)
         behind = recurring_count(seasonal_counts(now, catch_up)) - count(now - catch_up, now)
         seasonal_expected = max(seasonal_expected, float(behind))
-    due = due_burst(policy, times, now, stream)
+    due = due_burst(policy, times, now, stream, early_s)
     # The day's shape so far: a recurring burst that came earlier today, at a new time, is not due again
     # where it came on earlier days. Counted only where it would decide (bursts are scanned from midnight).
     if max(due, seasonal_expected) > recent_expected and came_early(policy, times, now, stream):
@@ -314,18 +383,19 @@ def _expected(policy: WarmPolicy, arrivals: Sequence[datetime], now: datetime) -
     if min(under_way.rate * policy.horizon_s, under_way.rest) > max(due, seasonal_expected, recent_expected):
         seen, usual = under_way.seen, under_way.usual
         why = f"a recurring burst under way, {seen} of its usual {usual} so far (at most {under_way.rest} more)"
-        return _Estimate(under_way.rate * policy.horizon_s, why, True, under_way.rest)
+        return _Estimate(under_way.rate * policy.horizon_s, why, True, under_way.rest, under_way=under_way)
     if due > max(seasonal_expected, recent_expected):
-        return _Estimate(due, "a burst due: begun in this band on most days, not yet today", True)
+        return _Estimate(due, "a burst due: begun in this band on most days, not yet today", True, under_way=under_way)
     if seasonal_expected > recent_expected:
-        return _Estimate(seasonal_expected, f"same time on {len(counts)} day(s), seen on most", True)
+        why = f"same time on {len(counts)} day(s), seen on most"
+        return _Estimate(seasonal_expected, why, True, under_way=under_way)
     if burst_rate > background:
         why = f"a burst in progress: {burst_rate * 3600:.0f} an hour"
         if in_progress_at_most is not None:
             why += f", today's recurring burst ({under_way.seen} of its usual {under_way.usual} so far)"
-        return _Estimate(recent_expected, why, True, in_progress_at_most)
+        return _Estimate(recent_expected, why, True, in_progress_at_most, under_way=under_way)
     trickle = f"{background * 3600:.1f} an hour outside bursts over the last {policy.window_s:.0f} s"
-    return _Estimate(recent_expected, trickle, False)
+    return _Estimate(recent_expected, trickle, False, under_way=under_way)
 
 
 BURST_MIN_ARRIVALS = 4  # a burst in progress is read from at least this many arrivals: from fewer, its rate
@@ -485,17 +555,19 @@ def _burst_start(times: Sequence[datetime], start: datetime, end: datetime, need
     return None
 
 
-def due_burst(policy: WarmPolicy, times: Sequence[datetime], now: datetime, stream_per_s: float) -> float:
+def due_burst(
+    policy: WarmPolicy, times: Sequence[datetime], now: datetime, stream_per_s: float, early_s: float
+) -> float:
     """A recurring burst whose start moves from day to day (its trigger's lateness): on most of the earlier
     days compared (`_earlier_days`: the last `seasonal_days` on a weekday, whatever their kind; weekend days
-    at the weekend; three at least) a burst had begun by the coming horizon and lead, within DUE_BAND_S
+    at the weekend; three at least) a burst had begun by the coming horizon and `early_s` (`lead_s`), within DUE_BAND_S
     before now, and today none has begun in that band yet. Then agents are kept for its first horizon, as
     most of those days saw it (less the stream's typical share), until it begins today or every earlier
     day's began more than a horizon ago. The same-time estimate compares the clock, and misses a burst that
     comes a few minutes later than on most days; a burst is `need` arrivals within CLUSTER_S, as many as the
     stream rarely brings."""
     band, horizon = timedelta(seconds=DUE_BAND_S), timedelta(seconds=policy.horizon_s)
-    ahead = horizon + timedelta(seconds=SEASONAL_LEAD_S)
+    ahead = horizon + timedelta(seconds=early_s)
     need = _burst_need(stream_per_s)
     if not times or _burst_start(times, now - band, now, need) is not None:
         return 0.0
