@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -483,25 +484,41 @@ def test_a_recurring_burst_under_way_is_counted_from_its_own_start() -> None:
     assert not burst_under_way(BURSTY_POLICY, sorted(earlier + today + [over]), over, 0.0).running
 
 
+def _recurring_burst(
+    rng: random.Random, start: datetime, *, days: int, jobs: int, span_s: float, late_s: float = 0.0
+) -> tuple[list[datetime], list[datetime]]:
+    """A burst like the families': `jobs` arrivals spread over `span_s` from `start`, up to `late_s` late, on
+    each of `days` earlier days and today (drawn in that order): the earlier days' arrivals, and today's."""
+
+    def burst(day: int) -> list[datetime]:
+        late = rng.uniform(0, late_s)
+        return sorted(
+            start - timedelta(days=day) + timedelta(seconds=late + rng.uniform(0, span_s)) for _ in range(jobs)
+        )
+
+    earlier = [a for d in range(1, days + 1) for a in burst(d)]
+    return earlier, burst(0)
+
+
+def _as_today_s_come(
+    earlier: list[datetime], today: list[datetime], seens: range, job_seconds: float
+) -> Iterator[tuple[int, WarmTarget]]:
+    """The warm target a second after each of today's `seens`-th arrival (up to 30 agents)."""
+    policy = replace(SHARED, max_agents=30)
+    for seen in seens:
+        now = today[seen - 1] + timedelta(seconds=1)
+        yield seen, warm_target(policy, Demand(arrivals=earlier + today[:seen], job_seconds=job_seconds), now)
+
+
 def test_a_recurring_burst_under_way_keeps_agents_for_the_rest_of_its_usual_size() -> None:
     """A seeded burst like the families' (25 jobs over about 4 minutes, 0-9 minutes late each day, 7 days
     of history): today's, late, is served from its own rate while the clock's count for the same minutes
     falls as the earlier days' bursts end; and the size never passes what its usual size has still to
     bring, so its last jobs do not warm agents for jobs that do not come."""
-    rng = random.Random(34)
     noon = MONDAY_9 + timedelta(hours=3)
-
-    def burst(day: int) -> list[datetime]:
-        late = rng.uniform(0, 540)
-        return sorted(noon - timedelta(days=day) + timedelta(seconds=late + rng.uniform(0, 250)) for _ in range(25))
-
-    earlier = [a for d in range(1, 8) for a in burst(d)]
-    today = burst(0)
-    policy = replace(SHARED, max_agents=30)
+    earlier, today = _recurring_burst(random.Random(34), noon, days=7, jobs=25, span_s=250, late_s=540)
     under_way = 0
-    for seen in range(5, 22):
-        now = today[seen - 1] + timedelta(seconds=1)
-        target = warm_target(policy, Demand(arrivals=earlier + today[:seen], job_seconds=480), now)
+    for seen, target in _as_today_s_come(earlier, today, range(5, 22), job_seconds=480):
         if target.reason.startswith("a recurring burst under way"):
             under_way += 1
             assert f"{seen} of its usual 25 so far (at most {25 - seen} more)" in target.reason, target
@@ -651,24 +668,15 @@ def test_a_recurring_burst_of_short_jobs_under_way_is_paced_to_what_it_has_left(
     jobs waited for agents launched after they came. Inside today's burst the size is the paced one
     (`paced_agents` at its rate so far, with half the job's 21 s of spare): more than the quantile's, never
     more than the rest of its usual size; jobs long enough for the configured quantile are not paced."""
-    rng = random.Random(10)
-
-    def burst(day: int) -> list[datetime]:
-        return sorted(MONDAY_9 - timedelta(days=day) + timedelta(seconds=rng.uniform(0, 270)) for _ in range(40))
-
-    earlier = [a for d in range(1, 11) for a in burst(d)]
-    today = burst(0)
-    policy = replace(SHARED, max_agents=30)
+    earlier, today = _recurring_burst(random.Random(10), MONDAY_9, days=10, jobs=40, span_s=270)
     paced = 0
-    for seen in range(8, 38):
-        now = today[seen - 1] + timedelta(seconds=1)
-        target = warm_target(policy, Demand(arrivals=earlier + today[:seen], job_seconds=162), now)
+    longer = _as_today_s_come(earlier, today, range(8, 38), job_seconds=1800)
+    for (seen, target), (_, long) in zip(_as_today_s_come(earlier, today, range(8, 38), 162), longer, strict=True):
         assert target.agents <= 40 - seen, (seen, target)
         if "paced to today's recurring burst" in target.reason:
             paced += 1
             rate = (seen - 1) / (today[seen - 1] - today[0]).total_seconds()
             assert target.agents == min(paced_agents(rate, 60, 21 * PACE_SHARE, 40 - seen), 30), (seen, target)
             assert "q=0.1" in target.reason, target
-        long = warm_target(policy, Demand(arrivals=earlier + today[:seen], job_seconds=1800), now)
         assert "paced" not in long.reason, (seen, long)
     assert paced >= 15, paced
