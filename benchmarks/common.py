@@ -25,19 +25,24 @@ def seeded_model(pools: int, queued: int) -> tuple[AdoModel, list[str]]:
     names = [f"pool-{i:03d}" for i in range(pools)]
     for name in names:
         pool_id = model.create_pool(name)
-        # The placeholder as adoscale registers it (so the first pass keeps it rather than registering again).
-        spec = PlaceholderSpec.for_pool(name="adoscale-placeholder", platform="linux/x64", capabilities={"docker": ""})
-        model.register_agent(
-            pool_id,
-            spec.name,
-            online=False,
-            system=dict(spec.system_capabilities),
-            user_capabilities=dict(spec.user_capabilities),
-            version=spec.version,
-        )
+        register_placeholder(model, pool_id)
         for _ in range(queued):
             model.queue_job(pool_id, ["docker"])
     return model, names
+
+
+def register_placeholder(model: AdoModel, pool_id: int) -> None:
+    """The placeholder of a docker pool as adoscale registers it, so that a pass keeps it rather than
+    registering it again (the state of any pool adoscale has served before)."""
+    spec = PlaceholderSpec.for_pool(name="adoscale-placeholder", platform="linux/x64", capabilities={"docker": ""})
+    model.register_agent(
+        pool_id,
+        spec.name,
+        online=False,
+        system=dict(spec.system_capabilities),
+        user_capabilities=dict(spec.user_capabilities),
+        version=spec.version,
+    )
 
 
 def bench_config(world: EcsWorld, org_url: str, names: list[str], max_agents: int, **top: Any) -> dict[str, Any]:

@@ -98,16 +98,24 @@ def test_reconcile_pass_counts_the_calls_of_a_first_and_a_steady_pass(tmp_path: 
     assert first.wall_s > 0 and steady.wall_s > 0 and result.peak_rss_mb > 0
 
 
-def test_controller_scale_splits_pools_over_configurations(tmp_path: Path) -> None:
-    result = _run(ControllerScaleResult, tmp_path, "--pools", "101", "--queued", "202", "--agents", "101")
-    assert (result.configurations, result.max_pools_per_configuration) == (2, MAX_POOLS)
+@pytest.mark.parametrize("fresh", [False, True], ids=["served-before", "fresh"])
+def test_controller_scale_splits_pools_over_configurations(tmp_path: Path, fresh: bool) -> None:
+    pools = 101
+    args = ["--pools", str(pools), "--queued", "202", "--agents", "101"] + (["--fresh"] if fresh else [])
+    result = _run(ControllerScaleResult, tmp_path, *args)
+    assert (result.configurations, result.max_pools_per_configuration, result.fresh) == (2, MAX_POOLS, fresh)
     assert (result.launched, result.pools_with_errors) == (202, 0)
     assert result.steady_peak_traced_bytes > 0
-    # Its pools have no placeholder yet: the first pass registers one in each and reads the pool again.
-    pools = 101
     assert result.ado_calls == sum(result.ado_calls_by_route.values())
-    assert result.ado_calls_by_route[f"POST {POOL_ROUTE}/agents"] == pools
-    assert result.ado_calls_by_route[f"GET {POOL_ROUTE}/jobrequests"] == 2 * pools
+    if fresh:
+        # No placeholder yet: the first pass registers one in each pool and reads the pool again.
+        assert result.ado_calls_by_route[f"POST {POOL_ROUTE}/agents"] == pools
+        assert result.ado_calls_by_route[f"GET {POOL_ROUTE}/jobrequests"] == 2 * pools
+    else:
+        # Each pool's placeholder is kept: one read, and the manage scope confirmed before launching.
+        assert f"POST {POOL_ROUTE}/agents" not in result.ado_calls_by_route
+        assert result.ado_calls_by_route[f"GET {POOL_ROUTE}/jobrequests"] == pools
+        assert result.ado_calls_by_route[f"PATCH {POOL_ROUTE}/agents/{{agent_id}}"] == pools
     # adoscale's own CPU is taken apart from the emulator's and the simulated Fargate's (issue 25).
     assert 0 < result.emulator_cpu_s < result.cpu_s and result.compute_cpu_s >= 0
     assert 0 < result.own_cpu_s < result.cpu_s
