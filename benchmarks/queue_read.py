@@ -21,7 +21,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 
 from adoscale.ado import AdoClient
-from adoscale.ado.client import _without_matched_agents
+from adoscale.ado.matched_agents import decode_job_requests
 from adoscale.ado.models import JobRequest
 from adoscale.compute import EcsCompute
 from adoscale.config import parse_config
@@ -60,7 +60,7 @@ class QueueReadResult(BenchResult):
     body_bytes: int
     served_s: float  # the emulator's answer over loopback, read whole
     decode_keeping_matched_agents: Measured  # as the client decoded before issue 21
-    decode_dropping_matched_agents: Measured  # as the client decodes now (an object_hook per request)
+    decode_dropping_matched_agents: Measured  # as the client decodes now (adoscale.ado.matched_agents)
     list_job_requests_s: float  # AdoClient.list_job_requests over loopback
     listed: int
     one_pass: OnePass
@@ -76,7 +76,7 @@ class QueueReadResult(BenchResult):
                 f"  body: {self.body_bytes / 2**20:.1f} MB ({self.body_bytes // self.queued} bytes per queued "
                 f"request); emulator served it in {self.served_s:.2f} s",
                 measured("decode, keeping matchedAgents (before)", self.decode_keeping_matched_agents),
-                measured("decode, matchedAgents dropped per request (now)", self.decode_dropping_matched_agents),
+                measured("decode, matchedAgents cut from the bytes (now)", self.decode_dropping_matched_agents),
                 f"  AdoClient.list_job_requests over loopback (emulator serving in this process): "
                 f"{self.list_job_requests_s:.2f} s, {self.listed} requests",
                 f"one pass (emulator, client and moto in this process): {p.wall_s:.2f} s, deadline {p.deadline_s:g} s; "
@@ -122,9 +122,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> QueueReadResult:
         raw = httpx.get(url, params=params, auth=("", PAT), timeout=60).content
         served = time.perf_counter() - started
         keeping = measured(lambda: _jobs.validate_python(json.loads(raw)["value"]))
-        dropping = measured(
-            lambda: _jobs.validate_python(json.loads(raw, object_hook=_without_matched_agents)["value"])
-        )
+        dropping = measured(lambda: _jobs.validate_python(decode_job_requests(raw)["value"]))
         with AdoClient(f"{server.url}/bench", PAT, timeout=10) as ado:
             started = time.perf_counter()
             jobs = ado.list_job_requests(pool_id)
