@@ -13,6 +13,7 @@ version adoscale launches satisfies the service's minimum-version demand.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -68,7 +69,14 @@ def _at_least(have: str, wanted: str) -> bool:
 
 def demand_satisfied(demand: Demand, capabilities: Mapping[str, str]) -> bool:
     """Whether one demand is met by `capabilities` (a name -> value map; names are case-insensitive)."""
-    lowered = {k.lower(): v for k, v in capabilities.items()}
+    return _met(demand, _lowered(capabilities))
+
+
+def _lowered(capabilities: Mapping[str, str]) -> dict[str, str]:
+    return {k.lower(): v for k, v in capabilities.items()}
+
+
+def _met(demand: Demand, lowered: Mapping[str, str]) -> bool:
     key = demand.name.lower()
     if key == "agent.version" and key not in lowered:
         return True
@@ -83,6 +91,12 @@ def demand_satisfied(demand: Demand, capabilities: Mapping[str, str]) -> bool:
     return _at_least(have, demand.value or "")
 
 
+# A pass asks about every job request of a pool, and a pool's jobs repeat a handful of demand strings:
+# each is parsed once per process (a `Demand` is immutable), not once per request.
+_parsed = functools.lru_cache(maxsize=4096)(Demand.parse)
+
+
 def satisfies(capabilities: Mapping[str, str], demands: Iterable[str]) -> bool:
     """Whether `capabilities` satisfy every demand string in `demands` (no demands: always)."""
-    return all(demand_satisfied(Demand.parse(d), capabilities) for d in demands if d.strip())
+    lowered = _lowered(capabilities)
+    return all(_met(_parsed(d), lowered) for d in demands if d.strip())
