@@ -111,11 +111,14 @@ def test_controller_scale_splits_pools_over_configurations(tmp_path: Path, fresh
         # No placeholder yet: the first pass registers one in each pool and reads the pool again.
         assert result.ado_calls_by_route[f"POST {POOL_ROUTE}/agents"] == pools
         assert result.ado_calls_by_route[f"GET {POOL_ROUTE}/jobrequests"] == 2 * pools
+        # The placeholders' key is made once, inside the pass, and its cost shown apart.
+        assert 0 < result.key_cpu_s < result.own_cpu_s
     else:
         # Each pool's placeholder is kept: one read, and the manage scope confirmed before launching.
         assert f"POST {POOL_ROUTE}/agents" not in result.ado_calls_by_route
         assert result.ado_calls_by_route[f"GET {POOL_ROUTE}/jobrequests"] == pools
         assert result.ado_calls_by_route[f"PATCH {POOL_ROUTE}/agents/{{agent_id}}"] == pools
+        assert result.key_cpu_s == 0
     # adoscale's own CPU is taken apart from the emulator's and the simulated Fargate's (issue 25).
     assert 0 < result.emulator_cpu_s < result.cpu_s and result.compute_cpu_s >= 0
     assert 0 < result.own_cpu_s < result.cpu_s
