@@ -317,3 +317,24 @@ def test_a_pool_configured_in_its_zone_warms_for_its_monday_and_keeps_its_histor
         assert decision.warm is not None and decision.history is not None
         assert decision.warm.agents >= agents and (agents > 0 or decision.warm.agents == 0), decision.warm
         assert (old in decision.history.arrivals) is (zone != "UTC")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    at=st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2027, 12, 31)),
+    oldest_hours_before=st.floats(min_value=0, max_value=40 * 24),
+    days=st.integers(min_value=1, max_value=14),
+    back_s=st.none() | st.floats(min_value=0, max_value=6 * 3600),
+)
+def test_utc_s_days_by_arithmetic_are_the_days_the_zone_s_walk_finds(
+    at: datetime, oldest_hours_before: float, days: int, back_s: float | None
+) -> None:
+    """Without a `timezone` the earlier days are worked out by arithmetic (24 hours apart); the walk a zone
+    takes, day by day, must find the same days when the zone is UTC itself."""
+    now = at.replace(tzinfo=UTC)
+    oldest = now - timedelta(hours=oldest_hours_before)
+    back = None if back_s is None else timedelta(seconds=back_s)
+    by_arithmetic = list(_earlier_days(now, days, [oldest, now], back, None))
+    walked = list(_earlier_days(now, days, [oldest, now], back, ZoneInfo("UTC")))
+    assert by_arithmetic == walked
+    assert all(day.tzinfo is UTC for day in by_arithmetic)
