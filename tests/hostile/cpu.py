@@ -1,11 +1,11 @@
 """This thread's CPU time over a block, without the collector's passes over what other tests left.
 
-A worker of the suite ends holding 1.6-1.7 million objects the collector tracks (botocore's and moto's models,
-the modules' caches), and each full collection scans them all: 0.2-0.8 s of CPU each, measured with a
-`gc.callbacks` probe over the two workers' run (2026-12-05). One that falls inside a timed block is charged to
-the code under test: a 15-byte document once took 1.26 s of CPU that way in CI. `gc.freeze()` sets what exists
-before the block aside for its duration, so the collector still runs over what the code under test makes, and
-a loader that blows up on its input still fails the bound.
+A worker of the suite ends holding 1.6-1.7 million objects the collector tracks (what the files it ran before
+imported and cached; not traced further), and each full collection scans them all: 0.2-0.8 s of CPU each,
+measured with a `gc.callbacks` probe over the two workers' run (2026-12-05). One that falls inside a timed
+block is charged to the code under test: a 15-byte document once took 1.26 s of CPU that way in CI.
+`gc.freeze()` sets what exists before the block aside for its duration, so the collector still runs over what
+the code under test makes, and a loader that blows up on its input still fails the bound.
 """
 
 from __future__ import annotations
