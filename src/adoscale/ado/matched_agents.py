@@ -39,8 +39,10 @@ def _skip_space(raw: bytes, at: int) -> int:
     return at
 
 
-def _array_end(raw: bytes, key_at: int) -> tuple[int, int] | None:
-    """(where the array value of the key at `key_at` starts, one past its end), when the bytes prove both."""
+def _array_span(raw: bytes, key_at: int) -> tuple[int, int, bool] | None:
+    """For the key at `key_at`: where its array value starts, one past the first `]` after that (the end of
+    the bytes when there is none), and whether the bytes prove that `]` closes the array. None when the key
+    is not a member's name followed by an array."""
     before = key_at - 1
     while before >= 0 and raw[before] in _SPACE:
         before -= 1
@@ -56,26 +58,28 @@ def _array_end(raw: bytes, key_at: int) -> tuple[int, int] | None:
         return None
     close = raw.find(b"]", start)
     if close < 0:
-        return None
+        return start, len(raw), False
     inner = raw[start + 1 : close]
-    if b"[" in inner or b"\\" in inner or inner.count(b'"') % 2:
-        return None
-    return start, close + 1
+    return start, close + 1, not (b"[" in inner or b"\\" in inner or inner.count(b'"') % 2)
 
 
 def cut_matched_agents(raw: bytes) -> bytes:
-    """`raw` with each `matchedAgents` array it can prove the end of replaced by `null` (step 1 above)."""
+    """`raw` with each `matchedAgents` array it can prove the end of replaced by `null` (step 1 above).
+
+    Linear in the body: the search goes on after the `]` each array was checked up to, proven or not (an
+    array left whole is the object hook's, and whatever it holds with it)."""
     pieces: list[bytes] = []
     kept_from = 0
     found = raw.find(_KEY)
     while found >= 0:
-        span = _array_end(raw, found)
+        span = _array_span(raw, found)
         if span is None:
             found = raw.find(_KEY, found + len(_KEY))
             continue
-        start, end = span
-        pieces += (raw[kept_from:start], b"null")
-        kept_from = end
+        start, end, proven = span
+        if proven:
+            pieces += (raw[kept_from:start], b"null")
+            kept_from = end
         found = raw.find(_KEY, end)
     if not pieces:
         return raw
