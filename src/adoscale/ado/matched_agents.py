@@ -2,7 +2,8 @@
 
 The service sends every queued request's `matchedAgents`, one agent reference per registered agent that
 meets its demands, so the body grows as queued jobs x registered agents (36 MB for 300 x 300) while adoscale
-matches demands itself and reads none of it (docs/ado.md, docs/performance.md "The queue read").
+matches demands itself and reads none of it (docs/performance.md "The queue read"; the wire reference,
+../shared/ado-api/README.md §3).
 
 Two steps, the second alone being enough for what is decoded:
 1. `cut_matched_agents` replaces each `"matchedAgents":[...]` array by `null` in the raw bytes, with byte
