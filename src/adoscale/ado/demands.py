@@ -67,16 +67,12 @@ def _at_least(have: str, wanted: str) -> bool:
     return have_key >= wanted_key
 
 
-def demand_satisfied(demand: Demand, capabilities: Mapping[str, str]) -> bool:
-    """Whether one demand is met by `capabilities` (a name -> value map; names are case-insensitive)."""
-    return _met(demand, _lowered(capabilities))
-
-
 def _lowered(capabilities: Mapping[str, str]) -> dict[str, str]:
     return {k.lower(): v for k, v in capabilities.items()}
 
 
 def _met(demand: Demand, lowered: Mapping[str, str]) -> bool:
+    """Whether one demand is met by capabilities whose names are lowered (names are case-insensitive)."""
     key = demand.name.lower()
     if key == "agent.version" and key not in lowered:
         return True
