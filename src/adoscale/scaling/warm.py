@@ -527,21 +527,21 @@ def _earlier_days(
     if not times:
         return
     history_starts = _midnight(times[0], zone)
-    weekend = (at if zone is None else at.astimezone(zone)).weekday() >= WEEKEND
+    # The day's clock: UTC's is `at` itself; a zone's is naive wall-clock time, the same whatever the offset
+    # that day, turned back into an instant by `_local_instant`.
+    wall = at if zone is None else at.astimezone(zone).replace(tzinfo=None)
+    weekday = wall.weekday()
+    weekend = weekday >= WEEKEND
     reach = WEEKEND_REACH * days if weekend else days
     if zone is None:
         # UTC's days are 24 hours apart: how many the history covers, and their weekdays, are arithmetic (the
         # loop below, with a datetime or two per day, was a third of the simulator's time).
         start = _midnight(at, None) if back is None else at - back
         covered = (start - history_starts) // _DAY
-        weekday = at.weekday()
         for day in range(1, min(reach, covered) + 1):
             if not weekend or (weekday - day) % 7 >= WEEKEND:
                 yield at - day * _DAY
         return
-    # A zone's clock is naive wall-clock time, the same whatever the offset that day, turned back into an
-    # instant by `_local_instant`.
-    wall = at.astimezone(zone).replace(tzinfo=None)
     for day in range(1, reach + 1):
         local = wall - timedelta(days=day)
         then = _local_instant(local, zone)
