@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from adoscale.ado.matched_agents import cut_matched_agents, decode_job_requests, without_matched_agents
-from tests.hostile.cpu import cpu_time
+from tests.cpu import cpu_time
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ado"
 COMPACT = (",", ":")

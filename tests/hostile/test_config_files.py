@@ -19,7 +19,7 @@ from typer.testing import CliRunner, Result
 from adoscale.cli import app
 from adoscale.cli.commands import register
 from adoscale.config import MAX_CONFIG_BYTES
-from tests.hostile.cpu import cpu_time
+from tests.cpu import cpu_time
 
 GOOD = """\
 organization_url: https://dev.azure.com/contoso

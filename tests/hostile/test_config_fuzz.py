@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from adoscale.cli import app
 from adoscale.cli.commands import register
-from tests.hostile.cpu import cpu_time
+from tests.cpu import cpu_time
 from tests.hostile.paths import paths
 
 # Per file, measured: the loader reads, parses and validates a capped-size document; a second is generous
@@ -24,7 +24,7 @@ from tests.hostile.paths import paths
 # not the wall clock: on CI's shared 2-core runner a 2-byte file once took 1.4 s of wall time waiting for a
 # core (CI, 2026-12-05; alone, the same file takes 0.01 s, cold), while a loader that blows up on its input burns
 # CPU in this thread and still fails the bound. The collector's passes over other tests' objects are left out
-# (tests/hostile/cpu.py).
+# (tests/cpu.py).
 TIME_BOUND_S = 1.0
 
 GOOD: dict[str, Any] = {
